@@ -1,0 +1,1 @@
+"""The developer command line: ``hotline up``, ``hotline token``, ``hotline migrate``."""

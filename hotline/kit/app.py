@@ -1,0 +1,117 @@
+"""``create_service_app``: the FastAPI application every service is built from.
+
+It wires the database, token verification, the GraphQL subgraph at ``/graphql``, health and
+readiness endpoints, request ids and the mapping of ``ApiError`` to JSON responses.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from strawberry.fastapi import GraphQLRouter
+
+from hotline.kit.auth import Principal, TokenVerifier
+from hotline.kit.db import Database
+from hotline.kit.errors import ApiError
+from hotline.kit.graphql import RequestContext
+from hotline.kit.requestid import REQUEST_ID_HEADER, set_request_id
+from hotline.kit.settings import Settings, get_settings
+
+logger = logging.getLogger("hotline.app")
+
+
+def get_database(request: Request) -> Database:
+    return request.app.state.database
+
+
+async def get_principal(request: Request) -> Principal:
+    """The verified caller of a REST endpoint (raises ``UNAUTHENTICATED``)."""
+    verifier: TokenVerifier = request.app.state.verifier
+    return await verifier.verify_header(request.headers.get("authorization"))
+
+
+DatabaseDep = Annotated[Database, Depends(get_database)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+async def _graphql_context(request: Request) -> AsyncIterator[RequestContext]:
+    verifier: TokenVerifier = request.app.state.verifier
+    principal, auth_error = None, None
+    header = request.headers.get("authorization")
+    if header:
+        try:
+            principal = await verifier.verify_header(header)
+        except ApiError as exc:
+            auth_error = exc
+    database: Database = request.app.state.database
+    async with database.session() as session:
+        yield RequestContext(session=session, principal=principal, auth_error=auth_error)
+
+
+def create_service_app(
+    *,
+    name: str,
+    schema,
+    routers: Sequence[APIRouter] = (),
+    settings: Settings | None = None,
+    database: Database | None = None,
+    description: str = "",
+) -> FastAPI:
+    """Build a service: GraphQL at ``/graphql``, REST routers, ``/healthz`` and ``/readyz``."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = database is None
+        app.state.database = database or Database.from_settings(settings)
+        app.state.verifier = TokenVerifier(settings)
+        app.state.settings = settings
+        try:
+            yield
+        finally:
+            if owned:
+                await app.state.database.dispose()
+
+    app = FastAPI(title=f"hotline-eval {name} service", description=description, lifespan=lifespan)
+
+    @app.middleware("http")
+    async def request_id_middleware(request: Request, call_next):
+        rid = set_request_id(request.headers.get(REQUEST_ID_HEADER))
+        response = await call_next(request)
+        response.headers[REQUEST_ID_HEADER] = rid
+        return response
+
+    @app.exception_handler(ApiError)
+    async def api_error_handler(_request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(status_code=exc.status_code, content={"error": exc.to_dict()})
+
+    graphql_router = GraphQLRouter(
+        schema,
+        context_getter=_graphql_context,
+        graphql_ide="graphiql" if settings.env == "development" else None,
+    )
+    app.include_router(graphql_router, prefix="/graphql")
+    for router in routers:
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["health"], summary="Liveness: the process is serving")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": name}
+
+    @app.get("/readyz", tags=["health"], summary="Readiness: the database answers")
+    async def readyz(request: Request) -> JSONResponse:
+        try:
+            async with request.app.state.database.session() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception as exc:  # readiness reports, it does not raise
+            logger.warning("readiness check failed: %s", exc)
+            return JSONResponse(status_code=503, content={"status": "unavailable", "service": name})
+        return JSONResponse(content={"status": "ok", "service": name})
+
+    return app

@@ -1,0 +1,139 @@
+"""Bearer-token authentication and the caller's identity.
+
+Tokens are JWTs with the claims ``sub`` (subject), ``unit_id`` (the caller's unit) and ``roles``.
+Development signs with HS256 and a shared secret; production verifies RS256/ES256 against the
+identity provider's JWKS. Every service verifies the token itself: a subgraph reached directly is no
+less protected than the gateway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import time
+from dataclasses import dataclass
+
+import jwt
+
+from hotline.kit.errors import ForbiddenError, UnauthenticatedError
+from hotline.kit.settings import Settings
+
+
+class Role(enum.StrEnum):
+    """What a caller may do; scope (which units) comes from the caller's unit, not from the role."""
+
+    ADMIN = "admin"
+    ORGANIZER = "organizer"
+    EXPERT = "expert"
+    REVIEWER = "reviewer"
+    UNIT = "unit"
+    VIEWER = "viewer"
+    SERVICE = "service"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the token's subject, unit and roles."""
+
+    subject: str
+    unit_id: str
+    roles: frozenset[Role]
+
+    def has_any(self, *roles: Role) -> bool:
+        return bool(self.roles.intersection(roles))
+
+    def require_any(self, *roles: Role) -> None:
+        """Raise ``FORBIDDEN`` unless the caller holds one of ``roles``."""
+        if not self.has_any(*roles):
+            wanted = ", ".join(sorted(r.value for r in roles))
+            raise ForbiddenError(f"this action needs one of the roles: {wanted}")
+
+
+class TokenVerifier:
+    """Verifies bearer tokens with the configured key (HS256 secret or a JWKS)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._jwks = jwt.PyJWKClient(settings.jwks_url, cache_keys=True) if settings.jwks_url else None
+
+    async def verify_header(self, authorization: str | None) -> Principal:
+        """Parse an ``Authorization`` header value into a principal, or raise ``UNAUTHENTICATED``."""
+        if not authorization:
+            raise UnauthenticatedError("missing bearer token (Authorization: Bearer <jwt>)")
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise UnauthenticatedError("the Authorization header must be 'Bearer <jwt>'")
+        return await self.verify(token.strip())
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            if self._jwks is not None:
+                # The JWKS client fetches over blocking HTTP (and caches); keep it off the event loop.
+                key = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
+                claims = jwt.decode(
+                    token,
+                    key.key,
+                    algorithms=["RS256", "ES256"],
+                    audience=self._settings.jwt_audience,
+                    issuer=self._settings.jwt_issuer,
+                    options={
+                        "require": ["sub", "exp"],
+                        "verify_aud": self._settings.jwt_audience is not None,
+                    },
+                )
+            else:
+                assert self._settings.jwt_secret is not None
+                claims = jwt.decode(
+                    token,
+                    self._settings.jwt_secret.get_secret_value(),
+                    algorithms=["HS256"],
+                    audience=self._settings.jwt_audience,
+                    issuer=self._settings.jwt_issuer,
+                    options={
+                        "require": ["sub", "exp"],
+                        "verify_aud": self._settings.jwt_audience is not None,
+                    },
+                )
+        except jwt.PyJWTError as exc:
+            raise UnauthenticatedError(f"invalid token: {exc}") from exc
+        return principal_from_claims(claims)
+
+
+def principal_from_claims(claims: dict) -> Principal:
+    unit_id = claims.get("unit_id")
+    if not isinstance(unit_id, str) or not unit_id:
+        raise UnauthenticatedError("invalid token: claim 'unit_id' is missing")
+    raw_roles = claims.get("roles", [])
+    if not isinstance(raw_roles, list):
+        raise UnauthenticatedError("invalid token: claim 'roles' must be a list")
+    try:
+        roles = frozenset(Role(r) for r in raw_roles)
+    except ValueError as exc:
+        raise UnauthenticatedError(f"invalid token: unknown role in {raw_roles!r}") from exc
+    return Principal(subject=str(claims["sub"]), unit_id=unit_id, roles=roles)
+
+
+def mint_token(
+    *,
+    secret: str,
+    unit_id: str,
+    roles: list[str],
+    subject: str | None = None,
+    ttl_seconds: int = 12 * 3600,
+    issuer: str | None = None,
+    audience: str | None = None,
+) -> str:
+    """A development HS256 token (the CLI's ``hotline token``; tests)."""
+    now = int(time.time())
+    claims: dict = {
+        "sub": subject or f"dev:{unit_id}:{'+'.join(roles)}",
+        "unit_id": unit_id,
+        "roles": [Role(r).value for r in roles],
+        "iat": now,
+        "exp": now + ttl_seconds,
+    }
+    if issuer:
+        claims["iss"] = issuer
+    if audience:
+        claims["aud"] = audience
+    return jwt.encode(claims, secret, algorithm="HS256")

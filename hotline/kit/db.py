@@ -1,0 +1,91 @@
+"""Async engine, per-service metadata and the per-request unit of work.
+
+One unit of work per request: the request's session commits when the operation succeeds and
+rolls back otherwise; domain code only ``flush()``es.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase
+
+from hotline.kit.settings import Settings, to_async_url
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def service_metadata(schema: str) -> MetaData:
+    """Metadata whose tables all live in one service's own Postgres schema."""
+    return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+
+
+def declarative_base_for(schema: str) -> type[DeclarativeBase]:
+    """A declarative base bound to a service's schema."""
+
+    class Base(DeclarativeBase):
+        metadata = service_metadata(schema)
+
+    return Base
+
+
+class Database:
+    """Owns the engine (or, in tests, an outer connection) and hands out sessions."""
+
+    def __init__(self, bind: AsyncEngine | AsyncConnection) -> None:
+        self.bind = bind
+        # In tests the bind is a connection inside an outer transaction that is rolled back;
+        # session commits then only release savepoints.
+        extra = {"join_transaction_mode": "create_savepoint"} if isinstance(bind, AsyncConnection) else {}
+        self.sessionmaker = async_sessionmaker(bind, expire_on_commit=False, autoflush=False, **extra)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        engine = create_async_engine(
+            settings.async_database_url,
+            pool_size=settings.db_pool_size,
+            pool_pre_ping=True,
+            echo=settings.db_echo,
+        )
+        return cls(engine)
+
+    @classmethod
+    def from_url(cls, url: str) -> Database:
+        return cls(create_async_engine(to_async_url(url), pool_pre_ping=True))
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A plain session; the caller decides when to commit."""
+        async with self.sessionmaker() as session:
+            yield session
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
+        """A session that commits if the block succeeds and rolls back if it raises."""
+        async with self.sessionmaker() as session:
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            else:
+                await session.commit()
+
+    async def dispose(self) -> None:
+        if isinstance(self.bind, AsyncEngine):
+            await self.bind.dispose()

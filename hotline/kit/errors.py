@@ -1,0 +1,64 @@
+"""Error types shared by every service.
+
+``ApiError`` subclasses carry an HTTP status and a GraphQL error code, so one exception maps to a
+REST response and to a GraphQL error alike. Expected, per-item problems (validation of rows,
+refused transitions) are returned as data instead; these errors are for whole-request failures.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApiError(Exception):
+    """A request-level failure the caller is meant to see."""
+
+    status_code = 400
+    code = "BAD_REQUEST"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            **({"details": self.details} if self.details else {}),
+        }
+
+
+class UnauthenticatedError(ApiError):
+    """No token, or a token that does not verify."""
+
+    status_code = 401
+    code = "UNAUTHENTICATED"
+
+
+class ForbiddenError(ApiError):
+    """Authenticated, but the caller's roles do not allow the action."""
+
+    status_code = 403
+    code = "FORBIDDEN"
+
+
+class NotFoundError(ApiError):
+    """Does not exist, or exists outside the caller's scope (the two are never told apart)."""
+
+    status_code = 404
+    code = "NOT_FOUND"
+
+
+class BadRequestError(ApiError):
+    """Malformed input that cannot be processed at all (a bad file, a bad argument)."""
+
+    status_code = 400
+    code = "BAD_REQUEST"
+
+
+class ConflictError(ApiError):
+    """A concurrent change won, or the request conflicts with stored state."""
+
+    status_code = 409
+    code = "CONFLICT"

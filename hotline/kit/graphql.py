@@ -1,0 +1,141 @@
+"""Strawberry glue shared by every subgraph: context, authentication, unit of work, error mapping."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import strawberry
+from graphql import ExecutionResult, GraphQLError, OperationDefinitionNode
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.dataloader import DataLoader
+from strawberry.extensions import SchemaExtension
+from strawberry.fastapi import BaseContext
+
+from hotline.kit.auth import Principal
+from hotline.kit.errors import ApiError, UnauthenticatedError
+from hotline.kit.requestid import current_request_id
+
+logger = logging.getLogger("hotline.graphql")
+
+# Top-level fields anyone may query: schema metadata that the gateway needs to compose.
+PUBLIC_ROOT_FIELDS = frozenset({"_service", "__schema", "__type", "__typename"})
+
+
+class RequestContext(BaseContext):
+    """Per-request context: the unit-of-work session, the caller and per-request data loaders."""
+
+    def __init__(self, session: AsyncSession, principal: Principal | None, auth_error: ApiError | None):
+        super().__init__()
+        self.session = session
+        self._principal = principal
+        self.auth_error = auth_error
+        self._loaders: dict[str, DataLoader] = {}
+        self.cache: dict[str, Any] = {}
+
+    @property
+    def principal(self) -> Principal:
+        """The authenticated caller; raises ``UNAUTHENTICATED`` when there is none."""
+        if self._principal is None:
+            raise self.auth_error or UnauthenticatedError("missing bearer token")
+        return self._principal
+
+    def loader(self, name: str, load_fn: Callable[[list[Any]], Awaitable[list[Any]]]) -> DataLoader:
+        """A DataLoader that lives for this request only (so its cache never crosses callers)."""
+        if name not in self._loaders:
+            self._loaders[name] = DataLoader(load_fn=load_fn)
+        return self._loaders[name]
+
+
+def _root_field_names(document: Any, operation_name: str | None) -> set[str]:
+    names: set[str] = set()
+    for definition in document.definitions:
+        if not isinstance(definition, OperationDefinitionNode):
+            continue
+        if operation_name and (definition.name is None or definition.name.value != operation_name):
+            continue
+        for selection in definition.selection_set.selections:
+            name = getattr(selection, "name", None)
+            # Fragments at the root are treated as non-public: authentication is then required.
+            names.add(name.value if name is not None else "<fragment>")
+    return names
+
+
+class Authenticate(SchemaExtension):
+    """Refuses any operation but schema metadata when the request has no valid token."""
+
+    def on_execute(self) -> Iterator[None]:
+        ctx = self.execution_context
+        context: RequestContext = ctx.context
+        if (
+            context._principal is None
+            and ctx.graphql_document is not None
+            and _root_field_names(ctx.graphql_document, ctx.operation_name) - PUBLIC_ROOT_FIELDS
+        ):
+            error = context.auth_error or UnauthenticatedError("missing bearer token")
+            ctx.result = ExecutionResult(
+                data=None,
+                errors=[GraphQLError(error.message, extensions={"code": error.code})],
+            )
+        yield
+
+
+class UnitOfWork(SchemaExtension):
+    """Commits the request's session when the operation succeeded, rolls back otherwise."""
+
+    async def on_operation(self):  # type: ignore[override]
+        yield
+        session: AsyncSession = self.execution_context.context.session
+        result = self.execution_context.result
+        if result is not None and not getattr(result, "errors", None):
+            await session.commit()
+        else:
+            await session.rollback()
+
+
+class ErrorCodes(SchemaExtension):
+    """Gives every error an ``extensions.code``; masks unexpected errors and logs them with the request id."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is None or not getattr(result, "errors", None):
+            return
+        mapped = []
+        for error in result.errors:
+            original = error.original_error
+            if isinstance(original, ApiError):
+                mapped.append(
+                    GraphQLError(
+                        original.message,
+                        nodes=error.nodes,
+                        path=error.path,
+                        extensions={"code": original.code, **original.details},
+                    )
+                )
+            elif original is None or isinstance(original, GraphQLError):
+                extensions = dict(error.extensions or {})
+                extensions.setdefault("code", "GRAPHQL_VALIDATION_FAILED" if error.path is None else "BAD_REQUEST")
+                mapped.append(GraphQLError(error.message, nodes=error.nodes, path=error.path, extensions=extensions))
+            else:
+                request_id = current_request_id()
+                logger.error("unexpected error in GraphQL resolver (request %s)", request_id, exc_info=original)
+                mapped.append(
+                    GraphQLError(
+                        f"Unexpected error; quote request id {request_id} when reporting it",
+                        nodes=error.nodes,
+                        path=error.path,
+                        extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+                    )
+                )
+        result.errors = mapped
+
+
+def federation_schema(**kwargs: Any) -> strawberry.federation.Schema:
+    """A Federation 2 subgraph schema with the platform's extensions.
+
+    ``federation_version="2.9"``: the composition library the gateway uses rejects 2.10+.
+    """
+    extensions = [Authenticate, UnitOfWork, ErrorCodes, *kwargs.pop("extensions", [])]
+    return strawberry.federation.Schema(federation_version="2.9", extensions=extensions, **kwargs)

@@ -1,0 +1,98 @@
+"""Alembic support: one history per service, each with its version table inside its own schema."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import MetaData, pool, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from hotline.kit.settings import to_async_url
+
+VERSION_TABLE = "alembic_version"
+
+
+def alembic_config(service_dir: Path, database_url: str | None = None) -> Config:
+    """The Alembic config of the service whose package directory is ``service_dir``."""
+    config = Config(str(service_dir / "alembic.ini"))
+    config.set_main_option("script_location", str(service_dir / "migrations"))
+    if database_url:
+        config.attributes["database_url"] = database_url
+    return config
+
+
+def upgrade(service_dir: Path, database_url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(service_dir, database_url), revision)
+
+
+def downgrade(service_dir: Path, database_url: str, revision: str = "base") -> None:
+    command.downgrade(alembic_config(service_dir, database_url), revision)
+
+
+def run_env(*, schema: str, target_metadata: MetaData) -> None:
+    """Body of a service's ``migrations/env.py``: run its migrations online inside ``schema``."""
+    from alembic import context
+
+    config = context.config
+    url = config.attributes.get("database_url") or os.environ.get("HOTLINE_DATABASE_URL")
+    if not url:
+        raise RuntimeError("set HOTLINE_DATABASE_URL (or pass a database URL) to run migrations")
+
+    def include_object(obj, name, type_, reflected, compare_to) -> bool:
+        # Autogenerate stays inside this service's schema.
+        if type_ == "table":
+            return getattr(obj, "schema", None) == schema
+        return True
+
+    def do_run(connection: Connection) -> None:
+        connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            version_table=VERSION_TABLE,
+            version_table_schema=schema,
+            include_schemas=True,
+            include_object=include_object,
+            transaction_per_migration=False,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def run_async() -> None:
+        engine = create_async_engine(to_async_url(url), poolclass=pool.NullPool)
+        async with engine.begin() as connection:
+            await connection.run_sync(do_run)
+        await engine.dispose()
+
+    if context.is_offline_mode():
+        raise RuntimeError("offline (SQL script) migrations are not supported; run them against a database")
+    _run(run_async())
+
+
+def _run(coro) -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(coro)
+        return
+    # Called from inside a running loop (e.g. an async test fixture): run in a fresh thread's loop.
+    import threading
+
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(coro)
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]

@@ -1,0 +1,1 @@
+"""The four subgraph services. None imports another (checked by import-linter)."""

@@ -1,0 +1,20 @@
+"""The indicators service application (port 4102 by default)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from hotline.kit.app import create_service_app
+from hotline.kit.db import Database
+from hotline.kit.settings import Settings
+from services.indicators.schema import schema
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    return create_service_app(
+        name="indicators",
+        schema=schema,
+        settings=settings,
+        database=database,
+        description="Evaluation dimensions of hotline-eval; later the indicator catalog and evaluation schemes.",
+    )

@@ -1,0 +1,22 @@
+"""The ingest service application (port 4101 by default)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from hotline.kit.app import create_service_app
+from hotline.kit.db import Database
+from hotline.kit.settings import Settings
+from services.ingest.endpoints import router
+from services.ingest.schema import schema
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    return create_service_app(
+        name="ingest",
+        schema=schema,
+        routers=[router],
+        settings=settings,
+        database=database,
+        description="Unit directory (master data) of hotline-eval; later raw records, data quality and measures.",
+    )

@@ -1,0 +1,203 @@
+"""Database access for the unit directory. Every read that serves a caller filters by scope in SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hotline.kit.scope import PATH_SEPARATOR, Scope, in_scope
+from services.ingest.directory import FIELDS, RegistrationPlan, UnitState
+from services.ingest.models import Unit, UnitChange, UnitKind
+
+TREE_LOCK_KEY = 0x756E6974  # serializes writers of the tree: paths of a subtree change together
+
+
+async def scope_for(session: AsyncSession, unit_id: str) -> Scope:
+    """The caller's scope: its unit's materialized path (None if the unit is unknown)."""
+    path = await session.scalar(select(Unit.path).where(Unit.id == unit_id))
+    return Scope(unit_id=unit_id, path=path)
+
+
+def _visible(scope: Scope, *, include_inactive: bool, active_on: date | None):
+    conditions = [in_scope(Unit.path, scope)]
+    if active_on is not None:
+        conditions.append(Unit.valid_from <= active_on)
+        conditions.append(or_(Unit.valid_to.is_(None), Unit.valid_to >= active_on))
+    elif not include_inactive:
+        conditions.append(Unit.active.is_(True))
+    return and_(*conditions)
+
+
+async def units_by_ids(session: AsyncSession, scope: Scope, ids: Sequence[str]) -> dict[str, Unit]:
+    """Units among ``ids`` that the caller may see, inactive ones included (history stays readable)."""
+    if not ids:
+        return {}
+    rows = await session.scalars(select(Unit).where(Unit.id.in_(list(ids)), in_scope(Unit.path, scope)))
+    return {u.id: u for u in rows}
+
+
+async def identities_by_ids(session: AsyncSession, ids: Sequence[str]) -> dict[str, Unit]:
+    """Bare identities for ancestor ids. Callers pass only ids taken from visible units' paths."""
+    if not ids:
+        return {}
+    rows = await session.scalars(select(Unit).where(Unit.id.in_(list(ids))))
+    return {u.id: u for u in rows}
+
+
+async def list_units(
+    session: AsyncSession,
+    scope: Scope,
+    *,
+    under_path: str,
+    kind: UnitKind | None,
+    include_self: bool,
+    direct_children_only: bool,
+    include_inactive: bool,
+    active_on: date | None,
+    after_path: str | None,
+    limit: int,
+) -> list[Unit]:
+    """Units under ``under_path`` in tree order (by path), keyset-paginated after ``after_path``."""
+    query = select(Unit).where(_visible(scope, include_inactive=include_inactive, active_on=active_on))
+    below = Unit.path.like(under_path + PATH_SEPARATOR + "%")
+    query = query.where(or_(Unit.path == under_path, below) if include_self else below)
+    if direct_children_only:
+        query = query.where(Unit.depth == under_path.count(PATH_SEPARATOR) + 1)
+    if kind is not None:
+        query = query.where(Unit.kind == kind.value)
+    if after_path is not None:
+        query = query.where(Unit.path > after_path)
+    return list(await session.scalars(query.order_by(Unit.path).limit(limit)))
+
+
+async def count_units(
+    session: AsyncSession,
+    scope: Scope,
+    *,
+    under_path: str,
+    kind: UnitKind | None,
+    include_self: bool,
+    direct_children_only: bool,
+    include_inactive: bool,
+    active_on: date | None,
+) -> int:
+    query = select(func.count()).select_from(Unit)
+    query = query.where(_visible(scope, include_inactive=include_inactive, active_on=active_on))
+    below = Unit.path.like(under_path + PATH_SEPARATOR + "%")
+    query = query.where(or_(Unit.path == under_path, below) if include_self else below)
+    if direct_children_only:
+        query = query.where(Unit.depth == under_path.count(PATH_SEPARATOR) + 1)
+    if kind is not None:
+        query = query.where(Unit.kind == kind.value)
+    return int(await session.scalar(query) or 0)
+
+
+async def descendant_counts(
+    session: AsyncSession, scope: Scope, paths: Sequence[str], *, kind: str | None, include_inactive: bool
+) -> dict[str, int]:
+    """Number of visible descendants under each of ``paths``, in one query."""
+    sql = text(
+        """
+        SELECT p.path, count(u.id) AS n
+        FROM unnest(CAST(:paths AS text[])) AS p(path)
+        LEFT JOIN ingest.unit u
+          ON u.path LIKE p.path || '/%'
+         AND (CAST(:kind AS text) IS NULL OR u.kind = :kind)
+         AND (CAST(:include_inactive AS boolean) OR u.active)
+         AND (u.path = :scope OR u.path LIKE :scope || '/%')
+        GROUP BY p.path
+        """
+    )
+    if scope.path is None:
+        return dict.fromkeys(paths, 0)
+    rows = await session.execute(
+        sql,
+        {"paths": list(paths), "kind": kind, "include_inactive": include_inactive, "scope": scope.path},
+    )
+    return {row.path: int(row.n) for row in rows}
+
+
+async def history(session: AsyncSession, unit_id: str) -> list[UnitChange]:
+    rows = await session.scalars(
+        select(UnitChange).where(UnitChange.unit_id == unit_id).order_by(UnitChange.changed_at, UnitChange.id)
+    )
+    return list(rows)
+
+
+# --- writes --------------------------------------------------------------------------------------
+
+
+async def lock_tree(session: AsyncSession) -> None:
+    """Take the tree's write lock for this transaction (released on commit or rollback)."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": TREE_LOCK_KEY})
+
+
+async def load_tree(session: AsyncSession) -> dict[str, UnitState]:
+    rows = await session.scalars(select(Unit))
+    return {u.id: _state(u) for u in rows}
+
+
+def _state(unit: Unit) -> UnitState:
+    return UnitState(
+        id=unit.id,
+        parent_id=unit.parent_id,
+        kind=UnitKind(unit.kind),
+        name_zh=unit.name_zh,
+        name_en=unit.name_en,
+        population=unit.population,
+        active=unit.active,
+        valid_from=unit.valid_from,
+        valid_to=unit.valid_to,
+        path=unit.path,
+    )
+
+
+def _snapshot(state: UnitState) -> dict[str, Any]:
+    data = state.attributes()
+    data["kind"] = state.kind.value
+    data["path"] = state.path
+    for name in ("valid_from", "valid_to"):
+        data[name] = data[name].isoformat() if data[name] else None
+    return data
+
+
+async def apply_plan(
+    session: AsyncSession, plan: RegistrationPlan, existing: dict[str, UnitState], *, changed_by: str
+) -> None:
+    """Write the accepted rows of a plan: upserts parents-first, moved subtrees' paths, history."""
+    upserted = set()
+    for state in plan.upserts:
+        values = {**state.attributes(), "kind": state.kind.value, "path": state.path, "id": state.id}
+        values["depth"] = state.path.count(PATH_SEPARATOR)
+        statement = insert(Unit).values(**values)
+        statement = statement.on_conflict_do_update(
+            index_elements=[Unit.id],
+            set_={**{n: statement.excluded[n] for n in (*FIELDS, "path", "depth")}, "updated_at": func.now()},
+        )
+        await session.execute(statement)
+        upserted.add(state.id)
+        before = existing.get(state.id)
+        change = "created" if before is None else ("moved" if before.parent_id != state.parent_id else "updated")
+        session.add(
+            UnitChange(
+                unit_id=state.id,
+                change=change,
+                changed_by=changed_by,
+                before=_snapshot(before) if before else None,
+                after=_snapshot(state),
+            )
+        )
+    moved_descendants = [
+        {"id": unit_id, "path": new, "depth": new.count(PATH_SEPARATOR)}
+        for unit_id, (_old, new) in plan.path_changes.items()
+        if unit_id not in upserted
+    ]
+    if moved_descendants:
+        # One executemany by primary key for the whole subtree.
+        await session.execute(update(Unit), moved_descendants)
+    await session.flush()
