@@ -31,6 +31,7 @@ ALLOWED_PARENT_KINDS: dict[UnitKind, set[UnitKind | None]] = {
     UnitKind.AGENT: {UnitKind.AGENT_TEAM},
 }
 FIELDS = ("parent_id", "kind", "name_zh", "name_en", "population", "active", "valid_from", "valid_to")
+NOT_NULL_FIELDS = frozenset({"kind", "name_zh", "active", "valid_from"})
 DEFAULT_VALID_FROM = date(2000, 1, 1)
 
 
@@ -172,9 +173,9 @@ def parse_row(raw: dict[str, Any]) -> tuple[str | None, dict[str, Any], list[Row
             continue
         text = _text(raw[name]) if not isinstance(raw[name], bool | int | date) else raw[name]
         if text is None:
-            if name in {"kind", "name_zh", "active", "valid_from"}:
-                problems.append(RowProblem(name, None, f"{name} must not be empty"))
-            else:
+            # An empty cell of a field that cannot be null means "keep it" (or its default when new);
+            # of a nullable field, "clear it".
+            if name not in NOT_NULL_FIELDS:
                 values[name] = "" if name == "name_en" else None
             continue
         if name == "parent_id" and not UNIT_ID_PATTERN.match(str(text)):

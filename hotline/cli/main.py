@@ -1,0 +1,156 @@
+"""``hotline``: start the system, mint development tokens, run migrations, load units."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hotline.kit.auth import Role, mint_token
+from hotline.kit.settings import DEVELOPMENT_JWT_SECRET
+
+app = typer.Typer(help="hotline-eval developer commands.", no_args_is_help=True)
+units_app = typer.Typer(help="The unit directory.", no_args_is_help=True)
+app.add_typer(units_app, name="units")
+console = Console()
+
+STATE_DIR = Path(os.environ.get("HOTLINE_STATE_DIR", ".hotline"))
+DATABASE_NAME = "hotline"
+
+DEMO_TOKENS = [
+    ("GD", ["admin", "organizer"], "province body 广东省 (admin, organizer)"),
+    ("GD-GZ", ["organizer", "reviewer"], "city body 广州市 (organizer, reviewer)"),
+    ("GZ-HOUSING", ["unit"], "undertaking unit 广州市住建局 (unit)"),
+    ("GD-SZ", ["viewer"], "city body 深圳市 (viewer)"),
+]
+
+
+def _secret() -> str:
+    return os.environ.get("HOTLINE_JWT_SECRET", DEVELOPMENT_JWT_SECRET)
+
+
+def _resolve_database() -> tuple[str, object | None]:
+    """The server URL to use and, when embedded, the handle that keeps it running."""
+    from hotline.cli.database import ensure_database, start_embedded
+
+    url = os.environ.get("HOTLINE_DATABASE_URL")
+    if url:
+        return url, None
+    console.print(f"HOTLINE_DATABASE_URL is not set: starting an embedded PostgreSQL under {STATE_DIR}/pgdata")
+    server = start_embedded(STATE_DIR)
+    return ensure_database(server.get_uri(), DATABASE_NAME), server
+
+
+@app.command()
+def token(
+    unit: Annotated[str, typer.Option("--unit", help="The caller's unit id, e.g. GD-GZ")],
+    role: Annotated[list[str], typer.Option("--role", help="A role; repeat for several")],
+    subject: Annotated[str | None, typer.Option(help="Token subject (default: dev:<unit>:<roles>)")] = None,
+    hours: Annotated[int, typer.Option(help="Validity in hours")] = 12,
+) -> None:
+    """Print a development token (HS256, signed with HOTLINE_JWT_SECRET)."""
+    try:
+        roles = [Role(r).value for r in role]
+    except ValueError as exc:
+        raise typer.BadParameter(f"roles are: {', '.join(r.value for r in Role)}") from exc
+    typer.echo(mint_token(secret=_secret(), unit_id=unit, roles=roles, subject=subject, ttl_seconds=hours * 3600))
+
+
+@app.command()
+def migrate() -> None:
+    """Run every service's migrations up to head."""
+    from hotline.cli.stack import SERVICES, migrate_all
+
+    url, server = _resolve_database()
+    migrate_all(url)
+    console.print(f"migrated: {', '.join(s.name for s in SERVICES)}")
+    del server
+
+
+@app.command()
+def up(
+    demo: Annotated[bool, typer.Option(help="Load the demo data")] = True,
+    gateway_port: Annotated[int, typer.Option(help="Gateway port")] = 4000,
+) -> None:
+    """Start the database, run migrations, load demo data, start services and gateway; Ctrl-C stops all."""
+    from hotline.cli.demo import load_demo
+    from hotline.cli.stack import Stack, migrate_all
+
+    url, server = _resolve_database()
+    migrate_all(url)
+    console.print("migrations: done")
+    if demo:
+        console.print(f"demo units: {load_demo(url)}")
+    stack = Stack(database_url=url, log_dir=STATE_DIR / "logs", jwt_secret=_secret(), gateway_port=gateway_port)
+    stopping = False
+
+    def on_signal(signum, _frame) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    stack.start()
+    table = Table(title="Demo tokens (Authorization: Bearer …)", show_lines=True)
+    table.add_column("caller")
+    table.add_column("token", overflow="fold")
+    for unit_id, roles, label in DEMO_TOKENS:
+        table.add_row(label, mint_token(secret=_secret(), unit_id=unit_id, roles=roles))
+    console.print(table)
+    console.print(f"GraphiQL: {stack.gateway_url}/graphql   (logs: {STATE_DIR}/logs)")
+    console.print("Press Ctrl-C to stop.")
+    try:
+        while not stopping:
+            for name, process in list(stack.processes.items()):
+                if process.poll() is not None:
+                    console.print(f"[red]{name} stopped (exit {process.returncode}):[/red]\n{stack.log_tail(name)}")
+                    stopping = True
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        console.print("stopping…")
+        stack.stop()
+        del server
+    console.print("stopped")
+
+
+@units_app.command("load")
+def units_load(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV or JSON file of units")],
+    ingest_url: Annotated[str, typer.Option(help="The ingest service")] = "http://127.0.0.1:4101",
+    unit: Annotated[str, typer.Option(help="Caller's unit for the development token")] = "GD",
+    dry_run: Annotated[bool, typer.Option(help="Report without writing")] = False,
+) -> None:
+    """Register or update units from a file through the ingest service's bulk endpoint."""
+    bearer = os.environ.get("HOTLINE_TOKEN") or mint_token(secret=_secret(), unit_id=unit, roles=["admin"])
+    with file.open("rb") as handle:
+        response = httpx.post(
+            f"{ingest_url}/units/bulk",
+            params={"dry_run": str(dry_run).lower()},
+            files={"file": (file.name, handle)},
+            headers={"authorization": f"Bearer {bearer}"},
+            timeout=300,
+        )
+    if response.status_code != 200:
+        console.print(f"[red]{response.status_code}[/red] {response.text}")
+        raise typer.Exit(1)
+    report = response.json()
+    console.print(report["counts"])
+    for row in report["rows"]:
+        for problem in row["problems"]:
+            console.print(
+                f"row {row['row']} ({row['unitId']}): {problem['field']}={problem['value']!r}: {problem['message']}"
+            )
+    if report["counts"]["rejected"]:
+        raise typer.Exit(2)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,157 @@
+"""Starting and stopping the services and the gateway as child processes (``hotline up``, e2e tests)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from hotline.kit import migrations
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+GATEWAY_DIR = REPO_ROOT / "gateway"
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    port: int
+
+    @property
+    def module(self) -> str:
+        return f"services.{self.name}"
+
+    @property
+    def service_dir(self) -> Path:
+        return importlib.import_module(self.module).SERVICE_DIR
+
+
+# The subgraphs that exist today; scoring (4103) and appeals (4104) join when their issues are built.
+SERVICES = (ServiceSpec("ingest", 4101), ServiceSpec("indicators", 4102))
+GATEWAY_PORT = 4000
+
+
+def migrate_all(database_url: str) -> None:
+    """Run every service's Alembic history up to head."""
+    for spec in SERVICES:
+        migrations.upgrade(spec.service_dir, database_url)
+
+
+class StartupError(RuntimeError):
+    pass
+
+
+@dataclass
+class Stack:
+    """The running system: one process per service, plus the gateway."""
+
+    database_url: str
+    log_dir: Path
+    jwt_secret: str
+    ports: dict[str, int] = field(default_factory=lambda: {s.name: s.port for s in SERVICES})
+    gateway_port: int = GATEWAY_PORT
+    env: str = "development"
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def service_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    def _environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            HOTLINE_DATABASE_URL=self.database_url,
+            HOTLINE_JWT_SECRET=self.jwt_secret,
+            HOTLINE_ENV=self.env,
+            PYTHONUNBUFFERED="1",
+        )
+        return env
+
+    def _spawn(self, name: str, args: list[str], cwd: Path, env: dict[str, str]) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = (self.log_dir / f"{name}.log").open("ab")
+        self.processes[name] = subprocess.Popen(
+            args, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def start_service(self, spec: ServiceSpec) -> None:
+        args = [
+            sys.executable, "-m", "uvicorn", f"{spec.module}.app:create_app", "--factory",
+            "--host", "127.0.0.1", "--port", str(self.ports[spec.name]), "--no-access-log",
+        ]  # fmt: skip
+        self._spawn(spec.name, args, REPO_ROOT, self._environment())
+
+    def start_gateway(self) -> None:
+        node = shutil.which("node")
+        if node is None:
+            raise StartupError("node is not installed: the gateway needs Node.js 20+")
+        if not (GATEWAY_DIR / "node_modules").exists():
+            raise StartupError("gateway dependencies are missing: run `npm ci` in gateway/ (make install does)")
+        env = self._environment()
+        env.update(
+            HOTLINE_GATEWAY_PORT=str(self.gateway_port),
+            HOTLINE_SUBGRAPHS=",".join(f"{s.name}={self.service_url(s.name)}/graphql" for s in SERVICES),
+            HOTLINE_SUPERGRAPH_PATH=str(self.log_dir / "supergraph.graphql"),
+        )
+        self._spawn("gateway", [node, "server.mjs"], GATEWAY_DIR, env)
+
+    def wait_ready(self, name: str, url: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            process = self.processes[name]
+            if process.poll() is not None:
+                raise StartupError(f"{name} exited with code {process.returncode}:\n{self.log_tail(name)}")
+            try:
+                if httpx.get(url, timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise StartupError(f"{name} was not ready at {url} within {timeout:.0f}s:\n{self.log_tail(name)}")
+
+    def log_tail(self, name: str, lines: int = 40) -> str:
+        path = self.log_dir / f"{name}.log"
+        if not path.exists():
+            return "(no log)"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def start(self, *, gateway: bool = True) -> None:
+        """Start every service, wait until each is ready, then the gateway."""
+        try:
+            for spec in SERVICES:
+                self.start_service(spec)
+            for spec in SERVICES:
+                self.wait_ready(spec.name, f"{self.service_url(spec.name)}/readyz")
+            if gateway:
+                self.start_gateway()
+                self.wait_ready("gateway", f"{self.gateway_url}/healthz", timeout=90.0)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop_one(self, name: str, timeout: float = 10.0) -> None:
+        process = self.processes.pop(name, None)
+        if process is None or process.poll() is not None:
+            return
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def stop(self) -> None:
+        """Stop the gateway first, then the services."""
+        for name in ["gateway", *[s.name for s in SERVICES]]:
+            self.stop_one(name)
