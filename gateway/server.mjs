@@ -1,0 +1,126 @@
+// hotline-eval gateway: Hive Gateway runtime over the composed supergraph, served with node:http.
+import { createServer } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
+import { createGatewayRuntime } from '@graphql-hive/gateway-runtime';
+import { GraphQLError } from 'graphql';
+import {
+  createInlineSigningKeyProvider,
+  createRemoteJwksSigningKeyProvider,
+  useJWT,
+} from '@graphql-mesh/plugin-jwt-auth';
+import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
+import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
+import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
+import { composeToFile } from './compose.mjs';
+
+const env = process.env;
+
+export function settings() {
+  const secret = env.HOTLINE_JWT_SECRET;
+  const jwksUrl = env.HOTLINE_JWKS_URL;
+  if (!secret && !jwksUrl) throw new Error('set HOTLINE_JWT_SECRET (development) or HOTLINE_JWKS_URL (production)');
+  return {
+    host: env.HOTLINE_GATEWAY_HOST || '127.0.0.1',
+    port: Number(env.HOTLINE_GATEWAY_PORT || 4000),
+    development: (env.HOTLINE_ENV || 'production') === 'development',
+    secret,
+    jwksUrl,
+    issuer: env.HOTLINE_JWT_ISSUER || undefined,
+    audience: env.HOTLINE_JWT_AUDIENCE || undefined,
+    maxDepth: Number(env.HOTLINE_GATEWAY_MAX_DEPTH || 12),
+    maxTokens: Number(env.HOTLINE_GATEWAY_MAX_TOKENS || 2000),
+    maxCost: Number(env.HOTLINE_GATEWAY_MAX_COST || 5000),
+  };
+}
+
+// The JWT plugin only verifies (reject: false); this refuses any operation without a valid token,
+// with the error code the services use, so a client sees one contract whichever part answered.
+function useRequireAuthentication() {
+  return {
+    onExecute({ args, setResultAndStopExecution }) {
+      if (!args.contextValue?.jwt?.payload) {
+        setResultAndStopExecution({
+          errors: [
+            new GraphQLError('missing or invalid bearer token (Authorization: Bearer <jwt>)', {
+              extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
+            }),
+          ],
+        });
+      }
+    },
+  };
+}
+
+export function createGateway(supergraph, s = settings()) {
+  const signingKeyProviders = s.jwksUrl
+    ? [createRemoteJwksSigningKeyProvider({ jwksUri: s.jwksUrl, cache: true, rateLimit: true })]
+    : [createInlineSigningKeyProvider(s.secret)];
+  return createGatewayRuntime({
+    supergraph,
+    graphqlEndpoint: '/graphql',
+    healthCheckEndpoint: '/healthz',
+    readinessCheckEndpoint: '/readyz',
+    landingPage: false,
+    graphiql: s.development ? { title: 'hotline-eval' } : false,
+    maskedErrors: !s.development,
+    // The client's token and request id go on to every subgraph; each subgraph verifies the token again.
+    propagateHeaders: {
+      fromClientToSubgraphs({ request }) {
+        const headers = { 'x-request-id': request.headers.get('x-request-id') ?? '' };
+        const authorization = request.headers.get('authorization');
+        if (authorization) headers.authorization = authorization;
+        return headers;
+      },
+    },
+    // Identical in-flight subgraph requests are merged (deduplicated) by default; benchmarks must know it.
+    demandControl: { maxCost: s.maxCost, listSize: 50 },
+    plugins: () => [
+      useJWT({
+        signingKeyProviders,
+        tokenVerification: {
+          algorithms: s.jwksUrl ? ['RS256', 'ES256'] : ['HS256'],
+          issuer: s.issuer,
+          audience: s.audience,
+        },
+        reject: { missingToken: false, invalidToken: false },
+      }),
+      maxDepthPlugin({ n: s.maxDepth, flattenFragments: true }),
+      maxTokensPlugin({ n: s.maxTokens }),
+      ...(s.development ? [] : [blockFieldSuggestionsPlugin()]),
+      useRequireAuthentication(),
+    ],
+  });
+}
+
+export async function main() {
+  const s = settings();
+  let supergraph;
+  try {
+    ({ sdl: supergraph } = await composeToFile());
+  } catch (error) {
+    console.error(error.message);
+    process.exit(1);
+  }
+  const gateway = createGateway(supergraph, s);
+  const server = createServer((req, res) => {
+    // A request id follows the request through every service; adopt the client's or make one.
+    const requestId = req.headers['x-request-id'] || randomUUID().replaceAll('-', '');
+    req.headers['x-request-id'] = requestId;
+    res.setHeader('x-request-id', requestId);
+    return gateway(req, res);
+  });
+  server.listen(s.port, s.host, () => {
+    console.log(`hotline-eval gateway serving http://${s.host}:${s.port}/graphql`);
+  });
+  const stop = () => {
+    server.close(() => gateway.dispose().finally(() => process.exit(0)));
+    setTimeout(() => process.exit(0), 5000).unref();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main();
+}

@@ -1,0 +1,154 @@
+// Self-test of the gateway against throwaway subgraphs (node:http), all on 127.0.0.1.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { createHmac } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { mkdtempSync } from 'node:fs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const SECRET = 'gateway-test-secret-of-sufficient-length';
+const children = [];
+const servers = [];
+
+after(() => {
+  for (const child of children) child.kill('SIGKILL');
+  for (const server of servers) server.close();
+});
+
+function b64url(value) {
+  return Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+}
+
+function jwt(claims, secret = SECRET) {
+  const head = b64url({ alg: 'HS256', typ: 'JWT' });
+  const body = b64url({ sub: 't', unit_id: 'GD', roles: ['viewer'], exp: Math.floor(Date.now() / 1000) + 300, ...claims });
+  const signature = createHmac('sha256', secret).update(`${head}.${body}`).digest('base64url');
+  return `${head}.${body}.${signature}`;
+}
+
+const SDL = `
+  extend schema @link(url: "https://specs.apollo.dev/federation/v2.9", import: ["@key"])
+  type Query { hello: String, node: Node }
+  type Node { id: ID!, child: Node }
+`;
+
+// A fake subgraph: serves its SDL and answers every other operation with canned data.
+async function fakeSubgraph(sdl = SDL) {
+  const seen = [];
+  const server = createServer(async (req, res) => {
+    let raw = '';
+    for await (const chunk of req) raw += chunk;
+    const { query } = JSON.parse(raw || '{}');
+    seen.push({ headers: req.headers, query });
+    res.setHeader('content-type', 'application/json');
+    if (query?.includes('_service')) return res.end(JSON.stringify({ data: { _service: { sdl } } }));
+    return res.end(JSON.stringify({ data: { hello: 'world' } }));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  servers.push(server);
+  return { url: `http://127.0.0.1:${server.address().port}/graphql`, seen };
+}
+
+async function freePort() {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address();
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+function startGateway(subgraphs, port) {
+  const child = spawn(process.execPath, [join(here, '..', 'server.mjs')], {
+    env: {
+      ...process.env,
+      HOTLINE_SUBGRAPHS: subgraphs.map(([n, u]) => `${n}=${u}`).join(','),
+      HOTLINE_GATEWAY_PORT: String(port),
+      HOTLINE_JWT_SECRET: SECRET,
+      HOTLINE_ENV: 'test',
+      HOTLINE_COMPOSE_WAIT_SECONDS: '5',
+      HOTLINE_SUPERGRAPH_PATH: join(mkdtempSync(join(tmpdir(), 'gw-')), 'supergraph.graphql'),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  return { child, stderr: () => stderr };
+}
+
+async function waitHealthy(port, child) {
+  const deadline = Date.now() + 20000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}`);
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/healthz`);
+      if (r.status === 200) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('gateway not healthy in time');
+}
+
+async function post(port, query, headers = {}) {
+  const r = await fetch(`http://127.0.0.1:${port}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ query }),
+  });
+  return { status: r.status, headers: r.headers, body: await r.json() };
+}
+
+test('gateway verifies tokens, forwards them, limits depth and reports health', async () => {
+  const sub = await fakeSubgraph();
+  const port = await freePort();
+  const { child } = startGateway([['fake', sub.url]], port);
+  await waitHealthy(port, child);
+
+  const token = jwt({});
+  const ok = await post(port, '{ hello }', { authorization: `Bearer ${token}`, 'x-request-id': 'req-42' });
+  assert.deepEqual(ok.body, { data: { hello: 'world' } });
+  assert.equal(ok.headers.get('x-request-id'), 'req-42');
+  const forwarded = sub.seen.find((s) => s.query.includes('hello'));
+  assert.equal(forwarded.headers.authorization, `Bearer ${token}`);
+  assert.equal(forwarded.headers['x-request-id'], 'req-42');
+
+  for (const headers of [
+    {},
+    { authorization: 'Bearer not.a.jwt' },
+    { authorization: `Bearer ${jwt({}, 'another-secret-another-secret-another')}` },
+    { authorization: `Bearer ${jwt({ exp: Math.floor(Date.now() / 1000) - 60 })}` },
+  ]) {
+    const refused = await post(port, '{ hello }', headers);
+    assert.equal(refused.body.errors[0].extensions.code, 'UNAUTHENTICATED', JSON.stringify(headers));
+    assert.equal(refused.body.data, undefined);
+  }
+
+  const deep = '{ node ' + '{ child '.repeat(14) + '{ id }' + ' }'.repeat(14) + ' }';
+  const tooDeep = await post(port, deep, { authorization: `Bearer ${token}` });
+  assert.match(tooDeep.body.errors[0].message, /depth limit/i);
+
+  assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
+  child.kill('SIGTERM');
+  await once(child, 'exit');
+});
+
+test('a composition error stops start-up and shows the error', async () => {
+  const a = await fakeSubgraph(SDL);
+  const b = await fakeSubgraph(`
+    extend schema @link(url: "https://specs.apollo.dev/federation/v2.9", import: ["@key"])
+    type Query { hello: Int }
+  `);
+  const port = await freePort();
+  const { child, stderr } = startGateway([['a', a.url], ['b', b.url]], port);
+  const [code] = await once(child, 'exit');
+  assert.notEqual(code, 0);
+  assert.match(stderr(), /composition failed/);
+  assert.match(stderr(), /hello/);
+});

@@ -1,0 +1,49 @@
+"""The real system for end-to-end tests: services and Hive Gateway as processes on free ports."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from hotline.cli.demo import load_demo_units
+from hotline.cli.stack import SERVICES, Stack
+from tests.support import TEST_SECRET
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+async def stack(fresh_database, tmp_path_factory) -> AsyncIterator[Stack]:
+    url = await fresh_database("hotline_e2e")
+    await load_demo_units(url)
+    system = Stack(
+        database_url=url,
+        log_dir=tmp_path_factory.mktemp("e2e-logs"),
+        jwt_secret=TEST_SECRET,
+        ports={s.name: free_port() for s in SERVICES},
+        gateway_port=free_port(),
+        env="development",
+    )
+    await asyncio.to_thread(system.start)
+    yield system
+    await asyncio.to_thread(system.stop)
+
+
+@pytest.fixture
+async def gateway(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+async def ingest_http(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=stack.service_url("ingest"), timeout=30) as client:
+        yield client
