@@ -26,8 +26,8 @@ lint: install
 	$(BIN)/lint-imports
 
 test: lint
-	$(BIN)/pytest
 	cd gateway && node --test test/
+	$(BIN)/pytest
 
 clean:
 	rm -rf $(VENV) gateway/node_modules .hotline

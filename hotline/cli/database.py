@@ -30,7 +30,11 @@ def start_embedded(state_dir: Path):
     pgserver ships PostgreSQL binaries in its wheel: no system install is needed. The server stops
     when the last handle in this process is closed.
     """
-    import pgserver  # imported lazily: only the embedded path needs it
+    import warnings
+
+    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI)
+        warnings.simplefilter("ignore")
+        import pgserver  # imported lazily: only the embedded path needs it
 
     state_dir.mkdir(parents=True, exist_ok=True)
     return pgserver.get_server(state_dir / "pgdata", cleanup_mode="stop")

@@ -81,7 +81,7 @@ def up(
 ) -> None:
     """Start the database, run migrations, load demo data, start services and gateway; Ctrl-C stops all."""
     from hotline.cli.demo import load_demo
-    from hotline.cli.stack import Stack, migrate_all
+    from hotline.cli.stack import Stack, StartupError, migrate_all
 
     url, server = _resolve_database()
     migrate_all(url)
@@ -96,7 +96,11 @@ def up(
         stopping = True
 
     signal.signal(signal.SIGTERM, on_signal)
-    stack.start()
+    try:
+        stack.start()
+    except StartupError as exc:
+        console.print(f"[red]start-up failed:[/red] {exc}")
+        raise typer.Exit(1) from exc
     table = Table(title="Demo tokens (Authorization: Bearer …)", show_lines=True)
     table.add_column("caller")
     table.add_column("token", overflow="fold")

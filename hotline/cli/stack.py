@@ -61,6 +61,10 @@ class Stack:
     env: str = "development"
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Children run in other working directories (the gateway in gateway/).
+        self.log_dir = Path(self.log_dir).resolve()
+
     def service_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
 
