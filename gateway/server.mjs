@@ -30,7 +30,7 @@ export function settings() {
     audience: env.HOTLINE_JWT_AUDIENCE || undefined,
     maxDepth: Number(env.HOTLINE_GATEWAY_MAX_DEPTH || 12),
     maxTokens: Number(env.HOTLINE_GATEWAY_MAX_TOKENS || 2000),
-    maxCost: Number(env.HOTLINE_GATEWAY_MAX_COST || 5000),
+    maxCost: Number(env.HOTLINE_GATEWAY_MAX_COST || 50000),
   };
 }
 

@@ -1,7 +1,8 @@
 """Test fixtures: a fresh PostgreSQL database per run, built by the migrations, dropped afterwards.
 
 The server is ``HOTLINE_TEST_SERVER_URL`` if set, else 127.0.0.1:5432 when something listens there,
-else an embedded PostgreSQL (pgserver) in a temporary directory. Each test runs inside an outer
+else (or with ``HOTLINE_TEST_SERVER_URL=embedded``) an embedded PostgreSQL (pgserver) in a
+temporary directory. Each test runs inside an outer
 transaction that is rolled back, so tests never see each other's data.
 """
 
@@ -28,17 +29,17 @@ from tests.support import TEST_SECRET
 
 @pytest.fixture(scope="session")
 def server_url() -> str:
-    url = os.environ.get("HOTLINE_TEST_SERVER_URL")
-    if url:
+    url = os.environ.get("HOTLINE_TEST_SERVER_URL")  # "embedded" forces the embedded server
+    if url and url != "embedded":
         yield url
         return
-    if server_reachable(DEFAULT_SERVER_URL):
+    if not url and server_reachable(DEFAULT_SERVER_URL):
         yield DEFAULT_SERVER_URL
         return
-    import pgserver
+    from hotline.cli.database import start_embedded
 
     directory = Path(tempfile.mkdtemp(prefix="hotline-pg-"))
-    server = pgserver.get_server(directory / "pgdata", cleanup_mode="delete")
+    server = start_embedded(directory)
     yield server.get_uri()
     server.cleanup()
     shutil.rmtree(directory, ignore_errors=True)

@@ -11,7 +11,6 @@ from typing import Annotated
 import httpx
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from hotline.kit.auth import Role, mint_token
 from hotline.kit.settings import DEVELOPMENT_JWT_SECRET
@@ -77,7 +76,7 @@ def migrate() -> None:
 @app.command()
 def up(
     demo: Annotated[bool, typer.Option(help="Load the demo data")] = True,
-    gateway_port: Annotated[int, typer.Option(help="Gateway port")] = 4000,
+    gateway_port: Annotated[int, typer.Option(help="Gateway port", envvar="HOTLINE_GATEWAY_PORT")] = 4000,
 ) -> None:
     """Start the database, run migrations, load demo data, start services and gateway; Ctrl-C stops all."""
     from hotline.cli.demo import load_demo
@@ -101,12 +100,12 @@ def up(
     except StartupError as exc:
         console.print(f"[red]start-up failed:[/red] {exc}")
         raise typer.Exit(1) from exc
-    table = Table(title="Demo tokens (Authorization: Bearer …)", show_lines=True)
-    table.add_column("caller")
-    table.add_column("token", overflow="fold")
+    lines = []
     for unit_id, roles, label in DEMO_TOKENS:
-        table.add_row(label, mint_token(secret=_secret(), unit_id=unit_id, roles=roles))
-    console.print(table)
+        lines += [f"# {label}", mint_token(secret=_secret(), unit_id=unit_id, roles=roles), ""]
+    (STATE_DIR / "tokens.txt").write_text("\n".join(lines))
+    console.print("Demo tokens (header  Authorization: Bearer <token>; also in .hotline/tokens.txt):\n")
+    console.print("\n".join(lines), soft_wrap=True, highlight=False)
     console.print(f"GraphiQL: {stack.gateway_url}/graphql   (logs: {STATE_DIR}/logs)")
     console.print("Press Ctrl-C to stop.")
     try:

@@ -39,6 +39,11 @@ SERVICES = (ServiceSpec("ingest", 4101), ServiceSpec("indicators", 4102))
 GATEWAY_PORT = 4000
 
 
+def default_ports() -> dict[str, int]:
+    """Each service's port: ``HOTLINE_<NAME>_PORT`` if set, else its default."""
+    return {s.name: int(os.environ.get(f"HOTLINE_{s.name.upper()}_PORT", s.port)) for s in SERVICES}
+
+
 def migrate_all(database_url: str) -> None:
     """Run every service's Alembic history up to head."""
     for spec in SERVICES:
@@ -56,8 +61,8 @@ class Stack:
     database_url: str
     log_dir: Path
     jwt_secret: str
-    ports: dict[str, int] = field(default_factory=lambda: {s.name: s.port for s in SERVICES})
-    gateway_port: int = GATEWAY_PORT
+    ports: dict[str, int] = field(default_factory=lambda: default_ports())
+    gateway_port: int = field(default_factory=lambda: int(os.environ.get("HOTLINE_GATEWAY_PORT", GATEWAY_PORT)))
     env: str = "development"
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Annotated
 
 import strawberry
+from strawberry.federation.schema_directives import ListSize
 from strawberry.scalars import JSON
 
 from hotline.kit.auth import Role
@@ -23,6 +24,11 @@ UnitKindEnum = strawberry.enum(
     "unit, 坐席班组 agent team, 坐席 agent.",
 )
 RoleEnum = strawberry.enum(Role, name="Role", description="Roles a caller's token may carry.")
+
+
+# What the gateway's demand control counts: a connection costs its page size, a plain list its
+# usual length (federation @listSize directives).
+PAGE_COST = ListSize(slicing_arguments=["first"], sized_fields=["edges"], require_one_slicing_argument=False)
 
 
 async def caller_scope(info: strawberry.Info[RequestContext, None]) -> Scope:
@@ -135,12 +141,15 @@ class Unit:
             return None
         return await _unit_loader(info).load(self.parent_id)
 
-    @strawberry.field(description="Bare identities of all ancestors, root first (the caller's own ancestors too).")
+    @strawberry.field(
+        description="Bare identities of all ancestors, root first (the caller's own ancestors too).",
+        directives=[ListSize(assumed_size=8)],
+    )
     async def ancestors(self, info: strawberry.Info[RequestContext, None]) -> list[UnitIdentity]:
         found = await _identity_loader(info).load_many([str(p) for p in self.path[:-1]])
         return [f for f in found if f is not None]
 
-    @strawberry.field(description="Direct children, in tree order, with cursor pagination.")
+    @strawberry.field(description="Direct children, in tree order, with cursor pagination.", directives=[PAGE_COST])
     async def children(
         self,
         info: strawberry.Info[RequestContext, None],
@@ -170,7 +179,10 @@ class Unit:
     ) -> int:
         return await _descendant_count_loader(info, kind.value if kind else None, include_inactive).load(self._path)
 
-    @strawberry.field(description="The unit's change history (created, updated, moved), oldest first.")
+    @strawberry.field(
+        description="The unit's change history (created, updated, moved), oldest first.",
+        directives=[ListSize(assumed_size=20)],
+    )
     async def history(self, info: strawberry.Info[RequestContext, None]) -> list[UnitChange]:
         rows = await repository.history(info.context.session, str(self.id))
         return [
@@ -348,7 +360,8 @@ class Query:
 
     @strawberry.field(
         description="Units under `under` (default: the caller's unit), itself included, in tree order. "
-        "Empty if `under` is unknown or outside the caller's scope."
+        "Empty if `under` is unknown or outside the caller's scope.",
+        directives=[PAGE_COST],
     )
     async def units(
         self,

@@ -71,3 +71,15 @@ async def test_health_and_request_ids(gateway, stack):
         for spec in ("ingest", "indicators"):
             ready = await client.get(f"{stack.service_url(spec)}/readyz")
             assert ready.json() == {"status": "ok", "service": spec}
+
+
+async def test_too_costly_queries_are_refused_within_the_depth_limit(gateway):
+    nested = (
+        "units(first: 500) { edges { node { children { edges { node { children { edges { node { id } } } } } } } } }"
+    )
+    result = await gql(gateway, "{ " + nested + " }", headers=PROVINCE)
+    assert result.get("errors") and not result.get("data"), result
+    assert "cost" in result["errors"][0]["message"].lower()
+    # The same shape one level shallower is within budget and answered.
+    cheap = "{ units(first: 5) { edges { node { children { edges { node { id } } } } } } }"
+    assert data_of(await gql(gateway, cheap, headers=PROVINCE))["units"]["edges"]
