@@ -69,31 +69,19 @@ class TokenVerifier:
         try:
             if self._jwks is not None:
                 # The JWKS client fetches over blocking HTTP (and caches); keep it off the event loop.
-                key = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
-                claims = jwt.decode(
-                    token,
-                    key.key,
-                    algorithms=["RS256", "ES256"],
-                    audience=self._settings.jwt_audience,
-                    issuer=self._settings.jwt_issuer,
-                    options={
-                        "require": ["sub", "exp"],
-                        "verify_aud": self._settings.jwt_audience is not None,
-                    },
-                )
+                signing_key = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
+                key, algorithms = signing_key.key, ["RS256", "ES256"]
             else:
                 assert self._settings.jwt_secret is not None
-                claims = jwt.decode(
-                    token,
-                    self._settings.jwt_secret.get_secret_value(),
-                    algorithms=["HS256"],
-                    audience=self._settings.jwt_audience,
-                    issuer=self._settings.jwt_issuer,
-                    options={
-                        "require": ["sub", "exp"],
-                        "verify_aud": self._settings.jwt_audience is not None,
-                    },
-                )
+                key, algorithms = self._settings.jwt_secret.get_secret_value(), ["HS256"]
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=algorithms,
+                audience=self._settings.jwt_audience,
+                issuer=self._settings.jwt_issuer,
+                options={"require": ["sub", "exp"], "verify_aud": self._settings.jwt_audience is not None},
+            )
         except jwt.PyJWTError as exc:
             raise UnauthenticatedError(f"invalid token: {exc}") from exc
         return principal_from_claims(claims)

@@ -49,8 +49,7 @@ async def identities_by_ids(session: AsyncSession, ids: Sequence[str]) -> dict[s
     return {u.id: u for u in rows}
 
 
-async def list_units(
-    session: AsyncSession,
+def _listing(
     scope: Scope,
     *,
     under_path: str,
@@ -59,41 +58,33 @@ async def list_units(
     direct_children_only: bool,
     include_inactive: bool,
     active_on: date | None,
-    after_path: str | None,
-    limit: int,
-) -> list[Unit]:
-    """Units under ``under_path`` in tree order (by path), keyset-paginated after ``after_path``."""
-    query = select(Unit).where(_visible(scope, include_inactive=include_inactive, active_on=active_on))
+):
+    """The conditions of a subtree listing: inside scope, under ``under_path``, of a kind, valid."""
     below = Unit.path.like(under_path + PATH_SEPARATOR + "%")
-    query = query.where(or_(Unit.path == under_path, below) if include_self else below)
+    conditions = [
+        _visible(scope, include_inactive=include_inactive, active_on=active_on),
+        or_(Unit.path == under_path, below) if include_self else below,
+    ]
     if direct_children_only:
-        query = query.where(Unit.depth == under_path.count(PATH_SEPARATOR) + 1)
+        conditions.append(Unit.depth == under_path.count(PATH_SEPARATOR) + 1)
     if kind is not None:
-        query = query.where(Unit.kind == kind.value)
+        conditions.append(Unit.kind == kind.value)
+    return and_(*conditions)
+
+
+async def list_units(
+    session: AsyncSession, scope: Scope, *, after_path: str | None, limit: int, **listing: Any
+) -> list[Unit]:
+    """Units of a subtree listing in tree order (by path), keyset-paginated after ``after_path``."""
+    query = select(Unit).where(_listing(scope, **listing))
     if after_path is not None:
         query = query.where(Unit.path > after_path)
     return list(await session.scalars(query.order_by(Unit.path).limit(limit)))
 
 
-async def count_units(
-    session: AsyncSession,
-    scope: Scope,
-    *,
-    under_path: str,
-    kind: UnitKind | None,
-    include_self: bool,
-    direct_children_only: bool,
-    include_inactive: bool,
-    active_on: date | None,
-) -> int:
-    query = select(func.count()).select_from(Unit)
-    query = query.where(_visible(scope, include_inactive=include_inactive, active_on=active_on))
-    below = Unit.path.like(under_path + PATH_SEPARATOR + "%")
-    query = query.where(or_(Unit.path == under_path, below) if include_self else below)
-    if direct_children_only:
-        query = query.where(Unit.depth == under_path.count(PATH_SEPARATOR) + 1)
-    if kind is not None:
-        query = query.where(Unit.kind == kind.value)
+async def count_units(session: AsyncSession, scope: Scope, **listing: Any) -> int:
+    """Number of units in a subtree listing, over all pages."""
+    query = select(func.count()).select_from(Unit).where(_listing(scope, **listing))
     return int(await session.scalar(query) or 0)
 
 
