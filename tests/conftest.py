@@ -87,7 +87,8 @@ async def db(engine: AsyncEngine) -> AsyncIterator[Database]:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(env="test", database_url=database_url, jwt_secret=TEST_SECRET)
+    # TTL 0: services check the unit directory's version before every request that needs scope.
+    return Settings(env="test", database_url=database_url, jwt_secret=TEST_SECRET, directory_ttl_seconds=0)
 
 
 async def _client(app) -> AsyncIterator[httpx.AsyncClient]:
@@ -98,16 +99,31 @@ async def _client(app) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def ingest(db: Database, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def ingest_app(db: Database, settings: Settings):
+    """The ingest service, started; other services reach it through ``service_transports``."""
     from services.ingest.app import create_app
 
-    async for client in _client(create_app(settings=settings, database=db)):
+    app = create_app(settings=settings, database=db)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+def service_transports(ingest_app) -> dict[str, httpx.AsyncBaseTransport]:
+    """In-process transports for service-to-service calls (no network, same test transaction)."""
+    return {"ingest": httpx.ASGITransport(app=ingest_app)}
+
+
+@pytest.fixture
+async def ingest(ingest_app) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=ingest_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as client:
         yield client
 
 
 @pytest.fixture
-async def indicators(db: Database, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def indicators(db: Database, settings: Settings, service_transports) -> AsyncIterator[httpx.AsyncClient]:
     from services.indicators.app import create_app
 
-    async for client in _client(create_app(settings=settings, database=db)):
+    async for client in _client(create_app(settings=settings, database=db, service_transports=service_transports)):
         yield client

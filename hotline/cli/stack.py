@@ -85,6 +85,9 @@ class Stack:
             HOTLINE_ENV=self.env,
             PYTHONUNBUFFERED="1",
         )
+        # Each service finds the others where this stack started them.
+        for spec in SERVICES:
+            env[f"HOTLINE_{spec.name.upper()}_URL"] = self.service_url(spec.name)
         return env
 
     def _spawn(self, name: str, args: list[str], cwd: Path, env: dict[str, str]) -> None:

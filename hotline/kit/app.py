@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated
 
+import httpx
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
@@ -18,9 +19,11 @@ from strawberry.fastapi import GraphQLRouter
 
 from hotline.kit.auth import Principal, TokenVerifier
 from hotline.kit.db import Database
+from hotline.kit.directory import DirectorySync
 from hotline.kit.errors import ApiError
 from hotline.kit.graphql import RequestContext
 from hotline.kit.requestid import REQUEST_ID_HEADER, set_request_id
+from hotline.kit.services import ServiceClients
 from hotline.kit.settings import Settings, get_settings
 
 logger = logging.getLogger("hotline.app")
@@ -51,7 +54,13 @@ async def _graphql_context(request: Request) -> AsyncIterator[RequestContext]:
             auth_error = exc
     database: Database = request.app.state.database
     async with database.session() as session:
-        yield RequestContext(session=session, principal=principal, auth_error=auth_error)
+        yield RequestContext(
+            session=session,
+            principal=principal,
+            auth_error=auth_error,
+            services=request.app.state.services,
+            directory=request.app.state.directory,
+        )
 
 
 def create_service_app(
@@ -62,8 +71,14 @@ def create_service_app(
     settings: Settings | None = None,
     database: Database | None = None,
     description: str = "",
+    directory: bool = False,
+    service_transports: dict[str, httpx.AsyncBaseTransport] | None = None,
 ) -> FastAPI:
-    """Build a service: GraphQL at ``/graphql``, REST routers, ``/healthz`` and ``/readyz``."""
+    """Build a service: GraphQL at ``/graphql``, REST routers, ``/healthz`` and ``/readyz``.
+
+    ``directory=True`` keeps a read model of the unit tree in the service's schema (``name``) for
+    scope filters; ``service_transports`` replaces the network to named services (tests).
+    """
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -72,9 +87,18 @@ def create_service_app(
         app.state.database = database or Database.from_settings(settings)
         app.state.verifier = TokenVerifier(settings)
         app.state.settings = settings
+        app.state.services = ServiceClients(settings, caller=name, transports=service_transports)
+        app.state.directory = (
+            DirectorySync(
+                app.state.database, app.state.services, schema=name, ttl_seconds=settings.directory_ttl_seconds
+            )
+            if directory
+            else None
+        )
         try:
             yield
         finally:
+            await app.state.services.aclose()
             if owned:
                 await app.state.database.dispose()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import jwt
 
@@ -38,15 +38,31 @@ class Principal:
     subject: str
     unit_id: str
     roles: frozenset[Role]
+    # True only for a token another service minted (service secret and audience), never for a user's.
+    internal: bool = False
 
     def has_any(self, *roles: Role) -> bool:
         return bool(self.roles.intersection(roles))
+
+    def require_internal(self) -> None:
+        """Raise ``FORBIDDEN`` unless the caller is another service of this system."""
+        if not self.internal:
+            raise ForbiddenError("this endpoint answers other hotline-eval services only")
 
     def require_any(self, *roles: Role) -> None:
         """Raise ``FORBIDDEN`` unless the caller holds one of ``roles``."""
         if not self.has_any(*roles):
             wanted = ", ".join(sorted(r.value for r in roles))
             raise ForbiddenError(f"this action needs one of the roles: {wanted}")
+
+
+# Audience of service-to-service tokens; user tokens never carry it and the gateway never accepts it.
+SERVICE_AUDIENCE = "hotline-internal"
+
+
+def _audiences(claims: dict) -> list[str]:
+    aud = claims.get("aud")
+    return [aud] if isinstance(aud, str) else list(aud or [])
 
 
 class TokenVerifier:
@@ -67,6 +83,13 @@ class TokenVerifier:
 
     async def verify(self, token: str) -> Principal:
         try:
+            # Only to choose the key: the signature is checked below with the key for that audience.
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError as exc:
+            raise UnauthenticatedError(f"invalid token: {exc}") from exc
+        if SERVICE_AUDIENCE in _audiences(unverified):
+            return self._verify_service_token(token)
+        try:
             if self._jwks is not None:
                 # The JWKS client fetches over blocking HTTP (and caches); keep it off the event loop.
                 signing_key = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
@@ -85,6 +108,23 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             raise UnauthenticatedError(f"invalid token: {exc}") from exc
         return principal_from_claims(claims)
+
+    def _verify_service_token(self, token: str) -> Principal:
+        assert self._settings.service_secret is not None
+        try:
+            claims = jwt.decode(
+                token,
+                self._settings.service_secret.get_secret_value(),
+                algorithms=["HS256"],
+                audience=SERVICE_AUDIENCE,
+                options={"require": ["sub", "exp", "aud"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise UnauthenticatedError(f"invalid service token: {exc}") from exc
+        principal = principal_from_claims(claims)
+        if principal.roles != {Role.SERVICE}:
+            raise UnauthenticatedError("invalid service token: a service token carries the role 'service' only")
+        return replace(principal, internal=True)
 
 
 def principal_from_claims(claims: dict) -> Principal:
@@ -124,4 +164,18 @@ def mint_token(
         claims["iss"] = issuer
     if audience:
         claims["aud"] = audience
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def mint_service_token(*, secret: str, service: str, unit_id: str, ttl_seconds: int = 300) -> str:
+    """A short-lived token one service sends another, acting for ``unit_id`` (its scope is that unit's)."""
+    now = int(time.time())
+    claims = {
+        "sub": f"service:{service}",
+        "unit_id": unit_id,
+        "roles": [Role.SERVICE.value],
+        "aud": SERVICE_AUDIENCE,
+        "iat": now,
+        "exp": now + ttl_seconds,
+    }
     return jwt.encode(claims, secret, algorithm="HS256")

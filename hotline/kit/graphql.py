@@ -14,8 +14,11 @@ from strawberry.extensions import SchemaExtension
 from strawberry.fastapi import BaseContext
 
 from hotline.kit.auth import Principal
+from hotline.kit.directory import DirectorySync, directory_scope
 from hotline.kit.errors import ApiError, UnauthenticatedError
 from hotline.kit.requestid import current_request_id
+from hotline.kit.scope import Scope
+from hotline.kit.services import ServiceClients
 
 logger = logging.getLogger("hotline.graphql")
 
@@ -26,11 +29,20 @@ PUBLIC_ROOT_FIELDS = frozenset({"_service", "__schema", "__type", "__typename"})
 class RequestContext(BaseContext):
     """Per-request context: the unit-of-work session, the caller and per-request data loaders."""
 
-    def __init__(self, session: AsyncSession, principal: Principal | None, auth_error: ApiError | None):
+    def __init__(
+        self,
+        session: AsyncSession,
+        principal: Principal | None,
+        auth_error: ApiError | None,
+        services: ServiceClients | None = None,
+        directory: DirectorySync | None = None,
+    ):
         super().__init__()
         self.session = session
         self._principal = principal
         self.auth_error = auth_error
+        self.services = services
+        self.directory = directory
         self._loaders: dict[str, DataLoader] = {}
         self.cache: dict[str, Any] = {}
 
@@ -40,6 +52,14 @@ class RequestContext(BaseContext):
         if self._principal is None:
             raise self.auth_error or UnauthenticatedError("missing bearer token")
         return self._principal
+
+    async def scope(self) -> Scope:
+        """The caller's scope from the service's unit-directory read model, looked up once per request."""
+        if self.directory is None:
+            raise RuntimeError("this service keeps no unit-directory read model (create_service_app(directory=True))")
+        if "scope" not in self.cache:
+            self.cache["scope"] = await directory_scope(self.session, self.directory, self.principal.unit_id)
+        return self.cache["scope"]
 
     def loader(self, name: str, load_fn: Callable[[list[Any]], Awaitable[list[Any]]]) -> DataLoader:
         """A DataLoader that lives for this request only (so its cache never crosses callers)."""

@@ -11,6 +11,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # Secrets that must never reach production: rejected outside development.
 _PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "development-only-secret-not-for-production"}
 DEVELOPMENT_JWT_SECRET = "development-only-secret-not-for-production"
+DEVELOPMENT_SERVICE_SECRET = "development-only-service-secret-not-for-production"
+_PLACEHOLDER_SECRETS.add(DEVELOPMENT_SERVICE_SECRET)
+SERVICE_DEFAULT_PORTS = {"ingest": 4101, "indicators": 4102, "scoring": 4103, "appeals": 4104}
 
 
 class Settings(BaseSettings):
@@ -25,6 +28,15 @@ class Settings(BaseSettings):
     jwks_url: str | None = None
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
+    # Service-to-service calls: tokens signed with their own secret and audience, which the gateway
+    # does not accept, so a service token can never come in from outside.
+    service_secret: SecretStr | None = None
+    ingest_url: str = f"http://127.0.0.1:{SERVICE_DEFAULT_PORTS['ingest']}"
+    indicators_url: str = f"http://127.0.0.1:{SERVICE_DEFAULT_PORTS['indicators']}"
+    scoring_url: str = f"http://127.0.0.1:{SERVICE_DEFAULT_PORTS['scoring']}"
+    appeals_url: str = f"http://127.0.0.1:{SERVICE_DEFAULT_PORTS['appeals']}"
+    # How stale the unit-directory read model of a service may get (seconds; 0 = check every request).
+    directory_ttl_seconds: float = 5.0
     db_pool_size: int = 5
     db_echo: bool = False
 
@@ -38,9 +50,18 @@ class Settings(BaseSettings):
                     "HOTLINE_JWKS_URL (or a real HOTLINE_JWT_SECRET) is required in production; "
                     "placeholder secrets are refused"
                 )
-        elif self.jwt_secret is None and self.jwks_url is None:
-            self.jwt_secret = SecretStr(DEVELOPMENT_JWT_SECRET)
+            if self.service_secret is None or self.service_secret.get_secret_value() in _PLACEHOLDER_SECRETS:
+                raise ValueError("a real HOTLINE_SERVICE_SECRET is required in production; placeholders are refused")
+        else:
+            if self.jwt_secret is None and self.jwks_url is None:
+                self.jwt_secret = SecretStr(DEVELOPMENT_JWT_SECRET)
+            if self.service_secret is None:
+                self.service_secret = SecretStr(DEVELOPMENT_SERVICE_SECRET)
         return self
+
+    def service_url(self, name: str) -> str:
+        """Base URL of another service (``HOTLINE_<NAME>_URL``)."""
+        return getattr(self, f"{name}_url")
 
     @property
     def async_database_url(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 from fastapi import FastAPI
 
 from hotline.kit.app import create_service_app
@@ -10,11 +11,16 @@ from hotline.kit.settings import Settings
 from services.indicators.schema import schema
 
 
-def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    database: Database | None = None,
+    service_transports: dict[str, httpx.AsyncBaseTransport] | None = None,
+) -> FastAPI:
     return create_service_app(
         name="indicators",
         schema=schema,
         settings=settings,
         database=database,
+        service_transports=service_transports,
         description="Evaluation dimensions of hotline-eval; later the indicator catalog and evaluation schemes.",
     )

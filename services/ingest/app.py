@@ -9,13 +9,14 @@ from hotline.kit.db import Database
 from hotline.kit.settings import Settings
 from services.ingest.endpoints import router
 from services.ingest.schema import schema
+from services.ingest.snapshot import router as snapshot_router
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     return create_service_app(
         name="ingest",
         schema=schema,
-        routers=[router],
+        routers=[router, snapshot_router],
         settings=settings,
         database=database,
         description="Unit directory (master data) of hotline-eval; later raw records, data quality and measures.",

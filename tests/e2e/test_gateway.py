@@ -46,6 +46,15 @@ async def test_the_gateway_refuses_missing_and_bad_tokens(gateway):
         assert error_codes(result) == ["UNAUTHENTICATED"], result
 
 
+async def test_the_gateway_refuses_service_tokens(gateway):
+    from hotline.kit.auth import mint_service_token
+    from hotline.kit.settings import DEVELOPMENT_SERVICE_SECRET
+
+    token = mint_service_token(secret=DEVELOPMENT_SERVICE_SECRET, service="scoring", unit_id="GD")
+    result = await gql(gateway, "{ me { unitId } }", headers={"authorization": f"Bearer {token}"})
+    assert error_codes(result) == ["UNAUTHENTICATED"], result
+
+
 async def test_subgraphs_verify_tokens_themselves_and_scope_entities(ingest_http):
     # Reached directly, bypassing the gateway: still no token, no data.
     query = '{ _entities(representations: [{__typename: "Unit", id: "GD-SZ"}, {__typename: "Unit", id: "GZ-HOUSING"}]) { ... on Unit { id } } }'

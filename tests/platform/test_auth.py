@@ -11,7 +11,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from hotline.kit.auth import Role, TokenVerifier, mint_token
+from hotline.kit.auth import SERVICE_AUDIENCE, Role, TokenVerifier, mint_service_token, mint_token
 from hotline.kit.errors import UnauthenticatedError
 from hotline.kit.settings import Settings
 
@@ -42,6 +42,43 @@ def test_production_refuses_placeholder_secrets():
         Settings(env="production", jwt_secret="changeme")
     with pytest.raises(ValueError, match="required in production"):
         Settings(env="production")
+    with pytest.raises(ValueError, match="HOTLINE_SERVICE_SECRET"):
+        Settings(env="production", jwt_secret="a-real-user-secret-" + "y" * 20)
+
+
+SERVICE_SECRET = "service-" + "z" * 40
+
+
+async def test_service_tokens_verify_with_their_own_secret_only():
+    settings = Settings(env="test", jwt_secret="s" * 40, service_secret=SERVICE_SECRET)
+    verifier = TokenVerifier(settings)
+    good = mint_service_token(secret=SERVICE_SECRET, service="scoring", unit_id="GD-GZ")
+    principal = await verifier.verify(good)
+    assert principal.roles == frozenset({Role.SERVICE}) and principal.unit_id == "GD-GZ"
+    assert principal.subject == "service:scoring" and principal.internal
+    # Signed with the user secret (as anyone holding a user key could), it is refused.
+    forged = mint_service_token(secret="s" * 40, service="scoring", unit_id="GD")
+    with pytest.raises(UnauthenticatedError, match="service token"):
+        await verifier.verify(forged)
+    # A service token claiming more than the service role is refused.
+    greedy = jwt.encode(
+        {"sub": "service:x", "unit_id": "GD", "roles": ["service", "admin"], "aud": SERVICE_AUDIENCE,
+         "exp": int(time.time()) + 60},
+        SERVICE_SECRET,
+        algorithm="HS256",
+    )  # fmt: skip
+    with pytest.raises(UnauthenticatedError, match="role 'service' only"):
+        await verifier.verify(greedy)
+    # A user token with the service role but no service audience is not a service token: the user key
+    # verifies it, so it is only as good as the user key that signed it.
+    user = mint_token(secret="s" * 40, unit_id="GD", roles=["service"])
+    as_user = await verifier.verify(user)
+    assert as_user.roles == frozenset({Role.SERVICE}) and not as_user.internal
+
+
+async def test_garbage_tokens_are_unauthenticated():
+    with pytest.raises(UnauthenticatedError):
+        await TokenVerifier(Settings(env="test")).verify("not-a-jwt")
 
 
 async def test_es256_with_a_jwks():
@@ -63,7 +100,11 @@ async def test_es256_with_a_jwks():
     server = HTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        settings = Settings(env="production", jwks_url=f"http://127.0.0.1:{server.server_port}/jwks.json")
+        settings = Settings(
+            env="production",
+            jwks_url=f"http://127.0.0.1:{server.server_port}/jwks.json",
+            service_secret="a-real-service-secret-" + "x" * 20,
+        )
         claims = {"sub": "idp:42", "unit_id": "GD", "roles": ["viewer"], "exp": int(time.time()) + 60}
         good = jwt.encode(claims, key, algorithm="ES256", headers={"kid": "k1"})
         principal = await TokenVerifier(settings).verify(good)
