@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from hotline.kit.app import create_service_app
 from hotline.kit.db import Database
 from hotline.kit.settings import Settings
+from services.indicators.endpoints import router
 from services.indicators.schema import schema
 
 
@@ -22,5 +23,7 @@ def create_app(
         settings=settings,
         database=database,
         service_transports=service_transports,
-        description="Evaluation dimensions of hotline-eval; later the indicator catalog and evaluation schemes.",
+        directory=True,
+        routers=[router],
+        description="The indicator catalog (dimensions, versioned indicators, templates) and evaluation schemes of hotline-eval.",
     )

@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.kit.db import declarative_base_for
+from hotline.kit.directory import unit_ref_table
 from services.indicators import SCHEMA
 
 Base = declarative_base_for(SCHEMA)
@@ -122,3 +123,7 @@ class SchemeVersion(Base):
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     __table_args__ = (ForeignKeyConstraint(["scheme_id"], ["scheme.id"]),)
+
+
+# The unit directory's read model (hotline.kit.directory), synced from the ingest service.
+UnitRef = unit_ref_table(Base.metadata)

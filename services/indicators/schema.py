@@ -1,65 +1,258 @@
-"""The indicators subgraph: evaluation dimensions (the catalog and schemes follow in their issue)."""
+"""The indicators subgraph: dimensions, the versioned indicator catalog, templates and schemes."""
 
 from __future__ import annotations
 
+import uuid
+
 import strawberry
 from sqlalchemy import select
+from strawberry.scalars import JSON
 
-from hotline.kit.graphql import RequestContext, federation_schema
-from services.indicators import models
-
-
-@strawberry.federation.type(
-    keys=["code"],
-    description="An evaluation dimension (评价维度) of the 12345 standard, e.g. 服务响应 service response.",
+from hotline.kit.graphql import federation_schema
+from services.indicators import catalog_io, loaders, models, repository, workflow
+from services.indicators.documents import diff_bodies, parse_yaml, scheme_body_from_document, to_yaml
+from services.indicators.types import (
+    CatalogImportPayload,
+    Dimension,
+    IndicatorVersion,
+    Info,
+    SchemeChange,
+    SchemePayload,
+    SchemeProblem,
+    SchemeStatus,
+    SchemeTemplate,
+    SchemeVersion,
+    Standard,
+    Unit,
 )
-class Dimension:
-    code: strawberry.ID = strawberry.field(description="Stable code, e.g. `service_response`.")
-    position: int = strawberry.field(description="Order of the dimension in the standard (1–7).")
-    clause: str = strawberry.field(description="Clause of the 12345 specification that defines it, e.g. `6.1`.")
-    name_zh: str = strawberry.field(description="Chinese name.")
-    name_en: str = strawberry.field(description="English name.")
-    description: str = strawberry.field(description="What the dimension evaluates.")
-
-    @classmethod
-    def from_row(cls, row: models.Dimension) -> Dimension:
-        return cls(
-            code=strawberry.ID(row.code),
-            position=row.position,
-            clause=row.clause,
-            name_zh=row.name_zh,
-            name_en=row.name_en,
-            description=row.description,
-        )
-
-    @classmethod
-    async def resolve_reference(
-        cls, info: strawberry.Info[RequestContext, None], code: strawberry.ID
-    ) -> Dimension | None:
-        return await _dimension_loader(info).load(str(code))
+from services.indicators.validation import Problem
+from services.indicators.workflow import Outcome
 
 
-def _dimension_loader(info: strawberry.Info[RequestContext, None]):
-    ctx = info.context
+def _payload(outcome: Outcome, *, saved: bool | None = None) -> SchemePayload:
+    version = SchemeVersion.from_rows(outcome.version, outcome.scheme) if outcome.version is not None else None
+    ok = (not outcome.problems) if saved is None else saved
+    return SchemePayload(ok=ok, scheme=version, problems=[SchemeProblem.of(p) for p in outcome.problems])
 
-    async def load(codes: list[str]) -> list[Dimension | None]:
-        rows = await ctx.session.scalars(select(models.Dimension).where(models.Dimension.code.in_(codes)))
-        found = {r.code: Dimension.from_row(r) for r in rows}
-        return [found.get(c) for c in codes]
 
-    return ctx.loader("dimension_by_code", load)
+def _uuid(value: strawberry.ID) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def _bad_id() -> SchemePayload:
+    return SchemePayload(
+        ok=False,
+        scheme=None,
+        problems=[SchemeProblem(path="schemeId", code="not_found", message="no such scheme among those you manage")],
+    )
+
+
+async def _visible_versions(info: Info, scheme_id: uuid.UUID) -> list:
+    scope, unit = await loaders.caller(info)
+    return await repository.visible_versions(
+        info.context.session, info.context.principal, scope, unit, scheme_ids=[scheme_id]
+    )
 
 
 @strawberry.type(description="Queries of the indicators service.")
 class Query:
-    @strawberry.field(description="The seven evaluation dimensions, in the standard's order.")
-    async def dimensions(self, info: strawberry.Info[RequestContext, None]) -> list[Dimension]:
-        rows = await info.context.session.scalars(select(models.Dimension).order_by(models.Dimension.position))
+    @strawberry.field(
+        description="Evaluation dimensions of one standard, in order (default: the 12345 standard's seven)."
+    )
+    async def dimensions(self, info: Info, standard: str = "gb12345") -> list[Dimension]:
+        rows = await info.context.session.scalars(
+            select(models.Dimension).where(models.Dimension.standard == standard).order_by(models.Dimension.position)
+        )
         return [Dimension.from_row(r) for r in rows]
 
     @strawberry.field(description="One dimension by code; null if there is none.")
-    async def dimension(self, info: strawberry.Info[RequestContext, None], code: strawberry.ID) -> Dimension | None:
-        return await _dimension_loader(info).load(str(code))
+    async def dimension(self, info: Info, code: strawberry.ID) -> Dimension | None:
+        return await loaders.dimension(info).load(str(code))
+
+    @strawberry.field(description="The standards the catalog draws from.")
+    async def standards(self, info: Info) -> list[Standard]:
+        rows = await info.context.session.scalars(select(models.Standard).order_by(models.Standard.code))
+        return [
+            Standard(code=strawberry.ID(r.code), name_zh=r.name_zh, name_en=r.name_en, source=r.source) for r in rows
+        ]
+
+    @strawberry.field(description="The latest version of every indicator, optionally of one standard or dimension.")
+    async def indicators(
+        self, info: Info, standard: str | None = None, dimension: str | None = None
+    ) -> list[IndicatorVersion]:
+        query = (
+            select(models.IndicatorVersion)
+            .join(models.Indicator, (models.Indicator.code == models.IndicatorVersion.code) & (models.Indicator.latest_version == models.IndicatorVersion.version))
+            .order_by(models.Indicator.standard, models.IndicatorVersion.clause, models.IndicatorVersion.code)
+        )  # fmt: skip
+        if standard is not None:
+            query = query.where(models.Indicator.standard == standard)
+        if dimension is not None:
+            query = query.where(models.IndicatorVersion.dimension == dimension)
+        return [IndicatorVersion.from_row(r) for r in await info.context.session.scalars(query)]
+
+    @strawberry.field(description="One indicator version (the latest when `version` is omitted); null if none.")
+    async def indicator(self, info: Info, code: str, version: int | None = None) -> IndicatorVersion | None:
+        if version is None:
+            version = await info.context.session.scalar(
+                select(models.Indicator.latest_version).where(models.Indicator.code == code)
+            )
+            if version is None:
+                return None
+        return await loaders.indicator_version(info).load((code, version))
+
+    @strawberry.field(description="Every version of one indicator, oldest first (old versions stay readable).")
+    async def indicator_versions(self, info: Info, code: str) -> list[IndicatorVersion]:
+        rows = await info.context.session.scalars(
+            select(models.IndicatorVersion)
+            .where(models.IndicatorVersion.code == code)
+            .order_by(models.IndicatorVersion.version)
+        )
+        return [IndicatorVersion.from_row(r) for r in rows]
+
+    @strawberry.field(description="The built-in scheme templates (latest versions).")
+    async def scheme_templates(self, info: Info) -> list[SchemeTemplate]:
+        rows = await info.context.session.scalars(
+            select(models.SchemeTemplate)
+            .distinct(models.SchemeTemplate.code)
+            .order_by(models.SchemeTemplate.code, models.SchemeTemplate.version.desc())
+        )
+        return [SchemeTemplate.from_row(r) for r in rows]
+
+    @strawberry.field(description="Scheme versions the caller may see: all versions of schemes it manages, and the "
+                      "published versions of schemes whose cohort holds its unit. Newest version first per scheme.")  # fmt: skip
+    async def schemes(self, info: Info, status: SchemeStatus | None = None) -> list[SchemeVersion]:
+        scope, unit = await loaders.caller(info)
+        rows = await repository.visible_versions(
+            info.context.session, info.context.principal, scope, unit, status=status.value if status else None
+        )
+        return [SchemeVersion.from_rows(v, s) for v, s in rows]
+
+    @strawberry.field(description="One scheme version by scheme id and version (latest visible when omitted); "
+                      "null if it does not exist or the caller may not see it.")  # fmt: skip
+    async def scheme(self, info: Info, id: strawberry.ID, version: int | None = None) -> SchemeVersion | None:
+        scheme_id = _uuid(id)
+        if scheme_id is None:
+            return None
+        rows = await _visible_versions(info, scheme_id)
+        rows = [r for r in rows if version is None or r[0].version == version]
+        return SchemeVersion.from_rows(*rows[0]) if rows else None
+
+    @strawberry.field(description="Differences from version `from` to version `to` of a scheme (both must be visible).")
+    async def scheme_diff(
+        self, info: Info, id: strawberry.ID, from_version: int, to_version: int
+    ) -> list[SchemeChange] | None:
+        scheme_id = _uuid(id)
+        rows = {v.version: v for v, _ in await _visible_versions(info, scheme_id)} if scheme_id else {}
+        if from_version not in rows or to_version not in rows:
+            return None
+        return [SchemeChange.of(c) for c in diff_bodies(rows[from_version].body, rows[to_version].body)]
+
+    @strawberry.field(description="Check a scheme body without saving it: every problem at once.")
+    async def validate_scheme(self, info: Info, body: JSON) -> list[SchemeProblem]:
+        scope, _ = await loaders.caller(info)
+        return [SchemeProblem.of(p) for p in await workflow.check(info.context.session, scope, body)]
+
+    @strawberry.field(description="A scheme version as YAML (its self-contained document), for import elsewhere.")
+    async def export_scheme(self, info: Info, id: strawberry.ID, version: int) -> str | None:
+        found = await Query.scheme(self, info, id, version)
+        if found is None:
+            return None
+        document = await loaders.document_of(info, found)
+        return to_yaml(document if document is not None else found.row_body)
+
+    @strawberry.field(description="The whole indicator catalog (latest versions) as YAML, in the import format.")
+    async def export_catalog(self, info: Info) -> str:
+        return await catalog_io.export_catalog(info.context.session)
 
 
-schema = federation_schema(query=Query, types=[Dimension])
+@strawberry.type(description="Changes to schemes and the catalog. Problems come back as data in the payloads.")
+class Mutation:
+    @strawberry.mutation(description="Start a draft scheme from a built-in template, pinning the latest indicator "
+                         "versions; organized by the caller's unit. Roles: organizer, admin.")  # fmt: skip
+    async def create_scheme_from_template(
+        self, info: Info, template_code: str, code: str, name_zh: str, name_en: str = "", cohort: JSON | None = None
+    ) -> SchemePayload:
+        scope, _ = await loaders.caller(info)
+        outcome = await workflow.create_from_template(
+            info.context.session, info.context.principal, scope, template_code=template_code, code=code,
+            name_zh=name_zh, name_en=name_en, cohort=cohort,
+        )  # fmt: skip
+        return _payload(outcome, saved=outcome.version is not None)
+
+    @strawberry.mutation(description="Create a draft scheme from a body in the scheme document format. The draft is "
+                         "saved even with problems, which are all listed. Roles: organizer, admin.")  # fmt: skip
+    async def create_scheme(self, info: Info, body: JSON) -> SchemePayload:
+        scope, _ = await loaders.caller(info)
+        outcome = await workflow.create(info.context.session, info.context.principal, scope, body)
+        return _payload(outcome, saved=outcome.version is not None)
+
+    @strawberry.mutation(description="Replace the body of a scheme's draft version. A published version cannot change.")
+    async def update_scheme_draft(self, info: Info, scheme_id: strawberry.ID, body: JSON) -> SchemePayload:
+        sid = _uuid(scheme_id)
+        if sid is None:
+            return _bad_id()
+        scope, _ = await loaders.caller(info)
+        outcome = await workflow.update_draft(info.context.session, info.context.principal, scope, sid, body)
+        saved = outcome.version is not None and not any(p.code in ("immutable", "not_found") for p in outcome.problems)
+        return _payload(outcome, saved=saved)
+
+    @strawberry.mutation(description="Publish a draft version (公示 to its cohort). Refused with every problem if it "
+                         "has any; once published the version is immutable.")  # fmt: skip
+    async def publish_scheme(self, info: Info, scheme_id: strawberry.ID, version: int) -> SchemePayload:
+        sid = _uuid(scheme_id)
+        if sid is None:
+            return _bad_id()
+        scope, _ = await loaders.caller(info)
+        return _payload(await workflow.publish(info.context.session, info.context.principal, scope, sid, version))
+
+    @strawberry.mutation(
+        description="Open a new draft version copied from the latest one: how a published scheme is edited."
+    )
+    async def open_scheme_version(self, info: Info, scheme_id: strawberry.ID) -> SchemePayload:
+        sid = _uuid(scheme_id)
+        if sid is None:
+            return _bad_id()
+        scope, _ = await loaders.caller(info)
+        outcome = await workflow.open_new_version(info.context.session, info.context.principal, scope, sid)
+        return _payload(
+            outcome,
+            saved=outcome.version is not None
+            and not any(p.code in ("draft_exists", "not_found") for p in outcome.problems),
+        )
+
+    @strawberry.mutation(description="Archive a published version (it stays readable to its organizers).")
+    async def archive_scheme(self, info: Info, scheme_id: strawberry.ID, version: int) -> SchemePayload:
+        sid = _uuid(scheme_id)
+        if sid is None:
+            return _bad_id()
+        scope, _ = await loaders.caller(info)
+        return _payload(await workflow.archive(info.context.session, info.context.principal, scope, sid, version))
+
+    @strawberry.mutation(description="Import a scheme from YAML (an exported document or a body): a new draft, or a "
+                         "new draft version of the caller's scheme with the same code. Same validation as drafting.")  # fmt: skip
+    async def import_scheme(self, info: Info, yaml: str) -> SchemePayload:
+        document, problems = parse_yaml(yaml, "scheme")
+        body, more = scheme_body_from_document(document) if not problems else (None, [])
+        if problems or more:
+            return _payload(Outcome(problems=problems + more), saved=False)
+        scope, _ = await loaders.caller(info)
+        outcome = await catalog_io.import_scheme(info.context.session, info.context.principal, scope, body)
+        return _payload(outcome, saved=outcome.version is not None and outcome.version.status == "draft")
+
+    @strawberry.mutation(description="Import indicators from YAML (the export format): changed indicators become new "
+                         "versions; all-or-nothing, every problem listed. Role: admin.")  # fmt: skip
+    async def import_catalog(self, info: Info, yaml: str) -> CatalogImportPayload:
+        created, problems = await catalog_io.import_catalog(info.context.session, info.context.principal, yaml)
+        return CatalogImportPayload(
+            ok=not problems,
+            created=[IndicatorVersion.from_row(r) for r in created],
+            problems=[SchemeProblem.of(p) for p in problems],
+        )
+
+
+schema = federation_schema(query=Query, mutation=Mutation, types=[Dimension, Unit, SchemeVersion])
+__all__ = ["Problem", "schema"]

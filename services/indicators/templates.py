@@ -122,7 +122,12 @@ def apply_templates(connection: Connection, templates: list[dict[str, Any]]) -> 
                 "INSERT INTO indicators.scheme_template (code, version, body, body_hash) "
                 "VALUES (:code, :version, CAST(:body AS jsonb), :hash)"
             ),
-            {"code": template["code"], "version": version, "body": json.dumps(template, ensure_ascii=False), "hash": digest},
+            {
+                "code": template["code"],
+                "version": version,
+                "body": json.dumps(template, ensure_ascii=False),
+                "hash": digest,
+            },
         )
         created.append((template["code"], version))
     return created

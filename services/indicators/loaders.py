@@ -1,0 +1,157 @@
+"""Per-request data loaders and lookups behind the GraphQL types (batched, scoped in SQL)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from hotline.kit.graphql import RequestContext
+from hotline.kit.scope import Scope
+from services.indicators import models, repository, workflow
+from services.indicators.access import UnitInfo
+from services.indicators.documents import scheme_document
+
+if TYPE_CHECKING:
+    import strawberry
+
+    from services.indicators.types import Dimension, IndicatorVersion, SchemeProblem, SchemeVersion
+
+    Info = strawberry.Info[RequestContext, None]
+
+
+async def caller(info: Info) -> tuple[Scope, UnitInfo | None]:
+    """The caller's scope and unit (from the directory read model), once per request."""
+    ctx = info.context
+    scope = await ctx.scope()
+    if "caller_unit" not in ctx.cache:
+        ctx.cache["caller_unit"] = await repository.unit_info(ctx.session, ctx.principal.unit_id)
+    return scope, ctx.cache["caller_unit"]
+
+
+def dimension(info: Info):
+    from services.indicators.types import Dimension
+
+    ctx = info.context
+
+    async def load(codes: list[str]) -> list[Dimension | None]:
+        rows = await ctx.session.scalars(select(models.Dimension).where(models.Dimension.code.in_(codes)))
+        found = {r.code: Dimension.from_row(r) for r in rows}
+        return [found.get(c) for c in codes]
+
+    return ctx.loader("dimension_by_code", load)
+
+
+def indicator_version(info: Info):
+    from services.indicators.types import IndicatorVersion
+
+    ctx = info.context
+
+    async def load(keys: list[tuple[str, int]]) -> list[IndicatorVersion | None]:
+        rows = await repository.indicator_versions(ctx.session, keys)
+        return [IndicatorVersion.from_row(rows[k]) if k in rows else None for k in keys]
+
+    return ctx.loader("indicator_version", load)
+
+
+async def latest_in_dimension(info: Info, code: str) -> list[IndicatorVersion]:
+    from services.indicators.types import IndicatorVersion
+
+    ctx = info.context
+    if "latest_by_dimension" not in ctx.cache:
+        rows = await ctx.session.scalars(
+            select(models.IndicatorVersion)
+            .join(
+                models.Indicator,
+                (models.Indicator.code == models.IndicatorVersion.code)
+                & (models.Indicator.latest_version == models.IndicatorVersion.version),
+            )
+            .order_by(models.IndicatorVersion.clause, models.IndicatorVersion.code)
+        )
+        grouped: dict[str, list] = {}
+        for row in rows:
+            grouped.setdefault(row.dimension, []).append(IndicatorVersion.from_row(row))
+        ctx.cache["latest_by_dimension"] = grouped
+    return ctx.cache["latest_by_dimension"].get(code, [])
+
+
+def unit_in_scope(info: Info):
+    ctx = info.context
+
+    async def load(ids: list[str]) -> list[UnitInfo | None]:
+        scope, _ = await caller(info)
+        found = await repository.units_in_scope(ctx.session, scope, ids)
+        return [found.get(i) for i in ids]
+
+    return ctx.loader("unit_in_scope", load)
+
+
+def parse_version_key(key: str) -> tuple[uuid.UUID, int] | None:
+    scheme_id, _, version = key.rpartition(":")
+    try:
+        return uuid.UUID(scheme_id), int(version)
+    except ValueError:
+        return None
+
+
+def scheme_version(info: Info):
+    from services.indicators.types import SchemeVersion
+
+    ctx = info.context
+
+    async def load(keys: list[str]) -> list[SchemeVersion | None]:
+        scope, unit = await caller(info)
+        parsed = {k: parse_version_key(k) for k in keys}
+        rows = await repository.visible_versions(
+            ctx.session, ctx.principal, scope, unit, keys=[p for p in parsed.values() if p is not None]
+        )
+        found = {(v.scheme_id, v.version): SchemeVersion.from_rows(v, s) for v, s in rows}
+        return [found.get(parsed[k]) if parsed[k] else None for k in keys]
+
+    return ctx.loader("scheme_version", load)
+
+
+async def schemes_applying_to(info: Info, unit_id: str) -> list[SchemeVersion]:
+    from services.indicators.types import SchemeVersion
+
+    ctx = info.context
+    unit = await unit_in_scope(info).load(unit_id)
+    if unit is None:
+        return []
+    scope, me = await caller(info)
+    rows = await repository.visible_versions(ctx.session, ctx.principal, scope, me, applying_to=unit)
+    return [SchemeVersion.from_rows(v, s) for v, s in rows]
+
+
+async def problems_of(info: Info, body: dict[str, Any]) -> list[SchemeProblem]:
+    from services.indicators.types import SchemeProblem
+
+    scope, _ = await caller(info)
+    return [SchemeProblem.of(p) for p in await workflow.check(info.context.session, scope, body)]
+
+
+async def document_of(info: Info, version: SchemeVersion) -> dict[str, Any] | None:
+    """The contracts §5 document; null while the version pins an indicator version that does not exist."""
+    return await build_document(
+        info.context.session, str(version.scheme_id), version.version, version.status.value,
+        str(version.organizer.id), version.row_body,
+    )  # fmt: skip
+
+
+async def build_document(
+    session, scheme_id: str, version: int, status: str, organizer: str, body: dict[str, Any]
+) -> dict[str, Any] | None:
+    keys = []
+    for item in body.get("items") or []:
+        ref = item.get("indicator") if isinstance(item, dict) else None
+        if not isinstance(ref, dict) or not isinstance(ref.get("version"), int):
+            return None
+        keys.append((ref.get("code"), ref["version"]))
+    rows = await repository.indicator_versions(session, keys)
+    if len(rows) != len(set(keys)):
+        return None
+    indicators = {k: {c.key: getattr(r, c.key) for c in models.IndicatorVersion.__table__.c} for k, r in rows.items()}
+    return scheme_document(
+        scheme_id=scheme_id, version=version, status=status, organizer=organizer, body=body, indicators=indicators
+    )
