@@ -49,7 +49,7 @@ async def import_catalog(
     if problems:
         return [], problems
     documents = parsed if isinstance(parsed, list) else [parsed]
-    known = dict((await session.execute(select(models.Dimension.code, models.Dimension.standard))).tuples().all())
+    known = dict((await session.execute(select(models.Dimension.code, models.Dimension.standard))).all())
     try:
         catalog = read_catalog([(f"document {i + 1}", d) for i, d in enumerate(documents)], known_dimensions=known)
     except CatalogError as error:

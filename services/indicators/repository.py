@@ -55,7 +55,7 @@ def facts_of(row: models.IndicatorVersion) -> IndicatorFacts:
 
 async def latest_versions(session: AsyncSession) -> dict[str, int]:
     rows = await session.execute(select(models.Indicator.code, models.Indicator.latest_version))
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 async def template(session: AsyncSession, code: str, version: int | None = None) -> models.SchemeTemplate | None:

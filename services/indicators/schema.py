@@ -11,6 +11,7 @@ from strawberry.scalars import JSON
 from hotline.kit.graphql import federation_schema
 from services.indicators import catalog_io, loaders, models, repository, workflow
 from services.indicators.documents import diff_bodies, parse_yaml, scheme_body_from_document, to_yaml
+from services.indicators.serial import SerializeSession
 from services.indicators.types import (
     CatalogImportPayload,
     Dimension,
@@ -254,5 +255,7 @@ class Mutation:
         )
 
 
-schema = federation_schema(query=Query, mutation=Mutation, types=[Dimension, Unit, SchemeVersion])
+schema = federation_schema(
+    query=Query, mutation=Mutation, types=[Dimension, Unit, SchemeVersion], extensions=[SerializeSession]
+)
 __all__ = ["Problem", "schema"]

@@ -1,0 +1,213 @@
+"""Schemes through the indicators subgraph: drafting, validation, lifecycle, access, documents."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from tests.support import TREE, auth, data_of, error_codes, gql
+
+PROVINCE = auth("GD", "organizer")
+CITY_GZ = auth("GD-GZ", "unit")
+CITY_SZ = auth("GD-SZ", "unit")
+GZ_ORGANIZER = auth("GD-GZ", "organizer")
+HOUSING = auth("GZ-HOUSING", "unit")
+
+PAYLOAD = "ok problems { path code message } scheme { id schemeId version status code body }"
+FROM_TEMPLATE = f"""mutation($code: String!) {{
+  createSchemeFromTemplate(templateCode: "gb12345_provincial", code: $code, nameZh: "广东省12345热线综合评价",
+                           cohort: {{kind: "city_body", under: "GD"}}) {{ {PAYLOAD} }} }}"""
+PUBLISH = f"mutation($id: ID!, $v: Int!) {{ publishScheme(schemeId: $id, version: $v) {{ {PAYLOAD} }} }}"
+UPDATE = f"mutation($id: ID!, $body: JSON!) {{ updateSchemeDraft(schemeId: $id, body: $body) {{ {PAYLOAD} }} }}"
+OPEN = f"mutation($id: ID!) {{ openSchemeVersion(schemeId: $id) {{ {PAYLOAD} }} }}"
+VISIBLE = "{ schemes { id code status } }"
+
+
+@pytest.fixture
+async def tree(ingest):
+    response = await ingest.post("/units/bulk", json=TREE, headers=auth("GD", "admin"))
+    assert response.json()["counts"]["created"] == len(TREE)
+
+
+async def draft(indicators, code="GD-12345-2026"):
+    result = data_of(await gql(indicators, FROM_TEMPLATE, {"code": code}, headers=PROVINCE))
+    payload = result["createSchemeFromTemplate"]
+    assert payload["ok"] and payload["problems"] == [], payload
+    return payload["scheme"]
+
+
+async def published(indicators, code="GD-12345-2026"):
+    scheme = await draft(indicators, code)
+    result = data_of(await gql(indicators, PUBLISH, {"id": scheme["schemeId"], "v": 1}, headers=PROVINCE))
+    assert result["publishScheme"]["ok"], result
+    return result["publishScheme"]["scheme"]
+
+
+async def test_a_template_draft_is_complete_and_publishes(indicators, tree):
+    scheme = await draft(indicators)
+    body = scheme["body"]
+    assert scheme["status"] == "DRAFT" and len(body["items"]) == 45
+    assert sum(i["points"] for i in body["items"]) == 100
+    assert all(isinstance(i["indicator"]["version"], int) for i in body["items"])
+    done = await published(indicators, "GD-OTHER")
+    assert done["status"] == "PUBLISHED"
+
+
+async def test_a_draft_with_several_mistakes_returns_all_of_them_at_once(indicators, tree):
+    scheme = await draft(indicators)
+    body = copy.deepcopy(scheme["body"])
+    body["items"][0]["points"] = 13  # total now 110
+    body["items"] = [i for i in body["items"] if i["indicator"]["code"] != "returned_for_redo"]  # template item gone
+    body["period"] = {"granularity": "custom", "months": 0}
+    body["items"][1]["rule"] = {"type": "threshold"}  # target missing
+    body["items"][0]["rule"] = {"type": "linear_band", "floor": 90, "target": 80}  # answer_rate: higher is better
+    body["items"][3]["indicator"]["version"] = 99
+    body["items"][4]["indicator"] = {"code": "cc_order_volume", "version": 1}  # agent-level indicator
+    body["cohort"] = {"kind": "city_body", "under": "GD"}
+    result = data_of(await gql(indicators, UPDATE, {"id": scheme["schemeId"], "body": body}, headers=PROVINCE))
+    payload = result["updateSchemeDraft"]
+    assert payload["ok"]  # the draft is saved, with its problems listed
+    codes = {(p["path"], p["code"]) for p in payload["problems"]}
+    assert ("items", "template_indicator_missing") in codes
+    assert ("period.months", "invalid") in codes
+    assert ("items[1].rule.target", "missing_parameter") in codes
+    assert ("items[0].rule", "inconsistent") in codes
+    assert ("items[3].indicator", "unknown_indicator_version") in codes
+    assert ("items[4].indicator", "level_mismatch") in codes
+    assert ("dimensions", "undeclared_dimension") in codes
+    messages = {p["message"] for p in payload["problems"]}
+    assert "a comprehensive scheme must include 'returned_for_redo' from its template" in messages
+    assert "cc_order_volume applies to agent_team, agent, not to the cohort's city_body units" in messages
+    refused = data_of(await gql(indicators, PUBLISH, {"id": scheme["schemeId"], "v": 1}, headers=PROVINCE))
+    assert not refused["publishScheme"]["ok"]
+    assert {(p["path"], p["code"]) for p in refused["publishScheme"]["problems"]} == codes
+
+
+async def test_points_and_periods(indicators, tree):
+    scheme = await draft(indicators)
+    body = copy.deepcopy(scheme["body"])
+    body["items"][0]["points"] = 4
+    body["period"] = {"granularity": "month"}
+    body["kind"] = "special"
+    result = data_of(await gql(indicators, UPDATE, {"id": scheme["schemeId"], "body": body}, headers=PROVINCE))
+    messages = {p["message"] for p in result["updateSchemeDraft"]["problems"]}
+    assert "the items' points add up to 101, not 100" in messages
+    assert "a special (spec 5.1.2.3) scheme needs at least 3 continuous month(s) of data, not 1" in messages
+
+
+async def test_a_published_scheme_cannot_be_changed_by_any_path(indicators, tree, db):
+    scheme = await published(indicators)
+    sid = scheme["schemeId"]
+    body = copy.deepcopy(scheme["body"])
+    body["name_zh"] = "改名"
+    refused = data_of(await gql(indicators, UPDATE, {"id": sid, "body": body}, headers=PROVINCE))["updateSchemeDraft"]
+    assert not refused["ok"] and refused["problems"][0]["code"] == "immutable"
+    again = data_of(await gql(indicators, PUBLISH, {"id": sid, "v": 1}, headers=PROVINCE))["publishScheme"]
+    assert again["problems"][0]["code"] == "not_a_draft"
+    async with db.session() as session:
+        with pytest.raises(DBAPIError, match="immutable"):
+            await session.execute(text("UPDATE indicators.scheme_version SET body = '{}' WHERE status = 'published'"))
+        await session.rollback()
+        with pytest.raises(DBAPIError, match="cannot be deleted"):
+            await session.execute(text("DELETE FROM indicators.scheme_version WHERE status = 'published'"))
+    # Editing means a new version; the published one stays as it was.
+    opened = data_of(await gql(indicators, OPEN, {"id": sid}, headers=PROVINCE))["openSchemeVersion"]
+    assert opened["ok"] and opened["scheme"]["version"] == 2 and opened["scheme"]["status"] == "DRAFT"
+    changed = data_of(await gql(indicators, UPDATE, {"id": sid, "body": body}, headers=PROVINCE))["updateSchemeDraft"]
+    assert changed["ok"] and changed["scheme"]["version"] == 2
+    diff = data_of(
+        await gql(
+            indicators,
+            '{ schemeDiff(id: "%s", fromVersion: 1, toVersion: 2) { path change before after } }' % sid,
+            headers=PROVINCE,
+        )
+    )
+    assert diff["schemeDiff"] == [
+        {"path": "name_zh", "change": "changed", "before": "广东省12345热线综合评价", "after": "改名"}
+    ]
+    v1 = data_of(await gql(indicators, '{ scheme(id: "%s", version: 1) { status body } }' % sid, headers=PROVINCE))
+    assert v1["scheme"]["status"] == "PUBLISHED" and v1["scheme"]["body"]["name_zh"] == "广东省12345热线综合评价"
+
+
+async def test_access_organizers_cohort_and_nobody_else(indicators, tree):
+    await draft(indicators, "GD-DRAFT")
+    scheme = await published(indicators)
+    sid = scheme["schemeId"]
+    # The organizer sees its drafts and published versions; cohort units see only the published one.
+    assert {s["code"] for s in data_of(await gql(indicators, VISIBLE, headers=PROVINCE))["schemes"]} == {
+        "GD-DRAFT",
+        "GD-12345-2026",
+    }
+    for city in (CITY_GZ, CITY_SZ, GZ_ORGANIZER):
+        seen = data_of(await gql(indicators, VISIBLE, headers=city))["schemes"]
+        assert [(s["code"], s["status"]) for s in seen] == [("GD-12345-2026", "PUBLISHED")]
+    # An undertaking unit is not in a cohort of cities: the scheme does not exist for it.
+    assert data_of(await gql(indicators, VISIBLE, headers=HOUSING))["schemes"] == []
+    one = '{ scheme(id: "%s") { code } }' % sid
+    assert data_of(await gql(indicators, one, headers=HOUSING))["scheme"] is None
+    # A city organizer cannot manage the province's scheme: not found, not forbidden.
+    opened = data_of(await gql(indicators, OPEN, {"id": sid}, headers=GZ_ORGANIZER))["openSchemeVersion"]
+    assert opened["problems"][0]["code"] == "not_found" and opened["scheme"] is None
+    # Units cannot draft at all.
+    result = await gql(indicators, FROM_TEMPLATE, {"code": "X"}, headers=CITY_GZ)
+    assert error_codes(result) == ["FORBIDDEN"]
+
+
+async def test_units_list_the_schemes_that_apply_to_them_and_entities_are_scoped(indicators, tree):
+    scheme = await published(indicators)
+    query = (
+        '{ _entities(representations: [{__typename: "Unit", id: "GD-GZ"}, {__typename: "SchemeVersion", id: "%s"}]) { ... on Unit { id schemes { code } } ... on SchemeVersion { code organizer { id } cohort { kind under { id } } } } }'
+        % scheme["id"]
+    )
+    city = data_of(await gql(indicators, query, headers=CITY_GZ))["_entities"]
+    assert city == [
+        {"id": "GD-GZ", "schemes": [{"code": "GD-12345-2026"}]},
+        {"code": "GD-12345-2026", "organizer": {"id": "GD"}, "cohort": {"kind": "city_body", "under": {"id": "GD"}}},
+    ]
+    assert data_of(await gql(indicators, query, headers=HOUSING))["_entities"] == [None, None]
+
+
+async def test_the_scheme_document_endpoint(indicators, tree):
+    scheme = await published(indicators)
+    url = f"/schemes/{scheme['schemeId']}/versions/1/document"
+    response = await indicators.get(url, headers=CITY_GZ)
+    assert response.status_code == 200, response.text
+    document = response.json()
+    assert document["id"] == scheme["schemeId"] and document["status"] == "published" and document["organizer"] == "GD"
+    assert document["grade_bands"][0] == {"code": "excellent", "name_zh": "优秀", "min": 90}
+    assert document["appeal"]["window_days"] == 7 and document["na_policy"] == "rescale"
+    answer = next(i for i in document["items"] if i["indicator"]["code"] == "answer_rate")
+    assert answer["indicator"]["formula"] == "calls.answered / calls.offered * 100"
+    assert answer["indicator"]["clause"] == "6.1.1" and answer["rule"] == {"type": "ratio_to_reference"}
+    as_yaml = await indicators.get(url, headers={**CITY_GZ, "accept": "application/yaml"})
+    assert yaml.safe_load(as_yaml.text) == document
+    # Another city of the cohort reads it too; a unit outside the cohort gets 404, as for a missing one.
+    assert (await indicators.get(url, headers=auth("GD-SZ", "organizer"))).status_code == 200
+    assert (await indicators.get(url, headers=HOUSING)).status_code == 404
+    assert (
+        await indicators.get(f"/schemes/{scheme['schemeId']}/versions/9/document", headers=PROVINCE)
+    ).status_code == 404
+    assert (await indicators.get(url)).status_code == 401
+
+
+async def test_export_and_import_a_scheme(indicators, tree):
+    scheme = await published(indicators)
+    exported = data_of(
+        await gql(indicators, '{ exportScheme(id: "%s", version: 1) }' % scheme["schemeId"], headers=PROVINCE)
+    )["exportScheme"]
+    assert yaml.safe_load(exported)["items"][0]["indicator"]["name_zh"] == "接通率"
+    mutation = f"mutation($y: String!) {{ importScheme(yaml: $y) {{ {PAYLOAD} }} }}"
+    # The city imports the province's scheme as its own draft: same validation.
+    as_city = exported.replace("under: GD", "under: GD-GZ")
+    imported = data_of(await gql(indicators, mutation, {"y": as_city}, headers=GZ_ORGANIZER))["importScheme"]
+    assert imported["ok"] and imported["scheme"]["status"] == "DRAFT", imported
+    assert imported["problems"] == []
+    # Importing again into the province makes a new draft version of its published scheme.
+    again = data_of(await gql(indicators, mutation, {"y": exported}, headers=PROVINCE))["importScheme"]
+    assert again["scheme"]["version"] == 2 and again["scheme"]["status"] == "DRAFT"
+    broken = data_of(await gql(indicators, mutation, {"y": "items: [\n  - x"}, headers=PROVINCE))["importScheme"]
+    assert not broken["ok"] and broken["problems"][0]["code"] == "yaml_syntax"
