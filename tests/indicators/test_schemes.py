@@ -122,14 +122,14 @@ async def test_a_published_scheme_cannot_be_changed_by_any_path(indicators, tree
     diff = data_of(
         await gql(
             indicators,
-            '{ schemeDiff(id: "%s", fromVersion: 1, toVersion: 2) { path change before after } }' % sid,
+            '{ schemeDiff(id: "SID", fromVersion: 1, toVersion: 2) { path change before after } }'.replace("SID", sid),
             headers=PROVINCE,
         )
     )
     assert diff["schemeDiff"] == [
         {"path": "name_zh", "change": "changed", "before": "广东省12345热线综合评价", "after": "改名"}
     ]
-    v1 = data_of(await gql(indicators, '{ scheme(id: "%s", version: 1) { status body } }' % sid, headers=PROVINCE))
+    v1 = data_of(await gql(indicators, '{ scheme(id: "SID", version: 1) { status body } }'.replace("SID", sid), headers=PROVINCE))
     assert v1["scheme"]["status"] == "PUBLISHED" and v1["scheme"]["body"]["name_zh"] == "广东省12345热线综合评价"
 
 
@@ -147,7 +147,7 @@ async def test_access_organizers_cohort_and_nobody_else(indicators, tree):
         assert [(s["code"], s["status"]) for s in seen] == [("GD-12345-2026", "PUBLISHED")]
     # An undertaking unit is not in a cohort of cities: the scheme does not exist for it.
     assert data_of(await gql(indicators, VISIBLE, headers=HOUSING))["schemes"] == []
-    one = '{ scheme(id: "%s") { code } }' % sid
+    one = '{ scheme(id: "SID") { code } }'.replace("SID", sid)
     assert data_of(await gql(indicators, one, headers=HOUSING))["scheme"] is None
     # A city organizer cannot manage the province's scheme: not found, not forbidden.
     opened = data_of(await gql(indicators, OPEN, {"id": sid}, headers=GZ_ORGANIZER))["openSchemeVersion"]
@@ -197,7 +197,7 @@ async def test_the_scheme_document_endpoint(indicators, tree):
 async def test_export_and_import_a_scheme(indicators, tree):
     scheme = await published(indicators)
     exported = data_of(
-        await gql(indicators, '{ exportScheme(id: "%s", version: 1) }' % scheme["schemeId"], headers=PROVINCE)
+        await gql(indicators, '{ exportScheme(id: "SID", version: 1) }'.replace("SID", scheme["schemeId"]), headers=PROVINCE)
     )["exportScheme"]
     assert yaml.safe_load(exported)["items"][0]["indicator"]["name_zh"] == "接通率"
     mutation = f"mutation($y: String!) {{ importScheme(yaml: $y) {{ {PAYLOAD} }} }}"
