@@ -129,7 +129,9 @@ async def test_a_published_scheme_cannot_be_changed_by_any_path(indicators, tree
     assert diff["schemeDiff"] == [
         {"path": "name_zh", "change": "changed", "before": "广东省12345热线综合评价", "after": "改名"}
     ]
-    v1 = data_of(await gql(indicators, '{ scheme(id: "SID", version: 1) { status body } }'.replace("SID", sid), headers=PROVINCE))
+    v1 = data_of(
+        await gql(indicators, '{ scheme(id: "SID", version: 1) { status body } }'.replace("SID", sid), headers=PROVINCE)
+    )
     assert v1["scheme"]["status"] == "PUBLISHED" and v1["scheme"]["body"]["name_zh"] == "广东省12345热线综合评价"
 
 
@@ -160,9 +162,8 @@ async def test_access_organizers_cohort_and_nobody_else(indicators, tree):
 async def test_units_list_the_schemes_that_apply_to_them_and_entities_are_scoped(indicators, tree):
     scheme = await published(indicators)
     query = (
-        '{ _entities(representations: [{__typename: "Unit", id: "GD-GZ"}, {__typename: "SchemeVersion", id: "%s"}]) { ... on Unit { id schemes { code } } ... on SchemeVersion { code organizer { id } cohort { kind under { id } } } } }'
-        % scheme["id"]
-    )
+        '{ _entities(representations: [{__typename: "Unit", id: "GD-GZ"}, {__typename: "SchemeVersion", id: "SID"}]) { ... on Unit { id schemes { code } } ... on SchemeVersion { code organizer { id } cohort { kind under { id } } } } }'
+    ).replace("SID", scheme["id"])
     city = data_of(await gql(indicators, query, headers=CITY_GZ))["_entities"]
     assert city == [
         {"id": "GD-GZ", "schemes": [{"code": "GD-12345-2026"}]},
@@ -197,7 +198,9 @@ async def test_the_scheme_document_endpoint(indicators, tree):
 async def test_export_and_import_a_scheme(indicators, tree):
     scheme = await published(indicators)
     exported = data_of(
-        await gql(indicators, '{ exportScheme(id: "SID", version: 1) }'.replace("SID", scheme["schemeId"]), headers=PROVINCE)
+        await gql(
+            indicators, '{ exportScheme(id: "SID", version: 1) }'.replace("SID", scheme["schemeId"]), headers=PROVINCE
+        )
     )["exportScheme"]
     assert yaml.safe_load(exported)["items"][0]["indicator"]["name_zh"] == "接通率"
     mutation = f"mutation($y: String!) {{ importScheme(yaml: $y) {{ {PAYLOAD} }} }}"
