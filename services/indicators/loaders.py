@@ -135,7 +135,7 @@ async def document_of(info: Info, version: SchemeVersion) -> dict[str, Any] | No
     """The contracts §5 document; null while the version pins an indicator version that does not exist."""
     return await build_document(
         info.context.session, str(version.scheme_id), version.version, version.status.value,
-        str(version.organizer.id), version.row_body,
+        str(version.organizer_id), version.row_body,
     )  # fmt: skip
 
 

@@ -55,6 +55,11 @@ class Unit:
         return await loaders.schemes_applying_to(info, str(self.id))
 
 
+async def _unit_if_visible(info: Info, unit_id: str) -> Unit | None:
+    found = await loaders.unit_in_scope(info).load(unit_id)
+    return Unit(id=strawberry.ID(found.id)) if found else None
+
+
 @strawberry.type(description="A source standard of the catalog: the 12345 spec or one of the KPI sets.")
 class Standard:
     code: strawberry.ID = strawberry.field(description="Code, e.g. `gb12345`, `call_centre`, `tax12366`.")
@@ -188,8 +193,19 @@ class SchemeItem:
 @strawberry.type(description="The cohort (评价对象) of a scheme: all units of a kind under a unit, or a list.")
 class Cohort:
     kind: str | None = strawberry.field(description="Unit kind of the cohort, when it is given by kind.")
-    under: Unit | None = strawberry.field(description="The unit whose subtree the cohort is drawn from.")
-    units: list[Unit] = strawberry.field(description="The explicit units of the cohort, when it is a list.")
+    under_id: strawberry.ID | None = strawberry.field(
+        description="Id of the unit whose subtree the cohort is drawn from."
+    )
+    unit_ids: list[strawberry.ID] = strawberry.field(description="Ids of the explicit units, when it is a list.")
+
+    @strawberry.field(description="That unit, resolved by the ingest service (null outside the caller's subtree).")
+    async def under(self, info: Info) -> Unit | None:
+        return await _unit_if_visible(info, str(self.under_id)) if self.under_id else None
+
+    @strawberry.field(description="The explicit units of the cohort that lie inside the caller's subtree.")
+    async def units(self, info: Info) -> list[Unit]:
+        found = await loaders.unit_in_scope(info).load_many([str(u) for u in self.unit_ids])
+        return [Unit(id=strawberry.ID(f.id)) for f in found if f is not None]
 
 
 @strawberry.type(description="A grade band: totals at or above `min` (and below the band above) get this grade.")
@@ -210,9 +226,15 @@ class SchemeVersion:
     version: int = strawberry.field(description="Version number, from 1.")
     code: str = strawberry.field(description="The scheme's code, unique per organizer, e.g. `GD-12345-2025`.")
     status: SchemeStatus = strawberry.field(description="Lifecycle state.")
-    organizer: Unit = strawberry.field(
-        description="The organizing unit (评价组织单位), resolved by the ingest service."
+    organizer_id: strawberry.ID = strawberry.field(description="Id of the organizing unit (评价组织单位).")
+
+    @strawberry.field(
+        description="The organizing unit, resolved by the ingest service; null when it lies outside the caller's "
+        "subtree (a city reading its province's scheme sees only `organizerId`)."
     )
+    async def organizer(self, info: Info) -> Unit | None:
+        return await _unit_if_visible(info, str(self.organizer_id))
+
     created_at: dt.datetime = strawberry.field(description="When the version was opened.")
     published_at: dt.datetime | None = strawberry.field(description="When it was published (公示); null for drafts.")
     archived_at: dt.datetime | None = strawberry.field(description="When it was archived; null otherwise.")
@@ -226,7 +248,7 @@ class SchemeVersion:
         return cls(
             id=strawberry.ID(f"{scheme.id}:{version.version}"), scheme_id=strawberry.ID(str(scheme.id)),
             version=version.version, code=scheme.code, status=SchemeStatus(version.status),
-            organizer=Unit(id=strawberry.ID(scheme.organizer_id)), created_at=version.created_at,
+            organizer_id=strawberry.ID(scheme.organizer_id), created_at=version.created_at,
             published_at=version.published_at, archived_at=version.archived_at, body=version.body,
             row_body=version.body if isinstance(version.body, dict) else {},
         )  # fmt: skip
@@ -250,11 +272,11 @@ class SchemeVersion:
     @strawberry.field(description="Who is evaluated.")
     def cohort(self) -> Cohort:
         c = self.row_body.get("cohort") or {}
-        under = c.get("under") or (None if "units" in c else str(self.organizer.id))
+        under = c.get("under") or (None if "units" in c else str(self.organizer_id))
         return Cohort(
             kind=c.get("kind"),
-            under=Unit(id=strawberry.ID(under)) if under else None,
-            units=[Unit(id=strawberry.ID(u)) for u in c.get("units") or [] if isinstance(u, str)],
+            under_id=strawberry.ID(under) if under else None,
+            unit_ids=[strawberry.ID(u) for u in c.get("units") or [] if isinstance(u, str)],
         )
 
     @strawberry.field(description="Grade bands, best first (default 优秀 ≥ 90, 合格 70–89, 待改进 < 70).")

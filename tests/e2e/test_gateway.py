@@ -92,3 +92,40 @@ async def test_too_costly_queries_are_refused_within_the_depth_limit(gateway):
     # The same shape one level shallower is within budget and answered.
     cheap = "{ units(first: 5) { edges { node { children { edges { node { id } } } } } } }"
     assert data_of(await gql(gateway, cheap, headers=PROVINCE))["units"]["edges"]
+
+
+async def test_schemes_join_units_across_services(gateway):
+    # The province drafts and publishes through the gateway; the cities see it on their own Unit.
+    create = """mutation { createSchemeFromTemplate(templateCode: "gb12345_provincial", code: "GD-E2E-2026",
+                  nameZh: "广东省12345热线综合评价（端到端）", cohort: {kind: "city_body", under: "GD"}) {
+                  ok problems { code message } scheme { schemeId version } } }"""
+    created = data_of(await gql(gateway, create, headers=PROVINCE))["createSchemeFromTemplate"]
+    assert created["ok"] and created["problems"] == [], created
+    publish = "mutation($id: ID!) { publishScheme(schemeId: $id, version: 1) { ok problems { message } } }"
+    published = data_of(await gql(gateway, publish, {"id": created["scheme"]["schemeId"]}, headers=PROVINCE))
+    assert published["publishScheme"]["ok"], published
+    query = """{ me { unit { id nameZh schemes { code status organizerId organizer { id nameZh }
+                                                 cohort { kind underId under { nameZh } } } } }
+                 schemes { id code organizer { nameEn } } }"""
+    data = data_of(await gql(gateway, query, headers=CITY))
+    mine = [s for s in data["me"]["unit"]["schemes"] if s["code"] == "GD-E2E-2026"]
+    # The province lies outside the city's subtree: its id is shown, its Unit is not resolved.
+    assert mine == [
+        {"code": "GD-E2E-2026", "status": "PUBLISHED", "organizerId": "GD", "organizer": None,
+         "cohort": {"kind": "city_body", "underId": "GD", "under": None}},
+    ]  # fmt: skip
+    # The organizer itself sees its scheme with the organizer resolved by the ingest service.
+    province = data_of(
+        await gql(gateway, "{ schemes { code organizer { nameZh } cohort { under { nameEn } } } }", headers=PROVINCE)
+    )
+    organized = [s for s in province["schemes"] if s["code"] == "GD-E2E-2026"]
+    assert organized == [
+        {
+            "code": "GD-E2E-2026",
+            "organizer": {"nameZh": "广东省"},
+            "cohort": {"under": {"nameEn": "Guangdong Province"}},
+        }
+    ]
+    # An undertaking unit is not in the cohort: the scheme does not exist for it, on any path.
+    other = data_of(await gql(gateway, query, headers=UNIT))
+    assert all(s["code"] != "GD-E2E-2026" for s in other["schemes"] + other["me"]["unit"]["schemes"])

@@ -162,14 +162,21 @@ async def test_access_organizers_cohort_and_nobody_else(indicators, tree):
 async def test_units_list_the_schemes_that_apply_to_them_and_entities_are_scoped(indicators, tree):
     scheme = await published(indicators)
     query = (
-        '{ _entities(representations: [{__typename: "Unit", id: "GD-GZ"}, {__typename: "SchemeVersion", id: "SID"}]) { ... on Unit { id schemes { code } } ... on SchemeVersion { code organizer { id } cohort { kind under { id } } } } }'
+        '{ _entities(representations: [{__typename: "Unit", id: "GD-GZ"}, {__typename: "SchemeVersion", id: "SID"}]) { ... on Unit { id schemes { code } } ... on SchemeVersion { code organizerId organizer { id } cohort { kind underId under { id } } } } }'
     ).replace("SID", scheme["id"])
     city = data_of(await gql(indicators, query, headers=CITY_GZ))["_entities"]
     assert city == [
         {"id": "GD-GZ", "schemes": [{"code": "GD-12345-2026"}]},
-        {"code": "GD-12345-2026", "organizer": {"id": "GD"}, "cohort": {"kind": "city_body", "under": {"id": "GD"}}},
-    ]
+        # The province is outside the city's subtree: its id is given, its Unit is not.
+        {
+            "code": "GD-12345-2026", "organizerId": "GD", "organizer": None,
+            "cohort": {"kind": "city_body", "underId": "GD", "under": None},
+        },
+    ]  # fmt: skip
     assert data_of(await gql(indicators, query, headers=HOUSING))["_entities"] == [None, None]
+    province = data_of(await gql(indicators, query, headers=PROVINCE))["_entities"]
+    assert province[0] == {"id": "GD-GZ", "schemes": [{"code": "GD-12345-2026"}]}
+    assert province[1]["organizer"] == {"id": "GD"} and province[1]["cohort"]["under"] == {"id": "GD"}
 
 
 async def test_the_scheme_document_endpoint(indicators, tree):
