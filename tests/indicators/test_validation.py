@@ -1,0 +1,123 @@
+"""Pure scheme logic, without a database: validation, templates, differences, access."""
+
+from __future__ import annotations
+
+import copy
+
+from hotline.kit.auth import Principal, Role
+from hotline.kit.scope import Scope
+from services.indicators.access import UnitInfo, can_manage, can_read_version, cohort_includes
+from services.indicators.catalog import builtin_catalog
+from services.indicators.documents import diff_bodies, parse_yaml, scheme_body_from_document
+from services.indicators.templates import builtin_templates, scheme_body_from_template
+from services.indicators.validation import IndicatorFacts, validate_scheme
+
+CATALOG = builtin_catalog()
+FACTS = {
+    (i.code, 1): IndicatorFacts(i.code, 1, i.dimension, i.method, i.unit, i.direction, i.levels)
+    for i in CATALOG.indicators
+}
+LATEST = {i.code: 1 for i in CATALOG.indicators}
+TEMPLATES = {t["code"]: t for t in builtin_templates()}
+
+
+def body_of(template: str) -> dict:
+    return scheme_body_from_template(TEMPLATES[template], 1, LATEST, code="T-1", name_zh="测试方案")
+
+
+def problems(body: dict, template: str | None = None) -> list[tuple[str, str, str]]:
+    items = [i["indicator"] for i in TEMPLATES[template]["items"]] if template else None
+    return [(p.path, p.code, p.message) for p in validate_scheme(body, indicators=FACTS, template_items=items)]
+
+
+def test_every_builtin_template_is_a_valid_scheme_and_keeps_the_seed_weights():
+    for code in TEMPLATES:
+        assert problems(body_of(code), code) == [], code
+    weights = {t: [d["points"] for d in TEMPLATES[t]["dimensions"]] for t in TEMPLATES}
+    assert weights["call_centre_kpi"] == [40, 30, 20, 10]
+    assert weights["enterprise_service"] == [60, 20, 20]
+    provincial = {i["indicator"] for i in TEMPLATES["gb12345_provincial"]["items"]}
+    assert provincial == {i.code for i in CATALOG.indicators if i.standard == "gb12345"}
+
+
+def test_weights_instead_of_points():
+    body = body_of("call_centre_kpi")
+    for item in body["items"]:
+        item["weight"] = item.pop("points") / 100
+    assert problems(body) == []
+    body["items"][0]["weight"] = 0.5
+    assert ("items", "weights_not_1", "the items' weights add up to 1.42, not 1") in problems(body)
+
+
+def test_many_mistakes_come_back_together():
+    body = body_of("call_centre_kpi")
+    body.pop("template")
+    body.update(kind="comprehensive", period={"granularity": "week"}, na_policy="skip", grade_bands=[
+        {"code": "a", "name_zh": "优", "min": 70}, {"code": "b", "name_zh": "良", "min": 80},
+    ], appeal={"window_days": 0, "forever": True}, cohort={"kind": "agent", "units": ["X"]})  # fmt: skip
+    body["items"][0]["rule"] = {"type": "ratio_to_reference", "target": 85}
+    body["items"][1]["reference"] = {"policy": "fixed"}
+    body["items"][2]["rule"] = {"type": "deduction", "per_occurrence": -1}
+    body["items"][3]["min_sample"] = {"measure": "surveys.nothing", "count": 0}
+    body["items"][4]["points"] = 0
+    found = {(path, code) for path, code, _ in problems(body)}
+    assert {
+        ("template", "required"), ("period.granularity", "invalid"), ("na_policy", "invalid"),
+        ("grade_bands", "not_descending"), ("grade_bands", "gap"), ("appeal.window_days", "out_of_range"),
+        ("appeal.forever", "unknown_parameter"), ("cohort", "invalid"), ("items[0].rule.target", "unknown_parameter"),
+        ("items[0].reference", "reference_required"), ("items[1].reference.value", "missing_parameter"),
+        ("items[2].rule.per_occurrence", "invalid"), ("items[2].rule", "inconsistent"),
+        ("items[3].min_sample.measure", "unknown_measure"), ("items[3].min_sample.count", "invalid"),
+        ("items[4].points", "invalid"),
+    } <= found  # fmt: skip
+
+
+def test_expert_only_indicators_and_periods():
+    body = body_of("enterprise_service")
+    body["items"][4]["rule"] = {"type": "ratio_to_reference"}  # es_service_cost is reported by experts
+    body["period"] = {"granularity": "month"}
+    messages = {m for _, _, m in problems(body)}
+    assert "es_service_cost is reported and expert-scored; its rule is expert" in messages
+    assert "a special (spec 5.1.2.3) scheme needs at least 3 continuous month(s) of data, not 1" in messages
+
+
+def test_diff_between_versions():
+    old = body_of("gb12345_provincial")
+    new = copy.deepcopy(old)
+    new["items"][0]["points"] = 4
+    new["items"][1]["points"] = 1
+    new["items"] = [i for i in new["items"] if i["indicator"]["code"] != "returned_for_redo"]
+    new["appeal"] = {"window_days": 10}
+    changes = [(c.path, c.change, c.before, c.after) for c in diff_bodies(old, new)]
+    assert ("appeal.window_days", "changed", 7, 10) in changes
+    assert ("items[answer_rate].points", "changed", 3, 4) in changes
+    assert ("items[average_answer_wait].points", "changed", 2, 1) in changes
+    assert any(p == "items[returned_for_redo]" and c == "removed" for p, c, _, _ in changes)
+    assert diff_bodies(old, copy.deepcopy(old)) == []
+
+
+def test_yaml_errors_are_precise():
+    _, found = parse_yaml("code: x\nitems: [a, b\n")
+    assert found[0].code == "yaml_syntax" and "line 3" in found[0].message
+    body, _ = scheme_body_from_document(
+        {"id": "x", "status": "published", "items": [{"indicator": {"code": "a", "version": 2, "name_zh": "甲"}}]}
+    )
+    assert body == {"items": [{"indicator": {"code": "a", "version": 2}}]}
+
+
+def test_access_rules():
+    province = Principal("p", "GD", frozenset({Role.ORGANIZER}))
+    viewer = Principal("v", "GD-GZ", frozenset({Role.UNIT}))
+    gd, gz = Scope("GD", "GD"), Scope("GD-GZ", "GD/GD-GZ")
+    city = UnitInfo("GD-GZ", "city_body", "GD/GD-GZ")
+    cohort = {"kind": "city_body", "under": "GD"}
+    assert can_manage(province, gd, "GD") and not can_manage(viewer, gz, "GD-GZ")
+    assert not can_manage(Principal("o", "GD-GZ", frozenset({Role.ORGANIZER})), gz, "GD")
+    assert cohort_includes(cohort, city, "GD") and not cohort_includes(cohort, city, "GD/GD-SZ")
+    assert cohort_includes({"units": ["GD-GZ"]}, city, None)
+    assert not cohort_includes({"kind": "district"}, city, "GD")
+    read = {"organizer_path": "GD", "cohort": cohort, "under_path": "GD"}
+    assert can_read_version(viewer, gz, city, status="published", **read)
+    assert not can_read_version(viewer, gz, city, status="draft", **read)
+    housing = UnitInfo("GZ-HOUSING", "undertaking_unit", "GD/GD-GZ/GZ-HOUSING")
+    assert not can_read_version(viewer, Scope("GZ-HOUSING", housing.path), housing, status="published", **read)
