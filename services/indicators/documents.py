@@ -20,8 +20,10 @@ def with_defaults(body: Mapping[str, Any]) -> dict[str, Any]:
     full.setdefault("na_policy", "rescale")
     full.setdefault("expert_aggregation", "mean")
     full.setdefault("rankings_public", False)
-    full["appeal"] = {**DEFAULT_APPEAL, **(body.get("appeal") or {})}
-    full["grade_bands"] = list(body.get("grade_bands") or DEFAULT_GRADE_BANDS)
+    appeal = body.get("appeal")
+    full["appeal"] = {**DEFAULT_APPEAL, **(appeal if isinstance(appeal, Mapping) else {})}
+    bands = body.get("grade_bands")
+    full["grade_bands"] = list(bands) if isinstance(bands, list) and bands else list(DEFAULT_GRADE_BANDS)
     return full
 
 
@@ -78,11 +80,21 @@ def diff_bodies(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Change]:
     old_full, new_full = with_defaults(old), with_defaults(new)
     for name in sorted((set(old_full) | set(new_full)) - {"items"}):
         _compare(changes, name, old_full.get(name), new_full.get(name))
-    old_items = {i["indicator"]["code"]: i for i in old.get("items", [])}
-    new_items = {i["indicator"]["code"]: i for i in new.get("items", [])}
+    old_items, new_items = _items_by_code(old), _items_by_code(new)
     for code in sorted(set(old_items) | set(new_items)):
         _compare(changes, f"items[{code}]", old_items.get(code), new_items.get(code))
     return changes
+
+
+def _items_by_code(body: Mapping[str, Any]) -> dict[str, Any]:
+    """Items keyed by indicator code (a malformed draft item by its position)."""
+    items = body.get("items") if isinstance(body.get("items"), list) else []
+    keyed = {}
+    for position, item in enumerate(items):
+        ref = item.get("indicator") if isinstance(item, Mapping) else None
+        code = ref.get("code") if isinstance(ref, Mapping) else None
+        keyed[code if isinstance(code, str) else f"#{position}"] = item
+    return keyed
 
 
 def _compare(changes: list[Change], path: str, before: Any, after: Any) -> None:

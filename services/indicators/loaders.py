@@ -143,7 +143,10 @@ async def build_document(
     session, scheme_id: str, version: int, status: str, organizer: str, body: dict[str, Any]
 ) -> dict[str, Any] | None:
     keys = []
-    for item in body.get("items") or []:
+    items = body.get("items")
+    if not isinstance(items, list):
+        return None
+    for item in items:
         ref = item.get("indicator") if isinstance(item, dict) else None
         if not isinstance(ref, dict) or not isinstance(ref.get("version"), int):
             return None

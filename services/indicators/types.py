@@ -13,6 +13,7 @@ from hotline.domain.formula import parse
 from hotline.kit.graphql import RequestContext
 from services.indicators import loaders, models
 from services.indicators.documents import Change, with_defaults
+from services.indicators.problems import is_number
 from services.indicators.validation import Problem
 
 Info = strawberry.Info[RequestContext, None]
@@ -271,18 +272,26 @@ class SchemeVersion:
 
     @strawberry.field(description="Who is evaluated.")
     def cohort(self) -> Cohort:
-        c = self.row_body.get("cohort") or {}
-        under = c.get("under") or (None if "units" in c else str(self.organizer_id))
+        c = self.row_body.get("cohort")
+        c = c if isinstance(c, dict) else {}
+        under = c.get("under") if isinstance(c.get("under"), str) else None
+        under = under or (None if "units" in c else str(self.organizer_id))
         return Cohort(
-            kind=c.get("kind"),
+            kind=c["kind"] if isinstance(c.get("kind"), str) else None,
             under_id=strawberry.ID(under) if under else None,
-            unit_ids=[strawberry.ID(u) for u in c.get("units") or [] if isinstance(u, str)],
+            unit_ids=[strawberry.ID(u) for u in c["units"] if isinstance(u, str)]
+            if isinstance(c.get("units"), list)
+            else [],
         )
 
     @strawberry.field(description="Grade bands, best first (default 优秀 ≥ 90, 合格 70–89, 待改进 < 70).")
     def grade_bands(self) -> list[GradeBand]:
         bands = with_defaults(self.row_body)["grade_bands"]
-        return [GradeBand(code=b["code"], name_zh=b["name_zh"], min=b["min"]) for b in bands if isinstance(b, dict)]
+        return [
+            GradeBand(code=str(b["code"]), name_zh=str(b["name_zh"]), min=b["min"])
+            for b in bands
+            if isinstance(b, dict) and b.get("code") and b.get("name_zh") and is_number(b.get("min"))
+        ]
 
     @strawberry.field(description="Appeal window and limits: window_days, max_appeals_per_result, "
                       "max_indicators_per_appeal, escalation_days.")  # fmt: skip
@@ -292,15 +301,16 @@ class SchemeVersion:
     @strawberry.field(description="The scored items.")
     def items(self) -> list[SchemeItem]:
         out = []
-        for item in self.row_body.get("items") or []:
+        items = self.row_body.get("items")
+        for item in items if isinstance(items, list) else []:
             if not isinstance(item, dict) or not isinstance(item.get("indicator"), dict):
                 continue
             ref = item["indicator"]
             version = ref.get("version") if isinstance(ref.get("version"), int) else None
             out.append(
                 SchemeItem(
-                    points=item.get("points"),
-                    weight=item.get("weight"),
+                    points=item["points"] if is_number(item.get("points")) else None,
+                    weight=item["weight"] if is_number(item.get("weight")) else None,
                     rule=item.get("rule"),
                     reference=item.get("reference"),
                     min_sample=item.get("min_sample"),
@@ -314,8 +324,11 @@ class SchemeVersion:
     async def problems(self, info: Info) -> list[SchemeProblem]:
         return await loaders.problems_of(info, self.row_body)
 
-    @strawberry.field(description="The self-contained scheme document of contracts §5 (what scoring stores).")
-    async def document(self, info: Info) -> JSON:
+    @strawberry.field(
+        description="The self-contained scheme document of contracts §5 (what scoring stores); null while the draft "
+        "names an indicator version that does not exist."
+    )
+    async def document(self, info: Info) -> JSON | None:
         return await loaders.document_of(info, self)
 
 

@@ -10,33 +10,18 @@ import itertools
 import math
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from hotline.domain.measures import measure_codes
+from services.indicators.problems import Checker, IndicatorFacts, Problem, is_number, one_of
+from services.indicators.rules import check_min_sample, check_rule
+
+__all__ = ["IndicatorFacts", "Problem", "validate_scheme"]
 
 KINDS = {"comprehensive": 1, "special": 3}  # kind → minimum months of data (spec 5.1.1.3, 5.1.2.3)
 GRANULARITY_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 UNIT_KINDS = ("province_body", "city_body", "district", "undertaking_unit", "agent_team", "agent")
 NA_POLICIES = ("rescale", "zero")
 EXPERT_AGGREGATIONS = ("mean", "trimmed_mean")
-RULE_PARAMS: dict[str, dict[str, bool]] = {  # rule → parameter → required
-    "ratio_to_reference": {},
-    "threshold": {"target": True},
-    "linear_band": {"floor": True, "target": True, "relative": False},
-    "target_band": {"low": True, "high": True, "tolerance": True},
-    "deduction": {"per_occurrence": True, "free_occurrences": False},
-    "expert": {},
-}
-REFERENCE_PARAMS: dict[str, dict[str, bool]] = {
-    "best_in_cohort": {},
-    "cohort_mean": {},
-    "fixed": {"value": True},
-    "target": {"value": True},
-    "dynamic_baseline": {"lookback_periods": True, "match": False},
-    "none": {},
-}
-BASELINE_MATCH = ("period_type", "business_type")
 DEFAULT_GRADE_BANDS = [
     {"code": "excellent", "name_zh": "优秀", "min": 90},
     {"code": "qualified", "name_zh": "合格", "min": 70},
@@ -48,47 +33,6 @@ TOP_LEVEL = {
     "code", "name_zh", "name_en", "kind", "template", "cohort", "period", "na_policy", "expert_aggregation",
     "rankings_public", "appeal", "grade_bands", "dimensions", "items",
 }  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One thing wrong with a scheme: where (a path into the body), a stable code and a message."""
-
-    path: str
-    code: str
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class IndicatorFacts:
-    """What validation needs to know of one indicator version."""
-
-    code: str
-    version: int
-    dimension: str
-    method: str
-    unit: str
-    direction: str
-    levels: tuple[str, ...]
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-class _Checker:
-    def __init__(self) -> None:
-        self.problems: list[Problem] = []
-
-    def add(self, path: str, code: str, message: str) -> None:
-        self.problems.append(Problem(path, code, message))
-
-    def params(self, path: str, given: Mapping[str, Any], allowed: dict[str, bool], what: str) -> None:
-        for name, required in allowed.items():
-            if required and given.get(name) is None:
-                self.add(f"{path}.{name}", "missing_parameter", f"{what} needs the parameter {name!r}")
-        for name in sorted(set(given) - set(allowed) - {"type", "policy"}):
-            self.add(f"{path}.{name}", "unknown_parameter", f"{what} has no parameter {name!r}")
 
 
 def validate_scheme(
@@ -103,7 +47,7 @@ def validate_scheme(
     ``template_items``: indicator codes of the scheme's template (a comprehensive scheme needs them
     all). ``cohort_kinds``: kind of each unit named by an explicit cohort (from the unit directory).
     """
-    c = _Checker()
+    c = Checker()
     if not isinstance(body, Mapping):
         c.add("", "not_a_mapping", "a scheme must be a mapping of fields")
         return c.problems
@@ -115,7 +59,7 @@ def validate_scheme(
     if not isinstance(body.get("name_zh"), str) or not body["name_zh"].strip():
         c.add("name_zh", "required", "the scheme needs a Chinese name (name_zh)")
     kind = body.get("kind")
-    if kind not in KINDS:
+    if not one_of(kind, KINDS):
         c.add("kind", "invalid", "kind must be comprehensive (综合评价) or special (专项评价)")
     if kind == "comprehensive" and not body.get("template"):
         c.add("template", "required", "a comprehensive scheme names the template whose indicators it covers")
@@ -126,7 +70,8 @@ def validate_scheme(
     _check_appeal(c, body.get("appeal"))
     _check_items(c, body, indicators, cohort_kind, cohort_kinds)
     if kind == "comprehensive" and template_items is not None and isinstance(body.get("items"), list):
-        present = {i.get("indicator", {}).get("code") for i in body["items"] if isinstance(i, Mapping)}
+        refs = [i.get("indicator") for i in body["items"] if isinstance(i, Mapping)]
+        present = {r.get("code") for r in refs if isinstance(r, Mapping) and isinstance(r.get("code"), str)}
         for missing in sorted(set(template_items) - present):
             c.add(
                 "items",
@@ -136,7 +81,7 @@ def validate_scheme(
     return c.problems
 
 
-def _check_cohort(c: _Checker, cohort: Any, kinds: Mapping[str, str] | None) -> set[str]:
+def _check_cohort(c: Checker, cohort: Any, kinds: Mapping[str, str] | None) -> set[str]:
     """The unit kinds the cohort consists of (empty when it cannot be told)."""
     if not isinstance(cohort, Mapping) or ("kind" in cohort) == ("units" in cohort):
         c.add(
@@ -144,7 +89,7 @@ def _check_cohort(c: _Checker, cohort: Any, kinds: Mapping[str, str] | None) -> 
         )
         return set()
     if "kind" in cohort:
-        if cohort["kind"] not in UNIT_KINDS:
+        if not one_of(cohort["kind"], UNIT_KINDS):
             c.add("cohort.kind", "invalid", f"cohort kind must be one of {', '.join(UNIT_KINDS)}")
             return set()
         if cohort.get("under") is not None and not isinstance(cohort["under"], str):
@@ -164,8 +109,8 @@ def _check_cohort(c: _Checker, cohort: Any, kinds: Mapping[str, str] | None) -> 
     return {kinds[u] for u in units if u in kinds}
 
 
-def _check_period(c: _Checker, period: Any, kind: Any) -> None:
-    if not isinstance(period, Mapping) or period.get("granularity") not in (*GRANULARITY_MONTHS, "custom"):
+def _check_period(c: Checker, period: Any, kind: Any) -> None:
+    if not isinstance(period, Mapping) or not one_of(period.get("granularity"), (*GRANULARITY_MONTHS, "custom")):
         c.add("period.granularity", "invalid", "period.granularity must be month, quarter, year or custom")
         return
     if period["granularity"] == "custom":
@@ -177,7 +122,7 @@ def _check_period(c: _Checker, period: Any, kind: Any) -> None:
         months = GRANULARITY_MONTHS[period["granularity"]]
         if period.get("months") not in (None, months):
             c.add("period.months", "inconsistent", f"a {period['granularity']} period is {months} month(s) long")
-    minimum = KINDS.get(kind)
+    minimum = KINDS.get(kind) if one_of(kind, KINDS) else None
     if minimum and months < minimum:
         label = "comprehensive (spec 5.1.1.3)" if kind == "comprehensive" else "special (spec 5.1.2.3)"
         c.add(
@@ -187,16 +132,16 @@ def _check_period(c: _Checker, period: Any, kind: Any) -> None:
         )
 
 
-def _check_choices(c: _Checker, body: Mapping) -> None:
-    if body.get("na_policy", "rescale") not in NA_POLICIES:
+def _check_choices(c: Checker, body: Mapping) -> None:
+    if not one_of(body.get("na_policy", "rescale"), NA_POLICIES):
         c.add("na_policy", "invalid", "na_policy is rescale (drop the points and scale the total) or zero")
-    if body.get("expert_aggregation", "mean") not in EXPERT_AGGREGATIONS:
+    if not one_of(body.get("expert_aggregation", "mean"), EXPERT_AGGREGATIONS):
         c.add("expert_aggregation", "invalid", "expert_aggregation is mean or trimmed_mean")
     if not isinstance(body.get("rankings_public", False), bool):
         c.add("rankings_public", "invalid", "rankings_public is true or false")
 
 
-def _check_grade_bands(c: _Checker, bands: Any) -> None:
+def _check_grade_bands(c: Checker, bands: Any) -> None:
     if bands is None:
         return
     if not isinstance(bands, list) or not bands:
@@ -208,9 +153,12 @@ def _check_grade_bands(c: _Checker, bands: Any) -> None:
             not isinstance(band, Mapping)
             or not band.get("code")
             or not band.get("name_zh")
-            or not _number(band.get("min"))
+            or not is_number(band.get("min"))
         ):
             c.add(f"grade_bands[{i}]", "invalid", "a grade band needs code, name_zh and a numeric min")
+            continue
+        if not isinstance(band["code"], str):
+            c.add(f"grade_bands[{i}].code", "invalid", "a grade band's code is text")
             continue
         if band["code"] in codes:
             c.add(f"grade_bands[{i}].code", "duplicate", f"grade band {band['code']!r} appears twice")
@@ -224,7 +172,7 @@ def _check_grade_bands(c: _Checker, bands: Any) -> None:
         c.add("grade_bands", "gap", "the last grade band must start at 0 so that every total has a grade")
 
 
-def _check_appeal(c: _Checker, appeal: Any) -> None:
+def _check_appeal(c: Checker, appeal: Any) -> None:
     if appeal is None:
         return
     if not isinstance(appeal, Mapping):
@@ -246,7 +194,7 @@ def _check_appeal(c: _Checker, appeal: Any) -> None:
 
 
 def _check_items(
-    c: _Checker,
+    c: Checker,
     body: Mapping,
     indicators: Mapping[tuple[str, int], IndicatorFacts],
     cohort_kind: set[str],
@@ -275,8 +223,8 @@ def _check_items(
                     "level_mismatch",
                     f"{facts.code} applies to {', '.join(facts.levels)}, not to the cohort's {kind} units",
                 )
-        _check_rule(c, path, item.get("rule"), item.get("reference"), facts)
-        _check_min_sample(c, path, item.get("min_sample"))
+        check_rule(c, path, item.get("rule"), item.get("reference"), facts)
+        check_min_sample(c, path, item.get("min_sample"))
     if by_points and by_weight:
         c.add("items", "mixed_points_and_weights", "give every item points, or every item a weight — not a mix")
     elif by_points and not math.isclose(sum(by_points), 100, abs_tol=1e-6):
@@ -287,7 +235,7 @@ def _check_items(
 
 
 def _check_indicator_ref(
-    c: _Checker, path: str, ref: Any, indicators: Mapping[tuple[str, int], IndicatorFacts], seen: set[str]
+    c: Checker, path: str, ref: Any, indicators: Mapping[tuple[str, int], IndicatorFacts], seen: set[str]
 ) -> IndicatorFacts | None:
     if not isinstance(ref, Mapping) or not isinstance(ref.get("code"), str):
         c.add(f"{path}.indicator", "invalid", "an item names its indicator as {code, version}")
@@ -309,101 +257,25 @@ def _check_indicator_ref(
     return facts
 
 
-def _check_share(c: _Checker, path: str, item: Mapping, by_points: list, by_weight: list) -> float | None:
+def _check_share(c: Checker, path: str, item: Mapping, by_points: list, by_weight: list) -> float | None:
     points, weight = item.get("points"), item.get("weight")
     if (points is None) == (weight is None):
         c.add(path, "points_or_weight", "give the item either points or a weight")
         return None
     if points is not None:
-        if not _number(points) or points <= 0:
+        if not is_number(points) or points <= 0:
             c.add(f"{path}.points", "invalid", "points are a number above 0")
             return None
         by_points.append(points)
         return points
-    if not _number(weight) or not 0 < weight <= 1:
+    if not is_number(weight) or not 0 < weight <= 1:
         c.add(f"{path}.weight", "invalid", "a weight is a number above 0 and at most 1")
         return None
     by_weight.append(weight)
     return weight * 100
 
 
-def _check_rule(c: _Checker, path: str, rule: Any, reference: Any, facts: IndicatorFacts | None) -> None:
-    if not isinstance(rule, Mapping) or rule.get("type") not in RULE_PARAMS:
-        c.add(f"{path}.rule.type", "invalid", f"rule.type must be one of {', '.join(RULE_PARAMS)}")
-        return
-    kind = rule["type"]
-    c.params(f"{path}.rule", rule, RULE_PARAMS[kind], f"rule {kind}")
-    for name in RULE_PARAMS[kind]:
-        if name != "relative" and rule.get(name) is not None and not _number(rule[name]):
-            c.add(f"{path}.rule.{name}", "invalid", f"rule parameter {name!r} is a number")
-    numbers = {k: v for k, v in rule.items() if _number(v)}
-    policy = _check_reference(c, path, reference)
-    if kind == "linear_band" and {"floor", "target"} <= set(numbers):
-        lower = facts is not None and facts.direction == "lower_better"
-        if numbers["floor"] == numbers["target"] or (numbers["floor"] > numbers["target"]) != lower:
-            want = "above" if lower else "below"
-            c.add(f"{path}.rule", "inconsistent", f"for this indicator the band's floor must be {want} its target")
-    if kind == "target_band" and {"low", "high"} <= set(numbers) and numbers["low"] >= numbers["high"]:
-        c.add(f"{path}.rule", "inconsistent", "a target band's low must be below its high")
-    if kind == "target_band" and numbers.get("tolerance", 0) < 0:
-        c.add(f"{path}.rule.tolerance", "invalid", "tolerance is 0 or more")
-    if kind == "deduction" and numbers.get("per_occurrence", 1) <= 0:
-        c.add(f"{path}.rule.per_occurrence", "invalid", "a deduction per occurrence is above 0")
-    if kind == "deduction" and rule.get("free_occurrences") is not None:
-        free = rule["free_occurrences"]
-        if not isinstance(free, int) or isinstance(free, bool) or free < 0:
-            c.add(f"{path}.rule.free_occurrences", "invalid", "free_occurrences is a whole number, 0 or more")
-    needs_reference = kind == "ratio_to_reference" or (kind == "linear_band" and rule.get("relative"))
-    if needs_reference and policy == "none":
-        c.add(f"{path}.reference", "reference_required", f"rule {kind} compares with a reference; choose a policy")
-    if facts is None:
-        return
-    if facts.method == "reported_expert" and kind != "expert":
-        c.add(f"{path}.rule", "expert_only", f"{facts.code} is reported and expert-scored; its rule is expert")
-    if kind == "target_band" and facts.direction != "target_band":
-        c.add(f"{path}.rule", "inconsistent", f"{facts.code} is {facts.direction}; a target band suits band indicators")
-    if kind == "deduction" and facts.unit != "count":
-        c.add(
-            f"{path}.rule", "inconsistent", f"a deduction counts occurrences; {facts.code} is measured in {facts.unit}"
-        )
-
-
-def _check_reference(c: _Checker, path: str, reference: Any) -> str | None:
-    if reference is None:
-        return "none"
-    if not isinstance(reference, Mapping) or reference.get("policy") not in REFERENCE_PARAMS:
-        c.add(f"{path}.reference.policy", "invalid", f"reference.policy must be one of {', '.join(REFERENCE_PARAMS)}")
-        return None
-    policy = reference["policy"]
-    c.params(f"{path}.reference", reference, REFERENCE_PARAMS[policy], f"reference {policy}")
-    if policy in ("fixed", "target") and reference.get("value") is not None and not _number(reference["value"]):
-        c.add(f"{path}.reference.value", "invalid", "the reference value is a number")
-    if policy == "fixed" and _number(reference.get("value")) and reference["value"] == 0:
-        c.add(f"{path}.reference.value", "invalid", "a fixed reference of 0 makes every ratio not applicable")
-    if policy == "dynamic_baseline":
-        lookback = reference.get("lookback_periods")
-        if lookback is not None and (not isinstance(lookback, int) or isinstance(lookback, bool) or lookback < 1):
-            c.add(f"{path}.reference.lookback_periods", "invalid", "lookback_periods is a whole number, 1 or more")
-        match = reference.get("match", [])
-        if not isinstance(match, list) or any(m not in BASELINE_MATCH for m in match):
-            c.add(f"{path}.reference.match", "invalid", f"match lists any of {', '.join(BASELINE_MATCH)}")
-    return policy
-
-
-def _check_min_sample(c: _Checker, path: str, sample: Any) -> None:
-    if sample is None:
-        return
-    if not isinstance(sample, Mapping):
-        c.add(f"{path}.min_sample", "invalid", "min_sample is {measure, count}")
-        return
-    if sample.get("measure") not in measure_codes():
-        c.add(f"{path}.min_sample.measure", "unknown_measure", f"unknown measure {sample.get('measure')!r}")
-    count = sample.get("count")
-    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-        c.add(f"{path}.min_sample.count", "invalid", "min_sample.count is a whole number, 1 or more")
-
-
-def _check_dimension_groups(c: _Checker, groups: Any, dimension_points: dict[str, float], weights: bool) -> None:
+def _check_dimension_groups(c: Checker, groups: Any, dimension_points: dict[str, float], weights: bool) -> None:
     if groups is None:
         return
     if not isinstance(groups, list) or not all(isinstance(g, Mapping) and g.get("code") for g in groups):
@@ -411,7 +283,7 @@ def _check_dimension_groups(c: _Checker, groups: Any, dimension_points: dict[str
         return
     declared = {}
     for i, group in enumerate(groups):
-        if not _number(group.get("points")) or group["points"] <= 0:
+        if not is_number(group.get("points")) or group["points"] <= 0:
             c.add(f"dimensions[{i}].points", "invalid", "a dimension's points are a number above 0")
             continue
         declared[group["code"]] = group["points"]

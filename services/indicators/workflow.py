@@ -42,8 +42,8 @@ async def check(session: AsyncSession, scope: Scope, body: Any) -> list[Problem]
     if not isinstance(body, dict):
         return validate_scheme(body, indicators={})
     items = body.get("items") if isinstance(body.get("items"), list) else []
-    codes = {i["indicator"]["code"] for i in items if isinstance(i, dict) and isinstance(i.get("indicator"), dict)}
-    codes = {c for c in codes if isinstance(c, str)}
+    refs = [i["indicator"] for i in items if isinstance(i, dict) and isinstance(i.get("indicator"), dict)]
+    codes = {r["code"] for r in refs if isinstance(r.get("code"), str)}
     indicators = await repository.all_versions_of(session, codes)
     template_items, problems = None, []
     ref = body.get("template")
@@ -61,7 +61,8 @@ async def check(session: AsyncSession, scope: Scope, body: Any) -> list[Problem]
     elif ref is not None:
         problems.append(Problem("template", "invalid", "template is {code, version}"))
     cohort = body.get("cohort") if isinstance(body.get("cohort"), dict) else {}
-    named = [u for u in cohort.get("units") or [] if isinstance(u, str)]
+    units = cohort.get("units")
+    named = [u for u in units if isinstance(u, str)] if isinstance(units, list) else []
     under = cohort.get("under")
     visible = await repository.units_in_scope(session, scope, [*named, *([under] if isinstance(under, str) else [])])
     if isinstance(under, str) and under not in visible:
@@ -85,7 +86,9 @@ async def create(session: AsyncSession, principal: Principal, scope: Scope, body
     _require_manager(principal)
     if scope.path is None:
         return Outcome(problems=[Problem("", "unknown_unit", "your unit is not in the unit directory")])
-    code = body.get("code") if isinstance(body, dict) else None
+    if not isinstance(body, dict):
+        return Outcome(problems=[Problem("", "not_a_mapping", "a scheme body is a mapping of fields")])
+    code = body.get("code")
     if not isinstance(code, str) or not CODE_PATTERN.match(code):
         return Outcome(problems=await check(session, scope, body))
     if await repository.scheme_by_code(session, principal.unit_id, code) is not None:
@@ -132,7 +135,9 @@ async def update_draft(
     if latest.status != "draft":
         message = f"version {latest.version} is {latest.status} and cannot change; open a new version to edit it"
         return Outcome(scheme, latest, [Problem("", "immutable", message)])
-    if isinstance(body, dict) and body.get("code") != scheme.code:
+    if not isinstance(body, dict):
+        return Outcome(scheme, latest, [Problem("", "not_a_mapping", "a scheme body is a mapping of fields")])
+    if body.get("code") != scheme.code:
         return Outcome(scheme, latest, [Problem("code", "immutable", f"the scheme's code is {scheme.code!r}")])
     latest.body = body
     latest.updated_at = datetime.now(UTC)

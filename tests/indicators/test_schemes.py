@@ -221,3 +221,44 @@ async def test_export_and_import_a_scheme(indicators, tree):
     assert again["scheme"]["version"] == 2 and again["scheme"]["status"] == "DRAFT"
     broken = data_of(await gql(indicators, mutation, {"y": "items: [\n  - x"}, headers=PROVINCE))["importScheme"]
     assert not broken["ok"] and broken["problems"][0]["code"] == "yaml_syntax"
+
+
+async def test_a_malformed_draft_is_saved_listed_and_readable_without_errors(indicators, tree):
+    create = f"mutation($body: JSON!) {{ createScheme(body: $body) {{ {PAYLOAD} }} }}"
+    body = {
+        "code": "GD-MESSY", "name_zh": "草稿", "kind": ["comprehensive"], "cohort": {"kind": 5, "units": "GD-GZ"},
+        "period": "monthly", "appeal": [1], "grade_bands": [{"code": "a"}], "items": [
+            {"indicator": ["answer_rate"], "points": "ten"}, {"indicator": {"code": "answer_rate", "version": 1},
+            "points": 100, "rule": {"type": "threshold", "target": "85"}}, 7,
+        ],
+    }  # fmt: skip
+    created = data_of(await gql(indicators, create, {"body": body}, headers=PROVINCE))["createScheme"]
+    assert created["ok"] and created["scheme"]["status"] == "DRAFT"
+    paths = {p["path"] for p in created["problems"]}
+    assert {
+        "kind",
+        "cohort",
+        "period.granularity",
+        "appeal",
+        "grade_bands[0]",
+        "items[0].indicator",
+        "items[1].rule.target",
+        "items[2]",
+    } <= paths
+    read = """query($id: ID!) { scheme(id: $id) { nameZh kind appeal gradeBands { code } document
+                cohort { kind underId unitIds units { id } } items { points weight rule indicator { code } }
+                problems { path } } }"""
+    data = data_of(await gql(indicators, read, {"id": created["scheme"]["schemeId"]}, headers=PROVINCE))["scheme"]
+    assert data["document"] is None and data["kind"] == "['comprehensive']"
+    # Unreadable items are left out; readable ones show what can be shown.
+    assert data["items"] == [
+        {
+            "points": 100,
+            "weight": None,
+            "rule": {"type": "threshold", "target": "85"},
+            "indicator": {"code": "answer_rate"},
+        }
+    ]
+    assert data["gradeBands"] == [] and data["appeal"]["window_days"] == 7
+    refused = data_of(await gql(indicators, create, {"body": [1, 2]}, headers=PROVINCE))["createScheme"]
+    assert not refused["ok"] and refused["problems"][0]["code"] == "not_a_mapping"

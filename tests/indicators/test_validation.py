@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import copy
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from hotline.kit.auth import Principal, Role
 from hotline.kit.scope import Scope
 from services.indicators.access import UnitInfo, can_manage, can_read_version, cohort_includes
 from services.indicators.catalog import builtin_catalog
 from services.indicators.documents import diff_bodies, parse_yaml, scheme_body_from_document
 from services.indicators.templates import builtin_templates, scheme_body_from_template
-from services.indicators.validation import IndicatorFacts, validate_scheme
+from services.indicators.validation import TOP_LEVEL, IndicatorFacts, validate_scheme
 
 CATALOG = builtin_catalog()
 FACTS = {
@@ -121,3 +124,29 @@ def test_access_rules():
     assert not can_read_version(viewer, gz, city, status="draft", **read)
     housing = UnitInfo("GZ-HOUSING", "undertaking_unit", "GD/GD-GZ/GZ-HOUSING")
     assert not can_read_version(viewer, Scope("GZ-HOUSING", housing.path), housing, status="published", **read)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+FIELDS = st.sampled_from(sorted(TOP_LEVEL))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(FIELDS, JSON_VALUES, max_size=8))
+def test_validation_never_crashes_on_arbitrary_json(body):
+    assert isinstance(validate_scheme(body, indicators=FACTS, template_items=["answer_rate"], cohort_kinds={}), list)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(min_value=0, max_value=44),
+    st.sampled_from(["indicator", "points", "rule", "reference", "min_sample"]),
+    JSON_VALUES,
+)
+def test_validation_never_crashes_on_a_mangled_item(index, field, value):
+    body = body_of("gb12345_provincial")
+    body["items"][index][field] = value
+    assert isinstance(validate_scheme(body, indicators=FACTS), list)
