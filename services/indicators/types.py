@@ -21,23 +21,31 @@ Info = strawberry.Info[RequestContext, None]
 
 @strawberry.enum(description="How an indicator's data is collected (spec 7.1–7.3).")
 class DataMethod(enum.Enum):
-    SYSTEM = "system"
-    SAMPLING = "sampling"
-    REPORTED_EXPERT = "reported_expert"
+    SYSTEM = strawberry.enum_value("system", description="System extraction from the hotline systems (系统抽取, 7.1).")
+    SAMPLING = strawberry.enum_value(
+        "sampling", description="Sampling and inspection: call and recording checks (抽查, 7.2)."
+    )
+    REPORTED_EXPERT = strawberry.enum_value(
+        "reported_expert", description="Reported by the unit and scored by experts (汇报/座谈, 7.3); no formula."
+    )
 
 
 @strawberry.enum(description="Which way is better for an indicator's value.")
 class Direction(enum.Enum):
-    HIGHER_BETTER = "higher_better"
-    LOWER_BETTER = "lower_better"
-    TARGET_BAND = "target_band"
+    HIGHER_BETTER = strawberry.enum_value("higher_better", description="A higher value is better (e.g. answer rate).")
+    LOWER_BETTER = strawberry.enum_value("lower_better", description="A lower value is better (e.g. wait time).")
+    TARGET_BAND = strawberry.enum_value(
+        "target_band", description="Best inside a band; too little is as bad as too much (e.g. handle time)."
+    )
 
 
 @strawberry.enum(description="A scheme version's lifecycle state: draft → published (immutable, 公示) → archived.")
 class SchemeStatus(enum.Enum):
-    DRAFT = "draft"
-    PUBLISHED = "published"
-    ARCHIVED = "archived"
+    DRAFT = strawberry.enum_value(
+        "draft", description="Being prepared by its organizers; editable, not visible to the cohort."
+    )
+    PUBLISHED = strawberry.enum_value("published", description="Published (公示) to its cohort; immutable.")
+    ARCHIVED = strawberry.enum_value("archived", description="No longer applied; readable by its organizers.")
 
 
 @strawberry.federation.type(keys=["id"], description="A unit of the evaluation tree, owned by the ingest service; "

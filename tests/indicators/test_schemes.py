@@ -262,3 +262,18 @@ async def test_a_malformed_draft_is_saved_listed_and_readable_without_errors(ind
     assert data["gradeBands"] == [] and data["appeal"]["window_days"] == 7
     refused = data_of(await gql(indicators, create, {"body": [1, 2]}, headers=PROVINCE))["createScheme"]
     assert not refused["ok"] and refused["problems"][0]["code"] == "not_a_mapping"
+
+
+async def test_archiving(indicators, tree):
+    scheme = await published(indicators)
+    archive = f"mutation($id: ID!, $v: Int!) {{ archiveScheme(schemeId: $id, version: $v) {{ {PAYLOAD} }} }}"
+    opened = data_of(await gql(indicators, OPEN, {"id": scheme["schemeId"]}, headers=PROVINCE))["openSchemeVersion"]
+    draft_refused = data_of(await gql(indicators, archive, {"id": scheme["schemeId"], "v": 2}, headers=PROVINCE))
+    assert draft_refused["archiveScheme"]["problems"][0]["code"] == "not_published"
+    assert opened["scheme"]["version"] == 2
+    done = data_of(await gql(indicators, archive, {"id": scheme["schemeId"], "v": 1}, headers=PROVINCE))["archiveScheme"]
+    assert done["ok"] and done["scheme"]["status"] == "ARCHIVED"
+    # Archived: no longer shown to the cohort; still readable, unchanged, by its organizers.
+    assert data_of(await gql(indicators, VISIBLE, headers=CITY_GZ))["schemes"] == []
+    mine = data_of(await gql(indicators, VISIBLE, headers=PROVINCE))["schemes"]
+    assert [(s["code"], s["status"]) for s in mine] == [("GD-12345-2026", "DRAFT"), ("GD-12345-2026", "ARCHIVED")]
