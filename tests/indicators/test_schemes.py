@@ -271,7 +271,9 @@ async def test_archiving(indicators, tree):
     draft_refused = data_of(await gql(indicators, archive, {"id": scheme["schemeId"], "v": 2}, headers=PROVINCE))
     assert draft_refused["archiveScheme"]["problems"][0]["code"] == "not_published"
     assert opened["scheme"]["version"] == 2
-    done = data_of(await gql(indicators, archive, {"id": scheme["schemeId"], "v": 1}, headers=PROVINCE))["archiveScheme"]
+    done = data_of(await gql(indicators, archive, {"id": scheme["schemeId"], "v": 1}, headers=PROVINCE))[
+        "archiveScheme"
+    ]
     assert done["ok"] and done["scheme"]["status"] == "ARCHIVED"
     # Archived: no longer shown to the cohort; still readable, unchanged, by its organizers.
     assert data_of(await gql(indicators, VISIBLE, headers=CITY_GZ))["schemes"] == []
