@@ -3,6 +3,8 @@
 - Organizers (role ``organizer`` or ``admin``) manage the schemes organized by a unit in their own
   subtree, and see all their versions, drafts included.
 - A unit reads the *published* versions of the schemes whose cohort it belongs to (公示, 5.2.3).
+- Another service acting for an organizer (a service token, e.g. scoring starting a run) reads the
+  published and archived versions of the schemes that organizer could manage; never drafts.
 - Nobody else sees a scheme: it is reported as not found, never as forbidden.
 """
 
@@ -59,4 +61,6 @@ def can_read_version(
     """Managers see every version; a unit of the cohort sees the published ones."""
     if can_manage(principal, scope, organizer_path):
         return True
+    if principal.internal and status != "draft" and organizer_path is not None and scope.covers(organizer_path):
+        return True  # another service acting for the organizer (a scoring run)
     return status == "published" and caller is not None and cohort_includes(cohort, caller, under_path)

@@ -104,8 +104,10 @@ def _applies_to(unit: UnitInfo) -> ColumnElement[bool]:
 
 def _visible(principal: Principal, scope: Scope, caller: UnitInfo | None) -> ColumnElement[bool]:
     managed = in_scope(Organizer.c.path, scope) if is_manager(principal) else false()
+    # Another service acting for an organizer (scoring runs) reads its published and archived versions.
+    internal = and_(in_scope(Organizer.c.path, scope), SV.status != "draft") if principal.internal else false()
     member = and_(SV.status == "published", _applies_to(caller)) if caller is not None else false()
-    return or_(managed, member)
+    return or_(managed, internal, member)
 
 
 def _version_query(*conditions: ColumnElement[bool]):

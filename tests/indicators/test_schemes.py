@@ -9,6 +9,8 @@ import yaml
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from hotline.kit.auth import mint_service_token
+from hotline.kit.settings import DEVELOPMENT_SERVICE_SECRET
 from tests.support import TREE, auth, data_of, error_codes, gql
 
 PROVINCE = auth("GD", "organizer")
@@ -200,6 +202,15 @@ async def test_the_scheme_document_endpoint(indicators, tree):
         await indicators.get(f"/schemes/{scheme['schemeId']}/versions/9/document", headers=PROVINCE)
     ).status_code == 404
     assert (await indicators.get(url)).status_code == 401
+    # Scoring fetches it with a service token acting for the organizer; drafts stay invisible to it.
+    service = {
+        "authorization": f"Bearer {mint_service_token(secret=DEVELOPMENT_SERVICE_SECRET, service='scoring', unit_id='GD')}"
+    }
+    assert (await indicators.get(url, headers=service)).json() == document
+    other = await draft(indicators, "GD-DRAFT-ONLY")
+    draft_url = f"/schemes/{other['schemeId']}/versions/1/document"
+    assert (await indicators.get(draft_url, headers=service)).status_code == 404
+    assert (await indicators.get(draft_url, headers=PROVINCE)).json()["status"] == "draft"
 
 
 async def test_export_and_import_a_scheme(indicators, tree):

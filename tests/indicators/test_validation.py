@@ -150,3 +150,13 @@ def test_validation_never_crashes_on_a_mangled_item(index, field, value):
     body = body_of("gb12345_provincial")
     body["items"][index][field] = value
     assert isinstance(validate_scheme(body, indicators=FACTS), list)
+
+
+def test_a_service_acting_for_the_organizer_reads_published_versions_only():
+    scoring = Principal("service:scoring", "GD", frozenset({Role.SERVICE}), internal=True)
+    user_with_role = Principal("u", "GD", frozenset({Role.SERVICE}))
+    read = {"organizer_path": "GD", "cohort": {"kind": "city_body"}, "under_path": "GD"}
+    assert can_read_version(scoring, Scope("GD", "GD"), None, status="published", **read)
+    assert not can_read_version(scoring, Scope("GD", "GD"), None, status="draft", **read)
+    assert not can_read_version(scoring, Scope("GD-SZ", "GD/GD-SZ"), None, status="published", **read)
+    assert not can_read_version(user_with_role, Scope("GD", "GD"), None, status="published", **read)
