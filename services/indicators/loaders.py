@@ -112,6 +112,28 @@ def scheme_version(info: Info):
     return ctx.loader("scheme_version", load)
 
 
+def _versions_loader(info: Info):
+    from services.indicators.types import SchemeVersion
+
+    ctx = info.context
+
+    async def load(scheme_ids: list[str]) -> list[list[SchemeVersion]]:
+        scope, unit = await caller(info)
+        rows = await repository.visible_versions(
+            ctx.session, ctx.principal, scope, unit, scheme_ids=[uuid.UUID(s) for s in scheme_ids]
+        )
+        grouped: dict[str, list[SchemeVersion]] = {s: [] for s in scheme_ids}
+        for version, scheme in rows:
+            grouped[str(scheme.id)].append(SchemeVersion.from_rows(version, scheme))
+        return [grouped[s] for s in scheme_ids]
+
+    return ctx.loader("versions_of_scheme", load)
+
+
+async def versions_of_scheme(info: Info, scheme_id: str) -> list[SchemeVersion]:
+    return await _versions_loader(info).load(scheme_id)
+
+
 async def schemes_applying_to(info: Info, unit_id: str) -> list[SchemeVersion]:
     from services.indicators.types import SchemeVersion
 

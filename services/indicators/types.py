@@ -328,6 +328,10 @@ class SchemeVersion:
             )
         return out
 
+    @strawberry.field(description="Every version of this scheme the caller may see, newest first.")
+    async def versions(self, info: Info) -> list[SchemeVersion]:
+        return await loaders.versions_of_scheme(info, str(self.scheme_id))
+
     @strawberry.field(description="Every problem that would stop this version from being published (empty: none).")
     async def problems(self, info: Info) -> list[SchemeProblem]:
         return await loaders.problems_of(info, self.row_body)

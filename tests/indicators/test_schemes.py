@@ -132,9 +132,19 @@ async def test_a_published_scheme_cannot_be_changed_by_any_path(indicators, tree
         {"path": "name_zh", "change": "changed", "before": "广东省12345热线综合评价", "after": "改名"}
     ]
     v1 = data_of(
-        await gql(indicators, '{ scheme(id: "SID", version: 1) { status body } }'.replace("SID", sid), headers=PROVINCE)
+        await gql(
+            indicators,
+            '{ scheme(id: "SID", version: 1) { status body versions { version status } } }'.replace("SID", sid),
+            headers=PROVINCE,
+        )
     )
     assert v1["scheme"]["status"] == "PUBLISHED" and v1["scheme"]["body"]["name_zh"] == "广东省12345热线综合评价"
+    assert v1["scheme"]["versions"] == [{"version": 2, "status": "DRAFT"}, {"version": 1, "status": "PUBLISHED"}]
+    # A unit of the cohort sees the published version only.
+    seen = await gql(
+        indicators, '{ scheme(id: "SID") { version versions { version } } }'.replace("SID", sid), headers=CITY_GZ
+    )
+    assert data_of(seen)["scheme"] == {"version": 1, "versions": [{"version": 1}]}
 
 
 async def test_access_organizers_cohort_and_nobody_else(indicators, tree):
