@@ -74,7 +74,7 @@ def scheme_body_from_template(
     code: str,
     name_zh: str,
     name_en: str = "",
-    cohort: Mapping[str, Any] | None = None,
+    cohort: Any = None,
 ) -> dict[str, Any]:
     """A draft scheme body from a template, pinning each indicator's latest version.
 
@@ -92,7 +92,8 @@ def scheme_body_from_template(
         "name_en": name_en,
         "kind": template["kind"],
         "template": {"code": template["code"], "version": template_version},
-        "cohort": dict(cohort or template["cohort"]),
+        # A cohort given by the caller is kept as given, so that validation can name what is wrong with it.
+        "cohort": copy.deepcopy(cohort) if cohort is not None else dict(template["cohort"]),
         "period": dict(template["period"]),
         "dimensions": copy.deepcopy(template["dimensions"]),
         "items": items,

@@ -300,3 +300,39 @@ async def test_archiving(indicators, tree):
     assert data_of(await gql(indicators, VISIBLE, headers=CITY_GZ))["schemes"] == []
     mine = data_of(await gql(indicators, VISIBLE, headers=PROVINCE))["schemes"]
     assert [(s["code"], s["status"]) for s in mine] == [("GD-12345-2026", "DRAFT"), ("GD-12345-2026", "ARCHIVED")]
+
+
+async def test_template_drafts_report_a_bad_cohort_and_unknown_templates(indicators, tree):
+    mutation = f"""mutation($t: String!, $cohort: JSON) {{ createSchemeFromTemplate(templateCode: $t, code: "GD-C",
+                   nameZh: "方案", cohort: $cohort) {{ {PAYLOAD} }} }}"""
+    bad = data_of(await gql(indicators, mutation, {"t": "gb12345_provincial", "cohort": ["GD-GZ"]}, headers=PROVINCE))
+    assert ("cohort", "invalid") in {(p["path"], p["code"]) for p in bad["createSchemeFromTemplate"]["problems"]}
+    outside = {"kind": "city_body", "under": "GD-NOWHERE"}
+    far = data_of(
+        await gql(
+            indicators,
+            mutation.replace("GD-C", "GD-D"),
+            {"t": "gb12345_provincial", "cohort": outside},
+            headers=PROVINCE,
+        )
+    )
+    assert far["createSchemeFromTemplate"]["problems"] == [
+        {
+            "path": "cohort.under",
+            "code": "unknown_unit",
+            "message": "unit 'GD-NOWHERE' does not exist or is outside your subtree",
+        }
+    ]
+    listed = {"units": ["GZ-HOUSING", "GD-SZ"]}  # a city organizer names a unit of another city
+    city = data_of(
+        await gql(
+            indicators,
+            mutation.replace("GD-C", "GZ-C"),
+            {"t": "gb12345_provincial", "cohort": listed},
+            headers=GZ_ORGANIZER,
+        )
+    )
+    found = {(p["path"], p["code"]) for p in city["createSchemeFromTemplate"]["problems"]}
+    assert ("cohort.units[1]", "unknown_unit") in found and ("items[0].indicator", "level_mismatch") in found
+    missing = data_of(await gql(indicators, mutation, {"t": "nope", "cohort": None}, headers=PROVINCE))
+    assert missing["createSchemeFromTemplate"]["problems"][0]["code"] == "unknown_template"
