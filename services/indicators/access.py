@@ -42,7 +42,8 @@ def cohort_includes(cohort: Mapping[str, Any], unit: UnitInfo, under_path: str |
     """Whether ``unit`` belongs to the cohort; ``under_path`` is the path of ``cohort.under``
     (the organizer when the cohort names none)."""
     if "units" in cohort:
-        return unit.id in (cohort.get("units") or [])
+        units = cohort.get("units")
+        return isinstance(units, list) and unit.id in units
     if cohort.get("kind") != unit.kind or under_path is None:
         return False
     return unit.path.startswith(under_path + "/")

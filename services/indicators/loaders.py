@@ -10,7 +10,7 @@ from sqlalchemy import select
 from hotline.kit.graphql import RequestContext
 from hotline.kit.scope import Scope
 from services.indicators import models, repository, workflow
-from services.indicators.access import UnitInfo
+from services.indicators.access import UnitInfo, cohort_includes
 from services.indicators.documents import scheme_document
 
 if TYPE_CHECKING:
@@ -134,16 +134,35 @@ async def versions_of_scheme(info: Info, scheme_id: str) -> list[SchemeVersion]:
     return await _versions_loader(info).load(scheme_id)
 
 
-async def schemes_applying_to(info: Info, unit_id: str) -> list[SchemeVersion]:
+def _applying_loader(info: Info):
+    """Batched ``Unit.schemes``: one query for everything the caller may see, then each unit's share.
+
+    The gateway resolves ``schemes`` for hundreds of units at once; visibility stays in SQL, and the
+    cohort test (``access.cohort_includes``) runs over the already-visible rows.
+    """
     from services.indicators.types import SchemeVersion
 
     ctx = info.context
-    unit = await unit_in_scope(info).load(unit_id)
-    if unit is None:
-        return []
-    scope, me = await caller(info)
-    rows = await repository.visible_versions(ctx.session, ctx.principal, scope, me, applying_to=unit)
-    return [SchemeVersion.from_rows(v, s) for v, s in rows]
+
+    async def load(unit_ids: list[str]) -> list[list[SchemeVersion]]:
+        units = await unit_in_scope(info).load_many(unit_ids)
+        scope, me = await caller(info)
+        rows = await repository.published_visible_with_under(ctx.session, ctx.principal, scope, me)
+        answers = []
+        for unit in units:
+            applying = []
+            for version, scheme, under_path in rows if unit is not None else []:
+                cohort = version.body.get("cohort") if isinstance(version.body, dict) else None
+                if isinstance(cohort, dict) and cohort_includes(cohort, unit, under_path):
+                    applying.append(SchemeVersion.from_rows(version, scheme))
+            answers.append(applying)
+        return answers
+
+    return ctx.loader("schemes_applying_to", load)
+
+
+async def schemes_applying_to(info: Info, unit_id: str) -> list[SchemeVersion]:
+    return await _applying_loader(info).load(unit_id)
 
 
 async def problems_of(info: Info, body: dict[str, Any]) -> list[SchemeProblem]:

@@ -129,7 +129,6 @@ async def visible_versions(
     keys: Iterable[tuple[uuid.UUID, int]] | None = None,
     scheme_ids: Iterable[uuid.UUID] | None = None,
     status: str | None = None,
-    applying_to: UnitInfo | None = None,
 ) -> list[tuple[models.SchemeVersion, models.Scheme]]:
     """Scheme versions the caller may see, newest version first within each scheme."""
     conditions = [_visible(principal, scope, caller)]
@@ -142,12 +141,22 @@ async def visible_versions(
         conditions.append(SV.scheme_id.in_(list(scheme_ids)))
     if status is not None:
         conditions.append(SV.status == status)
-    if applying_to is not None:
-        conditions += [SV.status == "published", _applies_to(applying_to)]
     rows = await session.execute(
         _version_query(*conditions).order_by(models.Scheme.created_at, models.Scheme.id, SV.version.desc())
     )
     return [(r[0], r[1]) for r in rows]
+
+
+async def published_visible_with_under(
+    session: AsyncSession, principal: Principal, scope: Scope, caller: UnitInfo | None
+) -> list[tuple[models.SchemeVersion, models.Scheme, str | None]]:
+    """Published versions the caller may see, with the path of each cohort's ``under`` unit."""
+    query = (
+        _version_query(_visible(principal, scope, caller), SV.status == "published")
+        .add_columns(Under.c.path)
+        .order_by(models.Scheme.created_at, models.Scheme.id, SV.version.desc())
+    )
+    return [(r[0], r[1], r[2]) for r in await session.execute(query)]
 
 
 async def managed_scheme(

@@ -336,3 +336,25 @@ async def test_template_drafts_report_a_bad_cohort_and_unknown_templates(indicat
     assert ("cohort.units[1]", "unknown_unit") in found and ("items[0].indicator", "level_mismatch") in found
     missing = data_of(await gql(indicators, mutation, {"t": "nope", "cohort": None}, headers=PROVINCE))
     assert missing["createSchemeFromTemplate"]["problems"][0]["code"] == "unknown_template"
+
+
+async def test_unit_schemes_are_batched_for_many_entities(indicators, tree, engine):
+    from sqlalchemy import event
+
+    await published(indicators)
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        if "scheme_version" in statement:
+            statements.append(statement)
+
+    units = ["GD-GZ", "GD-SZ", "GZ-HOUSING", "GZ-WATER", "SZ-HOUSING", "GZ-TIANHE"]
+    representations = ", ".join(f'{{__typename: "Unit", id: "{u}"}}' for u in units)
+    query = f"{{ _entities(representations: [{representations}]) {{ ... on Unit {{ id schemes {{ code }} }} }} }}"
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        found = data_of(await gql(indicators, query, headers=PROVINCE))["_entities"]
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    assert [len(e["schemes"]) for e in found] == [1, 1, 0, 0, 0, 0]
+    assert len(statements) == 1  # one query for all six units
