@@ -3,6 +3,9 @@ import { createServer } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { createGatewayRuntime } from '@graphql-hive/gateway-runtime';
+import { ConsoleLogWriter, JSONLogWriter, Logger } from '@graphql-hive/logger';
+import usePrometheus from '@graphql-mesh/plugin-prometheus';
+import { collectDefaultMetrics, register } from 'prom-client';
 import { GraphQLError } from 'graphql';
 import {
   createInlineSigningKeyProvider,
@@ -31,8 +34,21 @@ export function settings() {
     maxDepth: Number(env.HOTLINE_GATEWAY_MAX_DEPTH || 12),
     maxTokens: Number(env.HOTLINE_GATEWAY_MAX_TOKENS || 2000),
     maxCost: Number(env.HOTLINE_GATEWAY_MAX_COST || 50000),
+    // Logs: JSON lines outside development (HOTLINE_LOG_FORMAT=json|console), level HOTLINE_LOG_LEVEL.
+    logFormat: env.HOTLINE_LOG_FORMAT || ((env.HOTLINE_ENV || 'production') === 'development' ? 'console' : 'json'),
+    logLevel: (env.HOTLINE_LOG_LEVEL || 'info').toLowerCase(),
+    metricsPath: env.HOTLINE_GATEWAY_METRICS_PATH || '/metrics',
   };
 }
+
+// One logger for the process; every line carries service=gateway, and the runtime's per-request
+// child loggers add the request id (its requestId plugin reads the x-request-id header).
+export function createLogger(s) {
+  const writer = s.logFormat === 'json' ? new JSONLogWriter() : new ConsoleLogWriter();
+  return new Logger({ level: s.logLevel, writers: [writer], attrs: { service: 'gateway' } });
+}
+
+let defaultMetricsCollected = false;
 
 // The JWT plugin only verifies (reject: false); this refuses any operation without a valid token,
 // with the error code the services use, so a client sees one contract whichever part answered.
@@ -52,7 +68,12 @@ function useRequireAuthentication() {
   };
 }
 
-export function createGateway(supergraph, s = settings()) {
+export function createGateway(supergraph, s = settings(), log = createLogger(s)) {
+  if (!defaultMetricsCollected) {
+    // Node process metrics (CPU, memory, event-loop lag) beside the GraphQL ones.
+    collectDefaultMetrics({ register });
+    defaultMetricsCollected = true;
+  }
   const signingKeyProviders = s.jwksUrl
     ? [createRemoteJwksSigningKeyProvider({ jwksUri: s.jwksUrl, cache: true, rateLimit: true })]
     : [createInlineSigningKeyProvider(s.secret)];
@@ -62,6 +83,7 @@ export function createGateway(supergraph, s = settings()) {
     healthCheckEndpoint: '/healthz',
     readinessCheckEndpoint: '/readyz',
     landingPage: false,
+    logging: log,
     graphiql: s.development ? { title: 'hotline-eval' } : false,
     maskedErrors: !s.development,
     // The client's token and request id go on to every subgraph; each subgraph verifies the token again.
@@ -89,6 +111,23 @@ export function createGateway(supergraph, s = settings()) {
       maxTokensPlugin({ n: s.maxTokens }),
       ...(s.development ? [] : [blockFieldSuggestionsPlugin()]),
       useRequireAuthentication(),
+      // Prometheus at /metrics: requests, durations and errors by operation; subgraph calls by subgraph.
+      usePrometheus({
+        endpoint: s.metricsPath,
+        registry: register,
+        metrics: {
+          graphql_envelop_request: true,
+          graphql_envelop_request_duration: true,
+          graphql_envelop_error_result: true,
+          graphql_envelop_phase_parse: true,
+          graphql_envelop_phase_validate: true,
+          graphql_envelop_phase_execute: true,
+          graphql_yoga_http_duration: true,
+          graphql_gateway_fetch_duration: true,
+          graphql_gateway_subgraph_execute_duration: true,
+          graphql_gateway_subgraph_execute_errors: true,
+        },
+      }),
     ],
   });
 }
@@ -102,16 +141,31 @@ export async function main() {
     console.error(error.message);
     process.exit(1);
   }
-  const gateway = createGateway(supergraph, s);
+  const log = createLogger(s);
+  const gateway = createGateway(supergraph, s, log);
+  const quiet = new Set(['/healthz', '/readyz', s.metricsPath]);
   const server = createServer((req, res) => {
     // A request id follows the request through every service; adopt the client's or make one.
     const requestId = req.headers['x-request-id'] || randomUUID().replaceAll('-', '');
     req.headers['x-request-id'] = requestId;
     res.setHeader('x-request-id', requestId);
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const path = (req.url || '').split('?')[0];
+      const line = {
+        request_id: requestId,
+        method: req.method,
+        path,
+        status: res.statusCode,
+        duration_ms: Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10,
+      };
+      if (quiet.has(path)) log.debug(line, 'request');
+      else log.info(line, 'request');
+    });
     return gateway(req, res);
   });
   server.listen(s.port, s.host, () => {
-    console.log(`hotline-eval gateway serving http://${s.host}:${s.port}/graphql`);
+    log.info({ url: `http://${s.host}:${s.port}/graphql` }, 'hotline-eval gateway serving');
   });
   const stop = () => {
     server.close(() => gateway.dispose().finally(() => process.exit(0)));

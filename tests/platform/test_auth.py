@@ -117,3 +117,27 @@ async def test_es256_with_a_jwks():
             await TokenVerifier(settings).verify(hs)
     finally:
         server.shutdown()
+
+
+async def test_service_secret_rotation_accepts_the_previous_secret_until_it_is_removed():
+    old, new = "old-service-" + "o" * 40, "new-service-" + "n" * 40
+    rotating = TokenVerifier(Settings(env="test", jwt_secret="s" * 40, service_secret=new, service_secret_previous=old))
+    for secret in (new, old):
+        principal = await rotating.verify(mint_service_token(secret=secret, service="scoring", unit_id="GD-GZ"))
+        assert principal.internal and principal.unit_id == "GD-GZ"
+    with pytest.raises(UnauthenticatedError, match="service token"):
+        await rotating.verify(mint_service_token(secret="third-" + "t" * 40, service="scoring", unit_id="GD"))
+    # An expired token is refused at once, whichever secret signed it.
+    with pytest.raises(UnauthenticatedError, match="expired"):
+        await rotating.verify(mint_service_token(secret=old, service="scoring", unit_id="GD", ttl_seconds=-10))
+    # Once the previous secret is removed, tokens signed with it stop working.
+    rotated = TokenVerifier(Settings(env="test", jwt_secret="s" * 40, service_secret=new))
+    with pytest.raises(UnauthenticatedError, match="service token"):
+        await rotated.verify(mint_service_token(secret=old, service="scoring", unit_id="GD"))
+    with pytest.raises(ValueError, match="PREVIOUS"):
+        Settings(
+            env="production",
+            jwt_secret="a-real-user-secret-" + "y" * 20,
+            service_secret=new,
+            service_secret_previous="changeme",
+        )
