@@ -50,7 +50,11 @@ def run_env(*, schema: str, target_metadata: MetaData) -> None:
         return True
 
     def do_run(connection: Connection) -> None:
-        connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        # Create the schema only when missing: even ``IF NOT EXISTS`` needs CREATE on the database, which
+        # a production service role (deploy/sql/roles.sql: it owns its schema, nothing more) does not have.
+        exists = connection.execute(text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema}).first()
+        if exists is None:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
