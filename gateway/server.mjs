@@ -86,12 +86,17 @@ export function createGateway(supergraph, s = settings(), log = createLogger(s))
     logging: log,
     graphiql: s.development ? { title: 'hotline-eval' } : false,
     maskedErrors: !s.development,
-    // The client's token and request id go on to every subgraph; each subgraph verifies the token again.
+    // The client's token, request id and trace context go on to every subgraph; each verifies the token again.
     propagateHeaders: {
       fromClientToSubgraphs({ request }) {
         const headers = { 'x-request-id': request.headers.get('x-request-id') ?? '' };
         const authorization = request.headers.get('authorization');
         if (authorization) headers.authorization = authorization;
+        // W3C trace context: a trace begun by the client (or a tracing ingress) continues in the subgraphs.
+        for (const name of ['traceparent', 'tracestate']) {
+          const value = request.headers.get(name);
+          if (value) headers[name] = value;
+        }
         return headers;
       },
     },

@@ -115,12 +115,14 @@ test('gateway verifies tokens, forwards them, limits depth and reports health', 
   await waitHealthy(port, child);
 
   const token = jwt({});
-  const ok = await post(port, '{ hello }', { authorization: `Bearer ${token}`, 'x-request-id': 'req-42' });
+  const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+  const ok = await post(port, '{ hello }', { authorization: `Bearer ${token}`, 'x-request-id': 'req-42', traceparent });
   assert.deepEqual(ok.body, { data: { hello: 'world' } });
   assert.equal(ok.headers.get('x-request-id'), 'req-42');
   const forwarded = sub.seen.find((s) => s.query.includes('hello'));
   assert.equal(forwarded.headers.authorization, `Bearer ${token}`);
   assert.equal(forwarded.headers['x-request-id'], 'req-42');
+  assert.equal(forwarded.headers.traceparent, traceparent);
 
   for (const headers of [
     {},
