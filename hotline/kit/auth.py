@@ -70,7 +70,13 @@ class TokenVerifier:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._jwks = jwt.PyJWKClient(settings.jwks_url, cache_keys=True) if settings.jwks_url else None
+        # The key set is cached for ``jwks_cache_seconds`` and re-read on expiry, with no per-key cache
+        # beside it: a key removed from the JWKS (rotation, compromise) stops verifying within that time.
+        self._jwks = (
+            jwt.PyJWKClient(settings.jwks_url, cache_keys=False, lifespan=settings.jwks_cache_seconds)
+            if settings.jwks_url
+            else None
+        )
 
     async def verify_header(self, authorization: str | None) -> Principal:
         """Parse an ``Authorization`` header value into a principal, or raise ``UNAUTHENTICATED``."""

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     jwks_url: str | None = None
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
+    # How long the JWKS is cached; a key removed from it stops verifying within this time.
+    jwks_cache_seconds: float = 300.0
     # Service-to-service calls: tokens signed with their own secret and audience, which the gateway
     # does not accept, so a service token can never come in from outside.
     service_secret: SecretStr | None = None

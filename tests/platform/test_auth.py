@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -141,3 +142,46 @@ async def test_service_secret_rotation_accepts_the_previous_secret_until_it_is_r
             service_secret=new,
             service_secret_previous="changeme",
         )
+
+
+async def test_a_key_removed_from_the_jwks_stops_verifying_once_the_cache_expires():
+    old_key, new_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+
+    def jwk(key, kid):
+        public = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+        return {**public, "kid": kid, "use": "sig", "alg": "ES256"}
+
+    published = {"keys": [jwk(old_key, "old"), jwk(new_key, "new")]}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps(published).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings = Settings(
+            env="test", jwks_url=f"http://127.0.0.1:{server.server_port}/jwks.json", jwks_cache_seconds=0.3
+        )
+        verifier = TokenVerifier(settings)
+        claims = {"sub": "idp:7", "unit_id": "GD", "roles": ["viewer"], "exp": int(time.time()) + 60}
+        signed_old = jwt.encode(claims, old_key, algorithm="ES256", headers={"kid": "old"})
+        signed_new = jwt.encode(claims, new_key, algorithm="ES256", headers={"kid": "new"})
+        # Overlap: both keys published, both verify.
+        assert (await verifier.verify(signed_old)).subject == "idp:7"
+        assert (await verifier.verify(signed_new)).subject == "idp:7"
+        # The old key is withdrawn: after the cache expires, tokens it signed are refused.
+        published["keys"] = [jwk(new_key, "new")]
+        await asyncio.sleep(0.4)
+        with pytest.raises(UnauthenticatedError):
+            await verifier.verify(signed_old)
+        assert (await verifier.verify(signed_new)).subject == "idp:7"
+    finally:
+        server.shutdown()
