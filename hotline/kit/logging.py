@@ -101,11 +101,12 @@ def configure_logging(*, service: str, fmt: Literal["json", "console"] = "json",
     handler.setFormatter(formatter)
     root.addHandler(handler)
     root.setLevel(level.upper())
-    # uvicorn installs its own handlers; send its lines through ours instead.
+    # uvicorn installs its own handlers; send its lines through ours instead. Its access log is
+    # dropped: the request middleware writes a richer access line (route, duration, request id).
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers.clear()
-        uvicorn_logger.propagate = True
+        uvicorn_logger.propagate = name != "uvicorn.access"
 
 
 def _identity(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:

@@ -46,6 +46,8 @@ async def test_a_request_id_follows_a_request_through_the_gateway_and_every_subg
     for spec in SERVICES:
         line = found[spec.name]
         assert line["service"] == spec.name and line["event"] == "request" and line["status"] == 200
+        # One access line per request: uvicorn's own access log is replaced by the kit's, not doubled.
+        assert not [entry for entry in _json_lines(stack, spec.name) if entry.get("logger") == "uvicorn.access"]
 
 
 async def test_the_gateway_and_every_subgraph_serve_prometheus_metrics(gateway, stack):

@@ -172,3 +172,23 @@ async def test_a_traced_service_continues_the_callers_trace(settings, db, monkey
     spans = exporter.get_finished_spans()
     assert spans and all(format(span.context.trace_id, "032x") == trace_id for span in spans)
     assert any(span.name.startswith("POST /graphql") for span in spans)
+
+
+async def test_sql_statements_become_spans_when_tracing_is_on(database_url):
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from hotline.kit.settings import to_async_url
+
+    exporter = InMemorySpanExporter()
+    provider = tracing.tracer_provider("indicators", exporter)
+    engine = create_async_engine(to_async_url(database_url))
+    tracing.instrument_database(engine, provider)
+    try:
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("SELECT count(*) FROM indicators.dimension"))).scalar() == 7
+    finally:
+        await engine.dispose()
+    provider.force_flush()
+    statements = [span.attributes.get("db.statement", "") for span in exporter.get_finished_spans()]
+    assert any("indicators.dimension" in statement for statement in statements), statements
