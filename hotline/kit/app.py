@@ -16,6 +16,7 @@ import httpx
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.fastapi import GraphQLRouter
 
 from hotline.kit import metrics, tracing
@@ -103,6 +104,9 @@ def create_service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = database is None
         app.state.database = database or Database.from_settings(settings)
+        if isinstance(app.state.database.bind, AsyncEngine):
+            pool = app.state.database.bind.sync_engine.pool
+            metrics.DB_CONNECTIONS_IN_USE.labels(name).set_function(lambda: getattr(pool, "checkedout", int)())
         if tracer_provider is not None:
             tracing.instrument_database(app.state.database.bind, tracer_provider)
         app.state.verifier = TokenVerifier(settings)

@@ -8,7 +8,10 @@ The platform records, labelled by ``service``:
   route template (``/graphql``, ``/units/bulk``), never the raw path, so cardinality stays bounded;
 - ``hotline_graphql_operations_total{operation,type}``, ``hotline_graphql_operation_duration_seconds{operation}``
   and ``hotline_graphql_errors_total{operation,code}`` — per GraphQL operation name (anonymous
-  operations are ``anonymous``; past ``MAX_OPERATION_NAMES`` distinct names, ``other``).
+  operations are ``anonymous``; past ``MAX_OPERATION_NAMES`` distinct names, ``other``);
+- ``hotline_db_connections_in_use`` — connections checked out of the pool, read at scrape time;
+- ``hotline_directory_checks_total{outcome}`` and ``hotline_directory_units`` — the unit-directory
+  read model (``hotline.kit.directory``).
 
 Services add their own with ``counter``, ``gauge`` and ``histogram`` below, defined once at module
 level (calling again with the same name returns the same metric)::
@@ -92,6 +95,10 @@ GRAPHQL_DURATION = histogram(
 )
 GRAPHQL_ERRORS = counter(
     "graphql_errors", "Errors in GraphQL results, by operation name and error code", ["service", "operation", "code"]
+)
+
+DB_CONNECTIONS_IN_USE = gauge(
+    "db_connections_in_use", "Database connections checked out of the service's pool", ["service"]
 )
 
 _operation_names: set[str] = set()

@@ -192,3 +192,17 @@ async def test_sql_statements_become_spans_when_tracing_is_on(database_url):
     provider.force_flush()
     statements = [span.attributes.get("db.statement", "") for span in exporter.get_finished_spans()]
     assert any("indicators.dimension" in statement for statement in statements), statements
+
+
+async def test_pool_connections_in_use_are_read_at_scrape_time(database_url):
+    from prometheus_client import REGISTRY
+    from sqlalchemy import text
+
+    from services.indicators.app import create_app
+
+    app = create_app(settings=Settings(env="test", database_url=database_url))
+    async with app.router.lifespan_context(app):
+        assert REGISTRY.get_sample_value("hotline_db_connections_in_use", {"service": "indicators"}) == 0
+        async with app.state.database.session() as session:
+            await session.execute(text("SELECT 1"))
+            assert REGISTRY.get_sample_value("hotline_db_connections_in_use", {"service": "indicators"}) == 1
