@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
@@ -45,10 +44,9 @@ def instrument_app(app: FastAPI, provider: TracerProvider) -> None:
     """Spans for every request the app serves (continuing an incoming ``traceparent``)."""
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
+    # The provider is passed explicitly, never made the global one: nothing else in the process starts
+    # spans behind the settings' back. Log lines find the current span in the context all the same.
     FastAPIInstrumentor.instrument_app(app, tracer_provider=provider, excluded_urls="healthz,readyz,metrics")
-    # Log lines read the current span through the global API; make ours the global one (set once per process).
-    if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
-        trace.set_tracer_provider(provider)
 
 
 def instrument_client(client: httpx.AsyncClient, provider: TracerProvider) -> None:

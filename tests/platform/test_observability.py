@@ -172,6 +172,9 @@ async def test_a_traced_service_continues_the_callers_trace(settings, db, monkey
     spans = exporter.get_finished_spans()
     assert spans and all(format(span.context.trace_id, "032x") == trace_id for span in spans)
     assert any(span.name.startswith("POST /graphql") for span in spans)
+    # The access line names the trace, so logs and traces join up.
+    [line] = [entry for entry in _json_lines(capsys.readouterr().err) if entry.get("trace_id") == trace_id]
+    assert line["event"] == "request" and line["route"] == "/graphql" and re.fullmatch(r"[0-9a-f]{16}", line["span_id"])
 
 
 async def test_sql_statements_become_spans_when_tracing_is_on(database_url):
@@ -206,3 +209,32 @@ async def test_pool_connections_in_use_are_read_at_scrape_time(database_url):
         async with app.state.database.session() as session:
             await session.execute(text("SELECT 1"))
             assert REGISTRY.get_sample_value("hotline_db_connections_in_use", {"service": "indicators"}) == 1
+
+
+async def test_an_unexpected_error_is_masked_and_logged_as_json_with_its_request_id_and_traceback(db, settings, capsys):
+    import strawberry
+
+    from hotline.kit.app import create_service_app
+    from hotline.kit.graphql import federation_schema
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def explode(self) -> int:
+            raise RuntimeError("the secret internals")
+
+    app = create_service_app(name="boom", schema=federation_schema(query=Query), settings=settings, database=db)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://boom") as client:
+            result = await gql(client, "{ explode }", headers={**auth("GD", "viewer"), "x-request-id": "req-boom-1"})
+    [error] = result["errors"]
+    assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR", "requestId": "req-boom-1"}
+    assert "secret internals" not in json.dumps(result)
+    [line] = [
+        entry
+        for entry in _json_lines(capsys.readouterr().err)
+        if entry.get("logger") == "hotline.graphql" and entry.get("request_id") == "req-boom-1"
+    ]
+    assert line["service"] == "boom" and line["level"] == "error"
+    assert "RuntimeError: the secret internals" in line["exception"]
