@@ -120,7 +120,8 @@ def test_every_service_has_a_migration_job_that_its_pods_wait_for(overlay):
         pod = _find(docs, "Deployment", name)["spec"]["template"]["spec"]
         assert container["image"] == pod["containers"][0]["image"]
         [wait] = pod["initContainers"]
-        assert wait["image"] == container["image"] and "current --check-heads" in wait["command"][-1]
+        assert wait["image"] == container["image"]
+        assert wait["command"] == ["python", "-m", "hotline.kit.migrations", "wait", f"services/{name}", name]
         # The service connects as its own database role, never another's.
         secrets = {e["secretRef"]["name"] for e in pod["containers"][0]["envFrom"] if "secretRef" in e}
         assert secrets == {"hotline-auth", f"hotline-db-{name}"}
