@@ -19,7 +19,7 @@ COPY hotline ./hotline
 COPY services/__init__.py ./services/__init__.py
 COPY services/${SERVICE} ./services/${SERVICE}
 # Editable install: the sources stay in /app, where the migrations (not a Python package) are found too.
-RUN pip install -e . && rm -rf /app/hotline/cli/__pycache__
+RUN pip install -e .
 
 FROM ${PYTHON_IMAGE} AS runtime
 ARG SERVICE

@@ -215,7 +215,8 @@ def test_compose_migrates_each_schema_before_its_service_and_publishes_only_the_
         migrate = services[f"migrate-{name}"]
         assert migrate["command"] == ["alembic", "-c", f"services/{name}/alembic.ini", "upgrade", "head"]
         assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
-        assert migrate["image"] == services[name]["image"]
+        assert migrate["image"] == services[name]["image"] and migrate["build"] == services[name]["build"]
+        assert migrate["build"]["args"] == {"SERVICE": name, "PORT": str(port)}
         service = services[name]
         assert service["depends_on"][f"migrate-{name}"]["condition"] == "service_completed_successfully"
         assert f"{port}/readyz" in " ".join(service["healthcheck"]["test"])

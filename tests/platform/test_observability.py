@@ -238,3 +238,17 @@ async def test_an_unexpected_error_is_masked_and_logged_as_json_with_its_request
     ]
     assert line["service"] == "boom" and line["level"] == "error"
     assert "RuntimeError: the secret internals" in line["exception"]
+
+
+def test_the_exporter_follows_the_settings():
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+    otlp = tracing.exporter_from_settings(
+        Settings(env="test", otel_exporter="otlp", otel_endpoint="http://collector:4318/v1/traces")
+    )
+    assert isinstance(otlp, OTLPSpanExporter) and otlp._endpoint == "http://collector:4318/v1/traces"
+    assert isinstance(
+        tracing.exporter_from_settings(Settings(env="test", otel_exporter="console")), ConsoleSpanExporter
+    )
+    assert tracing.exporter_from_settings(Settings(env="test")) is None
