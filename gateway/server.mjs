@@ -38,6 +38,9 @@ export function settings() {
     logFormat: env.HOTLINE_LOG_FORMAT || ((env.HOTLINE_ENV || 'production') === 'development' ? 'console' : 'json'),
     logLevel: (env.HOTLINE_LOG_LEVEL || 'info').toLowerCase(),
     metricsPath: env.HOTLINE_GATEWAY_METRICS_PATH || '/metrics',
+    // Production: metrics on their own port (reachable by Prometheus only, per NetworkPolicy), not on
+    // the public one. Unset: served at metricsPath on the gateway's port (development, tests).
+    metricsPort: env.HOTLINE_GATEWAY_METRICS_PORT ? Number(env.HOTLINE_GATEWAY_METRICS_PORT) : undefined,
   };
 }
 
@@ -118,7 +121,7 @@ export function createGateway(supergraph, s = settings(), log = createLogger(s))
       useRequireAuthentication(),
       // Prometheus at /metrics: requests, durations and errors by operation; subgraph calls by subgraph.
       usePrometheus({
-        endpoint: s.metricsPath,
+        endpoint: s.metricsPort ? false : s.metricsPath,
         registry: register,
         metrics: {
           graphql_envelop_request: true,
@@ -135,6 +138,29 @@ export function createGateway(supergraph, s = settings(), log = createLogger(s))
       }),
     ],
   });
+}
+
+// The Prometheus registry (the plugin's and the Node process metrics) on a port of its own.
+function serveMetrics(s, log) {
+  const metricsServer = createServer(async (req, res) => {
+    if ((req.url || '').split('?')[0] !== s.metricsPath) {
+      res.statusCode = 404;
+      return res.end();
+    }
+    try {
+      const body = await register.metrics();
+      res.setHeader('content-type', register.contentType);
+      res.end(body);
+    } catch (error) {
+      log.error({ error: String(error) }, 'metrics collection failed');
+      res.statusCode = 500;
+      res.end();
+    }
+  });
+  metricsServer.listen(s.metricsPort, s.host, () => {
+    log.info({ url: `http://${s.host}:${s.metricsPort}${s.metricsPath}` }, 'metrics serving');
+  });
+  return metricsServer;
 }
 
 export async function main() {
@@ -172,7 +198,9 @@ export async function main() {
   server.listen(s.port, s.host, () => {
     log.info({ url: `http://${s.host}:${s.port}/graphql` }, 'hotline-eval gateway serving');
   });
+  const metricsServer = s.metricsPort ? serveMetrics(s, log) : undefined;
   const stop = () => {
+    metricsServer?.close();
     server.close(() => gateway.dispose().finally(() => process.exit(0)));
     setTimeout(() => process.exit(0), 5000).unref();
   };

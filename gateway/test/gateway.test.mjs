@@ -210,3 +210,30 @@ test('gateway serves Prometheus metrics and writes JSON log lines with the reque
   child.kill('SIGTERM');
   await once(child, 'exit');
 });
+
+test('with HOTLINE_GATEWAY_METRICS_PORT the metrics leave the public port for their own', async () => {
+  const sub = await fakeSubgraph();
+  const port = await freePort();
+  const metricsPort = await freePort();
+  const { child } = startGateway([['fake', sub.url]], port, { HOTLINE_GATEWAY_METRICS_PORT: String(metricsPort) });
+  await waitHealthy(port, child);
+  const token = jwt({});
+  const ok = await post(port, 'query Hello { hello }', { authorization: `Bearer ${token}` });
+  assert.deepEqual(ok.body, { data: { hello: 'world' } });
+
+  let metrics;
+  for (let i = 0; i < 50 && !metrics; i++) {
+    try {
+      metrics = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  assert.equal(metrics.status, 200);
+  const text = await metrics.text();
+  assert.ok(metricValue(text, 'graphql_envelop_request_duration_count', { operationName: 'Hello' }) >= 1);
+  const onPublicPort = await fetch(`http://127.0.0.1:${port}/metrics`);
+  assert.doesNotMatch(await onPublicPort.text(), /graphql_envelop_request_duration/);
+  child.kill('SIGTERM');
+  await once(child, 'exit');
+});

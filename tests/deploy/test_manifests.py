@@ -154,6 +154,12 @@ def test_network_policies_let_only_the_gateway_and_named_calls_reach_the_subgrap
     assert deny == {"podSelector": {}, "policyTypes": ["Ingress"]}
     for name, port in SUBGRAPHS.items():
         assert _callers(policies, name, port) == ALLOWED_CALLERS[name], name
+    # The gateway's public port is open; its metrics port only to Prometheus (no pod may reach it).
+    assert _callers(policies, "gateway", 9464) == set()
+    gateway = _find(docs, "Deployment", "gateway")["spec"]["template"]
+    assert gateway["metadata"]["annotations"]["prometheus.io/port"] == "9464"
+    env = {e["name"]: e["value"] for e in gateway["spec"]["containers"][0]["env"]}
+    assert env["HOTLINE_GATEWAY_METRICS_PORT"] == "9464"
 
 
 def test_secret_templates_hold_no_values(overlay):
