@@ -7,9 +7,13 @@
 ARG NODE_IMAGE=node:22-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
+# The OpenTelemetry packages are optional dependencies (~110 MB): --build-arg WITH_OTEL=0 leaves them
+# out for an image that never traces (HOTLINE_OTEL_EXPORTER must then stay `none`).
+ARG WITH_OTEL=1
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund --loglevel=error && npm cache clean --force
+RUN npm ci --omit=dev $([ "$WITH_OTEL" = 1 ] || echo --omit=optional) --no-audit --no-fund --loglevel=error \
+ && npm cache clean --force
 
 FROM ${NODE_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="hotline-eval gateway" org.opencontainers.image.source="hotline-eval"

@@ -237,3 +237,26 @@ test('with HOTLINE_GATEWAY_METRICS_PORT the metrics leave the public port for th
   child.kill('SIGTERM');
   await once(child, 'exit');
 });
+
+test('with tracing on, the gateway continues the client trace and sends its own span to the subgraphs', async () => {
+  const sub = await fakeSubgraph();
+  const port = await freePort();
+  const { child, stdout } = startGateway([['fake', sub.url]], port, { HOTLINE_OTEL_EXPORTER: 'console' });
+  await waitHealthy(port, child);
+  const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+  const clientSpan = '00f067aa0ba902b7';
+  const ok = await post(port, 'query Traced { hello }', {
+    authorization: `Bearer ${jwt({})}`,
+    traceparent: `00-${traceId}-${clientSpan}-01`,
+  });
+  assert.deepEqual(ok.body, { data: { hello: 'world' } });
+  const forwarded = sub.seen.find((s) => s.query.includes('hello'));
+  const [, forwardedTrace, parentSpan] = forwarded.headers.traceparent.split('-');
+  assert.equal(forwardedTrace, traceId);
+  assert.notEqual(parentSpan, clientSpan); // the gateway's own span sits between client and subgraph
+  // The console exporter prints the finished spans.
+  for (let i = 0; i < 50 && !stdout().includes(traceId); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.match(stdout(), new RegExp(traceId));
+  child.kill('SIGTERM');
+  await once(child, 'exit');
+});
