@@ -79,6 +79,63 @@ def _route_template(request: Request) -> str:
     return "/".join(f"{{{names[s]}}}" if s in names else s for s in segments)
 
 
+def _request_middleware(name: str):
+    """Request id, service name for the logs, the HTTP metrics and one access-log line per request."""
+
+    async def middleware(request: Request, call_next):
+        rid = set_request_id(request.headers.get(REQUEST_ID_HEADER))
+        bind_service(name)
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            response.headers[REQUEST_ID_HEADER] = rid
+            return response
+        finally:
+            elapsed = time.perf_counter() - started
+            route = _route_template(request)
+            metrics.HTTP_REQUESTS.labels(name, request.method, route, str(status)).inc()
+            metrics.HTTP_DURATION.labels(name, request.method, route).observe(elapsed)
+            log = logger.debug if request.url.path in _QUIET_PATHS else logger.info
+            log(
+                "request",
+                method=request.method,
+                path=request.url.path,
+                route=route,
+                status=status,
+                duration_ms=round(elapsed * 1000, 1),
+            )
+
+    return middleware
+
+
+def _operations_router(name: str) -> APIRouter:
+    """``/healthz`` (liveness), ``/readyz`` (the database answers) and ``/metrics`` (Prometheus)."""
+    router = APIRouter()
+
+    @router.get("/healthz", tags=["health"], summary="Liveness: the process is serving")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": name}
+
+    @router.get("/readyz", tags=["health"], summary="Readiness: the database answers")
+    async def readyz(request: Request) -> JSONResponse:
+        try:
+            async with request.app.state.database.session() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception as exc:  # readiness reports, it does not raise
+            logger.warning("readiness check failed", error=str(exc))
+            return JSONResponse(status_code=503, content={"status": "unavailable", "service": name})
+        return JSONResponse(content={"status": "ok", "service": name})
+
+    @router.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        body, content_type = metrics.exposition()
+        return Response(content=body, media_type=content_type)
+
+    return router
+
+
 def create_service_app(
     *,
     name: str,
@@ -133,32 +190,7 @@ def create_service_app(
     app = FastAPI(title=f"hotline-eval {name} service", description=description, lifespan=lifespan)
     app.state.service_name = name
 
-    @app.middleware("http")
-    async def request_middleware(request: Request, call_next):
-        """Request id, service name for the logs, the HTTP metrics and one access-log line per request."""
-        rid = set_request_id(request.headers.get(REQUEST_ID_HEADER))
-        bind_service(name)
-        started = time.perf_counter()
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            response.headers[REQUEST_ID_HEADER] = rid
-            return response
-        finally:
-            elapsed = time.perf_counter() - started
-            route = _route_template(request)
-            metrics.HTTP_REQUESTS.labels(name, request.method, route, str(status)).inc()
-            metrics.HTTP_DURATION.labels(name, request.method, route).observe(elapsed)
-            log = logger.debug if request.url.path in _QUIET_PATHS else logger.info
-            log(
-                "request",
-                method=request.method,
-                path=request.url.path,
-                route=route,
-                status=status,
-                duration_ms=round(elapsed * 1000, 1),
-            )
+    app.middleware("http")(_request_middleware(name))
 
     @app.exception_handler(ApiError)
     async def api_error_handler(_request: Request, exc: ApiError) -> JSONResponse:
@@ -175,23 +207,5 @@ def create_service_app(
     if tracer_provider is not None:
         tracing.instrument_app(app, tracer_provider)
 
-    @app.get("/healthz", tags=["health"], summary="Liveness: the process is serving")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok", "service": name}
-
-    @app.get("/metrics", include_in_schema=False)
-    async def prometheus_metrics() -> Response:
-        body, content_type = metrics.exposition()
-        return Response(content=body, media_type=content_type)
-
-    @app.get("/readyz", tags=["health"], summary="Readiness: the database answers")
-    async def readyz(request: Request) -> JSONResponse:
-        try:
-            async with request.app.state.database.session() as session:
-                await session.execute(text("SELECT 1"))
-        except Exception as exc:  # readiness reports, it does not raise
-            logger.warning("readiness check failed", error=str(exc))
-            return JSONResponse(status_code=503, content={"status": "unavailable", "service": name})
-        return JSONResponse(content={"status": "ok", "service": name})
-
+    app.include_router(_operations_router(name))
     return app
