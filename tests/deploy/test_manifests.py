@@ -167,6 +167,8 @@ def test_secret_templates_hold_no_values(overlay):
     secrets = _of_kind(docs, "Secret")
     assert {s["metadata"]["name"] for s in secrets} == {"hotline-auth", *(f"hotline-db-{n}" for n in SUBGRAPHS)}
     for secret in secrets:
+        # Labelled so that `kubectl apply -l 'app.kubernetes.io/component!=secret-template'` skips them.
+        assert secret["metadata"]["labels"]["app.kubernetes.io/component"] == "secret-template"
         assert "data" not in secret
         assert all(value == "" for value in secret["stringData"].values()), secret["metadata"]["name"]
 
