@@ -3,6 +3,9 @@ import { createServer } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { createGatewayRuntime } from '@graphql-hive/gateway-runtime';
+import { ConsoleLogWriter, JSONLogWriter, Logger } from '@graphql-hive/logger';
+import usePrometheus from '@graphql-mesh/plugin-prometheus';
+import { collectDefaultMetrics, register } from 'prom-client';
 import { GraphQLError } from 'graphql';
 import {
   createInlineSigningKeyProvider,
@@ -31,7 +34,59 @@ export function settings() {
     maxDepth: Number(env.HOTLINE_GATEWAY_MAX_DEPTH || 12),
     maxTokens: Number(env.HOTLINE_GATEWAY_MAX_TOKENS || 2000),
     maxCost: Number(env.HOTLINE_GATEWAY_MAX_COST || 50000),
+    // Logs: JSON lines outside development (HOTLINE_LOG_FORMAT=json|console), level HOTLINE_LOG_LEVEL.
+    logFormat: env.HOTLINE_LOG_FORMAT || ((env.HOTLINE_ENV || 'production') === 'development' ? 'console' : 'json'),
+    logLevel: (env.HOTLINE_LOG_LEVEL || 'info').toLowerCase(),
+    metricsPath: env.HOTLINE_GATEWAY_METRICS_PATH || '/metrics',
+    // Production: metrics on their own port (reachable by Prometheus only, per NetworkPolicy), not on
+    // the public one. Unset: served at metricsPath on the gateway's port (development, tests).
+    metricsPort: env.HOTLINE_GATEWAY_METRICS_PORT ? Number(env.HOTLINE_GATEWAY_METRICS_PORT) : undefined,
+    // Traces (off by default), as for the services: none | otlp (OTLP/HTTP to HOTLINE_OTEL_ENDPOINT) | console.
+    otelExporter: env.HOTLINE_OTEL_EXPORTER || 'none',
+    otelEndpoint: env.HOTLINE_OTEL_ENDPOINT || undefined,
   };
+}
+
+// One logger for the process; every line carries service=gateway, and the runtime's per-request
+// child loggers add the request id (its requestId plugin reads the x-request-id header).
+export function createLogger(s) {
+  const writer = s.logFormat === 'json' ? new JSONLogWriter() : new ConsoleLogWriter();
+  return new Logger({ level: s.logLevel, writers: [writer], attrs: { service: 'gateway' } });
+}
+
+let defaultMetricsCollected = false;
+
+// OpenTelemetry through Hive's plugin, loaded only when traces are on: its packages are optional
+// dependencies (an image built without them is ~110 MB smaller). Spans cover the HTTP request, the
+// GraphQL phases and every subgraph call, which carries the W3C traceparent of the gateway's span.
+export async function tracingPlugins(s, log) {
+  if (s.otelExporter === 'none') return [];
+  if (!['otlp', 'console'].includes(s.otelExporter)) {
+    throw new Error(`HOTLINE_OTEL_EXPORTER must be none, otlp or console, not ${JSON.stringify(s.otelExporter)}`);
+  }
+  let setup, plugin, contextHooks, otlp;
+  try {
+    [setup, plugin, contextHooks, otlp] = await Promise.all([
+      import('@graphql-hive/plugin-opentelemetry/setup'),
+      import('@graphql-hive/plugin-opentelemetry'),
+      import('@opentelemetry/context-async-hooks'),
+      import('@opentelemetry/exporter-trace-otlp-http'),
+    ]);
+  } catch (error) {
+    throw new Error(
+      `HOTLINE_OTEL_EXPORTER=${s.otelExporter} needs the optional OpenTelemetry packages (npm ci without --omit=optional): ${error.message}`,
+    );
+  }
+  setup.openTelemetrySetup({
+    contextManager: new contextHooks.AsyncLocalStorageContextManager(),
+    resource: { serviceName: 'hotline-gateway' },
+    traces:
+      s.otelExporter === 'otlp'
+        ? { exporter: new otlp.OTLPTraceExporter(s.otelEndpoint ? { url: s.otelEndpoint } : {}) }
+        : { console: true },
+    log,
+  });
+  return [plugin.useOpenTelemetry({ traces: true, inheritContext: true, propagateContext: true })];
 }
 
 // The JWT plugin only verifies (reject: false); this refuses any operation without a valid token,
@@ -52,7 +107,12 @@ function useRequireAuthentication() {
   };
 }
 
-export function createGateway(supergraph, s = settings()) {
+export function createGateway(supergraph, s = settings(), log = createLogger(s), extraPlugins = []) {
+  if (!defaultMetricsCollected) {
+    // Node process metrics (CPU, memory, event-loop lag) beside the GraphQL ones.
+    collectDefaultMetrics({ register });
+    defaultMetricsCollected = true;
+  }
   const signingKeyProviders = s.jwksUrl
     ? [createRemoteJwksSigningKeyProvider({ jwksUri: s.jwksUrl, cache: true, rateLimit: true })]
     : [createInlineSigningKeyProvider(s.secret)];
@@ -62,20 +122,30 @@ export function createGateway(supergraph, s = settings()) {
     healthCheckEndpoint: '/healthz',
     readinessCheckEndpoint: '/readyz',
     landingPage: false,
+    logging: log,
     graphiql: s.development ? { title: 'hotline-eval' } : false,
     maskedErrors: !s.development,
-    // The client's token and request id go on to every subgraph; each subgraph verifies the token again.
+    // The client's token, request id and trace context go on to every subgraph; each verifies the token again.
     propagateHeaders: {
       fromClientToSubgraphs({ request }) {
         const headers = { 'x-request-id': request.headers.get('x-request-id') ?? '' };
         const authorization = request.headers.get('authorization');
         if (authorization) headers.authorization = authorization;
+        // W3C trace context: a trace begun by the client (or a tracing ingress) continues in the subgraphs.
+        // With the gateway's own tracing on, its plugin sends the gateway's span instead.
+        if (s.otelExporter === 'none') {
+          for (const name of ['traceparent', 'tracestate']) {
+            const value = request.headers.get(name);
+            if (value) headers[name] = value;
+          }
+        }
         return headers;
       },
     },
     // Identical in-flight subgraph requests are merged (deduplicated) by default; benchmarks must know it.
     demandControl: { maxCost: s.maxCost, listSize: 50 },
     plugins: () => [
+      ...extraPlugins,
       useJWT({
         signingKeyProviders,
         tokenVerification: {
@@ -89,8 +159,48 @@ export function createGateway(supergraph, s = settings()) {
       maxTokensPlugin({ n: s.maxTokens }),
       ...(s.development ? [] : [blockFieldSuggestionsPlugin()]),
       useRequireAuthentication(),
+      // Prometheus at /metrics: requests, durations and errors by operation; subgraph calls by subgraph.
+      usePrometheus({
+        endpoint: s.metricsPort ? false : s.metricsPath,
+        registry: register,
+        metrics: {
+          graphql_envelop_request: true,
+          graphql_envelop_request_duration: true,
+          graphql_envelop_error_result: true,
+          graphql_envelop_phase_parse: true,
+          graphql_envelop_phase_validate: true,
+          graphql_envelop_phase_execute: true,
+          graphql_yoga_http_duration: true,
+          graphql_gateway_fetch_duration: true,
+          graphql_gateway_subgraph_execute_duration: true,
+          graphql_gateway_subgraph_execute_errors: true,
+        },
+      }),
     ],
   });
+}
+
+// The Prometheus registry (the plugin's and the Node process metrics) on a port of its own.
+function serveMetrics(s, log) {
+  const metricsServer = createServer(async (req, res) => {
+    if ((req.url || '').split('?')[0] !== s.metricsPath) {
+      res.statusCode = 404;
+      return res.end();
+    }
+    try {
+      const body = await register.metrics();
+      res.setHeader('content-type', register.contentType);
+      res.end(body);
+    } catch (error) {
+      log.error({ error: String(error) }, 'metrics collection failed');
+      res.statusCode = 500;
+      res.end();
+    }
+  });
+  metricsServer.listen(s.metricsPort, s.host, () => {
+    log.info({ url: `http://${s.host}:${s.metricsPort}${s.metricsPath}` }, 'metrics serving');
+  });
+  return metricsServer;
 }
 
 export async function main() {
@@ -102,18 +212,42 @@ export async function main() {
     console.error(error.message);
     process.exit(1);
   }
-  const gateway = createGateway(supergraph, s);
+  const log = createLogger(s);
+  let tracing;
+  try {
+    tracing = await tracingPlugins(s, log);
+  } catch (error) {
+    console.error(error.message);
+    process.exit(1);
+  }
+  const gateway = createGateway(supergraph, s, log, tracing);
+  const quiet = new Set(['/healthz', '/readyz', s.metricsPath]);
   const server = createServer((req, res) => {
     // A request id follows the request through every service; adopt the client's or make one.
     const requestId = req.headers['x-request-id'] || randomUUID().replaceAll('-', '');
     req.headers['x-request-id'] = requestId;
     res.setHeader('x-request-id', requestId);
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const path = (req.url || '').split('?')[0];
+      const line = {
+        request_id: requestId,
+        method: req.method,
+        path,
+        status: res.statusCode,
+        duration_ms: Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10,
+      };
+      if (quiet.has(path)) log.debug(line, 'request');
+      else log.info(line, 'request');
+    });
     return gateway(req, res);
   });
   server.listen(s.port, s.host, () => {
-    console.log(`hotline-eval gateway serving http://${s.host}:${s.port}/graphql`);
+    log.info({ url: `http://${s.host}:${s.port}/graphql` }, 'hotline-eval gateway serving');
   });
+  const metricsServer = s.metricsPort ? serveMetrics(s, log) : undefined;
   const stop = () => {
+    metricsServer?.close();
     server.close(() => gateway.dispose().finally(() => process.exit(0)));
     setTimeout(() => process.exit(0), 5000).unref();
   };

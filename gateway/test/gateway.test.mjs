@@ -64,10 +64,11 @@ async function freePort() {
   return port;
 }
 
-function startGateway(subgraphs, port) {
+function startGateway(subgraphs, port, extraEnv = {}) {
   const child = spawn(process.execPath, [join(here, '..', 'server.mjs')], {
     env: {
       ...process.env,
+      ...extraEnv,
       HOTLINE_SUBGRAPHS: subgraphs.map(([n, u]) => `${n}=${u}`).join(','),
       HOTLINE_GATEWAY_PORT: String(port),
       HOTLINE_JWT_SECRET: SECRET,
@@ -79,8 +80,10 @@ function startGateway(subgraphs, port) {
   });
   children.push(child);
   let stderr = '';
+  let stdout = '';
   child.stderr.on('data', (d) => (stderr += d));
-  return { child, stderr: () => stderr };
+  child.stdout.on('data', (d) => (stdout += d));
+  return { child, stderr: () => stderr, stdout: () => stdout };
 }
 
 async function waitHealthy(port, child) {
@@ -112,12 +115,14 @@ test('gateway verifies tokens, forwards them, limits depth and reports health', 
   await waitHealthy(port, child);
 
   const token = jwt({});
-  const ok = await post(port, '{ hello }', { authorization: `Bearer ${token}`, 'x-request-id': 'req-42' });
+  const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+  const ok = await post(port, '{ hello }', { authorization: `Bearer ${token}`, 'x-request-id': 'req-42', traceparent });
   assert.deepEqual(ok.body, { data: { hello: 'world' } });
   assert.equal(ok.headers.get('x-request-id'), 'req-42');
   const forwarded = sub.seen.find((s) => s.query.includes('hello'));
   assert.equal(forwarded.headers.authorization, `Bearer ${token}`);
   assert.equal(forwarded.headers['x-request-id'], 'req-42');
+  assert.equal(forwarded.headers.traceparent, traceparent);
 
   for (const headers of [
     {},
@@ -151,4 +156,107 @@ test('a composition error stops start-up and shows the error', async () => {
   assert.notEqual(code, 0);
   assert.match(stderr(), /composition failed/);
   assert.match(stderr(), /hello/);
+});
+
+function metricValue(text, name, labels = {}) {
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name + '{') && !line.startsWith(name + ' ')) continue;
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) total += Number(line.split(' ').pop());
+  }
+  return total;
+}
+
+test('gateway serves Prometheus metrics and writes JSON log lines with the request id', async () => {
+  const sub = await fakeSubgraph();
+  const port = await freePort();
+  const { child, stdout } = startGateway([['fake', sub.url]], port, { HOTLINE_LOG_FORMAT: 'json' });
+  await waitHealthy(port, child);
+
+  const scrape = async () => {
+    const r = await fetch(`http://127.0.0.1:${port}/metrics`);
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get('content-type'), /text\/plain/);
+    return r.text();
+  };
+  const before = metricValue(await scrape(), 'graphql_envelop_request_duration_count', { operationName: 'Hello' });
+  const token = jwt({});
+  for (const id of ['req-m-1', 'req-m-2']) {
+    const ok = await post(port, 'query Hello { hello }', { authorization: `Bearer ${token}`, 'x-request-id': id });
+    assert.deepEqual(ok.body, { data: { hello: 'world' } });
+  }
+  const after = await scrape();
+  assert.equal(metricValue(after, 'graphql_envelop_request_duration_count', { operationName: 'Hello' }), before + 2);
+  assert.ok(metricValue(after, 'graphql_gateway_subgraph_execute_duration_count', { subgraphName: 'fake' }) >= 2);
+  assert.match(after, /process_cpu_user_seconds_total/);
+
+  // Access lines are written when the response finishes; give the pipe a moment.
+  let lines = [];
+  for (let i = 0; i < 50; i++) {
+    lines = stdout()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l));
+    if (lines.some((l) => l.request_id === 'req-m-2')) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const access = lines.find((l) => l.msg === 'request' && l.request_id === 'req-m-1');
+  assert.ok(access, stdout());
+  assert.equal(access.service, 'gateway');
+  assert.equal(access.level, 'info');
+  assert.equal(access.status, 200);
+  assert.equal(access.path, '/graphql');
+  assert.ok(access.timestamp);
+  child.kill('SIGTERM');
+  await once(child, 'exit');
+});
+
+test('with HOTLINE_GATEWAY_METRICS_PORT the metrics leave the public port for their own', async () => {
+  const sub = await fakeSubgraph();
+  const port = await freePort();
+  const metricsPort = await freePort();
+  const { child } = startGateway([['fake', sub.url]], port, { HOTLINE_GATEWAY_METRICS_PORT: String(metricsPort) });
+  await waitHealthy(port, child);
+  const token = jwt({});
+  const ok = await post(port, 'query Hello { hello }', { authorization: `Bearer ${token}` });
+  assert.deepEqual(ok.body, { data: { hello: 'world' } });
+
+  let metrics;
+  for (let i = 0; i < 50 && !metrics; i++) {
+    try {
+      metrics = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  assert.equal(metrics.status, 200);
+  const text = await metrics.text();
+  assert.ok(metricValue(text, 'graphql_envelop_request_duration_count', { operationName: 'Hello' }) >= 1);
+  const onPublicPort = await fetch(`http://127.0.0.1:${port}/metrics`);
+  assert.doesNotMatch(await onPublicPort.text(), /graphql_envelop_request_duration/);
+  child.kill('SIGTERM');
+  await once(child, 'exit');
+});
+
+test('with tracing on, the gateway continues the client trace and sends its own span to the subgraphs', async () => {
+  const sub = await fakeSubgraph();
+  const port = await freePort();
+  const { child, stdout } = startGateway([['fake', sub.url]], port, { HOTLINE_OTEL_EXPORTER: 'console' });
+  await waitHealthy(port, child);
+  const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+  const clientSpan = '00f067aa0ba902b7';
+  const ok = await post(port, 'query Traced { hello }', {
+    authorization: `Bearer ${jwt({})}`,
+    traceparent: `00-${traceId}-${clientSpan}-01`,
+  });
+  assert.deepEqual(ok.body, { data: { hello: 'world' } });
+  const forwarded = sub.seen.find((s) => s.query.includes('hello'));
+  const [, forwardedTrace, parentSpan] = forwarded.headers.traceparent.split('-');
+  assert.equal(forwardedTrace, traceId);
+  assert.notEqual(parentSpan, clientSpan); // the gateway's own span sits between client and subgraph
+  // The console exporter prints the finished spans.
+  for (let i = 0; i < 50 && !stdout().includes(traceId); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.match(stdout(), new RegExp(traceId));
+  child.kill('SIGTERM');
+  await once(child, 'exit');
 });

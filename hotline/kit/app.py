@@ -1,32 +1,38 @@
 """``create_service_app``: the FastAPI application every service is built from.
 
 It wires the database, token verification, the GraphQL subgraph at ``/graphql``, health and
-readiness endpoints, request ids and the mapping of ``ApiError`` to JSON responses.
+readiness endpoints, request ids, structured logs, Prometheus metrics at ``/metrics``, optional
+OpenTelemetry traces and the mapping of ``ApiError`` to JSON responses.
 """
 
 from __future__ import annotations
 
-import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated
 
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.fastapi import GraphQLRouter
 
+from hotline.kit import metrics, tracing
 from hotline.kit.auth import Principal, TokenVerifier
 from hotline.kit.db import Database
 from hotline.kit.directory import DirectorySync
 from hotline.kit.errors import ApiError
 from hotline.kit.graphql import RequestContext
+from hotline.kit.logging import bind_service, configure_logging, get_logger
 from hotline.kit.requestid import REQUEST_ID_HEADER, set_request_id
 from hotline.kit.services import ServiceClients
 from hotline.kit.settings import Settings, get_settings
 
-logger = logging.getLogger("hotline.app")
+logger = get_logger("hotline.app")
+# Probes and scrapes come every few seconds: counted in the metrics, logged only at debug level.
+_QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 def get_database(request: Request) -> Database:
@@ -60,7 +66,74 @@ async def _graphql_context(request: Request) -> AsyncIterator[RequestContext]:
             auth_error=auth_error,
             services=request.app.state.services,
             directory=request.app.state.directory,
+            service=request.app.state.service_name,
         )
+
+
+def _route_template(request: Request) -> str:
+    """The matched route as a template (``/units/{unit_id}``): a bounded metric label, unlike the raw path."""
+    if request.scope.get("route") is None:
+        return "<unmatched>"
+    names = {str(value): name for name, value in request.scope.get("path_params", {}).items()}
+    segments = request.url.path.split("/")
+    return "/".join(f"{{{names[s]}}}" if s in names else s for s in segments)
+
+
+def _request_middleware(name: str):
+    """Request id, service name for the logs, the HTTP metrics and one access-log line per request."""
+
+    async def middleware(request: Request, call_next):
+        rid = set_request_id(request.headers.get(REQUEST_ID_HEADER))
+        bind_service(name)
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            response.headers[REQUEST_ID_HEADER] = rid
+            return response
+        finally:
+            elapsed = time.perf_counter() - started
+            route = _route_template(request)
+            metrics.HTTP_REQUESTS.labels(name, request.method, route, str(status)).inc()
+            metrics.HTTP_DURATION.labels(name, request.method, route).observe(elapsed)
+            log = logger.debug if request.url.path in _QUIET_PATHS else logger.info
+            log(
+                "request",
+                method=request.method,
+                path=request.url.path,
+                route=route,
+                status=status,
+                duration_ms=round(elapsed * 1000, 1),
+            )
+
+    return middleware
+
+
+def _operations_router(name: str) -> APIRouter:
+    """``/healthz`` (liveness), ``/readyz`` (the database answers) and ``/metrics`` (Prometheus)."""
+    router = APIRouter()
+
+    @router.get("/healthz", tags=["health"], summary="Liveness: the process is serving")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": name}
+
+    @router.get("/readyz", tags=["health"], summary="Readiness: the database answers")
+    async def readyz(request: Request) -> JSONResponse:
+        try:
+            async with request.app.state.database.session() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception as exc:  # readiness reports, it does not raise
+            logger.warning("readiness check failed", error=str(exc))
+            return JSONResponse(status_code=503, content={"status": "unavailable", "service": name})
+        return JSONResponse(content={"status": "ok", "service": name})
+
+    @router.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        body, content_type = metrics.exposition()
+        return Response(content=body, media_type=content_type)
+
+    return router
 
 
 def create_service_app(
@@ -80,14 +153,24 @@ def create_service_app(
     scope filters; ``service_transports`` replaces the network to named services (tests).
     """
     settings = settings or get_settings()
+    configure_logging(service=name, fmt=settings.effective_log_format, level=settings.log_level)
+    exporter = tracing.exporter_from_settings(settings)
+    tracer_provider = tracing.tracer_provider(name, exporter) if exporter is not None else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = database is None
         app.state.database = database or Database.from_settings(settings)
+        if isinstance(app.state.database.bind, AsyncEngine):
+            pool = app.state.database.bind.sync_engine.pool
+            metrics.DB_CONNECTIONS_IN_USE.labels(name).set_function(lambda: getattr(pool, "checkedout", int)())
+        if tracer_provider is not None:
+            tracing.instrument_database(app.state.database.bind, tracer_provider)
         app.state.verifier = TokenVerifier(settings)
         app.state.settings = settings
-        app.state.services = ServiceClients(settings, caller=name, transports=service_transports)
+        app.state.services = ServiceClients(
+            settings, caller=name, transports=service_transports, tracer_provider=tracer_provider
+        )
         app.state.directory = (
             DirectorySync(
                 app.state.database, app.state.services, schema=name, ttl_seconds=settings.directory_ttl_seconds
@@ -101,15 +184,13 @@ def create_service_app(
             await app.state.services.aclose()
             if owned:
                 await app.state.database.dispose()
+            if tracer_provider is not None:
+                tracer_provider.shutdown()
 
     app = FastAPI(title=f"hotline-eval {name} service", description=description, lifespan=lifespan)
+    app.state.service_name = name
 
-    @app.middleware("http")
-    async def request_id_middleware(request: Request, call_next):
-        rid = set_request_id(request.headers.get(REQUEST_ID_HEADER))
-        response = await call_next(request)
-        response.headers[REQUEST_ID_HEADER] = rid
-        return response
+    app.middleware("http")(_request_middleware(name))
 
     @app.exception_handler(ApiError)
     async def api_error_handler(_request: Request, exc: ApiError) -> JSONResponse:
@@ -123,19 +204,8 @@ def create_service_app(
     app.include_router(graphql_router, prefix="/graphql")
     for router in routers:
         app.include_router(router)
+    if tracer_provider is not None:
+        tracing.instrument_app(app, tracer_provider)
 
-    @app.get("/healthz", tags=["health"], summary="Liveness: the process is serving")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok", "service": name}
-
-    @app.get("/readyz", tags=["health"], summary="Readiness: the database answers")
-    async def readyz(request: Request) -> JSONResponse:
-        try:
-            async with request.app.state.database.session() as session:
-                await session.execute(text("SELECT 1"))
-        except Exception as exc:  # readiness reports, it does not raise
-            logger.warning("readiness check failed: %s", exc)
-            return JSONResponse(status_code=503, content={"status": "unavailable", "service": name})
-        return JSONResponse(content={"status": "ok", "service": name})
-
+    app.include_router(_operations_router(name))
     return app

@@ -70,7 +70,13 @@ class TokenVerifier:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._jwks = jwt.PyJWKClient(settings.jwks_url, cache_keys=True) if settings.jwks_url else None
+        # The key set is cached for ``jwks_cache_seconds`` and re-read on expiry, with no per-key cache
+        # beside it: a key removed from the JWKS (rotation, compromise) stops verifying within that time.
+        self._jwks = (
+            jwt.PyJWKClient(settings.jwks_url, cache_keys=False, lifespan=settings.jwks_cache_seconds)
+            if settings.jwks_url
+            else None
+        )
 
     async def verify_header(self, authorization: str | None) -> Principal:
         """Parse an ``Authorization`` header value into a principal, or raise ``UNAUTHENTICATED``."""
@@ -111,16 +117,24 @@ class TokenVerifier:
 
     def _verify_service_token(self, token: str) -> Principal:
         assert self._settings.service_secret is not None
-        try:
-            claims = jwt.decode(
-                token,
-                self._settings.service_secret.get_secret_value(),
-                algorithms=["HS256"],
-                audience=SERVICE_AUDIENCE,
-                options={"require": ["sub", "exp", "aud"]},
-            )
-        except jwt.PyJWTError as exc:
-            raise UnauthenticatedError(f"invalid service token: {exc}") from exc
+        # During a rotation the previous secret is still accepted, so callers not yet restarted keep working.
+        secrets = [self._settings.service_secret, self._settings.service_secret_previous]
+        keys = [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
+        for index, key in enumerate(keys):
+            try:
+                claims = jwt.decode(
+                    token,
+                    key,
+                    algorithms=["HS256"],
+                    audience=SERVICE_AUDIENCE,
+                    options={"require": ["sub", "exp", "aud"]},
+                )
+                break
+            except jwt.InvalidSignatureError as exc:
+                if index == len(keys) - 1:
+                    raise UnauthenticatedError(f"invalid service token: {exc}") from exc
+            except jwt.PyJWTError as exc:
+                raise UnauthenticatedError(f"invalid service token: {exc}") from exc
         principal = principal_from_claims(claims)
         if principal.roles != {Role.SERVICE}:
             raise UnauthenticatedError("invalid service token: a service token carries the role 'service' only")

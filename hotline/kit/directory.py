@@ -28,11 +28,18 @@ from typing import Any
 from sqlalchemy import Boolean, Column, Date, MetaData, Table, Text, delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hotline.kit import metrics
 from hotline.kit.db import Database
 from hotline.kit.scope import Scope
 from hotline.kit.services import ServiceClients, ServiceUnavailableError
 
 logger = logging.getLogger("hotline.directory")
+DIRECTORY_CHECKS = metrics.counter(
+    "directory_checks",
+    "Checks of the unit-directory read model against ingest, by outcome (unchanged, replaced, unreachable)",
+    ["service", "outcome"],
+)
+DIRECTORY_UNITS = metrics.gauge("directory_units", "Units in the read model after its last replacement", ["service"])
 
 SNAPSHOT_COLUMNS = ("id", "parent_id", "path", "kind", "name_zh", "name_en", "active", "valid_from", "valid_to")
 # The snapshot is read with the identity of the tree's root; ingest answers it to service tokens only.
@@ -116,8 +123,10 @@ class DirectorySync:
             if time.monotonic() - self._checked_at < self._ttl:
                 return
             try:
-                await self.refresh()
+                changed = await self.refresh()
+                DIRECTORY_CHECKS.labels(self._schema, "replaced" if changed else "unchanged").inc()
             except ServiceUnavailableError:
+                DIRECTORY_CHECKS.labels(self._schema, "unreachable").inc()
                 if await self._stored_version() is None:
                     raise
                 logger.warning("unit directory unreachable; serving the read model as last synced")
@@ -158,6 +167,7 @@ class DirectorySync:
             await session.execute(delete(self._table))
             if rows:
                 await session.execute(insert(self._table), rows)
+            DIRECTORY_UNITS.labels(self._schema).set(len(rows))
             await session.execute(
                 text(
                     f'INSERT INTO "{self._schema}".unit_ref_state (version) VALUES (:v) '

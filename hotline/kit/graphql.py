@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -13,6 +14,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.extensions import SchemaExtension
 from strawberry.fastapi import BaseContext
 
+from hotline.kit import metrics
 from hotline.kit.auth import Principal
 from hotline.kit.directory import DirectorySync, directory_scope
 from hotline.kit.errors import ApiError, UnauthenticatedError
@@ -36,8 +38,10 @@ class RequestContext(BaseContext):
         auth_error: ApiError | None,
         services: ServiceClients | None = None,
         directory: DirectorySync | None = None,
+        service: str = "",
     ):
         super().__init__()
+        self.service = service
         self.session = session
         self._principal = principal
         self.auth_error = auth_error
@@ -152,10 +156,32 @@ class ErrorCodes(SchemaExtension):
         result.errors = mapped
 
 
+class OperationMetrics(SchemaExtension):
+    """Counts operations, their duration and their errors by operation name (Prometheus, ``hotline.kit.metrics``)."""
+
+    def on_operation(self) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        ctx = self.execution_context
+        service = getattr(ctx.context, "service", "") or "unknown"
+        operation = metrics.operation_label(ctx.operation_name)
+        try:
+            operation_type = ctx.operation_type.value
+        except Exception:  # no parsable document: the type is unknown
+            operation_type = "unknown"
+        metrics.GRAPHQL_OPERATIONS.labels(service, operation, operation_type).inc()
+        metrics.GRAPHQL_DURATION.labels(service, operation).observe(time.perf_counter() - started)
+        result = ctx.result
+        for error in getattr(result, "errors", None) or []:
+            code = (error.extensions or {}).get("code", "UNKNOWN")
+            metrics.GRAPHQL_ERRORS.labels(service, operation, str(code)[:40]).inc()
+
+
 def federation_schema(**kwargs: Any) -> strawberry.federation.Schema:
     """A Federation 2 subgraph schema with the platform's extensions.
 
     ``federation_version="2.9"``: the composition library the gateway uses rejects 2.10+.
     """
-    extensions = [Authenticate, UnitOfWork, ErrorCodes, *kwargs.pop("extensions", [])]
+    # OperationMetrics first: its after-hook runs last, so it sees the error codes ErrorCodes assigned.
+    extensions = [OperationMetrics, Authenticate, UnitOfWork, ErrorCodes, *kwargs.pop("extensions", [])]
     return strawberry.federation.Schema(federation_version="2.9", extensions=extensions, **kwargs)

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
+import time
 from pathlib import Path
+from typing import Literal
 
+import asyncpg
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -50,7 +55,11 @@ def run_env(*, schema: str, target_metadata: MetaData) -> None:
         return True
 
     def do_run(connection: Connection) -> None:
-        connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        # Create the schema only when missing: even ``IF NOT EXISTS`` needs CREATE on the database, which
+        # a production service role (deploy/sql/roles.sql: it owns its schema, nothing more) does not have.
+        exists = connection.execute(text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema}).first()
+        if exists is None:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
@@ -96,3 +105,57 @@ def _run(coro) -> None:
     thread.join()
     if errors:
         raise errors[0]
+
+
+SchemaState = Literal["behind", "current", "ahead"]
+
+
+async def schema_state(service_dir: Path, schema: str, database_url: str) -> SchemaState:
+    """Where a service's schema stands against the migrations of this code.
+
+    ``behind``: not migrated, or at a revision this code has a successor for (run the migration Job);
+    ``current``: at this code's head; ``ahead``: at a revision this code does not know — a newer
+    release migrated it, and since migrations are expand/contract, this code can still serve it.
+    """
+    script = ScriptDirectory.from_config(alembic_config(service_dir))
+    connection = await asyncpg.connect(to_async_url(database_url).replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        exists = await connection.fetchval("SELECT to_regclass($1) IS NOT NULL", f'"{schema}".{VERSION_TABLE}')
+        revisions = (
+            {r["version_num"] for r in await connection.fetch(f'SELECT version_num FROM "{schema}".{VERSION_TABLE}')}
+            if exists
+            else set()
+        )
+    finally:
+        await connection.close()
+    if not revisions:
+        return "behind"
+    known = {r.revision for r in script.walk_revisions()}
+    if revisions - known:
+        return "ahead"
+    return "current" if revisions == set(script.get_heads()) else "behind"
+
+
+def wait_until_migrated(service_dir: Path, schema: str, database_url: str, *, interval: float = 5.0) -> SchemaState:
+    """Block until the schema is current or ahead (a Deployment's init container runs this)."""
+    while True:
+        try:
+            state = asyncio.run(schema_state(service_dir, schema, database_url))
+        except (OSError, asyncpg.PostgresError) as exc:
+            state, detail = "behind", f"database not reachable: {exc}"
+        else:
+            detail = "waiting for its migration Job" if state == "behind" else "ready"
+        print(f"schema {schema}: {state} ({detail})", flush=True)
+        if state != "behind":
+            return state
+        time.sleep(interval)
+
+
+if __name__ == "__main__":
+    # python -m hotline.kit.migrations wait services/<service> <schema>   (uses HOTLINE_DATABASE_URL)
+    if len(sys.argv) != 4 or sys.argv[1] != "wait":
+        sys.exit("usage: python -m hotline.kit.migrations wait <service dir> <schema>")
+    url = os.environ.get("HOTLINE_DATABASE_URL")
+    if not url:
+        sys.exit("set HOTLINE_DATABASE_URL")
+    wait_until_migrated(Path(sys.argv[2]), sys.argv[3], url)

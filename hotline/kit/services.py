@@ -8,15 +8,19 @@ than the unit it works for.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import stamina
 
+from hotline.kit import tracing
 from hotline.kit.auth import mint_service_token
 from hotline.kit.errors import ApiError
 from hotline.kit.requestid import REQUEST_ID_HEADER, current_request_id
 from hotline.kit.settings import Settings
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
 logger = logging.getLogger("hotline.services")
 RETRY_STATUSES = frozenset({502, 503, 504})
@@ -51,6 +55,7 @@ class ServiceClients:
         transports: dict[str, httpx.AsyncBaseTransport] | None = None,
         timeout: float = 60.0,
         attempts: int = 4,
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
         self._settings = settings
         self._caller = caller
@@ -58,6 +63,7 @@ class ServiceClients:
         self._timeout = timeout
         self._attempts = attempts
         self._clients: dict[str, httpx.AsyncClient] = {}
+        self._tracer_provider = tracer_provider
 
     def token(self, unit_id: str) -> str:
         assert self._settings.service_secret is not None
@@ -72,6 +78,9 @@ class ServiceClients:
                 transport=self._transports.get(service),
                 timeout=self._timeout,
             )
+            if self._tracer_provider is not None:
+                # Spans for the calls, and the W3C ``traceparent`` header so the callee continues the trace.
+                tracing.instrument_client(self._clients[service], self._tracer_provider)
         return self._clients[service]
 
     async def request(

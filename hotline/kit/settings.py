@@ -28,9 +28,13 @@ class Settings(BaseSettings):
     jwks_url: str | None = None
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
+    # How long the JWKS is cached; a key removed from it stops verifying within this time.
+    jwks_cache_seconds: float = 300.0
     # Service-to-service calls: tokens signed with their own secret and audience, which the gateway
     # does not accept, so a service token can never come in from outside.
     service_secret: SecretStr | None = None
+    # During a rotation of the service secret: the old one, still accepted (never used to sign).
+    service_secret_previous: SecretStr | None = None
     ingest_url: str = f"http://127.0.0.1:{SERVICE_DEFAULT_PORTS['ingest']}"
     indicators_url: str = f"http://127.0.0.1:{SERVICE_DEFAULT_PORTS['indicators']}"
     scoring_url: str = f"http://127.0.0.1:{SERVICE_DEFAULT_PORTS['scoring']}"
@@ -39,6 +43,13 @@ class Settings(BaseSettings):
     directory_ttl_seconds: float = 5.0
     db_pool_size: int = 5
     db_echo: bool = False
+    # Observability. Logs: JSON lines (default outside development) or a readable console renderer.
+    log_format: Literal["json", "console"] | None = None
+    log_level: str = "INFO"
+    # Traces are off unless an exporter is chosen; ``otlp`` sends OTLP/HTTP to ``otel_endpoint``
+    # (e.g. http://otel-collector:4318/v1/traces; unset = the OTEL_EXPORTER_OTLP_* variables or the SDK default).
+    otel_exporter: Literal["none", "otlp", "console"] = "none"
+    otel_endpoint: str | None = None
 
     @model_validator(mode="after")
     def _check_secrets(self) -> Settings:
@@ -52,12 +63,20 @@ class Settings(BaseSettings):
                 )
             if self.service_secret is None or self.service_secret.get_secret_value() in _PLACEHOLDER_SECRETS:
                 raise ValueError("a real HOTLINE_SERVICE_SECRET is required in production; placeholders are refused")
+            previous = self.service_secret_previous
+            if previous is not None and previous.get_secret_value() in _PLACEHOLDER_SECRETS - {""}:
+                raise ValueError("HOTLINE_SERVICE_SECRET_PREVIOUS is a placeholder; placeholders are refused")
         else:
             if self.jwt_secret is None and self.jwks_url is None:
                 self.jwt_secret = SecretStr(DEVELOPMENT_JWT_SECRET)
             if self.service_secret is None:
                 self.service_secret = SecretStr(DEVELOPMENT_SERVICE_SECRET)
         return self
+
+    @property
+    def effective_log_format(self) -> Literal["json", "console"]:
+        """``HOTLINE_LOG_FORMAT`` when set, else console in development and JSON everywhere else."""
+        return self.log_format or ("console" if self.env == "development" else "json")
 
     def service_url(self, name: str) -> str:
         """Base URL of another service (``HOTLINE_<NAME>_URL``)."""

@@ -32,7 +32,10 @@ async def stack(fresh_database, tmp_path_factory) -> AsyncIterator[Stack]:
         gateway_port=free_port(),
         env="development",
     )
-    await asyncio.to_thread(system.start)
+    # JSON logs, as in production, so the tests can follow a request id through every process's log.
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("HOTLINE_LOG_FORMAT", "json")
+        await asyncio.to_thread(system.start)
     yield system
     await asyncio.to_thread(system.stop)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -115,5 +116,72 @@ async def test_es256_with_a_jwks():
         hs = mint_token(secret="s" * 40, unit_id="GD", roles=["admin"])
         with pytest.raises(UnauthenticatedError):  # an HS256 token is not accepted where a JWKS is configured
             await TokenVerifier(settings).verify(hs)
+    finally:
+        server.shutdown()
+
+
+async def test_service_secret_rotation_accepts_the_previous_secret_until_it_is_removed():
+    old, new = "old-service-" + "o" * 40, "new-service-" + "n" * 40
+    rotating = TokenVerifier(Settings(env="test", jwt_secret="s" * 40, service_secret=new, service_secret_previous=old))
+    for secret in (new, old):
+        principal = await rotating.verify(mint_service_token(secret=secret, service="scoring", unit_id="GD-GZ"))
+        assert principal.internal and principal.unit_id == "GD-GZ"
+    with pytest.raises(UnauthenticatedError, match="service token"):
+        await rotating.verify(mint_service_token(secret="third-" + "t" * 40, service="scoring", unit_id="GD"))
+    # An expired token is refused at once, whichever secret signed it.
+    with pytest.raises(UnauthenticatedError, match="expired"):
+        await rotating.verify(mint_service_token(secret=old, service="scoring", unit_id="GD", ttl_seconds=-10))
+    # Once the previous secret is removed, tokens signed with it stop working.
+    rotated = TokenVerifier(Settings(env="test", jwt_secret="s" * 40, service_secret=new))
+    with pytest.raises(UnauthenticatedError, match="service token"):
+        await rotated.verify(mint_service_token(secret=old, service="scoring", unit_id="GD"))
+    with pytest.raises(ValueError, match="PREVIOUS"):
+        Settings(
+            env="production",
+            jwt_secret="a-real-user-secret-" + "y" * 20,
+            service_secret=new,
+            service_secret_previous="changeme",
+        )
+
+
+async def test_a_key_removed_from_the_jwks_stops_verifying_once_the_cache_expires():
+    old_key, new_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+
+    def jwk(key, kid):
+        public = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+        return {**public, "kid": kid, "use": "sig", "alg": "ES256"}
+
+    published = {"keys": [jwk(old_key, "old"), jwk(new_key, "new")]}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps(published).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings = Settings(
+            env="test", jwks_url=f"http://127.0.0.1:{server.server_port}/jwks.json", jwks_cache_seconds=0.3
+        )
+        verifier = TokenVerifier(settings)
+        claims = {"sub": "idp:7", "unit_id": "GD", "roles": ["viewer"], "exp": int(time.time()) + 60}
+        signed_old = jwt.encode(claims, old_key, algorithm="ES256", headers={"kid": "old"})
+        signed_new = jwt.encode(claims, new_key, algorithm="ES256", headers={"kid": "new"})
+        # Overlap: both keys published, both verify.
+        assert (await verifier.verify(signed_old)).subject == "idp:7"
+        assert (await verifier.verify(signed_new)).subject == "idp:7"
+        # The old key is withdrawn: after the cache expires, tokens it signed are refused.
+        published["keys"] = [jwk(new_key, "new")]
+        await asyncio.sleep(0.4)
+        with pytest.raises(UnauthenticatedError):
+            await verifier.verify(signed_old)
+        assert (await verifier.verify(signed_new)).subject == "idp:7"
     finally:
         server.shutdown()

@@ -112,3 +112,17 @@ def test_metadata_helper_builds_the_same_table():
 
     table = unit_ref_table(MetaData(schema="x"))
     assert table.fullname == "x.unit_ref" and "path" in table.c
+
+
+async def test_directory_checks_are_counted_by_outcome(read_model):
+    from prometheus_client import REGISTRY
+
+    def checks(outcome: str) -> float:
+        value = REGISTRY.get_sample_value("hotline_directory_checks_total", {"service": SCHEMA, "outcome": outcome})
+        return value or 0.0
+
+    replaced, unchanged = checks("replaced"), checks("unchanged")
+    await read_model.ensure_fresh()
+    await read_model.ensure_fresh()
+    assert (checks("replaced"), checks("unchanged")) == (replaced + 1, unchanged + 1)
+    assert REGISTRY.get_sample_value("hotline_directory_units", {"service": SCHEMA}) == len(TREE)

@@ -44,3 +44,42 @@ async def test_no_table_outside_the_service_schemas(database_url):
     finally:
         await conn.close()
     assert {r["schemaname"] for r in rows} == {s.name for s in SERVICES}
+
+
+async def test_schema_state_tells_behind_current_and_ahead(fresh_database):
+    url = await fresh_database("hotline_schema_state")  # at head for every service
+    for spec in SERVICES:
+        assert await migrations.schema_state(spec.service_dir, spec.name, url) == "current"
+        conn = await asyncpg.connect(url)
+        try:
+            # A newer release migrated the schema further: this code still serves it (expand/contract).
+            head = await conn.fetchval(f"SELECT version_num FROM {spec.name}.alembic_version")
+            await conn.execute(f"UPDATE {spec.name}.alembic_version SET version_num = 'ffffffff_from_a_newer_release'")
+            assert await migrations.schema_state(spec.service_dir, spec.name, url) == "ahead"
+            await conn.execute(f"UPDATE {spec.name}.alembic_version SET version_num = $1", head)
+        finally:
+            await conn.close()
+        await asyncio.to_thread(migrations.downgrade, spec.service_dir, url)
+        assert await migrations.schema_state(spec.service_dir, spec.name, url) == "behind"
+        # Never migrated at all (no version table): behind too.
+        assert await migrations.schema_state(spec.service_dir, f"{spec.name}_never_migrated", url) == "behind"
+
+
+async def test_the_init_container_command_returns_once_the_schema_is_current(database_url):
+    import os
+    import subprocess
+    import sys
+
+    from hotline.cli.stack import REPO_ROOT
+
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "hotline.kit.migrations", "wait", "services/ingest", "ingest"],
+        cwd=REPO_ROOT,
+        env={**os.environ, "HOTLINE_DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "schema ingest: current (ready)"
