@@ -64,7 +64,9 @@ async def test_each_service_role_owns_its_schema_and_can_touch_no_other(server_u
 
         connection = await asyncpg.connect(indicators_url)
         try:
-            assert await connection.fetchval("SELECT count(*) FROM dimension") == 7  # its own schema, on its path
+            assert (
+                await connection.fetchval("SELECT count(*) FROM dimension WHERE standard = 'gb12345'") == 7
+            )  # its own schema, on its path
             owners = dict(await connection.fetch("SELECT nspname, nspowner::regrole::text FROM pg_namespace"))
         finally:
             await connection.close()
