@@ -9,6 +9,7 @@ from tests.support import TREE, auth
 
 ADMIN = auth("GD", "admin")
 GZ = auth("GD-GZ", "organizer")
+EXTRA_UNITS = [{"id": "GZ-T1-A002", "parent_id": "GZ-T1", "kind": "agent", "name_zh": "坐席 李娜"}]
 
 
 def to_csv(rows: list[dict], columns: list[str] | None = None) -> str:
@@ -23,7 +24,7 @@ def to_csv(rows: list[dict], columns: list[str] | None = None) -> str:
 
 async def register_tree(client) -> None:
     response = await client.post(
-        "/units/bulk", files={"file": ("units.csv", to_csv(TREE).encode())}, headers=ADMIN
+        "/units/bulk", files={"file": ("units.csv", to_csv([*TREE, *EXTRA_UNITS]).encode())}, headers=ADMIN
     )
     assert response.status_code == 200, response.text
 
