@@ -144,8 +144,13 @@ async def unit_quality(apg, scope: Scope, unit_path: str, period: tuple[date, da
     under = "r.unit_id IN (SELECT id FROM ingest.unit WHERE path = $1 OR path LIKE $1 || '/%') AND r.day BETWEEN $2 AND $3"
     checks: list[dict[str, Any]] = []
     records: dict[str, int] = {}
+    batch_ids: set[int] = set()
     for kind in KINDS:
-        records[kind] = await apg.fetchval(f"SELECT count(*) FROM ingest.raw_{kind} r WHERE {under}", unit_path, low, high)
+        rows = await apg.fetch(
+            f"SELECT r.batch_id, count(*) FROM ingest.raw_{kind} r WHERE {under} GROUP BY 1", unit_path, low, high
+        )
+        records[kind] = sum(r[1] for r in rows)
+        batch_ids.update(r[0] for r in rows)
         checks += await run_checks(apg, kind, under, unit_path, low, high)
     days = {
         r["day"]
@@ -157,15 +162,12 @@ async def unit_quality(apg, scope: Scope, unit_path: str, period: tuple[date, da
             high,
         )
     }
+    # precision and scope relevance: the batches that brought the subtree's records for the period
     batch = await apg.fetchrow(
         "SELECT coalesce(sum(rows_read), 0) AS read, coalesce(sum(rows_valid), 0) AS valid, "
         "coalesce(sum(rows_rejected), 0) AS rejected, coalesce(sum((quality->'relevance'->>'outOfScope')::int), 0) AS oos "
-        "FROM ingest.batch b JOIN ingest.unit u ON u.id = b.submitter_unit_id "
-        "WHERE (u.path = $1 OR u.path LIKE $1 || '/%') AND b.status = 'done' "
-        "AND b.received_at::date BETWEEN $2 AND $3 + 31",
-        unit_path,
-        low,
-        high,
+        "FROM ingest.batch WHERE id = ANY($1::bigint[])",
+        list(batch_ids),
     )
     report = assemble(
         rows_read=batch["read"],
