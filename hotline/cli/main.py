@@ -86,7 +86,10 @@ def up(
     migrate_all(url)
     console.print("migrations: done")
     if demo:
-        console.print(f"demo units: {load_demo(url)}")
+        loaded = load_demo(url)
+        console.print(f"demo units: {loaded['units']}")
+        for filename, counts in loaded["records"].items():
+            console.print(f"demo records {filename}: {counts}")
     stack = Stack(database_url=url, log_dir=STATE_DIR / "logs", jwt_secret=_secret(), gateway_port=gateway_port)
     stopping = False
 

@@ -12,7 +12,7 @@ A mapping is data (JSON), saved by name and reused::
 
 Per field: ``column`` | ``columns`` (joined by a space) | ``value``; then ``null_values`` (field or
 mapping wide: the value means empty), ``map`` (source value → canonical value; ``strict: true`` makes an
-unmapped value an error instead of passing it through), ``format`` (strptime format for dates),
+unmapped value an error instead of passing it through), ``format`` (strptime format for dates, or a list tried in order),
 ``default`` (used when the result is empty). Canonical fields that the mapping does not name are empty.
 Without a mapping the file's columns must be the canonical field names.
 """
@@ -118,16 +118,23 @@ class ColumnMapping:
                 elif rule.get("strict"):
                     value = None if "default" in rule else _refuse(name, key)
             if value is not None and "format" in rule and not isinstance(value, datetime):
-                try:
-                    value = datetime.strptime(str(value), rule["format"])
-                except ValueError:
-                    error = FieldError(f"does not match the date format {rule['format']}")
-                    error.field, error.value = name, str(value)  # type: ignore[attr-defined]
-                    raise error from None
+                value = _strptime(name, str(value), rule["format"])
             if value is None and "default" in rule:
                 value = rule["default"]
             out[name] = value
         return out
+
+
+def _strptime(name: str, value: str, formats: str | list[str]) -> datetime:
+    """The first of the mapping's date formats that reads ``value``."""
+    for fmt in [formats] if isinstance(formats, str) else formats:
+        try:
+            return datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+    error = FieldError(f"does not match the date format {formats}")
+    error.field, error.value = name, value  # type: ignore[attr-defined]
+    raise error
 
 
 def _refuse(name: str, key: str) -> Any:
