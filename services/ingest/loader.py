@@ -10,7 +10,6 @@ Writers of one record kind are serialized by an advisory lock.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
@@ -45,16 +44,9 @@ class LoadCounts:
             self.problems.extend(problems)
 
 
-def _fingerprint(values: tuple) -> str:
-    parts = []
-    for v in values:
-        if isinstance(v, datetime):
-            parts.append(v.timestamp().hex())
-        elif isinstance(v, list):
-            parts.append(";".join(v))
-        else:
-            parts.append("\x00" if v is None else str(v))
-    return hashlib.md5("\x1f".join(parts).encode(), usedforsecurity=False).hexdigest()
+def fingerprint_sql(kind: RecordKind, alias: str) -> str:
+    """SQL: md5 of a row's canonical values (timestamps rendered in UTC), the identity of a version."""
+    return "md5(ROW(" + ", ".join(f"{alias}.{name}" for name in kind.field_names) + ")::text)"
 
 
 @dataclass
@@ -126,7 +118,7 @@ class RowFeed:
             else:
                 self.keys_seen.add(key)
             self.counts.rows_valid += 1
-            yield (*values, day, self.batch_id, row_no, _fingerprint(values))
+            yield (*values, day, self.batch_id, row_no, "")  # the fingerprint is computed in SQL
 
 
 async def stage_rows(apg, kind: RecordKind, feed: RowFeed, rows: Iterator, on_progress=None) -> str:
@@ -188,6 +180,8 @@ async def _drop_repeats_in_file(apg, stage: str, feed: RowFeed) -> None:
 async def merge_stage(apg, kind: RecordKind, stage: str, feed: RowFeed) -> None:
     """Dedupe against stored rows, replace corrected ones, insert the rest, re-aggregate touched keys."""
     await apg.execute("SELECT pg_advisory_xact_lock(hashtext($1))", KIND_LOCK + kind.name)
+    await apg.execute("SET LOCAL TimeZone = 'UTC'")  # fingerprints render timestamps in UTC
+    await apg.execute(f"UPDATE {stage} s SET fingerprint = {fingerprint_sql(kind, 's')}")
     await _drop_repeats_in_file(apg, stage, feed)
     table = f"ingest.{kind.table}"
     await apg.execute(f"CREATE INDEX ON {stage} (source, record_id)")
