@@ -52,7 +52,7 @@ async def visible_units(apg, scope: Scope, units: list[str]) -> dict[str, tuple[
 
 def periods(low: date, high: date, by: str) -> list[str]:
     if by == "total":
-        return [""]
+        return [""]  # labelled "total" in the answer
     if by == "day":
         return [(low + timedelta(n)).isoformat() for n in range((high - low).days + 1)]
     out, cursor = [], low.replace(day=1)
@@ -91,7 +91,7 @@ async def query(apg, scope: Scope, units: list[str], measures: list[str], low: d
                 (visible[unit][1] or 0) if catalog[m].aggregation is Aggregation.LATEST else next(flow_values)
                 for m in measures
             ]
-            out_rows.append([unit, period, values] if by != "total" else [unit, values])
+            out_rows.append([unit, period or "total", values])
     return {
         "from": low.isoformat(),
         "to": high.isoformat(),

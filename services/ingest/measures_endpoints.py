@@ -59,7 +59,7 @@ async def _driver(session):
     summary="Measures of many units over a range: total, per month or per day",
     description="Values follow `measures` order; a unit–period without data has zeros; `unit.population` is the "
     "directory's value. Units unknown or outside the caller's subtree are listed in `missing`. "
-    "For `by=total` a row is `[unit, values]`, otherwise `[unit, period, values]` (period `YYYY-MM` or `YYYY-MM-DD`).",
+    "A row is `[unit, period, values]` with period `total`, `YYYY-MM` or `YYYY-MM-DD`.",
 )
 async def query_measures(body: MeasureQuery, principal: PrincipalDep, database: DatabaseDep) -> Response:
     async with database.session() as session:

@@ -197,7 +197,7 @@ async def test_gbk_bom_ndjson_and_xlsx_files_are_read(ingest):
 
     rows = await ingest.post("/measures/query", json={"units": ["GZ-T1-A001"], "measures": ["calls.talk_seconds"],
                                                       "from": "2025-01-02", "to": "2025-01-02"}, headers=ADMIN)  # fmt: skip
-    assert rows.json()["rows"] == [["GZ-T1-A001", [130.0]]]
+    assert rows.json()["rows"] == [["GZ-T1-A001", "total", [130.0]]]
     del text
 
 
