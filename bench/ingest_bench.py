@@ -86,7 +86,9 @@ async def ingest_once(url: str, path: Path) -> dict:
     database = Database.from_url(url)
     try:
         with path.open("rb") as handle:
-            return await submit(database, DEMO_ADMIN, Submission(kind="call", source="bench-acd", filename=path.name), binary=handle)
+            return await submit(
+                database, DEMO_ADMIN, Submission(kind="call", source="bench-acd", filename=path.name), binary=handle
+            )
     finally:
         await database.dispose()
 

@@ -47,7 +47,11 @@ def demo_mappings() -> dict[str, dict]:
     import json
 
     folder = resources.files("services.ingest").joinpath("demo/mappings")
-    return {p.name.removesuffix(".json"): json.loads(p.read_text("utf-8")) for p in folder.iterdir() if p.name.endswith(".json")}
+    return {
+        p.name.removesuffix(".json"): json.loads(p.read_text("utf-8"))
+        for p in folder.iterdir()
+        if p.name.endswith(".json")
+    }
 
 
 async def load_demo_records(database_url: str) -> dict[str, dict[str, int]]:

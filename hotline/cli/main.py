@@ -187,13 +187,22 @@ def ingest(
     if mapping and mapping.endswith(".json"):
         path = Path(mapping)
         name = path.stem
-        response = httpx.put(f"{ingest_url}/mappings/{name}", content=path.read_bytes(), headers={**headers, "content-type": "application/json"}, timeout=60)
+        response = httpx.put(
+            f"{ingest_url}/mappings/{name}",
+            content=path.read_bytes(),
+            headers={**headers, "content-type": "application/json"},
+            timeout=60,
+        )
         if response.status_code != 200:
             console.print(f"[red]mapping refused ({response.status_code}):[/red] {response.text}")
             raise typer.Exit(1)
         mapping = name
     params = {"kind": kind, "source": source, "filename": file.name}
-    params |= {k: v for k, v in {"mapping": mapping, "time_zone": time_zone, "expected_rows": expected_rows}.items() if v is not None}
+    params |= {
+        k: v
+        for k, v in {"mapping": mapping, "time_zone": time_zone, "expected_rows": expected_rows}.items()
+        if v is not None
+    }
     columns = ["{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=console) as progress:
         task = progress.add_task(f"uploading {file.name}", total=file.stat().st_size)

@@ -91,7 +91,9 @@ async def submit_batch(
     source: Annotated[str, Query(description="Sending system; the default `source` of rows that do not name one")],
     mapping: Annotated[str | None, Query(description="Name of a saved column mapping")] = None,
     format: Annotated[str | None, Query(description="csv, tsv, ndjson or xlsx (default: from file name/type)")] = None,
-    filename: Annotated[str | None, Query(description="Original file name (for the report and format detection)")] = None,
+    filename: Annotated[
+        str | None, Query(description="Original file name (for the report and format detection)")
+    ] = None,
     time_zone: Annotated[str | None, Query(description="Time zone of naive timestamps (default Asia/Shanghai)")] = None,
     period_from: Annotated[date | None, Query(description="First day the batch declares to cover (relevance)")] = None,
     period_to: Annotated[date | None, Query(description="Last day the batch declares to cover")] = None,

@@ -85,7 +85,12 @@ def _check(principal: Principal, sub: Submission) -> ZoneInfo:
 
 
 async def submit(
-    database: Database, principal: Principal, sub: Submission, *, binary: BinaryIO | None = None, rows: list | None = None
+    database: Database,
+    principal: Principal,
+    sub: Submission,
+    *,
+    binary: BinaryIO | None = None,
+    rows: list | None = None,
 ) -> dict[str, Any]:
     """Load a file (``binary``) or a list of row objects (``rows``) as one batch; returns its report."""
     tz = _check(principal, sub)
@@ -122,7 +127,9 @@ async def submit(
         return await batch_report(session, principal, batch_id)
 
 
-def _source_rows(binary: BinaryIO | None, rows: list | None, sub: Submission, mapping: ColumnMapping | None) -> Iterator:
+def _source_rows(
+    binary: BinaryIO | None, rows: list | None, sub: Submission, mapping: ColumnMapping | None
+) -> Iterator:
     kind = KINDS[sub.kind]
     if rows is not None:
         if not rows:

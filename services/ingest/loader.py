@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
+from datetime import date, tzinfo
 from typing import Any
 
 from services.ingest import aggregation, quality
@@ -101,7 +101,9 @@ class RowFeed:
             if values is None:
                 self.counts.reject(problems)
                 continue
-            outside = [(i, n) for i, n in self._unit_fields if values[i] is not None and values[i] not in self.units_in_scope]
+            outside = [
+                (i, n) for i, n in self._unit_fields if values[i] is not None and values[i] not in self.units_in_scope
+            ]
             if outside:
                 self.counts.rejected_out_of_scope += 1
                 self.counts.reject(
@@ -196,7 +198,9 @@ async def merge_stage(apg, kind: RecordKind, stage: str, feed: RowFeed) -> None:
     await apg.execute(aggregation.TOUCHED_DDL)
     # corrections: the stored versions leave, and the keys they counted for are recomputed
     await apg.execute(
-        aggregation.touch_sql(kind.name, f"EXISTS (SELECT 1 FROM {stage} s WHERE s.source = r.source AND s.record_id = r.record_id)")
+        aggregation.touch_sql(
+            kind.name, f"EXISTS (SELECT 1 FROM {stage} s WHERE s.source = r.source AND s.record_id = r.record_id)"
+        )
     )
     corrected = await apg.fetchval(
         f"""WITH d AS (DELETE FROM {table} r USING {stage} s

@@ -123,7 +123,16 @@ async def sources(apg, scope: Scope, units: list[str], measures: list[str], low:
             low,
             high,
         )
-        out += [{"unit": r["unit"], "measure": measure, "batch_id": r["batch_id"], "source": r["source"], "records": r["records"]} for r in rows]
+        out += [
+            {
+                "unit": r["unit"],
+                "measure": measure,
+                "batch_id": r["batch_id"],
+                "source": r["source"],
+                "records": r["records"],
+            }
+            for r in rows
+        ]
     return {"sources": out, "missing": [u for u in dict.fromkeys(units) if u not in visible]}
 
 

@@ -74,7 +74,9 @@ async def query_measures(body: MeasureQuery, principal: PrincipalDep, database: 
 async def measure_sources(body: SourcesQuery, principal: PrincipalDep, database: DatabaseDep) -> Response:
     async with database.session() as session:
         scope = await repository.scope_for(session, principal.unit_id)
-        result = await measures_api.sources(await _driver(session), scope, body.units, body.measures, body.from_, body.to)
+        result = await measures_api.sources(
+            await _driver(session), scope, body.units, body.measures, body.from_, body.to
+        )
     return _json(result)
 
 
@@ -87,7 +89,5 @@ async def measure_sources(body: SourcesQuery, principal: PrincipalDep, database:
 async def measure_contribution(body: ContributionQuery, principal: PrincipalDep, database: DatabaseDep) -> Response:
     async with database.session() as session:
         scope = await repository.scope_for(session, principal.unit_id)
-        result = await measures_api.contribution(
-            await _driver(session), scope, [r.model_dump() for r in body.records]
-        )
+        result = await measures_api.contribution(await _driver(session), scope, [r.model_dump() for r in body.records])
     return _json(result)

@@ -93,7 +93,11 @@ def assemble(
             "receivedShare": share(rows_read, expected_rows),
             "daysWithoutData": [d.isoformat() for d in missing],
         },
-        "precision": {"rowsValid": rows_valid, "rowsRejected": rows_rejected, "validShare": share(rows_valid, rows_read)},
+        "precision": {
+            "rowsValid": rows_valid,
+            "rowsRejected": rows_rejected,
+            "validShare": share(rows_valid, rows_read),
+        },
         "consistency": {
             "checks": checks,
             "timeOrderViolations": time_order_violations,
@@ -130,7 +134,9 @@ async def batch_quality(apg, kind, feed) -> dict[str, Any]:
         period=feed.period,
         days_with_data=feed.days,
         checks=checks,
-        time_order_violations=sum(1 for p in counts.problems if p.reason.endswith(tuple(f"before {f}" for f in ("started_at", "received_at")))),
+        time_order_violations=sum(
+            1 for p in counts.problems if p.reason.endswith(tuple(f"before {f}" for f in ("started_at", "received_at")))
+        ),
         out_of_period=feed.out_of_period,
         out_of_scope=counts.rejected_out_of_scope,
     )
@@ -141,7 +147,9 @@ async def unit_quality(apg, scope: Scope, unit_path: str, period: tuple[date, da
     from services.ingest.records import KINDS
 
     low, high = period
-    under = "r.unit_id IN (SELECT id FROM ingest.unit WHERE path = $1 OR path LIKE $1 || '/%') AND r.day BETWEEN $2 AND $3"
+    under = (
+        "r.unit_id IN (SELECT id FROM ingest.unit WHERE path = $1 OR path LIKE $1 || '/%') AND r.day BETWEEN $2 AND $3"
+    )
     checks: list[dict[str, Any]] = []
     records: dict[str, int] = {}
     batch_ids: set[int] = set()

@@ -130,7 +130,9 @@ def _csv(text: io.TextIOWrapper, delimiter: str | None) -> tuple[list[str], Iter
                     continue
                 row_no += 1
                 if len(cells) != width:
-                    yield BadRow(row_no, f"row has {len(cells)} fields, the header has {width} (truncated or misquoted)")
+                    yield BadRow(
+                        row_no, f"row has {len(cells)} fields, the header has {width} (truncated or misquoted)"
+                    )
                     continue
                 yield row_no, dict(zip(names, cells, strict=True))
         except csv.Error as exc:

@@ -57,9 +57,16 @@ class RecordKind:
 
 def _common(what: str) -> tuple[Field, ...]:
     return (
-        Field("source", "text", "Source system that sent the record (e.g. `gz-12345-acd`); with `record_id` the natural key.", True),
+        Field(
+            "source",
+            "text",
+            "Source system that sent the record (e.g. `gz-12345-acd`); with `record_id` the natural key.",
+            True,
+        ),
         Field("record_id", "text", f"The source system's own id of the {what}.", True),
-        Field("unit_id", "text", "Unit the record belongs to (see the attribution rules in docs/contracts.md §4).", True),
+        Field(
+            "unit_id", "text", "Unit the record belongs to (see the attribution rules in docs/contracts.md §4).", True
+        ),
     )
 
 
@@ -109,10 +116,14 @@ CALL = RecordKind(
         Field("ended_at", "timestamp", "When the call ended."),
         _flag("transferred", "Transferred to another agent or line."),
         _flag("resolved_first_contact", "Resolved at the first contact (FCR)."),
-        _flag("repeat_caller", "The caller had called the same hotline body in the previous 7 days (set by the source)."),
+        _flag(
+            "repeat_caller", "The caller had called the same hotline body in the previous 7 days (set by the source)."
+        ),
         _flag("complaint", "A complaint about the hotline's own service."),
         Field("caller_hash", "text", "Hashed caller number (never the number itself)."),
-        Field("work_order_id", "text", "record_id of the work order the call created, if any (same source system family)."),
+        Field(
+            "work_order_id", "text", "record_id of the work order the call created, if any (same source system family)."
+        ),
     ),
 )
 
@@ -128,10 +139,17 @@ WORK_ORDER = RecordKind(
         Field("channel", "enum", "Intake channel (受理渠道).", True, CHANNELS),
         Field("category", "text", "Category of the request, as the source names it."),
         _flag("handled_directly", "Resolved by the hotline body itself without dispatch (直办)."),
-        Field("handling_unit_id", "text", "Undertaking unit the order was dispatched to (承办单位); empty if handled directly."),
+        Field(
+            "handling_unit_id",
+            "text",
+            "Undertaking unit the order was dispatched to (承办单位); empty if handled directly.",
+        ),
         Field("dispatched_at", "timestamp", "When it was dispatched to the handling unit."),
         Field("reassignments", "int", "Times it was re-dispatched to another unit (改派).", minimum=0),
-        _flag("sent_back_to_origin", "An integrated department hotline's request still sent back to the original department."),
+        _flag(
+            "sent_back_to_origin",
+            "An integrated department hotline's request still sent back to the original department.",
+        ),
         Field("call_ended_at", "timestamp", "End of the call that produced the order."),
         Field("submitted_at", "timestamp", "When the agent submitted the order."),
         Field("first_response_at", "timestamp", "First answer to a mobile-channel request."),
@@ -141,7 +159,9 @@ WORK_ORDER = RecordKind(
         _flag("reply_complete", "The reply was judged complete (answers every point)."),
         Field("closed_at", "timestamp", "When the order was closed (办结)."),
         Field("on_time", "bool", "The source's own on-time verdict; if empty, closed_at ≤ due_at decides."),
-        Field("returned_for_redo", "int", "Times the hotline returned the unit's reply for redo (退回重办).", minimum=0),
+        Field(
+            "returned_for_redo", "int", "Times the hotline returned the unit's reply for redo (退回重办).", minimum=0
+        ),
         _flag("supervised", "Put under supervision (督办)."),
         _flag("resolved", "Closed as resolved (for supervised orders; default: true when closed)."),
         _flag("reopened", "Reopened after closure (重启)."),
@@ -158,8 +178,17 @@ RATING = RecordKind(
     (
         *_common("rating"),
         Field("rated_at", "timestamp", "When the rating was given.", True),
-        Field("target", "enum", "service (话务服务, 6.5.1) or outcome (办理结果, 6.5.2).", True, ("service", "outcome")),
-        Field("rating", "int", "1 very dissatisfied … 5 very satisfied; 4–5 satisfied, 1–2 dissatisfied.", True, minimum=1, maximum=5),
+        Field(
+            "target", "enum", "service (话务服务, 6.5.1) or outcome (办理结果, 6.5.2).", True, ("service", "outcome")
+        ),
+        Field(
+            "rating",
+            "int",
+            "1 very dissatisfied … 5 very satisfied; 4–5 satisfied, 1–2 dissatisfied.",
+            True,
+            minimum=1,
+            maximum=5,
+        ),
         Field("reasons", "enum_list", "Dissatisfaction reasons (spec 6.5.3).", False, DISSATISFACTION_REASONS),
         _flag("verified", "The hotline verified the dissatisfaction."),
         _flag("followed_up", "The hotline followed the dissatisfaction up."),
@@ -252,7 +281,13 @@ REPORTED_ITEM = RecordKind(
     (
         *_common("item"),
         Field("submitted_at", "timestamp", "When it was submitted.", True),
-        Field("category", "enum", "What it reports.", True, ("innovation", "emergency", "linkage", "personalised", "other")),
+        Field(
+            "category",
+            "enum",
+            "What it reports.",
+            True,
+            ("innovation", "emergency", "linkage", "personalised", "other"),
+        ),
         Field("title", "text", "Title.", True),
         Field("summary", "text", "Short summary."),
         Field("document_url", "text", "Where the full document is kept."),

@@ -18,7 +18,9 @@ Info = strawberry.Info[RequestContext, None]
 
 @strawberry.type(description="Why one input row was rejected (行号, 字段, 值, 原因).")
 class RecordProblem:
-    row: int = strawberry.field(description="1-based data row of the file or position in the batch (header not counted).")
+    row: int = strawberry.field(
+        description="1-based data row of the file or position in the batch (header not counted)."
+    )
     field: str | None = strawberry.field(description="The offending canonical field; null when the whole row is bad.")
     value: str | None = strawberry.field(description="The offending value, as given (truncated to 200 characters).")
     reason: str = strawberry.field(description="What is wrong and what was expected.")
@@ -30,12 +32,16 @@ class BatchCounts:
     valid: int = strawberry.field(description="Rows that passed every check.")
     rejected: int = strawberry.field(description="Rows rejected; see `problems`.")
     new: int = strawberry.field(description="Valid rows stored as new records.")
-    corrected: int = strawberry.field(description="Valid rows that replaced a stored record with the same (source, record_id).")
+    corrected: int = strawberry.field(
+        description="Valid rows that replaced a stored record with the same (source, record_id)."
+    )
     duplicate: int = strawberry.field(description="Valid rows identical to a stored record: nothing changed.")
     repeated_in_file: int = strawberry.field(description="Identical repeats of an earlier row of the same batch.")
 
 
-@strawberry.type(description="Completeness (完整性/召回率, spec 5.2.7): rows received against the expected count; days without data.")
+@strawberry.type(
+    description="Completeness (完整性/召回率, spec 5.2.7): rows received against the expected count; days without data."
+)
 class Completeness:
     expected_rows: int | None = strawberry.field(description="Rows the source declared it sent, if it did.")
     rows_received: int = strawberry.field(description="Rows received.")
@@ -61,7 +67,9 @@ class ConsistencyCheck:
 @strawberry.type(description="Consistency (一致性): cross-record checks and time-order violations.")
 class Consistency:
     checks: list[ConsistencyCheck] = strawberry.field(description="Each cross-record check.")
-    time_order_violations: int = strawberry.field(description="Rows rejected because a later time precedes an earlier one (closed < received …).")
+    time_order_violations: int = strawberry.field(
+        description="Rows rejected because a later time precedes an earlier one (closed < received …)."
+    )
     consistent_share: float | None = strawberry.field(description="Share of checked records passing every check.")
 
 
@@ -78,7 +86,9 @@ class DataQuality:
     precision: Precision = strawberry.field(description="Precision: valid rows.")
     consistency: Consistency = strawberry.field(description="Cross-record consistency.")
     relevance: Relevance = strawberry.field(description="Period and scope relevance.")
-    records_by_kind: JSON | None = strawberry.field(description="For a unit and period: stored records per record type.")
+    records_by_kind: JSON | None = strawberry.field(
+        description="For a unit and period: stored records per record type."
+    )
 
 
 def quality_from_dict(q: dict[str, Any] | None) -> DataQuality | None:
@@ -110,12 +120,16 @@ class IngestBatch:
     id: strawberry.ID = strawberry.field(description="Batch id.")
     kind: str = strawberry.field(description="Record type: " + ", ".join(KINDS) + ".")
     source: str = strawberry.field(description="Sending system.")
-    status: str = strawberry.field(description="received → validating → loading → aggregating → done; or failed, withdrawn.")
+    status: str = strawberry.field(
+        description="received → validating → loading → aggregating → done; or failed, withdrawn."
+    )
     filename: str | None = strawberry.field(description="Original file name, if a file.")
     mapping: str | None = strawberry.field(description="Column mapping used, if any.")
     time_zone: str = strawberry.field(description="Zone naive timestamps were read in.")
     submitted_by: str = strawberry.field(description="Subject of the submitting token.")
-    submitter_unit_id: strawberry.ID = strawberry.field(description="The submitting unit (decides who may see the batch).")
+    submitter_unit_id: strawberry.ID = strawberry.field(
+        description="The submitting unit (decides who may see the batch)."
+    )
     received_at: dt.datetime = strawberry.field(description="When the batch arrived.")
     finished_at: dt.datetime | None = strawberry.field(description="When it was done or failed.")
     withdrawn_at: dt.datetime | None = strawberry.field(description="When it was withdrawn.")
@@ -142,9 +156,14 @@ def batch_from_report(r: dict[str, Any]) -> IngestBatch:
         withdrawn_at=dt.datetime.fromisoformat(r["withdrawnAt"]) if r["withdrawnAt"] else None,
         error=r["error"],
         counts=BatchCounts(
-            read=c["read"], valid=c["valid"], rejected=c["rejected"], new=c["new"], corrected=c["corrected"],
-            duplicate=c["duplicate"], repeated_in_file=c["repeatedInFile"],
-        ),  # fmt: skip
+            read=c["read"],
+            valid=c["valid"],
+            rejected=c["rejected"],
+            new=c["new"],
+            corrected=c["corrected"],
+            duplicate=c["duplicate"],
+            repeated_in_file=c["repeatedInFile"],
+        ),
         quality=quality_from_dict(r["quality"]),
         problems=[RecordProblem(**p) for p in r["problems"]],
     )
@@ -155,7 +174,9 @@ class ColumnMappingType:
     name: str = strawberry.field(description="Name it is used by (`mapping=` on upload).")
     kind: str = strawberry.field(description="Record type it produces.")
     description: str = strawberry.field(description="What layout it reads.")
-    spec: JSON = strawberry.field(description="The mapping document (renames, constants, formats, value maps, unit look-up).")
+    spec: JSON = strawberry.field(
+        description="The mapping document (renames, constants, formats, value maps, unit look-up)."
+    )
     owner_unit_id: strawberry.ID = strawberry.field(description="Unit that saved it.")
 
 
@@ -188,7 +209,9 @@ class RecordsQuery:
         return [batch_from_report(batches.batch_to_dict(r, [])) for r in rows]
 
     @strawberry.field(description="Data quality (spec 5.2.7) of everything stored for a unit's subtree over a period.")
-    async def data_quality(self, info: Info, unit_id: strawberry.ID, from_date: dt.date, to_date: dt.date) -> DataQuality | None:
+    async def data_quality(
+        self, info: Info, unit_id: strawberry.ID, from_date: dt.date, to_date: dt.date
+    ) -> DataQuality | None:
         session = info.context.session
         scope = await repository.scope_for(session, info.context.principal.unit_id)
         units = await repository.units_by_ids(session, scope, [str(unit_id)])
@@ -204,9 +227,12 @@ class RecordsQuery:
         scope = await repository.scope_for(session, info.context.principal.unit_id)
         return [
             ColumnMappingType(
-                name=r["name"], kind=r["kind"], description=r["description"], spec=r["spec"],
+                name=r["name"],
+                kind=r["kind"],
+                description=r["description"],
+                spec=r["spec"],
                 owner_unit_id=strawberry.ID(r["owner_unit_id"]),
-            )  # fmt: skip
+            )
             for r in await store.list_mappings(session, scope)
         ]
 
@@ -233,7 +259,9 @@ class RecordsMutation:
         report = await batches.submit(_database(info), info.context.principal, sub, rows=list(records))
         return batch_from_report(report)
 
-    @strawberry.mutation(description="Withdraw a batch: its rows leave and the measures they counted for are recomputed.")
+    @strawberry.mutation(
+        description="Withdraw a batch: its rows leave and the measures they counted for are recomputed."
+    )
     async def withdraw_batch(self, info: Info, id: strawberry.ID) -> IngestBatch:
         report = await batches.withdraw(_database(info), info.context.principal, int(id))
         return batch_from_report(report)

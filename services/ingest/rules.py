@@ -111,7 +111,9 @@ RULES: tuple[Rule, ...] = (
         "unit",
         _b(f"{_DISPATCHED} AND r.dispatched_at <= r.received_at + {DISPATCH_LIMIT}"),
     ),
-    Rule("orders.dispatched_precisely", "work_order", "unit", _b(f"{_DISPATCHED} AND coalesce(r.reassignments, 0) = 0")),
+    Rule(
+        "orders.dispatched_precisely", "work_order", "unit", _b(f"{_DISPATCHED} AND coalesce(r.reassignments, 0) = 0")
+    ),
     Rule("orders.sent_back_to_origin", "work_order", "unit", _b("r.sent_back_to_origin")),
     Rule(
         "orders.submission_seconds",
@@ -135,11 +137,21 @@ RULES: tuple[Rule, ...] = (
         "handling",
         _b(f"{_CLOSED} AND coalesce(r.returned_for_redo, 0) = 0 AND NOT coalesce(r.reopened, false)"),
     ),
-    Rule("orders.resolution_hours", "work_order", "handling", _v(_CLOSED, _secs("r.closed_at", "r.received_at") + " / 3600.0")),
+    Rule(
+        "orders.resolution_hours",
+        "work_order",
+        "handling",
+        _v(_CLOSED, _secs("r.closed_at", "r.received_at") + " / 3600.0"),
+    ),
     Rule("orders.returned_for_redo", "work_order", "handling", "coalesce(r.returned_for_redo, 0)"),
     Rule("orders.reopened", "work_order", "handling", _b("r.reopened")),
     Rule("orders.supervised", "work_order", "handling", _b("r.supervised")),
-    Rule("orders.supervised_resolved", "work_order", "handling", _b(f"r.supervised AND {_CLOSED} AND coalesce(r.resolved, true)")),
+    Rule(
+        "orders.supervised_resolved",
+        "work_order",
+        "handling",
+        _b(f"r.supervised AND {_CLOSED} AND coalesce(r.resolved, true)"),
+    ),
     Rule("orders.replied", "work_order", "handling", _b("r.replied_at IS NOT NULL")),
     Rule("orders.reply_complete", "work_order", "handling", _b("r.replied_at IS NOT NULL AND r.reply_complete")),
     # --- rating: the rated unit (service: serving body/agent; outcome: handling unit); day rated
@@ -174,7 +186,12 @@ RULES: tuple[Rule, ...] = (
     Rule("callbacks.done", "callback", "unit", _b("r.done_at IS NOT NULL")),
     # --- chat_session: the serving unit; day started
     Rule("chats.sessions", "chat_session", "unit", _b("coalesce(r.agent_served, true)")),
-    Rule("chats.first_response_seconds", "chat_session", "unit", _v("coalesce(r.agent_served, true)", "r.first_response_seconds")),
+    Rule(
+        "chats.first_response_seconds",
+        "chat_session",
+        "unit",
+        _v("coalesce(r.agent_served, true)", "r.first_response_seconds"),
+    ),
     Rule("chats.duration_seconds", "chat_session", "unit", _v("coalesce(r.agent_served, true)", "r.duration_seconds")),
     # --- smart_test: the tested body; day of the test
     Rule("smart.tests", "smart_test", "unit", "1"),

@@ -12,9 +12,7 @@ from hotline.kit.auth import Principal
 from hotline.kit.scope import PATH_SEPARATOR, Scope
 
 # A batch is visible to a caller iff the unit that submitted it is inside the caller's subtree.
-_BATCH_IN_SCOPE = (
-    "JOIN ingest.unit su ON su.id = b.submitter_unit_id WHERE (su.path = :path OR su.path LIKE :prefix)"
-)
+_BATCH_IN_SCOPE = "JOIN ingest.unit su ON su.id = b.submitter_unit_id WHERE (su.path = :path OR su.path LIKE :prefix)"
 
 
 def _scope_params(scope: Scope) -> dict[str, str]:
@@ -89,7 +87,10 @@ async def fail_batch(session: AsyncSession, batch_id: int, error: str) -> None:
 async def batch_row(session: AsyncSession, scope: Scope, batch_id: int, *, lock: bool = False):
     result = await session.execute(
         text(
-            "SELECT b.* FROM ingest.batch b " + _BATCH_IN_SCOPE + " AND b.id = :id" + (" FOR UPDATE OF b" if lock else "")
+            "SELECT b.* FROM ingest.batch b "
+            + _BATCH_IN_SCOPE
+            + " AND b.id = :id"
+            + (" FOR UPDATE OF b" if lock else "")
         ),
         {**_scope_params(scope), "id": batch_id},
     )
@@ -97,10 +98,14 @@ async def batch_row(session: AsyncSession, scope: Scope, batch_id: int, *, lock:
     return dict(row) if row else None
 
 
-async def list_batches(session: AsyncSession, scope: Scope, *, limit: int = 50, status: str | None = None) -> list[dict]:
+async def list_batches(
+    session: AsyncSession, scope: Scope, *, limit: int = 50, status: str | None = None
+) -> list[dict]:
     result = await session.execute(
         text(
-            "SELECT b.* FROM ingest.batch b " + _BATCH_IN_SCOPE + " AND (CAST(:status AS text) IS NULL OR b.status = :status) "
+            "SELECT b.* FROM ingest.batch b "
+            + _BATCH_IN_SCOPE
+            + " AND (CAST(:status AS text) IS NULL OR b.status = :status) "
             "ORDER BY b.id DESC LIMIT :limit"
         ),
         {**_scope_params(scope), "status": status, "limit": limit},
@@ -139,7 +144,9 @@ def _mapping_visible(scope: Scope, owner_unit_id: str) -> bool:
 
 async def list_mappings(session: AsyncSession, scope: Scope) -> list[dict[str, Any]]:
     result = await session.execute(
-        text("SELECT name, kind, description, spec, owner_unit_id, updated_by, updated_at FROM ingest.column_mapping ORDER BY name")
+        text(
+            "SELECT name, kind, description, spec, owner_unit_id, updated_by, updated_at FROM ingest.column_mapping ORDER BY name"
+        )
     )
     rows = [dict(r) for r in result.mappings()]
     visible = await unit_ids_in_scope(session, scope)

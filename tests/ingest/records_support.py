@@ -29,7 +29,9 @@ async def register_tree(client) -> None:
     assert response.status_code == 200, response.text
 
 
-async def send(client, kind: str, content: bytes | str, *, headers=ADMIN, source="test-src", filename="rows.csv", **params):
+async def send(
+    client, kind: str, content: bytes | str, *, headers=ADMIN, source="test-src", filename="rows.csv", **params
+):
     body = content.encode() if isinstance(content, str) else content
     return await client.post(
         "/batches",

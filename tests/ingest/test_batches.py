@@ -207,7 +207,7 @@ async def test_unreadable_files_get_a_clear_error_and_store_nothing(ingest):
         "empty": (b"", "empty"),
         "header only": (b"source,record_id,unit_id,started_at,direction,outcome\n", "no data rows"),
         "wrong header": (b"id,agent,when\n1,GZ-T1,2025-01-01\n", "wrong header for call"),
-        "wrong encoding": ("record_id,unit_id\n".encode() + b"\xff\xfe\xfa\x81\x30" * 10, "decode"),
+        "wrong encoding": (b"record_id,unit_id\n" + b"\xff\xfe\xfa\x81\x30" * 10, "decode"),
         "unterminated quote": (to_csv([CALL]).encode() + b'x,"c9,GZ-T1\n', "CSV syntax error"),
         "truncated xlsx": (b"PK\x03\x04" + b"\x00" * 40, "XLSX"),
     }

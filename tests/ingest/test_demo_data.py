@@ -42,7 +42,9 @@ async def test_demo_records_load_with_the_shipped_mappings_and_a_reload_changes_
                 "JOIN ingest.batch b ON b.id = p.batch_id ORDER BY 1, 2 LIMIT 40"))).all()  # fmt: skip
             answered = await session.scalar(text(
                 "SELECT sum(\"calls.answered\") FROM ingest.daily_measure WHERE unit_id = 'GD'"))  # fmt: skip
-            stored_answered = await session.scalar(text("SELECT count(*) FROM ingest.raw_call WHERE outcome = 'answered'"))
+            stored_answered = await session.scalar(
+                text("SELECT count(*) FROM ingest.raw_call WHERE outcome = 'answered'")
+            )
             on_time = await session.scalar(text(
                 "SELECT sum(\"orders.closed_on_time\") FROM ingest.daily_measure WHERE unit_id = 'GD-GZ'"))  # fmt: skip
             stored_on_time = await session.scalar(text(

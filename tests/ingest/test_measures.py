@@ -67,10 +67,18 @@ async def test_call_measures_by_hand(ingest):
     assert day2["GZ-T1"]["calls.offered"] == 4 and day2["GD"]["calls.answered"] == 3
     assert day2["GD"]["calls.talk_seconds"] == 360 and day2["GD"]["calls.ivr_seconds"] == 42  # 30 + 12
     assert day2["GD-SZ"] == dict.fromkeys(codes, 0)
-    by_day = await measures(ingest, [A2], ["calls.answered", "calls.answer_wait_seconds"], "2025-01-01", "2025-01-03", "day")
-    assert by_day["rows"] == [[A2, "2025-01-01", [0, 0]], [A2, "2025-01-02", [1.0, 5.0]], [A2, "2025-01-03", [1.0, 30.0]]]
+    by_day = await measures(
+        ingest, [A2], ["calls.answered", "calls.answer_wait_seconds"], "2025-01-01", "2025-01-03", "day"
+    )
+    assert by_day["rows"] == [
+        [A2, "2025-01-01", [0, 0]],
+        [A2, "2025-01-02", [1.0, 5.0]],
+        [A2, "2025-01-03", [1.0, 30.0]],
+    ]
     assert by_day["days_with_data"] == {A2: 2}
-    by_month = await measures(ingest, ["GD"], ["calls.answered", "unit.population"], "2024-12-01", "2025-01-31", "month")
+    by_month = await measures(
+        ingest, ["GD"], ["calls.answered", "unit.population"], "2024-12-01", "2025-01-31", "month"
+    )
     assert by_month["rows"] == [["GD", "2024-12", [0, 126012510]], ["GD", "2025-01", [4.0, 126012510]]]
 
 
@@ -130,11 +138,20 @@ async def test_sources_and_contributions_explain_the_values(ingest):
         headers=GZ,
     )
     assert response.json() == {
-        "sources": [{"unit": "GZ-T1", "measure": "calls.answered", "batch_id": calls["batchId"], "source": "test-src", "records": 4}],
+        "sources": [
+            {
+                "unit": "GZ-T1",
+                "measure": "calls.answered",
+                "batch_id": calls["batchId"],
+                "source": "test-src",
+                "records": 4,
+            }
+        ],
         "missing": ["GD-SZ"],  # outside Guangzhou's scope
     }
     response = await ingest.post(
-        "/measures/contribution", json={"records": [{"source": "test-src", "record_id": "c1"}, {"source": "x", "record_id": "y"}]},
+        "/measures/contribution",
+        json={"records": [{"source": "test-src", "record_id": "c1"}, {"source": "x", "record_id": "y"}]},
         headers=GZ,
     )
     result = response.json()
@@ -149,7 +166,8 @@ async def test_sources_and_contributions_explain_the_values(ingest):
 
 async def test_unknown_measures_are_refused(ingest):
     response = await ingest.post(
-        "/measures/query", json={"units": ["GD"], "measures": ["calls.nope"], "from": "2025-01-01", "to": "2025-01-31"},
+        "/measures/query",
+        json={"units": ["GD"], "measures": ["calls.nope"], "from": "2025-01-01", "to": "2025-01-31"},
         headers=ADMIN,
     )
     assert response.status_code == 400 and "calls.nope" in response.text

@@ -25,7 +25,11 @@ async def test_small_json_batch_report_and_quality(ingest):
     assert batch["status"] == "done"
     assert batch["counts"] == {"read": 2, "valid": 1, "rejected": 1, "new": 1}
     assert batch["problems"] == [{"row": 2, "field": "rating", "value": "9", "reason": "must be ≤ 5"}]
-    assert batch["quality"]["consistency"]["checks"][0] == {"check": "the rated work order exists", "checked": 1, "failed": 1}
+    assert batch["quality"]["consistency"]["checks"][0] == {
+        "check": "the rated work order exists",
+        "checked": 1,
+        "failed": 1,
+    }
     query = """query($id: ID!) { ingestBatch(id: $id) { status counts { new } submitterUnitId } }"""
     assert data_of(await gql(ingest, query, {"id": batch["id"]}, headers=ADMIN))["ingestBatch"]["status"] == "done"
     # Shenzhen sees neither the batch nor Guangzhou's quality
@@ -46,11 +50,13 @@ async def test_withdraw_and_mappings_through_graphql(ingest):
     records = [{"record_id": "k1", "unit_id": "GD-GZ", "published_at": "2025-01-02T09:00:00"}]
     submit = 'mutation($r: [JSON!]!) { submitRecords(kind: "knowledge_update", source: "kb", records: $r) { id } }'
     batch_id = data_of(await gql(ingest, submit, {"r": records}, headers=GZ))["submitRecords"]["id"]
-    withdrawn = data_of(await gql(ingest, "mutation($id: ID!) { withdrawBatch(id: $id) { status } }", {"id": batch_id}, headers=GZ))
+    withdrawn = data_of(
+        await gql(ingest, "mutation($id: ID!) { withdrawBatch(id: $id) { status } }", {"id": batch_id}, headers=GZ)
+    )
     assert withdrawn["withdrawBatch"]["status"] == "withdrawn"
     spec = {"kind": "smart_test", "fields": {"record_id": {"column": "id"}, "unit_id": {"value": "GD-GZ"},
             "tested_at": {"column": "when"}, "correct": {"column": "ok"}}}  # fmt: skip
-    save = "mutation($s: JSON!) { saveColumnMapping(name: \"gz-bot-tests\", spec: $s) { name kind } }"
+    save = 'mutation($s: JSON!) { saveColumnMapping(name: "gz-bot-tests", spec: $s) { name kind } }'
     assert data_of(await gql(ingest, save, {"s": spec}, headers=GZ))["saveColumnMapping"]["kind"] == "smart_test"
     names = data_of(await gql(ingest, "{ columnMappings { name ownerUnitId } }", headers=GZ))["columnMappings"]
     assert {"name": "gz-bot-tests", "ownerUnitId": "GD-GZ"} in names

@@ -96,9 +96,10 @@ def test_mapping_renames_constants_formats_value_maps_and_unit_lookup():
         "outcome": "answered",
         "unit_id": "GZ-T1-A001",
     }
-    assert mapping.apply({"id": "8", "date": "990201", "t": "0:00:00", "o": "HANG", "server": "NO_SERVER"})[
-        "unit_id"
-    ] == "NO_SERVER"  # not strict: passes through (and the loader then rejects the unknown unit)
+    assert (
+        mapping.apply({"id": "8", "date": "990201", "t": "0:00:00", "o": "HANG", "server": "NO_SERVER"})["unit_id"]
+        == "NO_SERVER"
+    )  # not strict: passes through (and the loader then rejects the unknown unit)
     with pytest.raises(ValueError, match="value map"):
         mapping.apply({"id": "9", "date": "990201", "t": "7:00:00", "o": "PHANTOM", "server": "ANN"})
 

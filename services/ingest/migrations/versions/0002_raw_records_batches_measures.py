@@ -17,7 +17,17 @@ down_revision = "ingest_0001"
 branch_labels = None
 depends_on = None
 
-RAW_TABLES = ('raw_call', 'raw_work_order', 'raw_rating', 'raw_inspection', 'raw_callback', 'raw_chat_session', 'raw_smart_test', 'raw_knowledge_update', 'raw_reported_item')
+RAW_TABLES = (
+    "raw_call",
+    "raw_work_order",
+    "raw_rating",
+    "raw_inspection",
+    "raw_callback",
+    "raw_chat_session",
+    "raw_smart_test",
+    "raw_knowledge_update",
+    "raw_reported_item",
+)
 
 RAW_DDL = (
     """CREATE TABLE ingest.raw_call (
