@@ -68,8 +68,28 @@ async def _spool(request: Request):
     return spool, request.headers.get("x-filename"), content_type
 
 
+# The body is read as a stream (not parsed by FastAPI), so its content types are declared by hand.
+_FILE_BODY = {"schema": {"type": "string", "format": "binary"}}
+BATCH_REQUEST_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "The file itself (streamed), or multipart/form-data with field `file`.",
+        "content": {
+            "text/csv": _FILE_BODY,
+            "application/x-ndjson": _FILE_BODY,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": _FILE_BODY,
+            "application/octet-stream": _FILE_BODY,
+            "multipart/form-data": {
+                "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
+            },
+        },
+    }
+}
+
+
 @router.post(
     "/batches",
+    openapi_extra=BATCH_REQUEST_BODY,
     summary="Submit a file of raw records (streamed) as one batch",
     description=(
         "Send the file as the request body (`Content-Type: text/csv`, `application/x-ndjson`, "

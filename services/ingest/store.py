@@ -125,14 +125,16 @@ async def batch_problems(session: AsyncSession, batch_id: int, limit: int) -> li
 
 
 async def mapping_spec(session: AsyncSession, scope: Scope, name: str) -> dict | None:
-    """A saved mapping, if its owner is the caller's unit or one of its ancestors or descendants' ... in scope."""
+    """A saved mapping, if it was saved by the caller's subtree or one of the caller's ancestors."""
     result = await session.execute(
         text("SELECT spec, owner_unit_id FROM ingest.column_mapping WHERE name = :name"), {"name": name}
     )
     row = result.first()
-    if row is None or not _mapping_visible(scope, row[1]):
+    if row is None:
         return None
-    return row[0]
+    if _mapping_visible(scope, row[1]) or row[1] in await unit_ids_in_scope(session, scope):
+        return row[0]
+    return None
 
 
 def _mapping_visible(scope: Scope, owner_unit_id: str) -> bool:

@@ -226,3 +226,46 @@ async def test_formats_are_published(ingest):
     assert formats["rating"]["jsonSchema"]["properties"]["reasons"]["anyOf"][0]["items"]["enum"][3] == "too_slow"
     template = await ingest.get("/records/formats/call.csv")
     assert template.text.startswith("source,record_id,unit_id,started_at,direction,outcome")
+
+
+async def test_the_streamed_upload_is_documented_in_openapi(ingest):
+    spec = (await ingest.get("/openapi.json")).json()
+    body = spec["paths"]["/batches"]["post"]["requestBody"]["content"]
+    assert {"text/csv", "application/x-ndjson", "multipart/form-data"} <= set(body)
+    assert {"/measures/query", "/measures/sources", "/measures/contribution", "/mappings/{name}"} <= set(spec["paths"])
+
+
+async def test_multipart_upload_with_a_saved_mapping(ingest):
+    await register_tree(ingest)
+    spec = {
+        "kind": "callback",
+        "fields": {
+            "record_id": {"column": "编号"},
+            "unit_id": {"value": "GD-GZ"},
+            "due_at": {"column": "应回访时间", "format": "%Y/%m/%d %H:%M"},
+            "done_at": {"column": "回访时间", "format": "%Y/%m/%d %H:%M"},
+        },
+    }
+    saved = await ingest.put("/mappings/gz-callbacks", json=spec, headers=GZ)
+    assert saved.status_code == 200, saved.text
+    listed = (await ingest.get("/mappings", headers=GZ)).json()
+    assert [m["name"] for m in listed] == ["gz-callbacks"]
+    assert (await ingest.get("/mappings", headers=auth("GD-SZ", "organizer"))).json() == []
+    content = "编号,应回访时间,回访时间\n1,2025/1/3 9:00,2025/1/3 8:00\n2,2025/1/3 9:00,\n3,2025-01-03,\n".encode(
+        "gb18030"
+    )
+    response = await ingest.post(
+        "/batches",
+        params={"kind": "callback", "source": "gz-callback-system", "mapping": "gz-callbacks"},
+        files={"file": ("回访.csv", content, "text/csv")},
+        headers=GZ,
+    )
+    report = response.json()
+    assert report["counts"]["new"] == 2 and report["mapping"] == "gz-callbacks"
+    assert report["problems"] == [
+        {"row": 3, "field": "due_at", "value": "2025-01-03", "reason": "does not match the date format %Y/%m/%d %H:%M"}
+    ]
+    got = values(await measures(ingest, ["GD-GZ"], ["callbacks.required", "callbacks.done"], headers=GZ))
+    assert got["GD-GZ"] == {"callbacks.required": 2, "callbacks.done": 1}
+    other = await send(ingest, "call", "x\n1\n", mapping="gz-callbacks")
+    assert other.status_code == 400 and "maps to callback" in other.text
