@@ -72,9 +72,10 @@ WHERE d.unit_id = k.unit_id AND d.day = k.day AND {zero}
 """
 
 
-def touch_sql(kind: str, where: str) -> str:
-    """Add the keys of raw rows matching ``where`` (alias r) to ``touched``, on every side of the kind."""
-    parts = [f"SELECT {SIDES[side]}, r.day FROM ingest.raw_{kind} r WHERE {where}" for side in rules_by_kind()[kind]]
+def touch_sql(kind: str, where: str, table: str | None = None) -> str:
+    """Add the keys of rows matching ``where`` (alias r; default table the raw one) to ``touched``, on every side."""
+    table = table or f"ingest.raw_{kind}"
+    parts = [f"SELECT DISTINCT {SIDES[side]}, r.day FROM {table} r WHERE {where}" for side in rules_by_kind()[kind]]
     return "INSERT INTO touched (unit_id, day) " + " UNION ".join(parts)
 
 

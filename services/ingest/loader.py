@@ -141,7 +141,7 @@ async def stage_rows(apg, kind: RecordKind, feed: RowFeed, rows: Iterator, on_pr
     return stage
 
 
-async def _drop_repeats_in_file(apg, stage: str, feed: RowFeed) -> None:
+async def _drop_repeats_in_file(apg, kind: RecordKind, stage: str, feed: RowFeed) -> None:
     """Rows repeated in the same file: identical repeats count once, differing ones are rejected."""
     if not feed.repeated_keys:
         return
@@ -149,10 +149,10 @@ async def _drop_repeats_in_file(apg, stage: str, feed: RowFeed) -> None:
     rows = await apg.fetch(
         f"""
         WITH ranked AS (
-            SELECT ctid AS c, row_no, fingerprint,
+            SELECT x.ctid AS c, row_no, fingerprint,
                    first_value(fingerprint) OVER w AS first_fp, first_value(row_no) OVER w AS first_row,
                    row_number() OVER w AS n
-            FROM {stage}
+            FROM (SELECT ctid, row_no, source, record_id, {fingerprint_sql(kind, "t")} AS fingerprint FROM {stage} t) x
             WHERE (source, record_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
             WINDOW w AS (PARTITION BY source, record_id ORDER BY row_no)
         )
@@ -183,14 +183,13 @@ async def merge_stage(apg, kind: RecordKind, stage: str, feed: RowFeed) -> None:
     """Dedupe against stored rows, replace corrected ones, insert the rest, re-aggregate touched keys."""
     await apg.execute("SELECT pg_advisory_xact_lock(hashtext($1))", KIND_LOCK + kind.name)
     await apg.execute("SET LOCAL TimeZone = 'UTC'")  # fingerprints render timestamps in UTC
-    await apg.execute(f"UPDATE {stage} s SET fingerprint = {fingerprint_sql(kind, 's')}")
-    await _drop_repeats_in_file(apg, stage, feed)
+    await _drop_repeats_in_file(apg, kind, stage, feed)
     table = f"ingest.{kind.table}"
     await apg.execute(f"CREATE INDEX ON {stage} (source, record_id)")
     await apg.execute(f"ANALYZE {stage}")
     duplicates = await apg.fetchval(
         f"""WITH d AS (DELETE FROM {stage} s USING {table} r
-                       WHERE r.source = s.source AND r.record_id = s.record_id AND r.fingerprint = s.fingerprint
+                       WHERE r.source = s.source AND r.record_id = s.record_id AND r.fingerprint = {fingerprint_sql(kind, "s")}
                        RETURNING 1)
             SELECT count(*) FROM d"""
     )
@@ -212,8 +211,12 @@ async def merge_stage(apg, kind: RecordKind, stage: str, feed: RowFeed) -> None:
     feed.counts.rows_new = staged - corrected
     for (month,) in await apg.fetch(f"SELECT DISTINCT date_trunc('month', day)::date FROM {stage}"):
         await apg.execute("SELECT ingest.ensure_partition($1, $2)", kind.table, month)
-    await apg.execute(f"INSERT INTO {table} SELECT * FROM {stage}")
-    await apg.execute(aggregation.touch_sql(kind.name, f"r.batch_id = {int(feed.batch_id)}"))
+    columns = ", ".join(kind.field_names)
+    await apg.execute(
+        f"INSERT INTO {table} ({columns}, day, batch_id, row_no, fingerprint) "
+        f"SELECT {columns}, day, batch_id, row_no, {fingerprint_sql(kind, 's')} FROM {stage} s"
+    )
+    await apg.execute(aggregation.touch_sql(kind.name, "true", table=stage))
 
 
 async def withdraw_rows(apg, kind: str, batch_id: int) -> int:
