@@ -123,6 +123,11 @@ async def submit(
         async with database.unit_of_work() as session:
             await store.fail_batch(session, batch_id, str(exc))
         raise BadRequestError(f"batch {batch_id} failed: {exc}", batchId=batch_id) from None
+    except Exception:
+        # unexpected: the load rolled back; record that the batch failed, then let the error be masked and logged
+        async with database.unit_of_work() as session:
+            await store.fail_batch(session, batch_id, "unexpected error while loading; nothing was stored")
+        raise
     async with database.session() as session:
         return await batch_report(session, principal, batch_id)
 

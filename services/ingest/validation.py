@@ -49,6 +49,8 @@ def _text(value: Any, _f: Field, _tz: tzinfo) -> str:
     text = str(value).strip()
     if len(text) > MAX_TEXT:
         raise FieldError(f"longer than {MAX_TEXT} characters")
+    if "\x00" in text:
+        raise FieldError("contains a NUL character")
     return text
 
 
@@ -82,7 +84,10 @@ def _to_int(value: Any) -> int:
 
 
 def _int(value: Any, f: Field, _tz: tzinfo) -> int:
-    return _number(value, f, _to_int)
+    number = _number(value, f, _to_int)
+    if not -(2**31) <= number < 2**31:
+        raise FieldError("integer out of range")
+    return number
 
 
 def _float(value: Any, f: Field, _tz: tzinfo) -> float:

@@ -72,6 +72,13 @@ def test_validation_reports_every_bad_field():
     )  # fmt: skip
     assert {p.field for p in problems} == {"record_id", "rated_at", "target", "rating", "reasons", "verified"}
     assert all(p.row == 3 and p.reason for p in problems)
+    # values PostgreSQL could not store are refused here, not half-way through the load
+    row = {"source": "s", "record_id": "a\x00b", "unit_id": "GD", "received_at": "2025-01-01 08:00",
+           "channel": "phone", "returned_for_redo": "99999999999"}  # fmt: skip
+    _, _, problems = RowValidator(KINDS["work_order"], SHANGHAI).check(1, row)
+    assert {(p.field, p.reason) for p in problems} == {
+        ("record_id", "contains a NUL character"), ("returned_for_redo", "integer out of range"),
+    }  # fmt: skip
 
 
 def test_mapping_renames_constants_formats_value_maps_and_unit_lookup():
