@@ -10,9 +10,12 @@ Writers of one record kind are serialized by an advisory lock.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, tzinfo
+from itertools import islice
 from typing import Any
 
 from services.ingest import aggregation, quality
@@ -123,21 +126,29 @@ class RowFeed:
             yield (*values, day, self.batch_id, row_no, "")  # the fingerprint is computed in SQL
 
 
-async def stage_rows(apg, kind: RecordKind, feed: RowFeed, rows: Iterator, on_progress=None) -> str:
-    """Create the staging table and COPY every valid row into it in chunks; returns its name."""
+def _take(iterator: Iterator[tuple], size: int) -> list[tuple]:
+    return list(islice(iterator, size))
+
+
+async def stage_rows(apg, kind: RecordKind, feed: RowFeed, rows: Iterator) -> str:
+    """Create the staging table and COPY every valid row into it in chunks; returns its name.
+
+    Parsing and validation run in a worker thread, one chunk ahead of the COPY of the previous chunk:
+    the event loop stays free for other requests, and PostgreSQL ingests while Python parses.
+    """
     stage = f"stage_{kind.name}_{feed.batch_id}"
     await apg.execute(f"CREATE TEMP TABLE {stage} (LIKE ingest.{kind.table}) ON COMMIT DROP")
     columns = [*kind.field_names, *(c for c, _ in SYSTEM_COLUMNS)]
-    chunk: list[tuple] = []
-    for record in feed.tuples(rows):
-        chunk.append(record)
-        if len(chunk) >= CHUNK_ROWS:
+    iterator = feed.tuples(rows)
+    pending = asyncio.ensure_future(asyncio.to_thread(_take, iterator, CHUNK_ROWS))
+    try:
+        while chunk := await pending:
+            pending = asyncio.ensure_future(asyncio.to_thread(_take, iterator, CHUNK_ROWS))
             await apg.copy_records_to_table(stage, records=chunk, columns=columns)
-            chunk = []
-            if on_progress is not None:
-                await on_progress(feed.counts.rows_read)
-    if chunk:
-        await apg.copy_records_to_table(stage, records=chunk, columns=columns)
+    finally:
+        if not pending.done():  # a COPY failed: let the parser finish its chunk before unwinding
+            with contextlib.suppress(Exception):
+                await pending
     return stage
 
 
