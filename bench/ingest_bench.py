@@ -99,7 +99,7 @@ def child(url: str, path: str) -> None:
     report = asyncio.run(ingest_once(url, Path(path)))
     elapsed = time.perf_counter() - began
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"RESULT {elapsed:.3f} {peak_mb:.1f} {report['status']} {report['counts']}")
+    print(f"RESULT {elapsed:.3f} {peak_mb:.1f} {report['status']} {report['counts']} phases {report['timingsSeconds']}")
 
 
 def run_child(url: str, path: Path) -> tuple[float, float, str]:

@@ -129,7 +129,9 @@ async def submit(
             await store.fail_batch(session, batch_id, "unexpected error while loading; nothing was stored")
         raise
     async with database.session() as session:
-        return await batch_report(session, principal, batch_id)
+        report = await batch_report(session, principal, batch_id)
+    report["timingsSeconds"] = feed.timings  # phases of this load (not stored)
+    return report
 
 
 def _source_rows(

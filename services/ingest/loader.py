@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, tzinfo
@@ -67,6 +68,7 @@ class RowFeed:
     expected_rows: int | None = None
     out_of_period: int = 0
     days: set[date] = field(default_factory=set)
+    timings: dict[str, float] = field(default_factory=dict)
     keys_seen: set[int] = field(default_factory=set)
     repeated_keys: set[tuple[str, str]] = field(default_factory=set)
 
@@ -245,12 +247,23 @@ async def withdraw_rows(apg, kind: str, batch_id: int) -> int:
 
 async def load(apg, kind: RecordKind, feed: RowFeed, rows: Iterator, set_status) -> dict[str, Any]:
     """Run a batch's load inside the caller's transaction; returns the batch's quality report."""
+    began = time.perf_counter()
     await set_status("validating")
     stage = await stage_rows(apg, kind, feed, rows)
     if feed.counts.rows_read == 0:
         raise FileFormatError("the file has a header but no data rows")
+    staged = time.perf_counter()
     await set_status("loading")
     await merge_stage(apg, kind, stage, feed)
+    merged = time.perf_counter()
     await set_status("aggregating")
     await aggregation.recompute(apg, kind.name)
-    return await quality.batch_quality(apg, kind, feed)
+    aggregated = time.perf_counter()
+    report = await quality.batch_quality(apg, kind, feed)
+    feed.timings = {
+        "parseValidateCopy": round(staged - began, 3),
+        "dedupeStore": round(merged - staged, 3),
+        "aggregate": round(aggregated - merged, 3),
+        "quality": round(time.perf_counter() - aggregated, 3),
+    }
+    return report
