@@ -187,7 +187,9 @@ def _database(info: Info):
 @strawberry.type(description="Raw-record queries of the ingest service.")
 class RecordsQuery:
     @strawberry.field(description="A batch's status and report; null if unknown or outside the caller's scope.")
-    async def ingest_batch(self, info: Info, id: strawberry.ID) -> IngestBatch | None:
+    async def ingest_batch(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="Batch id.")]
+    ) -> IngestBatch | None:
         try:
             report = await batches.batch_report(info.context.session, info.context.principal, int(id))
         except Exception as exc:  # NotFound and a non-numeric id read the same: no such batch
@@ -210,7 +212,11 @@ class RecordsQuery:
 
     @strawberry.field(description="Data quality (spec 5.2.7) of everything stored for a unit's subtree over a period.")
     async def data_quality(
-        self, info: Info, unit_id: strawberry.ID, from_date: dt.date, to_date: dt.date
+        self,
+        info: Info,
+        unit_id: Annotated[strawberry.ID, strawberry.argument(description="The unit; its whole subtree counts.")],
+        from_date: Annotated[dt.date, strawberry.argument(description="First day of the period.")],
+        to_date: Annotated[dt.date, strawberry.argument(description="Last day of the period.")],
     ) -> DataQuality | None:
         session = info.context.session
         scope = await repository.scope_for(session, info.context.principal.unit_id)
@@ -262,12 +268,20 @@ class RecordsMutation:
     @strawberry.mutation(
         description="Withdraw a batch: its rows leave and the measures they counted for are recomputed."
     )
-    async def withdraw_batch(self, info: Info, id: strawberry.ID) -> IngestBatch:
+    async def withdraw_batch(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="Batch id.")]
+    ) -> IngestBatch:
         report = await batches.withdraw(_database(info), info.context.principal, int(id))
         return batch_from_report(report)
 
     @strawberry.mutation(description="Save (create or replace) a named column mapping.")
-    async def save_column_mapping(self, info: Info, name: str, spec: JSON, description: str = "") -> ColumnMappingType:
+    async def save_column_mapping(
+        self,
+        info: Info,
+        name: Annotated[str, strawberry.argument(description="Name to save it under (a–z, 0–9, _ . -).")],
+        spec: Annotated[JSON, strawberry.argument(description="The mapping document.")],
+        description: Annotated[str, strawberry.argument(description="What layout it reads.")] = "",
+    ) -> ColumnMappingType:
         from services.ingest.batch_endpoints import save_named_mapping
 
         await save_named_mapping(_database(info), info.context.principal, name, spec, description)
