@@ -48,9 +48,13 @@ class LoadCounts:
             self.problems.extend(problems)
 
 
-def fingerprint_sql(kind: RecordKind, alias: str) -> str:
-    """SQL: md5 of a row's canonical values (timestamps rendered in UTC), the identity of a version."""
-    return "md5(ROW(" + ", ".join(f"{alias}.{name}" for name in kind.field_names) + ")::text)"
+def same_values_sql(kind: RecordKind, left: str, right: str) -> str:
+    """SQL: two rows carry the same canonical values (NULLs equal; timestamps compared as instants)."""
+    fields = kind.field_names
+    return (
+        "ROW(" + ", ".join(f"{left}.{f}" for f in fields) + ") IS NOT DISTINCT FROM "
+        "ROW(" + ", ".join(f"{right}.{f}" for f in fields) + ")"
+    )
 
 
 @dataclass
@@ -125,7 +129,7 @@ class RowFeed:
             else:
                 self.keys_seen.add(key)
             self.counts.rows_valid += 1
-            yield (*values, day, self.batch_id, row_no, "")  # the fingerprint is computed in SQL
+            yield (*values, day, self.batch_id, row_no)
 
 
 def _take(iterator: Iterator[tuple], size: int) -> list[tuple]:
@@ -162,15 +166,19 @@ async def _drop_repeats_in_file(apg, kind: RecordKind, stage: str, feed: RowFeed
     rows = await apg.fetch(
         f"""
         WITH ranked AS (
-            SELECT x.ctid AS c, row_no, fingerprint,
-                   first_value(fingerprint) OVER w AS first_fp, first_value(row_no) OVER w AS first_row,
-                   row_number() OVER w AS n
-            FROM (SELECT ctid, row_no, source, record_id, {fingerprint_sql(kind, "t")} AS fingerprint FROM {stage} t) x
+            SELECT ctid AS c, row_no, record_id, row_number() OVER w AS n,
+                   first_value(ctid) OVER w AS first_c, first_value(row_no) OVER w AS first_row
+            FROM {stage}
             WHERE (source, record_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
             WINDOW w AS (PARTITION BY source, record_id ORDER BY row_no)
+        ),
+        judged AS (
+            SELECT r.c, r.row_no, r.record_id, r.first_row, {same_values_sql(kind, "s", "f")} AS same
+            FROM ranked r JOIN {stage} s ON s.ctid = r.c JOIN {stage} f ON f.ctid = r.first_c
+            WHERE r.n > 1
         )
-        DELETE FROM {stage} s USING ranked r WHERE s.ctid = r.c AND r.n > 1
-        RETURNING s.row_no, s.record_id, r.first_row, r.fingerprint = r.first_fp AS same
+        DELETE FROM {stage} s USING judged j WHERE s.ctid = j.c
+        RETURNING j.row_no, j.record_id, j.first_row, j.same
         """,
         [k[0] for k in keys],
         [k[1] for k in keys],
@@ -195,14 +203,13 @@ async def _drop_repeats_in_file(apg, kind: RecordKind, stage: str, feed: RowFeed
 async def merge_stage(apg, kind: RecordKind, stage: str, feed: RowFeed) -> None:
     """Dedupe against stored rows, replace corrected ones, insert the rest, re-aggregate touched keys."""
     await apg.execute("SELECT pg_advisory_xact_lock(hashtext($1))", KIND_LOCK + kind.name)
-    await apg.execute("SET LOCAL TimeZone = 'UTC'")  # fingerprints render timestamps in UTC
     await _drop_repeats_in_file(apg, kind, stage, feed)
     table = f"ingest.{kind.table}"
     await apg.execute(f"CREATE INDEX ON {stage} (source, record_id)")
     await apg.execute(f"ANALYZE {stage}")
     duplicates = await apg.fetchval(
         f"""WITH d AS (DELETE FROM {stage} s USING {table} r
-                       WHERE r.source = s.source AND r.record_id = s.record_id AND r.fingerprint = {fingerprint_sql(kind, "s")}
+                       WHERE r.source = s.source AND r.record_id = s.record_id AND {same_values_sql(kind, "r", "s")}
                        RETURNING 1)
             SELECT count(*) FROM d"""
     )
@@ -226,8 +233,7 @@ async def merge_stage(apg, kind: RecordKind, stage: str, feed: RowFeed) -> None:
         await apg.execute("SELECT ingest.ensure_partition($1, $2)", kind.table, month)
     columns = ", ".join(kind.field_names)
     await apg.execute(
-        f"INSERT INTO {table} ({columns}, day, batch_id, row_no, fingerprint) "
-        f"SELECT {columns}, day, batch_id, row_no, {fingerprint_sql(kind, 's')} FROM {stage} s"
+        f"INSERT INTO {table} ({columns}, day, batch_id, row_no) SELECT {columns}, day, batch_id, row_no FROM {stage}"
     )
     await apg.execute(aggregation.touch_sql(kind.name, "true", table=stage))
 

@@ -300,7 +300,7 @@ KINDS: dict[str, RecordKind] = {
 }
 
 # Columns every raw table carries besides the record's own fields.
-SYSTEM_COLUMNS = (("day", "date"), ("batch_id", "bigint"), ("row_no", "integer"), ("fingerprint", "text"))
+SYSTEM_COLUMNS = (("day", "date"), ("batch_id", "bigint"), ("row_no", "integer"))
 
 
 def json_schema(kind: RecordKind) -> dict[str, Any]:

@@ -52,8 +52,7 @@ RAW_DDL = (
         work_order_id text,
         day date NOT NULL,
         batch_id bigint NOT NULL,
-        row_no integer NOT NULL,
-        fingerprint text NOT NULL
+        row_no integer NOT NULL
     ) PARTITION BY RANGE (day)""",
     """CREATE TABLE ingest.raw_work_order (
         source text NOT NULL,
@@ -83,8 +82,7 @@ RAW_DDL = (
         status text,
         day date NOT NULL,
         batch_id bigint NOT NULL,
-        row_no integer NOT NULL,
-        fingerprint text NOT NULL
+        row_no integer NOT NULL
     ) PARTITION BY RANGE (day)""",
     """CREATE TABLE ingest.raw_rating (
         source text NOT NULL,
@@ -100,8 +98,7 @@ RAW_DDL = (
         call_id text,
         day date NOT NULL,
         batch_id bigint NOT NULL,
-        row_no integer NOT NULL,
-        fingerprint text NOT NULL
+        row_no integer NOT NULL
     ) PARTITION BY RANGE (day)""",
     """CREATE TABLE ingest.raw_inspection (
         source text NOT NULL,
@@ -121,8 +118,7 @@ RAW_DDL = (
         knowledge_error boolean,
         day date NOT NULL,
         batch_id bigint NOT NULL,
-        row_no integer NOT NULL,
-        fingerprint text NOT NULL
+        row_no integer NOT NULL
     ) PARTITION BY RANGE (day)""",
     """CREATE TABLE ingest.raw_callback (
         source text NOT NULL,
@@ -133,8 +129,7 @@ RAW_DDL = (
         work_order_id text,
         day date NOT NULL,
         batch_id bigint NOT NULL,
-        row_no integer NOT NULL,
-        fingerprint text NOT NULL
+        row_no integer NOT NULL
     ) PARTITION BY RANGE (day)""",
     """CREATE TABLE ingest.raw_chat_session (
         source text NOT NULL,
@@ -146,8 +141,7 @@ RAW_DDL = (
         agent_served boolean,
         day date NOT NULL,
         batch_id bigint NOT NULL,
-        row_no integer NOT NULL,
-        fingerprint text NOT NULL
+        row_no integer NOT NULL
     ) PARTITION BY RANGE (day)""",
     """CREATE TABLE ingest.raw_smart_test (
         source text NOT NULL,
@@ -159,8 +153,7 @@ RAW_DDL = (
         response_seconds double precision,
         day date NOT NULL,
         batch_id bigint NOT NULL,
-        row_no integer NOT NULL,
-        fingerprint text NOT NULL
+        row_no integer NOT NULL
     ) PARTITION BY RANGE (day)""",
     """CREATE TABLE ingest.raw_knowledge_update (
         source text NOT NULL,
@@ -171,8 +164,7 @@ RAW_DDL = (
         title text,
         day date NOT NULL,
         batch_id bigint NOT NULL,
-        row_no integer NOT NULL,
-        fingerprint text NOT NULL
+        row_no integer NOT NULL
     ) PARTITION BY RANGE (day)""",
     """CREATE TABLE ingest.raw_reported_item (
         source text NOT NULL,
@@ -185,8 +177,7 @@ RAW_DDL = (
         document_url text,
         day date NOT NULL,
         batch_id bigint NOT NULL,
-        row_no integer NOT NULL,
-        fingerprint text NOT NULL
+        row_no integer NOT NULL
     ) PARTITION BY RANGE (day)""",
 )
 
