@@ -30,12 +30,12 @@ async def unit_ids_in_scope(session: AsyncSession, scope: Scope) -> set[str]:
     return {r[0] for r in rows}
 
 
-async def create_batch(session: AsyncSession, principal: Principal, sub, mapping) -> int:
+async def create_batch(session: AsyncSession, principal: Principal, sub, mapping, content_sha256: str | None) -> int:
     return await session.scalar(
         text(
             "INSERT INTO ingest.batch (kind, source, format, filename, time_zone, mapping_name, submitted_by, "
-            "submitter_unit_id, period_from, period_to, expected_rows) VALUES (:kind, :source, :format, :filename, "
-            ":tz, :mapping, :by, :unit, :pf, :pt, :expected) RETURNING id"
+            "submitter_unit_id, period_from, period_to, expected_rows, content_sha256) VALUES (:kind, :source, :format, "
+            ":filename, :tz, :mapping, :by, :unit, :pf, :pt, :expected, :sha) RETURNING id"
         ),
         {
             "kind": sub.kind,
@@ -49,6 +49,7 @@ async def create_batch(session: AsyncSession, principal: Principal, sub, mapping
             "pf": sub.period_from,
             "pt": sub.period_to,
             "expected": sub.expected_rows,
+            "sha": content_sha256,
         },
     )
 
@@ -176,3 +177,25 @@ async def save_mapping(session: AsyncSession, principal: Principal, name: str, s
 
 async def mapping_owner(session: AsyncSession, name: str) -> str | None:
     return await session.scalar(text("SELECT owner_unit_id FROM ingest.column_mapping WHERE name = :n"), {"n": name})
+
+
+async def identical_intact_batch(apg, kind: str, source: str, submitter_unit_id: str, sha: str, batch_id: int):
+    """An earlier batch with the same content digest, fully accepted, whose stored rows are all still in place.
+
+    Re-sending it again would find every row a duplicate; ``None`` when that cannot be known without
+    re-reading (some row rejected or deduplicated then, or since replaced or withdrawn).
+    """
+    previous = await apg.fetchrow(
+        "SELECT * FROM ingest.batch WHERE kind = $1 AND source = $2 AND content_sha256 = $3 AND submitter_unit_id = $4 "
+        "AND status = 'done' AND rows_rejected = 0 AND rows_duplicate = 0 AND rows_repeated_in_file = 0 AND id <> $5 "
+        "ORDER BY id DESC LIMIT 1",
+        kind,
+        source,
+        sha,
+        submitter_unit_id,
+        batch_id,
+    )
+    if previous is None:
+        return None
+    stored = await apg.fetchval(f"SELECT count(*) FROM ingest.raw_{kind} WHERE batch_id = $1", previous["id"])
+    return previous if stored == previous["rows_new"] + previous["rows_corrected"] else None

@@ -112,11 +112,27 @@ async def test_resending_the_same_file_changes_nothing(ingest, db):
     before = await measures(ingest, ["GZ-T1-A001", "GD"], ["calls.offered", "calls.answered"], by="day")
     again = (await send(ingest, "call", to_csv(rows))).json()
     assert again["counts"] == {**first["counts"], "new": 0, "duplicate": 2}
+    # recognised by its digest: every row of the earlier batch is still in place, so it is not re-read
+    assert again["timingsSeconds"] == {"identicalResend": True}
     assert await measures(ingest, ["GZ-T1-A001", "GD"], ["calls.offered", "calls.answered"], by="day") == before
     async with db.session() as session:
         from sqlalchemy import text
 
         assert await session.scalar(text("SELECT count(*) FROM ingest.raw_call")) == 2
+
+
+async def test_resending_an_old_file_after_a_correction_restores_its_values(ingest):
+    await register_tree(ingest)
+    original = to_csv([CALL, {**CALL, "record_id": "c2"}])
+    await send(ingest, "call", original)
+    corrected = (await send(ingest, "call", to_csv([{**CALL, "talk_seconds": "50"}]))).json()
+    assert corrected["counts"]["corrected"] == 1
+    # the earlier file is no longer intact in storage: it is read again, and c1 is corrected back
+    again = (await send(ingest, "call", original)).json()
+    assert "identicalResend" not in again["timingsSeconds"]
+    assert (again["counts"]["corrected"], again["counts"]["duplicate"]) == (1, 1)
+    got = values(await measures(ingest, ["GZ-T1-A001"], ["calls.talk_seconds"]))
+    assert got["GZ-T1-A001"]["calls.talk_seconds"] == 200
 
 
 async def test_identical_repeats_inside_a_file_count_once_and_differing_ones_are_rejected(ingest):

@@ -328,10 +328,12 @@ OTHER_DDL = (
         rows_repeated_in_file integer NOT NULL DEFAULT 0,
         error text,
         quality jsonb,
+        content_sha256 text,
         CONSTRAINT ck_batch_status_known CHECK (status IN ('received','validating','loading','aggregating','done','failed','withdrawn'))
     )""",
     "CREATE INDEX ix_batch_submitter_unit_id ON ingest.batch (submitter_unit_id)",
     "CREATE INDEX ix_batch_source ON ingest.batch (source)",
+    "CREATE INDEX ix_batch_kind_source_content_sha256 ON ingest.batch (kind, source, content_sha256)",
     """CREATE TABLE ingest.batch_problem (
         batch_id bigint NOT NULL CONSTRAINT fk_batch_problem_batch_id_batch REFERENCES ingest.batch (id) ON DELETE CASCADE,
         row_no integer NOT NULL,
