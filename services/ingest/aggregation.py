@@ -9,7 +9,9 @@ would have to be unpacked per measure. A ``double precision[]`` in catalog order
 cannot be summed element-wise without unnesting, and its meaning would silently shift if the catalog
 order changed; named columns make each measure addressable and a new measure is an
 ``ALTER TABLE … ADD COLUMN … DEFAULT 0``. Each record kind writes only its own columns, so the
-kinds aggregate independently.
+kinds aggregate independently. Measured (``bench/measure_storage_bench.py --units 200``: 200 units ×
+365 days × 79 measures, summed per unit over the year, on the shared development machine): wide
+0.08 s and 50 MB, narrow 0.83 s and 512 MB — ten times faster and ten times smaller.
 
 Incremental and idempotent: a batch collects the keys it touched (the units of new, corrected,
 replaced or withdrawn rows, on both sides of a work order, and their days); every ancestor of those
