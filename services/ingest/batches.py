@@ -2,8 +2,9 @@
 
 Status: received → validating → loading → aggregating → done, or failed (nothing of it stored), or
 withdrawn. The batch row is committed first (``received``) so that a failure is recorded; the load
-itself is one transaction, in which the status advances (pollers on other connections see
-``received`` until it commits, then ``done`` — see the report's notes in docs/contracts.md §7).
+itself is one transaction, while status and rows read so far are written in short transactions of
+their own, so a client polling ``GET /batches/{id}`` sees the progress. The load transaction touches
+the batch row only at the end (no lock held against the progress writes).
 """
 
 from __future__ import annotations
@@ -122,8 +123,10 @@ async def submit(
             )
             source_rows = _source_rows(binary, rows, sub, mapping)
 
-            async def set_status(status: str) -> None:
-                await apg.execute("UPDATE ingest.batch SET status = $2 WHERE id = $1", batch_id, status)
+            async def set_status(status: str, rows_read: int | None = None) -> None:
+                # its own short transaction (another connection in production): pollers see the progress
+                async with database.unit_of_work() as progress_session:
+                    await store.set_progress(progress_session, batch_id, status, rows_read)
 
             report = await loader.load(apg, KINDS[sub.kind], feed, source_rows, set_status)
             await store.finish_batch(apg, batch_id, feed.counts, report)

@@ -136,7 +136,7 @@ def _take(iterator: Iterator[tuple], size: int) -> list[tuple]:
     return list(islice(iterator, size))
 
 
-async def stage_rows(apg, kind: RecordKind, feed: RowFeed, rows: Iterator) -> str:
+async def stage_rows(apg, kind: RecordKind, feed: RowFeed, rows: Iterator, on_progress=None) -> str:
     """Create the staging table and COPY every valid row into it in chunks; returns its name.
 
     Parsing and validation run in a worker thread, one chunk ahead of the COPY of the previous chunk:
@@ -151,6 +151,8 @@ async def stage_rows(apg, kind: RecordKind, feed: RowFeed, rows: Iterator) -> st
         while chunk := await pending:
             pending = asyncio.ensure_future(asyncio.to_thread(_take, iterator, CHUNK_ROWS))
             await apg.copy_records_to_table(stage, records=chunk, columns=columns)
+            if on_progress is not None:
+                await on_progress("validating", chunk[-1][-1])  # the last data row number copied
     finally:
         if not pending.done():  # a COPY failed: let the parser finish its chunk before unwinding
             with contextlib.suppress(Exception):
@@ -255,11 +257,11 @@ async def load(apg, kind: RecordKind, feed: RowFeed, rows: Iterator, set_status)
     """Run a batch's load inside the caller's transaction; returns the batch's quality report."""
     began = time.perf_counter()
     await set_status("validating")
-    stage = await stage_rows(apg, kind, feed, rows)
+    stage = await stage_rows(apg, kind, feed, rows, set_status)
     if feed.counts.rows_read == 0:
         raise FileFormatError("the file has a header but no data rows")
     staged = time.perf_counter()
-    await set_status("loading")
+    await set_status("loading", feed.counts.rows_read)
     await merge_stage(apg, kind, stage, feed)
     merged = time.perf_counter()
     await set_status("aggregating")

@@ -54,6 +54,13 @@ async def create_batch(session: AsyncSession, principal: Principal, sub, mapping
     )
 
 
+async def set_progress(session: AsyncSession, batch_id: int, status: str, rows_read: int | None) -> None:
+    await session.execute(
+        text("UPDATE ingest.batch SET status = :status, rows_read = coalesce(:rows, rows_read) WHERE id = :id"),
+        {"id": batch_id, "status": status, "rows": rows_read},
+    )
+
+
 async def finish_batch(apg, batch_id: int, counts, quality: dict[str, Any]) -> None:
     await apg.execute(
         "UPDATE ingest.batch SET status = 'done', finished_at = now(), rows_read = $2, rows_valid = $3, "
