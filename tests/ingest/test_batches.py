@@ -6,6 +6,7 @@ import io
 import json
 
 from openpyxl import Workbook
+from sqlalchemy import text
 
 from tests.ingest.records_support import ADMIN, GZ, measures, register_tree, send, to_csv, values
 from tests.support import auth
@@ -116,8 +117,6 @@ async def test_resending_the_same_file_changes_nothing(ingest, db):
     assert again["timingsSeconds"] == {"identicalResend": True}
     assert await measures(ingest, ["GZ-T1-A001", "GD"], ["calls.offered", "calls.answered"], by="day") == before
     async with db.session() as session:
-        from sqlalchemy import text
-
         assert await session.scalar(text("SELECT count(*) FROM ingest.raw_call")) == 2
 
 
@@ -209,12 +208,10 @@ async def test_gbk_bom_ndjson_and_xlsx_files_are_read(ingest):
     workbook.save(buffer)
     xlsx = (await send(ingest, "call", buffer.getvalue(), filename="calls.xlsx")).json()
     assert xlsx["counts"]["new"] == 1, xlsx
-    from sqlalchemy import text
-
+    # NDJSON n0–n2 (10 s each) + the XLSX row c1 (100 s), all on 2025-01-02
     rows = await ingest.post("/measures/query", json={"units": ["GZ-T1-A001"], "measures": ["calls.talk_seconds"],
                                                       "from": "2025-01-02", "to": "2025-01-02"}, headers=ADMIN)  # fmt: skip
     assert rows.json()["rows"] == [["GZ-T1-A001", "total", [130.0]]]
-    del text
 
 
 async def test_unreadable_files_get_a_clear_error_and_store_nothing(ingest):
