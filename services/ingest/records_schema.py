@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Annotated, Any
 
@@ -180,6 +181,11 @@ class ColumnMappingType:
     owner_unit_id: strawberry.ID = strawberry.field(description="Unit that saved it.")
 
 
+def _session_lock(info: Info) -> asyncio.Lock:
+    """One request's session serves one operation at a time: root fields resolve concurrently."""
+    return info.context.cache.setdefault("session_lock", asyncio.Lock())
+
+
 def _database(info: Info):
     return info.context.request.app.state.database
 
@@ -191,7 +197,8 @@ class RecordsQuery:
         self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="Batch id.")]
     ) -> IngestBatch | None:
         try:
-            report = await batches.batch_report(info.context.session, info.context.principal, int(id))
+            async with _session_lock(info):
+                report = await batches.batch_report(info.context.session, info.context.principal, int(id))
         except Exception as exc:  # NotFound and a non-numeric id read the same: no such batch
             if getattr(exc, "code", None) == "NOT_FOUND" or isinstance(exc, ValueError):
                 return None
@@ -206,8 +213,9 @@ class RecordsQuery:
         first: Annotated[int, strawberry.argument(description="How many, 1–200.")] = 20,
     ) -> list[IngestBatch]:
         session = info.context.session
-        scope = await repository.scope_for(session, info.context.principal.unit_id)
-        rows = await store.list_batches(session, scope, limit=max(1, min(first, 200)), status=status)
+        async with _session_lock(info):
+            scope = await repository.scope_for(session, info.context.principal.unit_id)
+            rows = await store.list_batches(session, scope, limit=max(1, min(first, 200)), status=status)
         return [batch_from_report(batches.batch_to_dict(r, [])) for r in rows]
 
     @strawberry.field(description="Data quality (spec 5.2.7) of everything stored for a unit's subtree over a period.")
@@ -219,18 +227,22 @@ class RecordsQuery:
         to_date: Annotated[dt.date, strawberry.argument(description="Last day of the period.")],
     ) -> DataQuality | None:
         session = info.context.session
-        scope = await repository.scope_for(session, info.context.principal.unit_id)
-        units = await repository.units_by_ids(session, scope, [str(unit_id)])
-        if str(unit_id) not in units:
-            return None
-        connection = await session.connection()
-        apg = (await connection.get_raw_connection()).driver_connection
-        return quality_from_dict(await quality.unit_quality(apg, scope, units[str(unit_id)].path, (from_date, to_date)))
+        async with _session_lock(info):
+            scope = await repository.scope_for(session, info.context.principal.unit_id)
+            units = await repository.units_by_ids(session, scope, [str(unit_id)])
+            if str(unit_id) not in units:
+                return None
+            connection = await session.connection()
+            apg = (await connection.get_raw_connection()).driver_connection
+            report = await quality.unit_quality(apg, scope, units[str(unit_id)].path, (from_date, to_date))
+        return quality_from_dict(report)
 
     @strawberry.field(description="Saved column mappings the caller may use.")
     async def column_mappings(self, info: Info) -> list[ColumnMappingType]:
         session = info.context.session
-        scope = await repository.scope_for(session, info.context.principal.unit_id)
+        async with _session_lock(info):
+            scope = await repository.scope_for(session, info.context.principal.unit_id)
+            mappings = await store.list_mappings(session, scope)
         return [
             ColumnMappingType(
                 name=r["name"],
@@ -239,7 +251,7 @@ class RecordsQuery:
                 spec=r["spec"],
                 owner_unit_id=strawberry.ID(r["owner_unit_id"]),
             )
-            for r in await store.list_mappings(session, scope)
+            for r in mappings
         ]
 
 

@@ -62,3 +62,14 @@ async def test_withdraw_and_mappings_through_graphql(ingest):
     assert {"name": "gz-bot-tests", "ownerUnitId": "GD-GZ"} in names
     bad = await gql(ingest, save.replace("gz-bot-tests", "bad"), {"s": {"kind": "call", "fields": {}}}, headers=GZ)
     assert bad["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+async def test_several_record_fields_in_one_request(ingest):
+    """Root fields resolve concurrently; they share the request's session without colliding."""
+    await register_tree(ingest)
+    query = """{ ingestBatches { id } columnMappings { name }
+        dataQuality(unitId: "GD-GZ", fromDate: "2025-01-01", toDate: "2025-01-31") { recordsByKind }
+        other: dataQuality(unitId: "GD", fromDate: "2025-01-01", toDate: "2025-01-31") { recordsByKind }
+        ingestBatch(id: "1") { id } }"""
+    data = data_of(await gql(ingest, query, headers=ADMIN))
+    assert data["ingestBatches"] == [] and data["dataQuality"]["recordsByKind"]["call"] == 0
