@@ -2,8 +2,9 @@
 
 Rows come out one at a time as ``(row_no, {column: value})`` (row numbers are 1-based data rows,
 the header not counted), so a file of any size is read in constant memory (XLSX excepted: its
-sheet is decoded by calamine in memory). Whole-file problems raise ``FileFormatError`` with a
-clear message; a row that is short or unreadable is yielded as a ``BadRow`` for the report.
+sheet is held by calamine in native memory, its rows reach Python one at a time). Whole-file
+problems raise ``FileFormatError`` with a clear message; a row that is short or unreadable is
+yielded as a ``BadRow`` for the report.
 """
 
 from __future__ import annotations
@@ -174,7 +175,7 @@ def _xlsx(binary: BinaryIO) -> tuple[list[str], Iterator]:
     try:
         workbook = CalamineWorkbook.from_filelike(binary)
         sheet = workbook.get_sheet_by_index(0)
-        rows = iter(sheet.to_python(skip_empty_area=False))
+        rows = iter(sheet.iter_rows())  # Python objects one row at a time (the sheet itself is held by calamine)
     except Exception as exc:  # calamine raises its own error types for corrupt/truncated workbooks
         raise FileFormatError(f"cannot read the XLSX workbook (truncated or not an .xlsx file?): {exc}") from None
     try:
