@@ -8,6 +8,7 @@ from typing import Annotated
 import strawberry
 from strawberry.federation.schema_directives import ListSize
 from strawberry.scalars import JSON
+from strawberry.tools import merge_types
 
 from hotline.kit.auth import Role
 from hotline.kit.graphql import RequestContext, federation_schema
@@ -15,6 +16,7 @@ from hotline.kit.pagination import check_page_size, decode_cursor, encode_cursor
 from hotline.kit.scope import PATH_SEPARATOR, Scope
 from services.ingest import models, repository
 from services.ingest.directory import RowAction
+from services.ingest.records_schema import RecordsMutation, RecordsQuery
 from services.ingest.registration import register_units
 
 UnitKindEnum = strawberry.enum(
@@ -413,4 +415,9 @@ class Mutation:
         return report_to_graphql(report)
 
 
-schema = federation_schema(query=Query, mutation=Mutation, types=[Unit])
+# Raw records, batches and data quality live in records_schema.py; merged here into one root type each.
+schema = federation_schema(
+    query=merge_types("Query", (Query, RecordsQuery)),
+    mutation=merge_types("Mutation", (Mutation, RecordsMutation)),
+    types=[Unit],
+)

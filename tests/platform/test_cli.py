@@ -41,3 +41,25 @@ async def test_demo_units_load_once_and_then_are_unchanged(fresh_database):
         await database.dispose()
     assert set(kinds) == {"province_body", "city_body", "district", "undertaking_unit", "agent_team", "agent"}
     assert cities_with_population == kinds["city_body"] == 5
+
+
+def test_ingest_streams_the_file_to_the_bulk_endpoint(tmp_path, monkeypatch):
+    """``hotline ingest`` uploads the file in chunks with the kind, source and mapping, and prints the report."""
+    import httpx
+
+    seen = {}
+
+    def fake_post(url, *, params, content, headers, timeout):
+        seen.update(url=url, params=params, body=b"".join(content), auth=headers["authorization"])
+        report = {"batchId": 7, "status": "done", "problems": [{"row": 2, "field": "outcome", "value": "x", "reason": "bad"}],
+                  "counts": {"read": 2, "valid": 1, "rejected": 1, "new": 1}}  # fmt: skip
+        return httpx.Response(200, json=report)
+
+    monkeypatch.setattr(httpx, "post", fake_post)
+    file = tmp_path / "calls.csv"
+    file.write_bytes(b"record_id,unit_id\n" * 5000)
+    result = CliRunner().invoke(app, ["ingest", str(file), "--kind", "call", "--source", "acd", "--mapping", "m1"])
+    assert result.exit_code == 0, result.output
+    assert seen["url"].endswith("/batches") and seen["body"] == file.read_bytes()
+    assert seen["params"] == {"kind": "call", "source": "acd", "filename": "calls.csv", "mapping": "m1"}
+    assert "batch 7: done" in result.output and "row 2: outcome='x': bad" in result.output

@@ -1,0 +1,181 @@
+"""Ingest benchmark (run by hand, not in the test suite).
+
+    .venv/bin/python bench/ingest_bench.py [--rows 1000000] [--server postgresql://postgres@127.0.0.1:5432/postgres]
+
+1. builds a fresh database by the migrations and registers the demo units;
+2. writes an N-row call CSV in the canonical format (demo agents, February 2025);
+3. times PostgreSQL's own COPY of that file into an unindexed table with the same columns;
+4. times the end-to-end ingest of the same file (parse, validate, dedupe, store, aggregate) through
+   ``services.ingest.batches.submit`` — the code behind ``POST /batches`` — in a child process, and reports
+   that process's peak RSS;
+5. re-sends the same file (recognised by its digest) and the same rows with other bytes (read in full),
+   and checks that neither changed anything (rows and daily measures identical);
+6. prints both throughputs and their ratio, then drops the database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+COLUMNS = ["source", "record_id", "unit_id", "started_at", "direction", "outcome", "ivr_seconds", "queue_seconds",
+           "ring_seconds", "talk_seconds", "handle_seconds", "answered_at", "ended_at", "transferred",
+           "resolved_first_contact", "repeat_caller", "complaint", "caller_hash", "work_order_id"]  # fmt: skip
+
+
+def write_calls(path: Path, rows: int, agents: list[str]) -> None:
+    rng = random.Random(42)
+    start = datetime(2025, 2, 1)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(COLUMNS)
+        for i in range(rows):
+            began = start + timedelta(seconds=rng.randrange(28 * 86400))
+            outcome = rng.choices(("answered", "abandoned", "ivr_resolved", "phantom"), (80, 14, 5, 1))[0]
+            queue = rng.randrange(0, 120) if outcome in ("answered", "abandoned") else ""
+            talk = rng.randrange(20, 600) if outcome == "answered" else ""
+            answered = (began + timedelta(seconds=queue + 10)).strftime("%Y-%m-%d %H:%M:%S") if talk else ""
+            writer.writerow(
+                ["bench-acd", f"call-{i}", agents[i % len(agents)], began.strftime("%Y-%m-%d %H:%M:%S"), "inbound",
+                 outcome, rng.randrange(5, 60), queue, rng.randrange(1, 8) if talk else "", talk,
+                 talk + 30 if talk else "", answered, "", "false", "true" if talk else "", "", "",
+                 f"h{rng.randrange(200000)}", ""]
+            )  # fmt: skip
+
+
+async def copy_baseline(url: str, path: Path) -> float:
+    import asyncpg
+
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute(
+            "CREATE TABLE public.copy_baseline (source text, record_id text, unit_id text, started_at timestamptz, "
+            "direction text, outcome text, ivr_seconds double precision, queue_seconds double precision, "
+            "ring_seconds double precision, talk_seconds double precision, handle_seconds double precision, "
+            "answered_at timestamptz, ended_at timestamptz, transferred boolean, resolved_first_contact boolean, "
+            "repeat_caller boolean, complaint boolean, caller_hash text, work_order_id text)"
+        )
+        began = time.perf_counter()
+        with path.open("rb") as handle:
+            await connection.copy_to_table("copy_baseline", source=handle, format="csv", header=True)
+        elapsed = time.perf_counter() - began
+        await connection.execute("DROP TABLE public.copy_baseline")
+        return elapsed
+    finally:
+        await connection.close()
+
+
+async def ingest_once(url: str, path: Path) -> dict:
+    from hotline.cli.demo import DEMO_ADMIN
+    from hotline.kit.db import Database
+    from services.ingest.batches import Submission, submit
+
+    database = Database.from_url(url)
+    try:
+        with path.open("rb") as handle:
+            return await submit(
+                database, DEMO_ADMIN, Submission(kind="call", source="bench-acd", filename=path.name), binary=handle
+            )
+    finally:
+        await database.dispose()
+
+
+def child(url: str, path: str) -> None:
+    """Run one ingest and print its counts, its time and the process's peak RSS."""
+    began = time.perf_counter()
+    report = asyncio.run(ingest_once(url, Path(path)))
+    elapsed = time.perf_counter() - began
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"RESULT {elapsed:.3f} {peak_mb:.1f} {report['status']} {report['counts']} phases {report['timingsSeconds']}")
+
+
+def run_child(url: str, path: Path) -> tuple[float, float, str]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", url, str(path)], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout
+    line = next(x for x in out.splitlines() if x.startswith("RESULT "))
+    _, elapsed, peak, rest = line.split(" ", 3)
+    return float(elapsed), float(peak), rest
+
+
+async def measures_checksum(url: str) -> tuple:
+    import asyncpg
+
+    connection = await asyncpg.connect(url)
+    try:
+        return tuple(
+            await connection.fetchrow(
+                "SELECT (SELECT count(*) FROM ingest.raw_call), (SELECT count(*) FROM ingest.daily_measure), "
+                "(SELECT md5(string_agg(d::text, ',' ORDER BY unit_id, day)) FROM ingest.daily_measure d)"
+            )
+        )
+    finally:
+        await connection.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--child", nargs=2)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    from hotline.cli.database import create_database, drop_database
+    from hotline.cli.demo import load_demo_units
+    from hotline.cli.stack import migrate_all
+
+    name = f"hotline_bench_{uuid.uuid4().hex[:8]}"
+    url = asyncio.run(create_database(args.server, name))
+    try:
+        migrate_all(url)
+        asyncio.run(load_demo_units(url))
+        agents = [f"{c}-T{t}-A00{a}" for c in ("GZ", "SZ") for t in (1, 2) for a in (1, 2, 3, 4)]
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "calls.csv"
+            began = time.perf_counter()
+            write_calls(path, args.rows, agents)
+            size_mb = path.stat().st_size / 1e6
+            print(f"generated {args.rows:,} calls, {size_mb:.0f} MB in {time.perf_counter() - began:.1f} s")
+            copy_s = asyncio.run(copy_baseline(url, path))
+            print(f"PostgreSQL COPY into an unindexed table: {copy_s:.2f} s = {args.rows / copy_s:,.0f} rows/s")
+            ingest_s, peak, counts = run_child(url, path)
+            print(f"end-to-end ingest:                      {ingest_s:.2f} s = {args.rows / ingest_s:,.0f} rows/s, "
+                  f"peak RSS {peak:.0f} MB; {counts}")  # fmt: skip
+            print(f"ratio ingest/COPY throughput: {copy_s / ingest_s:.2f} (target ≥ 0.5)")
+            before = asyncio.run(measures_checksum(url))
+            resend_s, resend_peak, resend_counts = run_child(url, path)
+            after = asyncio.run(measures_checksum(url))
+            print(f"re-send of the same file:               {resend_s:.2f} s ({resend_s / ingest_s:.0%} of the first load), "
+                  f"peak RSS {resend_peak:.0f} MB; {resend_counts}")  # fmt: skip
+            print(f"re-send changed nothing: {before == after} (raw rows {after[0]:,}, daily rows {after[1]:,})")
+            # the same rows in a file that is not byte-identical (a trailing blank line): read and compared in full
+            copy = Path(tmp) / "calls-again.csv"
+            copy.write_bytes(path.read_bytes() + b"\n")
+            full_s, full_peak, full_counts = run_child(url, copy)
+            after_full = asyncio.run(measures_checksum(url))
+            print(f"same rows, other bytes (full re-read):  {full_s:.2f} s ({full_s / ingest_s:.0%} of the first load), "
+                  f"peak RSS {full_peak:.0f} MB; {full_counts}")  # fmt: skip
+            print(f"full re-read changed nothing: {before == after_full}")
+    finally:
+        asyncio.run(drop_database(args.server, name))
+        os.environ.pop("HOTLINE_BENCH", None)
+
+
+if __name__ == "__main__":
+    main()

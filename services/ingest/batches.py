@@ -1,0 +1,270 @@
+"""Batches: submit a file or rows, follow its status, read its report, withdraw it.
+
+Status: received → validating → loading → aggregating → done, or failed (nothing of it stored), or
+withdrawn. The batch row is committed first (``received``) so that a failure is recorded; the load
+itself is one transaction, while status and rows read so far are written in short transactions of
+their own, so a client polling ``GET /batches/{id}`` sees the progress. The load transaction touches
+the batch row only at the end (no lock held against the progress writes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, BinaryIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hotline.kit.auth import Principal, Role
+from hotline.kit.db import Database
+from hotline.kit.errors import BadRequestError, ForbiddenError, NotFoundError
+from hotline.kit.scope import Scope
+from services.ingest import loader, repository, store
+from services.ingest import quality as quality_module
+from services.ingest.mapping import ColumnMapping, MappingError
+from services.ingest.reader import FileFormatError, detect_format, read_rows
+from services.ingest.records import KINDS
+
+SUBMITTER_ROLES = (Role.ADMIN, Role.ORGANIZER, Role.UNIT, Role.SERVICE)
+DEFAULT_TIME_ZONE = "Asia/Shanghai"
+BATCH_COLUMNS = (
+    "id, kind, source, status, format, filename, time_zone, mapping_name, submitted_by, submitter_unit_id, "
+    "received_at, finished_at, withdrawn_at, period_from, period_to, expected_rows, rows_read, rows_valid, "
+    "rows_rejected, rows_new, rows_corrected, rows_duplicate, rows_repeated_in_file, error, quality"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """What a client says about a batch besides its rows."""
+
+    kind: str
+    source: str
+    mapping_name: str | None = None
+    time_zone: str | None = None
+    period_from: date | None = None
+    period_to: date | None = None
+    expected_rows: int | None = None
+    format: str | None = None
+    filename: str | None = None
+    content_type: str | None = None
+
+
+async def _driver(session: AsyncSession):
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection
+
+
+async def _resolve_mapping(session: AsyncSession, scope: Scope, sub: Submission) -> ColumnMapping | None:
+    if sub.mapping_name is None:
+        return None
+    spec = await store.mapping_spec(session, scope, sub.mapping_name)
+    if spec is None:
+        raise BadRequestError(f"no column mapping named {sub.mapping_name!r} (see GET /mappings)")
+    mapping = ColumnMapping(spec, name=sub.mapping_name)
+    if mapping.kind.name != sub.kind:
+        raise BadRequestError(f"mapping {sub.mapping_name!r} maps to {mapping.kind.name}, not {sub.kind}")
+    return mapping
+
+
+def _check(principal: Principal, sub: Submission) -> ZoneInfo:
+    if not principal.has_any(*SUBMITTER_ROLES):
+        raise ForbiddenError("submitting records needs one of the roles: admin, organizer, service, unit")
+    if sub.kind not in KINDS:
+        raise BadRequestError(f"unknown record kind {sub.kind!r}; expected one of {', '.join(KINDS)}")
+    if not sub.source or len(sub.source) > 100:
+        raise BadRequestError("source must name the sending system (1–100 characters)")
+    if sub.period_from and sub.period_to and sub.period_to < sub.period_from:
+        raise BadRequestError("period_to is before period_from")
+    try:
+        return ZoneInfo(sub.time_zone or DEFAULT_TIME_ZONE)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise BadRequestError(f"unknown time zone {sub.time_zone!r}") from None
+
+
+async def submit(
+    database: Database,
+    principal: Principal,
+    sub: Submission,
+    *,
+    binary: BinaryIO | None = None,
+    rows: list | None = None,
+) -> dict[str, Any]:
+    """Load a file (``binary``) or a list of row objects (``rows``) as one batch; returns its report."""
+    tz = _check(principal, sub)
+    async with database.unit_of_work() as session:
+        scope = await repository.scope_for(session, principal.unit_id)
+        mapping = await _resolve_mapping(session, scope, sub)
+        sha = submission_digest(binary, sub, mapping, tz) if binary is not None else None
+        batch_id = await store.create_batch(session, principal, sub, mapping, sha)
+    try:
+        async with database.unit_of_work() as session:
+            apg = await _driver(session)
+            if sha is not None and await _resend_of_intact_batch(apg, sub, principal, sha, batch_id):
+                async with database.session() as fresh:
+                    report = await batch_report(fresh, principal, batch_id)
+                report["timingsSeconds"] = {"identicalResend": True}
+                return report
+            feed = loader.RowFeed(
+                kind=KINDS[sub.kind],
+                tz=ZoneInfo(mapping.time_zone) if mapping and mapping.time_zone and not sub.time_zone else tz,
+                source=sub.source,
+                batch_id=batch_id,
+                units_in_scope=await store.unit_ids_in_scope(session, scope),
+                mapping=mapping,
+                counts=loader.LoadCounts(),
+                period=(sub.period_from, sub.period_to),
+                expected_rows=sub.expected_rows,
+            )
+            source_rows = _source_rows(binary, rows, sub, mapping)
+
+            async def set_status(status: str, rows_read: int | None = None) -> None:
+                # its own short transaction (another connection in production): pollers see the progress
+                async with database.unit_of_work() as progress_session:
+                    await store.set_progress(progress_session, batch_id, status, rows_read)
+
+            report = await loader.load(apg, KINDS[sub.kind], feed, source_rows, set_status)
+            await store.finish_batch(apg, batch_id, feed.counts, report)
+    except (FileFormatError, MappingError) as exc:
+        async with database.unit_of_work() as session:
+            await store.fail_batch(session, batch_id, str(exc))
+        raise BadRequestError(f"batch {batch_id} failed: {exc}", batchId=batch_id) from None
+    except Exception:
+        # unexpected: the load rolled back; record that the batch failed, then let the error be masked and logged
+        async with database.unit_of_work() as session:
+            await store.fail_batch(session, batch_id, "unexpected error while loading; nothing was stored")
+        raise
+    async with database.session() as session:
+        report = await batch_report(session, principal, batch_id)
+    report["timingsSeconds"] = feed.timings  # phases of this load (not stored)
+    return report
+
+
+def submission_digest(binary: BinaryIO, sub: Submission, mapping: ColumnMapping | None, tz: ZoneInfo) -> str:
+    """SHA-256 of the file and of everything that decides how it is read."""
+    digest = hashlib.sha256()
+    settings = [sub.format, str(tz), str(sub.period_from), str(sub.period_to), str(sub.expected_rows)]
+    digest.update(json.dumps([settings, mapping.spec if mapping else None], sort_keys=True, default=str).encode())
+    while chunk := binary.read(1 << 20):
+        digest.update(chunk)
+    binary.seek(0)
+    return digest.hexdigest()
+
+
+async def _resend_of_intact_batch(apg, sub: Submission, principal: Principal, sha: str, batch_id: int) -> bool:
+    """A byte-identical re-send of a fully accepted batch whose rows are all still stored changes nothing:
+    record it as all duplicates without re-reading the file (under the kind's lock, so no correction races)."""
+    await apg.execute("SELECT pg_advisory_xact_lock(hashtext($1))", loader.KIND_LOCK + sub.kind)
+    previous = await store.identical_intact_batch(apg, sub.kind, sub.source, principal.unit_id, sha, batch_id)
+    if previous is None:
+        return False
+    quality = json.loads(previous["quality"]) if isinstance(previous["quality"], str) else dict(previous["quality"])
+    checks = await quality_module.run_checks(apg, sub.kind, "r.batch_id = $1", previous["id"])
+    quality["consistency"] = {**quality["consistency"], "checks": checks}
+    await apg.execute(
+        "UPDATE ingest.batch SET status = 'done', finished_at = now(), rows_read = $2, rows_valid = $3, "
+        "rows_duplicate = $3, quality = $4::jsonb WHERE id = $1",
+        batch_id,
+        previous["rows_read"],
+        previous["rows_valid"],
+        json.dumps(quality),
+    )
+    return True
+
+
+def _source_rows(
+    binary: BinaryIO | None, rows: list | None, sub: Submission, mapping: ColumnMapping | None
+) -> Iterator:
+    kind = KINDS[sub.kind]
+    if rows is not None:
+        if not rows:
+            raise FileFormatError("the batch has no rows")
+        return iter(enumerate((r if isinstance(r, dict) else {} for r in rows), start=1))
+    assert binary is not None
+    fmt = detect_format(sub.filename, sub.content_type, sub.format)
+    header, iterator = read_rows(binary, fmt, mapping.delimiter if mapping else None)
+    if header:  # NDJSON has no header; its rows are checked field by field
+        if mapping is not None:
+            if missing := mapping.missing_columns(header):
+                raise FileFormatError(f"the header lacks the columns the mapping reads: {', '.join(missing)}")
+        else:
+            unknown = [h for h in header if h not in kind.field_names]
+            missing = [f.name for f in kind.fields if f.required and f.name not in header and f.name != "source"]
+            if unknown or missing:
+                raise FileFormatError(
+                    f"wrong header for {kind.name}: "
+                    + (f"unknown columns {unknown}; " if unknown else "")
+                    + (f"missing required columns {missing}; " if missing else "")
+                    + "expected the canonical columns (GET /records/formats) or a mapping"
+                )
+    return iterator
+
+
+async def batch_report(session: AsyncSession, principal: Principal, batch_id: int, problems_limit: int = 1000) -> dict:
+    """A batch's status, counts, quality and first problems — if the batch is inside the caller's scope."""
+    scope = await repository.scope_for(session, principal.unit_id)
+    row = await store.batch_row(session, scope, batch_id)
+    if row is None:
+        raise NotFoundError(f"no batch {batch_id} in your scope")
+    problems = await store.batch_problems(session, batch_id, problems_limit)
+    return batch_to_dict(row, problems)
+
+
+def batch_to_dict(row, problems: list[dict]) -> dict[str, Any]:
+    quality = row["quality"]
+    return {
+        "batchId": row["id"],
+        "kind": row["kind"],
+        "source": row["source"],
+        "status": row["status"],
+        "format": row["format"],
+        "filename": row["filename"],
+        "timeZone": row["time_zone"],
+        "mapping": row["mapping_name"],
+        "submittedBy": row["submitted_by"],
+        "submitterUnitId": row["submitter_unit_id"],
+        "receivedAt": row["received_at"].isoformat(),
+        "finishedAt": row["finished_at"].isoformat() if row["finished_at"] else None,
+        "withdrawnAt": row["withdrawn_at"].isoformat() if row["withdrawn_at"] else None,
+        "error": row["error"],
+        "counts": {
+            "read": row["rows_read"],
+            "valid": row["rows_valid"],
+            "rejected": row["rows_rejected"],
+            "new": row["rows_new"],
+            "corrected": row["rows_corrected"],
+            "duplicate": row["rows_duplicate"],
+            "repeatedInFile": row["rows_repeated_in_file"],
+        },
+        "quality": json.loads(quality) if isinstance(quality, str) else quality,
+        "problems": problems,
+    }
+
+
+async def withdraw(database: Database, principal: Principal, batch_id: int) -> dict[str, Any]:
+    """Remove a batch's rows and recompute the measures they counted for."""
+    if not principal.has_any(*SUBMITTER_ROLES):
+        raise ForbiddenError("withdrawing a batch needs one of the roles: admin, organizer, service, unit")
+    async with database.unit_of_work() as session:
+        scope = await repository.scope_for(session, principal.unit_id)
+        row = await store.batch_row(session, scope, batch_id, lock=True)
+        if row is None:
+            raise NotFoundError(f"no batch {batch_id} in your scope")
+        if row["status"] != "done":
+            raise BadRequestError(f"batch {batch_id} is {row['status']}; only a done batch can be withdrawn")
+        apg = await _driver(session)
+        removed = await loader.withdraw_rows(apg, row["kind"], batch_id)
+        await apg.execute(
+            "UPDATE ingest.batch SET status = 'withdrawn', withdrawn_at = now(), withdrawn_by = $2 WHERE id = $1",
+            batch_id,
+            principal.subject,
+        )
+    async with database.session() as session:
+        report = await batch_report(session, principal, batch_id)
+    report["rowsRemoved"] = removed
+    return report

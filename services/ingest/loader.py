@@ -1,0 +1,277 @@
+"""Loading a batch: stream rows → validate in chunks → COPY into staging → set-based dedupe/upsert → aggregate.
+
+The whole load of a batch is one transaction: either every valid row is stored and aggregated, or
+nothing is (a row is never half-applied). Natural key: (kind, source, record_id). An identical re-sent
+row is a duplicate and changes nothing; a changed row is a correction that replaces the stored
+version (whatever batch brought it) and re-aggregates the keys both versions touched. Rows repeated
+inside one file count once when identical; a differing repeat is rejected with a pointer to the first.
+Writers of one record kind are serialized by an advisory lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, tzinfo
+from itertools import islice
+from typing import Any
+
+from services.ingest import aggregation, quality
+from services.ingest.mapping import ColumnMapping
+from services.ingest.reader import BadRow, FileFormatError
+from services.ingest.records import SYSTEM_COLUMNS, RecordKind
+from services.ingest.validation import FieldError, Problem, RowValidator
+
+CHUNK_ROWS = 20_000
+MAX_STORED_PROBLEMS = 10_000
+KIND_LOCK = "ingest:raw:"
+
+
+@dataclass
+class LoadCounts:
+    rows_read: int = 0
+    rows_valid: int = 0
+    rows_rejected: int = 0
+    rows_new: int = 0
+    rows_corrected: int = 0
+    rows_duplicate: int = 0
+    rows_repeated_in_file: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    rejected_out_of_scope: int = 0
+
+    def reject(self, problems: list[Problem]) -> None:
+        self.rows_rejected += 1
+        if len(self.problems) < MAX_STORED_PROBLEMS:
+            self.problems.extend(problems)
+
+
+def same_values_sql(kind: RecordKind, left: str, right: str) -> str:
+    """SQL: two rows carry the same canonical values (NULLs equal; timestamps compared as instants)."""
+    fields = kind.field_names
+    return (
+        "ROW(" + ", ".join(f"{left}.{f}" for f in fields) + ") IS NOT DISTINCT FROM "
+        "ROW(" + ", ".join(f"{right}.{f}" for f in fields) + ")"
+    )
+
+
+@dataclass
+class RowFeed:
+    """Turns source rows into staging tuples; every rejected row is recorded with its problems."""
+
+    kind: RecordKind
+    tz: tzinfo
+    source: str
+    batch_id: int
+    units_in_scope: set[str]
+    mapping: ColumnMapping | None
+    counts: LoadCounts
+    period: tuple[date | None, date | None] = (None, None)
+    expected_rows: int | None = None
+    out_of_period: int = 0
+    days: set[date] = field(default_factory=set)
+    timings: dict[str, float] = field(default_factory=dict)
+    keys_seen: set[int] = field(default_factory=set)
+    repeated_keys: set[tuple[str, str]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.validator = RowValidator(self.kind, self.tz)
+        names = self.kind.field_names
+        self._unit_fields = [(names.index(n), n) for n in ("unit_id", "handling_unit_id") if n in names]
+        self._key = (names.index("source"), names.index("record_id"))
+
+    def _canonical(self, row_no: int, row: dict[str, Any]) -> dict[str, Any] | None:
+        if self.mapping is None:
+            canonical = row
+        else:
+            try:
+                canonical = self.mapping.apply(row)
+            except FieldError as exc:
+                field_ = getattr(exc, "field", None)
+                self.counts.reject([Problem(row_no, field_, getattr(exc, "value", None), str(exc))])
+                return None
+        if canonical.get("source") in (None, ""):
+            canonical = {**canonical, "source": self.source}
+        return canonical
+
+    def tuples(self, rows: Iterator) -> Iterator[tuple]:
+        for item in rows:
+            self.counts.rows_read += 1
+            if isinstance(item, BadRow):
+                self.counts.reject([Problem(item.row, None, item.value, item.reason)])
+                continue
+            row_no, row = item
+            canonical = self._canonical(row_no, row)
+            if canonical is None:
+                continue
+            values, day, problems = self.validator.check(row_no, canonical)
+            if values is None:
+                self.counts.reject(problems)
+                continue
+            outside = [
+                (i, n) for i, n in self._unit_fields if values[i] is not None and values[i] not in self.units_in_scope
+            ]
+            if outside:
+                self.counts.rejected_out_of_scope += 1
+                self.counts.reject(
+                    [Problem(row_no, n, values[i], "unknown unit, or outside the caller's scope") for i, n in outside]
+                )
+                continue
+            self.days.add(day)
+            low, high = self.period
+            if (low and day < low) or (high and day > high):
+                self.out_of_period += 1
+            key = hash((values[self._key[0]], values[self._key[1]]))
+            if key in self.keys_seen:
+                self.repeated_keys.add((values[self._key[0]], values[self._key[1]]))
+            else:
+                self.keys_seen.add(key)
+            self.counts.rows_valid += 1
+            yield (*values, day, self.batch_id, row_no)
+
+
+def _take(iterator: Iterator[tuple], size: int) -> list[tuple]:
+    return list(islice(iterator, size))
+
+
+async def stage_rows(apg, kind: RecordKind, feed: RowFeed, rows: Iterator, on_progress=None) -> str:
+    """Create the staging table and COPY every valid row into it in chunks; returns its name.
+
+    Parsing and validation run in a worker thread, one chunk ahead of the COPY of the previous chunk:
+    the event loop stays free for other requests, and PostgreSQL ingests while Python parses.
+    """
+    stage = f"stage_{kind.name}_{feed.batch_id}"
+    await apg.execute(f"CREATE TEMP TABLE {stage} (LIKE ingest.{kind.table}) ON COMMIT DROP")
+    columns = [*kind.field_names, *(c for c, _ in SYSTEM_COLUMNS)]
+    iterator = feed.tuples(rows)
+    pending = asyncio.ensure_future(asyncio.to_thread(_take, iterator, CHUNK_ROWS))
+    try:
+        while chunk := await pending:
+            pending = asyncio.ensure_future(asyncio.to_thread(_take, iterator, CHUNK_ROWS))
+            await apg.copy_records_to_table(stage, records=chunk, columns=columns)
+            if on_progress is not None:
+                await on_progress("validating", chunk[-1][-1])  # the last data row number copied
+    finally:
+        if not pending.done():  # a COPY failed: let the parser finish its chunk before unwinding
+            with contextlib.suppress(Exception):
+                await pending
+    return stage
+
+
+async def _drop_repeats_in_file(apg, kind: RecordKind, stage: str, feed: RowFeed) -> None:
+    """Rows repeated in the same file: identical repeats count once, differing ones are rejected."""
+    if not feed.repeated_keys:
+        return
+    keys = list(feed.repeated_keys)
+    rows = await apg.fetch(
+        f"""
+        WITH ranked AS (
+            SELECT ctid AS c, row_no, record_id, row_number() OVER w AS n,
+                   first_value(ctid) OVER w AS first_c, first_value(row_no) OVER w AS first_row
+            FROM {stage}
+            WHERE (source, record_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+            WINDOW w AS (PARTITION BY source, record_id ORDER BY row_no)
+        ),
+        judged AS (
+            SELECT r.c, r.row_no, r.record_id, r.first_row, {same_values_sql(kind, "s", "f")} AS same
+            FROM ranked r JOIN {stage} s ON s.ctid = r.c JOIN {stage} f ON f.ctid = r.first_c
+            WHERE r.n > 1
+        )
+        DELETE FROM {stage} s USING judged j WHERE s.ctid = j.c
+        RETURNING j.row_no, j.record_id, j.first_row, j.same
+        """,
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+    )
+    for row in rows:
+        if row["same"]:
+            feed.counts.rows_repeated_in_file += 1
+        else:
+            feed.counts.rows_valid -= 1
+            feed.counts.reject(
+                [
+                    Problem(
+                        row["row_no"],
+                        "record_id",
+                        row["record_id"],
+                        f"the same source and record_id already appear in row {row['first_row']} with other values",
+                    )
+                ]
+            )
+
+
+async def merge_stage(apg, kind: RecordKind, stage: str, feed: RowFeed) -> None:
+    """Dedupe against stored rows, replace corrected ones, insert the rest, re-aggregate touched keys."""
+    await apg.execute("SELECT pg_advisory_xact_lock(hashtext($1))", KIND_LOCK + kind.name)
+    await _drop_repeats_in_file(apg, kind, stage, feed)
+    table = f"ingest.{kind.table}"
+    await apg.execute(f"CREATE INDEX ON {stage} (source, record_id)")
+    await apg.execute(f"ANALYZE {stage}")
+    duplicates = await apg.fetchval(
+        f"""WITH d AS (DELETE FROM {stage} s USING {table} r
+                       WHERE r.source = s.source AND r.record_id = s.record_id AND {same_values_sql(kind, "r", "s")}
+                       RETURNING 1)
+            SELECT count(*) FROM d"""
+    )
+    feed.counts.rows_duplicate = duplicates
+    await apg.execute(aggregation.TOUCHED_DDL)
+    # corrections: the stored versions leave, and the keys they counted for are recomputed
+    await apg.execute(
+        aggregation.touch_sql(
+            kind.name, f"EXISTS (SELECT 1 FROM {stage} s WHERE s.source = r.source AND s.record_id = r.record_id)"
+        )
+    )
+    corrected = await apg.fetchval(
+        f"""WITH d AS (DELETE FROM {table} r USING {stage} s
+                       WHERE r.source = s.source AND r.record_id = s.record_id RETURNING 1)
+            SELECT count(*) FROM d"""
+    )
+    feed.counts.rows_corrected = corrected
+    staged = await apg.fetchval(f"SELECT count(*) FROM {stage}")
+    feed.counts.rows_new = staged - corrected
+    for (month,) in await apg.fetch(f"SELECT DISTINCT date_trunc('month', day)::date FROM {stage}"):
+        await apg.execute("SELECT ingest.ensure_partition($1, $2)", kind.table, month)
+    columns = ", ".join(kind.field_names)
+    await apg.execute(
+        f"INSERT INTO {table} ({columns}, day, batch_id, row_no) SELECT {columns}, day, batch_id, row_no FROM {stage}"
+    )
+    await apg.execute(aggregation.touch_sql(kind.name, "true", table=stage))
+
+
+async def withdraw_rows(apg, kind: str, batch_id: int) -> int:
+    """Delete a batch's rows and recompute the keys they counted for; returns the rows removed."""
+    await apg.execute("SELECT pg_advisory_xact_lock(hashtext($1))", KIND_LOCK + kind)
+    await apg.execute(aggregation.TOUCHED_DDL)
+    await apg.execute(aggregation.touch_sql(kind, f"r.batch_id = {int(batch_id)}"))
+    removed = await apg.fetchval(
+        f"WITH d AS (DELETE FROM ingest.raw_{kind} r WHERE r.batch_id = $1 RETURNING 1) SELECT count(*) FROM d",
+        batch_id,
+    )
+    await aggregation.recompute(apg, kind)
+    return removed
+
+
+async def load(apg, kind: RecordKind, feed: RowFeed, rows: Iterator, set_status) -> dict[str, Any]:
+    """Run a batch's load inside the caller's transaction; returns the batch's quality report."""
+    began = time.perf_counter()
+    await set_status("validating")
+    stage = await stage_rows(apg, kind, feed, rows, set_status)
+    if feed.counts.rows_read == 0:
+        raise FileFormatError("the file has a header but no data rows")
+    staged = time.perf_counter()
+    await set_status("loading", feed.counts.rows_read)
+    await merge_stage(apg, kind, stage, feed)
+    merged = time.perf_counter()
+    await set_status("aggregating")
+    await aggregation.recompute(apg, kind.name)
+    aggregated = time.perf_counter()
+    report = await quality.batch_quality(apg, kind, feed)
+    feed.timings = {
+        "parseValidateCopy": round(staged - began, 3),
+        "dedupeStore": round(merged - staged, 3),
+        "aggregate": round(aggregated - merged, 3),
+        "quality": round(time.perf_counter() - aggregated, 3),
+    }
+    return report

@@ -1,0 +1,193 @@
+"""Data quality (spec 5.2.7): completeness, precision, consistency and relevance.
+
+For a batch (computed when it is loaded, stored with it) and for a unit's subtree over a period
+(computed on request). The arithmetic is in pure functions; the SQL only counts.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from hotline.kit.scope import Scope
+
+# Cross-record checks: (kind, description, condition that the row is checked, SQL that it passes).
+CONSISTENCY_CHECKS: dict[str, list[tuple[str, str, str]]] = {
+    "call": [
+        (
+            "the call's linked work order exists",
+            "r.work_order_id IS NOT NULL",
+            "EXISTS (SELECT 1 FROM ingest.raw_work_order w WHERE w.record_id = r.work_order_id)",
+        )
+    ],
+    "rating": [
+        (
+            "the rated work order exists",
+            "r.work_order_id IS NOT NULL",
+            "EXISTS (SELECT 1 FROM ingest.raw_work_order w WHERE w.record_id = r.work_order_id)",
+        ),
+        (
+            "the rated call exists",
+            "r.call_id IS NOT NULL",
+            "EXISTS (SELECT 1 FROM ingest.raw_call c WHERE c.record_id = r.call_id)",
+        ),
+    ],
+    "inspection": [
+        (
+            "the inspected call or order exists",
+            "r.subject_id IS NOT NULL",
+            "CASE WHEN r.subject = 'call' THEN EXISTS (SELECT 1 FROM ingest.raw_call c WHERE c.record_id = r.subject_id)"
+            " ELSE EXISTS (SELECT 1 FROM ingest.raw_work_order w WHERE w.record_id = r.subject_id) END",
+        )
+    ],
+    "callback": [
+        (
+            "the called-back work order exists",
+            "r.work_order_id IS NOT NULL",
+            "EXISTS (SELECT 1 FROM ingest.raw_work_order w WHERE w.record_id = r.work_order_id)",
+        )
+    ],
+    "work_order": [
+        (
+            "a closed order has a due time or an on-time verdict",
+            "r.closed_at IS NOT NULL",
+            "(r.due_at IS NOT NULL OR r.on_time IS NOT NULL)",
+        )
+    ],
+}
+
+
+def share(part: int, whole: int | None) -> float | None:
+    return None if not whole else round(part / whole, 4)
+
+
+def days_without(period: tuple[date | None, date | None], days_with_data: set[date]) -> list[date]:
+    """Days of a declared period on which no record counts."""
+    low, high = period
+    if low is None or high is None or high < low:
+        return []
+    return [low + timedelta(n) for n in range((high - low).days + 1) if low + timedelta(n) not in days_with_data]
+
+
+def assemble(
+    *,
+    rows_read: int,
+    rows_valid: int,
+    rows_rejected: int,
+    expected_rows: int | None,
+    period: tuple[date | None, date | None],
+    days_with_data: set[date],
+    checks: list[dict[str, Any]],
+    time_order_violations: int,
+    out_of_period: int,
+    out_of_scope: int,
+) -> dict[str, Any]:
+    """The four dimensions of spec 5.2.7 from plain counts."""
+    missing = days_without(period, days_with_data)
+    failed = sum(c["failed"] for c in checks)
+    checked = sum(c["checked"] for c in checks)
+    return {
+        "completeness": {
+            "expectedRows": expected_rows,
+            "rowsReceived": rows_read,
+            "receivedShare": share(rows_read, expected_rows),
+            "daysWithoutData": [d.isoformat() for d in missing],
+        },
+        "precision": {
+            "rowsValid": rows_valid,
+            "rowsRejected": rows_rejected,
+            "validShare": share(rows_valid, rows_read),
+        },
+        "consistency": {
+            "checks": checks,
+            "timeOrderViolations": time_order_violations,
+            "consistentShare": share(checked - failed, checked),
+        },
+        "relevance": {
+            "outOfPeriod": out_of_period,
+            "outOfScope": out_of_scope,
+            "relevantShare": share(rows_valid - out_of_period, rows_valid + out_of_scope),
+        },
+    }
+
+
+async def run_checks(apg, kind: str, where: str, *args) -> list[dict[str, Any]]:
+    out = []
+    for description, applies, passes in CONSISTENCY_CHECKS.get(kind, []):
+        row = await apg.fetchrow(
+            f"SELECT count(*) FILTER (WHERE {applies}) AS checked, "
+            f"count(*) FILTER (WHERE {applies} AND NOT ({passes})) AS failed FROM ingest.raw_{kind} r WHERE {where}",
+            *args,
+        )
+        out.append({"kind": kind, "check": description, "checked": row["checked"], "failed": row["failed"]})
+    return out
+
+
+async def batch_quality(apg, kind, feed) -> dict[str, Any]:
+    counts = feed.counts
+    checks = await run_checks(apg, kind.name, "r.batch_id = $1", feed.batch_id)
+    return assemble(
+        rows_read=counts.rows_read,
+        rows_valid=counts.rows_valid,
+        rows_rejected=counts.rows_rejected,
+        expected_rows=feed.expected_rows,
+        period=feed.period,
+        days_with_data=feed.days,
+        checks=checks,
+        time_order_violations=sum(
+            1 for p in counts.problems if p.reason.endswith(tuple(f"before {f}" for f in ("started_at", "received_at")))
+        ),
+        out_of_period=feed.out_of_period,
+        out_of_scope=counts.rejected_out_of_scope,
+    )
+
+
+async def unit_quality(apg, scope: Scope, unit_path: str, period: tuple[date, date]) -> dict[str, Any]:
+    """Quality of everything stored for a unit's subtree over a period."""
+    from services.ingest.records import KINDS
+
+    low, high = period
+    under = (
+        "r.unit_id IN (SELECT id FROM ingest.unit WHERE path = $1 OR path LIKE $1 || '/%') AND r.day BETWEEN $2 AND $3"
+    )
+    checks: list[dict[str, Any]] = []
+    records: dict[str, int] = {}
+    batch_ids: set[int] = set()
+    for kind in KINDS:
+        rows = await apg.fetch(
+            f"SELECT r.batch_id, count(*) FROM ingest.raw_{kind} r WHERE {under} GROUP BY 1", unit_path, low, high
+        )
+        records[kind] = sum(r[1] for r in rows)
+        batch_ids.update(r[0] for r in rows)
+        checks += await run_checks(apg, kind, under, unit_path, low, high)
+    days = {
+        r["day"]
+        for r in await apg.fetch(
+            "SELECT d.day FROM ingest.daily_measure d JOIN ingest.unit u ON u.id = d.unit_id "
+            "WHERE u.path = $1 AND d.day BETWEEN $2 AND $3",
+            unit_path,
+            low,
+            high,
+        )
+    }
+    # precision and scope relevance: the batches that brought the subtree's records for the period
+    batch = await apg.fetchrow(
+        "SELECT coalesce(sum(rows_read), 0) AS read, coalesce(sum(rows_valid), 0) AS valid, "
+        "coalesce(sum(rows_rejected), 0) AS rejected, coalesce(sum((quality->'relevance'->>'outOfScope')::int), 0) AS oos "
+        "FROM ingest.batch WHERE id = ANY($1::bigint[])",
+        list(batch_ids),
+    )
+    report = assemble(
+        rows_read=batch["read"],
+        rows_valid=batch["valid"],
+        rows_rejected=batch["rejected"],
+        expected_rows=None,
+        period=period,
+        days_with_data=days,
+        checks=checks,
+        time_order_violations=0,
+        out_of_period=0,
+        out_of_scope=batch["oos"],
+    )
+    report["recordsByKind"] = records
+    return report

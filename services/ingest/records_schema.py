@@ -1,0 +1,303 @@
+"""GraphQL for raw records: batches with status and report, data quality, small JSON batches, mappings."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Annotated, Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from hotline.kit.graphql import RequestContext
+from services.ingest import batches, quality, repository, store
+from services.ingest.batches import Submission
+from services.ingest.records import KINDS
+
+Info = strawberry.Info[RequestContext, None]
+
+
+@strawberry.type(description="Why one input row was rejected (行号, 字段, 值, 原因).")
+class RecordProblem:
+    row: int = strawberry.field(
+        description="1-based data row of the file or position in the batch (header not counted)."
+    )
+    field: str | None = strawberry.field(description="The offending canonical field; null when the whole row is bad.")
+    value: str | None = strawberry.field(description="The offending value, as given (truncated to 200 characters).")
+    reason: str = strawberry.field(description="What is wrong and what was expected.")
+
+
+@strawberry.type(description="Row counts of a batch.")
+class BatchCounts:
+    read: int = strawberry.field(description="Data rows read.")
+    valid: int = strawberry.field(description="Rows that passed every check.")
+    rejected: int = strawberry.field(description="Rows rejected; see `problems`.")
+    new: int = strawberry.field(description="Valid rows stored as new records.")
+    corrected: int = strawberry.field(
+        description="Valid rows that replaced a stored record with the same (source, record_id)."
+    )
+    duplicate: int = strawberry.field(description="Valid rows identical to a stored record: nothing changed.")
+    repeated_in_file: int = strawberry.field(description="Identical repeats of an earlier row of the same batch.")
+
+
+@strawberry.type(
+    description="Completeness (完整性/召回率, spec 5.2.7): rows received against the expected count; days without data."
+)
+class Completeness:
+    expected_rows: int | None = strawberry.field(description="Rows the source declared it sent, if it did.")
+    rows_received: int = strawberry.field(description="Rows received.")
+    received_share: float | None = strawberry.field(description="rows_received / expected_rows.")
+    days_without_data: list[dt.date] = strawberry.field(description="Days of the declared period with no valid record.")
+
+
+@strawberry.type(description="Precision (准确率): the share of valid rows.")
+class Precision:
+    rows_valid: int = strawberry.field(description="Valid rows.")
+    rows_rejected: int = strawberry.field(description="Rejected rows.")
+    valid_share: float | None = strawberry.field(description="rows_valid / rows read.")
+
+
+@strawberry.type(description="One cross-record check (一致性), e.g. a rating's work order exists.")
+class ConsistencyCheck:
+    kind: str = strawberry.field(description="Record type checked.")
+    check: str = strawberry.field(description="What is checked.")
+    checked: int = strawberry.field(description="Records the check applies to.")
+    failed: int = strawberry.field(description="Records that fail it.")
+
+
+@strawberry.type(description="Consistency (一致性): cross-record checks and time-order violations.")
+class Consistency:
+    checks: list[ConsistencyCheck] = strawberry.field(description="Each cross-record check.")
+    time_order_violations: int = strawberry.field(
+        description="Rows rejected because a later time precedes an earlier one (closed < received …)."
+    )
+    consistent_share: float | None = strawberry.field(description="Share of checked records passing every check.")
+
+
+@strawberry.type(description="Relevance (相关性): rows inside the declared period and the caller's scope.")
+class Relevance:
+    out_of_period: int = strawberry.field(description="Valid rows dated outside the declared period (kept, flagged).")
+    out_of_scope: int = strawberry.field(description="Rows naming a unit outside the caller's scope (rejected).")
+    relevant_share: float | None = strawberry.field(description="Rows in period and scope / rows with a known unit.")
+
+
+@strawberry.type(description="Data quality by the four dimensions of spec 5.2.7.")
+class DataQuality:
+    completeness: Completeness = strawberry.field(description="Completeness / recall.")
+    precision: Precision = strawberry.field(description="Precision: valid rows.")
+    consistency: Consistency = strawberry.field(description="Cross-record consistency.")
+    relevance: Relevance = strawberry.field(description="Period and scope relevance.")
+    records_by_kind: JSON | None = strawberry.field(
+        description="For a unit and period: stored records per record type."
+    )
+
+
+def quality_from_dict(q: dict[str, Any] | None) -> DataQuality | None:
+    if not q:
+        return None
+    c, p, k, r = q["completeness"], q["precision"], q["consistency"], q["relevance"]
+    return DataQuality(
+        completeness=Completeness(
+            expected_rows=c["expectedRows"],
+            rows_received=c["rowsReceived"],
+            received_share=c["receivedShare"],
+            days_without_data=[dt.date.fromisoformat(d) for d in c["daysWithoutData"]],
+        ),
+        precision=Precision(rows_valid=p["rowsValid"], rows_rejected=p["rowsRejected"], valid_share=p["validShare"]),
+        consistency=Consistency(
+            checks=[ConsistencyCheck(**x) for x in k["checks"]],
+            time_order_violations=k["timeOrderViolations"],
+            consistent_share=k["consistentShare"],
+        ),
+        relevance=Relevance(
+            out_of_period=r["outOfPeriod"], out_of_scope=r["outOfScope"], relevant_share=r["relevantShare"]
+        ),
+        records_by_kind=q.get("recordsByKind"),
+    )
+
+
+@strawberry.type(description="A batch of raw records (数据批次) and its report: status, counts, quality, problems.")
+class IngestBatch:
+    id: strawberry.ID = strawberry.field(description="Batch id.")
+    kind: str = strawberry.field(description="Record type: " + ", ".join(KINDS) + ".")
+    source: str = strawberry.field(description="Sending system.")
+    status: str = strawberry.field(
+        description="received → validating → loading → aggregating → done; or failed, withdrawn."
+    )
+    filename: str | None = strawberry.field(description="Original file name, if a file.")
+    mapping: str | None = strawberry.field(description="Column mapping used, if any.")
+    time_zone: str = strawberry.field(description="Zone naive timestamps were read in.")
+    submitted_by: str = strawberry.field(description="Subject of the submitting token.")
+    submitter_unit_id: strawberry.ID = strawberry.field(
+        description="The submitting unit (decides who may see the batch)."
+    )
+    received_at: dt.datetime = strawberry.field(description="When the batch arrived.")
+    finished_at: dt.datetime | None = strawberry.field(description="When it was done or failed.")
+    withdrawn_at: dt.datetime | None = strawberry.field(description="When it was withdrawn.")
+    error: str | None = strawberry.field(description="Why a failed batch failed (the file could not be read).")
+    counts: BatchCounts = strawberry.field(description="Row counts.")
+    quality: DataQuality | None = strawberry.field(description="Data quality of the batch (null until done).")
+    problems: list[RecordProblem] = strawberry.field(description="Rejected rows' problems (first 1,000).")
+
+
+def batch_from_report(r: dict[str, Any]) -> IngestBatch:
+    c = r["counts"]
+    return IngestBatch(
+        id=strawberry.ID(str(r["batchId"])),
+        kind=r["kind"],
+        source=r["source"],
+        status=r["status"],
+        filename=r["filename"],
+        mapping=r["mapping"],
+        time_zone=r["timeZone"],
+        submitted_by=r["submittedBy"],
+        submitter_unit_id=strawberry.ID(r["submitterUnitId"]),
+        received_at=dt.datetime.fromisoformat(r["receivedAt"]),
+        finished_at=dt.datetime.fromisoformat(r["finishedAt"]) if r["finishedAt"] else None,
+        withdrawn_at=dt.datetime.fromisoformat(r["withdrawnAt"]) if r["withdrawnAt"] else None,
+        error=r["error"],
+        counts=BatchCounts(
+            read=c["read"],
+            valid=c["valid"],
+            rejected=c["rejected"],
+            new=c["new"],
+            corrected=c["corrected"],
+            duplicate=c["duplicate"],
+            repeated_in_file=c["repeatedInFile"],
+        ),
+        quality=quality_from_dict(r["quality"]),
+        problems=[RecordProblem(**p) for p in r["problems"]],
+    )
+
+
+@strawberry.type(description="A saved column mapping (字段映射).")
+class ColumnMappingType:
+    name: str = strawberry.field(description="Name it is used by (`mapping=` on upload).")
+    kind: str = strawberry.field(description="Record type it produces.")
+    description: str = strawberry.field(description="What layout it reads.")
+    spec: JSON = strawberry.field(
+        description="The mapping document (renames, constants, formats, value maps, unit look-up)."
+    )
+    owner_unit_id: strawberry.ID = strawberry.field(description="Unit that saved it.")
+
+
+def _session_lock(info: Info) -> asyncio.Lock:
+    """One request's session serves one operation at a time: root fields resolve concurrently."""
+    return info.context.cache.setdefault("session_lock", asyncio.Lock())
+
+
+def _database(info: Info):
+    return info.context.request.app.state.database
+
+
+@strawberry.type(description="Raw-record queries of the ingest service.")
+class RecordsQuery:
+    @strawberry.field(description="A batch's status and report; null if unknown or outside the caller's scope.")
+    async def ingest_batch(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="Batch id.")]
+    ) -> IngestBatch | None:
+        try:
+            async with _session_lock(info):
+                report = await batches.batch_report(info.context.session, info.context.principal, int(id))
+        except Exception as exc:  # NotFound and a non-numeric id read the same: no such batch
+            if getattr(exc, "code", None) == "NOT_FOUND" or isinstance(exc, ValueError):
+                return None
+            raise
+        return batch_from_report(report)
+
+    @strawberry.field(description="Recent batches submitted inside the caller's subtree, newest first.")
+    async def ingest_batches(
+        self,
+        info: Info,
+        status: Annotated[str | None, strawberry.argument(description="Only batches in this status.")] = None,
+        first: Annotated[int, strawberry.argument(description="How many, 1–200.")] = 20,
+    ) -> list[IngestBatch]:
+        session = info.context.session
+        async with _session_lock(info):
+            scope = await repository.scope_for(session, info.context.principal.unit_id)
+            rows = await store.list_batches(session, scope, limit=max(1, min(first, 200)), status=status)
+        return [batch_from_report(batches.batch_to_dict(r, [])) for r in rows]
+
+    @strawberry.field(description="Data quality (spec 5.2.7) of everything stored for a unit's subtree over a period.")
+    async def data_quality(
+        self,
+        info: Info,
+        unit_id: Annotated[strawberry.ID, strawberry.argument(description="The unit; its whole subtree counts.")],
+        from_date: Annotated[dt.date, strawberry.argument(description="First day of the period.")],
+        to_date: Annotated[dt.date, strawberry.argument(description="Last day of the period.")],
+    ) -> DataQuality | None:
+        session = info.context.session
+        async with _session_lock(info):
+            scope = await repository.scope_for(session, info.context.principal.unit_id)
+            units = await repository.units_by_ids(session, scope, [str(unit_id)])
+            if str(unit_id) not in units:
+                return None
+            connection = await session.connection()
+            apg = (await connection.get_raw_connection()).driver_connection
+            report = await quality.unit_quality(apg, scope, units[str(unit_id)].path, (from_date, to_date))
+        return quality_from_dict(report)
+
+    @strawberry.field(description="Saved column mappings the caller may use.")
+    async def column_mappings(self, info: Info) -> list[ColumnMappingType]:
+        session = info.context.session
+        async with _session_lock(info):
+            scope = await repository.scope_for(session, info.context.principal.unit_id)
+            mappings = await store.list_mappings(session, scope)
+        return [
+            ColumnMappingType(
+                name=r["name"],
+                kind=r["kind"],
+                description=r["description"],
+                spec=r["spec"],
+                owner_unit_id=strawberry.ID(r["owner_unit_id"]),
+            )
+            for r in mappings
+        ]
+
+
+@strawberry.type(description="Raw-record mutations of the ingest service.")
+class RecordsMutation:
+    @strawberry.mutation(
+        description="Submit a small batch of records as JSON objects in the canonical format (at most 5,000; larger "
+        "ones go to REST `POST /batches`). Answers the batch report; bad rows are listed in `problems`."
+    )
+    async def submit_records(
+        self,
+        info: Info,
+        kind: Annotated[str, strawberry.argument(description="Record type.")],
+        source: Annotated[str, strawberry.argument(description="Sending system (default `source` of the rows).")],
+        records: Annotated[list[JSON], strawberry.argument(description="The rows, as canonical JSON objects.")],
+        time_zone: Annotated[str | None, strawberry.argument(description="Zone of naive timestamps.")] = None,
+    ) -> IngestBatch:
+        if len(records) > 5000:
+            from hotline.kit.errors import BadRequestError
+
+            raise BadRequestError("at most 5,000 records per mutation; use POST /batches for files")
+        sub = Submission(kind=kind, source=source, time_zone=time_zone)
+        report = await batches.submit(_database(info), info.context.principal, sub, rows=list(records))
+        return batch_from_report(report)
+
+    @strawberry.mutation(
+        description="Withdraw a batch: its rows leave and the measures they counted for are recomputed."
+    )
+    async def withdraw_batch(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="Batch id.")]
+    ) -> IngestBatch:
+        report = await batches.withdraw(_database(info), info.context.principal, int(id))
+        return batch_from_report(report)
+
+    @strawberry.mutation(description="Save (create or replace) a named column mapping.")
+    async def save_column_mapping(
+        self,
+        info: Info,
+        name: Annotated[str, strawberry.argument(description="Name to save it under (a–z, 0–9, _ . -).")],
+        spec: Annotated[JSON, strawberry.argument(description="The mapping document.")],
+        description: Annotated[str, strawberry.argument(description="What layout it reads.")] = "",
+    ) -> ColumnMappingType:
+        from services.ingest.batch_endpoints import save_named_mapping
+
+        await save_named_mapping(_database(info), info.context.principal, name, spec, description)
+        return ColumnMappingType(
+            name=name, kind=spec["kind"], description=description, spec=spec,
+            owner_unit_id=strawberry.ID(info.context.principal.unit_id),
+        )  # fmt: skip

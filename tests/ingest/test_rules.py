@@ -1,0 +1,121 @@
+"""Pure checks of the record formats, the measure rules against the catalog, validation and mappings."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from hotline.domain.measures import Aggregation, measure_catalog
+from services.ingest.mapping import ColumnMapping, MappingError, check_mapping
+from services.ingest.records import KINDS, csv_header, json_schema
+from services.ingest.rules import RULES, check_rules, flow_measures, rules_by_kind
+from services.ingest.validation import RowValidator
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def test_every_catalog_measure_is_produced_and_nothing_else():
+    catalog = measure_catalog()
+    produced = {r.measure for r in RULES}
+    from_records = {c for c, m in catalog.items() if m.aggregation is Aggregation.SUM}
+    # both directions: every flow measure of the catalog has a rule, and every rule is a catalog measure
+    assert produced == from_records
+    assert produced | {"unit.population"} == set(catalog)
+    assert len(RULES) == len(produced)  # no measure computed twice
+    assert check_rules() == []
+    # the daily table holds exactly these columns, in catalog order
+    assert flow_measures() == [c for c in catalog if c != "unit.population"]
+
+
+def test_each_rule_reads_the_record_kind_the_catalog_names():
+    for rule in RULES:
+        assert measure_catalog()[rule.measure].record == rule.kind
+
+
+def test_every_record_kind_has_a_format_and_produces_measures():
+    assert set(KINDS) == {
+        "call", "work_order", "rating", "inspection", "callback", "chat_session", "smart_test",
+        "knowledge_update", "reported_item",
+    }  # fmt: skip
+    for name, kind in KINDS.items():
+        schema = json_schema(kind)
+        assert {"source", "record_id", "unit_id", kind.day_field} <= set(schema["required"])
+        assert all(p.get("description") for p in schema["properties"].values())
+        assert csv_header(kind)[:3] == ["source", "record_id", "unit_id"]
+        assert name in rules_by_kind()
+
+
+def test_validation_reads_naive_times_in_the_source_zone_and_checks_time_order():
+    validator = RowValidator(KINDS["work_order"], SHANGHAI)
+    row = {"source": "s", "record_id": "1", "unit_id": "GD", "received_at": "2025-01-01 23:30:00", "channel": "phone"}
+    values, day, problems = validator.check(1, row)
+    assert problems == [] and day == date(2025, 1, 1)
+    assert values[3] == datetime(2025, 1, 1, 15, 30, tzinfo=UTC)
+    # an explicit offset is respected, and the day is the local (Shanghai) date
+    values, day, _ = validator.check(1, {**row, "received_at": "2025-01-01T20:00:00+00:00"})
+    assert day == date(2025, 1, 2)
+    values, day, problems = validator.check(7, {**row, "closed_at": "2025-01-01 08:00:00", "reassignments": "-1"})
+    assert values is None
+    assert {(p.row, p.field) for p in problems} == {(7, "reassignments")}
+    _, _, problems = validator.check(7, {**row, "closed_at": "2025-01-01 08:00:00"})
+    assert [(p.field, p.reason) for p in problems] == [("closed_at", "closed_at is before received_at")]
+
+
+def test_validation_reports_every_bad_field():
+    validator = RowValidator(KINDS["rating"], SHANGHAI)
+    _, _, problems = validator.check(
+        3,
+        {"source": "s", "record_id": "", "unit_id": "GD", "rated_at": "yesterday", "target": "food",
+         "rating": "6", "reasons": "too_slow;rude", "verified": "maybe"},
+    )  # fmt: skip
+    assert {p.field for p in problems} == {"record_id", "rated_at", "target", "rating", "reasons", "verified"}
+    assert all(p.row == 3 and p.reason for p in problems)
+    # values PostgreSQL could not store are refused here, not half-way through the load
+    row = {"source": "s", "record_id": "a\x00b", "unit_id": "GD", "received_at": "2025-01-01 08:00",
+           "channel": "phone", "returned_for_redo": "99999999999"}  # fmt: skip
+    _, _, problems = RowValidator(KINDS["work_order"], SHANGHAI).check(1, row)
+    assert {(p.field, p.reason) for p in problems} == {
+        ("record_id", "contains a NUL character"), ("returned_for_redo", "integer out of range"),
+    }  # fmt: skip
+
+
+def test_mapping_renames_constants_formats_value_maps_and_unit_lookup():
+    mapping = ColumnMapping(
+        {
+            "kind": "call",
+            "null_values": ["", "0:00:00"],
+            "fields": {
+                "record_id": {"column": "id"},
+                "direction": {"value": "inbound"},
+                "started_at": {"columns": ["date", "t"], "format": "%y%m%d %H:%M:%S"},
+                "outcome": {"column": "o", "map": {"AGENT": "answered", "HANG": "abandoned"}, "strict": True},
+                "unit_id": {"column": "server", "map": {"ANN": "GZ-T1-A001"}, "default": "GZ-T1"},
+            },
+        }
+    )
+    row = mapping.apply({"id": "7", "date": "990201", "t": "7:03:05", "o": "AGENT", "server": "ANN"})
+    assert row == {
+        "record_id": "7",
+        "direction": "inbound",
+        "started_at": datetime(1999, 2, 1, 7, 3, 5),
+        "outcome": "answered",
+        "unit_id": "GZ-T1-A001",
+    }
+    assert (
+        mapping.apply({"id": "8", "date": "990201", "t": "0:00:00", "o": "HANG", "server": "NO_SERVER"})["unit_id"]
+        == "NO_SERVER"
+    )  # not strict: passes through (and the loader then rejects the unknown unit)
+    with pytest.raises(ValueError, match="value map"):
+        mapping.apply({"id": "9", "date": "990201", "t": "7:00:00", "o": "PHANTOM", "server": "ANN"})
+
+
+def test_a_bad_mapping_lists_every_problem():
+    assert check_mapping({"kind": "parcel"}) == ["kind must be one of " + ", ".join(KINDS)]
+    problems = check_mapping({"kind": "call", "time_zone": "Mars/Base", "fields": {"colour": {"value": 1}}})
+    assert "unknown time zone 'Mars/Base'" in problems
+    assert "colour: not a field of call" in problems
+    assert any(p.startswith("started_at: required") for p in problems)
+    with pytest.raises(MappingError):
+        ColumnMapping({"kind": "call", "fields": {}})
