@@ -1,4 +1,11 @@
-"""Scoring service: not started yet — it is built in its own issue (see the README's roadmap).
+"""Scoring service: evaluation runs and their results, references, alerts and reports (issue 5).
 
-Until then it has no schema, no migrations and no subgraph, and the gateway does not compose it.
+Pure core (``scheme``, ``rules``, ``references``, ``ranking``, ``statistics``, ``weights``, ``engine``,
+``explain``, ``alerts``) — plain functions over plain data; edges (``runs``, ``schema``,
+``endpoints``, ``reports``) translate between it, the database and the other services.
 """
+
+from pathlib import Path
+
+SERVICE_DIR = Path(__file__).parent
+SCHEMA = "scoring"
