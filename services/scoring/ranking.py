@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 
 
@@ -24,7 +25,7 @@ def overlapping_neighbours(
     overlaps its own: their order may be noise, and the rank is flagged."""
     ordered = sorted(ranks, key=lambda u: (ranks[u], u))
     found: dict[str, list[str]] = {u: [] for u in ordered}
-    for a, b in zip(ordered, ordered[1:], strict=False):
+    for a, b in itertools.pairwise(ordered):
         if a in intervals and b in intervals:
             (lo_a, hi_a), (lo_b, hi_b) = intervals[a], intervals[b]
             if lo_a <= hi_b and lo_b <= hi_a:

@@ -139,7 +139,7 @@ def test_expert_scores_mean_or_trimmed_mean(aggregation, expected):
     entries = [ExpertEntry("UA", "innovation", f"expert-{s}", s, f"reason {s}") for s in (4, 7, 8, 9)]
     outcome = by_unit(run(expert_scheme(aggregation), expert_entries=entries))
     assert next(iter(outcome["UA"]["indicators"]))["score"] == expected
-    assert [e["justification"] for e in outcome["UA"]["indicators"][0]["experts"]][0] == "reason 4"
+    assert next(e["justification"] for e in outcome["UA"]["indicators"][0]["experts"]) == "reason 4"
     assert outcome["UB"]["indicators"][0]["na_reason"] == "no_expert_score" and outcome["UB"]["total"] is None
 
 
