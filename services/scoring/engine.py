@@ -90,6 +90,9 @@ def _cell(item: Item, unit: str, data: EngineInput, experts: Sequence[ExpertEntr
         if cell.value is None:
             cell.na_reason = "no_expert_score"
         return cell
+    if unit not in data.measures:
+        cell.na_reason = "no_data"  # ingest does not know the unit (or it is outside the organizer's scope)
+        return cell
     if item.min_sample is not None:
         cell.measures.setdefault(item.min_sample.measure, float(measures.get(item.min_sample.measure, 0.0)))
     parts = rate_parts(item.formula)

@@ -39,7 +39,9 @@ def visible_runs(scope: Scope):
     own = UnitResult.__table__.alias("own_result")
     mine = UnitRef.alias("own_unit")
     has_own_result = exists(
-        select(1).select_from(own.join(mine, mine.c.id == own.c.unit_id)).where(own.c.run_id == EvaluationRun.id, in_scope(mine.c.path, scope))
+        select(1)
+        .select_from(own.join(mine, mine.c.id == own.c.unit_id))
+        .where(own.c.run_id == EvaluationRun.id, in_scope(mine.c.path, scope))
     )
     return (
         select(EvaluationRun)
@@ -54,15 +56,21 @@ async def runs_by_ids(session: AsyncSession, scope: Scope, ids: Sequence[str]) -
     return {str(r.id): r for r in rows}
 
 
-async def results_by_ids(session: AsyncSession, scope: Scope, ids: Sequence[str]) -> dict[str, tuple[UnitResult, EvaluationRun]]:
+async def results_by_ids(
+    session: AsyncSession, scope: Scope, ids: Sequence[str]
+) -> dict[str, tuple[UnitResult, EvaluationRun]]:
     keys = [k for k in (_uuid(i) for i in ids) if k is not None]
     rows = await session.execute(visible_results(scope).where(UnitResult.id.in_(keys)))
     return {str(r.id): (r, run) for r, run in rows}
 
 
-async def results_of_units(session: AsyncSession, scope: Scope, unit_ids: Sequence[str]) -> dict[str, list[tuple[UnitResult, EvaluationRun]]]:
+async def results_of_units(
+    session: AsyncSession, scope: Scope, unit_ids: Sequence[str]
+) -> dict[str, list[tuple[UnitResult, EvaluationRun]]]:
     rows = await session.execute(
-        visible_results(scope).where(UnitResult.unit_id.in_(list(unit_ids))).order_by(EvaluationRun.period_from.desc(), EvaluationRun.id)
+        visible_results(scope)
+        .where(UnitResult.unit_id.in_(list(unit_ids)))
+        .order_by(EvaluationRun.period_from.desc(), EvaluationRun.id)
     )
     found: dict[str, list] = {u: [] for u in unit_ids}
     for result, run in rows:
@@ -77,7 +85,7 @@ async def results_of_run(
     if after_unit:
         query = query.where(UnitResult.unit_id > after_unit)
     rows = await session.execute(query.order_by(UnitResult.unit_id).limit(limit))
-    return list(rows.tuples())
+    return [tuple(r) for r in rows]
 
 
 async def public_ranking(session: AsyncSession, scope: Scope, run: EvaluationRun) -> list[UnitResult]:
@@ -86,7 +94,9 @@ async def public_ranking(session: AsyncSession, scope: Scope, run: EvaluationRun
     own = UnitResult.__table__.alias("own_result")
     mine = UnitRef.alias("own_unit")
     has_own_result = exists(
-        select(1).select_from(own.join(mine, mine.c.id == own.c.unit_id)).where(own.c.run_id == EvaluationRun.id, in_scope(mine.c.path, scope))
+        select(1)
+        .select_from(own.join(mine, mine.c.id == own.c.unit_id))
+        .where(own.c.run_id == EvaluationRun.id, in_scope(mine.c.path, scope))
     )
     public = and_(
         EvaluationRun.published_at.isnot(None),
@@ -116,10 +126,14 @@ async def details(session: AsyncSession, keys: Sequence[tuple[uuid.UUID, int]]) 
 
 
 async def revisions_of(session: AsyncSession, run_id) -> list[RunRevision]:
-    return list(await session.scalars(select(RunRevision).where(RunRevision.run_id == run_id).order_by(RunRevision.revision)))
+    return list(
+        await session.scalars(select(RunRevision).where(RunRevision.run_id == run_id).order_by(RunRevision.revision))
+    )
 
 
-async def changes_since(session: AsyncSession, scope: Scope, after_seq: int, limit: int) -> list[tuple[UnitResult, EvaluationRun]]:
+async def changes_since(
+    session: AsyncSession, scope: Scope, after_seq: int, limit: int
+) -> list[tuple[UnitResult, EvaluationRun]]:
     """Published results changed after ``after_seq`` (the incremental pull), in change order."""
     rows = await session.execute(
         visible_results(scope)
@@ -127,7 +141,7 @@ async def changes_since(session: AsyncSession, scope: Scope, after_seq: int, lim
         .order_by(UnitResult.change_seq, UnitResult.id)
         .limit(limit)
     )
-    return list(rows.tuples())
+    return [tuple(r) for r in rows]
 
 
 def visible_alerts(scope: Scope):

@@ -22,7 +22,16 @@ from hotline.kit.scope import PATH_SEPARATOR, Scope, in_scope
 from hotline.kit.services import ServiceClients
 from services.scoring import sources
 from services.scoring.inputs import evaluate
-from services.scoring.models import RESULT_CHANGE_SEQ, EvaluationRun, ExpertScore, ResultRevision, RunJob, RunRevision, UnitRef, UnitResult
+from services.scoring.models import (
+    RESULT_CHANGE_SEQ,
+    EvaluationRun,
+    ExpertScore,
+    ResultRevision,
+    RunJob,
+    RunRevision,
+    UnitRef,
+    UnitResult,
+)
 from services.scoring.periods import Period, PeriodError, parse_period
 from services.scoring.scheme import SchemeError, parse_scheme
 from services.scoring.store import diff_details, store_revision
@@ -44,7 +53,9 @@ async def resolve_cohort(session: AsyncSession, cohort: dict, scope: Scope) -> t
     """The cohort's unit ids (sorted), resolved in the caller's scope against the directory read model."""
     if "units" in cohort:
         wanted = sorted(set(cohort["units"]))
-        found = set(await session.scalars(select(UnitRef.c.id).where(UnitRef.c.id.in_(wanted), in_scope(UnitRef.c.path, scope))))
+        found = set(
+            await session.scalars(select(UnitRef.c.id).where(UnitRef.c.id.in_(wanted), in_scope(UnitRef.c.path, scope)))
+        )
         missing = [u for u in wanted if u not in found]
         return sorted(found), [f"cohort unit {u} is unknown or outside your scope" for u in missing]
     under = cohort.get("under")
@@ -84,7 +95,9 @@ async def start_run(
         return Outcome(problems=[f"scheme {scheme_id} version {version} is unknown or outside your scope"])
     problems = _check_scheme(document, period)
     organizer = document.get("organizer")
-    organizer_path = await session.scalar(select(UnitRef.c.path).where(UnitRef.c.id == organizer, in_scope(UnitRef.c.path, scope)))
+    organizer_path = await session.scalar(
+        select(UnitRef.c.path).where(UnitRef.c.id == organizer, in_scope(UnitRef.c.path, scope))
+    )
     if organizer_path is None:
         problems.append(f"the scheme's organizer {organizer} is outside your scope")
     units, cohort_problems = await resolve_cohort(session, document.get("cohort") or {}, scope)
@@ -97,7 +110,9 @@ async def start_run(
         cohort_units=units, cohort_hash=cohort_hash, period_kind=period.kind, period_from=period.start,
         period_to=period.end, status="queued", progress=0, current_revision=0, requested_by=principal.subject,
     )  # fmt: skip
-    inserted = await session.scalar(insert(EvaluationRun).values(**values).on_conflict_do_nothing().returning(EvaluationRun.id))
+    inserted = await session.scalar(
+        insert(EvaluationRun).values(**values).on_conflict_do_nothing().returning(EvaluationRun.id)
+    )
     if inserted is None:
         existing = await session.scalar(
             select(EvaluationRun).where(
@@ -136,7 +151,9 @@ def run_visibility(scope: Scope, organizer_path, *, require_published: bool = Fa
 def result_visibility(scope: Scope, unit_path, organizer_path):
     """SQL: a result is visible iff its unit is in the caller's subtree and either the run is published
     or the caller stands on the organizer's side (its scope covers the organizer)."""
-    return and_(in_scope(unit_path, scope), or_(EvaluationRun.published_at.isnot(None), in_scope(organizer_path, scope)))
+    return and_(
+        in_scope(unit_path, scope), or_(EvaluationRun.published_at.isnot(None), in_scope(organizer_path, scope))
+    )
 
 
 async def organizer_run(session: AsyncSession, scope: Scope, run_id: str) -> EvaluationRun | None:
@@ -147,7 +164,9 @@ async def organizer_run(session: AsyncSession, scope: Scope, run_id: str) -> Eva
         return None
     org = UnitRef.alias("org")
     return await session.scalar(
-        select(EvaluationRun).join(org, org.c.id == EvaluationRun.organizer_id).where(EvaluationRun.id == rid, in_scope(org.c.path, scope))
+        select(EvaluationRun)
+        .join(org, org.c.id == EvaluationRun.organizer_id)
+        .where(EvaluationRun.id == rid, in_scope(org.c.path, scope))
     )
 
 
@@ -181,7 +200,9 @@ async def _touch_results(session: AsyncSession, run: EvaluationRun) -> None:
     from sqlalchemy import update
 
     await session.execute(
-        update(UnitResult).where(UnitResult.run_id == run.id).values(change_seq=RESULT_CHANGE_SEQ.next_value(), changed_at=datetime.now(UTC))
+        update(UnitResult)
+        .where(UnitResult.run_id == run.id)
+        .values(change_seq=RESULT_CHANGE_SEQ.next_value(), changed_at=datetime.now(UTC))
     )
     await session.flush()
 
@@ -202,7 +223,9 @@ async def enter_expert_score(
         problems.append(f"{indicator} is not an expert-scored indicator of this scheme")
     elif not 0 <= score <= item.points:
         problems.append(f"the score must be between 0 and {item.points:g}")
-    unit_path = await session.scalar(select(UnitRef.c.path).where(UnitRef.c.id == unit_id, in_scope(UnitRef.c.path, scope)))
+    unit_path = await session.scalar(
+        select(UnitRef.c.path).where(UnitRef.c.id == unit_id, in_scope(UnitRef.c.path, scope))
+    )
     if unit_path is None or unit_id not in run.cohort_units:
         problems.append(f"{unit_id} is not a unit of this run's cohort in your scope")
     if run.final_at is not None:
@@ -210,12 +233,21 @@ async def enter_expert_score(
     if problems:
         return problems
     statement = insert(ExpertScore).values(
-        run_id=run.id, unit_id=unit_id, indicator=indicator, expert=principal.subject, score=score, justification=justification.strip()
+        run_id=run.id,
+        unit_id=unit_id,
+        indicator=indicator,
+        expert=principal.subject,
+        score=score,
+        justification=justification.strip(),
     )
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=["run_id", "unit_id", "indicator", "expert"],
-            set_={"score": statement.excluded.score, "justification": statement.excluded.justification, "entered_at": datetime.now(UTC)},
+            set_={
+                "score": statement.excluded.score,
+                "justification": statement.excluded.justification,
+                "entered_at": datetime.now(UTC),
+            },
         )
     )
     return []
@@ -269,14 +301,20 @@ async def apply_adjustments(
             problems.append(f"adjustment {number}: {indicator} is not an indicator of the scheme")
         if kind == "exclude_records":
             records = adj.get("records") or []
-            contribution = await sources.contributions(services, records, acting_for=run.organizer_id) if records else []
-            inputs.setdefault("exclusions", []).append({"unit": unit, "indicator": indicator, "records": records, "contribution": contribution})
+            contribution = (
+                await sources.contributions(services, records, acting_for=run.organizer_id) if records else []
+            )
+            inputs.setdefault("exclusions", []).append(
+                {"unit": unit, "indicator": indicator, "records": records, "contribution": contribution}
+            )
         elif kind == "correct_value":
             inputs.setdefault("value_overrides", {}).setdefault(unit, {})[indicator] = float(adj["value"])
         elif kind == "expert_score":
             inputs.setdefault("expert_overrides", {}).setdefault(unit, {})[indicator] = float(adj["score"])
         else:
-            problems.append(f"adjustment {number}: unknown kind {kind!r} (exclude_records, correct_value, expert_score)")
+            problems.append(
+                f"adjustment {number}: unknown kind {kind!r} (exclude_records, correct_value, expert_score)"
+            )
     if problems:
         return Outcome(run=run, problems=problems)
     inputs.setdefault("adjustments", []).append({"appeal_id": appeal_id, "reason": reason, "adjustments": adjustments})
@@ -288,7 +326,9 @@ async def apply_adjustments(
         created_by=requested_by, appeal_id=appeal_id,
     )  # fmt: skip
     after = {u["unit"]: u for u in outcome["units"]}
-    affected = sorted({a["unit"] for a in adjustments} | {c["unit"] for c in diff_details(before, after) if c["field"] == "total"})
+    affected = sorted(
+        {a["unit"] for a in adjustments} | {c["unit"] for c in diff_details(before, after) if c["field"] == "total"}
+    )
     results = [
         {"result_id": str(ids[u]), "unit": u, "total_before": before[u]["total"], "total_after": after[u]["total"],
          "indicators": [

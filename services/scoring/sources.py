@@ -44,8 +44,16 @@ async def query_measures(
     acting_for: str,
 ) -> dict:
     """``POST /measures/query``: one call for the whole cohort; aggregated at the source."""
-    body = {"units": list(units), "measures": list(measures), "from": start.isoformat(), "to": end.isoformat(), "by": by}
-    return _check(await services.request("ingest", "POST", "/measures/query", acting_for=acting_for, json=body), "measures")
+    body = {
+        "units": list(units),
+        "measures": list(measures),
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "by": by,
+    }
+    return _check(
+        await services.request("ingest", "POST", "/measures/query", acting_for=acting_for, json=body), "measures"
+    )
 
 
 def totals_by_unit(answer: dict) -> dict[str, dict[str, float]]:

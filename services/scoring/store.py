@@ -67,7 +67,9 @@ async def store_revision(
         await session.execute(statement)
     if change_seq is not None:
         await session.execute(update(UnitResult).where(UnitResult.run_id == run.id).values(change_seq=change_seq))
-    ids = dict((await session.execute(select(UnitResult.unit_id, UnitResult.id).where(UnitResult.run_id == run.id))).all())
+    ids = dict(
+        (await session.execute(select(UnitResult.unit_id, UnitResult.id).where(UnitResult.run_id == run.id))).all()
+    )
     details = [{"result_id": ids[u["unit"]], "revision": revision, "detail": u} for u in outcome["units"]]
     if details:
         await session.execute(insert(ResultRevision).values(details))
@@ -84,7 +86,9 @@ def diff_details(before: dict[str, dict], after: dict[str, dict]) -> list[dict]:
         b, a = before.get(unit, {}), after.get(unit, {})
         for field in ("total", "rank"):
             if b.get(field) != a.get(field):
-                changes.append({"unit": unit, "indicator": None, "field": field, "before": b.get(field), "after": a.get(field)})
+                changes.append(
+                    {"unit": unit, "indicator": None, "field": field, "before": b.get(field), "after": a.get(field)}
+                )
         grade_b = (b.get("grade") or {}).get("code")
         grade_a = (a.get("grade") or {}).get("code")
         if grade_b != grade_a:

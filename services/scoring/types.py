@@ -9,19 +9,21 @@ import strawberry
 from strawberry.scalars import JSON
 
 
-@strawberry.type(description="A value in Chinese and English.")
+@strawberry.type(name="ScoreExplanation", description="A value in Chinese and English.")
 class Explanation:
     zh: str = strawberry.field(description="中文说明.")
     en: str = strawberry.field(description="English explanation.")
 
 
-@strawberry.type(description="A measure's value over the period, as used by a formula.")
+@strawberry.type(name="UsedMeasure", description="A measure's value over the period, as used by a formula.")
 class MeasureValue:
     code: str = strawberry.field(description="Measure code from the catalog, e.g. `calls.answered`.")
     value: float = strawberry.field(description="Its value over the evaluation period (sum of days, or latest).")
 
 
-@strawberry.type(description="The reference value an indicator was scored against, and where it came from.")
+@strawberry.type(
+    name="AppliedReference", description="The reference value an indicator was scored against, and where it came from."
+)
 class ReferenceValue:
     value: float | None = strawberry.field(description="The reference; null when none could be set.")
     policy: str = strawberry.field(
@@ -31,12 +33,12 @@ class ReferenceValue:
     periods: list[str] = strawberry.field(description="For a dynamic baseline: the earlier periods it was drawn from.")
 
 
-@strawberry.type(description="The scoring rule of an indicator and its parameters.")
+@strawberry.type(name="AppliedRule", description="The scoring rule of an indicator and its parameters.")
 class ScoringRule:
     type: str = strawberry.field(
         description="`ratio_to_reference`, `threshold`, `linear_band`, `target_band`, `deduction` or `expert`."
     )
-    params: JSON = strawberry.field(description="Its parameters, e.g. `{\"floor\": 80, \"target\": 95}`.")
+    params: JSON = strawberry.field(description='Its parameters, e.g. `{"floor": 80, "target": 95}`.')
 
 
 @strawberry.type(description="One expert's score (专家评分) with the written justification.")
@@ -46,19 +48,22 @@ class ExpertScoreEntry:
     justification: str = strawberry.field(description="Why (required).")
 
 
-@strawberry.type(description="One month of an indicator's series (special evaluations).")
+@strawberry.type(name="IndicatorSeriesPoint", description="One month of an indicator's series (special evaluations).")
 class SeriesPoint:
     month: str = strawberry.field(description="`YYYY-MM`.")
     value: float | None = strawberry.field(description="The indicator's value that month; null if not applicable.")
 
 
-@strawberry.type(description="The trend of a month-by-month series.")
+@strawberry.type(name="IndicatorTrend", description="The trend of a month-by-month series.")
 class Trend:
     slope: float | None = strawberry.field(description="Least-squares change per month, in the indicator's unit.")
     direction: str = strawberry.field(description="`improving`, `worsening`, `stable` or `insufficient_data`.")
 
 
-@strawberry.type(description="Ingest batches and record counts behind a measure (from the ingest service).")
+@strawberry.type(
+    name="ResultMeasureSource",
+    description="Ingest batches and record counts behind a measure (from the ingest service).",
+)
 class MeasureSource:
     measure: str = strawberry.field(description="Measure code.")
     batch_id: str = strawberry.field(description="Ingest batch id.")
@@ -129,13 +134,13 @@ class DimensionSubtotal:
     max_points: float = strawberry.field(description="Points of all its indicators.")
 
 
-@strawberry.type(description="A grade band (等级), e.g. 优秀 / 合格 / 待改进.")
+@strawberry.type(name="ResultGrade", description="A grade band (等级), e.g. 优秀 / 合格 / 待改进.")
 class Grade:
     code: str = strawberry.field(description="Band code, e.g. `excellent`.")
     name_zh: str = strawberry.field(description="Chinese name.")
 
 
-@strawberry.type(description="The evaluation period.")
+@strawberry.type(name="RunPeriod", description="The evaluation period.")
 class EvaluationPeriod:
     kind: str = strawberry.field(description="`month`, `quarter`, `year` or `custom`.")
     label: str = strawberry.field(description="E.g. `2025-03`, `2025-Q1`, `2025`.")
@@ -162,7 +167,7 @@ class RevisionChange:
     after: JSON | None = strawberry.field(description="Value in the later revision.")
 
 
-@strawberry.type(description="Summary statistics of a set of values.")
+@strawberry.type(name="CohortStatistics", description="Summary statistics of a set of values.")
 class Statistics:
     count: int = strawberry.field(description="Number of values.")
     mean: float | None = strawberry.field(description="Mean.")

@@ -30,7 +30,11 @@ async def claim_job(database: Database) -> tuple[int, uuid.UUID] | None:
     """Take the oldest queued job, mark it running and commit; None when the queue is empty."""
     async with database.unit_of_work() as session:
         job = await session.scalar(
-            select(RunJob).where(RunJob.status == "queued").order_by(RunJob.id).limit(1).with_for_update(skip_locked=True)
+            select(RunJob)
+            .where(RunJob.status == "queued")
+            .order_by(RunJob.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
         )
         if job is None:
             return None
@@ -67,13 +71,17 @@ async def process_next(database: Database, services: ServiceClients) -> bool:
                 reason=job.reason, created_by=job.requested_by,
             )  # fmt: skip
             await _set_status(session, run_id, "done", 100)
-            await session.execute(update(RunJob).where(RunJob.id == job_id).values(status="done", finished_at=datetime.now(UTC)))
+            await session.execute(
+                update(RunJob).where(RunJob.id == job_id).values(status="done", finished_at=datetime.now(UTC))
+            )
     except Exception as exc:
         logger.exception("run %s failed", run_id)
         async with database.unit_of_work() as session:
             await _set_status(session, run_id, "failed", 100, error=f"{type(exc).__name__}: {exc}"[:2000])
             await session.execute(
-                update(RunJob).where(RunJob.id == job_id).values(status="failed", error=str(exc)[:2000], finished_at=datetime.now(UTC))
+                update(RunJob)
+                .where(RunJob.id == job_id)
+                .values(status="failed", error=str(exc)[:2000], finished_at=datetime.now(UTC))
             )
     return True
 
@@ -105,7 +113,9 @@ async def gather_inputs(session: AsyncSession, services: ServiceClients, run: Ev
     period = Period(run.period_kind, run.period_from, run.period_to)
     units, measures = list(run.cohort_units), needed_measures(run.scheme_document)
     acting = run.organizer_id
-    total = await sources.query_measures(services, units, measures, period.start, period.end, by="total", acting_for=acting)
+    total = await sources.query_measures(
+        services, units, measures, period.start, period.end, by="total", acting_for=acting
+    )
     inputs: dict = {
         "period": {"kind": period.kind, "from": period.start.isoformat(), "to": period.end.isoformat(),
                    "label": period.label, "months": list(period.month_numbers)},
@@ -115,12 +125,20 @@ async def gather_inputs(session: AsyncSession, services: ServiceClients, run: Ev
         "days_with_data": total.get("days_with_data", {}),
     }  # fmt: skip
     if scheme.kind == "special":
-        monthly = await sources.query_measures(services, units, measures, period.start, period.end, by="month", acting_for=acting)
+        monthly = await sources.query_measures(
+            services, units, measures, period.start, period.end, by="month", acting_for=acting
+        )
         inputs["monthly"] = sources.by_period(monthly)
     inputs["history"] = await _history(services, scheme, period, units, measures, acting)
     experts = await session.scalars(select(ExpertScore).where(ExpertScore.run_id == run.id).order_by(ExpertScore.id))
     inputs["expert_entries"] = [
-        {"unit": e.unit_id, "indicator": e.indicator, "expert": e.expert, "score": e.score, "justification": e.justification}
+        {
+            "unit": e.unit_id,
+            "indicator": e.indicator,
+            "expert": e.expert,
+            "score": e.score,
+            "justification": e.justification,
+        }
         for e in experts
     ]
     inputs["previous"] = await _previous(session, run)
@@ -173,6 +191,8 @@ async def _previous(session: AsyncSession, run: EvaluationRun) -> dict:
     if previous is None:
         return {}
     rows = await session.execute(
-        select(UnitResult.unit_id, UnitResult.total, UnitResult.rank).where(UnitResult.run_id == previous.id).order_by(UnitResult.unit_id)
+        select(UnitResult.unit_id, UnitResult.total, UnitResult.rank)
+        .where(UnitResult.run_id == previous.id)
+        .order_by(UnitResult.unit_id)
     )
     return {u: {"run_id": str(previous.id), "total": t, "rank": r} for u, t, r in rows}

@@ -155,7 +155,15 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("alert", "expert_score", "result_revision", "unit_result", "run_revision", "run_job", "evaluation_run"):
+    for table in (
+        "alert",
+        "expert_score",
+        "result_revision",
+        "unit_result",
+        "run_revision",
+        "run_job",
+        "evaluation_run",
+    ):
         op.execute(f"DROP TABLE {SCHEMA}.{table}")
     op.execute(f"DROP SEQUENCE {SCHEMA}.result_change_seq")
     drop_unit_ref_tables(op, SCHEMA)
