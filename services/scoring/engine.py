@@ -17,7 +17,7 @@ from services.scoring.numbers import rnd
 from services.scoring.ranking import competition_ranks, overlapping_neighbours
 from services.scoring.references import HistoryPeriod, Reference
 from services.scoring.scheme import Item, Scheme
-from services.scoring.statistics import rate_parts, summary, trend, wilson_interval
+from services.scoring.statistics import rate_parts, rounded_summary, trend, wilson_interval
 
 UnitMeasures = Mapping[str, Mapping[str, float]]  # unit → measure → value over a period
 
@@ -192,7 +192,7 @@ def compute(data: EngineInput) -> dict[str, Any]:
             indicator_rows[(unit, item.code)]["rank_overlaps"] = sorted(overlaps.get(unit, []))
         cohort_indicators[item.code] = {
             "reference": _reference_dict(ref),
-            "values": {k: rnd(v) for k, v in summary(applicable).items()},
+            "values": rounded_summary(applicable),
             "applicable_units": len(applicable),
         }
     results = {
@@ -205,7 +205,7 @@ def compute(data: EngineInput) -> dict[str, Any]:
         "units": [results[u] for u in units],
         "cohort": {
             "units": len(units),
-            "total": {k: rnd(v) for k, v in summary(totals).items()},
+            "total": rounded_summary(totals),
             "indicators": cohort_indicators,
         },
     }

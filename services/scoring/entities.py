@@ -16,7 +16,7 @@ from hotline.kit.pagination import check_page_size, decode_cursor, encode_cursor
 from services.scoring import repository, sources
 from services.scoring.models import EvaluationRun as RunRow
 from services.scoring.models import UnitResult as ResultRow
-from services.scoring.statistics import summary
+from services.scoring.statistics import rounded_summary
 from services.scoring.store import diff_details
 from services.scoring.types import (
     CohortSummary,
@@ -411,7 +411,7 @@ async def rollup(info: Info, run_id: str, under: str) -> ResultRollup | None:
     for d in details.values():
         for dim in d.get("dimensions", []):
             dims.setdefault(dim["dimension"], []).append(dim["score"])
-    stats = summary(totals)
+    stats = rounded_summary(totals)
     return ResultRollup(
         under=under, run_id=strawberry.ID(run_id), units=len(chosen), total=Statistics(**stats),
         grades=dict(sorted(Counter(r.grade for r in chosen if r.grade).items())),

@@ -84,3 +84,10 @@ def summary(values: Mapping[str, float]) -> dict:
         "max": max(data),
         "stdev": pystats.pstdev(data),
     }
+
+
+def rounded_summary(values: Mapping[str, float]) -> dict:
+    """``summary`` with every statistic but the count rounded by the service's one rule."""
+    from services.scoring.numbers import rnd
+
+    return {k: v if k == "count" else rnd(v) for k, v in summary(values).items()}
