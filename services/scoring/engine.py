@@ -12,12 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.scoring import references, rules
-from services.scoring.explain import explain_indicator
 from services.scoring.numbers import rnd
 from services.scoring.ranking import competition_ranks, overlapping_neighbours
 from services.scoring.references import HistoryPeriod, Reference
 from services.scoring.scheme import Item, Scheme
-from services.scoring.statistics import rate_parts, rounded_summary, trend, wilson_interval
+from services.scoring.statistics import RateParts, rate_parts, rounded_summary, trend, wilson_interval
 
 UnitMeasures = Mapping[str, Mapping[str, float]]  # unit → measure → value over a period
 
@@ -74,7 +73,7 @@ def _sample_short(item: Item, measures: Mapping[str, float]) -> bool:
     return item.min_sample is not None and measures.get(item.min_sample.measure, 0.0) < item.min_sample.count
 
 
-def _cell(item: Item, unit: str, data: EngineInput, experts: Sequence[ExpertEntry]) -> _Cell:
+def _cell(item: Item, unit: str, data: EngineInput, experts: Sequence[ExpertEntry], parts: RateParts | None) -> _Cell:
     measures = data.measures.get(unit, {})
     cell = _Cell(measures={m: float(measures.get(m, 0.0)) for m in sorted(item.formula.measures)})
     if item.rule.type == "expert":
@@ -95,7 +94,6 @@ def _cell(item: Item, unit: str, data: EngineInput, experts: Sequence[ExpertEntr
         return cell
     if item.min_sample is not None:
         cell.measures.setdefault(item.min_sample.measure, float(measures.get(item.min_sample.measure, 0.0)))
-    parts = rate_parts(item.formula)
     if parts is not None:
         cell.numerator = parts.numerator.evaluate(cell.measures)
         cell.denominator = parts.denominator.evaluate(cell.measures)
@@ -162,7 +160,12 @@ def compute(data: EngineInput) -> dict[str, Any]:
     for entry in data.expert_entries:
         experts_by_key.setdefault((entry.unit, entry.indicator), []).append(entry)
 
-    cells = {(u, i.code): _cell(i, u, data, experts_by_key.get((u, i.code), [])) for i in scheme.items for u in units}
+    parts = {i.code: rate_parts(i.formula) for i in scheme.items}  # once per item, not per cell
+    cells = {
+        (u, i.code): _cell(i, u, data, experts_by_key.get((u, i.code), []), parts[i.code])
+        for i in scheme.items
+        for u in units
+    }
     indicator_rows: dict[tuple[str, str], dict] = {}
     intervals: dict[str, dict[str, tuple[float, float]]] = {u: {} for u in units}
     cohort_indicators: dict[str, dict] = {}
@@ -242,8 +245,7 @@ def _indicator_dict(item: Item, cell: _Cell, ref: Reference, score: float | None
         row["series"] = [[label, rnd(v)] for label, v in series]
         t = trend(series, item.direction)
         row["trend"] = {"slope": rnd(t["slope"]), "direction": t["direction"]}
-    row["explanation"] = explain_indicator(row)
-    return row
+    return row  # the plain-language explanation is rendered from this row when read (explain.py)
 
 
 def _unit_result(scheme: Scheme, unit: str, rows: list[dict], intervals: Mapping[str, tuple[float, float]]) -> dict:

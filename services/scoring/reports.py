@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt
 from openpyxl import Workbook
 from sqlalchemy import select
 
+from services.scoring.explain import explain_indicator
 from services.scoring.models import UnitRef
 
 # What to do about a shortfall, by dimension (spec 8.1 asks for rectification measures).
@@ -119,7 +120,7 @@ def workbook(data: ReportData) -> bytes:
         for i in r["indicators"]:
             indicators.append([
                 r["unit"], i["indicator"], i["name_zh"], i["value"], i["numerator"], i["denominator"], i["reference"]["value"],
-                i["reference"]["set_by"], i["rule"]["type"], i["points"], i["score"], i["applicable"], i["explanation"]["zh"],
+                i["reference"]["set_by"], i["rule"]["type"], i["points"], i["score"], i["applicable"], explain_indicator(i)["zh"],
             ])  # fmt: skip
     ranking = book.create_sheet("Ranking")
     ranking.append(["rank", "unit", "name", "total", "overlaps"])

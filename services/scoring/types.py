@@ -8,6 +8,8 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
+from services.scoring.explain import explain_indicator
+
 
 @strawberry.type(name="ScoreExplanation", description="A value in Chinese and English.")
 class Explanation:
@@ -121,7 +123,7 @@ class IndicatorScore:
             experts=[ExpertScoreEntry(**e) for e in row["experts"]],
             series=[SeriesPoint(month=m, value=v) for m, v in row["series"]] if "series" in row else None,
             trend=Trend(**row["trend"]) if "trend" in row else None,
-            explanation=Explanation(**row["explanation"]),
+            explanation=Explanation(**explain_indicator(row)),
             unit_id=unit_id, period=period,
         )  # fmt: skip
 

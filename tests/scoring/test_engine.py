@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.scoring.engine import EarlierPeriod, EngineInput, ExpertEntry, canonical_json, compute
+from services.scoring.explain import explain_indicator
 from services.scoring.scheme import SchemeError, parse_scheme
 from tests.scoring.example import MEASURES, example_scheme, indicator
 
@@ -99,15 +100,17 @@ def test_a_division_by_zero_is_not_applicable():
     ub = by_unit(run(measures=measures))["UB"]
     sat = next(i for i in ub["indicators"] if i["indicator"] == "satisfaction_rate")
     assert sat["na_reason"] == "division_by_zero" and sat["score"] is None
-    assert "分母为零" in sat["explanation"]["zh"] and "denominator is zero" in sat["explanation"]["en"]
+    explanation = explain_indicator(sat)
+    assert "分母为零" in explanation["zh"] and "denominator is zero" in explanation["en"]
 
 
 def test_explanations_name_the_value_parts_reference_and_rule():
     ub = by_unit(run())["UB"]
     rate = next(i for i in ub["indicators"] if i["indicator"] == "answer_rate")
-    assert "numerator 800" in rate["explanation"]["en"] and "set by UA" in rate["explanation"]["en"]
-    assert "26.6667 of 30 points" in rate["explanation"]["en"]
-    assert "由 UA 创造" in rate["explanation"]["zh"] and "得分 26.6667" in rate["explanation"]["zh"]
+    explanation = explain_indicator(rate)
+    assert "numerator 800" in explanation["en"] and "set by UA" in explanation["en"]
+    assert "26.6667 of 30 points" in explanation["en"]
+    assert "由 UA 创造" in explanation["zh"] and "得分 26.6667" in explanation["zh"]
 
 
 def test_rate_indicators_carry_wilson_intervals():

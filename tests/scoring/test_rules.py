@@ -134,5 +134,7 @@ def test_rate_parts_find_the_scale():
     assert rate_parts(parse("calls.answered + 1")) is None
 
 
-def test_rounding_is_half_up_and_never_negative_zero():
-    assert rnd(2.00005) == 2.0001 and rnd(-0.00001) == 0.0 and rnd(None) is None
+def test_rounding_is_correct_rounding_of_the_binary_value_and_never_negative_zero():
+    # 1.00005 is stored as 1.0000500000000001…: it goes up; 2.00005 is 2.0000499999… and goes down.
+    assert rnd(1.00005) == 1.0001 and rnd(2.00005) == 2.0
+    assert rnd(80 / 90 * 30) == 26.6667 and rnd(-0.00001) == 0.0 and rnd(None) is None
