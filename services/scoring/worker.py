@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.kit.db import Database
@@ -26,12 +26,17 @@ from services.scoring.store import store_revision
 logger = logging.getLogger("hotline.scoring.worker")
 
 
+# A job still "running" this long after it started lost its worker (a crash, a killed pod): take it again.
+STALE_AFTER = timedelta(minutes=30)
+
+
 async def claim_job(database: Database) -> tuple[int, uuid.UUID] | None:
-    """Take the oldest queued job, mark it running and commit; None when the queue is empty."""
+    """Take the oldest queued (or stale running) job, mark it running and commit; None when there is none."""
     async with database.unit_of_work() as session:
+        stale = and_(RunJob.status == "running", RunJob.started_at < datetime.now(UTC) - STALE_AFTER)
         job = await session.scalar(
             select(RunJob)
-            .where(RunJob.status == "queued")
+            .where(or_(RunJob.status == "queued", stale))
             .order_by(RunJob.id)
             .limit(1)
             .with_for_update(skip_locked=True)

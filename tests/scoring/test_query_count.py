@@ -16,7 +16,10 @@ DETAIL = """query($id: ID!) { unitResult(id: $id) { total rank grade { code } di
 
 def scheme_with(count: int) -> dict:
     base = example_scheme()["items"][0]
-    items = [{**base, "indicator": {**base["indicator"], "code": f"answer_rate_{i}"}, "points": 100 / count} for i in range(count)]
+    items = [
+        {**base, "indicator": {**base["indicator"], "code": f"answer_rate_{i}"}, "points": 100 / count}
+        for i in range(count)
+    ]
     return example_scheme(id=f"wide-{count}", organizer="GD-GZ", items=items)
 
 

@@ -173,3 +173,20 @@ async def test_a_finished_run_refuses_a_second_recompute_while_queued(scoring, d
     await gql(scoring, RECOMPUTE, {"id": run["id"], "reason": "one"}, headers=ORGANIZER)
     second = data_of(await gql(scoring, RECOMPUTE, {"id": run["id"], "reason": "two"}, headers=ORGANIZER))
     assert second["recomputeRun"]["problems"] == ["the run is still queued"]
+
+
+async def test_a_job_whose_worker_died_is_taken_again(scoring, scoring_app, drain, db):
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from services.scoring.models import RunJob
+
+    run_id = (await start(scoring))["run"]["id"]
+    assert await worker.claim_job(scoring_app.state.database) is not None  # claimed, then the worker "dies"
+    assert await worker.claim_job(scoring_app.state.database) is None
+    async with db.unit_of_work() as session:
+        await session.execute(update(RunJob).values(started_at=datetime.now(UTC) - timedelta(hours=1)))
+    assert await drain() == 1
+    done = data_of(await gql(scoring, RUN, {"id": run_id}, headers=ORGANIZER))["run"]
+    assert done["status"] == "done" and done["currentRevision"] == 1
