@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import statistics
 import time
 import uuid
@@ -158,6 +159,8 @@ def hand_written_sql(indicators: int) -> str:
 
 
 async def main(args) -> None:
+    logging.basicConfig(format="  %(message)s")
+    logging.getLogger("hotline.scoring.worker").setLevel(logging.INFO)
     name = f"hotline_bench_{uuid.uuid4().hex[:8]}"
     url = await create_database(args.server, name)
     try:

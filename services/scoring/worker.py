@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -62,13 +63,16 @@ async def process_next(database: Database, services: ServiceClients) -> bool:
         return False
     job_id, run_id = claimed
     try:
+        started = time.perf_counter()
         async with database.session() as session:
             run = await session.get(EvaluationRun, run_id)
             job = await session.get(RunJob, job_id)
             inputs = await gather_inputs(session, services, run)
         async with database.unit_of_work() as session:
             await _set_status(session, run_id, "computing", 60)
+        fetched = time.perf_counter()
         outcome, sha = await asyncio.to_thread(evaluate, run.scheme_document, inputs)
+        computed = time.perf_counter()
         async with database.unit_of_work() as session:
             run = await session.get(EvaluationRun, run_id)
             await store_revision(
@@ -79,6 +83,10 @@ async def process_next(database: Database, services: ServiceClients) -> bool:
             await session.execute(
                 update(RunJob).where(RunJob.id == job_id).values(status="done", finished_at=datetime.now(UTC))
             )
+        logger.info(
+            "run %s: %d units fetched in %.2f s, computed in %.2f s, stored in %.2f s",
+            run_id, len(inputs["units"]), fetched - started, computed - fetched, time.perf_counter() - computed,
+        )  # fmt: skip
     except Exception as exc:
         logger.exception("run %s failed", run_id)
         async with database.unit_of_work() as session:
