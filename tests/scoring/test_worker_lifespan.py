@@ -47,11 +47,11 @@ async def committed_system(fresh_database):
             created = await client.post("/units/bulk", json=SCORING_TREE, headers=auth("GD", "admin"))
             assert created.status_code == 200, created.text
         scoring = create_scoring(settings=settings, service_transports=transports, run_worker=True)
-        async with scoring.router.lifespan_context(scoring):
-            async with httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=scoring), base_url="http://scoring"
-            ) as client:
-                yield client, settings, transports
+        async with (
+            scoring.router.lifespan_context(scoring),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=scoring), base_url="http://scoring") as client,
+        ):
+            yield client, settings, transports
 
 
 async def test_the_lifespan_worker_computes_a_started_run(committed_system):
