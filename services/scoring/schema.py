@@ -13,8 +13,9 @@ from hotline.kit.auth import Role
 from hotline.kit.graphql import RequestContext, federation_schema
 from hotline.kit.pagination import check_page_size, decode_cursor, encode_cursor
 from services.scoring import alert_service, repository, runs, suggestions, weights
-from services.scoring.entities import EvaluationRun, SchemeVersion, Unit, UnitResult, rollup
+from services.scoring.entities import EvaluationRun, SchemeVersion, Unit, UnitResult
 from services.scoring.models import EvaluationRun as RunRow
+from services.scoring.rollups import rollup
 from services.scoring.types import ResultRollup
 
 Info = strawberry.Info[RequestContext, None]
