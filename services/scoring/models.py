@@ -19,7 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import JSON, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.kit.db import declarative_base_for
@@ -140,7 +140,7 @@ class ResultRevision(Base):
 
     result_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("unit_result.id"), primary_key=True)
     revision: Mapped[int] = mapped_column(Integer, primary_key=True)
-    detail: Mapped[dict] = mapped_column(JSONB)
+    detail: Mapped[dict] = mapped_column(JSON)  # json, not jsonb: see the migration
 
 
 class ExpertScore(Base):

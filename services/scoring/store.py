@@ -79,7 +79,7 @@ async def store_revision(
         await session.execute(
             text(
                 f"INSERT INTO {ResultRevision.__table__.fullname} (result_id, revision, detail) "
-                "SELECT (e->>'result_id')::uuid, :revision, e->'detail' FROM jsonb_array_elements(CAST(:payload AS jsonb)) e"
+                "SELECT (e->>'result_id')::uuid, :revision, e->'detail' FROM json_array_elements(CAST(:payload AS json)) e"
             ),
             {"revision": revision, "payload": payload},
         )
