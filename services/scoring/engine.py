@@ -214,9 +214,9 @@ def compute(data: EngineInput) -> dict[str, Any]:
     }
 
 
-def _indicator_dict(item: Item, cell: _Cell, ref: Reference, score: float | None, data: EngineInput, unit: str) -> dict:
-    row = {
-        "indicator": item.code,
+def static_fields(item: Item) -> dict:
+    """The parts of an indicator row that come from the scheme alone (the same for every unit)."""
+    return {
         "version": item.version,
         "name_zh": item.name_zh,
         "name_en": item.name_en,
@@ -224,6 +224,15 @@ def _indicator_dict(item: Item, cell: _Cell, ref: Reference, score: float | None
         "unit": item.unit,
         "direction": item.direction,
         "formula": item.formula.text,
+        "rule": {"type": item.rule.type, "params": dict(item.rule.params)},
+        "points": rnd(item.points),
+    }
+
+
+def _indicator_dict(item: Item, cell: _Cell, ref: Reference, score: float | None, data: EngineInput, unit: str) -> dict:
+    row = {
+        "indicator": item.code,
+        **static_fields(item),
         "applicable": score is not None,
         "na_reason": None if score is not None else cell.na_reason,
         "value": rnd(cell.value),
@@ -233,8 +242,6 @@ def _indicator_dict(item: Item, cell: _Cell, ref: Reference, score: float | None
         "denominator": rnd(cell.denominator),
         "interval": None if cell.interval is None else [rnd(cell.interval[0]), rnd(cell.interval[1])],
         "reference": _reference_dict(ref),
-        "rule": {"type": item.rule.type, "params": dict(item.rule.params)},
-        "points": rnd(item.points),
         "score": score,
         "experts": cell.experts,
         "rank": None,

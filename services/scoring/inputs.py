@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
+from services.scoring.detail import compact_outcome
 from services.scoring.engine import EarlierPeriod, EngineInput, ExpertEntry, canonical_json, compute
 from services.scoring.scheme import parse_scheme
 
@@ -55,6 +56,6 @@ def engine_input(document: Mapping[str, Any], inputs: Mapping[str, Any]) -> Engi
 
 
 def evaluate(document: Mapping[str, Any], inputs: Mapping[str, Any]) -> tuple[dict, str]:
-    """The outcome and the SHA-256 of its canonical JSON."""
+    """The outcome and the SHA-256 of its canonical JSON (scheme-derived fields once, see ``detail``)."""
     outcome = compute(engine_input(document, inputs))
-    return outcome, hashlib.sha256(canonical_json(outcome).encode()).hexdigest()
+    return outcome, hashlib.sha256(canonical_json(compact_outcome(outcome)).encode()).hexdigest()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.kit.scope import Scope, in_scope
+from services.scoring.detail import Expander
 from services.scoring.models import Alert, EvaluationRun, ResultRevision, RunRevision, UnitRef, UnitResult
 
 UNIT = UnitRef.alias("result_unit")
@@ -114,15 +115,39 @@ async def public_ranking(session: AsyncSession, scope: Scope, run: EvaluationRun
 
 
 async def details(session: AsyncSession, keys: Sequence[tuple[uuid.UUID, int]]) -> dict[tuple[uuid.UUID, int], dict]:
-    """Full result documents by (result id, revision) — one query for any number of results."""
+    """Full result documents by (result id, revision) — three queries for any number of results: the
+    stored compact details, then the runs' scheme documents and the revisions' cohort summaries that
+    restore the shared fields (``detail.Expander``)."""
     if not keys:
         return {}
-    rows = await session.execute(
-        select(ResultRevision.result_id, ResultRevision.revision, ResultRevision.detail).where(
-            func.row(ResultRevision.result_id, ResultRevision.revision).in_([func.row(r, v) for r, v in keys])
+    rows = (
+        await session.execute(
+            select(ResultRevision.result_id, ResultRevision.revision, ResultRevision.detail, UnitResult.run_id)
+            .join(UnitResult, UnitResult.id == ResultRevision.result_id)
+            .where(tuple_(ResultRevision.result_id, ResultRevision.revision).in_(list(keys)))
         )
+    ).all()
+    if not rows:
+        return {}
+    run_ids = sorted({r.run_id for r in rows})
+    documents = dict(
+        (
+            await session.execute(
+                select(EvaluationRun.id, EvaluationRun.scheme_document).where(EvaluationRun.id.in_(run_ids))
+            )
+        ).all()
     )
-    return {(r, v): d for r, v, d in rows}
+    pairs = sorted({(r.run_id, r.revision) for r in rows})
+    summaries = {
+        (run_id, revision): summary
+        for run_id, revision, summary in await session.execute(
+            select(RunRevision.run_id, RunRevision.revision, RunRevision.cohort_summary).where(
+                tuple_(RunRevision.run_id, RunRevision.revision).in_(pairs)
+            )
+        )
+    }
+    expanders = {pair: Expander(documents[pair[0]], summaries[pair]) for pair in pairs}
+    return {(r.result_id, r.revision): expanders[(r.run_id, r.revision)].expand(r.detail) for r in rows}
 
 
 async def revisions_of(session: AsyncSession, run_id) -> list[RunRevision]:

@@ -20,13 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hotline.kit.auth import Principal, Role
 from hotline.kit.scope import PATH_SEPARATOR, Scope, in_scope
 from hotline.kit.services import ServiceClients
-from services.scoring import sources
+from services.scoring import repository, sources
 from services.scoring.inputs import evaluate
 from services.scoring.models import (
     RESULT_CHANGE_SEQ,
     EvaluationRun,
     ExpertScore,
-    ResultRevision,
     RunJob,
     RunRevision,
     UnitRef,
@@ -270,12 +269,12 @@ async def queue_recompute(session: AsyncSession, principal: Principal, run: Eval
 
 
 async def revision_details(session: AsyncSession, run_id, revision: int) -> dict[str, dict]:
-    rows = await session.execute(
-        select(UnitResult.unit_id, ResultRevision.detail)
-        .join(ResultRevision, ResultRevision.result_id == UnitResult.id)
-        .where(UnitResult.run_id == run_id, ResultRevision.revision == revision)
+    """Every unit's full result in one revision of a run, by unit id."""
+    ids = dict(
+        (await session.execute(select(UnitResult.id, UnitResult.unit_id).where(UnitResult.run_id == run_id))).all()
     )
-    return dict(rows.all())
+    found = await repository.details(session, [(result_id, revision) for result_id in ids])
+    return {ids[result_id]: detail for (result_id, _), detail in found.items()}
 
 
 async def apply_adjustments(

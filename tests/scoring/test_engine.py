@@ -213,3 +213,14 @@ def test_a_bad_scheme_lists_every_problem():
     with pytest.raises(SchemeError) as caught:
         parse_scheme(bad)
     assert len(caught.value.problems) == 3
+
+
+def test_the_stored_compact_form_expands_back_to_exactly_the_engines_rows():
+    from services.scoring.detail import Expander, compact_unit
+
+    outcome = run()
+    expander = Expander(example_scheme(), {"cohort": outcome["cohort"]})
+    for unit in outcome["units"]:
+        compact = compact_unit(unit)
+        assert "name_zh" not in compact["indicators"][0] and "reference" not in compact["indicators"][0]
+        assert canonical_json(expander.expand(compact)) == canonical_json(unit)
