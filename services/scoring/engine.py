@@ -73,9 +73,11 @@ def _sample_short(item: Item, measures: Mapping[str, float]) -> bool:
     return item.min_sample is not None and measures.get(item.min_sample.measure, 0.0) < item.min_sample.count
 
 
-def _cell(item: Item, unit: str, data: EngineInput, experts: Sequence[ExpertEntry], parts: RateParts | None) -> _Cell:
+def _cell(
+    item: Item, unit: str, data: EngineInput, experts: Sequence[ExpertEntry], parts: RateParts | None, codes: list[str]
+) -> _Cell:
     measures = data.measures.get(unit, {})
-    cell = _Cell(measures={m: float(measures.get(m, 0.0)) for m in sorted(item.formula.measures)})
+    cell = _Cell(measures={m: float(measures.get(m, 0.0)) for m in codes})
     if item.rule.type == "expert":
         cell.experts = [
             {"expert": e.expert, "score": rnd(e.score), "justification": e.justification}
@@ -161,8 +163,9 @@ def compute(data: EngineInput) -> dict[str, Any]:
         experts_by_key.setdefault((entry.unit, entry.indicator), []).append(entry)
 
     parts = {i.code: rate_parts(i.formula) for i in scheme.items}  # once per item, not per cell
+    codes = {i.code: sorted(i.formula.measures) for i in scheme.items}
     cells = {
-        (u, i.code): _cell(i, u, data, experts_by_key.get((u, i.code), []), parts[i.code])
+        (u, i.code): _cell(i, u, data, experts_by_key.get((u, i.code), []), parts[i.code], codes[i.code])
         for i in scheme.items
         for u in units
     }
@@ -176,6 +179,7 @@ def compute(data: EngineInput) -> dict[str, Any]:
         )
         item_scores: dict[str, float] = {}
         value_intervals: dict[str, tuple[float, float]] = {}
+        shared = {"static": static_fields(item), "reference": _reference_dict(ref)}  # once per item
         for unit in units:
             cell = cells[(unit, item.code)]
             score = None if cell.value is None else _score(item, cell.value, ref)
@@ -187,7 +191,7 @@ def compute(data: EngineInput) -> dict[str, Any]:
                 intervals[unit][item.code] = _score_interval(item, cell, ref, score)
             if cell.interval is not None:
                 value_intervals[unit] = cell.interval
-            indicator_rows[(unit, item.code)] = _indicator_dict(item, cell, ref, score, data, unit)
+            indicator_rows[(unit, item.code)] = _indicator_dict(item, cell, shared, score, data, unit)
         ranks = competition_ranks(item_scores)
         overlaps = overlapping_neighbours(ranks, value_intervals)
         for unit, rank in ranks.items():
@@ -229,10 +233,10 @@ def static_fields(item: Item) -> dict:
     }
 
 
-def _indicator_dict(item: Item, cell: _Cell, ref: Reference, score: float | None, data: EngineInput, unit: str) -> dict:
+def _indicator_dict(item: Item, cell: _Cell, shared: dict, score: float | None, data: EngineInput, unit: str) -> dict:
     row = {
         "indicator": item.code,
-        **static_fields(item),
+        **shared["static"],
         "applicable": score is not None,
         "na_reason": None if score is not None else cell.na_reason,
         "value": rnd(cell.value),
@@ -241,7 +245,7 @@ def _indicator_dict(item: Item, cell: _Cell, ref: Reference, score: float | None
         "numerator": rnd(cell.numerator),
         "denominator": rnd(cell.denominator),
         "interval": None if cell.interval is None else [rnd(cell.interval[0]), rnd(cell.interval[1])],
-        "reference": _reference_dict(ref),
+        "reference": shared["reference"],
         "score": score,
         "experts": cell.experts,
         "rank": None,
