@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 
 class PeriodError(ValueError):
@@ -38,6 +38,14 @@ class Period:
         return len(self.months)
 
     @property
+    def full_months(self) -> int:
+        """Whole months the period lasts: 15 Jan – 14 Mar is 2, even though it touches 3 calendar months."""
+        count = 0
+        while _add_months(self.start, count + 1) - timedelta(days=1) <= self.end:
+            count += 1
+        return count
+
+    @property
     def label(self) -> str:
         if self.kind == "month":
             return f"{self.start:%Y-%m}"
@@ -46,6 +54,12 @@ class Period:
         if self.kind == "year":
             return str(self.start.year)
         return f"{self.start.isoformat()}..{self.end.isoformat()}"
+
+
+def _add_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    y, m = divmod(index, 12)
+    return date(y, m + 1, min(day.day, calendar.monthrange(y, m + 1)[1]))
 
 
 def _month_end(y: int, m: int) -> date:

@@ -136,7 +136,7 @@ def _check_scheme(document: dict, period: Period) -> list[str]:
         return problems + exc.problems
     if period.kind != "custom" and period.kind != scheme.granularity and scheme.granularity != "custom":
         problems.append(f"the scheme evaluates by {scheme.granularity}, not by {period.kind}")
-    if period.month_count < scheme.minimum_months:
+    if period.full_months < scheme.minimum_months:
         problems.append(f"a {scheme.kind} evaluation needs at least {scheme.minimum_months} months of data")
     return problems
 

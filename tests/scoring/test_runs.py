@@ -190,3 +190,15 @@ async def test_a_job_whose_worker_died_is_taken_again(scoring, scoring_app, drai
     assert await drain() == 1
     done = data_of(await gql(scoring, RUN, {"id": run_id}, headers=ORGANIZER))["run"]
     assert done["status"] == "done" and done["currentRevision"] == 1
+
+
+async def test_a_custom_period_must_last_the_schemes_minimum_in_whole_months(scoring, schemes):
+    schemes.add(example_scheme(id="special-c", organizer="GD-GZ", kind="special", period={"granularity": "custom"}))
+    short = await start(
+        scoring, schemeId="special-c", periodKind="CUSTOM", period=None, startDate="2025-01-15", endDate="2025-03-14"
+    )
+    assert short["problems"] == ["a special evaluation needs at least 3 months of data"]
+    enough = await start(
+        scoring, schemeId="special-c", periodKind="CUSTOM", period=None, startDate="2025-01-15", endDate="2025-04-14"
+    )
+    assert enough["problems"] == [] and enough["run"]["period"]["label"] == "2025-01-15..2025-04-14"
