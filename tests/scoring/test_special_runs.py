@@ -40,6 +40,8 @@ async def test_a_special_run_gives_each_indicator_its_monthly_series_and_trend(s
         {"month": "2025-03", "value": 90.0},
     ]
     assert ua["trend"] == {"direction": "improving", "slope": 5.0}
+    report = (await scoring.get(f"/runs/{started['startRun']['run']['id']}/report.html", headers=ORGANIZER)).text
+    assert 'id="trend-chart"><svg' in report  # the monthly trend is charted
 
 
 async def test_a_dynamic_baseline_comes_from_earlier_periods_of_the_same_season(scoring, drain, schemes, measures):
@@ -83,3 +85,7 @@ async def test_the_previous_periods_run_gives_the_change(scoring, drain, measure
     # March (the hand-computed example): UA 100 (1), UC 80.95 (2), UB 69.33 (3), UD 69.33 (3).
     changes = {u: (r["change"], r["rankChange"]) for u, r in results_by_unit(run).items()}
     assert changes == {"UA": (25.0, 0), "UB": (-3.7, -1), "UC": (20.95, 1), "UD": (14.07, 1)}
+    # The report names UB's drop among the problems found.
+    report = (await scoring.get(f"/runs/{march['startRun']['run']['id']}/report.html", headers=ORGANIZER)).text
+    problems = report[report.index('id="problems"') :]
+    assert "总分下降" in problems and "<td>UB</td><td>总分下降</td><td>-3.7</td>" in problems
