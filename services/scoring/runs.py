@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -196,8 +196,6 @@ async def settle(session: AsyncSession, run: EvaluationRun) -> list[str]:
 
 
 async def _touch_results(session: AsyncSession, run: EvaluationRun) -> None:
-    from sqlalchemy import update
-
     await session.execute(
         update(UnitResult)
         .where(UnitResult.run_id == run.id)
