@@ -18,15 +18,19 @@ from services.scoring.rollups import rollup
 from services.scoring.store import diff_details
 from services.scoring.types import (
     CohortSummary,
+    CursorArg,
     DimensionSubtotal,
     EvaluationPeriod,
     Grade,
     IndicatorScore,
     MeasureSource,
+    PageSizeArg,
     ResultRollup,
     RevisionChange,
+    RunIdArg,
     RunRevisionInfo,
     cohort_summary_from,
+    described,
 )
 
 Info = strawberry.Info[RequestContext, None]
@@ -97,7 +101,7 @@ class Unit:
         return await _unit_results_loader(info).load(str(self.id))
 
     @strawberry.field(description="A roll-up of a run's results of the units under this one (a parent's view).")
-    async def result_rollup(self, info: Info, run_id: strawberry.ID) -> ResultRollup | None:
+    async def result_rollup(self, info: Info, run_id: RunIdArg) -> ResultRollup | None:
         return await rollup(info, str(run_id), str(self.id))
 
 
@@ -193,7 +197,9 @@ class UnitResult:
         ]
 
     @strawberry.field(description="This result as it was in another revision of the run (null if there is none).")
-    async def at_revision(self, info: Info, revision: int) -> UnitResult | None:
+    async def at_revision(
+        self, info: Info, revision: described(int, "A revision number of the run (1 = first computation).")
+    ) -> UnitResult | None:
         if await _detail_loader(info).load((self._key[0], revision)) is None:
             return None
         return UnitResult(
@@ -317,7 +323,7 @@ class EvaluationRun:
         return cohort_summary_from(rows[-1].cohort_summary) if rows else None
 
     @strawberry.field(description="Results visible to the caller, by unit id, with cursor pagination.")
-    async def results(self, info: Info, first: int = 100, after: str | None = None) -> UnitResultConnection:
+    async def results(self, info: Info, first: PageSizeArg = 100, after: CursorArg = None) -> UnitResultConnection:
         check_page_size(first)
         rows = await repository.results_of_run(
             info.context.session,
@@ -352,7 +358,12 @@ class EvaluationRun:
         ]
 
     @strawberry.field(description="What changed between two revisions, for the results the caller may see.")
-    async def diff(self, info: Info, from_revision: int, to_revision: int) -> list[RevisionChange]:
+    async def diff(
+        self,
+        info: Info,
+        from_revision: described(int, "The earlier revision."),
+        to_revision: described(int, "The later revision."),
+    ) -> list[RevisionChange]:
         rows = await repository.results_of_run(
             info.context.session, await info.context.scope(), self._uuid, after_unit=None, limit=100000
         )

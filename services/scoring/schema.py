@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -16,7 +15,7 @@ from services.scoring import alert_service, repository, runs, suggestions, weigh
 from services.scoring.entities import EvaluationRun, SchemeVersion, Unit, UnitResult
 from services.scoring.models import EvaluationRun as RunRow
 from services.scoring.rollups import rollup
-from services.scoring.types import ResultRollup
+from services.scoring.types import CursorArg, PageSizeArg, ResultRollup, RunIdArg, described
 
 Info = strawberry.Info[RequestContext, None]
 
@@ -110,11 +109,11 @@ def _payload(run: RunRow | None, problems: list[str], existing: bool = False) ->
 @strawberry.type(description="Queries of the scoring service.")
 class Query:
     @strawberry.field(description="A run by id; null if unknown or not visible to the caller.")
-    async def run(self, info: Info, id: strawberry.ID) -> EvaluationRun | None:
+    async def run(self, info: Info, id: RunIdArg) -> EvaluationRun | None:
         return await EvaluationRun.resolve_reference(info, id)
 
     @strawberry.field(description="Runs visible to the caller, newest period first.")
-    async def runs(self, info: Info, first: int = 50) -> list[EvaluationRun]:
+    async def runs(self, info: Info, first: PageSizeArg = 50) -> list[EvaluationRun]:
         check_page_size(first)
         query = (
             repository.visible_runs(await info.context.scope())
@@ -124,13 +123,13 @@ class Query:
         return [EvaluationRun.from_row(r) for r in await info.context.session.scalars(query)]
 
     @strawberry.field(description="A result by id; null if unknown or not visible to the caller.")
-    async def unit_result(self, info: Info, id: strawberry.ID) -> UnitResult | None:
+    async def unit_result(self, info: Info, id: described(strawberry.ID, "Id of the result.")) -> UnitResult | None:
         return await UnitResult.resolve_reference(info, id)
 
     @strawberry.field(
         description="Incremental pull for provincial platforms: published results changed after the cursor (publication, revision, finalisation), oldest change first."
     )
-    async def result_changes(self, info: Info, after: str | None = None, first: int = 100) -> ResultChanges:
+    async def result_changes(self, info: Info, after: CursorArg = None, first: PageSizeArg = 100) -> ResultChanges:
         check_page_size(first)
         since = int(decode_cursor(after)) if after else 0
         rows = await repository.changes_since(info.context.session, await info.context.scope(), since, first + 1)
@@ -141,15 +140,20 @@ class Query:
         )
 
     @strawberry.field(description="A roll-up of a run's results under a parent unit in the caller's scope.")
-    async def result_rollup(self, info: Info, run_id: strawberry.ID, under: strawberry.ID) -> ResultRollup | None:
+    async def result_rollup(
+        self, info: Info, run_id: RunIdArg, under: described(strawberry.ID, "The parent unit to roll up under.")
+    ) -> ResultRollup | None:
         return await rollup(info, str(run_id), str(under))
 
     @strawberry.field(description="Alerts addressed to units in the caller's scope, newest first.")
     async def alerts(
-        self, info: Info, unit_id: str | None = None, rule: str | None = None,
-        acknowledged: Annotated[bool | None, strawberry.argument(description="Filter by acknowledgement.")] = None,
-        first: int = 100,
-    ) -> list[Alert]:  # fmt: skip
+        self,
+        info: Info,
+        unit_id: described(str | None, "Only alerts about this unit.") = None,
+        rule: described(str | None, "Only alerts of this rule.") = None,
+        acknowledged: described(bool | None, "Filter by acknowledgement.") = None,
+        first: PageSizeArg = 100,
+    ) -> list[Alert]:
         check_page_size(first)
         rows = await alert_service.list_alerts(
             info.context.session,
@@ -164,7 +168,9 @@ class Query:
     @strawberry.field(
         description="Weights suggested from a run's indicator values: `entropy` or `critic` (organizer side)."
     )
-    async def suggested_weights(self, info: Info, run_id: strawberry.ID, method: str) -> WeightSuggestion:
+    async def suggested_weights(
+        self, info: Info, run_id: RunIdArg, method: described(str, "`entropy` or `critic`.")
+    ) -> WeightSuggestion:
         run = await _organizer_run(info, run_id)
         if run is None:
             return WeightSuggestion(
@@ -176,7 +182,13 @@ class Query:
     @strawberry.field(
         description="AHP weights from pairwise judgements (row i vs column j); refused when the consistency ratio exceeds 0.1."
     )
-    def ahp_weights(self, indicators: list[str], judgements: list[list[float]]) -> WeightSuggestion:
+    def ahp_weights(
+        self,
+        indicators: described(list[str], "Indicator codes, in the order of the matrix rows."),
+        judgements: described(
+            list[list[float]], "Pairwise matrix: how much more important row i is than column j (1–9, reciprocal)."
+        ),
+    ) -> WeightSuggestion:
         try:
             result = weights.ahp_weights(judgements)
         except weights.WeightError as exc:
@@ -197,7 +209,7 @@ class Mutation:
     @strawberry.mutation(
         description="Start a run (organizer or admin, inside their subtree). Starting the same run twice returns the existing one; the computation is queued."
     )
-    async def start_run(self, info: Info, input: StartRunInput) -> RunPayload:
+    async def start_run(self, info: Info, input: described(StartRunInput, "Scheme version and period.")) -> RunPayload:
         ctx = info.context
         outcome = await runs.start_run(
             ctx.session, ctx.services, ctx.principal, await ctx.scope(), scheme_id=input.scheme_id,
@@ -207,7 +219,7 @@ class Mutation:
         return _payload(outcome.run, outcome.problems, outcome.existing)
 
     @strawberry.mutation(description="Publish a finished run to its cohort; the appeal window opens.")
-    async def publish_run(self, info: Info, run_id: strawberry.ID) -> RunPayload:
+    async def publish_run(self, info: Info, run_id: RunIdArg) -> RunPayload:
         run = await _organizer_run(info, run_id)
         if run is None:
             return _payload(None, ["run not found"])
@@ -216,7 +228,9 @@ class Mutation:
     @strawberry.mutation(
         description="Recompute a run with fresh data and the current expert scores: a new revision (queued)."
     )
-    async def recompute_run(self, info: Info, run_id: strawberry.ID, reason: str) -> RunPayload:
+    async def recompute_run(
+        self, info: Info, run_id: RunIdArg, reason: described(str, "Why (recorded with the revision).")
+    ) -> RunPayload:
         run = await _organizer_run(info, run_id)
         if run is None:
             return _payload(None, ["run not found"])
@@ -226,7 +240,13 @@ class Mutation:
         description="An expert (role expert) scores a unit's expert-scored indicator, with a written justification."
     )
     async def enter_expert_score(
-        self, info: Info, run_id: strawberry.ID, unit_id: str, indicator: str, score: float, justification: str
+        self,
+        info: Info,
+        run_id: RunIdArg,
+        unit_id: described(str, "The unit scored."),
+        indicator: described(str, "An expert-scored indicator of the run's scheme."),
+        score: described(float, "The score, from 0 to the indicator's points."),
+        justification: described(str, "Why this score (required, 评分理由)."),
     ) -> ExpertScorePayload:
         ctx = info.context
         scope = await ctx.scope()
@@ -255,11 +275,11 @@ class Mutation:
     async def check_alerts(
         self,
         info: Info,
-        under: str,
-        start_date: dt.date,
-        end_date: dt.date,
-        rule: str = "satisfaction_below_peers",
-        kind: str | None = None,
+        under: described(str, "Check the units below this one (peers are units with the same parent)."),
+        start_date: described(dt.date, "First day."),
+        end_date: described(dt.date, "Last day (at most 92 days after the first)."),
+        rule: described(str, "Rule code.") = "satisfaction_below_peers",
+        kind: described(str | None, "Only units of this kind, e.g. `agent` or `undertaking_unit`.") = None,
     ) -> AlertPayload:
         ctx = info.context
         if not ctx.principal.has_any(Role.ORGANIZER, Role.ADMIN):
@@ -278,7 +298,12 @@ class Mutation:
         return AlertPayload(alerts=[Alert.from_row(r) for r in rows], problems=problems)
 
     @strawberry.mutation(description="Acknowledge an alert addressed to a unit in the caller's scope.")
-    async def acknowledge_alert(self, info: Info, id: strawberry.ID, note: str = "") -> AlertPayload:
+    async def acknowledge_alert(
+        self,
+        info: Info,
+        id: described(strawberry.ID, "Id of the alert."),
+        note: described(str, "What was done about it.") = "",
+    ) -> AlertPayload:
         ctx = info.context
         row = await alert_service.acknowledge(ctx.session, ctx.principal, await ctx.scope(), str(id), note)
         return AlertPayload(alerts=[Alert.from_row(row)] if row else [], problems=[] if row else ["alert not found"])

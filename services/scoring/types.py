@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
 
 from services.scoring.explain import explain_indicator
+
+
+def described(kind: Any, description: str) -> Any:
+    """An argument type with its description (every argument of the schema is documented)."""
+    return Annotated[kind, strawberry.argument(description=description)]
+
+
+RunIdArg = described(strawberry.ID, "Id of the evaluation run.")
+PageSizeArg = described(int, "Page size, 1–500.")
+CursorArg = described(str | None, "Cursor from a previous page to continue after; omit to start.")
 
 
 @strawberry.type(name="ScoreExplanation", description="A value in Chinese and English.")
