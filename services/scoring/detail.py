@@ -19,8 +19,22 @@ SHARED_KEYS = frozenset(
 )
 
 
+# Values most rows have; a stored row leaves them out and reading puts them back.
+DEFAULTS: Mapping[str, Any] = {
+    "na_reason": None,
+    "corrected": False,
+    "experts": [],
+    "rank_overlaps": [],
+    "interval": None,
+}
+
+
+def _stored(key: str, value: Any) -> bool:
+    return key not in SHARED_KEYS and not (key in DEFAULTS and value == DEFAULTS[key])
+
+
 def compact_unit(detail: Mapping[str, Any]) -> dict:
-    rows = [{k: v for k, v in row.items() if k not in SHARED_KEYS} for row in detail["indicators"]]
+    rows = [{k: v for k, v in row.items() if _stored(k, v)} for row in detail["indicators"]]
     return {**detail, "indicators": rows}
 
 
@@ -43,6 +57,7 @@ class Expander:
                 "indicator": row["indicator"],
                 **self._static[row["indicator"]],
                 "reference": self._reference[row["indicator"]],
+                **DEFAULTS,  # shared empty lists: readers never mutate a result document
                 **row,
             }
             for row in detail["indicators"]
