@@ -1,4 +1,27 @@
-"""Scoring service: not started yet — it is built in its own issue (see the README's roadmap).
+"""Scoring service: evaluation runs and their results, references, alerts and reports (issue 5).
 
-Until then it has no schema, no migrations and no subgraph, and the gateway does not compose it.
+Pure core — plain functions over plain data, tested without a database: ``scheme`` (the scheme
+document), ``rules``, ``references``, ``ranking``, ``statistics`` (Wilson intervals, trends),
+``weights`` (entropy, CRITIC, AHP), ``engine`` (one run's computation), ``explain`` (the "why" in
+Chinese and English), ``alerts`` (rules over daily measures), ``periods``.
+
+Edges: ``runs`` (start, publish, settle, expert scores, appeal revisions), ``worker`` (the job queue:
+``run_job`` polled with ``FOR UPDATE SKIP LOCKED`` by a task of the app's lifespan), ``store`` and
+``detail`` (a revision's rows; results are stored compact and expanded on read), ``repository``
+(every read scoped in SQL against the ``unit_ref`` read model), ``entities``/``types``/``schema``
+(the subgraph), ``endpoints`` (REST for appeals and report downloads), ``reports``, ``sources``
+(ingest and indicators over their contracts, docs/contracts.md §4–§6).
+
+Decisions: a run is keyed by (scheme version, cohort, period), so starting it twice returns it; a
+revision is never updated — a recomputation or an appeal makes the next one, computed from stored
+inputs (the measures fetched, expert scores, adjustments), so every revision can be reproduced and
+its SHA-256 compared; a ``UnitResult`` keeps one id across revisions (appeals refer to it).
+Visibility: the organizer's side (a scope covering the run's organizer) sees a run at once; the
+cohort's units see their own results only once published, and peers' details only when the scheme
+makes rankings public.
 """
+
+from pathlib import Path
+
+SERVICE_DIR = Path(__file__).parent
+SCHEMA = "scoring"

@@ -1,0 +1,65 @@
+"""Stored form of a unit's result: indicator rows without what the scheme (and the cohort's reference)
+already say, so a province's results are a fraction of the size to hash, write and read.
+
+``compact_*`` drops the scheme-derived fields; ``Expander`` puts them back from the run's stored
+scheme document and the revision's cohort summary, giving exactly the engine's rows again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from services.scoring.engine import static_fields
+from services.scoring.scheme import parse_scheme
+
+# Scheme-derived keys of an indicator row (see ``engine.static_fields``) and the cohort's reference.
+SHARED_KEYS = frozenset(
+    {"version", "name_zh", "name_en", "dimension", "unit", "direction", "formula", "rule", "points", "reference"}
+)
+
+
+# Values most rows have; a stored row leaves them out and reading puts them back.
+DEFAULTS: Mapping[str, Any] = {
+    "na_reason": None,
+    "corrected": False,
+    "experts": [],
+    "rank_overlaps": [],
+    "interval": None,
+}
+
+
+def _stored(key: str, value: Any) -> bool:
+    return key not in SHARED_KEYS and not (key in DEFAULTS and value == DEFAULTS[key])
+
+
+def compact_unit(detail: Mapping[str, Any]) -> dict:
+    rows = [{k: v for k, v in row.items() if _stored(k, v)} for row in detail["indicators"]]
+    return {**detail, "indicators": rows}
+
+
+def compact_outcome(outcome: Mapping[str, Any]) -> dict:
+    """What a revision's digest is taken over: everything, the shared parts once."""
+    return {**outcome, "units": [compact_unit(u) for u in outcome["units"]]}
+
+
+class Expander:
+    """Restores full rows for one run revision."""
+
+    def __init__(self, document: Mapping[str, Any], cohort_summary: Mapping[str, Any]) -> None:
+        self._static = {item.code: static_fields(item) for item in parse_scheme(document).items}
+        indicators = cohort_summary["cohort"]["indicators"]
+        self._reference = {code: s["reference"] for code, s in indicators.items()}
+
+    def expand(self, detail: Mapping[str, Any]) -> dict:
+        rows = [
+            {
+                "indicator": row["indicator"],
+                **self._static[row["indicator"]],
+                "reference": self._reference[row["indicator"]],
+                **DEFAULTS,  # shared empty lists: readers never mutate a result document
+                **row,
+            }
+            for row in detail["indicators"]
+        ]
+        return {**detail, "indicators": rows}

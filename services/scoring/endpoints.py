@@ -1,0 +1,146 @@
+"""REST endpoints of the scoring service: the appeals contract (contracts §6) and report downloads."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from hotline.kit.app import DatabaseDep, PrincipalDep
+from hotline.kit.directory import directory_scope
+from hotline.kit.errors import BadRequestError, ConflictError, NotFoundError
+from services.scoring import reports, repository, runs
+from services.scoring.models import EvaluationRun, UnitResult
+
+router = APIRouter(tags=["scoring"])
+
+
+class Adjustment(BaseModel):
+    kind: str = Field(description="`exclude_records`, `correct_value` or `expert_score`.")
+    unit: str
+    indicator: str
+    records: list[dict[str, str]] | None = Field(default=None, description="exclude_records: [{source, record_id}]")
+    value: float | None = Field(default=None, description="correct_value: the corrected indicator value")
+    score: float | None = Field(default=None, description="expert_score: the expert score that replaces the mean")
+
+
+class RevisionRequest(BaseModel):
+    appeal_id: str
+    reason: str
+    adjustments: list[Adjustment]
+
+
+async def _scope(request: Request, session, principal):
+    return await directory_scope(session, request.app.state.directory, principal.unit_id)
+
+
+@router.get("/results/{result_id}", summary="A result for the appeals service (or any caller in scope)")
+async def get_result(
+    result_id: str, request: Request, principal: PrincipalDep, database: DatabaseDep
+) -> dict[str, Any]:
+    async with database.session() as session:
+        scope = await _scope(request, session, principal)
+        found = await repository.results_by_ids(session, scope, [result_id])
+        if result_id not in found:
+            raise NotFoundError(f"result {result_id} not found")
+        row, run = found[result_id]
+        detail = (await repository.details(session, [(row.id, row.revision)]))[(row.id, row.revision)]
+    appeal = run.scheme_document.get("appeal") or {}
+    return {
+        "id": str(row.id), "unit": row.unit_id, "run_id": str(run.id), "revision": row.revision,
+        "organizer": run.organizer_id, "scheme": {"id": run.scheme_id, "version": run.scheme_version},
+        "published_at": run.published_at.isoformat() if run.published_at else None,
+        "appeal_window_closes_at": run.appeal_window_closes_at.isoformat() if run.appeal_window_closes_at else None,
+        "appeal_limits": {k: appeal[k] for k in sorted(appeal)},
+        "total": detail["total"], "grade": detail["grade"], "rank": detail["rank"],
+        "indicators": [
+            {"indicator": i["indicator"], "name_zh": i["name_zh"], "value": i["value"], "points": i["points"],
+             "score": i["score"], "applicable": i["applicable"], "rule": i["rule"]["type"]}
+            for i in detail["indicators"]
+        ],
+        "final": run.final_at is not None,
+    }  # fmt: skip
+
+
+async def _organizer_run(request, session, principal, run_id: str) -> EvaluationRun:
+    run = await runs.organizer_run(session, await _scope(request, session, principal), run_id)
+    if run is None:
+        raise NotFoundError(f"run {run_id} not found")
+    return run
+
+
+@router.post(
+    "/runs/{run_id}/revisions", summary="Apply adjustments from a decided appeal as a new revision (services only)"
+)
+async def create_revision(
+    run_id: str, body: RevisionRequest, request: Request, principal: PrincipalDep, database: DatabaseDep
+) -> dict[str, Any]:
+    principal.require_internal()
+    async with database.unit_of_work() as session:
+        run = await _organizer_run(request, session, principal, run_id)
+        outcome = await runs.apply_adjustments(
+            session, request.app.state.services, run, adjustments=[a.model_dump(exclude_none=True) for a in body.adjustments],
+            appeal_id=body.appeal_id, reason=body.reason, requested_by=principal.subject,
+        )  # fmt: skip
+        if outcome.problems:
+            raise ConflictError("the adjustments cannot be applied", problems=outcome.problems)
+    return {"run_id": str(run.id), "revision": outcome.extra["revision"], "results": outcome.extra["results"]}
+
+
+@router.post(
+    "/runs/{run_id}/settled",
+    summary="Every appeal is decided and the window closed: results become final (services only)",
+)
+async def settle_run(run_id: str, request: Request, principal: PrincipalDep, database: DatabaseDep) -> dict[str, Any]:
+    principal.require_internal()
+    async with database.unit_of_work() as session:
+        run = await _organizer_run(request, session, principal, run_id)
+        problems = await runs.settle(session, run)
+        if problems:
+            raise ConflictError(problems[0], problems=problems)
+        return {"run_id": str(run.id), "final_at": run.final_at.isoformat()}
+
+
+async def _report_data(request, database, principal, run_id: str) -> reports.ReportData:
+    async with database.session() as session:
+        run = await _organizer_run(request, session, principal, run_id)
+        if run.current_revision == 0:
+            raise BadRequestError("the run has no results yet")
+        rows = await session.execute(select(UnitResult.id, UnitResult.revision).where(UnitResult.run_id == run.id))
+        found = await repository.details(session, [(r, v) for r, v in rows])
+        revisions = await repository.revisions_of(session, run.id)
+        names = await reports.unit_names(session, run.cohort_units)
+    return reports.ReportData(
+        run_id=str(run.id), document=run.scheme_document, period_label=runs_period_label(run),
+        results=sorted(found.values(), key=lambda d: (d["rank"] is None, d["rank"] or 0, d["unit"])),
+        cohort=revisions[-1].cohort_summary["cohort"], revision=run.current_revision, unit_names=names,
+    )  # fmt: skip
+
+
+def runs_period_label(run: EvaluationRun) -> str:
+    from services.scoring.periods import Period
+
+    return Period(run.period_kind, run.period_from, run.period_to).label
+
+
+@router.get("/runs/{run_id}/report.xlsx", summary="The run's workbook: results, indicators, ranks (organizer side)")
+async def report_xlsx(run_id: str, request: Request, principal: PrincipalDep, database: DatabaseDep) -> Response:
+    data = await _report_data(request, database, principal, run_id)
+    return Response(
+        content=reports.workbook(data),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"content-disposition": f'attachment; filename="evaluation-{uuid.UUID(run_id)}.xlsx"'},
+    )
+
+
+@router.get(
+    "/runs/{run_id}/report.html",
+    summary="The run's report with charts, problems found and rectification (organizer side)",
+)
+async def report_html(run_id: str, request: Request, principal: PrincipalDep, database: DatabaseDep) -> HTMLResponse:
+    data = await _report_data(request, database, principal, run_id)
+    return HTMLResponse(reports.html_report(data))

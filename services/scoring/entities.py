@@ -1,0 +1,385 @@
+"""Federation entities of the scoring subgraph: ``UnitResult``, ``EvaluationRun`` and the stubs it extends
+(``Unit`` from ingest, ``SchemeVersion`` from indicators). Every look-up is scoped in SQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import strawberry
+from strawberry.federation.schema_directives import Key, ListSize
+
+from hotline.kit.graphql import RequestContext
+from hotline.kit.pagination import check_page_size, decode_cursor, encode_cursor
+from services.scoring import repository, sources
+from services.scoring.models import EvaluationRun as RunRow
+from services.scoring.models import UnitResult as ResultRow
+from services.scoring.rollups import rollup
+from services.scoring.store import diff_details
+from services.scoring.types import (
+    CohortSummary,
+    CursorArg,
+    DimensionSubtotal,
+    EvaluationPeriod,
+    Grade,
+    IndicatorScore,
+    MeasureSource,
+    PageSizeArg,
+    ResultRollup,
+    RevisionChange,
+    RunIdArg,
+    RunRevisionInfo,
+    cohort_summary_from,
+    described,
+)
+
+Info = strawberry.Info[RequestContext, None]
+
+
+def _result_loader(info: Info):
+    ctx = info.context
+
+    async def load(ids: list[str]) -> list[UnitResult | None]:
+        scope = await ctx.scope()
+        found = await repository.results_by_ids(ctx.session, scope, ids)
+        return [UnitResult.from_rows(*found[i]) if i in found else None for i in ids]
+
+    return ctx.loader("result_by_id", load)
+
+
+def _run_loader(info: Info):
+    ctx = info.context
+
+    async def load(ids: list[str]) -> list[EvaluationRun | None]:
+        found = await repository.runs_by_ids(ctx.session, await ctx.scope(), ids)
+        return [EvaluationRun.from_row(found[i]) if i in found else None for i in ids]
+
+    return ctx.loader("run_by_id", load)
+
+
+def _detail_loader(info: Info):
+    ctx = info.context
+
+    async def load(keys: list[tuple[uuid.UUID, int]]) -> list[dict | None]:
+        found = await repository.details(ctx.session, keys)
+        return [found.get(k) for k in keys]
+
+    return ctx.loader("detail", load)
+
+
+def _unit_results_loader(info: Info):
+    ctx = info.context
+
+    async def load(unit_ids: list[str]) -> list[list[UnitResult]]:
+        found = await repository.results_of_units(ctx.session, await ctx.scope(), unit_ids)
+        return [[UnitResult.from_rows(r, run) for r, run in found[u]] for u in unit_ids]
+
+    return ctx.loader("results_of_unit", load)
+
+
+@strawberry.federation.type(
+    keys=[Key(fields="id", resolvable=False)],
+    description="A published scheme version (评价方案), resolved by the indicators service; key `<scheme id>:<version>`.",
+)
+class SchemeVersion:
+    id: strawberry.ID = strawberry.field(description="`<scheme id>:<version>`.")
+
+
+@strawberry.federation.type(keys=["id"], description="A unit of the tree (owned by ingest); scoring adds its results.")
+class Unit:
+    id: strawberry.ID = strawberry.field(description="Stable unit code.")
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> Unit:
+        return cls(id=id)
+
+    @strawberry.field(
+        description="The unit's evaluation results visible to the caller, latest period first.",
+        directives=[ListSize(assumed_size=12)],
+    )
+    async def results(self, info: Info) -> list[UnitResult]:
+        return await _unit_results_loader(info).load(str(self.id))
+
+    @strawberry.field(description="A roll-up of a run's results of the units under this one (a parent's view).")
+    async def result_rollup(self, info: Info, run_id: RunIdArg) -> ResultRollup | None:
+        return await rollup(info, str(run_id), str(self.id))
+
+
+@strawberry.federation.type(
+    keys=["id"],
+    description="A unit's result in an evaluation run (评价结果): total, grade, rank, every indicator score and why.",
+)
+class UnitResult:
+    id: strawberry.ID = strawberry.field(description="Stable id of the result (the same across revisions).")
+    run_id: strawberry.ID = strawberry.field(description="The run.")
+    unit_id: strawberry.ID = strawberry.field(description="The evaluated unit.")
+    revision: int = strawberry.field(description="The run revision this view shows (the latest unless asked).")
+    final: bool = strawberry.field(description="True once the appeal window closed and every appeal is decided.")
+    published: bool = strawberry.field(description="True once the organizer published the run.")
+    _key: strawberry.Private[tuple[uuid.UUID, int]]
+    _period: strawberry.Private[tuple[str, str, str]]
+
+    @classmethod
+    def from_rows(cls, row: ResultRow, run: RunRow, revision: int | None = None) -> UnitResult:
+        rev = revision or row.revision
+        return cls(
+            id=strawberry.ID(str(row.id)), run_id=strawberry.ID(str(row.run_id)), unit_id=strawberry.ID(row.unit_id),
+            revision=rev, final=run.final_at is not None, published=run.published_at is not None,
+            _key=(row.id, rev), _period=(run.period_from.isoformat(), run.period_to.isoformat(), run.organizer_id),
+        )  # fmt: skip
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> UnitResult | None:
+        return await _result_loader(info).load(str(id))
+
+    async def _detail(self, info: Info) -> dict:
+        return await _detail_loader(info).load(self._key) or {}
+
+    @strawberry.field(description="The evaluated unit (resolved by ingest).")
+    def unit(self) -> Unit:
+        return Unit(id=self.unit_id)
+
+    @strawberry.field(description="The run this result belongs to.")
+    async def run(self, info: Info) -> EvaluationRun | None:
+        return await _run_loader(info).load(str(self.run_id))
+
+    @strawberry.field(description="Total score (总分) out of the scheme's points, after the N/A policy.")
+    async def total(self, info: Info) -> float | None:
+        return (await self._detail(info)).get("total")
+
+    @strawberry.field(description="The total's range when each rate indicator moves across its confidence interval.")
+    async def total_interval(self, info: Info) -> list[float] | None:
+        return (await self._detail(info)).get("total_interval")
+
+    @strawberry.field(description="Grade band (等级).")
+    async def grade(self, info: Info) -> Grade | None:
+        grade = (await self._detail(info)).get("grade")
+        return Grade(**grade) if grade else None
+
+    @strawberry.field(description="Rank in the cohort (排名); ties share a rank (1, 1, 3).")
+    async def rank(self, info: Info) -> int | None:
+        return (await self._detail(info)).get("rank")
+
+    @strawberry.field(
+        description="Neighbours whose total intervals overlap this one: the rank difference may be noise."
+    )
+    async def rank_overlaps(self, info: Info) -> list[str]:
+        return (await self._detail(info)).get("rank_overlaps", [])
+
+    @strawberry.field(description="Change of the total from the previous period's run (null without one).")
+    async def change(self, info: Info) -> float | None:
+        return (await self._detail(info)).get("change")
+
+    @strawberry.field(description="Places gained (positive) or lost since the previous period's run.")
+    async def rank_change(self, info: Info) -> int | None:
+        return (await self._detail(info)).get("rank_change")
+
+    @strawberry.field(description="Points earned before the N/A rescaling, and the points of applicable indicators.")
+    async def earned_points(self, info: Info) -> float | None:
+        return (await self._detail(info)).get("earned_points")
+
+    @strawberry.field(description="Points of the indicators that were applicable.")
+    async def applicable_points(self, info: Info) -> float | None:
+        return (await self._detail(info)).get("applicable_points")
+
+    @strawberry.field(description="Dimension subtotals (维度小计).")
+    async def dimensions(self, info: Info) -> list[DimensionSubtotal]:
+        return [DimensionSubtotal(**d) for d in (await self._detail(info)).get("dimensions", [])]
+
+    @strawberry.field(
+        description="Every indicator's value, reference, rule, points, score and explanation.",
+        directives=[ListSize(assumed_size=40)],
+    )
+    async def indicators(self, info: Info) -> list[IndicatorScore]:
+        return [
+            IndicatorScore.from_detail(r, str(self.unit_id), self._period)
+            for r in (await self._detail(info)).get("indicators", [])
+        ]
+
+    @strawberry.field(description="This result as it was in another revision of the run (null if there is none).")
+    async def at_revision(
+        self, info: Info, revision: described(int, "A revision number of the run (1 = first computation).")
+    ) -> UnitResult | None:
+        if await _detail_loader(info).load((self._key[0], revision)) is None:
+            return None
+        return UnitResult(
+            id=self.id, run_id=self.run_id, unit_id=self.unit_id, revision=revision, final=self.final,
+            published=self.published, _key=(self._key[0], revision), _period=self._period,
+        )  # fmt: skip
+
+    @strawberry.field(
+        description="Ingest batches and record counts behind this result's measures (asks ingest).",
+        directives=[ListSize(assumed_size=50)],
+    )
+    async def measure_sources(self, info: Info) -> list[MeasureSource]:
+        detail = await self._detail(info)
+        codes = sorted({m for i in detail.get("indicators", []) for m in i["measures"]})
+        start, end, organizer = self._period
+        rows = await sources.measure_sources(
+            info.context.services,
+            [str(self.unit_id)],
+            codes,
+            dt.date.fromisoformat(start),
+            dt.date.fromisoformat(end),
+            acting_for=organizer,
+        )
+        return [
+            MeasureSource(
+                measure=r["measure"], batch_id=str(r["batch_id"]), source=r["source"], records=int(r["records"])
+            )
+            for r in rows
+        ]
+
+
+@strawberry.type(description="One edge of a result connection.")
+class UnitResultEdge:
+    cursor: str = strawberry.field(description="Opaque cursor.")
+    node: UnitResult = strawberry.field(description="The result.")
+
+
+@strawberry.type(description="A page of results.")
+class UnitResultConnection:
+    edges: list[UnitResultEdge] = strawberry.field(description="Results of this page.")
+    end_cursor: str | None = strawberry.field(description="Cursor to pass as `after` for the next page.")
+    has_next_page: bool = strawberry.field(description="Whether more results follow.")
+
+
+@strawberry.type(description="An entry of a run's ranking (全部排名).")
+class RankingEntry:
+    unit_id: strawberry.ID = strawberry.field(description="The unit.")
+    total: float | None = strawberry.field(description="Its total.")
+    rank: int | None = strawberry.field(description="Its rank.")
+    grade: str | None = strawberry.field(description="Its grade code.")
+    result: UnitResult = strawberry.field(description="Its result with per-indicator details.")
+
+
+@strawberry.federation.type(
+    keys=["id"],
+    description="An evaluation run (评价批次): one published scheme version over one period for one cohort.",
+)
+class EvaluationRun:
+    id: strawberry.ID = strawberry.field(description="Run id.")
+    scheme_id: str = strawberry.field(description="The scheme.")
+    scheme_version: int = strawberry.field(description="The scheme version.")
+    scheme_code: str = strawberry.field(description="The scheme's code.")
+    scheme_name_zh: str = strawberry.field(description="The scheme's Chinese name.")
+    kind: str = strawberry.field(description="`comprehensive` (综合) or `special` (专项).")
+    organizer_id: strawberry.ID = strawberry.field(description="The organizing unit.")
+    period: EvaluationPeriod = strawberry.field(description="The evaluation period.")
+    status: str = strawberry.field(description="`queued` → `fetching` → `computing` → `done` or `failed`.")
+    progress: int = strawberry.field(description="Progress in percent.")
+    error: str | None = strawberry.field(description="Why it failed.")
+    current_revision: int = strawberry.field(description="The latest revision (0 before the first computation).")
+    cohort: list[str] = strawberry.field(description="Unit ids of the cohort.")
+    rankings_public: bool = strawberry.field(description="Whether units of the cohort see each other's details.")
+    created_at: dt.datetime = strawberry.field(description="When the run was started.")
+    finished_at: dt.datetime | None = strawberry.field(description="When the last computation ended.")
+    published_at: dt.datetime | None = strawberry.field(description="When the results were published.")
+    appeal_window_closes_at: dt.datetime | None = strawberry.field(description="End of the appeal window.")
+    final: bool = strawberry.field(description="True once the results are final.")
+    _uuid: strawberry.Private[uuid.UUID]
+    _row: strawberry.Private[RunRow]
+
+    @classmethod
+    def from_row(cls, row: RunRow) -> EvaluationRun:
+        doc = row.scheme_document
+        return cls(
+            id=strawberry.ID(str(row.id)), scheme_id=row.scheme_id, scheme_version=row.scheme_version,
+            scheme_code=doc.get("code", ""), scheme_name_zh=doc.get("name_zh", ""), kind=doc.get("kind", "comprehensive"),
+            organizer_id=strawberry.ID(row.organizer_id),
+            period=EvaluationPeriod(kind=row.period_kind, label=_label(row), start_date=row.period_from, end_date=row.period_to),
+            status=row.status, progress=row.progress, error=row.error, current_revision=row.current_revision,
+            cohort=list(row.cohort_units), rankings_public=bool(doc.get("rankings_public")), created_at=row.created_at,
+            finished_at=row.finished_at, published_at=row.published_at, appeal_window_closes_at=row.appeal_window_closes_at,
+            final=row.final_at is not None, _uuid=row.id, _row=row,
+        )  # fmt: skip
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> EvaluationRun | None:
+        return await _run_loader(info).load(str(id))
+
+    @strawberry.field(description="The scheme version (resolved by the indicators service).")
+    def scheme(self) -> SchemeVersion:
+        return SchemeVersion(id=strawberry.ID(f"{self.scheme_id}:{self.scheme_version}"))
+
+    @strawberry.field(description="Every revision, oldest first; all stay readable.")
+    async def revisions(self, info: Info) -> list[RunRevisionInfo]:
+        rows = await repository.revisions_of(info.context.session, self._uuid)
+        return [
+            RunRevisionInfo(
+                revision=r.revision,
+                reason=r.reason,
+                appeal_id=r.appeal_id,
+                created_by=r.created_by,
+                created_at=r.created_at,
+                outcome_sha256=r.outcome_sha256,
+            )
+            for r in rows
+        ]
+
+    @strawberry.field(description="The cohort's summary statistics (latest revision).")
+    async def summary(self, info: Info) -> CohortSummary | None:
+        rows = await repository.revisions_of(info.context.session, self._uuid)
+        return cohort_summary_from(rows[-1].cohort_summary) if rows else None
+
+    @strawberry.field(description="Results visible to the caller, by unit id, with cursor pagination.")
+    async def results(self, info: Info, first: PageSizeArg = 100, after: CursorArg = None) -> UnitResultConnection:
+        check_page_size(first)
+        rows = await repository.results_of_run(
+            info.context.session,
+            await info.context.scope(),
+            self._uuid,
+            after_unit=decode_cursor(after) if after else None,
+            limit=first + 1,
+        )
+        edges = [
+            UnitResultEdge(cursor=encode_cursor(r.unit_id), node=UnitResult.from_rows(r, run))
+            for r, run in rows[:first]
+        ]
+        return UnitResultConnection(
+            edges=edges, end_cursor=edges[-1].cursor if edges else None, has_next_page=len(rows) > first
+        )
+
+    @strawberry.field(
+        description="The whole cohort's ranking: always for the organizer's side; for units of the cohort only once published and if the scheme makes rankings public (else empty).",
+        directives=[ListSize(assumed_size=100)],
+    )
+    async def ranking(self, info: Info) -> list[RankingEntry]:
+        rows = await repository.public_ranking(info.context.session, await info.context.scope(), self._row)
+        return [
+            RankingEntry(
+                unit_id=strawberry.ID(r.unit_id),
+                total=r.total,
+                rank=r.rank,
+                grade=r.grade,
+                result=UnitResult.from_rows(r, self._row),
+            )
+            for r in rows
+        ]
+
+    @strawberry.field(description="What changed between two revisions, for the results the caller may see.")
+    async def diff(
+        self,
+        info: Info,
+        from_revision: described(int, "The earlier revision."),
+        to_revision: described(int, "The later revision."),
+    ) -> list[RevisionChange]:
+        rows = await repository.results_of_run(
+            info.context.session, await info.context.scope(), self._uuid, after_unit=None, limit=100000
+        )
+        keys = [(r.id, v) for r, _ in rows for v in (from_revision, to_revision)]
+        found = await repository.details(info.context.session, keys)
+        before = {r.unit_id: found[(r.id, from_revision)] for r, _ in rows if (r.id, from_revision) in found}
+        after = {r.unit_id: found[(r.id, to_revision)] for r, _ in rows if (r.id, to_revision) in found}
+        return [
+            RevisionChange(
+                unit_id=c["unit"], indicator=c["indicator"], field=c["field"], before=c["before"], after=c["after"]
+            )
+            for c in diff_details(before, after)
+        ]
+
+
+def _label(row: RunRow) -> str:
+    from services.scoring.periods import Period
+
+    return Period(row.period_kind, row.period_from, row.period_to).label

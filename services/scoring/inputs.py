@@ -1,0 +1,61 @@
+"""A revision's stored inputs ⇄ the engine's input: what makes a run reproducible from its own rows."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from services.scoring.detail import compact_outcome
+from services.scoring.engine import EarlierPeriod, EngineInput, ExpertEntry, canonical_json, compute
+from services.scoring.scheme import parse_scheme
+
+
+def needed_measures(document: Mapping[str, Any]) -> list[str]:
+    """Every measure the scheme's formulas and minimum samples name, sorted."""
+    scheme = parse_scheme(document)
+    found = set()
+    for item in scheme.items:
+        found |= item.formula.measures
+        if item.min_sample is not None:
+            found.add(item.min_sample.measure)
+    return sorted(found)
+
+
+def _subtract(measures: dict[str, dict[str, float]], unit: str, measure: str, value: float) -> None:
+    if unit in measures and measure in measures[unit]:
+        measures[unit][measure] = measures[unit][measure] - value
+
+
+def engine_input(document: Mapping[str, Any], inputs: Mapping[str, Any]) -> EngineInput:
+    """Build the engine's input from a scheme document and a revision's stored inputs, applying the
+    appeal adjustments recorded there (excluded records' contributions, corrected values, expert scores)."""
+    measures = {u: dict(v) for u, v in inputs["measures"].items()}
+    monthly = {label: {u: dict(v) for u, v in units.items()} for label, units in (inputs.get("monthly") or {}).items()}
+    for exclusion in inputs.get("exclusions", []):
+        for c in exclusion["contribution"]:
+            _subtract(measures, c["unit"], c["measure"], float(c["value"]))
+            label = c["day"][:7]
+            if label in monthly:
+                _subtract(monthly[label], c["unit"], c["measure"], float(c["value"]))
+    return EngineInput(
+        scheme=parse_scheme(document),
+        units=list(inputs["units"]),
+        measures=measures,
+        period_months=tuple(inputs["period"]["months"]),
+        monthly=monthly,
+        history=[
+            EarlierPeriod(label=h["label"], months=tuple(h["months"]), measures=h["measures"])
+            for h in inputs.get("history", [])
+        ],
+        expert_entries=[ExpertEntry(**e) for e in inputs.get("expert_entries", [])],
+        value_overrides=inputs.get("value_overrides", {}),
+        expert_overrides=inputs.get("expert_overrides", {}),
+        previous=inputs.get("previous", {}),
+    )
+
+
+def evaluate(document: Mapping[str, Any], inputs: Mapping[str, Any]) -> tuple[dict, str]:
+    """The outcome and the SHA-256 of its canonical JSON (scheme-derived fields once, see ``detail``)."""
+    outcome = compute(engine_input(document, inputs))
+    return outcome, hashlib.sha256(canonical_json(compact_outcome(outcome)).encode()).hexdigest()

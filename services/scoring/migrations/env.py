@@ -1,0 +1,7 @@
+"""Alembic environment of the scoring service (schema ``scoring``)."""
+
+from hotline.kit.migrations import run_env
+from services.scoring import SCHEMA
+from services.scoring.models import Base
+
+run_env(schema=SCHEMA, target_metadata=Base.metadata)

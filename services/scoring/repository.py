@@ -1,0 +1,175 @@
+"""Scoped reads: every query joins the unit-directory read model and filters by the caller's scope in SQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import and_, exists, or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hotline.kit.scope import Scope, in_scope
+from services.scoring.detail import Expander
+from services.scoring.models import Alert, EvaluationRun, ResultRevision, RunRevision, UnitRef, UnitResult
+
+UNIT = UnitRef.alias("result_unit")
+ORG = UnitRef.alias("organizer_unit")
+
+
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def visible_results(scope: Scope):
+    """Results the caller may see: its unit is in scope and the run is published or the caller covers
+    the organizer (the organizer's side sees results before publication)."""
+    return (
+        select(UnitResult, EvaluationRun)
+        .join(EvaluationRun, EvaluationRun.id == UnitResult.run_id)
+        .join(UNIT, UNIT.c.id == UnitResult.unit_id)
+        .join(ORG, ORG.c.id == EvaluationRun.organizer_id)
+        .where(in_scope(UNIT.c.path, scope), or_(EvaluationRun.published_at.isnot(None), in_scope(ORG.c.path, scope)))
+    )
+
+
+def visible_runs(scope: Scope):
+    """Runs whose organizer is in the caller's scope, or published runs with a result the caller may see."""
+    own = UnitResult.__table__.alias("own_result")
+    mine = UnitRef.alias("own_unit")
+    has_own_result = exists(
+        select(1)
+        .select_from(own.join(mine, mine.c.id == own.c.unit_id))
+        .where(own.c.run_id == EvaluationRun.id, in_scope(mine.c.path, scope))
+    )
+    return (
+        select(EvaluationRun)
+        .join(ORG, ORG.c.id == EvaluationRun.organizer_id)
+        .where(or_(in_scope(ORG.c.path, scope), and_(EvaluationRun.published_at.isnot(None), has_own_result)))
+    )
+
+
+async def runs_by_ids(session: AsyncSession, scope: Scope, ids: Sequence[str]) -> dict[str, EvaluationRun]:
+    keys = [k for k in (_uuid(i) for i in ids) if k is not None]
+    rows = await session.scalars(visible_runs(scope).where(EvaluationRun.id.in_(keys)))
+    return {str(r.id): r for r in rows}
+
+
+async def results_by_ids(
+    session: AsyncSession, scope: Scope, ids: Sequence[str]
+) -> dict[str, tuple[UnitResult, EvaluationRun]]:
+    keys = [k for k in (_uuid(i) for i in ids) if k is not None]
+    rows = await session.execute(visible_results(scope).where(UnitResult.id.in_(keys)))
+    return {str(r.id): (r, run) for r, run in rows}
+
+
+async def results_of_units(
+    session: AsyncSession, scope: Scope, unit_ids: Sequence[str]
+) -> dict[str, list[tuple[UnitResult, EvaluationRun]]]:
+    rows = await session.execute(
+        visible_results(scope)
+        .where(UnitResult.unit_id.in_(list(unit_ids)))
+        .order_by(EvaluationRun.period_from.desc(), EvaluationRun.id)
+    )
+    found: dict[str, list] = {u: [] for u in unit_ids}
+    for result, run in rows:
+        found[result.unit_id].append((result, run))
+    return found
+
+
+async def results_of_run(
+    session: AsyncSession, scope: Scope, run_id, *, after_unit: str | None, limit: int
+) -> list[tuple[UnitResult, EvaluationRun]]:
+    query = visible_results(scope).where(UnitResult.run_id == run_id)
+    if after_unit:
+        query = query.where(UnitResult.unit_id > after_unit)
+    rows = await session.execute(query.order_by(UnitResult.unit_id).limit(limit))
+    return [tuple(r) for r in rows]
+
+
+async def public_ranking(session: AsyncSession, scope: Scope, run: EvaluationRun) -> list[UnitResult]:
+    """The whole cohort's results when the caller may see them: the organizer's side always; a unit of
+    the cohort once published and only if the scheme makes rankings public. Decided in SQL."""
+    own = UnitResult.__table__.alias("own_result")
+    mine = UnitRef.alias("own_unit")
+    has_own_result = exists(
+        select(1)
+        .select_from(own.join(mine, mine.c.id == own.c.unit_id))
+        .where(own.c.run_id == EvaluationRun.id, in_scope(mine.c.path, scope))
+    )
+    public = and_(
+        EvaluationRun.published_at.isnot(None),
+        EvaluationRun.scheme_document["rankings_public"].as_boolean().is_(True),
+        has_own_result,
+    )
+    query = (
+        select(UnitResult)
+        .join(EvaluationRun, EvaluationRun.id == UnitResult.run_id)
+        .join(ORG, ORG.c.id == EvaluationRun.organizer_id)
+        .where(UnitResult.run_id == run.id, or_(in_scope(ORG.c.path, scope), public))
+        .order_by(UnitResult.rank.asc().nulls_last(), UnitResult.unit_id)
+    )
+    return list(await session.scalars(query))
+
+
+async def details(session: AsyncSession, keys: Sequence[tuple[uuid.UUID, int]]) -> dict[tuple[uuid.UUID, int], dict]:
+    """Full result documents by (result id, revision) — three queries for any number of results: the
+    stored compact details, then the runs' scheme documents and the revisions' cohort summaries that
+    restore the shared fields (``detail.Expander``)."""
+    if not keys:
+        return {}
+    rows = (
+        await session.execute(
+            select(ResultRevision.result_id, ResultRevision.revision, ResultRevision.detail, UnitResult.run_id)
+            .join(UnitResult, UnitResult.id == ResultRevision.result_id)
+            .where(tuple_(ResultRevision.result_id, ResultRevision.revision).in_(list(keys)))
+        )
+    ).all()
+    if not rows:
+        return {}
+    run_ids = sorted({r.run_id for r in rows})
+    documents = dict(
+        (
+            await session.execute(
+                select(EvaluationRun.id, EvaluationRun.scheme_document).where(EvaluationRun.id.in_(run_ids))
+            )
+        ).all()
+    )
+    pairs = sorted({(r.run_id, r.revision) for r in rows})
+    summaries = {
+        (run_id, revision): summary
+        for run_id, revision, summary in await session.execute(
+            select(RunRevision.run_id, RunRevision.revision, RunRevision.cohort_summary).where(
+                tuple_(RunRevision.run_id, RunRevision.revision).in_(pairs)
+            )
+        )
+    }
+    expanders = {pair: Expander(documents[pair[0]], summaries[pair]) for pair in pairs}
+    return {(r.result_id, r.revision): expanders[(r.run_id, r.revision)].expand(r.detail) for r in rows}
+
+
+async def revisions_of(session: AsyncSession, run_id) -> list[RunRevision]:
+    return list(
+        await session.scalars(select(RunRevision).where(RunRevision.run_id == run_id).order_by(RunRevision.revision))
+    )
+
+
+async def changes_since(
+    session: AsyncSession, scope: Scope, after_seq: int, limit: int
+) -> list[tuple[UnitResult, EvaluationRun]]:
+    """Published results changed after ``after_seq`` (the incremental pull), in change order."""
+    rows = await session.execute(
+        visible_results(scope)
+        .where(EvaluationRun.published_at.isnot(None), UnitResult.change_seq > after_seq)
+        .order_by(UnitResult.change_seq, UnitResult.id)
+        .limit(limit)
+    )
+    return [tuple(r) for r in rows]
+
+
+def visible_alerts(scope: Scope):
+    """Alerts addressed to a unit in the caller's scope (the parent and its ancestors see them)."""
+    notify = UnitRef.alias("notify_unit")
+    return select(Alert).join(notify, notify.c.id == Alert.notify_unit_id).where(in_scope(notify.c.path, scope))

@@ -1,0 +1,337 @@
+"""Evaluation runs: starting (idempotent), publishing, settling, expert entries and revisions from appeals.
+
+Expected refusals come back as ``problems`` (typed payloads in GraphQL); the request's session is
+the unit of work — these functions only ``flush()``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hotline.kit.auth import Principal, Role
+from hotline.kit.scope import PATH_SEPARATOR, Scope, in_scope
+from hotline.kit.services import ServiceClients
+from services.scoring import repository, sources
+from services.scoring.inputs import evaluate
+from services.scoring.models import (
+    RESULT_CHANGE_SEQ,
+    EvaluationRun,
+    ExpertScore,
+    RunJob,
+    RunRevision,
+    UnitRef,
+    UnitResult,
+)
+from services.scoring.periods import Period, PeriodError, parse_period
+from services.scoring.scheme import SchemeError, parse_scheme
+from services.scoring.store import diff_details, store_revision
+
+ORGANIZER_ROLES = (Role.ORGANIZER, Role.ADMIN)
+
+
+@dataclass
+class Outcome:
+    """What a command did: the run (if any), whether it already existed, and every problem."""
+
+    run: EvaluationRun | None = None
+    existing: bool = False
+    problems: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+async def resolve_cohort(session: AsyncSession, cohort: dict, scope: Scope) -> tuple[list[str], list[str]]:
+    """The cohort's unit ids (sorted), resolved in the caller's scope against the directory read model."""
+    if "units" in cohort:
+        wanted = sorted(set(cohort["units"]))
+        found = set(
+            await session.scalars(select(UnitRef.c.id).where(UnitRef.c.id.in_(wanted), in_scope(UnitRef.c.path, scope)))
+        )
+        missing = [u for u in wanted if u not in found]
+        return sorted(found), [f"cohort unit {u} is unknown or outside your scope" for u in missing]
+    under = cohort.get("under")
+    parent = await session.scalar(select(UnitRef.c.path).where(UnitRef.c.id == under, in_scope(UnitRef.c.path, scope)))
+    if parent is None:
+        return [], [f"cohort root {under} is unknown or outside your scope"]
+    query = select(UnitRef.c.id).where(UnitRef.c.path.like(parent + PATH_SEPARATOR + "%"), UnitRef.c.active.is_(True))
+    if cohort.get("kind"):
+        query = query.where(UnitRef.c.kind == cohort["kind"])
+    units = sorted(await session.scalars(query))
+    return units, [] if units else [f"no {cohort.get('kind') or 'unit'} under {under}"]
+
+
+async def start_run(
+    session: AsyncSession,
+    services: ServiceClients,
+    principal: Principal,
+    scope: Scope,
+    *,
+    scheme_id: str,
+    version: int,
+    period_kind: str,
+    period_value: str | None = None,
+    period_start=None,
+    period_end=None,
+) -> Outcome:
+    """Start (or find) the run of a published scheme version for a period; queue its computation."""
+    if not principal.has_any(*ORGANIZER_ROLES):
+        return Outcome(problems=["starting a run needs the role organizer or admin"])
+    try:
+        period = parse_period(period_kind, period_value, period_start, period_end)
+    except PeriodError as exc:
+        return Outcome(problems=[str(exc)])
+    try:
+        document = await sources.scheme_document(services, scheme_id, version, acting_for=principal.unit_id)
+    except sources.NotFoundError:
+        return Outcome(problems=[f"scheme {scheme_id} version {version} is unknown or outside your scope"])
+    problems = _check_scheme(document, period)
+    organizer = document.get("organizer")
+    organizer_path = await session.scalar(
+        select(UnitRef.c.path).where(UnitRef.c.id == organizer, in_scope(UnitRef.c.path, scope))
+    )
+    if organizer_path is None:
+        problems.append(f"the scheme's organizer {organizer} is outside your scope")
+    units, cohort_problems = await resolve_cohort(session, document.get("cohort") or {}, scope)
+    problems += cohort_problems
+    if problems:
+        return Outcome(problems=problems)
+    cohort_hash = hashlib.sha256(json.dumps(units).encode()).hexdigest()
+    values = dict(
+        id=uuid.uuid4(), scheme_id=scheme_id, scheme_version=version, scheme_document=document, organizer_id=organizer,
+        cohort_units=units, cohort_hash=cohort_hash, period_kind=period.kind, period_from=period.start,
+        period_to=period.end, status="queued", progress=0, current_revision=0, requested_by=principal.subject,
+    )  # fmt: skip
+    inserted = await session.scalar(
+        insert(EvaluationRun).values(**values).on_conflict_do_nothing().returning(EvaluationRun.id)
+    )
+    if inserted is None:
+        existing = await session.scalar(
+            select(EvaluationRun).where(
+                EvaluationRun.scheme_id == scheme_id, EvaluationRun.scheme_version == version,
+                EvaluationRun.cohort_hash == cohort_hash, EvaluationRun.period_from == period.start,
+                EvaluationRun.period_to == period.end,
+            )
+        )  # fmt: skip
+        return Outcome(run=existing, existing=True)
+    session.add(RunJob(run_id=inserted, kind="compute", reason="first computation", requested_by=principal.subject))
+    await session.flush()
+    return Outcome(run=await session.get(EvaluationRun, inserted))
+
+
+def _check_scheme(document: dict, period: Period) -> list[str]:
+    problems = []
+    if document.get("status") != "published":
+        problems.append("only a published scheme version can be run (it must be published to the units first)")
+    try:
+        scheme = parse_scheme(document)
+    except SchemeError as exc:
+        return problems + exc.problems
+    if period.kind != "custom" and period.kind != scheme.granularity and scheme.granularity != "custom":
+        problems.append(f"the scheme evaluates by {scheme.granularity}, not by {period.kind}")
+    if period.full_months < scheme.minimum_months:
+        problems.append(f"a {scheme.kind} evaluation needs at least {scheme.minimum_months} months of data")
+    return problems
+
+
+def run_visibility(scope: Scope, organizer_path, *, require_published: bool = False):
+    """SQL: the caller's scope covers the run's organizer (organizer side), or the run is published."""
+    covers_organizer = in_scope(organizer_path, scope)
+    return covers_organizer if not require_published else and_(covers_organizer, EvaluationRun.published_at.isnot(None))
+
+
+def result_visibility(scope: Scope, unit_path, organizer_path):
+    """SQL: a result is visible iff its unit is in the caller's subtree and either the run is published
+    or the caller stands on the organizer's side (its scope covers the organizer)."""
+    return and_(
+        in_scope(unit_path, scope), or_(EvaluationRun.published_at.isnot(None), in_scope(organizer_path, scope))
+    )
+
+
+async def organizer_run(session: AsyncSession, scope: Scope, run_id: str) -> EvaluationRun | None:
+    """A run whose organizer is inside the caller's scope (for organizer commands); None otherwise."""
+    try:
+        rid = uuid.UUID(str(run_id))
+    except ValueError:
+        return None
+    org = UnitRef.alias("org")
+    return await session.scalar(
+        select(EvaluationRun)
+        .join(org, org.c.id == EvaluationRun.organizer_id)
+        .where(EvaluationRun.id == rid, in_scope(org.c.path, scope))
+    )
+
+
+async def publish(session: AsyncSession, principal: Principal, run: EvaluationRun) -> list[str]:
+    """Publish a finished run's results to its cohort and open the appeal window."""
+    if not principal.has_any(*ORGANIZER_ROLES):
+        return ["publishing needs the role organizer or admin"]
+    if run.status != "done":
+        return [f"only a finished run can be published (this one is {run.status})"]
+    if run.published_at is not None:
+        return ["the run is already published"]
+    now = datetime.now(UTC)
+    window = int((run.scheme_document.get("appeal") or {}).get("window_days", 7))
+    run.published_at, run.published_by = now, principal.subject
+    run.appeal_window_closes_at = now + timedelta(days=window)
+    await _touch_results(session, run)
+    return []
+
+
+async def settle(session: AsyncSession, run: EvaluationRun) -> list[str]:
+    """Appeals says every appeal is decided and the window has closed: the results become final."""
+    if run.published_at is None:
+        return ["the run is not published"]
+    if run.final_at is None:
+        run.final_at = datetime.now(UTC)
+        await _touch_results(session, run)
+    return []
+
+
+async def _touch_results(session: AsyncSession, run: EvaluationRun) -> None:
+    await session.execute(
+        update(UnitResult)
+        .where(UnitResult.run_id == run.id)
+        .values(change_seq=RESULT_CHANGE_SEQ.next_value(), changed_at=datetime.now(UTC))
+    )
+    await session.flush()
+
+
+async def enter_expert_score(
+    session: AsyncSession, principal: Principal, scope: Scope, run: EvaluationRun, *, unit_id: str, indicator: str,
+    score: float, justification: str,
+) -> list[str]:  # fmt: skip
+    """An expert scores one unit's expert-scored indicator with a written justification; a later
+    recomputation makes it part of a new revision."""
+    problems = []
+    if not principal.has_any(Role.EXPERT):
+        problems.append("entering expert scores needs the role expert")
+    if not justification.strip():
+        problems.append("a written justification is required")
+    item = next((i for i in parse_scheme(run.scheme_document).items if i.code == indicator), None)
+    if item is None or item.rule.type != "expert":
+        problems.append(f"{indicator} is not an expert-scored indicator of this scheme")
+    elif not 0 <= score <= item.points:
+        problems.append(f"the score must be between 0 and {item.points:g}")
+    unit_path = await session.scalar(
+        select(UnitRef.c.path).where(UnitRef.c.id == unit_id, in_scope(UnitRef.c.path, scope))
+    )
+    if unit_path is None or unit_id not in run.cohort_units:
+        problems.append(f"{unit_id} is not a unit of this run's cohort in your scope")
+    if run.final_at is not None:
+        problems.append("the run's results are final")
+    if problems:
+        return problems
+    statement = insert(ExpertScore).values(
+        run_id=run.id,
+        unit_id=unit_id,
+        indicator=indicator,
+        expert=principal.subject,
+        score=score,
+        justification=justification.strip(),
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["run_id", "unit_id", "indicator", "expert"],
+            set_={
+                "score": statement.excluded.score,
+                "justification": statement.excluded.justification,
+                "entered_at": datetime.now(UTC),
+            },
+        )
+    )
+    return []
+
+
+async def queue_recompute(session: AsyncSession, principal: Principal, run: EvaluationRun, reason: str) -> list[str]:
+    """Queue a recomputation with fresh data and the current expert scores (a new revision)."""
+    if not principal.has_any(*ORGANIZER_ROLES):
+        return ["recomputing needs the role organizer or admin"]
+    if run.status not in ("done", "failed"):
+        return [f"the run is still {run.status}"]
+    if run.final_at is not None:
+        return ["the run's results are final"]
+    if not reason.strip():
+        return ["a reason is required"]
+    run.status, run.progress = "queued", 0
+    session.add(RunJob(run_id=run.id, kind="recompute", reason=reason, requested_by=principal.subject))
+    await session.flush()
+    return []
+
+
+async def revision_details(session: AsyncSession, run_id, revision: int) -> dict[str, dict]:
+    """Every unit's full result in one revision of a run, by unit id."""
+    ids = dict(
+        (await session.execute(select(UnitResult.id, UnitResult.unit_id).where(UnitResult.run_id == run_id))).all()
+    )
+    found = await repository.details(session, [(result_id, revision) for result_id in ids])
+    return {ids[result_id]: detail for (result_id, _), detail in found.items()}
+
+
+async def apply_adjustments(
+    session: AsyncSession, services: ServiceClients, run: EvaluationRun, *, adjustments: list[dict], appeal_id: str | None,
+    reason: str, requested_by: str,
+) -> Outcome:  # fmt: skip
+    """Appeal adjustments (contract §6) → a new revision computed from the current one's stored inputs."""
+    problems = []
+    if run.status != "done":
+        problems.append(f"the run is {run.status}; only a finished run can be revised")
+    if run.final_at is not None:
+        problems.append("the run's results are final")
+    if problems:
+        return Outcome(run=run, problems=problems)
+    current = await session.get(RunRevision, (run.id, run.current_revision))
+    inputs = json.loads(json.dumps(current.inputs))  # a deep copy: the stored revision never changes
+    codes = {i.code: i for i in parse_scheme(run.scheme_document).items}
+    for number, adj in enumerate(adjustments):
+        kind, unit, indicator = adj.get("kind"), adj.get("unit"), adj.get("indicator")
+        if unit not in run.cohort_units:
+            problems.append(f"adjustment {number}: {unit} is not in the run's cohort")
+        if indicator not in codes:
+            problems.append(f"adjustment {number}: {indicator} is not an indicator of the scheme")
+        if kind == "exclude_records":
+            records = adj.get("records") or []
+            contribution = (
+                await sources.contributions(services, records, acting_for=run.organizer_id) if records else []
+            )
+            inputs.setdefault("exclusions", []).append(
+                {"unit": unit, "indicator": indicator, "records": records, "contribution": contribution}
+            )
+        elif kind == "correct_value":
+            inputs.setdefault("value_overrides", {}).setdefault(unit, {})[indicator] = float(adj["value"])
+        elif kind == "expert_score":
+            inputs.setdefault("expert_overrides", {}).setdefault(unit, {})[indicator] = float(adj["score"])
+        else:
+            problems.append(
+                f"adjustment {number}: unknown kind {kind!r} (exclude_records, correct_value, expert_score)"
+            )
+    if problems:
+        return Outcome(run=run, problems=problems)
+    inputs.setdefault("adjustments", []).append({"appeal_id": appeal_id, "reason": reason, "adjustments": adjustments})
+    before = await revision_details(session, run.id, run.current_revision)
+    outcome, sha = evaluate(run.scheme_document, inputs)
+    new_revision = run.current_revision + 1
+    ids = await store_revision(
+        session, run, revision=new_revision, inputs=inputs, outcome=outcome, sha256=sha, reason=reason,
+        created_by=requested_by, appeal_id=appeal_id,
+    )  # fmt: skip
+    after = {u["unit"]: u for u in outcome["units"]}
+    affected = sorted(
+        {a["unit"] for a in adjustments} | {c["unit"] for c in diff_details(before, after) if c["field"] == "total"}
+    )
+    results = [
+        {"result_id": str(ids[u]), "unit": u, "total_before": before[u]["total"], "total_after": after[u]["total"],
+         "indicators": [
+             {"indicator": i["indicator"], "score_before": b["score"], "score_after": i["score"]}
+             for i, b in zip(after[u]["indicators"], before[u]["indicators"], strict=True) if i["score"] != b["score"] or i["value"] != b["value"]
+         ]}
+        for u in affected
+    ]  # fmt: skip
+    return Outcome(run=run, extra={"revision": new_revision, "results": results})

@@ -1,0 +1,95 @@
+"""Weight suggestions: entropy and CRITIC from a cohort's indicator values, AHP from pairwise judgements.
+
+Inputs are plain matrices (units × indicators, or indicators × indicators); outputs are weights that
+add up to 1, rounded to 6 places, in the order of the indicators given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+# Saaty's random consistency index by matrix size.
+RANDOM_INDEX = {1: 0.0, 2: 0.0, 3: 0.58, 4: 0.90, 5: 1.12, 6: 1.24, 7: 1.32, 8: 1.41, 9: 1.45, 10: 1.49,
+                11: 1.51, 12: 1.48, 13: 1.56, 14: 1.57, 15: 1.59}  # fmt: skip
+MAX_CONSISTENCY_RATIO = 0.1
+
+
+class WeightError(ValueError):
+    """The data or judgements cannot give weights (too few units, inconsistent judgements …)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AhpResult:
+    weights: list[float]
+    lambda_max: float
+    consistency_index: float
+    consistency_ratio: float
+
+
+def _normalised(matrix: Sequence[Sequence[float]], lower_better: Sequence[bool]) -> np.ndarray:
+    x = np.asarray(matrix, dtype=float)
+    if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 1:
+        raise WeightError("need at least two units and one indicator")
+    if x.shape[1] != len(lower_better):
+        raise WeightError("one direction per indicator is needed")
+    lo, hi = x.min(axis=0), x.max(axis=0)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    positive = (x - lo) / span
+    negative = (hi - x) / span
+    return np.where(np.asarray(lower_better)[None, :], negative, positive)
+
+
+def _finish(raw: np.ndarray) -> list[float]:
+    total = raw.sum()
+    if total <= 0:
+        raw, total = np.ones_like(raw), float(len(raw))
+    return [round(float(w), 6) for w in raw / total]
+
+
+def entropy_weights(matrix: Sequence[Sequence[float]], lower_better: Sequence[bool]) -> list[float]:
+    """Entropy weight method: indicators whose values differ more across units weigh more."""
+    z = _normalised(matrix, lower_better) + 1e-12  # shift so log(0) never occurs
+    p = z / z.sum(axis=0)
+    n = z.shape[0]
+    entropy = -(p * np.log(p)).sum(axis=0) / np.log(n)
+    return _finish(1 - entropy)
+
+
+def critic_weights(matrix: Sequence[Sequence[float]], lower_better: Sequence[bool]) -> list[float]:
+    """CRITIC: contrast (standard deviation) times conflict (1 − correlation with the others)."""
+    z = _normalised(matrix, lower_better)
+    sigma = z.std(axis=0, ddof=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = np.corrcoef(z, rowvar=False) if z.shape[1] > 1 else np.ones((1, 1))
+    corr = np.nan_to_num(np.atleast_2d(corr), nan=0.0)
+    conflict = (1 - corr).sum(axis=0)
+    return _finish(sigma * conflict)
+
+
+def ahp_weights(judgements: Sequence[Sequence[float]]) -> AhpResult:
+    """AHP: the principal eigenvector of a reciprocal pairwise matrix; refuses (``WeightError``) when the
+    consistency ratio exceeds 0.1 or the matrix is not positive and reciprocal."""
+    a = np.asarray(judgements, dtype=float)
+    n = a.shape[0]
+    if a.ndim != 2 or a.shape[1] != n or n < 2:
+        raise WeightError("the judgement matrix must be square with at least two indicators")
+    if (a <= 0).any() or not np.allclose(a * a.T, 1.0, rtol=1e-6):
+        raise WeightError("the judgement matrix must be positive and reciprocal (a[j][i] = 1 / a[i][j])")
+    eigenvalues, eigenvectors = np.linalg.eig(a)
+    k = int(np.argmax(eigenvalues.real))
+    lambda_max = float(eigenvalues[k].real)
+    vector = np.abs(eigenvectors[:, k].real)
+    ci = (lambda_max - n) / (n - 1)
+    ri = RANDOM_INDEX.get(n, 1.59)
+    cr = 0.0 if ri == 0 else ci / ri
+    if cr > MAX_CONSISTENCY_RATIO:
+        raise WeightError(f"the judgements are inconsistent: consistency ratio {cr:.3f} > {MAX_CONSISTENCY_RATIO}")
+    return AhpResult(
+        weights=_finish(vector),
+        lambda_max=round(lambda_max, 6),
+        consistency_index=round(ci, 6),
+        consistency_ratio=round(cr, 6),
+    )

@@ -1,0 +1,211 @@
+"""The run worker: claims queued jobs (``FOR UPDATE SKIP LOCKED``), fetches, computes and stores.
+
+Status moves queued → fetching → computing → done (or failed), each step committed so a client
+polling the run sees it. Several workers (replicas) never take the same job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hotline.kit.db import Database
+from hotline.kit.services import ServiceClients
+from services.scoring import sources
+from services.scoring.inputs import evaluate, needed_measures
+from services.scoring.models import EvaluationRun, ExpertScore, RunJob, RunRevision, UnitResult
+from services.scoring.periods import Period, earlier_periods
+from services.scoring.scheme import parse_scheme
+from services.scoring.store import store_revision
+
+logger = logging.getLogger("hotline.scoring.worker")
+
+
+# A job still "running" this long after it started lost its worker (a crash, a killed pod): take it again.
+STALE_AFTER = timedelta(minutes=30)
+
+
+async def claim_job(database: Database) -> tuple[int, uuid.UUID] | None:
+    """Take the oldest queued (or stale running) job, mark it running and commit; None when there is none."""
+    async with database.unit_of_work() as session:
+        stale = and_(RunJob.status == "running", RunJob.started_at < datetime.now(UTC) - STALE_AFTER)
+        job = await session.scalar(
+            select(RunJob)
+            .where(or_(RunJob.status == "queued", stale))
+            .order_by(RunJob.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        if job is None:
+            return None
+        job.status, job.started_at = "running", datetime.now(UTC)
+        await _set_status(session, job.run_id, "fetching", 10)
+        return job.id, job.run_id
+
+
+async def _set_status(session: AsyncSession, run_id, status: str, progress: int, error: str | None = None) -> None:
+    values = {"status": status, "progress": progress, "error": error}
+    if status in ("done", "failed"):
+        values["finished_at"] = datetime.now(UTC)
+    await session.execute(update(EvaluationRun).where(EvaluationRun.id == run_id).values(**values))
+
+
+async def process_next(database: Database, services: ServiceClients) -> bool:
+    """Run one queued job to its end; False when there was none."""
+    claimed = await claim_job(database)
+    if claimed is None:
+        return False
+    job_id, run_id = claimed
+    try:
+        started = time.perf_counter()
+        async with database.session() as session:
+            run = await session.get(EvaluationRun, run_id)
+            job = await session.get(RunJob, job_id)
+            inputs = await gather_inputs(session, services, run)
+        async with database.unit_of_work() as session:
+            await _set_status(session, run_id, "computing", 60)
+        fetched = time.perf_counter()
+        outcome, sha = await asyncio.to_thread(evaluate, run.scheme_document, inputs)
+        computed = time.perf_counter()
+        async with database.unit_of_work() as session:
+            run = await session.get(EvaluationRun, run_id)
+            await store_revision(
+                session, run, revision=run.current_revision + 1, inputs=inputs, outcome=outcome, sha256=sha,
+                reason=job.reason, created_by=job.requested_by,
+            )  # fmt: skip
+            await _set_status(session, run_id, "done", 100)
+            await session.execute(
+                update(RunJob).where(RunJob.id == job_id).values(status="done", finished_at=datetime.now(UTC))
+            )
+        logger.info(
+            "run %s: %d units fetched in %.2f s, computed in %.2f s, stored in %.2f s",
+            run_id, len(inputs["units"]), fetched - started, computed - fetched, time.perf_counter() - computed,
+        )  # fmt: skip
+    except Exception as exc:
+        logger.exception("run %s failed", run_id)
+        async with database.unit_of_work() as session:
+            await _set_status(session, run_id, "failed", 100, error=f"{type(exc).__name__}: {exc}"[:2000])
+            await session.execute(
+                update(RunJob)
+                .where(RunJob.id == job_id)
+                .values(status="failed", error=str(exc)[:2000], finished_at=datetime.now(UTC))
+            )
+    return True
+
+
+async def drain(database: Database, services: ServiceClients) -> int:
+    """Process jobs until the queue is empty (tests, the benchmark); returns how many ran."""
+    count = 0
+    while await process_next(database, services):
+        count += 1
+    return count
+
+
+async def worker_loop(database: Database, services: ServiceClients, *, poll_seconds: float = 1.0) -> None:
+    """The background task of the app's lifespan."""
+    while True:
+        try:
+            if not await process_next(database, services):
+                await asyncio.sleep(poll_seconds)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a failing poll must not kill the worker
+            logger.exception("run worker poll failed")
+            await asyncio.sleep(poll_seconds)
+
+
+async def gather_inputs(session: AsyncSession, services: ServiceClients, run: EvaluationRun) -> dict:
+    """Everything the engine needs, fetched once and stored with the revision."""
+    scheme = parse_scheme(run.scheme_document)
+    period = Period(run.period_kind, run.period_from, run.period_to)
+    units, measures = list(run.cohort_units), needed_measures(run.scheme_document)
+    acting = run.organizer_id
+    total = await sources.query_measures(
+        services, units, measures, period.start, period.end, by="total", acting_for=acting
+    )
+    inputs: dict = {
+        "period": {"kind": period.kind, "from": period.start.isoformat(), "to": period.end.isoformat(),
+                   "label": period.label, "months": list(period.month_numbers)},
+        "units": units,
+        "measures": sources.totals_by_unit(total),
+        "missing_units": sorted(total.get("missing", [])),
+        "days_with_data": total.get("days_with_data", {}),
+    }  # fmt: skip
+    if scheme.kind == "special":
+        monthly = await sources.query_measures(
+            services, units, measures, period.start, period.end, by="month", acting_for=acting
+        )
+        inputs["monthly"] = sources.by_period(monthly)
+    inputs["history"] = await _history(services, scheme, period, units, measures, acting)
+    experts = await session.scalars(select(ExpertScore).where(ExpertScore.run_id == run.id).order_by(ExpertScore.id))
+    inputs["expert_entries"] = [
+        {
+            "unit": e.unit_id,
+            "indicator": e.indicator,
+            "expert": e.expert,
+            "score": e.score,
+            "justification": e.justification,
+        }
+        for e in experts
+    ]
+    inputs["previous"] = await _previous(session, run)
+    previous_revision = await session.get(RunRevision, (run.id, run.current_revision)) if run.current_revision else None
+    if previous_revision is not None:  # a recomputation keeps the appeal adjustments already applied
+        for key in ("exclusions", "value_overrides", "expert_overrides", "adjustments"):
+            if key in previous_revision.inputs:
+                inputs[key] = previous_revision.inputs[key]
+    return inputs
+
+
+async def _history(services, scheme, period: Period, units, measures, acting) -> list[dict]:
+    baselines = [i for i in scheme.items if i.reference.policy == "dynamic_baseline"]
+    if not baselines or period.kind == "custom":
+        return []
+    lookback = max(i.reference.lookback_periods for i in baselines)
+    same_month = any(i.reference.match == "same_month" for i in baselines)
+    periods_per_year = max(1, 12 // period.month_count)
+    count = lookback * periods_per_year if same_month else min(max(lookback, periods_per_year), 2 * periods_per_year)
+    earlier = earlier_periods(period, count)
+    answer = await sources.query_measures(
+        services, units, measures, earlier[-1].start, earlier[0].end, by="month", acting_for=acting
+    )
+    months = sources.by_period(answer)
+    history = []
+    for p in earlier:
+        summed: dict[str, dict[str, float]] = {}
+        for y, m in p.months:
+            for unit, values in months.get(f"{y:04d}-{m:02d}", {}).items():
+                target = summed.setdefault(unit, {})
+                for code, value in values.items():
+                    target[code] = target.get(code, 0.0) + value
+        history.append({"label": p.label, "months": list(p.month_numbers), "measures": summed})
+    return history
+
+
+async def _previous(session: AsyncSession, run: EvaluationRun) -> dict:
+    """Totals and ranks of the previous period's run of the same scheme (for the change)."""
+    previous = await session.scalar(
+        select(EvaluationRun)
+        .where(
+            EvaluationRun.scheme_id == run.scheme_id,
+            EvaluationRun.period_kind == run.period_kind,
+            EvaluationRun.period_to < run.period_from,
+            EvaluationRun.current_revision > 0,
+        )
+        .order_by(EvaluationRun.period_to.desc(), EvaluationRun.id)
+        .limit(1)
+    )
+    if previous is None:
+        return {}
+    rows = await session.execute(
+        select(UnitResult.unit_id, UnitResult.total, UnitResult.rank)
+        .where(UnitResult.run_id == previous.id)
+        .order_by(UnitResult.unit_id)
+    )
+    return {u: {"run_id": str(previous.id), "total": t, "rank": r} for u, t, r in rows}

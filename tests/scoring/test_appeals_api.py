@@ -1,0 +1,213 @@
+"""The API appeals calls (contracts §6), expert scores, explanations with ingest's sources, weights, reports."""
+
+from __future__ import annotations
+
+import io
+
+from openpyxl import load_workbook
+
+from hotline.kit.auth import mint_service_token
+from hotline.kit.settings import DEVELOPMENT_SERVICE_SECRET
+from tests.scoring.example import example_scheme, indicator
+from tests.scoring.test_publication import publish
+from tests.scoring.test_runs import ORGANIZER, finished_run, results_by_unit
+from tests.support import auth, data_of, gql
+
+
+def service(unit_id: str) -> dict[str, str]:
+    token = mint_service_token(secret=DEVELOPMENT_SERVICE_SECRET, service="appeals", unit_id=unit_id)
+    return {"authorization": f"Bearer {token}"}
+
+
+async def test_appeals_reads_a_result_with_its_window_and_limits(scoring, drain):
+    run = await finished_run(scoring, drain)
+    await publish(scoring, run["id"])
+    result_id = results_by_unit(run)["UB"]["id"]
+    response = await scoring.get(f"/results/{result_id}", headers=service("UB"))
+    body = response.json()
+    assert response.status_code == 200, body
+    assert (body["unit"], body["organizer"], body["revision"], body["total"], body["final"]) == (
+        "UB",
+        "GD-GZ",
+        1,
+        69.33,
+        False,
+    )
+    assert body["appeal_limits"]["window_days"] == 7 and body["appeal_window_closes_at"] > body["published_at"]
+    assert [i["indicator"] for i in body["indicators"]][:2] == ["answer_rate", "average_answer_wait"]
+    # Acting for another unit: exactly like a missing result.
+    assert (await scoring.get(f"/results/{result_id}", headers=service("UA"))).status_code == 404
+    assert (await scoring.get("/results/not-a-uuid", headers=service("UB"))).status_code == 404
+
+
+async def test_an_upheld_appeal_makes_a_new_revision_with_scores_before_and_after(scoring, drain, measures):
+    run = await finished_run(scoring, drain)
+    await publish(scoring, run["id"])
+    measures.contributions[("calls", "C-1")] = [
+        {"unit": "UB", "day": "2025-03-10", "measure": "calls.complaints", "value": 1}
+    ]
+    body = {
+        "appeal_id": "appeal-7",
+        "reason": "one complaint belonged to another unit; the wait was mis-measured",
+        "adjustments": [
+            {
+                "kind": "exclude_records",
+                "unit": "UB",
+                "indicator": "complaints",
+                "records": [{"source": "calls", "record_id": "C-1"}],
+            },
+            {"kind": "correct_value", "unit": "UB", "indicator": "average_answer_wait", "value": 12.5},
+        ],
+    }
+    assert (await scoring.post(f"/runs/{run['id']}/revisions", json=body, headers=ORGANIZER)).status_code == 403
+    response = await scoring.post(f"/runs/{run['id']}/revisions", json=body, headers=service("GD-GZ"))
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    # complaints 3 → 2: 10 − (2 − 1) × 2 = 8 (was 6); wait 20 → 12.5: 10/12.5 × 20 = 16 (was 10).
+    # UB: 26.6667 + 16 + 13.3333 + 8 + 13.3333 = 77.3333 → 77.33.
+    assert answer["revision"] == 2
+    ub = next(r for r in answer["results"] if r["unit"] == "UB")
+    assert (ub["total_before"], ub["total_after"]) == (69.33, 77.33)
+    assert ub["indicators"] == [
+        {"indicator": "average_answer_wait", "score_before": 10.0, "score_after": 16.0},
+        {"indicator": "complaints", "score_before": 6.0, "score_after": 8.0},
+    ]
+    query = "query($id: ID!) { unitResult(id: $id) { revision total atRevision(revision: 1) { total } indicators { indicator corrected } } }"
+    seen = data_of(await gql(scoring, query, {"id": ub["result_id"]}, headers=auth("UB", "unit")))["unitResult"]
+    assert (seen["revision"], seen["total"], seen["atRevision"]["total"]) == (2, 77.33, 69.33)
+    assert {i["indicator"] for i in seen["indicators"] if i["corrected"]} == {"average_answer_wait"}
+
+
+async def test_bad_adjustments_are_refused_with_every_problem(scoring, drain):
+    run = await finished_run(scoring, drain)
+    body = {
+        "appeal_id": "a",
+        "reason": "r",
+        "adjustments": [{"kind": "guess", "unit": "SZ-HOUSING", "indicator": "nope"}],
+    }
+    response = await scoring.post(f"/runs/{run['id']}/revisions", json=body, headers=service("GD-GZ"))
+    assert response.status_code == 409
+    assert len(response.json()["error"]["details"]["problems"]) == 3
+
+
+async def test_settled_runs_are_final(scoring, drain):
+    run = await finished_run(scoring, drain)
+    assert (
+        await scoring.post(f"/runs/{run['id']}/settled", headers=service("GD-GZ"))
+    ).status_code == 409  # unpublished
+    await publish(scoring, run["id"])
+    assert (await scoring.post(f"/runs/{run['id']}/settled", headers=service("GD-GZ"))).status_code == 200
+    final = data_of(
+        await gql(scoring, "query($id: ID!) { run(id: $id) { final } }", {"id": run["id"]}, headers=ORGANIZER)
+    )
+    assert final["run"]["final"] is True
+    body = {
+        "appeal_id": "late",
+        "reason": "r",
+        "adjustments": [{"kind": "correct_value", "unit": "UB", "indicator": "complaints", "value": 0}],
+    }
+    assert (await scoring.post(f"/runs/{run['id']}/revisions", json=body, headers=service("GD-GZ"))).status_code == 409
+
+
+EXPERT = """
+mutation($run: ID!, $unit: String!, $score: Float!, $why: String!) {
+  enterExpertScore(runId: $run, unitId: $unit, indicator: "innovation", score: $score, justification: $why) { accepted problems } }
+"""
+
+
+def expert_scheme():
+    scheme = example_scheme(organizer="GD-GZ")
+    scheme["items"].append({
+        "indicator": indicator("innovation", "reported.items", unit="points", dimension="innovation", method="expert"),
+        "points": 10, "rule": {"type": "expert"},
+    })  # fmt: skip
+    return scheme
+
+
+async def test_expert_scores_need_the_role_and_a_justification_and_enter_a_new_revision(scoring, drain, schemes):
+    schemes.add(expert_scheme())
+    run = await finished_run(scoring, drain)
+    args = {"run": run["id"], "unit": "UA", "score": 8.0, "why": "建成了网格联动机制"}
+    refused = data_of(await gql(scoring, EXPERT, args, headers=ORGANIZER))["enterExpertScore"]
+    assert refused == {"accepted": False, "problems": ["entering expert scores needs the role expert"]}
+    blank = data_of(await gql(scoring, EXPERT, {**args, "why": "  "}, headers=auth("GD-GZ", "expert")))[
+        "enterExpertScore"
+    ]
+    assert blank["problems"] == ["a written justification is required"]
+    too_high = data_of(await gql(scoring, EXPERT, {**args, "score": 11.0}, headers=auth("GD-GZ", "expert")))
+    assert too_high["enterExpertScore"]["problems"] == ["the score must be between 0 and 10"]
+    ok = data_of(await gql(scoring, EXPERT, args, headers=auth("GD-GZ", "expert")))["enterExpertScore"]
+    assert ok == {"accepted": True, "problems": []}
+    await gql(
+        scoring,
+        'mutation($id: ID!) { recomputeRun(runId: $id, reason: "expert scores") { problems } }',
+        {"id": run["id"]},
+        headers=ORGANIZER,
+    )
+    await drain()
+    query = "query($id: ID!) { run(id: $id) { results { edges { node { unitId total indicators { indicator score experts { justification } } } } } } }"
+    after = results_by_unit(data_of(await gql(scoring, query, {"id": run["id"]}, headers=ORGANIZER))["run"])
+    innovation = next(i for i in after["UA"]["indicators"] if i["indicator"] == "innovation")
+    assert innovation == {"indicator": "innovation", "score": 8.0, "experts": [{"justification": "建成了网格联动机制"}]}
+    # UA: 100 of 100 plus 8 of 10 → 108 / 110 × 110 = 108 (the scheme now totals 110 points).
+    assert after["UA"]["total"] == 108.0
+
+
+async def test_an_indicator_explains_itself_down_to_ingest_batches(scoring, drain, measures):
+    measures.sources.append(
+        {"unit": "UB", "measure": "calls.answered", "batch_id": "b-42", "source": "acd", "records": 800}
+    )
+    run = await finished_run(scoring, drain)
+    query = """query($id: ID!) { unitResult(id: $id) { measureSources { measure batchId source records }
+      indicators { indicator numerator denominator interval measures { code value } rule { type params } explanation { zh en } } } }"""
+    result = data_of(await gql(scoring, query, {"id": results_by_unit(run)["UB"]["id"]}, headers=ORGANIZER))[
+        "unitResult"
+    ]
+    assert result["measureSources"] == [
+        {"measure": "calls.answered", "batchId": "b-42", "source": "acd", "records": 800}
+    ]
+    rate = result["indicators"][0]
+    assert (rate["numerator"], rate["denominator"]) == (800.0, 1000.0) and rate["interval"][0] < 80 < rate["interval"][
+        1
+    ]
+    assert rate["measures"] == [{"code": "calls.answered", "value": 800.0}, {"code": "calls.offered", "value": 1000.0}]
+    assert "set by UA" in rate["explanation"]["en"] and "参照值 90" in rate["explanation"]["zh"]
+    band = result["indicators"][2]
+    assert band["rule"] == {"type": "linear_band", "params": {"floor": 80.0, "target": 95.0}}
+
+
+async def test_weight_suggestions_from_a_run_and_from_judgements(scoring, drain):
+    run = await finished_run(scoring, drain)
+    query = 'query($id: ID!) { suggestedWeights(runId: $id, method: "entropy") { indicators weights problems } }'
+    entropy = data_of(await gql(scoring, query, {"id": run["id"]}, headers=ORGANIZER))["suggestedWeights"]
+    assert entropy["problems"] == [] and len(entropy["weights"]) == 5 and abs(sum(entropy["weights"]) - 1) < 1e-5
+    ahp = '{ ahpWeights(indicators: ["a", "b"], judgements: [[1, 3], [0.3333333333, 1]]) { weights consistencyRatio problems } }'
+    assert data_of(await gql(scoring, ahp, headers=ORGANIZER))["ahpWeights"] == {
+        "weights": [0.75, 0.25],
+        "consistencyRatio": 0.0,
+        "problems": [],
+    }
+    bad = '{ ahpWeights(indicators: ["a", "b", "c"], judgements: [[1, 9, 0.1111111111], [0.1111111111, 1, 9], [9, 0.1111111111, 1]]) { weights problems } }'
+    refused = data_of(await gql(scoring, bad, headers=ORGANIZER))["ahpWeights"]
+    assert refused["weights"] == [] and "consistency ratio" in refused["problems"][0]
+
+
+async def test_the_reports_open_and_say_what_they_should(scoring, drain):
+    run = await finished_run(scoring, drain)
+    assert (await scoring.get(f"/runs/{run['id']}/report.xlsx", headers=auth("UB", "unit"))).status_code == 404
+    response = await scoring.get(f"/runs/{run['id']}/report.xlsx", headers=ORGANIZER)
+    assert response.status_code == 200 and "spreadsheetml" in response.headers["content-type"]
+    book = load_workbook(io.BytesIO(response.content))
+    assert book.sheetnames == ["Results", "Indicators", "Ranking"]
+    results = list(book["Results"].iter_rows(values_only=True))
+    assert results[0][:6] == ("unit", "name", "total", "grade", "rank", "change")
+    assert [r[:5] for r in results[1:]] == [("UA", "甲单位", 100, "优秀", 1), ("UC", "丙单位", 80.95, "合格", 2),
+                                            ("UB", "乙单位", 69.33, "待改进", 3), ("UD", "丁单位", 69.33, "待改进", 3)]  # fmt: skip
+    assert book["Indicators"].max_row == 1 + 4 * 5
+    assert [r[0] for r in book["Ranking"].iter_rows(min_row=2, values_only=True)] == [1, 2, 3, 3]
+    html = (await scoring.get(f"/runs/{run['id']}/report.html", headers=ORGANIZER)).text
+    for section in ('id="ranking-chart"><svg', 'id="dimension-chart"><svg', "发现的问题与整改建议"):
+        assert section in html
+    # Problems found: UD's satisfaction (10 of 20 points) and UC's satisfaction (6.6667 of 20) are under target.
+    problems = html[html.index('id="problems"') :]
+    assert problems.index("UC") < problems.index("UD") and "分析不满意原因" in problems
