@@ -34,8 +34,8 @@ class ServiceSpec:
         return importlib.import_module(self.module).SERVICE_DIR
 
 
-# The subgraphs that exist today; scoring (4103) and appeals (4104) join when their issues are built.
-SERVICES = (ServiceSpec("ingest", 4101), ServiceSpec("indicators", 4102))
+# The subgraphs that exist today; scoring (4103) joins when its issue is built.
+SERVICES = (ServiceSpec("ingest", 4101), ServiceSpec("indicators", 4102), ServiceSpec("appeals", 4104))
 GATEWAY_PORT = 4000
 
 

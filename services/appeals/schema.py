@@ -1,0 +1,366 @@
+"""The appeals subgraph: queries, mutations, and the federation extensions ``UnitResult.appeals`` and
+``Unit.appeals``. Resolvers only translate: rules live in ``workflow``, actions in ``service``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import strawberry
+from sqlalchemy import select, update
+from strawberry.federation.schema_directives import ListSize
+
+from hotline.kit.auth import Role
+from hotline.kit.graphql import federation_schema
+from hotline.kit.pagination import check_page_size, decode_cursor, encode_cursor
+from services.appeals import analytics, notifications, repository, service, workflow
+from services.appeals.graphql_types import (
+    Appeal,
+    AppealAskInput,
+    AppealPayload,
+    AppealProblem,
+    Info,
+    OutcomeEnum,
+    ReasonEnum,
+    RecordRefInput,
+    StatusEnum,
+    runtime,
+)
+from services.appeals.models import Appeal as AppealRow
+from services.appeals.models import AppealDecision, Notification, Webhook
+from services.appeals.workflow import Actor
+
+PAGE_COST = ListSize(slicing_arguments=["first"], sized_fields=["edges"], require_one_slicing_argument=False)
+
+
+async def _deps(info: Info) -> service.Deps:
+    p = info.context.principal
+    rt = runtime(info)
+    return service.Deps(
+        session=info.context.session,
+        actor=Actor(subject=p.subject, unit_id=p.unit_id, roles=frozenset(r.value for r in p.roles)),
+        scope=await info.context.scope(),
+        now=rt.clock(),
+        scoring=rt.scoring,
+    )
+
+
+def _scoped_by(info: Info, name: str, column: str):
+    """A per-request loader of visible appeals keyed by result id or unit id (federation fields)."""
+    ctx = info.context
+
+    async def load(keys: list[str]) -> list[list[Appeal]]:
+        rows = await repository.list_appeals(ctx.session, await ctx.scope(), **{f"{column}s": keys})
+        grouped: dict[str, list[Appeal]] = {k: [] for k in keys}
+        for row in rows:
+            grouped[getattr(row, column)].append(Appeal.of(row))
+        return [grouped[k] for k in keys]
+
+    return ctx.loader(name, load)
+
+
+@strawberry.federation.type(keys=["id"], description="A unit's result in an evaluation run (owned by scoring).")
+class UnitResult:
+    id: strawberry.ID = strawberry.field(description="Result id, as scoring issues it.")
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> UnitResult:
+        return cls(id=id)
+
+    @strawberry.field(description="Appeals against this result that the caller may see.")
+    async def appeals(self, info: Info) -> list[Appeal]:
+        return await _scoped_by(info, "appeals_by_result", "result_id").load(str(self.id))
+
+
+@strawberry.federation.type(keys=["id"], description="A unit of the evaluation tree (owned by ingest).")
+class Unit:
+    id: strawberry.ID = strawberry.field(description="Stable unit code.")
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> Unit:
+        return cls(id=id)
+
+    @strawberry.field(description="Appeals this unit filed that the caller may see.")
+    async def appeals(self, info: Info) -> list[Appeal]:
+        return await _scoped_by(info, "appeals_by_unit", "unit_id").load(str(self.id))
+
+
+@strawberry.type(description="One appeal in a connection.")
+class AppealEdge:
+    cursor: str = strawberry.field(description="Opaque cursor; pass as `after` to continue after this appeal.")
+    node: Appeal = strawberry.field(description="The appeal.")
+
+
+@strawberry.type(description="A page of appeals, newest first.")
+class AppealConnection:
+    edges: list[AppealEdge] = strawberry.field(description="The appeals of this page.")
+    has_next_page: bool = strawberry.field(description="Whether more follow.")
+    end_cursor: str | None = strawberry.field(description="Cursor of the last edge.")
+    total_count: int = strawberry.field(description="Matching appeals over all pages.")
+
+
+@strawberry.type(description="An entry in a unit's inbox: one step of one appeal.")
+class InboxEntry:
+    id: strawberry.ID = strawberry.field(description="Entry id.")
+    appeal_id: strawberry.ID = strawberry.field(description="The appeal.")
+    kind: str = strawberry.field(description="The step (an appeal event kind).")
+    created_at: dt.datetime = strawberry.field(description="When.")
+    read_at: dt.datetime | None = strawberry.field(description="When the unit marked it read.")
+
+
+@strawberry.type(description="The caller's unit's webhook (the secret is never shown).")
+class WebhookInfo:
+    url: str = strawberry.field(description="Where notifications are POSTed.")
+    registered_by: str = strawberry.field(description="Who registered it.")
+    registered_at: dt.datetime = strawberry.field(description="When.")
+
+
+@strawberry.type(description="The outcome of registering a webhook.")
+class WebhookPayload:
+    webhook: WebhookInfo | None = strawberry.field(description="The webhook now registered.")
+    problems: list[AppealProblem] = strawberry.field(description="Why it was refused; empty on success.")
+
+
+@strawberry.type(description="A count under a key.")
+class Count:
+    key: str = strawberry.field(description="Status, indicator, reason category or unit id.")
+    count: int = strawberry.field(description="Number of appeals.")
+
+
+@strawberry.type(description="How often decisions overturned (upheld at least in part) a disputed score.")
+class OverturnRate:
+    key: str = strawberry.field(description="Indicator code or reviewer.")
+    decided: int = strawberry.field(description="Decisions counted.")
+    overturned: int = strawberry.field(description="Of which upheld (fully or for this indicator).")
+    rate: float | None = strawberry.field(description="overturned / decided; null when nothing was decided.")
+
+
+@strawberry.type(description="Appeal statistics of the runs the caller organizes (申诉统计).")
+class AppealStatistics:
+    total: int = strawberry.field(description="Appeals counted.")
+    by_status: list[Count] = strawberry.field(description="Appeals per status.")
+    by_indicator: list[Count] = strawberry.field(description="Appeals disputing each indicator.")
+    by_reason: list[Count] = strawberry.field(description="Appeals per reason category.")
+    by_unit: list[Count] = strawberry.field(description="Appeals per appellant unit.")
+    overturn_by_indicator: list[OverturnRate] = strawberry.field(
+        description="Final decisions upholding each indicator."
+    )
+    overturn_by_reviewer: list[OverturnRate] = strawberry.field(description="Each reviewer's decisions upholding.")
+    decided: int = strawberry.field(description="Appeals with a decision.")
+    mean_hours_to_decision: float | None = strawberry.field(description="Mean hours from submission to decision.")
+    median_hours_to_decision: float | None = strawberry.field(description="Median hours from submission to decision.")
+    decided_late: int = strawberry.field(description="Appeals with a decision made after it was due.")
+    late_appeal_ids: list[strawberry.ID] = strawberry.field(description="Those appeals.")
+
+
+def _counts(d: dict[str, int]) -> list[Count]:
+    return [Count(key=k, count=v) for k, v in d.items()]
+
+
+def _rates(rates: list[analytics.Rate]) -> list[OverturnRate]:
+    return [OverturnRate(key=r.key, decided=r.decided, overturned=r.overturned, rate=r.rate) for r in rates]
+
+
+@strawberry.type(description="Queries of the appeals service.")
+class Query:
+    @strawberry.field(description="An appeal by id; null if it does not exist or is not visible to the caller.")
+    async def appeal(self, info: Info, id: strawberry.ID) -> Appeal | None:
+        return await Appeal.resolve_reference(info, id)
+
+    @strawberry.field(description="Appeals the caller may see, newest first.", directives=[PAGE_COST])
+    async def appeals(
+        self,
+        info: Info,
+        status: StatusEnum | None = None,
+        run_id: strawberry.ID | None = None,
+        unit_id: strawberry.ID | None = None,
+        first: Annotated[int, strawberry.argument(description="Page size, 1–500.")] = 50,
+        after: Annotated[str | None, strawberry.argument(description="Cursor to continue after.")] = None,
+    ) -> AppealConnection:
+        check_page_size(first)
+        scope = await info.context.scope()
+        filters = dict(status=status.value if status else None, run_id=run_id, unit_id=unit_id)
+        rows = await repository.list_appeals(
+            info.context.session, scope, **filters, after=decode_cursor(after) if after else None, limit=first + 1
+        )
+        edges = [AppealEdge(cursor=encode_cursor(f"{r.filed_at.isoformat()}|{r.id}"), node=Appeal.of(r))
+                 for r in rows[:first]]  # fmt: skip
+        return AppealConnection(
+            edges=edges,
+            has_next_page=len(rows) > first,
+            end_cursor=edges[-1].cursor if edges else None,
+            total_count=await repository.count_visible(info.context.session, scope, **filters),
+        )
+
+    @strawberry.field(description="The caller's unit's inbox: every step of its appeals, newest first.")
+    async def inbox(self, info: Info, unread_only: bool = False, first: int = 50) -> list[InboxEntry]:
+        check_page_size(first)
+        query = select(Notification).where(Notification.unit_id == info.context.principal.unit_id)
+        if unread_only:
+            query = query.where(Notification.read_at.is_(None))
+        rows = await info.context.session.scalars(query.order_by(Notification.id.desc()).limit(first))
+        return [InboxEntry(id=strawberry.ID(str(n.id)), appeal_id=strawberry.ID(str(n.appeal_id)), kind=n.kind,
+                           created_at=n.created_at, read_at=n.read_at) for n in rows]  # fmt: skip
+
+    @strawberry.field(description="The caller's unit's webhook, if one is registered.")
+    async def webhook(self, info: Info) -> WebhookInfo | None:
+        row = await info.context.session.get(Webhook, info.context.principal.unit_id)
+        return (
+            WebhookInfo(url=row.url, registered_by=row.registered_by, registered_at=row.registered_at) if row else None
+        )
+
+    @strawberry.field(description="Statistics of appeals on the runs the caller organizes (or escalated to it).")
+    async def appeal_statistics(self, info: Info, run_id: strawberry.ID | None = None) -> AppealStatistics:
+        session, scope = info.context.session, await info.context.scope()
+        query = select(AppealRow).where(repository.organized_by(scope))
+        if run_id:
+            query = query.where(AppealRow.run_id == str(run_id))
+        appeals = list(await session.scalars(query))
+        decisions = await session.scalars(
+            select(AppealDecision).where(AppealDecision.appeal_id.in_([a.id for a in appeals]))
+        )
+        s = analytics.compute(
+            [analytics.AppealRow(str(a.id), a.unit_id, a.status, a.reason_category, a.indicators, a.submitted_at)
+             for a in appeals],
+            [analytics.DecisionRow(str(d.appeal_id), d.level, d.outcome, d.upheld_indicators, d.decided_by,
+                                   d.decided_at, d.due_at) for d in decisions],
+        )  # fmt: skip
+        return AppealStatistics(
+            total=s.total, by_status=_counts(s.by_status), by_indicator=_counts(s.by_indicator),
+            by_reason=_counts(s.by_reason), by_unit=_counts(s.by_unit),
+            overturn_by_indicator=_rates(s.overturn_by_indicator), overturn_by_reviewer=_rates(s.overturn_by_reviewer),
+            decided=s.decided, mean_hours_to_decision=s.mean_hours_to_decision,
+            median_hours_to_decision=s.median_hours_to_decision, decided_late=s.decided_late,
+            late_appeal_ids=[strawberry.ID(i) for i in s.late_appeal_ids],
+        )  # fmt: skip
+
+
+Version = Annotated[int, strawberry.argument(description="The appeal's `version` as you last read it.")]
+
+
+@strawberry.type(description="Mutations of the appeals service. Changes take `expectedVersion`; a concurrent "
+                 "change answers the GraphQL error `CONFLICT`. Refusals come back as `problems`.")  # fmt: skip
+class Mutation:
+    @strawberry.mutation(description="File an appeal against the caller's unit's published result (a draft; "
+                         "`submit: true` submits it at once). Role unit, inside the appeal window.")  # fmt: skip
+    async def file_appeal(
+        self, info: Info, result_id: strawberry.ID, indicators: list[str], reason_category: ReasonEnum, reason: str,
+        asks: list[AppealAskInput] | None = None, evidence_records: list[RecordRefInput] | None = None,
+        submit: bool = False,
+    ) -> AppealPayload:  # fmt: skip
+        deps = await _deps(info)
+        done = await service.file_appeal(
+            deps, result_id=str(result_id), indicators=indicators, category=workflow.ReasonCategory(reason_category),
+            reason=reason, asks=[a.to_ask() for a in asks or []],
+            evidence_records=[r.to_json() for r in evidence_records or []],
+        )  # fmt: skip
+        if submit and done.appeal is not None and not done.problems:
+            done = await service.submit_appeal(deps, str(done.appeal.id), done.appeal.version)
+        return AppealPayload.of(done)
+
+    @strawberry.mutation(description="Edit a draft (omitted arguments keep their value).")
+    async def edit_appeal(
+        self, info: Info, id: strawberry.ID, expected_version: Version, indicators: list[str] | None = None,
+        reason_category: ReasonEnum | None = None, reason: str | None = None, asks: list[AppealAskInput] | None = None,
+        evidence_records: list[RecordRefInput] | None = None,
+    ) -> AppealPayload:  # fmt: skip
+        changes: dict = {}
+        if indicators is not None:
+            changes["indicators"] = indicators
+        if reason_category is not None:
+            changes["category"] = workflow.ReasonCategory(reason_category)
+        if reason is not None:
+            changes["reason"] = reason
+        if asks is not None:
+            changes["asks"] = [a.to_ask() for a in asks]
+        if evidence_records is not None:
+            changes["evidence_records"] = [r.to_json() for r in evidence_records]
+        return AppealPayload.of(await service.edit_appeal(await _deps(info), str(id), expected_version, changes))
+
+    @strawberry.mutation(description="Submit a draft to the organizer (inside the appeal window).")
+    async def submit_appeal(self, info: Info, id: strawberry.ID, expected_version: Version) -> AppealPayload:
+        return AppealPayload.of(await service.submit_appeal(await _deps(info), str(id), expected_version))
+
+    @strawberry.mutation(description="Attach an evidence file (base64; ≤ 10 MiB; PDF, PNG, JPEG, DOCX, XLSX, text).")
+    async def add_evidence_file(
+        self, info: Info, id: strawberry.ID, expected_version: Version, filename: str, content_base64: str
+    ) -> AppealPayload:
+        done = await service.add_evidence_file(await _deps(info), str(id), expected_version, filename, content_base64)
+        return AppealPayload.of(done)
+
+    @strawberry.mutation(description="A reviewer of the deciding unit takes the appeal (it is assigned to them).")
+    async def take_appeal(self, info: Info, id: strawberry.ID, expected_version: Version) -> AppealPayload:
+        return AppealPayload.of(await service.assign_appeal(await _deps(info), str(id), expected_version))
+
+    @strawberry.mutation(description="Ask the unit for more information; its reply is due in `replyDays` days.")
+    async def request_information(
+        self, info: Info, id: strawberry.ID, expected_version: Version, message: str, reply_days: int = 5
+    ) -> AppealPayload:
+        done = await service.request_information(await _deps(info), str(id), expected_version, message, reply_days)
+        return AppealPayload.of(done)
+
+    @strawberry.mutation(description="The unit gives the information asked for (and may name more records).")
+    async def give_information(
+        self, info: Info, id: strawberry.ID, expected_version: Version, message: str,
+        evidence_records: list[RecordRefInput] | None = None,
+    ) -> AppealPayload:  # fmt: skip
+        records = [r.to_json() for r in evidence_records or []]
+        return AppealPayload.of(
+            await service.give_information(await _deps(info), str(id), expected_version, message, records)
+        )
+
+    @strawberry.mutation(description="Decide with a written reason; upheld indicators are revised by scoring, and "
+                         "the decision shows the score before and after.")  # fmt: skip
+    async def decide_appeal(
+        self, info: Info, id: strawberry.ID, expected_version: Version, outcome: OutcomeEnum, reason: str,
+        upheld_indicators: list[str] | None = None,
+    ) -> AppealPayload:  # fmt: skip
+        done = await service.decide_appeal(await _deps(info), str(id), expected_version, workflow.Outcome(outcome),
+                                           reason, upheld_indicators or [])  # fmt: skip
+        return AppealPayload.of(done)
+
+    @strawberry.mutation(description="Escalate a decision once to the organizer's parent unit, in time.")
+    async def escalate_appeal(
+        self, info: Info, id: strawberry.ID, expected_version: Version, reason: str
+    ) -> AppealPayload:
+        return AppealPayload.of(await service.escalate_appeal(await _deps(info), str(id), expected_version, reason))
+
+    @strawberry.mutation(description="Withdraw the appeal (the appellant, until it is decided).")
+    async def withdraw_appeal(
+        self, info: Info, id: strawberry.ID, expected_version: Version, reason: str = ""
+    ) -> AppealPayload:
+        return AppealPayload.of(await service.withdraw_appeal(await _deps(info), str(id), expected_version, reason))
+
+    @strawberry.mutation(description="Register (or replace) the caller's unit's webhook. Roles unit, organizer, "
+                         "reviewer or admin.")  # fmt: skip
+    async def register_webhook(self, info: Info, url: str, secret: str) -> WebhookPayload:
+        p = info.context.principal
+        problems = notifications.check_webhook(url, secret)
+        if not p.has_any(Role.UNIT, Role.ORGANIZER, Role.REVIEWER, Role.ADMIN):
+            problems.append(workflow.Problem("FORBIDDEN_ROLE", "registering a webhook needs a role of the unit"))
+        if problems:
+            return WebhookPayload(webhook=None, problems=[AppealProblem.of(x) for x in problems])
+        now = runtime(info).clock()
+        session = info.context.session
+        row = await session.get(Webhook, p.unit_id)
+        if row is None:
+            row = Webhook(unit_id=p.unit_id, url=url, secret=secret, registered_by=p.subject, registered_at=now)
+            session.add(row)
+        else:
+            row.url, row.secret, row.registered_by, row.registered_at = url, secret, p.subject, now
+        await session.flush()
+        info_ = WebhookInfo(url=row.url, registered_by=row.registered_by, registered_at=row.registered_at)
+        return WebhookPayload(webhook=info_, problems=[])
+
+    @strawberry.mutation(description="Mark inbox entries of the caller's unit as read; returns how many changed.")
+    async def mark_inbox_read(self, info: Info, ids: list[strawberry.ID]) -> int:
+        result = await info.context.session.execute(
+            update(Notification)
+            .where(Notification.id.in_([int(i) for i in ids]), Notification.unit_id == info.context.principal.unit_id,
+                   Notification.read_at.is_(None))
+            .values(read_at=runtime(info).clock())
+        )  # fmt: skip
+        return result.rowcount
+
+
+schema = federation_schema(query=Query, mutation=Mutation, types=[Appeal, UnitResult, Unit])
