@@ -126,15 +126,18 @@ async def save(session: AsyncSession, appeal: Appeal, expected_version: int, now
         )
     ).scalar_one_or_none()
     if row is None:
-        current = await session.scalar(select(Appeal.version).where(Appeal.id == appeal.id))
-        raise ConflictError(
-            f"the appeal changed since version {expected_version} (it is now at version {current}): "
-            "reload it and try again",
-            appeal_id=str(appeal.id),
-            current_version=current,
-        )
+        raise_conflict(appeal.id, expected_version, await session.scalar(select(Appeal.version).where(Appeal.id == appeal.id)))
     await session.refresh(row)
     return row
+
+
+def raise_conflict(appeal_id: uuid.UUID, expected_version: int, current: int | None) -> None:
+    raise ConflictError(
+        f"the appeal changed since version {expected_version} (it is now at version {current}): "
+        "reload it and try again",
+        appeal_id=str(appeal_id),
+        current_version=current,
+    )
 
 
 async def record(

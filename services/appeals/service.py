@@ -63,12 +63,17 @@ def ask_from_json(row: dict[str, Any]) -> Ask:
     )
 
 
-async def _load(deps: Deps, appeal_id: str) -> Appeal | None:
+async def _load(deps: Deps, appeal_id: str, expected_version: int) -> Appeal | None:
+    """The visible appeal; ``CONFLICT`` if it moved past the version the caller acted on (whatever the
+    rules would say about the new state, the caller's view is stale). The write re-checks the version."""
     try:
         key = uuid.UUID(appeal_id)
     except ValueError:
         return None
-    return (await repository.appeals_by_ids(deps.session, deps.scope, [key])).get(key)
+    appeal = (await repository.appeals_by_ids(deps.session, deps.scope, [key])).get(key)
+    if appeal is not None and appeal.version != expected_version:
+        repository.raise_conflict(appeal.id, expected_version, appeal.version)
+    return appeal
 
 
 async def file_appeal(
@@ -129,7 +134,7 @@ async def _remember_run(session: AsyncSession, appeal: Appeal) -> None:
 
 async def edit_appeal(deps: Deps, appeal_id: str, version: int, changes: dict[str, Any]) -> Done:
     """Edit a draft: indicators, reason, asks, record evidence (omitted fields keep their value)."""
-    appeal = await _load(deps, appeal_id)
+    appeal = await _load(deps, appeal_id, version)
     if appeal is None:
         return Done(None, [NOT_FOUND])
     problems = workflow.check_edit(deps.actor, repository.facts(appeal), now=deps.now)
@@ -155,7 +160,7 @@ async def edit_appeal(deps: Deps, appeal_id: str, version: int, changes: dict[st
 
 
 async def submit_appeal(deps: Deps, appeal_id: str, version: int) -> Done:
-    appeal = await _load(deps, appeal_id)
+    appeal = await _load(deps, appeal_id, version)
     if appeal is None:
         return Done(None, [NOT_FOUND])
     problems = workflow.check_submit(deps.actor, repository.facts(appeal), now=deps.now)
@@ -171,7 +176,7 @@ async def submit_appeal(deps: Deps, appeal_id: str, version: int) -> Done:
 
 async def assign_appeal(deps: Deps, appeal_id: str, version: int) -> Done:
     """A reviewer of the deciding unit takes the appeal (it is assigned to them)."""
-    appeal = await _load(deps, appeal_id)
+    appeal = await _load(deps, appeal_id, version)
     if appeal is None:
         return Done(None, [NOT_FOUND])
     problems = workflow.check_assign(deps.actor, repository.facts(appeal))
@@ -185,7 +190,7 @@ async def assign_appeal(deps: Deps, appeal_id: str, version: int) -> Done:
 
 
 async def request_information(deps: Deps, appeal_id: str, version: int, message: str, reply_days: int) -> Done:
-    appeal = await _load(deps, appeal_id)
+    appeal = await _load(deps, appeal_id, version)
     if appeal is None:
         return Done(None, [NOT_FOUND])
     problems = workflow.check_request_information(
@@ -206,7 +211,7 @@ async def give_information(
     deps: Deps, appeal_id: str, version: int, message: str, evidence_records: Sequence[dict[str, str]]
 ) -> Done:
     """The unit answers; the reply is recorded with whether it came after the reply was due."""
-    appeal = await _load(deps, appeal_id)
+    appeal = await _load(deps, appeal_id, version)
     if appeal is None:
         return Done(None, [NOT_FOUND])
     problems = workflow.check_give_information(deps.actor, repository.facts(appeal), message=message)
@@ -226,7 +231,7 @@ async def decide_appeal(
     deps: Deps, appeal_id: str, version: int, outcome: workflow.Outcome, reason: str, upheld: Sequence[str]
 ) -> Done:
     """Decide; upheld indicators become adjustments that scoring applies in a new revision of the run."""
-    appeal = await _load(deps, appeal_id)
+    appeal = await _load(deps, appeal_id, version)
     if appeal is None:
         return Done(None, [NOT_FOUND])
     facts = repository.facts(appeal)
@@ -272,7 +277,7 @@ async def decide_appeal(
 
 async def escalate_appeal(deps: Deps, appeal_id: str, version: int, reason: str) -> Done:
     """Once, to the organizer's parent unit, within the scheme's escalation time after the decision."""
-    appeal = await _load(deps, appeal_id)
+    appeal = await _load(deps, appeal_id, version)
     if appeal is None:
         return Done(None, [NOT_FOUND])
     parent = await repository.parent_of(deps.session, appeal.organizer_id)
@@ -290,7 +295,7 @@ async def escalate_appeal(deps: Deps, appeal_id: str, version: int, reason: str)
 
 
 async def withdraw_appeal(deps: Deps, appeal_id: str, version: int, reason: str) -> Done:
-    appeal = await _load(deps, appeal_id)
+    appeal = await _load(deps, appeal_id, version)
     if appeal is None:
         return Done(None, [NOT_FOUND])
     problems = workflow.check_withdraw(deps.actor, repository.facts(appeal))
@@ -303,7 +308,7 @@ async def withdraw_appeal(deps: Deps, appeal_id: str, version: int, reason: str)
 
 async def add_evidence_file(deps: Deps, appeal_id: str, version: int, filename: str, content_base64: str) -> Done:
     """Attach a file while the unit may still add evidence (a draft, or when information is requested)."""
-    appeal = await _load(deps, appeal_id)
+    appeal = await _load(deps, appeal_id, version)
     if appeal is None:
         return Done(None, [NOT_FOUND])
     problems = workflow.check_appellant(deps.actor, appeal.unit_id)
