@@ -1,0 +1,100 @@
+"""Notifications: inbox entries per party, signed webhook deliveries, retries with backoff, failure."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from services.appeals.models import WebhookDelivery
+from services.appeals.notifications import MAX_ATTEMPTS, SIGNATURE_HEADER, backoff, sign, verify
+from tests.appeals.conftest import REVIEWER, TAKE, UNIT, auth, call, file_appeal
+from tests.support import data_of, gql
+
+SECRET = "s3cret-of-gz-housing-0001"
+REGISTER = "mutation($u: String!, $s: String!) { registerWebhook(url: $u, secret: $s) { webhook { url } problems { code } } }"
+INBOX = "query($u: Boolean!) { inbox(unreadOnly: $u) { id appealId kind readAt } }"
+
+
+async def _register(appeals, headers=UNIT, url="https://hooks.gz-housing.example/appeals", secret=SECRET):
+    return data_of(await gql(appeals, REGISTER, {"u": url, "s": secret}, headers=headers))["registerWebhook"]
+
+
+def test_signatures_verify_and_refuse_tampering_and_staleness():
+    body = b'{"event":"filed"}'
+    header = sign(SECRET, 1_700_000_000, body)
+    assert verify(SECRET, header, body, now=1_700_000_100)
+    assert not verify(SECRET, header, body + b" ", now=1_700_000_100)
+    assert not verify("another-secret-value", header, body, now=1_700_000_100)
+    assert not verify(SECRET, header, body, now=1_700_000_000 + 301)
+    assert not verify(SECRET, "garbage", body, now=1_700_000_000)
+
+
+def test_backoff_doubles_and_is_capped():
+    assert [backoff(n).total_seconds() for n in (1, 2, 3, 4)] == [30, 60, 120, 240]
+    assert backoff(20) == timedelta(hours=1)
+
+
+async def test_webhook_registration_is_checked(appeals):
+    assert [p["code"] for p in (await _register(appeals, url="ftp://x", secret="short"))["problems"]] == [
+        "BAD_URL", "WEAK_SECRET"
+    ]  # fmt: skip
+    assert [p["code"] for p in (await _register(appeals, headers=auth("GZ-HOUSING", "viewer")))["problems"]] == [
+        "FORBIDDEN_ROLE"
+    ]
+    assert (await _register(appeals))["webhook"]["url"].startswith("https://hooks")
+    shown = data_of(await gql(appeals, "{ webhook { url registeredBy } }", headers=UNIT))["webhook"]
+    assert shown["url"] == "https://hooks.gz-housing.example/appeals" and "secret" not in shown
+
+
+async def test_every_step_reaches_each_partys_inbox(appeals):
+    appeal = (await file_appeal(appeals))["appeal"]
+    await call(appeals, TAKE, {"id": appeal["id"], "v": appeal["version"]}, REVIEWER)
+    unit_inbox = data_of(await gql(appeals, INBOX, {"u": True}, headers=UNIT))["inbox"]
+    city_inbox = data_of(await gql(appeals, INBOX, {"u": True}, headers=auth("GD-GZ", "organizer")))["inbox"]
+    assert [e["kind"] for e in unit_inbox] == [e["kind"] for e in city_inbox] == ["assigned", "submitted", "filed"]
+    assert data_of(await gql(appeals, INBOX, {"u": False}, headers=auth("GZ-WATER", "unit")))["inbox"] == []
+    marked = await gql(appeals, "mutation($ids: [ID!]!) { markInboxRead(ids: $ids) }",
+                       {"ids": [e["id"] for e in unit_inbox] + [city_inbox[0]["id"]]}, headers=UNIT)  # fmt: skip
+    assert data_of(marked)["markInboxRead"] == 3  # the city's entry is not the unit's to mark
+    assert data_of(await gql(appeals, INBOX, {"u": True}, headers=UNIT))["inbox"] == []
+    assert len(data_of(await gql(appeals, INBOX, {"u": True}, headers=auth("GD-GZ", "organizer")))["inbox"]) == 3
+
+
+async def test_deliveries_are_signed_retried_with_backoff_and_then_delivered(appeals_app, appeals, receiver, clock, db):
+    await _register(appeals)
+    await file_appeal(appeals, submit=False)  # one step: filed → one delivery to the unit (the city has no hook)
+    sender = appeals_app.state.appeals.sender
+    receiver.statuses = [500, 503, 502]  # the first pass: three quick attempts, all refused
+    assert await sender.deliver_due(clock()) == {"delivered": 0, "retrying": 1, "failed": 0}
+    assert len(receiver.requests) == 3
+    assert await sender.deliver_due(clock()) == {"delivered": 0, "retrying": 0, "failed": 0}  # not due yet
+    clock.advance(seconds=30)
+    assert await sender.deliver_due(clock()) == {"delivered": 1, "retrying": 0, "failed": 0}
+    assert len(receiver.requests) == 4
+    request = receiver.requests[-1]
+    body = request.content
+    assert verify(SECRET, request.headers[SIGNATURE_HEADER], body, now=int(clock().timestamp()))
+    payload = json.loads(body)
+    assert payload["event"] == "filed" and payload["unit"] == "GZ-HOUSING" and payload["result_id"] == "R-HOUSING"
+    assert request.headers["x-hotline-event"] == "filed"
+    async with db.session() as session:
+        delivery = (await session.scalars(select(WebhookDelivery))).one()
+    assert delivery.delivered_at == clock() and delivery.attempts == 4 and delivery.last_error == "answered 502"
+    clock.advance(days=1)
+    assert await sender.deliver_due(clock()) == {"delivered": 0, "retrying": 0, "failed": 0}  # never twice
+
+
+async def test_a_receiver_that_never_accepts_ends_failed(appeals_app, appeals, receiver, clock):
+    await _register(appeals)
+    await file_appeal(appeals, submit=False)
+    sender = appeals_app.state.appeals.sender
+    receiver.statuses = [500] * 100
+    outcomes = []
+    for _ in range(5):
+        outcomes.append(await sender.deliver_due(clock()))
+        clock.advance(hours=2)
+    assert [o["retrying"] for o in outcomes[:2]] == [1, 1] and outcomes[2]["failed"] == 1
+    assert len(receiver.requests) == 9 and MAX_ATTEMPTS == 8  # 3 passes of 3 attempts reach the limit
+    assert outcomes[3:] == [{"delivered": 0, "retrying": 0, "failed": 0}] * 2
