@@ -24,11 +24,11 @@ for _row in TREE:
     PATHS[_row["id"]] = f"{PATHS[parent]}/{_row['id']}" if parent else _row["id"]
 
 
-def _result(result_id: str, unit: str, organizer: str, *, published: bool = True, run: str = "RUN-GZ") -> dict:
+def _result(result_id: str, unit: str, organizer: str, published_at: datetime | None, run: str = "RUN-GZ") -> dict:
     return {
         "id": result_id, "unit": unit, "run_id": run, "revision": 1, "organizer": organizer,
-        "published_at": PUBLISHED_AT.isoformat() if published else None,
-        "appeal_window_closes_at": (PUBLISHED_AT + timedelta(days=7)).isoformat() if published else None,
+        "published_at": published_at.isoformat() if published_at else None,
+        "appeal_window_closes_at": (published_at + timedelta(days=7)).isoformat() if published_at else None,
         "appeal": dict(LIMITS), "total": 80.0, "grade": "qualified", "final": False,
         "indicators": [
             {"indicator": "on_time_closure_rate", "points": 10, "value": 88.0, "score": 6.0},
@@ -48,14 +48,16 @@ class FakeScoring:
     awaiting: list[dict] = field(default_factory=list)
     calls: list[tuple[str, str, str]] = field(default_factory=list)
     fail_revisions: bool = False
+    published_at: datetime = PUBLISHED_AT
 
     def __post_init__(self) -> None:
+        at = self.published_at
         for r in (
-            _result("R-HOUSING", "GZ-HOUSING", "GD-GZ"),
-            _result("R-WATER", "GZ-WATER", "GD-GZ"),
-            _result("R-SZ", "SZ-HOUSING", "GD-SZ", run="RUN-SZ"),
-            _result("R-UNPUBLISHED", "GZ-HOUSING", "GD-GZ", published=False, run="RUN-GZ-2"),
-            _result("R-CITY", "GD-GZ", "GD", run="RUN-GD"),
+            _result("R-HOUSING", "GZ-HOUSING", "GD-GZ", at),
+            _result("R-WATER", "GZ-WATER", "GD-GZ", at),
+            _result("R-SZ", "SZ-HOUSING", "GD-SZ", at, run="RUN-SZ"),
+            _result("R-UNPUBLISHED", "GZ-HOUSING", "GD-GZ", None, run="RUN-GZ-2"),
+            _result("R-CITY", "GD-GZ", "GD", at, run="RUN-GD"),
         ):
             self.results[r["id"]] = r
 
