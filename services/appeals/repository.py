@@ -126,7 +126,9 @@ async def save(session: AsyncSession, appeal: Appeal, expected_version: int, now
         )
     ).scalar_one_or_none()
     if row is None:
-        raise_conflict(appeal.id, expected_version, await session.scalar(select(Appeal.version).where(Appeal.id == appeal.id)))
+        raise_conflict(
+            appeal.id, expected_version, await session.scalar(select(Appeal.version).where(Appeal.id == appeal.id))
+        )
     await session.refresh(row)
     return row
 

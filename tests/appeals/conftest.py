@@ -206,7 +206,7 @@ async def call(client, mutation: str, variables: dict[str, Any], headers) -> dic
 
 FILE = (
     "mutation($r: ID!, $i: [String!]!, $asks: [AppealAskInput!], $ev: [RecordRefInput!], $submit: Boolean!) {"
-    " fileAppeal(resultId: $r, indicators: $i, reasonCategory: WRONG_DATA, reason: \"work orders wrongly counted\","
+    ' fileAppeal(resultId: $r, indicators: $i, reasonCategory: WRONG_DATA, reason: "work orders wrongly counted",'
     " asks: $asks, evidenceRecords: $ev, submit: $submit) " + PAYLOAD + " }"
 )
 DEFAULT_ASKS = [

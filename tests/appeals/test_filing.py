@@ -83,7 +83,7 @@ EDIT = (
 async def test_a_draft_is_edited_until_submitted(appeals):
     draft = (await file_appeal(appeals, submit=False))["appeal"]
     assert draft["status"] == "DRAFT"
-    edited = (await gql(appeals, EDIT, {"id": draft["id"], "v": draft["version"], "reason": "typhoon"}, headers=UNIT))
+    edited = await gql(appeals, EDIT, {"id": draft["id"], "v": draft["version"], "reason": "typhoon"}, headers=UNIT)
     edited = edited["data"]["editAppeal"]
     assert edited["ok"] and edited["appeal"]["reason"] == "typhoon"
     assert edited["appeal"]["reasonCategory"] == "FORCE_MAJEURE"

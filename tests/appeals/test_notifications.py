@@ -13,7 +13,9 @@ from tests.appeals.conftest import REVIEWER, TAKE, UNIT, auth, call, file_appeal
 from tests.support import data_of, gql
 
 SECRET = "s3cret-of-gz-housing-0001"
-REGISTER = "mutation($u: String!, $s: String!) { registerWebhook(url: $u, secret: $s) { webhook { url } problems { code } } }"
+REGISTER = (
+    "mutation($u: String!, $s: String!) { registerWebhook(url: $u, secret: $s) { webhook { url } problems { code } } }"
+)
 INBOX = "query($u: Boolean!) { inbox(unreadOnly: $u) { id appealId kind readAt } }"
 
 

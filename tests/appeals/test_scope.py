@@ -68,7 +68,7 @@ async def test_a_parent_sees_what_was_escalated_to_it(appeals):
     decided = (await call(appeals, DECIDE, {"id": appeal["id"], "v": taken["version"], "o": "REJECTED",
                                             "reason": "no", "up": []}, REVIEWER))["appeal"]  # fmt: skip
     escalated = (await call(appeals, ESCALATE, {"id": appeal["id"], "v": decided["version"]}, UNIT))["appeal"]
-    query = '{ appeals(status: ESCALATED) { edges { node { id escalatedTo } } } }'
+    query = "{ appeals(status: ESCALATED) { edges { node { id escalatedTo } } } }"
     data = data_of(await gql(appeals, query, headers=auth("GD", "reviewer")))
     assert data["appeals"]["edges"] == [{"node": {"id": escalated["id"], "escalatedTo": "GD"}}]
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 from services.appeals.settlement import sweep
-from tests.appeals.conftest import DECIDE, ESCALATE, PARENT_REVIEWER, PUBLISHED_AT, REVIEWER, TAKE, UNIT, call, file_appeal
+from tests.appeals.conftest import (
+    DECIDE,
+    ESCALATE,
+    PARENT_REVIEWER,
+    PUBLISHED_AT,
+    REVIEWER,
+    TAKE,
+    UNIT,
+    call,
+    file_appeal,
+)
 
 
 async def _decided(appeals, **kwargs):

@@ -95,7 +95,9 @@ def test_decisions_and_their_adjustments():
     assert wf.upheld_of(wf.Outcome.UPHELD, ["a", "b"], []) == {"a", "b"}
     assert wf.upheld_of(wf.Outcome.REJECTED, ["a", "b"], ["a"]) == frozenset()
     # After escalation an indicator already upheld (its revision applied) cannot be taken back.
-    escalated = appeal(wf.Status.IN_REVIEW, escalated_to="TOP", deciding_unit_id="TOP", upheld_indicators=frozenset("a"))
+    escalated = appeal(
+        wf.Status.IN_REVIEW, escalated_to="TOP", deciding_unit_id="TOP", upheld_indicators=frozenset("a")
+    )
     top = wf.Actor("top", "TOP", frozenset({"reviewer"}))
     assert codes(wf.check_decide(top, escalated, outcome=wf.Outcome.REJECTED, reason="r", disputed=["a", "b"],
                                  upheld_indicators=[])) == ["CANNOT_REVERSE"]  # fmt: skip
