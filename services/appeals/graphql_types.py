@@ -142,9 +142,9 @@ class AppealDecision:
     indicator_changes: list[IndicatorScoreChange] = strawberry.field(description="Each changed indicator's score.")
 
     @classmethod
-    def of(cls, d: models.AppealDecision, score_at_filing: dict) -> AppealDecision:
+    def of(cls, d: models.AppealDecision, total_until_now: float | None) -> AppealDecision:
         change = d.score_change or {}
-        before = change.get("total_before", score_at_filing.get("total"))
+        before = change.get("total_before", total_until_now)
         return cls(
             level=d.level, outcome=workflow.Outcome(d.outcome), reason=d.reason, upheld_indicators=d.upheld_indicators,
             decided_by=d.decided_by, deciding_unit_id=d.deciding_unit_id, decided_at=d.decided_at, due_at=d.due_at,
@@ -266,7 +266,11 @@ class Appeal:
     @strawberry.field(description="The decisions: the organizer's, and the parent's after an escalation.")
     async def decisions(self, info: Info) -> list[AppealDecision]:
         rows = await _batched(info, "decisions", repository.decisions_for).load(self.appeal_key)
-        return [AppealDecision.of(d, self.filing_scores) for d in rows]
+        out, total = [], self.filing_scores.get("total")
+        for row in rows:  # a decision that changed nothing shows the total the one before it left
+            out.append(AppealDecision.of(row, total))
+            total = out[-1].total_after
+        return out
 
     @strawberry.field(description="Evidence files (metadata; the content is downloaded over REST).")
     async def evidence_files(self, info: Info) -> list[EvidenceFile]:

@@ -29,6 +29,8 @@ class Appeal(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     result_id: Mapped[str] = mapped_column(Text)
+    # The disputed result and the results of the revisions this appeal's decisions made (UnitResult.appeals).
+    result_ids: Mapped[list[str]] = mapped_column(ARRAY(Text))
     run_id: Mapped[str] = mapped_column(Text)
     revision: Mapped[int] = mapped_column(Integer)
     unit_id: Mapped[str] = mapped_column(Text)

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 from datetime import datetime, timedelta
-from typing import Any
 from urllib.parse import urlparse
 
 import httpx
@@ -59,11 +59,26 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(3600, 30 * 2 ** max(0, attempts - 1)))
 
 
-def check_webhook(url: str, secret: str) -> list[Problem]:
+def _private_host(host: str) -> bool:
+    if host in ("localhost", "") or host.endswith((".localhost", ".internal", ".local")):
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return address.is_private or address.is_loopback or address.is_link_local or address.is_reserved
+
+
+def check_webhook(url: str, secret: str, *, production: bool) -> list[Problem]:
+    """In production a webhook is https to a public host: the worker must not be turned into a way to
+    reach internal services (SSRF). Hosts are judged by name and IP literal; names that resolve to
+    private addresses must also be blocked by egress rules (deploy/ NetworkPolicies)."""
     problems = []
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         problems.append(Problem("BAD_URL", "the webhook URL must be an absolute http(s) URL", "url"))
+    elif production and (parsed.scheme != "https" or _private_host(parsed.hostname or "")):
+        problems.append(Problem("BAD_URL", "in production a webhook must be https to a public host", "url"))
     if len(secret) < MIN_SECRET_LENGTH:
         problems.append(Problem("WEAK_SECRET", f"the secret needs at least {MIN_SECRET_LENGTH} characters", "secret"))
     return problems
@@ -200,7 +215,3 @@ class WebhookSender:
                 "last_error": str(exc),
             }
         return {"_outcome": "delivered", "attempts": delivery.attempts + tries, "delivered_at": now}
-
-
-def describe(payload: dict[str, Any]) -> str:
-    return f"{payload['event']} on appeal {payload['appeal_id']}"

@@ -81,7 +81,7 @@ async def list_appeals(
     if unit_id:
         query = query.where(Appeal.unit_id == unit_id)
     if result_ids is not None:
-        query = query.where(Appeal.result_id.in_(list(result_ids)))
+        query = query.where(Appeal.result_ids.overlap(list(result_ids)))
     if unit_ids is not None:
         query = query.where(Appeal.unit_id.in_(list(unit_ids)))
     if after:

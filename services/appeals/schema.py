@@ -50,10 +50,12 @@ def _scoped_by(info: Info, name: str, column: str):
     ctx = info.context
 
     async def load(keys: list[str]) -> list[list[Appeal]]:
-        rows = await repository.list_appeals(ctx.session, await ctx.scope(), **{f"{column}s": keys})
+        rows = await repository.list_appeals(ctx.session, await ctx.scope(), **{column: keys})
         grouped: dict[str, list[Appeal]] = {k: [] for k in keys}
         for row in rows:
-            grouped[getattr(row, column)].append(Appeal.of(row))
+            for key in row.result_ids if column == "result_ids" else [row.unit_id]:
+                if key in grouped:
+                    grouped[key].append(Appeal.of(row))
         return [grouped[k] for k in keys]
 
     return ctx.loader(name, load)
@@ -67,9 +69,12 @@ class UnitResult:
     def resolve_reference(cls, id: strawberry.ID) -> UnitResult:
         return cls(id=id)
 
-    @strawberry.field(description="Appeals against this result that the caller may see.")
+    @strawberry.field(
+        description="Appeals the caller may see that were filed against this result or whose decision produced it "
+        "(a revision made for another appeal does not carry appeals over)."
+    )
     async def appeals(self, info: Info) -> list[Appeal]:
-        return await _scoped_by(info, "appeals_by_result", "result_id").load(str(self.id))
+        return await _scoped_by(info, "appeals_by_result", "result_ids").load(str(self.id))
 
 
 @strawberry.federation.type(keys=["id"], description="A unit of the evaluation tree (owned by ingest).")
@@ -82,7 +87,7 @@ class Unit:
 
     @strawberry.field(description="Appeals this unit filed that the caller may see.")
     async def appeals(self, info: Info) -> list[Appeal]:
-        return await _scoped_by(info, "appeals_by_unit", "unit_id").load(str(self.id))
+        return await _scoped_by(info, "appeals_by_unit", "unit_ids").load(str(self.id))
 
 
 @strawberry.type(description="One appeal in a connection.")
@@ -193,11 +198,21 @@ class Query:
         )
 
     @strawberry.field(description="The caller's unit's inbox: every step of its appeals, newest first.")
-    async def inbox(self, info: Info, unread_only: bool = False, first: int = 50) -> list[InboxEntry]:
+    async def inbox(
+        self,
+        info: Info,
+        unread_only: bool = False,
+        first: Annotated[int, strawberry.argument(description="Page size, 1–500.")] = 50,
+        after: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Continue after this entry id (older entries).")
+        ] = None,
+    ) -> list[InboxEntry]:
         check_page_size(first)
         query = select(Notification).where(Notification.unit_id == info.context.principal.unit_id)
         if unread_only:
             query = query.where(Notification.read_at.is_(None))
+        if after is not None:
+            query = query.where(Notification.id < int(after))
         rows = await info.context.session.scalars(query.order_by(Notification.id.desc()).limit(first))
         return [InboxEntry(id=strawberry.ID(str(n.id)), appeal_id=strawberry.ID(str(n.appeal_id)), kind=n.kind,
                            created_at=n.created_at, read_at=n.read_at) for n in rows]  # fmt: skip
@@ -335,7 +350,8 @@ class Mutation:
                          "reviewer or admin.")  # fmt: skip
     async def register_webhook(self, info: Info, url: str, secret: str) -> WebhookPayload:
         p = info.context.principal
-        problems = notifications.check_webhook(url, secret)
+        production = info.context.request.app.state.settings.env == "production"
+        problems = notifications.check_webhook(url, secret, production=production)
         if not p.has_any(Role.UNIT, Role.ORGANIZER, Role.REVIEWER, Role.ADMIN):
             problems.append(workflow.Problem("FORBIDDEN_ROLE", "registering a webhook needs a role of the unit"))
         if problems:

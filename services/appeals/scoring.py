@@ -26,6 +26,7 @@ class ScoreChange:
     """What a revision changed for one result: the total and each indicator, before and after."""
 
     revision: int
+    unit: str
     result_id: str
     previous_result_id: str
     total_before: float | None
@@ -35,6 +36,7 @@ class ScoreChange:
     def to_json(self) -> dict[str, Any]:
         return {
             "revision": self.revision,
+            "unit": self.unit,
             "result_id": self.result_id,
             "previous_result_id": self.previous_result_id,
             "total_before": self.total_before,
@@ -110,6 +112,7 @@ class ScoringClient:
         return [
             ScoreChange(
                 revision=int(body["revision"]),
+                unit=str(r["unit"]),
                 result_id=str(r["result_id"]),
                 previous_result_id=str(r["previous_result_id"]),
                 total_before=r.get("total_before"),

@@ -103,7 +103,7 @@ async def file_appeal(
         return Done(None, problems)
     assert result.published_at is not None
     appeal = Appeal(
-        id=uuid.uuid4(), result_id=result.result_id, run_id=result.run_id, revision=result.revision,
+        id=uuid.uuid4(), result_id=result.result_id, result_ids=[result.result_id], run_id=result.run_id, revision=result.revision,
         unit_id=result.unit_id, organizer_id=result.organizer_id, deciding_unit_id=result.organizer_id,
         status=Status.DRAFT.value, reason_category=category.value if category else "", reason=reason,
         indicators=list(dict.fromkeys(indicators)), asks=[ask_to_json(a) for a in asks],
@@ -263,11 +263,10 @@ async def decide_appeal(
             appeal.run_id, acting_for=deps.actor.unit_id, appeal_id=f"{appeal.id}:{level}", reason=reason,
             adjustments=adjustments,
         )  # fmt: skip
-        mine = next((c for c in changes if c.previous_result_id == appeal.result_id), None) or (
-            changes[0] if changes else None
-        )
+        mine = next((c for c in changes if c.unit == appeal.unit_id), None)
         if mine is not None:
             decision.new_revision, decision.score_change = mine.revision, mine.to_json()
+            appeal.result_ids = [*appeal.result_ids, mine.result_id]  # flushed below
             await repository.record(deps.session, appeal, "revision_applied", deps.actor, deps.now,
                                     adjustments=adjustments, **mine.to_json())  # fmt: skip
     await deps.session.flush()

@@ -138,3 +138,26 @@ async def test_a_scoring_outage_rolls_the_decision_back(appeals, scoring):
                       {"id": appeal["id"]}, headers=REVIEWER)  # fmt: skip
     assert still["data"]["appeal"]["status"] == "IN_REVIEW" and still["data"]["appeal"]["version"] == taken["version"]
     assert "decided" not in [e["kind"] for e in still["data"]["appeal"]["events"]]
+
+
+async def test_the_new_revisions_result_carries_the_appeal_and_a_second_decision_starts_from_it(appeals, clock):
+    appeal = (await file_appeal(appeals))["appeal"]
+    taken = (await call(appeals, TAKE, {"id": appeal["id"], "v": appeal["version"]}, REVIEWER))["appeal"]
+    decided = await call(appeals, DECIDE, {"id": appeal["id"], "v": taken["version"], "o": "PARTLY_UPHELD",
+                                           "reason": "partly", "up": ["answer_rate"]}, REVIEWER)  # fmt: skip
+    query = (
+        """query($reps: [_Any!]!) { _entities(representations: $reps) { ... on UnitResult { id appeals { id } } } }"""
+    )
+    reps = [{"__typename": "UnitResult", "id": i} for i in ("R-HOUSING", "R-HOUSING-r2", "R-WATER")]
+    from tests.support import data_of, gql
+
+    entities = data_of(await gql(appeals, query, {"reps": reps}, headers=UNIT))["_entities"]
+    assert [len(e["appeals"]) for e in entities] == [1, 1, 0]
+    escalated = (await call(appeals, ESCALATE, {"id": appeal["id"], "v": decided["appeal"]["version"]}, UNIT))["appeal"]
+    retaken = (await call(appeals, TAKE, {"id": appeal["id"], "v": escalated["version"]}, PARENT_REVIEWER))["appeal"]
+    confirmed = await call(appeals, DECIDE, {"id": appeal["id"], "v": retaken["version"], "o": "PARTLY_UPHELD",
+                                             "reason": "confirmed", "up": ["answer_rate"]}, PARENT_REVIEWER)  # fmt: skip
+    first, second = confirmed["appeal"]["decisions"]
+    assert (first["totalBefore"], first["totalAfter"]) == (80.0, 81.5)
+    # Nothing new upheld: no new revision, and the totals are those the first decision left.
+    assert (second["totalBefore"], second["totalAfter"], second["newRevision"]) == (81.5, 81.5, None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from datetime import timedelta
 
@@ -100,3 +102,39 @@ async def test_a_receiver_that_never_accepts_ends_failed(appeals_app, appeals, r
     assert [o["retrying"] for o in outcomes[:2]] == [1, 1] and outcomes[2]["failed"] == 1
     assert len(receiver.requests) == 9 and MAX_ATTEMPTS == 8  # 3 passes of 3 attempts reach the limit
     assert outcomes[3:] == [{"delivered": 0, "retrying": 0, "failed": 0}] * 2
+
+
+def test_production_webhooks_must_be_https_to_public_hosts():
+    from services.appeals.notifications import check_webhook
+
+    for url in ("http://hooks.example.org/x", "https://127.0.0.1/x", "https://10.0.0.8/x", "https://localhost/x",
+                "https://[::1]/x", "https://169.254.169.254/latest", "https://ingest.internal/units"):  # fmt: skip
+        assert [p.code for p in check_webhook(url, SECRET, production=True)] == ["BAD_URL"], url
+    assert check_webhook("https://hooks.example.org/x", SECRET, production=True) == []
+    assert check_webhook("http://127.0.0.1:9000/x", SECRET, production=False) == []  # local receivers in development
+
+
+async def test_the_inbox_pages_by_entry_id(appeals):
+    await file_appeal(appeals)
+    first = data_of(await gql(appeals, "{ inbox(first: 1) { id kind } }", headers=UNIT))["inbox"]
+    rest = data_of(await gql(appeals, "query($a: ID) { inbox(first: 5, after: $a) { kind } }", {"a": first[0]["id"]},
+                             headers=UNIT))["inbox"]  # fmt: skip
+    assert [e["kind"] for e in first + rest] == ["submitted", "filed"]
+
+
+async def test_the_worker_in_the_lifespan_delivers(appeals_app, appeals, receiver, clock):
+    from services.appeals.app import run_worker
+
+    await _register(appeals)
+    await file_appeal(appeals, submit=False)
+    worker = asyncio.create_task(run_worker(appeals_app, delivery_interval=0.01, sweep_interval=3600))
+    try:
+        for _ in range(500):
+            if receiver.requests:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+    assert len(receiver.requests) == 1 and json.loads(receiver.requests[0].content)["event"] == "filed"

@@ -63,9 +63,9 @@ async def test_a_racing_update_on_a_second_connection_gets_conflict(engine, data
     async with engine.begin() as conn:
         await conn.execute(
             text(
-                "INSERT INTO appeals.appeal (id, result_id, run_id, revision, unit_id, organizer_id, deciding_unit_id,"
+                "INSERT INTO appeals.appeal (id, result_id, result_ids, run_id, revision, unit_id, organizer_id, deciding_unit_id,"
                 " status, reason_category, reason, indicators, published_at, window_closes_at, escalation_days,"
-                " decision_days, score_at_filing, filed_by, filed_at, updated_at) VALUES (:id, 'R', 'RUN-RACE', 1,"
+                " decision_days, score_at_filing, filed_by, filed_at, updated_at) VALUES (:id, 'R', '{R}', 'RUN-RACE', 1,"
                 " 'U', 'O', 'O', 'in_review', 'other', 'r', '{a}', :now, :now, 1, 1, '{}', 's', :now, :now)"
             ),
             {"id": appeal_id, "now": now},

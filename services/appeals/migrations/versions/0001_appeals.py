@@ -32,6 +32,7 @@ def upgrade() -> None:
         CREATE TABLE {S}.appeal (
             id uuid PRIMARY KEY,
             result_id text NOT NULL,
+            result_ids text[] NOT NULL,
             run_id text NOT NULL,
             revision integer NOT NULL,
             unit_id text NOT NULL,
@@ -66,7 +67,7 @@ def upgrade() -> None:
     op.execute(f"CREATE INDEX ix_appeal_run_id_unit_id ON {S}.appeal (run_id, unit_id)")
     op.execute(f"CREATE INDEX ix_appeal_unit_id ON {S}.appeal (unit_id)")
     op.execute(f"CREATE INDEX ix_appeal_organizer_id ON {S}.appeal (organizer_id)")
-    op.execute(f"CREATE INDEX ix_appeal_result_id ON {S}.appeal (result_id)")
+    op.execute(f"CREATE INDEX ix_appeal_result_ids ON {S}.appeal USING gin (result_ids)")
     op.execute(f"""
         CREATE TABLE {S}.appeal_decision (
             id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
