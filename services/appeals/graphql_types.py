@@ -114,8 +114,14 @@ class AppealEvent:
 
     @classmethod
     def of(cls, e: models.AppealEvent) -> AppealEvent:
-        return cls(id=strawberry.ID(str(e.id)), kind=e.kind, actor_subject=e.actor_subject,
-                   actor_unit_id=e.actor_unit_id, occurred_at=e.occurred_at, data=e.data)  # fmt: skip
+        return cls(
+            id=strawberry.ID(str(e.id)),
+            kind=e.kind,
+            actor_subject=e.actor_subject,
+            actor_unit_id=e.actor_unit_id,
+            occurred_at=e.occurred_at,
+            data=e.data,
+        )
 
 
 @strawberry.type(description="An indicator's score before and after the revision a decision caused.")
@@ -146,16 +152,25 @@ class AppealDecision:
         change = d.score_change or {}
         before = change.get("total_before", total_until_now)
         return cls(
-            level=d.level, outcome=workflow.Outcome(d.outcome), reason=d.reason, upheld_indicators=d.upheld_indicators,
-            decided_by=d.decided_by, deciding_unit_id=d.deciding_unit_id, decided_at=d.decided_at, due_at=d.due_at,
-            late=d.due_at is not None and d.decided_at > d.due_at, new_revision=d.new_revision, total_before=before,
+            level=d.level,
+            outcome=workflow.Outcome(d.outcome),
+            reason=d.reason,
+            upheld_indicators=d.upheld_indicators,
+            decided_by=d.decided_by,
+            deciding_unit_id=d.deciding_unit_id,
+            decided_at=d.decided_at,
+            due_at=d.due_at,
+            late=d.due_at is not None and d.decided_at > d.due_at,
+            new_revision=d.new_revision,
+            total_before=before,
             total_after=change.get("total_after", before),
             indicator_changes=[
-                IndicatorScoreChange(indicator=i["indicator"], score_before=i.get("score_before"),
-                                     score_after=i.get("score_after"))
+                IndicatorScoreChange(
+                    indicator=i["indicator"], score_before=i.get("score_before"), score_after=i.get("score_after")
+                )
                 for i in change.get("indicators", [])
             ],
-        )  # fmt: skip
+        )
 
 
 @strawberry.type(description="A file of evidence: its type was judged by content; download it over REST.")
@@ -222,27 +237,51 @@ class Appeal:
     @classmethod
     def of(cls, a: models.Appeal) -> Appeal:
         return cls(
-            id=strawberry.ID(str(a.id)), version=a.version, status=workflow.Status(a.status),
-            result_id=strawberry.ID(a.result_id), run_id=strawberry.ID(a.run_id), revision=a.revision,
-            unit_id=strawberry.ID(a.unit_id), organizer_id=strawberry.ID(a.organizer_id),
+            id=strawberry.ID(str(a.id)),
+            version=a.version,
+            status=workflow.Status(a.status),
+            result_id=strawberry.ID(a.result_id),
+            run_id=strawberry.ID(a.run_id),
+            revision=a.revision,
+            unit_id=strawberry.ID(a.unit_id),
+            organizer_id=strawberry.ID(a.organizer_id),
             deciding_unit_id=strawberry.ID(a.deciding_unit_id),
-            escalated_to=strawberry.ID(a.escalated_to) if a.escalated_to else None, indicators=list(a.indicators),
-            reason_category=workflow.ReasonCategory(a.reason_category), reason=a.reason,
+            escalated_to=strawberry.ID(a.escalated_to) if a.escalated_to else None,
+            indicators=list(a.indicators),
+            reason_category=workflow.ReasonCategory(a.reason_category),
+            reason=a.reason,
             asks=[
-                AppealAsk(indicator=x["indicator"], kind=workflow.RequestKind(x["kind"]), value=x.get("value"),
-                          records=[RecordRef(source=r["source"], record_id=r["record_id"]) for r in x["records"]])
+                AppealAsk(
+                    indicator=x["indicator"],
+                    kind=workflow.RequestKind(x["kind"]),
+                    value=x.get("value"),
+                    records=[RecordRef(source=r["source"], record_id=r["record_id"]) for r in x["records"]],
+                )
                 for x in a.asks
             ],
-            evidence_records=[RecordRef(source=r["source"], record_id=r["record_id"], note=r.get("note"))
-                              for r in a.evidence_records],
-            published_at=a.published_at, window_closes_at=a.window_closes_at, filed_by=a.filed_by, filed_at=a.filed_at,
-            submitted_at=a.submitted_at, assigned_to=a.assigned_to, information_due_at=a.information_due_at,
-            decision_due_at=a.decision_due_at, decided_at=a.decided_at,
-            escalation_closes_at=(workflow.escalation_closes_at(a.decided_at, a.escalation_days)
-                                  if a.decided_at and not a.escalated_to else None),
-            outcome=workflow.Outcome(a.outcome) if a.outcome else None, upheld_indicators=list(a.upheld_indicators),
-            score_total_at_filing=a.score_at_filing.get("total"), appeal_key=a.id, filing_scores=a.score_at_filing,
-        )  # fmt: skip
+            evidence_records=[
+                RecordRef(source=r["source"], record_id=r["record_id"], note=r.get("note")) for r in a.evidence_records
+            ],
+            published_at=a.published_at,
+            window_closes_at=a.window_closes_at,
+            filed_by=a.filed_by,
+            filed_at=a.filed_at,
+            submitted_at=a.submitted_at,
+            assigned_to=a.assigned_to,
+            information_due_at=a.information_due_at,
+            decision_due_at=a.decision_due_at,
+            decided_at=a.decided_at,
+            escalation_closes_at=(
+                workflow.escalation_closes_at(a.decided_at, a.escalation_days)
+                if a.decided_at and not a.escalated_to
+                else None
+            ),
+            outcome=workflow.Outcome(a.outcome) if a.outcome else None,
+            upheld_indicators=list(a.upheld_indicators),
+            score_total_at_filing=a.score_at_filing.get("total"),
+            appeal_key=a.id,
+            filing_scores=a.score_at_filing,
+        )
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Appeal | None:
@@ -276,11 +315,18 @@ class Appeal:
     async def evidence_files(self, info: Info) -> list[EvidenceFile]:
         rows = await _batched(info, "files", repository.files_for).load(self.appeal_key)
         return [
-            EvidenceFile(id=strawberry.ID(str(f.id)), filename=f.filename, media_type=f.media_type,
-                         size_bytes=f.size_bytes, sha256=f.sha256, uploaded_by=f.uploaded_by, uploaded_at=f.uploaded_at,
-                         download_path=f"/appeals/{self.appeal_key}/evidence/{f.id}")
+            EvidenceFile(
+                id=strawberry.ID(str(f.id)),
+                filename=f.filename,
+                media_type=f.media_type,
+                size_bytes=f.size_bytes,
+                sha256=f.sha256,
+                uploaded_by=f.uploaded_by,
+                uploaded_at=f.uploaded_at,
+                download_path=f"/appeals/{self.appeal_key}/evidence/{f.id}",
+            )
             for f in rows
-        ]  # fmt: skip
+        ]
 
 
 @strawberry.type(description="The outcome of an appeal action: the appeal as it is now, and any problems.")

@@ -94,12 +94,20 @@ async def notify(session: AsyncSession, appeal: Appeal, event: AppealEvent) -> N
     recipients = parties(appeal)
     rows = await session.execute(
         insert(Notification)
-        .values([
-            {"unit_id": u, "appeal_id": appeal.id, "event_id": event.id, "kind": event.kind, "created_at": event.occurred_at}
-            for u in recipients
-        ])
+        .values(
+            [
+                {
+                    "unit_id": u,
+                    "appeal_id": appeal.id,
+                    "event_id": event.id,
+                    "kind": event.kind,
+                    "created_at": event.occurred_at,
+                }
+                for u in recipients
+            ]
+        )
         .returning(Notification.id, Notification.unit_id)
-    )  # fmt: skip
+    )
     notification_ids = dict((unit, nid) for nid, unit in rows.all())
     hooked = set(await session.scalars(select(Webhook.unit_id).where(Webhook.unit_id.in_(recipients))))
     deliveries = []
@@ -119,10 +127,15 @@ async def notify(session: AsyncSession, appeal: Appeal, event: AppealEvent) -> N
             "occurred_at": event.occurred_at.isoformat(),
             "data": event.data,
         }
-        deliveries.append({
-            "notification_id": notification_ids[unit], "unit_id": unit, "payload": payload, "attempts": 0,
-            "next_attempt_at": event.occurred_at,
-        })  # fmt: skip
+        deliveries.append(
+            {
+                "notification_id": notification_ids[unit],
+                "unit_id": unit,
+                "payload": payload,
+                "attempts": 0,
+                "next_attempt_at": event.occurred_at,
+            }
+        )
     if deliveries:
         await session.execute(insert(WebhookDelivery), deliveries)
 

@@ -13,7 +13,8 @@ from strawberry.federation.schema_directives import ListSize
 from hotline.kit.auth import Role
 from hotline.kit.graphql import federation_schema
 from hotline.kit.pagination import check_page_size, decode_cursor, encode_cursor
-from services.appeals import analytics, notifications, repository, service, workflow
+from services.appeals import filing, notifications, repository, review, service, workflow
+from services.appeals.graphql_statistics import AppealStatistics, statistics_for
 from services.appeals.graphql_types import (
     Appeal,
     AppealAskInput,
@@ -26,8 +27,7 @@ from services.appeals.graphql_types import (
     StatusEnum,
     runtime,
 )
-from services.appeals.models import Appeal as AppealRow
-from services.appeals.models import AppealDecision, Notification, Webhook
+from services.appeals.models import Notification, Webhook
 from services.appeals.workflow import Actor
 
 PAGE_COST = ListSize(slicing_arguments=["first"], sized_fields=["edges"], require_one_slicing_argument=False)
@@ -126,46 +126,6 @@ class WebhookPayload:
     problems: list[AppealProblem] = strawberry.field(description="Why it was refused; empty on success.")
 
 
-@strawberry.type(description="A count under a key.")
-class Count:
-    key: str = strawberry.field(description="Status, indicator, reason category or unit id.")
-    count: int = strawberry.field(description="Number of appeals.")
-
-
-@strawberry.type(description="How often decisions overturned (upheld at least in part) a disputed score.")
-class OverturnRate:
-    key: str = strawberry.field(description="Indicator code or reviewer.")
-    decided: int = strawberry.field(description="Decisions counted.")
-    overturned: int = strawberry.field(description="Of which upheld (fully or for this indicator).")
-    rate: float | None = strawberry.field(description="overturned / decided; null when nothing was decided.")
-
-
-@strawberry.type(description="Appeal statistics of the runs the caller organizes (申诉统计).")
-class AppealStatistics:
-    total: int = strawberry.field(description="Appeals counted.")
-    by_status: list[Count] = strawberry.field(description="Appeals per status.")
-    by_indicator: list[Count] = strawberry.field(description="Appeals disputing each indicator.")
-    by_reason: list[Count] = strawberry.field(description="Appeals per reason category.")
-    by_unit: list[Count] = strawberry.field(description="Appeals per appellant unit.")
-    overturn_by_indicator: list[OverturnRate] = strawberry.field(
-        description="Final decisions upholding each indicator."
-    )
-    overturn_by_reviewer: list[OverturnRate] = strawberry.field(description="Each reviewer's decisions upholding.")
-    decided: int = strawberry.field(description="Appeals with a decision.")
-    mean_hours_to_decision: float | None = strawberry.field(description="Mean hours from submission to decision.")
-    median_hours_to_decision: float | None = strawberry.field(description="Median hours from submission to decision.")
-    decided_late: int = strawberry.field(description="Appeals with a decision made after it was due.")
-    late_appeal_ids: list[strawberry.ID] = strawberry.field(description="Those appeals.")
-
-
-def _counts(d: dict[str, int]) -> list[Count]:
-    return [Count(key=k, count=v) for k, v in d.items()]
-
-
-def _rates(rates: list[analytics.Rate]) -> list[OverturnRate]:
-    return [OverturnRate(key=r.key, decided=r.decided, overturned=r.overturned, rate=r.rate) for r in rates]
-
-
 @strawberry.type(description="Queries of the appeals service.")
 class Query:
     @strawberry.field(description="An appeal by id; null if it does not exist or is not visible to the caller.")
@@ -188,8 +148,10 @@ class Query:
         rows = await repository.list_appeals(
             info.context.session, scope, **filters, after=decode_cursor(after) if after else None, limit=first + 1
         )
-        edges = [AppealEdge(cursor=encode_cursor(f"{r.filed_at.isoformat()}|{r.id}"), node=Appeal.of(r))
-                 for r in rows[:first]]  # fmt: skip
+        edges = [
+            AppealEdge(cursor=encode_cursor(f"{r.filed_at.isoformat()}|{r.id}"), node=Appeal.of(r))
+            for r in rows[:first]
+        ]
         return AppealConnection(
             edges=edges,
             has_next_page=len(rows) > first,
@@ -214,8 +176,16 @@ class Query:
         if after is not None:
             query = query.where(Notification.id < int(after))
         rows = await info.context.session.scalars(query.order_by(Notification.id.desc()).limit(first))
-        return [InboxEntry(id=strawberry.ID(str(n.id)), appeal_id=strawberry.ID(str(n.appeal_id)), kind=n.kind,
-                           created_at=n.created_at, read_at=n.read_at) for n in rows]  # fmt: skip
+        return [
+            InboxEntry(
+                id=strawberry.ID(str(n.id)),
+                appeal_id=strawberry.ID(str(n.appeal_id)),
+                kind=n.kind,
+                created_at=n.created_at,
+                read_at=n.read_at,
+            )
+            for n in rows
+        ]
 
     @strawberry.field(description="The caller's unit's webhook, if one is registered.")
     async def webhook(self, info: Info) -> WebhookInfo | None:
@@ -226,59 +196,58 @@ class Query:
 
     @strawberry.field(description="Statistics of appeals on the runs the caller organizes (or escalated to it).")
     async def appeal_statistics(self, info: Info, run_id: strawberry.ID | None = None) -> AppealStatistics:
-        session, scope = info.context.session, await info.context.scope()
-        query = select(AppealRow).where(repository.organized_by(scope))
-        if run_id:
-            query = query.where(AppealRow.run_id == str(run_id))
-        appeals = list(await session.scalars(query))
-        decisions = await session.scalars(
-            select(AppealDecision).where(AppealDecision.appeal_id.in_([a.id for a in appeals]))
-        )
-        s = analytics.compute(
-            [analytics.AppealRow(str(a.id), a.unit_id, a.status, a.reason_category, a.indicators, a.submitted_at)
-             for a in appeals],
-            [analytics.DecisionRow(str(d.appeal_id), d.level, d.outcome, d.upheld_indicators, d.decided_by,
-                                   d.decided_at, d.due_at) for d in decisions],
-        )  # fmt: skip
-        return AppealStatistics(
-            total=s.total, by_status=_counts(s.by_status), by_indicator=_counts(s.by_indicator),
-            by_reason=_counts(s.by_reason), by_unit=_counts(s.by_unit),
-            overturn_by_indicator=_rates(s.overturn_by_indicator), overturn_by_reviewer=_rates(s.overturn_by_reviewer),
-            decided=s.decided, mean_hours_to_decision=s.mean_hours_to_decision,
-            median_hours_to_decision=s.median_hours_to_decision, decided_late=s.decided_late,
-            late_appeal_ids=[strawberry.ID(i) for i in s.late_appeal_ids],
-        )  # fmt: skip
+        return await statistics_for(info, run_id)
 
 
 Version = Annotated[int, strawberry.argument(description="The appeal's `version` as you last read it.")]
 
 
-@strawberry.type(description="Mutations of the appeals service. Changes take `expectedVersion`; a concurrent "
-                 "change answers the GraphQL error `CONFLICT`. Refusals come back as `problems`.")  # fmt: skip
+@strawberry.type(
+    description="Mutations of the appeals service. Changes take `expectedVersion`; a concurrent "
+    "change answers the GraphQL error `CONFLICT`. Refusals come back as `problems`."
+)
 class Mutation:
-    @strawberry.mutation(description="File an appeal against the caller's unit's published result (a draft; "
-                         "`submit: true` submits it at once). Role unit, inside the appeal window.")  # fmt: skip
+    @strawberry.mutation(
+        description="File an appeal against the caller's unit's published result (a draft; "
+        "`submit: true` submits it at once). Role unit, inside the appeal window."
+    )
     async def file_appeal(
-        self, info: Info, result_id: strawberry.ID, indicators: list[str], reason_category: ReasonEnum, reason: str,
-        asks: list[AppealAskInput] | None = None, evidence_records: list[RecordRefInput] | None = None,
+        self,
+        info: Info,
+        result_id: strawberry.ID,
+        indicators: list[str],
+        reason_category: ReasonEnum,
+        reason: str,
+        asks: list[AppealAskInput] | None = None,
+        evidence_records: list[RecordRefInput] | None = None,
         submit: bool = False,
-    ) -> AppealPayload:  # fmt: skip
+    ) -> AppealPayload:
         deps = await _deps(info)
-        done = await service.file_appeal(
-            deps, result_id=str(result_id), indicators=indicators, category=workflow.ReasonCategory(reason_category),
-            reason=reason, asks=[a.to_ask() for a in asks or []],
+        done = await filing.file_appeal(
+            deps,
+            result_id=str(result_id),
+            indicators=indicators,
+            category=workflow.ReasonCategory(reason_category),
+            reason=reason,
+            asks=[a.to_ask() for a in asks or []],
             evidence_records=[r.to_json() for r in evidence_records or []],
-        )  # fmt: skip
+        )
         if submit and done.appeal is not None and not done.problems:
-            done = await service.submit_appeal(deps, str(done.appeal.id), done.appeal.version)
+            done = await filing.submit_appeal(deps, str(done.appeal.id), done.appeal.version)
         return AppealPayload.of(done)
 
     @strawberry.mutation(description="Edit a draft (omitted arguments keep their value).")
     async def edit_appeal(
-        self, info: Info, id: strawberry.ID, expected_version: Version, indicators: list[str] | None = None,
-        reason_category: ReasonEnum | None = None, reason: str | None = None, asks: list[AppealAskInput] | None = None,
+        self,
+        info: Info,
+        id: strawberry.ID,
+        expected_version: Version,
+        indicators: list[str] | None = None,
+        reason_category: ReasonEnum | None = None,
+        reason: str | None = None,
+        asks: list[AppealAskInput] | None = None,
         evidence_records: list[RecordRefInput] | None = None,
-    ) -> AppealPayload:  # fmt: skip
+    ) -> AppealPayload:
         changes: dict = {}
         if indicators is not None:
             changes["indicators"] = indicators
@@ -290,64 +259,77 @@ class Mutation:
             changes["asks"] = [a.to_ask() for a in asks]
         if evidence_records is not None:
             changes["evidence_records"] = [r.to_json() for r in evidence_records]
-        return AppealPayload.of(await service.edit_appeal(await _deps(info), str(id), expected_version, changes))
+        return AppealPayload.of(await filing.edit_appeal(await _deps(info), str(id), expected_version, changes))
 
     @strawberry.mutation(description="Submit a draft to the organizer (inside the appeal window).")
     async def submit_appeal(self, info: Info, id: strawberry.ID, expected_version: Version) -> AppealPayload:
-        return AppealPayload.of(await service.submit_appeal(await _deps(info), str(id), expected_version))
+        return AppealPayload.of(await filing.submit_appeal(await _deps(info), str(id), expected_version))
 
     @strawberry.mutation(description="Attach an evidence file (base64; ≤ 10 MiB; PDF, PNG, JPEG, DOCX, XLSX, text).")
     async def add_evidence_file(
         self, info: Info, id: strawberry.ID, expected_version: Version, filename: str, content_base64: str
     ) -> AppealPayload:
-        done = await service.add_evidence_file(await _deps(info), str(id), expected_version, filename, content_base64)
+        done = await filing.add_evidence_file(await _deps(info), str(id), expected_version, filename, content_base64)
         return AppealPayload.of(done)
 
     @strawberry.mutation(description="A reviewer of the deciding unit takes the appeal (it is assigned to them).")
     async def take_appeal(self, info: Info, id: strawberry.ID, expected_version: Version) -> AppealPayload:
-        return AppealPayload.of(await service.assign_appeal(await _deps(info), str(id), expected_version))
+        return AppealPayload.of(await review.assign_appeal(await _deps(info), str(id), expected_version))
 
     @strawberry.mutation(description="Ask the unit for more information; its reply is due in `replyDays` days.")
     async def request_information(
         self, info: Info, id: strawberry.ID, expected_version: Version, message: str, reply_days: int = 5
     ) -> AppealPayload:
-        done = await service.request_information(await _deps(info), str(id), expected_version, message, reply_days)
+        done = await review.request_information(await _deps(info), str(id), expected_version, message, reply_days)
         return AppealPayload.of(done)
 
     @strawberry.mutation(description="The unit gives the information asked for (and may name more records).")
     async def give_information(
-        self, info: Info, id: strawberry.ID, expected_version: Version, message: str,
+        self,
+        info: Info,
+        id: strawberry.ID,
+        expected_version: Version,
+        message: str,
         evidence_records: list[RecordRefInput] | None = None,
-    ) -> AppealPayload:  # fmt: skip
+    ) -> AppealPayload:
         records = [r.to_json() for r in evidence_records or []]
         return AppealPayload.of(
-            await service.give_information(await _deps(info), str(id), expected_version, message, records)
+            await filing.give_information(await _deps(info), str(id), expected_version, message, records)
         )
 
-    @strawberry.mutation(description="Decide with a written reason; upheld indicators are revised by scoring, and "
-                         "the decision shows the score before and after.")  # fmt: skip
+    @strawberry.mutation(
+        description="Decide with a written reason; upheld indicators are revised by scoring, and "
+        "the decision shows the score before and after."
+    )
     async def decide_appeal(
-        self, info: Info, id: strawberry.ID, expected_version: Version, outcome: OutcomeEnum, reason: str,
+        self,
+        info: Info,
+        id: strawberry.ID,
+        expected_version: Version,
+        outcome: OutcomeEnum,
+        reason: str,
         upheld_indicators: list[str] | None = None,
-    ) -> AppealPayload:  # fmt: skip
-        done = await service.decide_appeal(await _deps(info), str(id), expected_version, workflow.Outcome(outcome),
-                                           reason, upheld_indicators or [])  # fmt: skip
+    ) -> AppealPayload:
+        done = await review.decide_appeal(
+            await _deps(info), str(id), expected_version, workflow.Outcome(outcome), reason, upheld_indicators or []
+        )
         return AppealPayload.of(done)
 
     @strawberry.mutation(description="Escalate a decision once to the organizer's parent unit, in time.")
     async def escalate_appeal(
         self, info: Info, id: strawberry.ID, expected_version: Version, reason: str
     ) -> AppealPayload:
-        return AppealPayload.of(await service.escalate_appeal(await _deps(info), str(id), expected_version, reason))
+        return AppealPayload.of(await filing.escalate_appeal(await _deps(info), str(id), expected_version, reason))
 
     @strawberry.mutation(description="Withdraw the appeal (the appellant, until it is decided).")
     async def withdraw_appeal(
         self, info: Info, id: strawberry.ID, expected_version: Version, reason: str = ""
     ) -> AppealPayload:
-        return AppealPayload.of(await service.withdraw_appeal(await _deps(info), str(id), expected_version, reason))
+        return AppealPayload.of(await filing.withdraw_appeal(await _deps(info), str(id), expected_version, reason))
 
-    @strawberry.mutation(description="Register (or replace) the caller's unit's webhook. Roles unit, organizer, "
-                         "reviewer or admin.")  # fmt: skip
+    @strawberry.mutation(
+        description="Register (or replace) the caller's unit's webhook. Roles unit, organizer, reviewer or admin."
+    )
     async def register_webhook(self, info: Info, url: str, secret: str) -> WebhookPayload:
         p = info.context.principal
         production = info.context.request.app.state.settings.env == "production"
@@ -372,10 +354,13 @@ class Mutation:
     async def mark_inbox_read(self, info: Info, ids: list[strawberry.ID]) -> int:
         result = await info.context.session.execute(
             update(Notification)
-            .where(Notification.id.in_([int(i) for i in ids]), Notification.unit_id == info.context.principal.unit_id,
-                   Notification.read_at.is_(None))
+            .where(
+                Notification.id.in_([int(i) for i in ids]),
+                Notification.unit_id == info.context.principal.unit_id,
+                Notification.read_at.is_(None),
+            )
             .values(read_at=runtime(info).clock())
-        )  # fmt: skip
+        )
         return result.rowcount
 
 

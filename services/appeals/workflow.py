@@ -177,8 +177,12 @@ def _transition(action: Action, status: Status) -> list[Problem]:
     if status in TRANSITIONS[action]:
         return []
     allowed = ", ".join(s.value for s in TRANSITIONS[action])
-    return [Problem("INVALID_TRANSITION", f"cannot {action.value.replace('_', ' ')} an appeal that is {status.value}"
-                    f" (allowed from: {allowed})")]  # fmt: skip
+    return [
+        Problem(
+            "INVALID_TRANSITION",
+            f"cannot {action.value.replace('_', ' ')} an appeal that is {status.value} (allowed from: {allowed})",
+        )
+    ]
 
 
 def next_status(action: Action, status: Status) -> Status:

@@ -16,8 +16,13 @@ from hotline.kit.auth import mint_token
 from tests.support import TEST_SECRET, TREE, auth, data_of, gql
 
 PUBLISHED_AT = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
-LIMITS = {"window_days": 7, "max_appeals_per_result": 2, "max_indicators_per_appeal": 2, "escalation_days": 5,
-          "decision_days": 10}  # fmt: skip
+LIMITS = {
+    "window_days": 7,
+    "max_appeals_per_result": 2,
+    "max_indicators_per_appeal": 2,
+    "escalation_days": 5,
+    "decision_days": 10,
+}
 PATHS = {}
 for _row in TREE:
     parent = _row.get("parent_id")
@@ -26,16 +31,23 @@ for _row in TREE:
 
 def _result(result_id: str, unit: str, organizer: str, published_at: datetime | None, run: str = "RUN-GZ") -> dict:
     return {
-        "id": result_id, "unit": unit, "run_id": run, "revision": 1, "organizer": organizer,
+        "id": result_id,
+        "unit": unit,
+        "run_id": run,
+        "revision": 1,
+        "organizer": organizer,
         "published_at": published_at.isoformat() if published_at else None,
         "appeal_window_closes_at": (published_at + timedelta(days=7)).isoformat() if published_at else None,
-        "appeal": dict(LIMITS), "total": 80.0, "grade": "qualified", "final": False,
+        "appeal": dict(LIMITS),
+        "total": 80.0,
+        "grade": "qualified",
+        "final": False,
         "indicators": [
             {"indicator": "on_time_closure_rate", "points": 10, "value": 88.0, "score": 6.0},
             {"indicator": "answer_rate", "points": 5, "value": 90.0, "score": 4.0},
             {"indicator": "innovation", "points": 5, "value": None, "score": 3.0},
         ],
-    }  # fmt: skip
+    }
 
 
 @dataclass
@@ -101,12 +113,21 @@ class FakeScoring:
             changes = []
             for adj in adjustments:
                 item = next(i for i in new["indicators"] if i["indicator"] == adj["indicator"])
-                changes.append({"indicator": adj["indicator"], "score_before": item["score"],
-                                "score_after": item["score"] + 1.5})  # fmt: skip
+                changes.append(
+                    {"indicator": adj["indicator"], "score_before": item["score"], "score_after": item["score"] + 1.5}
+                )
                 item["score"] += 1.5
             new["total"] = old["total"] + 1.5 * len(adjustments)
-            out.append({"result_id": new["id"], "previous_result_id": old["id"], "unit": unit,
-                        "total_before": old["total"], "total_after": new["total"], "indicators": changes})  # fmt: skip
+            out.append(
+                {
+                    "result_id": new["id"],
+                    "previous_result_id": old["id"],
+                    "unit": unit,
+                    "total_before": old["total"],
+                    "total_after": new["total"],
+                    "indicators": changes,
+                }
+            )
         return httpx.Response(201, json={"run_id": run_id, "revision": len(self.revisions) + 1, "results": out})
 
 
@@ -157,9 +178,14 @@ async def appeals_app(db, settings, service_transports, ingest, scoring, clock, 
     assert response.status_code == 200, response.text
     transports = {**service_transports, "scoring": httpx.MockTransport(scoring.handle)}
     app = create_app(
-        settings=settings, database=db, service_transports=transports, clock=clock,
-        webhook_transport=httpx.MockTransport(receiver.handle), worker=False, webhook_wait_initial=0,
-    )  # fmt: skip
+        settings=settings,
+        database=db,
+        service_transports=transports,
+        clock=clock,
+        webhook_transport=httpx.MockTransport(receiver.handle),
+        worker=False,
+        webhook_wait_initial=0,
+    )
     async with app.router.lifespan_context(app):
         yield app
 
@@ -210,10 +236,13 @@ FILE = (
     " asks: $asks, evidenceRecords: $ev, submit: $submit) " + PAYLOAD + " }"
 )
 DEFAULT_ASKS = [
-    {"indicator": "on_time_closure_rate", "kind": "EXCLUDE_RECORDS",
-     "records": [{"source": "gz-orders", "recordId": "WO-1001"}, {"source": "gz-orders", "recordId": "WO-1002"}]},
+    {
+        "indicator": "on_time_closure_rate",
+        "kind": "EXCLUDE_RECORDS",
+        "records": [{"source": "gz-orders", "recordId": "WO-1001"}, {"source": "gz-orders", "recordId": "WO-1002"}],
+    },
     {"indicator": "answer_rate", "kind": "CORRECT_VALUE", "value": 95.0},
-]  # fmt: skip
+]
 
 
 async def file_appeal(client, *, result="R-HOUSING", headers=UNIT, submit=True, indicators=None, asks=None):
@@ -228,15 +257,21 @@ async def file_appeal(client, *, result="R-HOUSING", headers=UNIT, submit=True, 
 
 
 def action(name: str, extra_args: str = "", extra_vars: str = "") -> str:
-    return (f"mutation($id: ID!, $v: Int!{extra_vars}) {{ {name}(id: $id, expectedVersion: $v{extra_args}) "
-            + PAYLOAD + " }")  # fmt: skip
+    return (
+        f"mutation($id: ID!, $v: Int!{extra_vars}) {{ {name}(id: $id, expectedVersion: $v{extra_args}) "
+        + PAYLOAD
+        + " }"
+    )
 
 
 TAKE = action("takeAppeal")
 SUBMIT = action("submitAppeal")
 WITHDRAW = action("withdrawAppeal", ', reason: "settled with the organizer"')
-DECIDE = action("decideAppeal", ", outcome: $o, reason: $reason, upheldIndicators: $up",
-                ", $o: AppealOutcome!, $reason: String!, $up: [String!]")  # fmt: skip
+DECIDE = action(
+    "decideAppeal",
+    ", outcome: $o, reason: $reason, upheldIndicators: $up",
+    ", $o: AppealOutcome!, $reason: String!, $up: [String!]",
+)
 ESCALATE = action("escalateAppeal", ', reason: "the organizer ignored our evidence"')
 REQUEST_INFO = action("requestInformation", ", message: $m, replyDays: 3", ", $m: String!")
 GIVE_INFO = action("giveInformation", ", message: $m, evidenceRecords: $ev", ", $m: String!, $ev: [RecordRefInput!]")

@@ -35,11 +35,14 @@ def test_compute_by_hand():
     assert s.by_unit == {"U1": 2, "U2": 2}
     # x: a1 upheld, a2 not → 1/2; y: a1 not, a4 upheld (final) → 1/2 (a3 undecided is not counted).
     assert [(r.key, r.decided, r.overturned, r.rate) for r in s.overturn_by_indicator] == [
-        ("x", 2, 1, 0.5), ("y", 2, 1, 0.5)
-    ]  # fmt: skip
+        ("x", 2, 1, 0.5),
+        ("y", 2, 1, 0.5),
+    ]
     assert [(r.key, r.decided, r.overturned) for r in s.overturn_by_reviewer] == [
-        ("rev1", 2, 1), ("rev2", 1, 0), ("rev3", 1, 1)
-    ]  # fmt: skip
+        ("rev1", 2, 1),
+        ("rev2", 1, 0),
+        ("rev3", 1, 1),
+    ]
     assert s.mean_hours_to_decision == 20.0 and s.median_hours_to_decision == 20.0  # (10 + 30 + 20) / 3
     assert s.decided_late == 1 and s.late_appeal_ids == ["a2"]
 

@@ -89,8 +89,9 @@ async def test_a_draft_is_edited_until_submitted(appeals):
     assert edited["appeal"]["reasonCategory"] == "FORCE_MAJEURE"
     submitted = await call(appeals, SUBMIT, {"id": draft["id"], "v": edited["appeal"]["version"]}, UNIT)
     assert submitted["ok"] and submitted["appeal"]["decisionDueAt"].startswith("2026-03-13")
-    again = await gql(appeals, EDIT, {"id": draft["id"], "v": submitted["appeal"]["version"], "reason": "x"},
-                      headers=UNIT)  # fmt: skip
+    again = await gql(
+        appeals, EDIT, {"id": draft["id"], "v": submitted["appeal"]["version"], "reason": "x"}, headers=UNIT
+    )
     assert [p["code"] for p in again["data"]["editAppeal"]["problems"]] == ["INVALID_TRANSITION"]
     kinds = [e["kind"] for e in submitted["appeal"]["events"]]
     assert kinds == ["filed", "edited", "submitted"]
@@ -114,7 +115,13 @@ async def test_a_decided_appeal_cannot_be_withdrawn(appeals):
 
     appeal = (await file_appeal(appeals))["appeal"]
     taken = (await call(appeals, TAKE, {"id": appeal["id"], "v": appeal["version"]}, REVIEWER))["appeal"]
-    decided = (await call(appeals, DECIDE, {"id": appeal["id"], "v": taken["version"], "o": "REJECTED",
-                                            "reason": "no", "up": []}, REVIEWER))["appeal"]  # fmt: skip
+    decided = (
+        await call(
+            appeals,
+            DECIDE,
+            {"id": appeal["id"], "v": taken["version"], "o": "REJECTED", "reason": "no", "up": []},
+            REVIEWER,
+        )
+    )["appeal"]
     refused = await call(appeals, WITHDRAW, {"id": appeal["id"], "v": decided["version"]}, UNIT)
     assert problem_codes(refused) == ["INVALID_TRANSITION"] and refused["appeal"]["status"] == "DECIDED"

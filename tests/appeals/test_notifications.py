@@ -42,8 +42,9 @@ def test_backoff_doubles_and_is_capped():
 
 async def test_webhook_registration_is_checked(appeals):
     assert [p["code"] for p in (await _register(appeals, url="ftp://x", secret="short"))["problems"]] == [
-        "BAD_URL", "WEAK_SECRET"
-    ]  # fmt: skip
+        "BAD_URL",
+        "WEAK_SECRET",
+    ]
     assert [p["code"] for p in (await _register(appeals, headers=auth("GZ-HOUSING", "viewer")))["problems"]] == [
         "FORBIDDEN_ROLE"
     ]
@@ -59,8 +60,12 @@ async def test_every_step_reaches_each_partys_inbox(appeals):
     city_inbox = data_of(await gql(appeals, INBOX, {"u": True}, headers=auth("GD-GZ", "organizer")))["inbox"]
     assert [e["kind"] for e in unit_inbox] == [e["kind"] for e in city_inbox] == ["assigned", "submitted", "filed"]
     assert data_of(await gql(appeals, INBOX, {"u": False}, headers=auth("GZ-WATER", "unit")))["inbox"] == []
-    marked = await gql(appeals, "mutation($ids: [ID!]!) { markInboxRead(ids: $ids) }",
-                       {"ids": [e["id"] for e in unit_inbox] + [city_inbox[0]["id"]]}, headers=UNIT)  # fmt: skip
+    marked = await gql(
+        appeals,
+        "mutation($ids: [ID!]!) { markInboxRead(ids: $ids) }",
+        {"ids": [e["id"] for e in unit_inbox] + [city_inbox[0]["id"]]},
+        headers=UNIT,
+    )
     assert data_of(marked)["markInboxRead"] == 3  # the city's entry is not the unit's to mark
     assert data_of(await gql(appeals, INBOX, {"u": True}, headers=UNIT))["inbox"] == []
     assert len(data_of(await gql(appeals, INBOX, {"u": True}, headers=auth("GD-GZ", "organizer")))["inbox"]) == 3
@@ -107,8 +112,15 @@ async def test_a_receiver_that_never_accepts_ends_failed(appeals_app, appeals, r
 def test_production_webhooks_must_be_https_to_public_hosts():
     from services.appeals.notifications import check_webhook
 
-    for url in ("http://hooks.example.org/x", "https://127.0.0.1/x", "https://10.0.0.8/x", "https://localhost/x",
-                "https://[::1]/x", "https://169.254.169.254/latest", "https://ingest.internal/units"):  # fmt: skip
+    for url in (
+        "http://hooks.example.org/x",
+        "https://127.0.0.1/x",
+        "https://10.0.0.8/x",
+        "https://localhost/x",
+        "https://[::1]/x",
+        "https://169.254.169.254/latest",
+        "https://ingest.internal/units",
+    ):
         assert [p.code for p in check_webhook(url, SECRET, production=True)] == ["BAD_URL"], url
     assert check_webhook("https://hooks.example.org/x", SECRET, production=True) == []
     assert check_webhook("http://127.0.0.1:9000/x", SECRET, production=False) == []  # local receivers in development
@@ -117,8 +129,9 @@ def test_production_webhooks_must_be_https_to_public_hosts():
 async def test_the_inbox_pages_by_entry_id(appeals):
     await file_appeal(appeals)
     first = data_of(await gql(appeals, "{ inbox(first: 1) { id kind } }", headers=UNIT))["inbox"]
-    rest = data_of(await gql(appeals, "query($a: ID) { inbox(first: 5, after: $a) { kind } }", {"a": first[0]["id"]},
-                             headers=UNIT))["inbox"]  # fmt: skip
+    rest = data_of(
+        await gql(appeals, "query($a: ID) { inbox(first: 5, after: $a) { kind } }", {"a": first[0]["id"]}, headers=UNIT)
+    )["inbox"]
     assert [e["kind"] for e in first + rest] == ["submitted", "filed"]
 
 

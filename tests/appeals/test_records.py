@@ -50,8 +50,10 @@ async def test_appellant_and_organizer_read_the_same_record(appeals):
     ]
     assert seen[0] == seen[1] == seen[2]
     assert [(e["kind"], e["actorUnitId"]) for e in seen[0]] == [
-        ("filed", "GZ-HOUSING"), ("submitted", "GZ-HOUSING"), ("assigned", "GD-GZ")
-    ]  # fmt: skip
+        ("filed", "GZ-HOUSING"),
+        ("submitted", "GZ-HOUSING"),
+        ("assigned", "GD-GZ"),
+    ]
     assert seen[0][0]["data"]["result_id"] == "R-HOUSING"
 
 
@@ -85,8 +87,11 @@ async def test_a_racing_update_on_a_second_connection_gets_conflict(engine, data
                     await racing
                 assert raised.value.details["current_version"] == 2
         async with engine.connect() as conn:
-            row = (await conn.execute(text("SELECT outcome, version FROM appeals.appeal WHERE id = :id"),
-                                      {"id": appeal_id})).one()  # fmt: skip
+            row = (
+                await conn.execute(
+                    text("SELECT outcome, version FROM appeals.appeal WHERE id = :id"), {"id": appeal_id}
+                )
+            ).one()
         assert tuple(row) == ("upheld", 2)
     finally:
         async with engine.begin() as conn:

@@ -46,17 +46,26 @@ async def test_two_reviewers_deciding_at_once_one_gets_conflict(appeals, scoring
     taken = (await call(appeals, TAKE, {"id": appeal["id"], "v": appeal["version"]}, REVIEWER))["appeal"]
     # Both reviewers read the appeal at the same version and decide differently.
     seen = taken["version"]
-    first = await call(appeals, DECIDE, {"id": appeal["id"], "v": seen, "o": "UPHELD", "reason": "proved",
-                                         "up": []}, REVIEWER)  # fmt: skip
+    first = await call(
+        appeals, DECIDE, {"id": appeal["id"], "v": seen, "o": "UPHELD", "reason": "proved", "up": []}, REVIEWER
+    )
     assert first["ok"]
-    second = await gql(appeals, DECIDE, {"id": appeal["id"], "v": seen, "o": "REJECTED", "reason": "not proved",
-                                         "up": []}, headers=REVIEWER_2)  # fmt: skip
+    second = await gql(
+        appeals,
+        DECIDE,
+        {"id": appeal["id"], "v": seen, "o": "REJECTED", "reason": "not proved", "up": []},
+        headers=REVIEWER_2,
+    )
     assert error_codes(second) == ["CONFLICT"]
     error = second["errors"][0]
     assert "version" in error["message"] and error["extensions"]["current_version"] == seen + 1
     # The winner's decision stands, once: one revision, one decision.
-    check = await gql(appeals, "query($id: ID!) { appeal(id: $id) { outcome decisions { decidedBy } } }",
-                      {"id": appeal["id"]}, headers=REVIEWER)  # fmt: skip
+    check = await gql(
+        appeals,
+        "query($id: ID!) { appeal(id: $id) { outcome decisions { decidedBy } } }",
+        {"id": appeal["id"]},
+        headers=REVIEWER,
+    )
     assert check["data"]["appeal"] == {"outcome": "UPHELD", "decisions": [{"decidedBy": "reviewer-li"}]}
     assert len(scoring.revisions) == 1
 

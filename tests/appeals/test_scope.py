@@ -51,10 +51,13 @@ async def test_entities_are_scoped_for_appeals_units_and_results(appeals):
     ]
     city = data_of(await gql(appeals, query, {"reps": reps}, headers=auth("GD-GZ", "organizer")))["_entities"]
     assert city == [
-        {"id": gz["id"]}, None,
-        {"id": "GZ-HOUSING", "appeals": [{"id": gz["id"]}]}, {"id": "SZ-HOUSING", "appeals": []},
-        {"id": "R-HOUSING", "appeals": [{"id": gz["id"]}]}, {"id": "R-SZ", "appeals": []},
-    ]  # fmt: skip
+        {"id": gz["id"]},
+        None,
+        {"id": "GZ-HOUSING", "appeals": [{"id": gz["id"]}]},
+        {"id": "SZ-HOUSING", "appeals": []},
+        {"id": "R-HOUSING", "appeals": [{"id": gz["id"]}]},
+        {"id": "R-SZ", "appeals": []},
+    ]
     province = data_of(await gql(appeals, query, {"reps": reps}, headers=PROVINCE))["_entities"]
     assert province[1] == {"id": sz["id"]} and province[3]["appeals"] == [{"id": sz["id"]}]
     # No token, no entities.
@@ -65,8 +68,14 @@ async def test_a_parent_sees_what_was_escalated_to_it(appeals):
     # The province finds what was escalated to it in its queue (status filter, escalatedTo).
     appeal = (await file_appeal(appeals))["appeal"]
     taken = (await call(appeals, TAKE, {"id": appeal["id"], "v": appeal["version"]}, REVIEWER))["appeal"]
-    decided = (await call(appeals, DECIDE, {"id": appeal["id"], "v": taken["version"], "o": "REJECTED",
-                                            "reason": "no", "up": []}, REVIEWER))["appeal"]  # fmt: skip
+    decided = (
+        await call(
+            appeals,
+            DECIDE,
+            {"id": appeal["id"], "v": taken["version"], "o": "REJECTED", "reason": "no", "up": []},
+            REVIEWER,
+        )
+    )["appeal"]
     escalated = (await call(appeals, ESCALATE, {"id": appeal["id"], "v": decided["version"]}, UNIT))["appeal"]
     query = "{ appeals(status: ESCALATED) { edges { node { id escalatedTo } } } }"
     data = data_of(await gql(appeals, query, headers=auth("GD", "reviewer")))
@@ -79,8 +88,14 @@ async def test_evidence_downloads_are_scoped(appeals):
         addEvidenceFile(id: $id, expectedVersion: $v, filename: $f, contentBase64: $c) {
           ok problems { code } appeal { evidenceFiles { id mediaType sha256 downloadPath } } } }"""
     pdf = b"%PDF-1.4\n1 0 obj <<>> endobj\n%%EOF\n"
-    added = data_of(await gql(appeals, mutation, {"id": draft["id"], "v": draft["version"], "f": "logs.pdf",
-                                                  "c": base64.b64encode(pdf).decode()}, headers=UNIT))  # fmt: skip
+    added = data_of(
+        await gql(
+            appeals,
+            mutation,
+            {"id": draft["id"], "v": draft["version"], "f": "logs.pdf", "c": base64.b64encode(pdf).decode()},
+            headers=UNIT,
+        )
+    )
     [file] = added["addEvidenceFile"]["appeal"]["evidenceFiles"]
     assert file["mediaType"] == "application/pdf"
     own = await appeals.get(file["downloadPath"], headers=UNIT)

@@ -21,8 +21,14 @@ from tests.appeals.conftest import (
 async def _decided(appeals, **kwargs):
     appeal = (await file_appeal(appeals, **kwargs))["appeal"]
     taken = (await call(appeals, TAKE, {"id": appeal["id"], "v": appeal["version"]}, REVIEWER))["appeal"]
-    return (await call(appeals, DECIDE, {"id": appeal["id"], "v": taken["version"], "o": "REJECTED",
-                                         "reason": "no", "up": []}, REVIEWER))["appeal"]  # fmt: skip
+    return (
+        await call(
+            appeals,
+            DECIDE,
+            {"id": appeal["id"], "v": taken["version"], "o": "REJECTED", "reason": "no", "up": []},
+            REVIEWER,
+        )
+    )["appeal"]
 
 
 async def test_the_sweep_waits_for_the_window_and_for_escalation_time(appeals_app, appeals, scoring, clock, db):
@@ -67,6 +73,10 @@ async def test_the_decision_after_escalation_settles_at_once(appeals, scoring, c
     clock.now = PUBLISHED_AT + timedelta(days=8)  # window closed
     taken = (await call(appeals, TAKE, {"id": escalated["id"], "v": escalated["version"]}, PARENT_REVIEWER))["appeal"]
     assert scoring.settled == []
-    final = await call(appeals, DECIDE, {"id": escalated["id"], "v": taken["version"], "o": "REJECTED",
-                                         "reason": "confirmed", "up": []}, PARENT_REVIEWER)  # fmt: skip
+    final = await call(
+        appeals,
+        DECIDE,
+        {"id": escalated["id"], "v": taken["version"], "o": "REJECTED", "reason": "confirmed", "up": []},
+        PARENT_REVIEWER,
+    )
     assert final["ok"] and [s[0] for s in scoring.settled] == ["RUN-GZ"]

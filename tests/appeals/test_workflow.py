@@ -12,16 +12,31 @@ from services.appeals.evidence import MAX_FILE_BYTES, check_file, sniff_type
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 LIMITS = wf.AppealLimits(window_days=7, max_appeals_per_result=2, max_indicators_per_appeal=2, escalation_days=5)
 RESULT = wf.ResultFacts(
-    result_id="R", run_id="RUN", revision=1, unit_id="U", organizer_id="ORG", published_at=T0, limits=LIMITS,
-    total=80.0, indicator_scores={"a": 1.0, "b": 2.0, "c": 3.0}, final=False,
-)  # fmt: skip
+    result_id="R",
+    run_id="RUN",
+    revision=1,
+    unit_id="U",
+    organizer_id="ORG",
+    published_at=T0,
+    limits=LIMITS,
+    total=80.0,
+    indicator_scores={"a": 1.0, "b": 2.0, "c": 3.0},
+    final=False,
+)
 UNIT = wf.Actor("filer", "U", frozenset({"unit"}))
 REVIEWER = wf.Actor("rev", "ORG", frozenset({"reviewer"}))
 
 
 def appeal(status: wf.Status, **kw) -> wf.AppealFacts:
-    base = dict(status=status, unit_id="U", organizer_id="ORG", filed_by="filer", window_closes_at=T0 + timedelta(7),
-                deciding_unit_id="ORG", escalation_days=5)  # fmt: skip
+    base = dict(
+        status=status,
+        unit_id="U",
+        organizer_id="ORG",
+        filed_by="filer",
+        window_closes_at=T0 + timedelta(7),
+        deciding_unit_id="ORG",
+        escalation_days=5,
+    )
     return wf.AppealFacts(**{**base, **kw})
 
 
@@ -30,8 +45,18 @@ def codes(problems) -> list[str]:
 
 
 def file(now=T0 + timedelta(days=1), actor=UNIT, result=RESULT, count=0, indicators=("a",), asks=()):
-    return codes(wf.check_filing(actor, result, now=now, appeals_on_result=count, indicators=indicators, asks=asks,
-                                 category=wf.ReasonCategory.WRONG_DATA, reason="wrong"))  # fmt: skip
+    return codes(
+        wf.check_filing(
+            actor,
+            result,
+            now=now,
+            appeals_on_result=count,
+            indicators=indicators,
+            asks=asks,
+            category=wf.ReasonCategory.WRONG_DATA,
+            reason="wrong",
+        )
+    )
 
 
 def test_the_window_before_inside_and_after():
@@ -83,11 +108,15 @@ def test_reviewers_never_review_their_own_unit():
 
 def test_decisions_and_their_adjustments():
     a = appeal(wf.Status.IN_REVIEW)
-    ok = wf.check_decide(REVIEWER, a, outcome=wf.Outcome.PARTLY_UPHELD, reason="r", disputed=["a", "b"],
-                         upheld_indicators=["a"])  # fmt: skip
+    ok = wf.check_decide(
+        REVIEWER, a, outcome=wf.Outcome.PARTLY_UPHELD, reason="r", disputed=["a", "b"], upheld_indicators=["a"]
+    )
     assert ok == []
-    asks = [wf.Ask("a", wf.RequestKind.EXCLUDE_RECORDS, (("src", "1"),)), wf.Ask("b", wf.RequestKind.CORRECT_VALUE,
-            value=9.0), wf.Ask("c", wf.RequestKind.RESCORE_EXPERT_ITEM, value=4.0)]  # fmt: skip
+    asks = [
+        wf.Ask("a", wf.RequestKind.EXCLUDE_RECORDS, (("src", "1"),)),
+        wf.Ask("b", wf.RequestKind.CORRECT_VALUE, value=9.0),
+        wf.Ask("c", wf.RequestKind.RESCORE_EXPERT_ITEM, value=4.0),
+    ]
     assert wf.adjustments("U", asks, {"a", "c"}) == [
         {"type": "exclude_records", "unit": "U", "indicator": "a", "records": [{"source": "src", "record_id": "1"}]},
         {"type": "expert_score", "unit": "U", "indicator": "c", "score": 4.0},
@@ -99,8 +128,11 @@ def test_decisions_and_their_adjustments():
         wf.Status.IN_REVIEW, escalated_to="TOP", deciding_unit_id="TOP", upheld_indicators=frozenset("a")
     )
     top = wf.Actor("top", "TOP", frozenset({"reviewer"}))
-    assert codes(wf.check_decide(top, escalated, outcome=wf.Outcome.REJECTED, reason="r", disputed=["a", "b"],
-                                 upheld_indicators=[])) == ["CANNOT_REVERSE"]  # fmt: skip
+    assert codes(
+        wf.check_decide(
+            top, escalated, outcome=wf.Outcome.REJECTED, reason="r", disputed=["a", "b"], upheld_indicators=[]
+        )
+    ) == ["CANNOT_REVERSE"]
 
 
 def test_escalation_and_settlement():

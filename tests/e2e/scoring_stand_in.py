@@ -19,8 +19,9 @@ from tests.appeals.conftest import FakeScoring
 
 def stand_in_app(fake: FakeScoring) -> Starlette:
     async def endpoint(request: Request) -> Response:
-        forwarded = httpx.Request(request.method, str(request.url), headers=request.headers.raw,
-                                  content=await request.body())  # fmt: skip
+        forwarded = httpx.Request(
+            request.method, str(request.url), headers=request.headers.raw, content=await request.body()
+        )
         answer = fake.handle(forwarded)
         return Response(answer.content, status_code=answer.status_code, media_type="application/json")
 

@@ -47,17 +47,21 @@ async def test_an_appeal_from_filing_to_revision_through_the_gateway(gateway, sc
         + " }"
     )
     pdf = base64.b64encode(b"%PDF-1.4\n% closure log\n%%EOF\n").decode()
-    appeal = data_of(await gql(gateway, attach, {"id": appeal["id"], "v": appeal["version"], "c": pdf},
-                               headers=UNIT))["addEvidenceFile"]["appeal"]  # fmt: skip
+    appeal = data_of(await gql(gateway, attach, {"id": appeal["id"], "v": appeal["version"], "c": pdf}, headers=UNIT))[
+        "addEvidenceFile"
+    ]["appeal"]
     step = "mutation($id: ID!, $v: Int!) { %s(id: $id, expectedVersion: $v) " + PAYLOAD + " }"
-    appeal = data_of(await gql(gateway, step % "submitAppeal", {"id": appeal["id"], "v": appeal["version"]},
-                               headers=UNIT))["submitAppeal"]["appeal"]  # fmt: skip
-    appeal = data_of(await gql(gateway, step % "takeAppeal", {"id": appeal["id"], "v": appeal["version"]},
-                               headers=REVIEWER))["takeAppeal"]["appeal"]  # fmt: skip
+    appeal = data_of(
+        await gql(gateway, step % "submitAppeal", {"id": appeal["id"], "v": appeal["version"]}, headers=UNIT)
+    )["submitAppeal"]["appeal"]
+    appeal = data_of(
+        await gql(gateway, step % "takeAppeal", {"id": appeal["id"], "v": appeal["version"]}, headers=REVIEWER)
+    )["takeAppeal"]["appeal"]
     decide = """mutation($id: ID!, $v: Int!) { decideAppeal(id: $id, expectedVersion: $v, outcome: PARTLY_UPHELD,
         reason: "WO-1001 and WO-1002 were closed on time", upheldIndicators: ["on_time_closure_rate"]) """
-    decided = data_of(await gql(gateway, decide + PAYLOAD + " }", {"id": appeal["id"], "v": appeal["version"]},
-                                headers=REVIEWER))["decideAppeal"]  # fmt: skip
+    decided = data_of(
+        await gql(gateway, decide + PAYLOAD + " }", {"id": appeal["id"], "v": appeal["version"]}, headers=REVIEWER)
+    )["decideAppeal"]
     assert decided["ok"] and decided["appeal"]["status"] == "DECIDED", decided
     # Scoring got exactly the upheld adjustment and made revision 2.
     [revision] = scoring_stand_in.fake.revisions
@@ -65,10 +69,16 @@ async def test_an_appeal_from_filing_to_revision_through_the_gateway(gateway, sc
         "on_time_closure_rate"
     ]
     # The unit sees its decision, old and new scores, and the whole record — joined with ingest's Unit.
-    seen = data_of(await gql(gateway, """{ unit(id: "GZ-HOUSING") { nameZh appeals { status outcome
+    seen = data_of(
+        await gql(
+            gateway,
+            """{ unit(id: "GZ-HOUSING") { nameZh appeals { status outcome
         evidenceFiles { mediaType } decisions { outcome reason totalBefore totalAfter newRevision
           indicatorChanges { indicator scoreBefore scoreAfter } }
-        events { kind actorUnitId } } } }""", headers=UNIT))["unit"]  # fmt: skip
+        events { kind actorUnitId } } } }""",
+            headers=UNIT,
+        )
+    )["unit"]
     assert seen["nameZh"] == "广州市住房和城乡建设局"
     [mine] = seen["appeals"]
     assert mine["outcome"] == "PARTLY_UPHELD" and mine["evidenceFiles"] == [{"mediaType": "application/pdf"}]
@@ -78,8 +88,13 @@ async def test_an_appeal_from_filing_to_revision_through_the_gateway(gateway, sc
         {"indicator": "on_time_closure_rate", "scoreBefore": 6.0, "scoreAfter": 7.5}
     ]
     assert [e["kind"] for e in mine["events"]] == [
-        "filed", "evidence_added", "submitted", "assigned", "decided", "revision_applied"
-    ]  # fmt: skip
+        "filed",
+        "evidence_added",
+        "submitted",
+        "assigned",
+        "decided",
+        "revision_applied",
+    ]
     # Another unit of the same city sees none of it, through the same path.
     other = data_of(await gql(gateway, '{ unit(id: "GZ-HOUSING") { id } }', headers=user("GZ-WATER", "w", "unit")))
     assert other["unit"] is None
