@@ -33,6 +33,20 @@ from services.appeals.workflow import Actor
 PAGE_COST = ListSize(slicing_arguments=["first"], sized_fields=["edges"], require_one_slicing_argument=False)
 
 
+def _arg(description: str):
+    return strawberry.argument(description=description)
+
+
+AppealId = Annotated[strawberry.ID, _arg("The appeal's id.")]
+Version = Annotated[int, _arg("The appeal's `version` as you last read it (optimistic concurrency).")]
+Reason = Annotated[str, _arg("The reason, in writing.")]
+Message = Annotated[str, _arg("The message to the other party.")]
+Records = Annotated[list[RecordRefInput] | None, _arg("Records named as evidence, as (source, record id).")]
+Indicators = Annotated[list[str], _arg("Codes of the disputed indicators (at most the scheme's limit).")]
+Asks = Annotated[list[AppealAskInput] | None, _arg("What the unit asks for, per disputed indicator.")]
+RunId = Annotated[strawberry.ID | None, _arg("Only this evaluation run.")]
+
+
 async def _deps(info: Info) -> service.Deps:
     p = info.context.principal
     rt = runtime(info)
@@ -129,16 +143,16 @@ class WebhookPayload:
 @strawberry.type(description="Queries of the appeals service.")
 class Query:
     @strawberry.field(description="An appeal by id; null if it does not exist or is not visible to the caller.")
-    async def appeal(self, info: Info, id: strawberry.ID) -> Appeal | None:
+    async def appeal(self, info: Info, id: AppealId) -> Appeal | None:
         return await Appeal.resolve_reference(info, id)
 
     @strawberry.field(description="Appeals the caller may see, newest first.", directives=[PAGE_COST])
     async def appeals(
         self,
         info: Info,
-        status: StatusEnum | None = None,
-        run_id: strawberry.ID | None = None,
-        unit_id: strawberry.ID | None = None,
+        status: Annotated[StatusEnum | None, _arg("Only appeals in this status.")] = None,
+        run_id: RunId = None,
+        unit_id: Annotated[strawberry.ID | None, _arg("Only appeals of this appellant unit.")] = None,
         first: Annotated[int, strawberry.argument(description="Page size, 1–500.")] = 50,
         after: Annotated[str | None, strawberry.argument(description="Cursor to continue after.")] = None,
     ) -> AppealConnection:
@@ -163,7 +177,7 @@ class Query:
     async def inbox(
         self,
         info: Info,
-        unread_only: bool = False,
+        unread_only: Annotated[bool, _arg("Only entries not marked read.")] = False,
         first: Annotated[int, strawberry.argument(description="Page size, 1–500.")] = 50,
         after: Annotated[
             strawberry.ID | None, strawberry.argument(description="Continue after this entry id (older entries).")
@@ -195,11 +209,8 @@ class Query:
         )
 
     @strawberry.field(description="Statistics of appeals on the runs the caller organizes (or escalated to it).")
-    async def appeal_statistics(self, info: Info, run_id: strawberry.ID | None = None) -> AppealStatistics:
+    async def appeal_statistics(self, info: Info, run_id: RunId = None) -> AppealStatistics:
         return await statistics_for(info, run_id)
-
-
-Version = Annotated[int, strawberry.argument(description="The appeal's `version` as you last read it.")]
 
 
 @strawberry.type(
@@ -214,13 +225,13 @@ class Mutation:
     async def file_appeal(
         self,
         info: Info,
-        result_id: strawberry.ID,
-        indicators: list[str],
-        reason_category: ReasonEnum,
-        reason: str,
-        asks: list[AppealAskInput] | None = None,
-        evidence_records: list[RecordRefInput] | None = None,
-        submit: bool = False,
+        result_id: Annotated[strawberry.ID, _arg("The disputed result (scoring's UnitResult id).")],
+        indicators: Indicators,
+        reason_category: Annotated[ReasonEnum, _arg("Category of the reason.")],
+        reason: Reason,
+        asks: Asks = None,
+        evidence_records: Records = None,
+        submit: Annotated[bool, _arg("Submit at once instead of keeping a draft.")] = False,
     ) -> AppealPayload:
         deps = await _deps(info)
         done = await filing.file_appeal(
@@ -240,13 +251,13 @@ class Mutation:
     async def edit_appeal(
         self,
         info: Info,
-        id: strawberry.ID,
+        id: AppealId,
         expected_version: Version,
-        indicators: list[str] | None = None,
-        reason_category: ReasonEnum | None = None,
-        reason: str | None = None,
-        asks: list[AppealAskInput] | None = None,
-        evidence_records: list[RecordRefInput] | None = None,
+        indicators: Annotated[list[str] | None, _arg("New disputed indicators.")] = None,
+        reason_category: Annotated[ReasonEnum | None, _arg("New reason category.")] = None,
+        reason: Annotated[str | None, _arg("New reason text.")] = None,
+        asks: Asks = None,
+        evidence_records: Records = None,
     ) -> AppealPayload:
         changes: dict = {}
         if indicators is not None:
@@ -262,23 +273,33 @@ class Mutation:
         return AppealPayload.of(await filing.edit_appeal(await _deps(info), str(id), expected_version, changes))
 
     @strawberry.mutation(description="Submit a draft to the organizer (inside the appeal window).")
-    async def submit_appeal(self, info: Info, id: strawberry.ID, expected_version: Version) -> AppealPayload:
+    async def submit_appeal(self, info: Info, id: AppealId, expected_version: Version) -> AppealPayload:
         return AppealPayload.of(await filing.submit_appeal(await _deps(info), str(id), expected_version))
 
     @strawberry.mutation(description="Attach an evidence file (base64; ≤ 10 MiB; PDF, PNG, JPEG, DOCX, XLSX, text).")
     async def add_evidence_file(
-        self, info: Info, id: strawberry.ID, expected_version: Version, filename: str, content_base64: str
+        self,
+        info: Info,
+        id: AppealId,
+        expected_version: Version,
+        filename: Annotated[str, _arg("The file's name (no path).")],
+        content_base64: Annotated[str, _arg("The file's content, base64.")],
     ) -> AppealPayload:
         done = await filing.add_evidence_file(await _deps(info), str(id), expected_version, filename, content_base64)
         return AppealPayload.of(done)
 
     @strawberry.mutation(description="A reviewer of the deciding unit takes the appeal (it is assigned to them).")
-    async def take_appeal(self, info: Info, id: strawberry.ID, expected_version: Version) -> AppealPayload:
+    async def take_appeal(self, info: Info, id: AppealId, expected_version: Version) -> AppealPayload:
         return AppealPayload.of(await review.assign_appeal(await _deps(info), str(id), expected_version))
 
     @strawberry.mutation(description="Ask the unit for more information; its reply is due in `replyDays` days.")
     async def request_information(
-        self, info: Info, id: strawberry.ID, expected_version: Version, message: str, reply_days: int = 5
+        self,
+        info: Info,
+        id: AppealId,
+        expected_version: Version,
+        message: Message,
+        reply_days: Annotated[int, _arg("Days the unit has to reply (1–60).")] = 5,
     ) -> AppealPayload:
         done = await review.request_information(await _deps(info), str(id), expected_version, message, reply_days)
         return AppealPayload.of(done)
@@ -287,10 +308,10 @@ class Mutation:
     async def give_information(
         self,
         info: Info,
-        id: strawberry.ID,
+        id: AppealId,
         expected_version: Version,
-        message: str,
-        evidence_records: list[RecordRefInput] | None = None,
+        message: Message,
+        evidence_records: Records = None,
     ) -> AppealPayload:
         records = [r.to_json() for r in evidence_records or []]
         return AppealPayload.of(
@@ -304,11 +325,11 @@ class Mutation:
     async def decide_appeal(
         self,
         info: Info,
-        id: strawberry.ID,
+        id: AppealId,
         expected_version: Version,
-        outcome: OutcomeEnum,
-        reason: str,
-        upheld_indicators: list[str] | None = None,
+        outcome: Annotated[OutcomeEnum, _arg("Upheld, partly upheld or rejected.")],
+        reason: Reason,
+        upheld_indicators: Annotated[list[str] | None, _arg("For partly upheld: the indicators upheld.")] = None,
     ) -> AppealPayload:
         done = await review.decide_appeal(
             await _deps(info), str(id), expected_version, workflow.Outcome(outcome), reason, upheld_indicators or []
@@ -317,20 +338,25 @@ class Mutation:
 
     @strawberry.mutation(description="Escalate a decision once to the organizer's parent unit, in time.")
     async def escalate_appeal(
-        self, info: Info, id: strawberry.ID, expected_version: Version, reason: str
+        self, info: Info, id: AppealId, expected_version: Version, reason: Reason
     ) -> AppealPayload:
         return AppealPayload.of(await filing.escalate_appeal(await _deps(info), str(id), expected_version, reason))
 
     @strawberry.mutation(description="Withdraw the appeal (the appellant, until it is decided).")
     async def withdraw_appeal(
-        self, info: Info, id: strawberry.ID, expected_version: Version, reason: str = ""
+        self, info: Info, id: AppealId, expected_version: Version, reason: Annotated[str, _arg("Why (optional).")] = ""
     ) -> AppealPayload:
         return AppealPayload.of(await filing.withdraw_appeal(await _deps(info), str(id), expected_version, reason))
 
     @strawberry.mutation(
         description="Register (or replace) the caller's unit's webhook. Roles unit, organizer, reviewer or admin."
     )
-    async def register_webhook(self, info: Info, url: str, secret: str) -> WebhookPayload:
+    async def register_webhook(
+        self,
+        info: Info,
+        url: Annotated[str, _arg("Where to POST (https to a public host in production).")],
+        secret: Annotated[str, _arg("Shared secret for the HMAC signature (at least 16 characters).")],
+    ) -> WebhookPayload:
         p = info.context.principal
         production = info.context.request.app.state.settings.env == "production"
         problems = notifications.check_webhook(url, secret, production=production)
@@ -351,7 +377,7 @@ class Mutation:
         return WebhookPayload(webhook=info_, problems=[])
 
     @strawberry.mutation(description="Mark inbox entries of the caller's unit as read; returns how many changed.")
-    async def mark_inbox_read(self, info: Info, ids: list[strawberry.ID]) -> int:
+    async def mark_inbox_read(self, info: Info, ids: Annotated[list[strawberry.ID], _arg("Inbox entry ids.")]) -> int:
         result = await info.context.session.execute(
             update(Notification)
             .where(
