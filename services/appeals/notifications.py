@@ -174,7 +174,11 @@ class WebhookSender:
         }
         tries = 0
         async for attempt in stamina.retry_context(
-            on=_Undelivered, attempts=self._attempts_per_pass, wait_initial=self._wait_initial, wait_max=5.0
+            on=_Undelivered,
+            attempts=self._attempts_per_pass,
+            wait_initial=self._wait_initial,
+            wait_max=5.0,
+            wait_jitter=self._wait_initial,
         ):
             with attempt:
                 tries += 1
