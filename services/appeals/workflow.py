@@ -340,10 +340,10 @@ def check_decide(
                 "upheld_indicators",
             )
         )
-    if outcome is not Outcome.PARTLY_UPHELD and upheld and upheld != disputed:
-        problems.append(
-            Problem("BAD_OUTCOME", f"{outcome.value} applies to every disputed indicator", "upheld_indicators")
-        )
+    if outcome is Outcome.UPHELD and upheld and upheld != disputed:
+        problems.append(Problem("BAD_OUTCOME", "upheld applies to every disputed indicator", "upheld_indicators"))
+    if outcome is Outcome.REJECTED and upheld:
+        problems.append(Problem("BAD_OUTCOME", "a rejection upholds no indicator", "upheld_indicators"))
     if appeal.escalated_to and appeal.upheld_indicators - upheld_of(outcome, disputed, upheld):
         problems.append(
             Problem(

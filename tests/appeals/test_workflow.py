@@ -121,6 +121,11 @@ def test_decisions_and_their_adjustments():
         {"type": "exclude_records", "unit": "U", "indicator": "a", "records": [{"source": "src", "record_id": "1"}]},
         {"type": "expert_score", "unit": "U", "indicator": "c", "score": 4.0},
     ]
+    for outcome, upheld in ((wf.Outcome.REJECTED, ["a"]), (wf.Outcome.UPHELD, ["a"])):
+        refused = wf.check_decide(
+            REVIEWER, a, outcome=outcome, reason="r", disputed=["a", "b"], upheld_indicators=upheld
+        )
+        assert codes(refused) == ["BAD_OUTCOME"]
     assert wf.upheld_of(wf.Outcome.UPHELD, ["a", "b"], []) == {"a", "b"}
     assert wf.upheld_of(wf.Outcome.REJECTED, ["a", "b"], ["a"]) == frozenset()
     # After escalation an indicator already upheld (its revision applied) cannot be taken back.
