@@ -228,18 +228,24 @@ async def withdraw_appeal(deps: Deps, appeal_id: str, version: int, reason: str)
     return Done(appeal, [])
 
 
-async def add_evidence_file(deps: Deps, appeal_id: str, version: int, filename: str, content_base64: str) -> Done:
-    """Attach a file while the unit may still add evidence (a draft, or when information is requested)."""
+def decode_base64(text: str) -> bytes | None:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+async def add_evidence_file(deps: Deps, appeal_id: str, version: int, filename: str, content: bytes | None) -> Done:
+    """Attach a file while the unit may still add evidence (a draft, or when information is requested).
+    ``content`` None means it could not be decoded."""
     appeal = await load_for_change(deps, appeal_id, version)
     if appeal is None:
         return Done(None, [NOT_FOUND])
     problems = workflow.check_appellant(deps.actor, appeal.unit_id)
     if not problems and appeal.status not in (Status.DRAFT, Status.INFORMATION_REQUESTED):
         problems = [Problem("INVALID_TRANSITION", f"evidence cannot be added to an appeal that is {appeal.status}")]
-    try:
-        content = base64.b64decode(content_base64, validate=True)
-    except (binascii.Error, ValueError):
-        content, problems = b"", [*problems, Problem("BAD_CONTENT", "content must be base64", "content_base64")]
+    if content is None:
+        content, problems = b"", [*problems, Problem("BAD_CONTENT", "the content could not be decoded", "content")]
     if problems:
         return Done(appeal, problems)
     count = await deps.session.scalar(select(func.count()).where(EvidenceFile.appeal_id == appeal.id))
@@ -247,7 +253,7 @@ async def add_evidence_file(deps: Deps, appeal_id: str, version: int, filename: 
     if not problems and await deps.session.scalar(
         select(EvidenceFile.id).where(EvidenceFile.appeal_id == appeal.id, EvidenceFile.sha256 == sniffed.sha256)
     ):
-        problems = [Problem("DUPLICATE_FILE", "this file is already attached to the appeal", "content_base64")]
+        problems = [Problem("DUPLICATE_FILE", "this file is already attached to the appeal", "content")]
     if problems:
         return Done(appeal, problems)
     assert sniffed is not None

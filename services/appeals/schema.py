@@ -28,7 +28,6 @@ from services.appeals.graphql_types import (
     runtime,
 )
 from services.appeals.models import Notification, Webhook
-from services.appeals.workflow import Actor
 
 PAGE_COST = ListSize(slicing_arguments=["first"], sized_fields=["edges"], require_one_slicing_argument=False)
 
@@ -48,11 +47,10 @@ RunId = Annotated[strawberry.ID | None, _arg("Only this evaluation run.")]
 
 
 async def _deps(info: Info) -> service.Deps:
-    p = info.context.principal
     rt = runtime(info)
     return service.Deps(
         session=info.context.session,
-        actor=Actor(subject=p.subject, unit_id=p.unit_id, roles=frozenset(r.value for r in p.roles)),
+        actor=service.actor_of(info.context.principal),
         scope=await info.context.scope(),
         now=rt.clock(),
         scoring=rt.scoring,
@@ -285,7 +283,8 @@ class Mutation:
         filename: Annotated[str, _arg("The file's name (no path).")],
         content_base64: Annotated[str, _arg("The file's content, base64.")],
     ) -> AppealPayload:
-        done = await filing.add_evidence_file(await _deps(info), str(id), expected_version, filename, content_base64)
+        content = filing.decode_base64(content_base64)
+        done = await filing.add_evidence_file(await _deps(info), str(id), expected_version, filename, content)
         return AppealPayload.of(done)
 
     @strawberry.mutation(description="A reviewer of the deciding unit takes the appeal (it is assigned to them).")

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hotline.kit.auth import Principal
 from hotline.kit.scope import Scope
 from services.appeals import repository, workflow
 from services.appeals.models import Appeal
@@ -36,6 +37,12 @@ class Deps:
 class Done:
     appeal: Appeal | None
     problems: list[Problem]
+
+
+def actor_of(principal: Principal) -> Actor:
+    return Actor(
+        subject=principal.subject, unit_id=principal.unit_id, roles=frozenset(r.value for r in principal.roles)
+    )
 
 
 NOT_FOUND = Problem("NOT_FOUND", "no such appeal (or it is not visible to you)")
