@@ -160,7 +160,8 @@ async def submit_appeal(deps: Deps, appeal_id: str, version: int) -> Done:
 async def give_information(
     deps: Deps, appeal_id: str, version: int, message: str, evidence_records: Sequence[dict[str, str]]
 ) -> Done:
-    """The unit answers; the reply is recorded with whether it came after the reply was due."""
+    """The unit answers; the reply is recorded with whether it came after the reply was due. The time spent
+    waiting for the unit does not count against the reviewers: the decision's due time moves by it."""
     appeal = await load_for_change(deps, appeal_id, version)
     if appeal is None:
         return Done(None, [NOT_FOUND])
@@ -168,13 +169,16 @@ async def give_information(
     if problems:
         return Done(appeal, problems)
     late = appeal.information_due_at is not None and deps.now > appeal.information_due_at
+    waited = deps.now - appeal.information_requested_at if appeal.information_requested_at else timedelta(0)
     appeal = await repository.save(
         deps.session,
         appeal,
         version,
         deps.now,
         status=Status.IN_REVIEW.value,
+        information_requested_at=None,
         information_due_at=None,
+        decision_due_at=appeal.decision_due_at + waited if appeal.decision_due_at else None,
         evidence_records=[*appeal.evidence_records, *evidence_records],
     )
     await repository.record(
@@ -185,6 +189,7 @@ async def give_information(
         deps.now,
         message=message,
         late=late,
+        waited_hours=round(waited.total_seconds() / 3600, 2),
         evidence_records=list(evidence_records),
     )
     return Done(appeal, [])

@@ -39,7 +39,13 @@ async def request_information(deps: Deps, appeal_id: str, version: int, message:
         return Done(appeal, problems)
     due = deps.now + timedelta(days=reply_days)
     appeal = await repository.save(
-        deps.session, appeal, version, deps.now, status=Status.INFORMATION_REQUESTED.value, information_due_at=due
+        deps.session,
+        appeal,
+        version,
+        deps.now,
+        status=Status.INFORMATION_REQUESTED.value,
+        information_requested_at=deps.now,
+        information_due_at=due,
     )
     await repository.record(
         deps.session,

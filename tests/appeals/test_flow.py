@@ -34,6 +34,8 @@ async def test_file_review_and_partly_uphold_makes_a_revision_with_before_and_af
     )
     assert asked["appeal"]["status"] == "INFORMATION_REQUESTED"
     assert asked["appeal"]["informationDueAt"].startswith("2026-03-06T02:00:00")
+    assert asked["appeal"]["decisionDueAt"].startswith("2026-03-13T00:00:00")
+    clock.advance(hours=2)
     given = await call(
         appeals,
         GIVE_INFO,
@@ -46,6 +48,9 @@ async def test_file_review_and_partly_uphold_makes_a_revision_with_before_and_af
         UNIT,
     )
     assert given["ok"] and given["appeal"]["status"] == "IN_REVIEW"
+    # Submitted on 3 March with 10 days to decide; the 2 h spent waiting for the unit move the due time.
+    assert given["appeal"]["decisionDueAt"].startswith("2026-03-13T02:00:00")
+    assert given["appeal"]["events"][-1]["data"]["late"] is False
     assert len(given["appeal"]["evidenceRecords"]) == 2
     clock.advance(hours=22)
     decided = await call(

@@ -55,6 +55,7 @@ def upgrade() -> None:
             filed_at timestamptz NOT NULL,
             submitted_at timestamptz,
             assigned_to text,
+            information_requested_at timestamptz,
             information_due_at timestamptz,
             decided_at timestamptz,
             outcome text CONSTRAINT ck_appeal_outcome_known CHECK (outcome IN ({OUTCOMES})),
