@@ -11,13 +11,15 @@ from services.appeals.models import Appeal as AppealRow
 from services.appeals.models import AppealDecision
 
 
-@strawberry.type(description="A count under a key.")
+@strawberry.type(name="AppealCount", description="A count under a key.")
 class Count:
     key: str = strawberry.field(description="Status, indicator, reason category or unit id.")
     count: int = strawberry.field(description="Number of appeals.")
 
 
-@strawberry.type(description="How often decisions overturned (upheld at least in part) a disputed score.")
+@strawberry.type(
+    name="AppealOverturnRate", description="How often decisions overturned (upheld at least in part) a disputed score."
+)
 class OverturnRate:
     key: str = strawberry.field(description="Indicator code or reviewer.")
     decided: int = strawberry.field(description="Decisions counted.")

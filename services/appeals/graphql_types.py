@@ -45,14 +45,17 @@ def runtime(info: Info) -> Runtime:
     return info.context.request.app.state.appeals
 
 
-@strawberry.type(description="A raw record named by its source system and the source's own id (as ingest keys it).")
+@strawberry.type(
+    name="AppealRecordRef",
+    description="A raw record named by its source system and the source's own id (as ingest keys it).",
+)
 class RecordRef:
     source: str = strawberry.field(description="Source system code, e.g. `gz-12345-orders`.")
     record_id: str = strawberry.field(description="The record's id in that source, e.g. a work-order number.")
     note: str | None = strawberry.field(default=None, description="Why this record matters, in the unit's words.")
 
 
-@strawberry.input(description="A raw record named by source system and record id.")
+@strawberry.input(name="AppealRecordRefInput", description="A raw record named by source system and record id.")
 class RecordRefInput:
     source: str = strawberry.field(description="Source system code.")
     record_id: str = strawberry.field(description="The record's id in that source.")
@@ -124,7 +127,9 @@ class AppealEvent:
         )
 
 
-@strawberry.type(description="An indicator's score before and after the revision a decision caused.")
+@strawberry.type(
+    name="AppealScoreChange", description="An indicator's score before and after the revision a decision caused."
+)
 class IndicatorScoreChange:
     indicator: str = strawberry.field(description="Indicator code.")
     score_before: float | None = strawberry.field(description="Score in the revision the appeal disputed.")
@@ -173,7 +178,9 @@ class AppealDecision:
         )
 
 
-@strawberry.type(description="A file of evidence: its type was judged by content; download it over REST.")
+@strawberry.type(
+    name="AppealEvidenceFile", description="A file of evidence: its type was judged by content; download it over REST."
+)
 class EvidenceFile:
     id: strawberry.ID = strawberry.field(description="File id.")
     filename: str = strawberry.field(description="The name it was uploaded with.")

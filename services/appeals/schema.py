@@ -116,7 +116,7 @@ class AppealConnection:
     total_count: int = strawberry.field(description="Matching appeals over all pages.")
 
 
-@strawberry.type(description="An entry in a unit's inbox: one step of one appeal.")
+@strawberry.type(name="AppealInboxEntry", description="An entry in a unit's inbox: one step of one appeal.")
 class InboxEntry:
     id: strawberry.ID = strawberry.field(description="Entry id.")
     appeal_id: strawberry.ID = strawberry.field(description="The appeal.")
@@ -125,14 +125,14 @@ class InboxEntry:
     read_at: dt.datetime | None = strawberry.field(description="When the unit marked it read.")
 
 
-@strawberry.type(description="The caller's unit's webhook (the secret is never shown).")
+@strawberry.type(name="AppealWebhook", description="The caller's unit's webhook (the secret is never shown).")
 class WebhookInfo:
     url: str = strawberry.field(description="Where notifications are POSTed.")
     registered_by: str = strawberry.field(description="Who registered it.")
     registered_at: dt.datetime = strawberry.field(description="When.")
 
 
-@strawberry.type(description="The outcome of registering a webhook.")
+@strawberry.type(name="AppealWebhookPayload", description="The outcome of registering a webhook.")
 class WebhookPayload:
     webhook: WebhookInfo | None = strawberry.field(description="The webhook now registered.")
     problems: list[AppealProblem] = strawberry.field(description="Why it was refused; empty on success.")

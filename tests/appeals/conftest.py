@@ -231,7 +231,7 @@ async def call(client, mutation: str, variables: dict[str, Any], headers) -> dic
 
 
 FILE = (
-    "mutation($r: ID!, $i: [String!]!, $asks: [AppealAskInput!], $ev: [RecordRefInput!], $submit: Boolean!) {"
+    "mutation($r: ID!, $i: [String!]!, $asks: [AppealAskInput!], $ev: [AppealRecordRefInput!], $submit: Boolean!) {"
     ' fileAppeal(resultId: $r, indicators: $i, reasonCategory: WRONG_DATA, reason: "work orders wrongly counted",'
     " asks: $asks, evidenceRecords: $ev, submit: $submit) " + PAYLOAD + " }"
 )
@@ -274,7 +274,9 @@ DECIDE = action(
 )
 ESCALATE = action("escalateAppeal", ', reason: "the organizer ignored our evidence"')
 REQUEST_INFO = action("requestInformation", ", message: $m, replyDays: 3", ", $m: String!")
-GIVE_INFO = action("giveInformation", ", message: $m, evidenceRecords: $ev", ", $m: String!, $ev: [RecordRefInput!]")
+GIVE_INFO = action(
+    "giveInformation", ", message: $m, evidenceRecords: $ev", ", $m: String!, $ev: [AppealRecordRefInput!]"
+)
 
 
 def problem_codes(payload: dict) -> list[str]:
