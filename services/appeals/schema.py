@@ -172,7 +172,7 @@ class Query:
         )
 
     @strawberry.field(description="The caller's unit's inbox: every step of its appeals, newest first.")
-    async def inbox(
+    async def appeal_inbox(
         self,
         info: Info,
         unread_only: Annotated[bool, _arg("Only entries not marked read.")] = False,
@@ -200,7 +200,7 @@ class Query:
         ]
 
     @strawberry.field(description="The caller's unit's webhook, if one is registered.")
-    async def webhook(self, info: Info) -> WebhookInfo | None:
+    async def appeal_webhook(self, info: Info) -> WebhookInfo | None:
         row = await info.context.session.get(Webhook, info.context.principal.unit_id)
         return (
             WebhookInfo(url=row.url, registered_by=row.registered_by, registered_at=row.registered_at) if row else None
@@ -350,7 +350,7 @@ class Mutation:
     @strawberry.mutation(
         description="Register (or replace) the caller's unit's webhook. Roles unit, organizer, reviewer or admin."
     )
-    async def register_webhook(
+    async def register_appeal_webhook(
         self,
         info: Info,
         url: Annotated[str, _arg("Where to POST (https to a public host in production).")],
@@ -376,7 +376,9 @@ class Mutation:
         return WebhookPayload(webhook=info_, problems=[])
 
     @strawberry.mutation(description="Mark inbox entries of the caller's unit as read; returns how many changed.")
-    async def mark_inbox_read(self, info: Info, ids: Annotated[list[strawberry.ID], _arg("Inbox entry ids.")]) -> int:
+    async def mark_appeal_inbox_read(
+        self, info: Info, ids: Annotated[list[strawberry.ID], _arg("Inbox entry ids.")]
+    ) -> int:
         result = await info.context.session.execute(
             update(Notification)
             .where(

@@ -15,14 +15,12 @@ from tests.appeals.conftest import REVIEWER, TAKE, UNIT, auth, call, file_appeal
 from tests.support import data_of, gql
 
 SECRET = "s3cret-of-gz-housing-0001"
-REGISTER = (
-    "mutation($u: String!, $s: String!) { registerWebhook(url: $u, secret: $s) { webhook { url } problems { code } } }"
-)
-INBOX = "query($u: Boolean!) { inbox(unreadOnly: $u) { id appealId kind readAt } }"
+REGISTER = "mutation($u: String!, $s: String!) { registerAppealWebhook(url: $u, secret: $s) { webhook { url } problems { code } } }"
+INBOX = "query($u: Boolean!) { appealInbox(unreadOnly: $u) { id appealId kind readAt } }"
 
 
 async def _register(appeals, headers=UNIT, url="https://hooks.gz-housing.example/appeals", secret=SECRET):
-    return data_of(await gql(appeals, REGISTER, {"u": url, "s": secret}, headers=headers))["registerWebhook"]
+    return data_of(await gql(appeals, REGISTER, {"u": url, "s": secret}, headers=headers))["registerAppealWebhook"]
 
 
 def test_signatures_verify_and_refuse_tampering_and_staleness():
@@ -49,26 +47,26 @@ async def test_webhook_registration_is_checked(appeals):
         "FORBIDDEN_ROLE"
     ]
     assert (await _register(appeals))["webhook"]["url"].startswith("https://hooks")
-    shown = data_of(await gql(appeals, "{ webhook { url registeredBy } }", headers=UNIT))["webhook"]
+    shown = data_of(await gql(appeals, "{ appealWebhook { url registeredBy } }", headers=UNIT))["appealWebhook"]
     assert shown["url"] == "https://hooks.gz-housing.example/appeals" and "secret" not in shown
 
 
 async def test_every_step_reaches_each_partys_inbox(appeals):
     appeal = (await file_appeal(appeals))["appeal"]
     await call(appeals, TAKE, {"id": appeal["id"], "v": appeal["version"]}, REVIEWER)
-    unit_inbox = data_of(await gql(appeals, INBOX, {"u": True}, headers=UNIT))["inbox"]
-    city_inbox = data_of(await gql(appeals, INBOX, {"u": True}, headers=auth("GD-GZ", "organizer")))["inbox"]
+    unit_inbox = data_of(await gql(appeals, INBOX, {"u": True}, headers=UNIT))["appealInbox"]
+    city_inbox = data_of(await gql(appeals, INBOX, {"u": True}, headers=auth("GD-GZ", "organizer")))["appealInbox"]
     assert [e["kind"] for e in unit_inbox] == [e["kind"] for e in city_inbox] == ["assigned", "submitted", "filed"]
-    assert data_of(await gql(appeals, INBOX, {"u": False}, headers=auth("GZ-WATER", "unit")))["inbox"] == []
+    assert data_of(await gql(appeals, INBOX, {"u": False}, headers=auth("GZ-WATER", "unit")))["appealInbox"] == []
     marked = await gql(
         appeals,
-        "mutation($ids: [ID!]!) { markInboxRead(ids: $ids) }",
+        "mutation($ids: [ID!]!) { markAppealInboxRead(ids: $ids) }",
         {"ids": [e["id"] for e in unit_inbox] + [city_inbox[0]["id"]]},
         headers=UNIT,
     )
-    assert data_of(marked)["markInboxRead"] == 3  # the city's entry is not the unit's to mark
-    assert data_of(await gql(appeals, INBOX, {"u": True}, headers=UNIT))["inbox"] == []
-    assert len(data_of(await gql(appeals, INBOX, {"u": True}, headers=auth("GD-GZ", "organizer")))["inbox"]) == 3
+    assert data_of(marked)["markAppealInboxRead"] == 3  # the city's entry is not the unit's to mark
+    assert data_of(await gql(appeals, INBOX, {"u": True}, headers=UNIT))["appealInbox"] == []
+    assert len(data_of(await gql(appeals, INBOX, {"u": True}, headers=auth("GD-GZ", "organizer")))["appealInbox"]) == 3
 
 
 async def test_deliveries_are_signed_retried_with_backoff_and_then_delivered(appeals_app, appeals, receiver, clock, db):
@@ -128,10 +126,12 @@ def test_production_webhooks_must_be_https_to_public_hosts():
 
 async def test_the_inbox_pages_by_entry_id(appeals):
     await file_appeal(appeals)
-    first = data_of(await gql(appeals, "{ inbox(first: 1) { id kind } }", headers=UNIT))["inbox"]
+    first = data_of(await gql(appeals, "{ appealInbox(first: 1) { id kind } }", headers=UNIT))["appealInbox"]
     rest = data_of(
-        await gql(appeals, "query($a: ID) { inbox(first: 5, after: $a) { kind } }", {"a": first[0]["id"]}, headers=UNIT)
-    )["inbox"]
+        await gql(
+            appeals, "query($a: ID) { appealInbox(first: 5, after: $a) { kind } }", {"a": first[0]["id"]}, headers=UNIT
+        )
+    )["appealInbox"]
     assert [e["kind"] for e in first + rest] == ["submitted", "filed"]
 
 
