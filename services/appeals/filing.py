@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.appeals import evidence, repository, workflow
 from services.appeals.models import Appeal, EvidenceFile
 from services.appeals.service import NOT_FOUND, Deps, Done, ask_from_json, ask_to_json, load_for_change
+from services.appeals.settlement import settle_if_final
 from services.appeals.workflow import Ask, Problem, Status
 
 
@@ -230,6 +231,7 @@ async def withdraw_appeal(deps: Deps, appeal_id: str, version: int, reason: str)
         return Done(appeal, problems)
     appeal = await repository.save(deps.session, appeal, version, deps.now, status=Status.WITHDRAWN.value)
     await repository.record(deps.session, appeal, "withdrawn", deps.actor, deps.now, reason=reason)
+    await settle_if_final(deps.session, deps.scoring, appeal.run_id, now=deps.now)  # it may have been the last
     return Done(appeal, [])
 
 

@@ -1,5 +1,5 @@
 """The appeals subgraph: queries, mutations, and the federation extensions ``UnitResult.appeals`` and
-``Unit.appeals``. Resolvers only translate: rules live in ``workflow``, actions in ``service``."""
+``Unit.appeals``. Resolvers only translate: rules live in ``workflow``, actions in ``filing`` and ``review``."""
 
 from __future__ import annotations
 

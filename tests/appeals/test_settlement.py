@@ -80,3 +80,15 @@ async def test_the_decision_after_escalation_settles_at_once(appeals, scoring, c
         PARENT_REVIEWER,
     )
     assert final["ok"] and [s[0] for s in scoring.settled] == ["RUN-GZ"]
+
+
+async def test_withdrawing_the_last_open_appeal_settles_at_once(appeals, scoring, clock):
+    from tests.appeals.conftest import WITHDRAW
+
+    decided = await _decided(appeals)
+    escalated = (await call(appeals, ESCALATE, {"id": decided["id"], "v": decided["version"]}, UNIT))["appeal"]
+    clock.now = PUBLISHED_AT + timedelta(days=8)
+    assert scoring.settled == []
+    withdrawn = await call(appeals, WITHDRAW, {"id": escalated["id"], "v": escalated["version"]}, UNIT)
+    assert withdrawn["ok"] and [s[0] for s in scoring.settled] == ["RUN-GZ"]
+    assert scoring.settled[0][2]["appeals"] == {"total": 1, "rejected": 1}  # the decision that stands
