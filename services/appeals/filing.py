@@ -49,6 +49,7 @@ async def file_appeal(
         category=category,
         reason=reason,
     )
+    problems += _record_problems(evidence_records)
     if problems:
         return Done(None, problems)
     assert result.published_at is not None
@@ -99,6 +100,10 @@ async def file_appeal(
     return Done(appeal, [])
 
 
+def _record_problems(records: Sequence[dict[str, str]]) -> list[Problem]:
+    return workflow.check_records([(r["source"], r["record_id"]) for r in records], "evidence_records")
+
+
 async def _remember_run(session: AsyncSession, appeal: Appeal) -> None:
     await session.execute(
         text(
@@ -124,6 +129,7 @@ async def edit_appeal(deps: Deps, appeal_id: str, version: int, changes: dict[st
     scores = appeal.score_at_filing["indicators"]
     problems = workflow.check_asks(asks, indicators, scores, appeal.score_at_filing["max_indicators_per_appeal"])
     problems += workflow.check_reason(category, reason)
+    problems += _record_problems(changes.get("evidence_records", []))
     if problems:
         return Done(appeal, problems)
     values = {
@@ -167,6 +173,7 @@ async def give_information(
     if appeal is None:
         return Done(None, [NOT_FOUND])
     problems = workflow.check_give_information(deps.actor, repository.facts(appeal), message=message)
+    problems = problems or _record_problems(evidence_records)
     if problems:
         return Done(appeal, problems)
     late = appeal.information_due_at is not None and deps.now > appeal.information_due_at

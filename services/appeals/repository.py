@@ -66,13 +66,13 @@ async def list_appeals(
     status: str | None = None,
     run_id: str | None = None,
     unit_id: str | None = None,
+    deciding_unit_id: str | None = None,
     result_ids: Sequence[str] | None = None,
     unit_ids: Sequence[str] | None = None,
     after: str | None = None,
     limit: int | None = None,
 ) -> list[Appeal]:
-    """Visible appeals, newest filing first (keyset on the id string of equal-time rows is not needed:
-    the cursor is ``<filed_at iso>|<id>``)."""
+    """Visible appeals, newest filing first; the keyset cursor is ``<filed_at iso>|<id>``."""
     query = select(Appeal).where(visible(scope))
     if status:
         query = query.where(Appeal.status == status)
@@ -80,6 +80,8 @@ async def list_appeals(
         query = query.where(Appeal.run_id == run_id)
     if unit_id:
         query = query.where(Appeal.unit_id == unit_id)
+    if deciding_unit_id:
+        query = query.where(Appeal.deciding_unit_id == deciding_unit_id)
     if result_ids is not None:
         query = query.where(Appeal.result_ids.overlap(list(result_ids)))
     if unit_ids is not None:

@@ -151,12 +151,17 @@ class Query:
         status: Annotated[StatusEnum | None, _arg("Only appeals in this status.")] = None,
         run_id: RunId = None,
         unit_id: Annotated[strawberry.ID | None, _arg("Only appeals of this appellant unit.")] = None,
+        deciding_unit_id: Annotated[
+            strawberry.ID | None, _arg("Only appeals this unit decides now (a reviewers' queue).")
+        ] = None,
         first: Annotated[int, strawberry.argument(description="Page size, 1–500.")] = 50,
         after: Annotated[str | None, strawberry.argument(description="Cursor to continue after.")] = None,
     ) -> AppealConnection:
         check_page_size(first)
         scope = await info.context.scope()
-        filters = dict(status=status.value if status else None, run_id=run_id, unit_id=unit_id)
+        filters = dict(
+            status=status.value if status else None, run_id=run_id, unit_id=unit_id, deciding_unit_id=deciding_unit_id
+        )
         rows = await repository.list_appeals(
             info.context.session, scope, **filters, after=decode_cursor(after) if after else None, limit=first + 1
         )

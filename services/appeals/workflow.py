@@ -208,6 +208,15 @@ def check_appellant(actor: Actor, unit_id: str) -> list[Problem]:
     return []
 
 
+def check_records(records: Sequence[tuple[str, str]], where: str) -> list[Problem]:
+    """Records are named as ingest keys them: a source and the source's own id, both given."""
+    return [
+        Problem("BAD_RECORD", "a record needs its source and its record id", f"{where}[{i}]")
+        for i, (source, record_id) in enumerate(records)
+        if not source.strip() or not record_id.strip()
+    ]
+
+
 def check_asks(asks: Sequence[Ask], indicators: Collection[str], scores: Collection[str], limit: int) -> list[Problem]:
     """The indicators disputed and what is asked for each."""
     problems: list[Problem] = []
@@ -223,6 +232,7 @@ def check_asks(asks: Sequence[Ask], indicators: Collection[str], scores: Collect
         where = f"asks[{i}]"
         if ask.indicator not in indicators:
             problems.append(Problem("ASK_OUTSIDE_APPEAL", f"{ask.indicator!r} is not a disputed indicator", where))
+        problems += check_records(ask.records, f"{where}.records")
         if ask.kind is RequestKind.EXCLUDE_RECORDS and not ask.records:
             problems.append(Problem("NO_RECORDS", "name the records to exclude as (source, record_id)", where))
         if ask.kind is not RequestKind.EXCLUDE_RECORDS and ask.value is None:

@@ -156,7 +156,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 def receiver():
-    """A webhook receiver: answers each request with the next status of ``statuses`` (then 200)."""
+    """A webhook receiver: answers each request with the next status of ``statuses`` (then 200; 0 refuses
+    the connection)."""
 
     class Receiver:
         def __init__(self) -> None:
@@ -165,7 +166,10 @@ def receiver():
 
         def handle(self, request: httpx.Request) -> httpx.Response:
             self.requests.append(request)
-            return httpx.Response(self.statuses.pop(0) if self.statuses else 200)
+            status = self.statuses.pop(0) if self.statuses else 200
+            if status == 0:  # 0: the receiver cannot be reached
+                raise httpx.ConnectError("connection refused", request=request)
+            return httpx.Response(status)
 
     return Receiver()
 

@@ -125,3 +125,9 @@ async def test_a_decided_appeal_cannot_be_withdrawn(appeals):
     )["appeal"]
     refused = await call(appeals, WITHDRAW, {"id": appeal["id"], "v": decided["version"]}, UNIT)
     assert problem_codes(refused) == ["INVALID_TRANSITION"] and refused["appeal"]["status"] == "DECIDED"
+
+
+async def test_records_need_a_source_and_an_id(appeals):
+    asks = [{"indicator": "answer_rate", "kind": "EXCLUDE_RECORDS", "records": [{"source": " ", "recordId": "WO-1"}]}]
+    refused = await file_appeal(appeals, indicators=["answer_rate"], asks=asks)
+    assert problem_codes(refused) == ["BAD_RECORD"] and refused["problems"][0]["field"] == "asks[0].records[0]"

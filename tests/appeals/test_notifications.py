@@ -73,7 +73,7 @@ async def test_deliveries_are_signed_retried_with_backoff_and_then_delivered(app
     await _register(appeals)
     await file_appeal(appeals, submit=False)  # one step: filed → one delivery to the unit (the city has no hook)
     sender = appeals_app.state.appeals.sender
-    receiver.statuses = [500, 503, 502]  # the first pass: three quick attempts, all refused
+    receiver.statuses = [500, 0, 502]  # the first pass: three quick attempts, all failing (one unreachable)
     assert await sender.deliver_due(clock()) == {"delivered": 0, "retrying": 1, "failed": 0}
     assert len(receiver.requests) == 3
     assert await sender.deliver_due(clock()) == {"delivered": 0, "retrying": 0, "failed": 0}  # not due yet

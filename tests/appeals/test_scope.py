@@ -107,3 +107,12 @@ async def test_evidence_downloads_are_scoped(appeals):
         response = await appeals.get(file["downloadPath"], headers=headers)
         assert response.status_code == 404 and response.json()["error"]["code"] == "NOT_FOUND"
     assert (await appeals.get(file["downloadPath"])).status_code == 401
+
+
+async def test_a_reviewers_queue_is_what_its_unit_decides_now(appeals):
+    gz, _sz = await _two_appeals(appeals)
+    query = "query($d: ID) { appeals(decidingUnitId: $d) { totalCount edges { node { id } } } }"
+    queue = data_of(await gql(appeals, query, {"d": "GD-GZ"}, headers=PROVINCE))["appeals"]
+    assert queue["totalCount"] == 1 and queue["edges"] == [{"node": {"id": gz["id"]}}]
+    foreign = data_of(await gql(appeals, query, {"d": "GD-SZ"}, headers=auth("GD-GZ", "reviewer")))["appeals"]
+    assert foreign["totalCount"] == 0  # another city's queue stays out of scope
