@@ -55,6 +55,7 @@ class Statistics:
     by_unit: dict[str, int]
     overturn_by_indicator: list[Rate]
     overturn_by_reviewer: list[Rate]
+    reversed_on_escalation_by_reviewer: list[Rate]
     decided: int
     mean_hours_to_decision: float | None
     median_hours_to_decision: float | None
@@ -68,8 +69,9 @@ def _counts(values) -> dict[str, int]:
 
 def compute(appeals: Sequence[AppealRow], decisions: Sequence[DecisionRow]) -> Statistics:
     """Overturned = upheld at least in part. Per indicator, the final decision on each appeal counts
-    (upheld for that indicator or not); per reviewer, each decision they made. Time to decision runs
-    from submission to the first decision; a decision is late when made after it was due."""
+    (upheld for that indicator or not); per reviewer, each decision they made; and, per reviewer, how
+    many of their first decisions the parent reversed on escalation. Time to decision runs from
+    submission to the first decision; a decision is late when made after it was due."""
     by_id = {a.id: a for a in appeals}
     decisions = [d for d in decisions if d.appeal_id in by_id]
     final: dict[str, DecisionRow] = {}
@@ -84,6 +86,14 @@ def compute(appeals: Sequence[AppealRow], decisions: Sequence[DecisionRow]) -> S
     for d in decisions:
         per_reviewer[d.decided_by][0] += 1
         per_reviewer[d.decided_by][1] += d.outcome != "rejected"
+    # A first decision is reversed on escalation when the parent's decision upholds something it did not.
+    by_level = {(d.appeal_id, d.level): d for d in decisions}
+    reversed_by: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for (appeal_id, level), first in by_level.items():
+        second = by_level.get((appeal_id, 1)) if level == 0 else None
+        if second is not None:
+            reversed_by[first.decided_by][0] += 1
+            reversed_by[first.decided_by][1] += bool(set(second.upheld_indicators) - set(first.upheld_indicators))
     hours = [
         (d.decided_at - by_id[d.appeal_id].submitted_at).total_seconds() / 3600
         for d in decisions
@@ -98,6 +108,7 @@ def compute(appeals: Sequence[AppealRow], decisions: Sequence[DecisionRow]) -> S
         by_unit=_counts(a.unit_id for a in appeals),
         overturn_by_indicator=[Rate(k, v[0], v[1]) for k, v in sorted(per_indicator.items())],
         overturn_by_reviewer=[Rate(k, v[0], v[1]) for k, v in sorted(per_reviewer.items())],
+        reversed_on_escalation_by_reviewer=[Rate(k, v[0], v[1]) for k, v in sorted(reversed_by.items())],
         decided=len(final),
         mean_hours_to_decision=statistics.fmean(hours) if hours else None,
         median_hours_to_decision=statistics.median(hours) if hours else None,

@@ -38,6 +38,10 @@ class AppealStatistics:
         description="Final decisions upholding each indicator."
     )
     overturn_by_reviewer: list[OverturnRate] = strawberry.field(description="Each reviewer's decisions upholding.")
+    reversed_on_escalation_by_reviewer: list[OverturnRate] = strawberry.field(
+        description="Per reviewer: first decisions that were escalated (`decided`) and of those, how many the "
+        "parent unit reversed by upholding more (`overturned`)."
+    )
     decided: int = strawberry.field(description="Appeals with a decision.")
     mean_hours_to_decision: float | None = strawberry.field(description="Mean hours from submission to decision.")
     median_hours_to_decision: float | None = strawberry.field(description="Median hours from submission to decision.")
@@ -83,6 +87,7 @@ async def statistics_for(info: Info, run_id: strawberry.ID | None) -> AppealStat
         by_unit=_counts(s.by_unit),
         overturn_by_indicator=_rates(s.overturn_by_indicator),
         overturn_by_reviewer=_rates(s.overturn_by_reviewer),
+        reversed_on_escalation_by_reviewer=_rates(s.reversed_on_escalation_by_reviewer),
         decided=s.decided,
         mean_hours_to_decision=s.mean_hours_to_decision,
         median_hours_to_decision=s.median_hours_to_decision,

@@ -43,6 +43,8 @@ def test_compute_by_hand():
         ("rev2", 1, 0),
         ("rev3", 1, 1),
     ]
+    # rev2's rejection of a4 was escalated and reversed by rev3 (y upheld).
+    assert [(r.key, r.decided, r.overturned) for r in s.reversed_on_escalation_by_reviewer] == [("rev2", 1, 1)]
     assert s.mean_hours_to_decision == 20.0 and s.median_hours_to_decision == 20.0  # (10 + 30 + 20) / 3
     assert s.decided_late == 1 and s.late_appeal_ids == ["a2"]
 
@@ -55,6 +57,7 @@ def test_nothing_decided_gives_no_rates():
 STATS = """query($run: ID) { appealStatistics(runId: $run) { total decided decidedLate lateAppealIds
     byStatus { key count } byIndicator { key count } byReason { key count } byUnit { key count }
     overturnByIndicator { key decided overturned rate } overturnByReviewer { key decided overturned rate }
+    reversedOnEscalationByReviewer { key decided overturned }
     meanHoursToDecision medianHoursToDecision } }"""
 
 
@@ -85,6 +88,7 @@ async def test_statistics_through_the_api_for_the_organizer_only(appeals, clock)
         {"key": "reviewer-li", "decided": 1, "overturned": 1, "rate": 1.0},
         {"key": "reviewer-wang", "decided": 1, "overturned": 0, "rate": 0.0},
     ]
+    assert s["reversedOnEscalationByReviewer"] == []  # nothing escalated
     assert s["meanHoursToDecision"] == (6 + 6 + 11 * 24) / 2
     assert s["decidedLate"] == 1 and s["lateAppealIds"] == [a2["id"]]
     # A unit is not an organizer: it sees no statistics of its peers' appeals.
