@@ -34,8 +34,13 @@ class ServiceSpec:
         return importlib.import_module(self.module).SERVICE_DIR
 
 
-# The subgraphs that exist today; appeals (4104) joins when its issue is built.
-SERVICES = (ServiceSpec("ingest", 4101), ServiceSpec("indicators", 4102), ServiceSpec("scoring", 4103))
+# The four subgraphs; the gateway composes the supergraph from all of them.
+SERVICES = (
+    ServiceSpec("ingest", 4101),
+    ServiceSpec("indicators", 4102),
+    ServiceSpec("scoring", 4103),
+    ServiceSpec("appeals", 4104),
+)
 GATEWAY_PORT = 4000
 
 

@@ -1,4 +1,7 @@
-"""Appeals service: not started yet — it is built in its own issue (see the README's roadmap).
+"""Appeals service (申诉, spec 8.2): evaluated units dispute published results, organizers decide on the
+record, and upheld appeals become new revisions of the run in the scoring service."""
 
-Until then it has no schema, no migrations and no subgraph, and the gateway does not compose it.
-"""
+from pathlib import Path
+
+SERVICE_DIR = Path(__file__).parent
+SCHEMA = "appeals"

@@ -1,0 +1,218 @@
+"""Database access of the appeals service. Every read that serves a caller filters by scope in SQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hotline.kit.errors import ConflictError
+from hotline.kit.scope import Scope, in_scope
+from services.appeals.models import Appeal, AppealDecision, AppealEvent, EvidenceFile, UnitRef
+from services.appeals.notifications import notify
+from services.appeals.workflow import Actor, AppealFacts, Status
+
+
+def _unit_in_scope(unit_column: ColumnElement[str], scope: Scope) -> ColumnElement[bool]:
+    return exists().where(UnitRef.c.id == unit_column, in_scope(UnitRef.c.path, scope))
+
+
+def visible(scope: Scope) -> ColumnElement[bool]:
+    """An appeal is visible to its appellant's subtree, its organizer's subtree, and the unit it was
+    escalated to (each an EXISTS on the unit-directory read model, so the filter is in SQL)."""
+    return or_(
+        _unit_in_scope(Appeal.unit_id, scope),
+        _unit_in_scope(Appeal.organizer_id, scope),
+        _unit_in_scope(Appeal.escalated_to, scope),
+    )
+
+
+def organized_by(scope: Scope) -> ColumnElement[bool]:
+    """Appeals on runs the caller (or a unit under it) organizes, or escalated into its subtree."""
+    return or_(_unit_in_scope(Appeal.organizer_id, scope), _unit_in_scope(Appeal.escalated_to, scope))
+
+
+def facts(appeal: Appeal) -> AppealFacts:
+    return AppealFacts(
+        status=Status(appeal.status),
+        unit_id=appeal.unit_id,
+        organizer_id=appeal.organizer_id,
+        filed_by=appeal.filed_by,
+        window_closes_at=appeal.window_closes_at,
+        deciding_unit_id=appeal.deciding_unit_id,
+        escalated_to=appeal.escalated_to,
+        decided_at=appeal.decided_at,
+        escalation_days=appeal.escalation_days,
+        upheld_indicators=frozenset(appeal.upheld_indicators or ()),
+    )
+
+
+async def appeals_by_ids(session: AsyncSession, scope: Scope, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Appeal]:
+    if not ids:
+        return {}
+    rows = await session.scalars(select(Appeal).where(Appeal.id.in_(list(ids)), visible(scope)))
+    return {a.id: a for a in rows}
+
+
+async def list_appeals(
+    session: AsyncSession,
+    scope: Scope,
+    *,
+    status: str | None = None,
+    run_id: str | None = None,
+    unit_id: str | None = None,
+    deciding_unit_id: str | None = None,
+    result_ids: Sequence[str] | None = None,
+    unit_ids: Sequence[str] | None = None,
+    after: str | None = None,
+    limit: int | None = None,
+) -> list[Appeal]:
+    """Visible appeals, newest filing first; the keyset cursor is ``<filed_at iso>|<id>``."""
+    query = select(Appeal).where(visible(scope))
+    if status:
+        query = query.where(Appeal.status == status)
+    if run_id:
+        query = query.where(Appeal.run_id == run_id)
+    if unit_id:
+        query = query.where(Appeal.unit_id == unit_id)
+    if deciding_unit_id:
+        query = query.where(Appeal.deciding_unit_id == deciding_unit_id)
+    if result_ids is not None:
+        query = query.where(Appeal.result_ids.overlap(list(result_ids)))
+    if unit_ids is not None:
+        query = query.where(Appeal.unit_id.in_(list(unit_ids)))
+    if after:
+        filed_at, _, appeal_id = after.partition("|")
+        key = (datetime.fromisoformat(filed_at), uuid.UUID(appeal_id))
+        query = query.where(func.row(Appeal.filed_at, Appeal.id) < func.row(*key))
+    query = query.order_by(Appeal.filed_at.desc(), Appeal.id.desc())
+    if limit is not None:
+        query = query.limit(limit)
+    return list(await session.scalars(query))
+
+
+async def count_visible(session: AsyncSession, scope: Scope, **filters: Any) -> int:
+    query = select(func.count()).select_from(Appeal).where(visible(scope))
+    for name, value in filters.items():
+        if value:
+            query = query.where(getattr(Appeal, name) == value)
+    return int(await session.scalar(query) or 0)
+
+
+async def appeals_on_result(session: AsyncSession, run_id: str, unit_id: str) -> int:
+    """Appeals a unit has on a run (every revision's result), withdrawn ones not counted."""
+    query = select(func.count()).where(
+        Appeal.run_id == run_id, Appeal.unit_id == unit_id, Appeal.status != Status.WITHDRAWN.value
+    )
+    return int(await session.scalar(query) or 0)
+
+
+async def parent_of(session: AsyncSession, unit_id: str) -> str | None:
+    return await session.scalar(select(UnitRef.c.parent_id).where(UnitRef.c.id == unit_id))
+
+
+async def save(session: AsyncSession, appeal: Appeal, expected_version: int, now: datetime, **values: Any) -> Appeal:
+    """Optimistic concurrency: the change applies only if nobody changed the appeal since ``expected_version``."""
+    row = (
+        await session.execute(
+            update(Appeal)
+            .where(Appeal.id == appeal.id, Appeal.version == expected_version)
+            .values(**values, version=Appeal.version + 1, updated_at=now)
+            .returning(Appeal)
+            .execution_options(synchronize_session=False)
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        raise_conflict(
+            appeal.id, expected_version, await session.scalar(select(Appeal.version).where(Appeal.id == appeal.id))
+        )
+    await session.refresh(row)
+    return row
+
+
+def raise_conflict(appeal_id: uuid.UUID, expected_version: int, current: int | None) -> None:
+    raise ConflictError(
+        f"the appeal changed since version {expected_version} (it is now at version {current}): "
+        "reload it and try again",
+        appeal_id=str(appeal_id),
+        current_version=current,
+    )
+
+
+async def record(
+    session: AsyncSession, appeal: Appeal, kind: str, actor: Actor, now: datetime, **data: Any
+) -> AppealEvent:
+    """Append an event to the appeal's record and notify the parties (same transaction)."""
+    event = AppealEvent(
+        appeal_id=appeal.id,
+        kind=kind,
+        actor_subject=actor.subject,
+        actor_unit_id=actor.unit_id,
+        occurred_at=now,
+        data=data,
+    )
+    session.add(event)
+    await session.flush()
+    await notify(session, appeal, event)
+    return event
+
+
+async def events_for(session: AsyncSession, appeal_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[AppealEvent]]:
+    rows = await session.scalars(
+        select(AppealEvent).where(AppealEvent.appeal_id.in_(list(appeal_ids))).order_by(AppealEvent.id)
+    )
+    out: dict[uuid.UUID, list[AppealEvent]] = defaultdict(list)
+    for row in rows:
+        out[row.appeal_id].append(row)
+    return out
+
+
+async def decisions_for(
+    session: AsyncSession, appeal_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[AppealDecision]]:
+    rows = await session.scalars(
+        select(AppealDecision).where(AppealDecision.appeal_id.in_(list(appeal_ids))).order_by(AppealDecision.level)
+    )
+    out: dict[uuid.UUID, list[AppealDecision]] = defaultdict(list)
+    for row in rows:
+        out[row.appeal_id].append(row)
+    return out
+
+
+FILE_COLUMNS = (
+    EvidenceFile.id,
+    EvidenceFile.appeal_id,
+    EvidenceFile.filename,
+    EvidenceFile.media_type,
+    EvidenceFile.size_bytes,
+    EvidenceFile.sha256,
+    EvidenceFile.uploaded_by,
+    EvidenceFile.uploaded_at,
+)
+
+
+async def files_for(session: AsyncSession, appeal_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Any]]:
+    """Evidence files' metadata (never the content, which only the download endpoint reads)."""
+    rows = await session.execute(
+        select(*FILE_COLUMNS).where(EvidenceFile.appeal_id.in_(list(appeal_ids))).order_by(EvidenceFile.uploaded_at)
+    )
+    out: dict[uuid.UUID, list[Any]] = defaultdict(list)
+    for row in rows:
+        out[row.appeal_id].append(row)
+    return out
+
+
+async def file_content(session: AsyncSession, scope: Scope, appeal_id: uuid.UUID, file_id: uuid.UUID):
+    """One evidence file with its content, if its appeal is visible to the caller."""
+    return (
+        await session.execute(
+            select(EvidenceFile)
+            .join(Appeal, Appeal.id == EvidenceFile.appeal_id)
+            .where(EvidenceFile.id == file_id, EvidenceFile.appeal_id == appeal_id, visible(scope))
+        )
+    ).scalar_one_or_none()

@@ -1,0 +1,147 @@
+"""Calls to the scoring service (contracts §6): the disputed result, revisions from decisions, settlement."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from hotline.kit.errors import ApiError, ConflictError, NotFoundError
+from hotline.kit.services import ServiceClients, ServiceUnavailableError
+from services.appeals.workflow import AppealLimits, ResultFacts
+
+# Acting for no unit: the settlement listing is for service tokens only, like ingest's /units/snapshot.
+NO_UNIT = "-"
+
+
+class ScoringRefusedError(ApiError):
+    """Scoring refused a request the appeals service made (its message is passed on)."""
+
+    status_code = 502
+    code = "SCORING_REFUSED"
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreChange:
+    """What a revision changed for one result: the total and each indicator, before and after."""
+
+    revision: int
+    unit: str
+    result_id: str
+    previous_result_id: str
+    total_before: float | None
+    total_after: float | None
+    indicators: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "revision": self.revision,
+            "unit": self.unit,
+            "result_id": self.result_id,
+            "previous_result_id": self.previous_result_id,
+            "total_before": self.total_before,
+            "total_after": self.total_after,
+            "indicators": self.indicators,
+        }
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def result_facts(body: dict[str, Any]) -> ResultFacts:
+    """Parse ``GET /results/{id}``; a missing field is scoring breaking the contract (a 502, not our bug)."""
+    try:
+        appeal = body["appeal"]
+        return ResultFacts(
+            result_id=str(body["id"]),
+            run_id=str(body["run_id"]),
+            revision=int(body["revision"]),
+            unit_id=body["unit"],
+            organizer_id=body["organizer"],
+            published_at=_dt(body.get("published_at")),
+            limits=AppealLimits(
+                window_days=int(appeal["window_days"]),
+                max_appeals_per_result=int(appeal["max_appeals_per_result"]),
+                max_indicators_per_appeal=int(appeal["max_indicators_per_appeal"]),
+                escalation_days=int(appeal["escalation_days"]),
+                decision_days=int(appeal.get("decision_days", 15)),
+            ),
+            total=body.get("total"),
+            indicator_scores={i["indicator"]: i.get("score") for i in body["indicators"]},
+            final=bool(body.get("final", False)),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ScoringRefusedError(f"the scoring service answered a result this service cannot read: {exc!r}") from exc
+
+
+def _error_message(response) -> str:
+    try:
+        return response.json()["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        return response.text[:300]
+
+
+class ScoringClient:
+    """The three calls of contracts §6 plus the settlement listing, over ``ServiceClients``."""
+
+    def __init__(self, services: ServiceClients) -> None:
+        self._services = services
+
+    async def result(self, result_id: str, *, acting_for: str) -> ResultFacts | None:
+        """The result as the acting unit may see it; None when unknown or outside its scope."""
+        response = await self._services.request("scoring", "GET", f"/results/{result_id}", acting_for=acting_for)
+        if response.status_code == 404:
+            return None
+        self._raise_for(response)
+        return result_facts(response.json())
+
+    async def revise(
+        self, run_id: str, *, acting_for: str, appeal_id: str, reason: str, adjustments: list[dict[str, Any]]
+    ) -> list[ScoreChange]:
+        """Ask for a new revision of the run (idempotent per appeal id and decision level)."""
+        response = await self._services.request(
+            "scoring",
+            "POST",
+            f"/runs/{run_id}/revisions",
+            acting_for=acting_for,
+            json={"appeal_id": appeal_id, "reason": reason, "adjustments": adjustments},
+        )
+        self._raise_for(response)
+        body = response.json()
+        return [
+            ScoreChange(
+                revision=int(body["revision"]),
+                unit=str(r["unit"]),
+                result_id=str(r["result_id"]),
+                previous_result_id=str(r["previous_result_id"]),
+                total_before=r.get("total_before"),
+                total_after=r.get("total_after"),
+                indicators=list(r.get("indicators", [])),
+            )
+            for r in body["results"]
+        ]
+
+    async def settle(self, run_id: str, *, acting_for: str, summary: dict[str, Any]) -> None:
+        response = await self._services.request(
+            "scoring", "POST", f"/runs/{run_id}/settled", acting_for=acting_for, json=summary
+        )
+        self._raise_for(response)
+
+    async def awaiting_settlement(self) -> list[dict[str, Any]]:
+        """Published runs whose window has closed and that are not final yet (service tokens only)."""
+        response = await self._services.request("scoring", "GET", "/runs/awaiting-settlement", acting_for=NO_UNIT)
+        self._raise_for(response)
+        return list(response.json()["runs"])
+
+    @staticmethod
+    def _raise_for(response) -> None:
+        if response.status_code < 400:
+            return
+        if response.status_code == 404:
+            raise NotFoundError(f"scoring: {_error_message(response)}")
+        if response.status_code == 409:
+            raise ConflictError(f"scoring: {_error_message(response)}")
+        if response.status_code >= 500:
+            raise ServiceUnavailableError(f"the scoring service answered {response.status_code}")
+        raise ScoringRefusedError(f"scoring refused the request: {_error_message(response)}")

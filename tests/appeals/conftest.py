@@ -1,0 +1,287 @@
+"""Fixtures of the appeals tests: a fake scoring service (contracts §6) behind ``httpx.MockTransport``,
+an injectable clock, the unit tree loaded into ingest, and the appeals app."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+
+from hotline.kit.auth import mint_token
+from tests.support import TEST_SECRET, TREE, auth, data_of, gql
+
+PUBLISHED_AT = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
+LIMITS = {
+    "window_days": 7,
+    "max_appeals_per_result": 2,
+    "max_indicators_per_appeal": 2,
+    "escalation_days": 5,
+    "decision_days": 10,
+}
+PATHS = {}
+for _row in TREE:
+    parent = _row.get("parent_id")
+    PATHS[_row["id"]] = f"{PATHS[parent]}/{_row['id']}" if parent else _row["id"]
+
+
+def _result(result_id: str, unit: str, organizer: str, published_at: datetime | None, run: str = "RUN-GZ") -> dict:
+    return {
+        "id": result_id,
+        "unit": unit,
+        "run_id": run,
+        "revision": 1,
+        "organizer": organizer,
+        "published_at": published_at.isoformat() if published_at else None,
+        "appeal_window_closes_at": (published_at + timedelta(days=7)).isoformat() if published_at else None,
+        "appeal": dict(LIMITS),
+        "total": 80.0,
+        "grade": "qualified",
+        "final": False,
+        "indicators": [
+            {"indicator": "on_time_closure_rate", "points": 10, "value": 88.0, "score": 6.0},
+            {"indicator": "answer_rate", "points": 5, "value": 90.0, "score": 4.0},
+            {"indicator": "innovation", "points": 5, "value": None, "score": 3.0},
+        ],
+    }
+
+
+@dataclass
+class FakeScoring:
+    """Scoring as contracts §6 describes it: scoped by the acting unit, revisions add 1.5 points per adjustment."""
+
+    results: dict[str, dict] = field(default_factory=dict)
+    revisions: list[dict] = field(default_factory=list)
+    settled: list[tuple[str, str, dict]] = field(default_factory=list)
+    awaiting: list[dict] = field(default_factory=list)
+    calls: list[tuple[str, str, str]] = field(default_factory=list)
+    fail_revisions: bool = False
+    published_at: datetime = PUBLISHED_AT
+
+    def __post_init__(self) -> None:
+        at = self.published_at
+        for r in (
+            _result("R-HOUSING", "GZ-HOUSING", "GD-GZ", at),
+            _result("R-WATER", "GZ-WATER", "GD-GZ", at),
+            _result("R-SZ", "SZ-HOUSING", "GD-SZ", at, run="RUN-SZ"),
+            _result("R-UNPUBLISHED", "GZ-HOUSING", "GD-GZ", None, run="RUN-GZ-2"),
+            _result("R-CITY", "GD-GZ", "GD", at, run="RUN-GD"),
+        ):
+            self.results[r["id"]] = r
+
+    @staticmethod
+    def _visible(acting: str, unit: str) -> bool:
+        path, mine = PATHS.get(unit, ""), PATHS.get(acting)
+        return mine is not None and (path == mine or path.startswith(mine + "/"))
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        claims = jwt.decode(request.headers["authorization"].split()[1], options={"verify_signature": False})
+        acting, path = claims["unit_id"], request.url.path
+        assert claims["aud"] == "hotline-internal" and claims["roles"] == ["service"]
+        self.calls.append((request.method, path, acting))
+        parts = path.strip("/").split("/")
+        if request.method == "GET" and parts[0] == "results":
+            r = self.results.get(parts[1])
+            if r is None or not (self._visible(acting, r["unit"]) or self._visible(acting, r["organizer"])):
+                return httpx.Response(404, json={"error": {"code": "NOT_FOUND", "message": "no such result"}})
+            return httpx.Response(200, json=r)
+        if request.method == "POST" and parts[2] == "revisions":
+            return self._revise(parts[1], acting, json.loads(request.content))
+        if request.method == "POST" and parts[2] == "settled":
+            self.settled.append((parts[1], acting, json.loads(request.content)))
+            return httpx.Response(200, json={"run_id": parts[1], "final": True})
+        if request.method == "GET" and path == "/runs/awaiting-settlement":
+            return httpx.Response(200, json={"runs": self.awaiting})
+        return httpx.Response(404, json={"error": {"code": "NOT_FOUND", "message": path}})
+
+    def _revise(self, run_id: str, acting: str, body: dict) -> httpx.Response:
+        if self.fail_revisions:
+            return httpx.Response(503, json={"error": {"code": "SERVICE_UNAVAILABLE", "message": "down"}})
+        self.revisions.append({"run_id": run_id, "acting": acting, **body})
+        by_unit: dict[str, list[dict]] = {}
+        for adj in body["adjustments"]:
+            by_unit.setdefault(adj["unit"], []).append(adj)
+        out = []
+        for unit, adjustments in by_unit.items():
+            old = next(r for r in self.results.values() if r["unit"] == unit and r["run_id"] == run_id)
+            new = json.loads(json.dumps(old))
+            new["id"], new["revision"] = f"{old['id']}-r{len(self.revisions) + 1}", len(self.revisions) + 1
+            changes = []
+            for adj in adjustments:
+                item = next(i for i in new["indicators"] if i["indicator"] == adj["indicator"])
+                changes.append(
+                    {"indicator": adj["indicator"], "score_before": item["score"], "score_after": item["score"] + 1.5}
+                )
+                item["score"] += 1.5
+            new["total"] = old["total"] + 1.5 * len(adjustments)
+            out.append(
+                {
+                    "result_id": new["id"],
+                    "previous_result_id": old["id"],
+                    "unit": unit,
+                    "total_before": old["total"],
+                    "total_after": new["total"],
+                    "indicators": changes,
+                }
+            )
+        return httpx.Response(201, json={"run_id": run_id, "revision": len(self.revisions) + 1, "results": out})
+
+
+class Clock:
+    """The server's clock in tests: starts a day after publication; ``advance`` moves it."""
+
+    def __init__(self) -> None:
+        self.now = PUBLISHED_AT + timedelta(days=1)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def scoring() -> FakeScoring:
+    return FakeScoring()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def receiver():
+    """A webhook receiver: answers each request with the next status of ``statuses`` (then 200; 0 refuses
+    the connection)."""
+
+    class Receiver:
+        def __init__(self) -> None:
+            self.requests: list[httpx.Request] = []
+            self.statuses: list[int] = []
+
+        def handle(self, request: httpx.Request) -> httpx.Response:
+            self.requests.append(request)
+            status = self.statuses.pop(0) if self.statuses else 200
+            if status == 0:  # 0: the receiver cannot be reached
+                raise httpx.ConnectError("connection refused", request=request)
+            return httpx.Response(status)
+
+    return Receiver()
+
+
+@pytest.fixture
+async def appeals_app(db, settings, service_transports, ingest, scoring, clock, receiver):
+    from services.appeals.app import create_app
+
+    response = await ingest.post("/units/bulk", json=TREE, headers=auth("GD", "admin"))
+    assert response.status_code == 200, response.text
+    transports = {**service_transports, "scoring": httpx.MockTransport(scoring.handle)}
+    app = create_app(
+        settings=settings,
+        database=db,
+        service_transports=transports,
+        clock=clock,
+        webhook_transport=httpx.MockTransport(receiver.handle),
+        worker=False,
+        webhook_wait_initial=0,
+    )
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def appeals(appeals_app):
+    transport = httpx.ASGITransport(app=appeals_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://appeals") as client:
+        yield client
+
+
+UNIT = auth("GZ-HOUSING", "unit")
+OTHER_UNIT = auth("GZ-WATER", "unit")
+
+
+def as_user(unit_id: str, subject: str, *roles: str) -> dict[str, str]:
+    token = mint_token(secret=TEST_SECRET, unit_id=unit_id, roles=list(roles), subject=subject)
+    return {"authorization": f"Bearer {token}"}
+
+
+REVIEWER = as_user("GD-GZ", "reviewer-li", "reviewer")
+REVIEWER_2 = as_user("GD-GZ", "reviewer-wang", "reviewer")
+PARENT_REVIEWER = auth("GD", "reviewer")
+ORGANIZER = auth("GD-GZ", "organizer")
+
+APPEAL_FIELDS = """
+    id version status resultId runId unitId organizerId decidingUnitId escalatedTo indicators reasonCategory reason
+    asks { indicator kind value records { source recordId } } evidenceRecords { source recordId note }
+    windowClosesAt submittedAt assignedTo informationDueAt decisionDueAt decidedAt outcome upheldIndicators
+    scoreTotalAtFiling
+    decisions { level outcome reason upheldIndicators decidedBy late newRevision totalBefore totalAfter
+                indicatorChanges { indicator scoreBefore scoreAfter } }
+    events { kind actorSubject actorUnitId occurredAt data }
+"""
+PAYLOAD = "{ ok problems { code message field } appeal { " + APPEAL_FIELDS + " } }"
+
+
+async def call(client, mutation: str, variables: dict[str, Any], headers) -> dict:
+    """Run a mutation whose payload is an ``AppealPayload``; returns the payload."""
+    result = await gql(client, mutation, variables, headers=headers)
+    data = data_of(result)
+    return next(iter(data.values()))
+
+
+FILE = (
+    "mutation($r: ID!, $i: [String!]!, $asks: [AppealAskInput!], $ev: [AppealRecordRefInput!], $submit: Boolean!) {"
+    ' fileAppeal(resultId: $r, indicators: $i, reasonCategory: WRONG_DATA, reason: "work orders wrongly counted",'
+    " asks: $asks, evidenceRecords: $ev, submit: $submit) " + PAYLOAD + " }"
+)
+DEFAULT_ASKS = [
+    {
+        "indicator": "on_time_closure_rate",
+        "kind": "EXCLUDE_RECORDS",
+        "records": [{"source": "gz-orders", "recordId": "WO-1001"}, {"source": "gz-orders", "recordId": "WO-1002"}],
+    },
+    {"indicator": "answer_rate", "kind": "CORRECT_VALUE", "value": 95.0},
+]
+
+
+async def file_appeal(client, *, result="R-HOUSING", headers=UNIT, submit=True, indicators=None, asks=None):
+    variables = {
+        "r": result,
+        "i": indicators or ["on_time_closure_rate", "answer_rate"],
+        "asks": DEFAULT_ASKS if asks is None else asks,
+        "ev": [{"source": "gz-orders", "recordId": "WO-1001", "note": "closed on time, clock skew"}],
+        "submit": submit,
+    }
+    return await call(client, FILE, variables, headers)
+
+
+def action(name: str, extra_args: str = "", extra_vars: str = "") -> str:
+    return (
+        f"mutation($id: ID!, $v: Int!{extra_vars}) {{ {name}(id: $id, expectedVersion: $v{extra_args}) "
+        + PAYLOAD
+        + " }"
+    )
+
+
+TAKE = action("takeAppeal")
+SUBMIT = action("submitAppeal")
+WITHDRAW = action("withdrawAppeal", ', reason: "settled with the organizer"')
+DECIDE = action(
+    "decideAppeal",
+    ", outcome: $o, reason: $reason, upheldIndicators: $up",
+    ", $o: AppealOutcome!, $reason: String!, $up: [String!]",
+)
+ESCALATE = action("escalateAppeal", ', reason: "the organizer ignored our evidence"')
+REQUEST_INFO = action("requestInformation", ", message: $m, replyDays: 3", ", $m: String!")
+GIVE_INFO = action(
+    "giveInformation", ", message: $m, evidenceRecords: $ev", ", $m: String!, $ev: [AppealRecordRefInput!]"
+)
+
+
+def problem_codes(payload: dict) -> list[str]:
+    return [p["code"] for p in payload["problems"]]
