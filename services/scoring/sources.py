@@ -81,11 +81,11 @@ async def measure_sources(
     """``POST /measures/sources``: batches and record counts behind measures (for explanations)."""
     body = {"units": list(units), "measures": list(measures), "from": start.isoformat(), "to": end.isoformat()}
     response = await services.request("ingest", "POST", "/measures/sources", acting_for=acting_for, json=body)
-    return _check(response, "measure sources")
+    return _check(response, "measure sources")["sources"]
 
 
 async def contributions(services: ServiceClients, records: Sequence[dict], *, acting_for: str) -> list[dict]:
     """``POST /measures/contribution``: what given records add to the measures (to exclude them)."""
-    body = [{"source": r["source"], "record_id": r["record_id"]} for r in records]
+    body = {"records": [{"source": r["source"], "record_id": r["record_id"]} for r in records]}
     response = await services.request("ingest", "POST", "/measures/contribution", acting_for=acting_for, json=body)
-    return _check(response, "record contributions")
+    return _check(response, "record contributions")["contributions"]

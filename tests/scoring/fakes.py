@@ -75,15 +75,18 @@ class FakeMeasures:
         if request.url.path == "/measures/query":
             return httpx.Response(200, json=self.query(caller, body))
         if request.url.path == "/measures/sources":
+            # The shapes of contracts §4, as the real ingest service answers them.
             wanted = set(body["units"]), set(body["measures"])
-            return httpx.Response(
-                200, json=[s for s in self.sources if s["unit"] in wanted[0] and s["measure"] in wanted[1]]
-            )
+            sources = [s for s in self.sources if s["unit"] in wanted[0] and s["measure"] in wanted[1]]
+            return httpx.Response(200, json={"sources": sources, "missing": []})
         if request.url.path == "/measures/contribution":
-            found = []
-            for record in body:
-                found.extend(self.contributions.get((record["source"], record["record_id"]), []))
-            return httpx.Response(200, json=found)
+            found, not_found = [], []
+            for record in body["records"]:
+                key = (record["source"], record["record_id"])
+                found.extend(self.contributions.get(key, []))
+                if key not in self.contributions:
+                    not_found.append(record)
+            return httpx.Response(200, json={"contributions": found, "not_found": not_found})
         return httpx.Response(404, json={"error": {"code": "NOT_FOUND"}})
 
 
