@@ -320,9 +320,17 @@ async def apply_adjustments(
             problems.append(f"adjustment {number}: {indicator} is not an indicator of the scheme")
         if kind == "exclude_records":
             records = adj.get("records") or []
-            contribution = (
-                await sources.contributions(services, records, acting_for=run.organizer_id) if records else []
+            answer = (
+                await sources.contributions(services, records, acting_for=run.organizer_id)
+                if records
+                else {"contributions": [], "not_found": []}
             )
+            contribution = answer["contributions"]
+            for r in answer.get("not_found", []):
+                problems.append(
+                    f"adjustment {number}: record {r['source']}/{r['record_id']} is unknown to ingest "
+                    "(or outside the organizer's scope)"
+                )
             inputs.setdefault("exclusions", []).append(
                 {"unit": unit, "indicator": indicator, "records": records, "contribution": contribution}
             )

@@ -80,10 +80,14 @@ class FakeMeasures:
                 200, json=[s for s in self.sources if s["unit"] in wanted[0] and s["measure"] in wanted[1]]
             )
         if request.url.path == "/measures/contribution":
-            found = []
-            for record in body:
-                found.extend(self.contributions.get((record["source"], record["record_id"]), []))
-            return httpx.Response(200, json=found)
+            found, not_found = [], []
+            for record in body["records"]:
+                key = (record["source"], record["record_id"])
+                if key in self.contributions:
+                    found.extend({"source": key[0], "record_id": key[1], **c} for c in self.contributions[key])
+                else:
+                    not_found.append({"source": key[0], "record_id": key[1]})
+            return httpx.Response(200, json={"contributions": found, "not_found": not_found})
         return httpx.Response(404, json={"error": {"code": "NOT_FOUND"}})
 
 
