@@ -382,11 +382,11 @@ def adjustments(unit_id: str, asks: Sequence[Ask], upheld: Collection[str]) -> l
             continue
         if ask.kind is RequestKind.EXCLUDE_RECORDS:
             records = [{"source": s, "record_id": r} for s, r in ask.records]
-            out.append({"type": "exclude_records", "unit": unit_id, "indicator": ask.indicator, "records": records})
+            out.append({"kind": "exclude_records", "unit": unit_id, "indicator": ask.indicator, "records": records})
         elif ask.kind is RequestKind.CORRECT_VALUE:
-            out.append({"type": "correct_value", "unit": unit_id, "indicator": ask.indicator, "value": ask.value})
+            out.append({"kind": "correct_value", "unit": unit_id, "indicator": ask.indicator, "value": ask.value})
         else:
-            out.append({"type": "expert_score", "unit": unit_id, "indicator": ask.indicator, "score": ask.value})
+            out.append({"kind": "expert_score", "unit": unit_id, "indicator": ask.indicator, "score": ask.value})
     return out
 
 

@@ -77,6 +77,23 @@ def _result(result_id: str, unit: str, organizer: str, published_at: datetime | 
     }
 
 
+ADJUSTMENT_FIELDS = {"exclude_records": "records", "correct_value": "value", "expert_score": "score"}
+
+
+def _revision_problems(body: dict) -> list[str]:
+    """The request shape of contracts §6 exactly: what real scoring would refuse (or not understand)."""
+    problems = [f"missing {name}" for name in ("appeal_id", "reason", "adjustments") if name not in body]
+    for number, adj in enumerate(body.get("adjustments", [])):
+        kind = adj.get("kind")
+        if kind not in ADJUSTMENT_FIELDS:
+            problems.append(f"adjustment {number}: unknown kind {kind!r}")
+            continue
+        allowed = {"kind", "unit", "indicator", ADJUSTMENT_FIELDS[kind]}
+        if set(adj) != allowed:
+            problems.append(f"adjustment {number}: fields {sorted(adj)}, expected {sorted(allowed)}")
+    return problems
+
+
 @dataclass
 class FakeScoring:
     """Scoring as contracts §6 describes it: scoped by the acting unit, result ids stable across revisions,
@@ -133,6 +150,10 @@ class FakeScoring:
     def _revise(self, run_id: str, acting: str, body: dict) -> httpx.Response:
         if self.fail_revisions:
             return httpx.Response(503, json={"error": {"code": "SERVICE_UNAVAILABLE", "message": "down"}})
+        problems = _revision_problems(body)
+        if problems:
+            error = {"code": "CONFLICT", "message": problems[0], "details": {"problems": problems}}
+            return httpx.Response(409, json={"error": error})
         if body["appeal_id"] in self.answered:
             return httpx.Response(200, json=self.answered[body["appeal_id"]])
         self.revisions.append({"run_id": run_id, "acting": acting, **body})

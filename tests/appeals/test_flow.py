@@ -74,7 +74,7 @@ async def test_file_review_and_partly_uphold_makes_a_revision_with_before_and_af
     assert revision["acting"] == "GD-GZ" and revision["run_id"] == "RUN-GZ"
     assert revision["adjustments"] == [
         {
-            "type": "exclude_records",
+            "kind": "exclude_records",
             "unit": "GZ-HOUSING",
             "indicator": "on_time_closure_rate",
             "records": [
