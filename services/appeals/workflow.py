@@ -266,7 +266,9 @@ def check_filing(
     problems = check_appellant(actor, result.unit_id)
     if problems:
         return problems
-    closes = window_closes_at(result.published_at, result.limits.window_days) if result.published_at else None
+    if result.published_at is None:  # scoring withholds an unpublished result's indicators: nothing else to check
+        return _window(now, None, None)
+    closes = window_closes_at(result.published_at, result.limits.window_days)
     problems = _window(now, result.published_at, closes)
     if result.final:
         problems.append(Problem("RESULT_FINAL", "the result is final: every appeal on the run has been decided"))

@@ -44,7 +44,10 @@ async def _scope(request: Request, session, principal):
     return await directory_scope(session, request.app.state.directory, principal.unit_id)
 
 
-@router.get("/results/{result_id}", summary="A result for the appeals service (or any caller in scope)")
+@router.get(
+    "/results/{result_id}",
+    summary="A result for the appeals service (or any caller in scope); unpublished: figures withheld",
+)
 async def get_result(
     result_id: str, request: Request, principal: PrincipalDep, database: DatabaseDep
 ) -> dict[str, Any]:
@@ -52,7 +55,14 @@ async def get_result(
         scope = await _scope(request, session, principal)
         found = await repository.results_by_ids(session, scope, [result_id])
         if result_id not in found:
-            raise NotFoundError(f"result {result_id} not found")
+            pending = (
+                await repository.unpublished_result_in_subtree(session, scope, result_id)
+                if principal.internal
+                else None
+            )
+            if pending is None:
+                raise NotFoundError(f"result {result_id} not found")
+            return _unpublished(*pending)
         row, run = found[result_id]
         detail = (await repository.details(session, [(row.id, row.revision)]))[(row.id, row.revision)]
     return {
@@ -68,6 +78,17 @@ async def get_result(
             for i in detail["indicators"]
         ],
         "final": run.final_at is not None,
+    }  # fmt: skip
+
+
+def _unpublished(row: UnitResult, run: EvaluationRun) -> dict[str, Any]:
+    """An unpublished result seen by a service acting for its unit: the facts, not the figures."""
+    return {
+        "id": str(row.id), "unit": row.unit_id, "run_id": str(run.id), "revision": row.revision,
+        "organizer": run.organizer_id, "scheme": {"id": run.scheme_id, "version": run.scheme_version},
+        "published_at": None, "appeal_window_closes_at": None,
+        "appeal_limits": runs.appeal_limits(run.scheme_document),
+        "total": None, "grade": None, "rank": None, "indicators": [], "final": False,
     }  # fmt: skip
 
 

@@ -135,6 +135,9 @@ class FakeScoring:
             r = self.results.get(parts[1])
             if r is None or not (self._visible(acting, r["unit"]) or self._visible(acting, r["organizer"])):
                 return httpx.Response(404, json={"error": {"code": "NOT_FOUND", "message": "no such result"}})
+            if r["published_at"] is None and not self._visible(acting, r["organizer"]):
+                # Unpublished, seen from the unit's side: the facts, not the figures.
+                r = {**r, "total": None, "grade": None, "rank": None, "indicators": []}
             return httpx.Response(200, json=r)
         if request.method == "POST" and parts[2] == "revisions":
             return self._revise(parts[1], acting, json.loads(request.content))

@@ -23,8 +23,15 @@ def service(unit_id: str) -> dict[str, str]:
 
 async def test_appeals_reads_a_result_with_its_window_and_limits(scoring, drain):
     run = await finished_run(scoring, drain)
-    await publish(scoring, run["id"])
     result_id = results_by_unit(run)["UB"]["id"]
+    # Before publication: the appeals service (acting for the unit) learns it is not published, not the figures;
+    # the unit's own users get a 404 like for an unknown result.
+    pending = (await scoring.get(f"/results/{result_id}", headers=service("UB"))).json()
+    assert (pending["unit"], pending["published_at"], pending["total"], pending["indicators"]) == ("UB", None, None, [])
+    assert pending["appeal_limits"]["window_days"] == 7
+    assert (await scoring.get(f"/results/{result_id}", headers=auth("UB", "unit"))).status_code == 404
+    assert (await scoring.get(f"/results/{result_id}", headers=service("UA"))).status_code == 404
+    await publish(scoring, run["id"])
     response = await scoring.get(f"/results/{result_id}", headers=service("UB"))
     body = response.json()
     assert response.status_code == 200, body
