@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +19,7 @@ from services.scoring import reports, repository, runs
 from services.scoring.models import EvaluationRun, UnitResult
 
 router = APIRouter(tags=["scoring"])
+logger = logging.getLogger("hotline.scoring.appeals")
 
 
 class Adjustment(BaseModel):
@@ -133,6 +135,8 @@ async def settle_run(
         problems = await runs.settle(session, run)
         if problems:
             raise ConflictError(problems[0], problems=problems)
+        if body is not None:  # the appeals service's summary goes to the log, not to a table
+            logger.info("run %s settled by appeals at %s: %s", run.id, body.settled_at, body.appeals)
         return {"run_id": str(run.id), "final": True, "final_at": run.final_at.isoformat()}
 
 

@@ -109,6 +109,17 @@ async def test_bad_adjustments_are_refused_with_every_problem(scoring, drain):
     response = await scoring.post(f"/runs/{run['id']}/revisions", json=body, headers=service("GD-GZ"))
     assert response.status_code == 409
     assert len(response.json()["error"]["details"]["problems"]) == 3
+    # Records ingest does not know cannot be excluded; nothing is made, and the same key may be used again.
+    unknown = {"kind": "exclude_records", "unit": "UB", "indicator": "complaints",
+               "records": [{"source": "calls", "record_id": "C-404"}]}  # fmt: skip
+    body = {"appeal_id": "b", "reason": "r", "adjustments": [unknown]}
+    response = await scoring.post(f"/runs/{run['id']}/revisions", json=body, headers=service("GD-GZ"))
+    assert response.status_code == 409
+    assert response.json()["error"]["details"]["problems"] == [
+        "adjustment 0: record calls/C-404 is unknown to ingest (or outside the organizer's scope)"
+    ]
+    query = "query($id: ID!) { run(id: $id) { currentRevision } }"
+    assert data_of(await gql(scoring, query, {"id": run["id"]}, headers=ORGANIZER))["run"]["currentRevision"] == 1
 
 
 async def test_settled_runs_are_final(scoring, drain):
