@@ -26,7 +26,7 @@ DATABASE_NAME = "hotline"
 DEMO_TOKENS = [
     ("GD", ["admin", "organizer"], "province body 广东省 (admin, organizer)"),
     ("GD-GZ", ["organizer", "reviewer"], "city body 广州市 (organizer, reviewer)"),
-    ("GZ-HOUSING", ["unit"], "undertaking unit 广州市住建局 (unit)"),
+    ("GZ-HOUSING", ["unit"], "undertaking unit 广州市住建局 (unit; its 2022 result is published and appealable)"),
     ("GD-SZ", ["viewer"], "city body 深圳市 (viewer)"),
 ]
 
@@ -103,6 +103,17 @@ def up(
     except StartupError as exc:
         console.print(f"[red]start-up failed:[/red] {exc}")
         raise typer.Exit(1) from exc
+    if demo:
+        from hotline.cli.demo_evaluation import DemoError, seed_demo_evaluation
+
+        try:
+            console.print(
+                f"demo evaluation (through the gateway): {seed_demo_evaluation(stack.gateway_url, _secret())}"
+            )
+        except (DemoError, httpx.HTTPError) as exc:
+            console.print(f"[red]demo evaluation failed:[/red] {exc}")
+            stack.stop()
+            raise typer.Exit(1) from exc
     lines = []
     for unit_id, roles, label in DEMO_TOKENS:
         lines += [f"# {label}", mint_token(secret=_secret(), unit_id=unit_id, roles=roles), ""]

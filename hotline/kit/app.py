@@ -27,6 +27,7 @@ from hotline.kit.errors import ApiError
 from hotline.kit.graphql import RequestContext
 from hotline.kit.logging import bind_service, configure_logging, get_logger
 from hotline.kit.requestid import REQUEST_ID_HEADER, set_request_id
+from hotline.kit.serial import SerialSession
 from hotline.kit.services import ServiceClients
 from hotline.kit.settings import Settings, get_settings
 
@@ -61,7 +62,8 @@ async def _graphql_context(request: Request) -> AsyncIterator[RequestContext]:
     database: Database = request.app.state.database
     async with database.session() as session:
         yield RequestContext(
-            session=session,
+            # Sibling fields resolve concurrently; the request's one session takes their calls in turn.
+            session=SerialSession(session),
             principal=principal,
             auth_error=auth_error,
             services=request.app.state.services,

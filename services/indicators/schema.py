@@ -11,7 +11,6 @@ from strawberry.scalars import JSON
 from hotline.kit.graphql import federation_schema
 from services.indicators import catalog_io, loaders, models, repository, workflow
 from services.indicators.documents import diff_bodies, parse_yaml, scheme_body_from_document, to_yaml
-from services.indicators.serial import SerializeSession
 from services.indicators.types import (
     CatalogImportPayload,
     Dimension,
@@ -255,7 +254,5 @@ class Mutation:
         )
 
 
-schema = federation_schema(
-    query=Query, mutation=Mutation, types=[Dimension, Unit, SchemeVersion], extensions=[SerializeSession]
-)
+schema = federation_schema(query=Query, mutation=Mutation, types=[Dimension, Unit, SchemeVersion])
 __all__ = ["Problem", "schema"]

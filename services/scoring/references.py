@@ -1,4 +1,5 @@
-"""Reference values by policy: best in cohort, fixed (national excellent), target, dynamic baseline."""
+"""Reference values by policy: best in cohort, cohort mean, fixed (national excellent), target, dynamic
+baseline, or none (rules that need no reference)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,13 @@ def best_in_cohort(values: Mapping[str, float], item: Item) -> Reference:
     lower = item.direction == "lower_better"
     best_unit = min(sorted(values), key=lambda u: values[u] if lower else -values[u])
     return Reference(value=values[best_unit], policy="best_in_cohort", set_by=best_unit)
+
+
+def cohort_mean(values: Mapping[str, float]) -> Reference:
+    """The mean of the applicable values (seed 001: a unit's volume against the team average)."""
+    if not values:
+        return Reference(value=None, policy="cohort_mean")
+    return Reference(value=sum(values[u] for u in sorted(values)) / len(values), policy="cohort_mean")
 
 
 def is_peak(months: Sequence[int], peak_months: Sequence[int]) -> bool:
@@ -80,6 +88,10 @@ def resolve_reference(
         return best_in_cohort(applicable_values, item)
     if policy in ("fixed", "target"):
         return Reference(value=item.reference.value, policy=policy)
+    if policy == "cohort_mean":
+        return cohort_mean(applicable_values)
+    if policy == "none":  # threshold, band, deduction and expert rules need no reference
+        return Reference(value=None, policy="none")
     if policy == "dynamic_baseline":
         return dynamic_baseline(current_months, history, item)
     raise ValueError(f"unknown reference policy {policy!r}")

@@ -37,10 +37,15 @@ def threshold(value: float, item: Item) -> float:
     return item.points if met else 0.0
 
 
-def linear_band(value: float, item: Item) -> float:
+def linear_band(value: float, item: Item, reference: float | None = None) -> float | None:
     """0 at the floor, full points at the target, linear between (works in either direction:
-    for lower-is-better the floor is the larger number)."""
+    for lower-is-better the floor is the larger number). With ``relative: true`` floor and target are
+    percentages of the reference (seed 001: 80 % → 120 % of the team average); no reference → N/A."""
     floor, target = item.rule.param("floor"), item.rule.param("target")
+    if item.rule.param("relative", False):
+        if reference is None:
+            return None
+        floor, target = floor * reference / 100, target * reference / 100
     if target == floor:
         return item.points if (value <= target if item.direction == "lower_better" else value >= target) else 0.0
     fraction = (value - floor) / (target - floor)
@@ -86,7 +91,7 @@ def score_value(value: float, reference: float | None, item: Item) -> float | No
     if kind == "threshold":
         return threshold(value, item)
     if kind == "linear_band":
-        return linear_band(value, item)
+        return linear_band(value, item, reference)
     if kind == "target_band":
         return target_band(value, item)
     if kind == "deduction":

@@ -9,7 +9,7 @@ from typing import Any
 from hotline.domain.formula import Formula, FormulaError, parse
 
 RULE_TYPES = ("ratio_to_reference", "threshold", "linear_band", "target_band", "deduction", "expert")
-REFERENCE_POLICIES = ("best_in_cohort", "fixed", "target", "dynamic_baseline")
+REFERENCE_POLICIES = ("best_in_cohort", "cohort_mean", "fixed", "target", "dynamic_baseline", "none")
 DIRECTIONS = ("higher_better", "lower_better", "target_band")
 # Minimum data period in months by scheme kind (spec 5.1: comprehensive ≥ 1, special ≥ 3).
 MINIMUM_MONTHS = {"comprehensive": 1, "special": 3}
@@ -148,6 +148,8 @@ def _item(raw: Mapping[str, Any], index: int, problems: list[str]) -> Item | Non
         return None
     if policy in ("fixed", "target") and ref_raw.get("value") is None:
         problems.append(f"{where} ({code}): reference policy {policy} needs a value")
+    if policy == "none" and rule_type == "ratio_to_reference":
+        problems.append(f"{where} ({code}): rule ratio_to_reference needs a reference policy other than none")
     direction = ind.get("direction", "higher_better")
     if direction not in DIRECTIONS:
         problems.append(f"{where} ({code}): direction {direction!r} is not one of {', '.join(DIRECTIONS)}")

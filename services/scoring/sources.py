@@ -81,7 +81,7 @@ async def measure_sources(
     """``POST /measures/sources``: batches and record counts behind measures (for explanations)."""
     body = {"units": list(units), "measures": list(measures), "from": start.isoformat(), "to": end.isoformat()}
     response = await services.request("ingest", "POST", "/measures/sources", acting_for=acting_for, json=body)
-    return _check(response, "measure sources")
+    return _check(response, "measure sources")["sources"]
 
 
 async def contributions(services: ServiceClients, records: Sequence[dict], *, acting_for: str) -> dict:

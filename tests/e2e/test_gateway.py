@@ -129,3 +129,17 @@ async def test_schemes_join_units_across_services(gateway):
     # An undertaking unit is not in the cohort: the scheme does not exist for it, on any path.
     other = data_of(await gql(gateway, query, headers=UNIT))
     assert all(s["code"] != "GD-E2E-2026" for s in other["schemes"] + other["me"]["unit"]["schemes"])
+
+
+async def test_sibling_root_fields_share_one_request_session(gateway, ingest_http):
+    # GraphQL resolves sibling fields concurrently over the request's one session (on a real pool,
+    # through the gateway and straight at the subgraph); hotline.kit.serial makes them take turns.
+    query = """{ a: units(first: 2) { totalCount } b: units(under: "GD-GZ", first: 2) { totalCount }
+                 c: unit(id: "GZ-HOUSING") { id ancestors { id } } }"""
+    fresh = """{ units(first: 2) { totalCount } other: units(under: "GD-GZ", first: 2) { totalCount } }"""
+    for client in (gateway, ingest_http):
+        for _ in range(3):
+            data = data_of(await gql(client, query, headers=PROVINCE))
+            assert data["a"]["totalCount"] > data["b"]["totalCount"] > 0 and data["c"]["id"] == "GZ-HOUSING"
+            data = data_of(await gql(client, fresh, headers=PROVINCE))
+            assert data["units"]["totalCount"] > data["other"]["totalCount"] > 0

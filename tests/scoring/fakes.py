@@ -75,18 +75,17 @@ class FakeMeasures:
         if request.url.path == "/measures/query":
             return httpx.Response(200, json=self.query(caller, body))
         if request.url.path == "/measures/sources":
+            # The shapes of contracts §4, as the real ingest service answers them.
             wanted = set(body["units"]), set(body["measures"])
-            return httpx.Response(
-                200, json=[s for s in self.sources if s["unit"] in wanted[0] and s["measure"] in wanted[1]]
-            )
+            sources = [s for s in self.sources if s["unit"] in wanted[0] and s["measure"] in wanted[1]]
+            return httpx.Response(200, json={"sources": sources, "missing": []})
         if request.url.path == "/measures/contribution":
             found, not_found = [], []
             for record in body["records"]:
                 key = (record["source"], record["record_id"])
-                if key in self.contributions:
-                    found.extend({"source": key[0], "record_id": key[1], **c} for c in self.contributions[key])
-                else:
-                    not_found.append({"source": key[0], "record_id": key[1]})
+                found.extend(self.contributions.get(key, []))
+                if key not in self.contributions:
+                    not_found.append(record)
             return httpx.Response(200, json={"contributions": found, "not_found": not_found})
         return httpx.Response(404, json={"error": {"code": "NOT_FOUND"}})
 

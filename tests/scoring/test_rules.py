@@ -138,3 +138,32 @@ def test_rounding_is_correct_rounding_of_the_binary_value_and_never_negative_zer
     # 1.00005 is stored as 1.0000500000000001…: it goes up; 2.00005 is 2.0000499999… and goes down.
     assert rnd(1.00005) == 1.0001 and rnd(2.00005) == 2.0
     assert rnd(80 / 90 * 30) == 26.6667 and rnd(-0.00001) == 0.0 and rnd(None) is None
+
+
+def test_cohort_mean_and_no_reference():
+    mean = item({"type": "ratio_to_reference"}, reference={"policy": "cohort_mean"})
+    ref = resolve_reference(mean, {"A": 90.0, "B": 60.0, "C": 75.0})
+    assert (ref.value, ref.policy, ref.set_by) == (75.0, "cohort_mean", None)  # (90 + 60 + 75) / 3
+    assert resolve_reference(mean, {}).value is None
+    none = item({"type": "threshold", "target": 95}, reference={"policy": "none"})
+    assert resolve_reference(none, {"A": 90.0}).value is None
+    # A ratio needs something to be a ratio to.
+    with pytest.raises(Exception, match="other than none"):
+        item({"type": "ratio_to_reference"}, reference={"policy": "none"})
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (96.0, 0.0),  # 80 % of the team average 120 = 96: the floor
+        (120.0, 5.0),  # 100 % of it: half-way from 80 % to 120 %
+        (144.0, 10.0),  # 120 % of it: full points
+        (200.0, 10.0),  # never above the points
+    ],
+)
+def test_linear_band_relative_to_the_reference(value, expected):
+    # Seed 001: order volume against the team average — ≥ 120 % excellent, < 80 % fails.
+    band = item({"type": "linear_band", "floor": 80, "target": 120, "relative": True},
+                reference={"policy": "cohort_mean"})  # fmt: skip
+    assert rules.score_value(value, 120.0, band) == expected
+    assert rules.score_value(value, None, band) is None  # no team average: not applicable

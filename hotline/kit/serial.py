@@ -5,19 +5,20 @@ GraphQL runs sibling fields concurrently (root query fields, the fields of list 
 awaitable operations take turns on a per-request lock; the lock is held only for the duration of one
 database call, never while a resolver awaits a data loader, so it cannot deadlock.
 
-(Every subgraph meets this; it belongs in ``hotline.kit.graphql`` once the platform adopts it.)
+Every subgraph meets this: ``create_service_app`` gives each GraphQL request a ``SerialSession``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from strawberry.extensions import SchemaExtension
 
-_SERIALIZED = ("execute", "scalar", "scalars", "get", "flush", "commit", "rollback", "run_sync", "refresh", "delete")
+_SERIALIZED = (
+    "execute", "scalar", "scalars", "get", "flush", "commit", "rollback", "run_sync", "refresh", "delete",
+    "connection", "merge", "stream", "stream_scalars",
+)  # fmt: skip
 
 
 class SerialSession:
@@ -37,13 +38,3 @@ class SerialSession:
                 return await target(*args, **kwargs)
 
         return serialized
-
-
-class SerializeSession(SchemaExtension):
-    """Puts a ``SerialSession`` in the request context for the whole operation."""
-
-    def on_operation(self) -> Iterator[None]:
-        context = self.execution_context.context
-        if not isinstance(context.session, SerialSession):
-            context.session = SerialSession(context.session)
-        yield
