@@ -122,7 +122,8 @@ async def decide_appeal(
         mine = next((c for c in changes if c.unit == appeal.unit_id), None)
         if mine is not None:
             decision.new_revision, decision.score_change = mine.revision, mine.to_json()
-            appeal.result_ids = [*appeal.result_ids, mine.result_id]  # flushed below
+            if mine.result_id not in appeal.result_ids:  # scoring keeps the result id across revisions
+                appeal.result_ids = [*appeal.result_ids, mine.result_id]  # flushed below
             await repository.record(
                 deps.session,
                 appeal,

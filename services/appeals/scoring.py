@@ -27,8 +27,7 @@ class ScoreChange:
 
     revision: int
     unit: str
-    result_id: str
-    previous_result_id: str
+    result_id: str  # scoring's result ids are stable across revisions: the disputed result's own id
     total_before: float | None
     total_after: float | None
     indicators: list[dict[str, Any]]
@@ -38,7 +37,6 @@ class ScoreChange:
             "revision": self.revision,
             "unit": self.unit,
             "result_id": self.result_id,
-            "previous_result_id": self.previous_result_id,
             "total_before": self.total_before,
             "total_after": self.total_after,
             "indicators": self.indicators,
@@ -52,7 +50,7 @@ def _dt(value: str | None) -> datetime | None:
 def result_facts(body: dict[str, Any]) -> ResultFacts:
     """Parse ``GET /results/{id}``; a missing field is scoring breaking the contract (a 502, not our bug)."""
     try:
-        appeal = body["appeal"]
+        appeal = body["appeal_limits"]
         return ResultFacts(
             result_id=str(body["id"]),
             run_id=str(body["run_id"]),
@@ -99,7 +97,8 @@ class ScoringClient:
     async def revise(
         self, run_id: str, *, acting_for: str, appeal_id: str, reason: str, adjustments: list[dict[str, Any]]
     ) -> list[ScoreChange]:
-        """Ask for a new revision of the run (idempotent per appeal id and decision level)."""
+        """Ask for a new revision of the run (idempotent per appeal id and decision level: scoring answers
+        ``201`` for a new revision and ``200`` with the same revision when the key was seen before)."""
         response = await self._services.request(
             "scoring",
             "POST",
@@ -114,7 +113,6 @@ class ScoringClient:
                 revision=int(body["revision"]),
                 unit=str(r["unit"]),
                 result_id=str(r["result_id"]),
-                previous_result_id=str(r["previous_result_id"]),
                 total_before=r.get("total_before"),
                 total_after=r.get("total_after"),
                 indicators=list(r.get("indicators", [])),

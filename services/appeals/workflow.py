@@ -266,7 +266,9 @@ def check_filing(
     problems = check_appellant(actor, result.unit_id)
     if problems:
         return problems
-    closes = window_closes_at(result.published_at, result.limits.window_days) if result.published_at else None
+    if result.published_at is None:  # scoring withholds an unpublished result's indicators: nothing else to check
+        return _window(now, None, None)
+    closes = window_closes_at(result.published_at, result.limits.window_days)
     problems = _window(now, result.published_at, closes)
     if result.final:
         problems.append(Problem("RESULT_FINAL", "the result is final: every appeal on the run has been decided"))
@@ -382,11 +384,11 @@ def adjustments(unit_id: str, asks: Sequence[Ask], upheld: Collection[str]) -> l
             continue
         if ask.kind is RequestKind.EXCLUDE_RECORDS:
             records = [{"source": s, "record_id": r} for s, r in ask.records]
-            out.append({"type": "exclude_records", "unit": unit_id, "indicator": ask.indicator, "records": records})
+            out.append({"kind": "exclude_records", "unit": unit_id, "indicator": ask.indicator, "records": records})
         elif ask.kind is RequestKind.CORRECT_VALUE:
-            out.append({"type": "correct_value", "unit": unit_id, "indicator": ask.indicator, "value": ask.value})
+            out.append({"kind": "correct_value", "unit": unit_id, "indicator": ask.indicator, "value": ask.value})
         else:
-            out.append({"type": "expert_score", "unit": unit_id, "indicator": ask.indicator, "score": ask.value})
+            out.append({"kind": "expert_score", "unit": unit_id, "indicator": ask.indicator, "score": ask.value})
     return out
 
 

@@ -302,7 +302,8 @@ class SchemeVersion:
         ]
 
     @strawberry.field(description="Appeal window and limits: window_days, max_appeals_per_result, "
-                      "max_indicators_per_appeal, escalation_days.")  # fmt: skip
+                      "max_indicators_per_appeal, escalation_days, decision_days (days the deciding unit "
+                      "has for a decision; default 15).")  # fmt: skip
     def appeal(self) -> JSON:
         return with_defaults(self.row_body)["appeal"]
 

@@ -27,7 +27,10 @@ DEFAULT_GRADE_BANDS = [
     {"code": "qualified", "name_zh": "合格", "min": 70},
     {"code": "needs_improvement", "name_zh": "待改进", "min": 0},
 ]
-DEFAULT_APPEAL = {"window_days": 7, "max_appeals_per_result": 3, "max_indicators_per_appeal": 5, "escalation_days": 5}
+DEFAULT_APPEAL = {
+    "window_days": 7, "max_appeals_per_result": 3, "max_indicators_per_appeal": 5, "escalation_days": 5,
+    "decision_days": 15,
+}  # fmt: skip
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 TOP_LEVEL = {
     "code", "name_zh", "name_en", "kind", "template", "cohort", "period", "na_policy", "expert_aggregation",
@@ -179,14 +182,14 @@ def _check_appeal(c: Checker, appeal: Any) -> None:
         c.add(
             "appeal",
             "invalid",
-            "appeal is {window_days, max_appeals_per_result, max_indicators_per_appeal, escalation_days}",
+            "appeal is {window_days, max_appeals_per_result, max_indicators_per_appeal, escalation_days, decision_days}",
         )
         return
     for name in sorted(set(appeal) - set(DEFAULT_APPEAL)):
         c.add(f"appeal.{name}", "unknown_parameter", f"appeal has no parameter {name!r}")
     for name, (low, high) in {
         "window_days": (1, 90), "max_appeals_per_result": (1, 50),
-        "max_indicators_per_appeal": (1, 200), "escalation_days": (0, 90),
+        "max_indicators_per_appeal": (1, 200), "escalation_days": (0, 90), "decision_days": (1, 90),
     }.items():  # fmt: skip
         value = appeal.get(name, DEFAULT_APPEAL[name])
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -17,6 +19,7 @@ from services.scoring import reports, repository, runs
 from services.scoring.models import EvaluationRun, UnitResult
 
 router = APIRouter(tags=["scoring"])
+logger = logging.getLogger("hotline.scoring.appeals")
 
 
 class Adjustment(BaseModel):
@@ -29,16 +32,24 @@ class Adjustment(BaseModel):
 
 
 class RevisionRequest(BaseModel):
-    appeal_id: str
+    appeal_id: str = Field(description="The idempotency key (appeals sends `<appeal id>:<decision level>`).")
     reason: str
     adjustments: list[Adjustment]
+
+
+class SettlementRequest(BaseModel):
+    settled_at: str | None = Field(default=None, description="When appeals found the run final (ISO 8601).")
+    appeals: dict[str, int] = Field(default_factory=dict, description="Appeals on the run by outcome or status.")
 
 
 async def _scope(request: Request, session, principal):
     return await directory_scope(session, request.app.state.directory, principal.unit_id)
 
 
-@router.get("/results/{result_id}", summary="A result for the appeals service (or any caller in scope)")
+@router.get(
+    "/results/{result_id}",
+    summary="A result for the appeals service (or any caller in scope); unpublished: figures withheld",
+)
 async def get_result(
     result_id: str, request: Request, principal: PrincipalDep, database: DatabaseDep
 ) -> dict[str, Any]:
@@ -46,16 +57,22 @@ async def get_result(
         scope = await _scope(request, session, principal)
         found = await repository.results_by_ids(session, scope, [result_id])
         if result_id not in found:
-            raise NotFoundError(f"result {result_id} not found")
+            pending = (
+                await repository.unpublished_result_in_subtree(session, scope, result_id)
+                if principal.internal
+                else None
+            )
+            if pending is None:
+                raise NotFoundError(f"result {result_id} not found")
+            return _unpublished(*pending)
         row, run = found[result_id]
         detail = (await repository.details(session, [(row.id, row.revision)]))[(row.id, row.revision)]
-    appeal = run.scheme_document.get("appeal") or {}
     return {
         "id": str(row.id), "unit": row.unit_id, "run_id": str(run.id), "revision": row.revision,
         "organizer": run.organizer_id, "scheme": {"id": run.scheme_id, "version": run.scheme_version},
         "published_at": run.published_at.isoformat() if run.published_at else None,
         "appeal_window_closes_at": run.appeal_window_closes_at.isoformat() if run.appeal_window_closes_at else None,
-        "appeal_limits": {k: appeal[k] for k in sorted(appeal)},
+        "appeal_limits": runs.appeal_limits(run.scheme_document),
         "total": detail["total"], "grade": detail["grade"], "rank": detail["rank"],
         "indicators": [
             {"indicator": i["indicator"], "name_zh": i["name_zh"], "value": i["value"], "points": i["points"],
@@ -63,6 +80,17 @@ async def get_result(
             for i in detail["indicators"]
         ],
         "final": run.final_at is not None,
+    }  # fmt: skip
+
+
+def _unpublished(row: UnitResult, run: EvaluationRun) -> dict[str, Any]:
+    """An unpublished result seen by a service acting for its unit: the facts, not the figures."""
+    return {
+        "id": str(row.id), "unit": row.unit_id, "run_id": str(run.id), "revision": row.revision,
+        "organizer": run.organizer_id, "scheme": {"id": run.scheme_id, "version": run.scheme_version},
+        "published_at": None, "appeal_window_closes_at": None,
+        "appeal_limits": runs.appeal_limits(run.scheme_document),
+        "total": None, "grade": None, "rank": None, "indicators": [], "final": False,
     }  # fmt: skip
 
 
@@ -74,11 +102,12 @@ async def _organizer_run(request, session, principal, run_id: str) -> Evaluation
 
 
 @router.post(
-    "/runs/{run_id}/revisions", summary="Apply adjustments from a decided appeal as a new revision (services only)"
+    "/runs/{run_id}/revisions",
+    summary="Apply adjustments from a decided appeal as a new revision, idempotent by appeal_id (services only)",
 )
 async def create_revision(
     run_id: str, body: RevisionRequest, request: Request, principal: PrincipalDep, database: DatabaseDep
-) -> dict[str, Any]:
+) -> JSONResponse:
     principal.require_internal()
     async with database.unit_of_work() as session:
         run = await _organizer_run(request, session, principal, run_id)
@@ -88,21 +117,51 @@ async def create_revision(
         )  # fmt: skip
         if outcome.problems:
             raise ConflictError("the adjustments cannot be applied", problems=outcome.problems)
-    return {"run_id": str(run.id), "revision": outcome.extra["revision"], "results": outcome.extra["results"]}
+    answer = {"run_id": str(run.id), "revision": outcome.extra["revision"], "results": outcome.extra["results"]}
+    # 201: a new revision; 200: the key was seen before and this is the revision it made then.
+    return JSONResponse(answer, status_code=200 if outcome.extra["repeated"] else 201)
 
 
 @router.post(
     "/runs/{run_id}/settled",
     summary="Every appeal is decided and the window closed: results become final (services only)",
 )
-async def settle_run(run_id: str, request: Request, principal: PrincipalDep, database: DatabaseDep) -> dict[str, Any]:
+async def settle_run(
+    run_id: str, request: Request, principal: PrincipalDep, database: DatabaseDep, body: SettlementRequest | None = None
+) -> dict[str, Any]:
     principal.require_internal()
     async with database.unit_of_work() as session:
         run = await _organizer_run(request, session, principal, run_id)
         problems = await runs.settle(session, run)
         if problems:
             raise ConflictError(problems[0], problems=problems)
-        return {"run_id": str(run.id), "final_at": run.final_at.isoformat()}
+        if body is not None:  # the appeals service's summary goes to the log, not to a table
+            logger.info("run %s settled by appeals at %s: %s", run.id, body.settled_at, body.appeals)
+        return {"run_id": str(run.id), "final": True, "final_at": run.final_at.isoformat()}
+
+
+@router.get(
+    "/runs/awaiting-settlement",
+    summary="Published runs whose appeal window has closed and that are not final yet (services only)",
+)
+async def awaiting_settlement(principal: PrincipalDep, database: DatabaseDep) -> dict[str, Any]:
+    principal.require_internal()
+    async with database.session() as session:
+        rows = await session.execute(
+            select(EvaluationRun.id, EvaluationRun.organizer_id, EvaluationRun.appeal_window_closes_at)
+            .where(
+                EvaluationRun.published_at.isnot(None),
+                EvaluationRun.final_at.is_(None),
+                EvaluationRun.appeal_window_closes_at <= datetime.now(UTC),
+            )
+            .order_by(EvaluationRun.appeal_window_closes_at, EvaluationRun.id)
+        )
+        return {
+            "runs": [
+                {"run_id": str(rid), "organizer": organizer, "appeal_window_closes_at": closes.isoformat()}
+                for rid, organizer, closes in rows
+            ]
+        }
 
 
 async def _report_data(request, database, principal, run_id: str) -> reports.ReportData:

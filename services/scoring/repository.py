@@ -65,6 +65,25 @@ async def results_by_ids(
     return {str(r.id): (r, run) for r, run in rows}
 
 
+async def unpublished_result_in_subtree(
+    session: AsyncSession, scope: Scope, result_id: str
+) -> tuple[UnitResult, EvaluationRun] | None:
+    """A result of a not yet published run whose unit is in scope (for service callers: appeals must be able
+    to say *not published yet* instead of *not found*; its figures stay hidden)."""
+    key = _uuid(result_id)
+    if key is None:
+        return None
+    row = (
+        await session.execute(
+            select(UnitResult, EvaluationRun)
+            .join(EvaluationRun, EvaluationRun.id == UnitResult.run_id)
+            .join(UNIT, UNIT.c.id == UnitResult.unit_id)
+            .where(UnitResult.id == key, in_scope(UNIT.c.path, scope), EvaluationRun.published_at.is_(None))
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
 async def results_of_units(
     session: AsyncSession, scope: Scope, unit_ids: Sequence[str]
 ) -> dict[str, list[tuple[UnitResult, EvaluationRun]]]:

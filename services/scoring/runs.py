@@ -36,6 +36,17 @@ from services.scoring.scheme import SchemeError, parse_scheme
 from services.scoring.store import diff_details, store_revision
 
 ORGANIZER_ROLES = (Role.ORGANIZER, Role.ADMIN)
+# The scheme's ``appeal:`` block with every setting explicit (contracts §5, §6); decision_days is optional.
+DEFAULT_APPEAL_LIMITS = {
+    "window_days": 7, "max_appeals_per_result": 3, "max_indicators_per_appeal": 5, "escalation_days": 5,
+    "decision_days": 15,
+}  # fmt: skip
+
+
+def appeal_limits(document: dict) -> dict[str, int]:
+    """The run's appeal limits: the scheme document's ``appeal:`` block over the defaults."""
+    given = document.get("appeal") or {}
+    return {name: int(given.get(name, default)) for name, default in DEFAULT_APPEAL_LIMITS.items()}
 
 
 @dataclass
@@ -178,7 +189,7 @@ async def publish(session: AsyncSession, principal: Principal, run: EvaluationRu
     if run.published_at is not None:
         return ["the run is already published"]
     now = datetime.now(UTC)
-    window = int((run.scheme_document.get("appeal") or {}).get("window_days", 7))
+    window = appeal_limits(run.scheme_document)["window_days"]
     run.published_at, run.published_by = now, principal.subject
     run.appeal_window_closes_at = now + timedelta(days=window)
     await _touch_results(session, run)
@@ -279,7 +290,18 @@ async def apply_adjustments(
     session: AsyncSession, services: ServiceClients, run: EvaluationRun, *, adjustments: list[dict], appeal_id: str | None,
     reason: str, requested_by: str,
 ) -> Outcome:  # fmt: skip
-    """Appeal adjustments (contract §6) → a new revision computed from the current one's stored inputs."""
+    """Appeal adjustments (contract §6) → a new revision computed from the current one's stored inputs.
+
+    ``appeal_id`` is the idempotency key: when a revision of the run already carries it, that
+    revision's changes are answered again (``extra["repeated"]``) and nothing new is made."""
+    # One revision at a time per run: concurrent decisions wait here, and a repeated key sees the first.
+    await session.refresh(run, with_for_update=True)
+    if appeal_id:
+        made = await session.scalar(
+            select(RunRevision).where(RunRevision.run_id == run.id, RunRevision.appeal_id == appeal_id)
+        )
+        if made is not None:
+            return Outcome(run=run, extra=await _revision_changes(session, run, made))
     problems = []
     if run.status != "done":
         problems.append(f"the run is {run.status}; only a finished run can be revised")
@@ -298,9 +320,17 @@ async def apply_adjustments(
             problems.append(f"adjustment {number}: {indicator} is not an indicator of the scheme")
         if kind == "exclude_records":
             records = adj.get("records") or []
-            contribution = (
-                await sources.contributions(services, records, acting_for=run.organizer_id) if records else []
+            answer = (
+                await sources.contributions(services, records, acting_for=run.organizer_id)
+                if records
+                else {"contributions": [], "not_found": []}
             )
+            contribution = answer["contributions"]
+            for r in answer.get("not_found", []):
+                problems.append(
+                    f"adjustment {number}: record {r['source']}/{r['record_id']} is unknown to ingest "
+                    "(or outside the organizer's scope)"
+                )
             inputs.setdefault("exclusions", []).append(
                 {"unit": unit, "indicator": indicator, "records": records, "contribution": contribution}
             )
@@ -323,15 +353,35 @@ async def apply_adjustments(
         created_by=requested_by, appeal_id=appeal_id,
     )  # fmt: skip
     after = {u["unit"]: u for u in outcome["units"]}
-    affected = sorted(
-        {a["unit"] for a in adjustments} | {c["unit"] for c in diff_details(before, after) if c["field"] == "total"}
+    results = _changes(before, after, ids, {a["unit"] for a in adjustments})
+    return Outcome(run=run, extra={"revision": new_revision, "repeated": False, "results": results})
+
+
+async def _revision_changes(session: AsyncSession, run: EvaluationRun, made: RunRevision) -> dict[str, Any]:
+    """What an earlier appeal revision changed, recomputed from the stored revisions (for a repeated key)."""
+    before = await revision_details(session, run.id, made.revision - 1)
+    after = await revision_details(session, run.id, made.revision)
+    entry = next(
+        (a for a in made.inputs.get("adjustments", []) if a.get("appeal_id") == made.appeal_id), {"adjustments": []}
     )
-    results = [
+    ids = dict(
+        (await session.execute(select(UnitResult.unit_id, UnitResult.id).where(UnitResult.run_id == run.id))).all()
+    )
+    return {"revision": made.revision, "repeated": True,
+            "results": _changes(before, after, ids, {a["unit"] for a in entry["adjustments"]})}  # fmt: skip
+
+
+def _changes(before: dict, after: dict, ids: dict, adjusted: set[str]) -> list[dict[str, Any]]:
+    """Each result the revision changed (or that an adjustment named): totals and indicator scores before/after."""
+    affected = sorted(
+        (adjusted | {c["unit"] for c in diff_details(before, after) if c["field"] == "total"}) & set(after)
+    )
+    return [
         {"result_id": str(ids[u]), "unit": u, "total_before": before[u]["total"], "total_after": after[u]["total"],
          "indicators": [
              {"indicator": i["indicator"], "score_before": b["score"], "score_after": i["score"]}
-             for i, b in zip(after[u]["indicators"], before[u]["indicators"], strict=True) if i["score"] != b["score"] or i["value"] != b["value"]
+             for i, b in zip(after[u]["indicators"], before[u]["indicators"], strict=True)
+             if i["score"] != b["score"] or i["value"] != b["value"]
          ]}
         for u in affected
     ]  # fmt: skip
-    return Outcome(run=run, extra={"revision": new_revision, "results": results})

@@ -84,8 +84,9 @@ async def measure_sources(
     return _check(response, "measure sources")["sources"]
 
 
-async def contributions(services: ServiceClients, records: Sequence[dict], *, acting_for: str) -> list[dict]:
-    """``POST /measures/contribution``: what given records add to the measures (to exclude them)."""
+async def contributions(services: ServiceClients, records: Sequence[dict], *, acting_for: str) -> dict:
+    """``POST /measures/contribution`` (contracts §4): what given records add to the measures (to exclude
+    them). Answers ``{"contributions": [{source, record_id, kind, unit, day, measure, value}], "not_found": [...]}``."""
     body = {"records": [{"source": r["source"], "record_id": r["record_id"]} for r in records]}
     response = await services.request("ingest", "POST", "/measures/contribution", acting_for=acting_for, json=body)
-    return _check(response, "record contributions")["contributions"]
+    return _check(response, "record contributions")

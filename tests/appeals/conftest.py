@@ -1,4 +1,5 @@
-"""Fixtures of the appeals tests: a fake scoring service (contracts §6) behind ``httpx.MockTransport``,
+"""Fixtures of the appeals tests: a fake scoring service answering exactly the shapes of contracts §6
+behind ``httpx.MockTransport`` (``test_real_scoring.py`` runs the flow against the real scoring app),
 an injectable clock, the unit tree loaded into ingest, and the appeals app."""
 
 from __future__ import annotations
@@ -38,24 +39,70 @@ def _result(result_id: str, unit: str, organizer: str, published_at: datetime | 
         "organizer": organizer,
         "published_at": published_at.isoformat() if published_at else None,
         "appeal_window_closes_at": (published_at + timedelta(days=7)).isoformat() if published_at else None,
-        "appeal": dict(LIMITS),
+        "scheme": {"id": "S-GZ", "version": 1},
+        "appeal_limits": dict(LIMITS),
         "total": 80.0,
-        "grade": "qualified",
+        "grade": {"code": "qualified", "name_zh": "合格"},
+        "rank": 2,
         "final": False,
         "indicators": [
-            {"indicator": "on_time_closure_rate", "points": 10, "value": 88.0, "score": 6.0},
-            {"indicator": "answer_rate", "points": 5, "value": 90.0, "score": 4.0},
-            {"indicator": "innovation", "points": 5, "value": None, "score": 3.0},
+            {
+                "indicator": "on_time_closure_rate",
+                "name_zh": "按时办结率",
+                "points": 10,
+                "value": 88.0,
+                "score": 6.0,
+                "applicable": True,
+                "rule": "linear_band",
+            },
+            {
+                "indicator": "answer_rate",
+                "name_zh": "接通率",
+                "points": 5,
+                "value": 90.0,
+                "score": 4.0,
+                "applicable": True,
+                "rule": "ratio_to_reference",
+            },
+            {
+                "indicator": "innovation",
+                "name_zh": "创新",
+                "points": 5,
+                "value": None,
+                "score": 3.0,
+                "applicable": True,
+                "rule": "expert",
+            },
         ],
     }
 
 
+ADJUSTMENT_FIELDS = {"exclude_records": "records", "correct_value": "value", "expert_score": "score"}
+
+
+def _revision_problems(body: dict) -> list[str]:
+    """The request shape of contracts §6 exactly: what real scoring would refuse (or not understand)."""
+    problems = [f"missing {name}" for name in ("appeal_id", "reason", "adjustments") if name not in body]
+    for number, adj in enumerate(body.get("adjustments", [])):
+        kind = adj.get("kind")
+        if kind not in ADJUSTMENT_FIELDS:
+            problems.append(f"adjustment {number}: unknown kind {kind!r}")
+            continue
+        allowed = {"kind", "unit", "indicator", ADJUSTMENT_FIELDS[kind]}
+        if set(adj) != allowed:
+            problems.append(f"adjustment {number}: fields {sorted(adj)}, expected {sorted(allowed)}")
+    return problems
+
+
 @dataclass
 class FakeScoring:
-    """Scoring as contracts §6 describes it: scoped by the acting unit, revisions add 1.5 points per adjustment."""
+    """Scoring as contracts §6 describes it: scoped by the acting unit, result ids stable across revisions,
+    revisions (idempotent by ``appeal_id``) add 1.5 points per adjustment."""
 
     results: dict[str, dict] = field(default_factory=dict)
     revisions: list[dict] = field(default_factory=list)
+    answered: dict[str, dict] = field(default_factory=dict)  # appeal_id → the revision's answer
+    run_revisions: dict[str, int] = field(default_factory=dict)
     settled: list[tuple[str, str, dict]] = field(default_factory=list)
     awaiting: list[dict] = field(default_factory=list)
     calls: list[tuple[str, str, str]] = field(default_factory=list)
@@ -88,12 +135,17 @@ class FakeScoring:
             r = self.results.get(parts[1])
             if r is None or not (self._visible(acting, r["unit"]) or self._visible(acting, r["organizer"])):
                 return httpx.Response(404, json={"error": {"code": "NOT_FOUND", "message": "no such result"}})
+            if r["published_at"] is None and not self._visible(acting, r["organizer"]):
+                # Unpublished, seen from the unit's side: the facts, not the figures.
+                r = {**r, "total": None, "grade": None, "rank": None, "indicators": []}
             return httpx.Response(200, json=r)
         if request.method == "POST" and parts[2] == "revisions":
             return self._revise(parts[1], acting, json.loads(request.content))
         if request.method == "POST" and parts[2] == "settled":
             self.settled.append((parts[1], acting, json.loads(request.content)))
-            return httpx.Response(200, json={"run_id": parts[1], "final": True})
+            return httpx.Response(
+                200, json={"run_id": parts[1], "final": True, "final_at": self.published_at.isoformat()}
+            )
         if request.method == "GET" and path == "/runs/awaiting-settlement":
             return httpx.Response(200, json={"runs": self.awaiting})
         return httpx.Response(404, json={"error": {"code": "NOT_FOUND", "message": path}})
@@ -101,34 +153,41 @@ class FakeScoring:
     def _revise(self, run_id: str, acting: str, body: dict) -> httpx.Response:
         if self.fail_revisions:
             return httpx.Response(503, json={"error": {"code": "SERVICE_UNAVAILABLE", "message": "down"}})
+        problems = _revision_problems(body)
+        if problems:
+            error = {"code": "CONFLICT", "message": problems[0], "details": {"problems": problems}}
+            return httpx.Response(409, json={"error": error})
+        if body["appeal_id"] in self.answered:
+            return httpx.Response(200, json=self.answered[body["appeal_id"]])
         self.revisions.append({"run_id": run_id, "acting": acting, **body})
+        revision = self.run_revisions.get(run_id, 1) + 1
+        self.run_revisions[run_id] = revision
         by_unit: dict[str, list[dict]] = {}
         for adj in body["adjustments"]:
             by_unit.setdefault(adj["unit"], []).append(adj)
         out = []
         for unit, adjustments in by_unit.items():
-            old = next(r for r in self.results.values() if r["unit"] == unit and r["run_id"] == run_id)
-            new = json.loads(json.dumps(old))
-            new["id"], new["revision"] = f"{old['id']}-r{len(self.revisions) + 1}", len(self.revisions) + 1
-            changes = []
+            result = next(r for r in self.results.values() if r["unit"] == unit and r["run_id"] == run_id)
+            total_before, changes = result["total"], []
             for adj in adjustments:
-                item = next(i for i in new["indicators"] if i["indicator"] == adj["indicator"])
+                item = next(i for i in result["indicators"] if i["indicator"] == adj["indicator"])
                 changes.append(
                     {"indicator": adj["indicator"], "score_before": item["score"], "score_after": item["score"] + 1.5}
                 )
                 item["score"] += 1.5
-            new["total"] = old["total"] + 1.5 * len(adjustments)
+            result["total"], result["revision"] = total_before + 1.5 * len(adjustments), revision
             out.append(
                 {
-                    "result_id": new["id"],
-                    "previous_result_id": old["id"],
+                    "result_id": result["id"],
                     "unit": unit,
-                    "total_before": old["total"],
-                    "total_after": new["total"],
+                    "total_before": total_before,
+                    "total_after": result["total"],
                     "indicators": changes,
                 }
             )
-        return httpx.Response(201, json={"run_id": run_id, "revision": len(self.revisions) + 1, "results": out})
+        answer = {"run_id": run_id, "revision": revision, "results": out}
+        self.answered[body["appeal_id"]] = answer
+        return httpx.Response(201, json=answer)
 
 
 class Clock:

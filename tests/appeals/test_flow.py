@@ -74,7 +74,7 @@ async def test_file_review_and_partly_uphold_makes_a_revision_with_before_and_af
     assert revision["acting"] == "GD-GZ" and revision["run_id"] == "RUN-GZ"
     assert revision["adjustments"] == [
         {
-            "type": "exclude_records",
+            "kind": "exclude_records",
             "unit": "GZ-HOUSING",
             "indicator": "on_time_closure_rate",
             "records": [
@@ -199,7 +199,8 @@ async def test_a_scoring_outage_rolls_the_decision_back(appeals, scoring):
     assert "decided" not in [e["kind"] for e in still["data"]["appeal"]["events"]]
 
 
-async def test_the_new_revisions_result_carries_the_appeal_and_a_second_decision_starts_from_it(appeals, clock):
+async def test_the_revised_result_still_carries_the_appeal_and_a_second_decision_starts_from_it(appeals, clock):
+    # Scoring keeps a result's id across revisions (contracts §6): the revised result is the disputed one.
     appeal = (await file_appeal(appeals))["appeal"]
     taken = (await call(appeals, TAKE, {"id": appeal["id"], "v": appeal["version"]}, REVIEWER))["appeal"]
     decided = await call(
@@ -211,11 +212,12 @@ async def test_the_new_revisions_result_carries_the_appeal_and_a_second_decision
     query = (
         """query($reps: [_Any!]!) { _entities(representations: $reps) { ... on UnitResult { id appeals { id } } } }"""
     )
-    reps = [{"__typename": "UnitResult", "id": i} for i in ("R-HOUSING", "R-HOUSING-r2", "R-WATER")]
+    assert decided["appeal"]["decisions"][0]["newRevision"] == 2
+    reps = [{"__typename": "UnitResult", "id": i} for i in ("R-HOUSING", "R-WATER")]
     from tests.support import data_of, gql
 
     entities = data_of(await gql(appeals, query, {"reps": reps}, headers=UNIT))["_entities"]
-    assert [len(e["appeals"]) for e in entities] == [1, 1, 0]
+    assert [[a["id"] for a in e["appeals"]] for e in entities] == [[appeal["id"]], []]
     escalated = (await call(appeals, ESCALATE, {"id": appeal["id"], "v": decided["appeal"]["version"]}, UNIT))["appeal"]
     retaken = (await call(appeals, TAKE, {"id": appeal["id"], "v": escalated["version"]}, PARENT_REVIEWER))["appeal"]
     confirmed = await call(

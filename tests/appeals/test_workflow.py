@@ -118,8 +118,8 @@ def test_decisions_and_their_adjustments():
         wf.Ask("c", wf.RequestKind.RESCORE_EXPERT_ITEM, value=4.0),
     ]
     assert wf.adjustments("U", asks, {"a", "c"}) == [
-        {"type": "exclude_records", "unit": "U", "indicator": "a", "records": [{"source": "src", "record_id": "1"}]},
-        {"type": "expert_score", "unit": "U", "indicator": "c", "score": 4.0},
+        {"kind": "exclude_records", "unit": "U", "indicator": "a", "records": [{"source": "src", "record_id": "1"}]},
+        {"kind": "expert_score", "unit": "U", "indicator": "c", "score": 4.0},
     ]
     for outcome, upheld in ((wf.Outcome.REJECTED, ["a"]), (wf.Outcome.UPHELD, ["a"])):
         refused = wf.check_decide(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 from collections.abc import AsyncIterator
 
@@ -22,28 +21,7 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def scoring_stand_in():
-    """Scoring's contract (docs/contracts.md §6) served by a stand-in while scoring is not in the stack;
-    None once it is (then the appeals e2e test must use a real published run)."""
-    if any(s.name == "scoring" for s in SERVICES):
-        yield None
-        return
-    from tests.e2e.scoring_stand_in import StandIn
-
-    stand_in = StandIn(free_port())
-    stand_in.start()
-    previous = os.environ.get("HOTLINE_SCORING_URL")
-    os.environ["HOTLINE_SCORING_URL"] = stand_in.url  # the stack's children inherit it
-    yield stand_in
-    if previous is None:
-        os.environ.pop("HOTLINE_SCORING_URL", None)
-    else:
-        os.environ["HOTLINE_SCORING_URL"] = previous
-    stand_in.stop()
-
-
-@pytest.fixture(scope="session")
-async def stack(fresh_database, tmp_path_factory, scoring_stand_in) -> AsyncIterator[Stack]:
+async def stack(fresh_database, tmp_path_factory) -> AsyncIterator[Stack]:
     url = await fresh_database("hotline_e2e")
     await load_demo_units(url)
     system = Stack(

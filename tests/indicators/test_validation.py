@@ -160,3 +160,14 @@ def test_a_service_acting_for_the_organizer_reads_published_versions_only():
     assert not can_read_version(scoring, Scope("GD", "GD"), None, status="draft", **read)
     assert not can_read_version(scoring, Scope("GD-SZ", "GD/GD-SZ"), None, status="published", **read)
     assert not can_read_version(user_with_role, Scope("GD", "GD"), None, status="published", **read)
+
+
+def test_decision_days_is_an_optional_appeal_setting_from_1_to_90():
+    body = body_of("call_centre_kpi")
+    assert not {p for p in problems(body) if p[0].startswith("appeal")}
+    body["appeal"] = {"window_days": 7, "decision_days": 10}
+    assert not {p for p in problems(body) if p[0].startswith("appeal")}
+    body["appeal"] = {"decision_days": 0}
+    assert ("appeal.decision_days", "out_of_range") in {(path, code) for path, code, _ in problems(body)}
+    body["appeal"] = {"decision_days": 91}
+    assert ("appeal.decision_days", "out_of_range") in {(path, code) for path, code, _ in problems(body)}

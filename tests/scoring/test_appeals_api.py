@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime, timedelta
 
 from openpyxl import load_workbook
+from sqlalchemy import text
 
 from hotline.kit.auth import mint_service_token
 from hotline.kit.settings import DEVELOPMENT_SERVICE_SECRET
@@ -21,8 +23,15 @@ def service(unit_id: str) -> dict[str, str]:
 
 async def test_appeals_reads_a_result_with_its_window_and_limits(scoring, drain):
     run = await finished_run(scoring, drain)
-    await publish(scoring, run["id"])
     result_id = results_by_unit(run)["UB"]["id"]
+    # Before publication: the appeals service (acting for the unit) learns it is not published, not the figures;
+    # the unit's own users get a 404 like for an unknown result.
+    pending = (await scoring.get(f"/results/{result_id}", headers=service("UB"))).json()
+    assert (pending["unit"], pending["published_at"], pending["total"], pending["indicators"]) == ("UB", None, None, [])
+    assert pending["appeal_limits"]["window_days"] == 7
+    assert (await scoring.get(f"/results/{result_id}", headers=auth("UB", "unit"))).status_code == 404
+    assert (await scoring.get(f"/results/{result_id}", headers=service("UA"))).status_code == 404
+    await publish(scoring, run["id"])
     response = await scoring.get(f"/results/{result_id}", headers=service("UB"))
     body = response.json()
     assert response.status_code == 200, body
@@ -33,7 +42,14 @@ async def test_appeals_reads_a_result_with_its_window_and_limits(scoring, drain)
         69.33,
         False,
     )
-    assert body["appeal_limits"]["window_days"] == 7 and body["appeal_window_closes_at"] > body["published_at"]
+    # Every limit explicit; the example scheme names neither escalation_days nor decision_days (defaults 5, 15).
+    assert body["appeal_limits"] == {
+        "window_days": 7, "max_appeals_per_result": 3, "max_indicators_per_appeal": 5, "escalation_days": 5,
+        "decision_days": 15,
+    }  # fmt: skip
+    published = datetime.fromisoformat(body["published_at"])
+    assert datetime.fromisoformat(body["appeal_window_closes_at"]) == published + timedelta(days=7)
+    assert body["grade"] == {"code": "needs_improvement", "name_zh": "待改进"}
     assert [i["indicator"] for i in body["indicators"]][:2] == ["answer_rate", "average_answer_wait"]
     # Acting for another unit: exactly like a missing result.
     assert (await scoring.get(f"/results/{result_id}", headers=service("UA"))).status_code == 404
@@ -61,8 +77,13 @@ async def test_an_upheld_appeal_makes_a_new_revision_with_scores_before_and_afte
     }
     assert (await scoring.post(f"/runs/{run['id']}/revisions", json=body, headers=ORGANIZER)).status_code == 403
     response = await scoring.post(f"/runs/{run['id']}/revisions", json=body, headers=service("GD-GZ"))
-    assert response.status_code == 200, response.text
+    assert response.status_code == 201, response.text
     answer = response.json()
+    # The same appeal_id again (a retry): the same revision is answered with 200, no second one is made.
+    again = await scoring.post(f"/runs/{run['id']}/revisions", json=body, headers=service("GD-GZ"))
+    assert again.status_code == 200 and again.json() == answer
+    # The result id is stable across revisions: the disputed result is the revised one.
+    assert {r["result_id"] for r in answer["results"] if r["unit"] == "UB"} == {results_by_unit(run)["UB"]["id"]}
     # complaints 3 → 2: 10 − (2 − 1) × 2 = 8 (was 6); wait 20 → 12.5: 10/12.5 × 20 = 16 (was 10).
     # UB: 26.6667 + 16 + 13.3333 + 8 + 13.3333 = 77.3333 → 77.33.
     assert answer["revision"] == 2
@@ -88,6 +109,17 @@ async def test_bad_adjustments_are_refused_with_every_problem(scoring, drain):
     response = await scoring.post(f"/runs/{run['id']}/revisions", json=body, headers=service("GD-GZ"))
     assert response.status_code == 409
     assert len(response.json()["error"]["details"]["problems"]) == 3
+    # Records ingest does not know cannot be excluded; nothing is made, and the same key may be used again.
+    unknown = {"kind": "exclude_records", "unit": "UB", "indicator": "complaints",
+               "records": [{"source": "calls", "record_id": "C-404"}]}  # fmt: skip
+    body = {"appeal_id": "b", "reason": "r", "adjustments": [unknown]}
+    response = await scoring.post(f"/runs/{run['id']}/revisions", json=body, headers=service("GD-GZ"))
+    assert response.status_code == 409
+    assert response.json()["error"]["details"]["problems"] == [
+        "adjustment 0: record calls/C-404 is unknown to ingest (or outside the organizer's scope)"
+    ]
+    query = "query($id: ID!) { run(id: $id) { currentRevision } }"
+    assert data_of(await gql(scoring, query, {"id": run["id"]}, headers=ORGANIZER))["run"]["currentRevision"] == 1
 
 
 async def test_settled_runs_are_final(scoring, drain):
@@ -96,7 +128,11 @@ async def test_settled_runs_are_final(scoring, drain):
         await scoring.post(f"/runs/{run['id']}/settled", headers=service("GD-GZ"))
     ).status_code == 409  # unpublished
     await publish(scoring, run["id"])
-    assert (await scoring.post(f"/runs/{run['id']}/settled", headers=service("GD-GZ"))).status_code == 200
+    summary = {"settled_at": "2026-03-12T00:00:00+00:00", "appeals": {"total": 1, "rejected": 1}}
+    settled = await scoring.post(f"/runs/{run['id']}/settled", json=summary, headers=service("GD-GZ"))
+    assert settled.status_code == 200 and settled.json()["final"] is True
+    again = await scoring.post(f"/runs/{run['id']}/settled", json=summary, headers=service("GD-GZ"))
+    assert again.status_code == 200 and again.json()["final"] is True  # idempotent
     final = data_of(
         await gql(scoring, "query($id: ID!) { run(id: $id) { final } }", {"id": run["id"]}, headers=ORGANIZER)
     )
@@ -107,6 +143,24 @@ async def test_settled_runs_are_final(scoring, drain):
         "adjustments": [{"kind": "correct_value", "unit": "UB", "indicator": "complaints", "value": 0}],
     }
     assert (await scoring.post(f"/runs/{run['id']}/revisions", json=body, headers=service("GD-GZ"))).status_code == 409
+
+
+async def test_runs_awaiting_settlement_are_published_closed_and_not_final(scoring, drain, scoring_app):
+    run = await finished_run(scoring, drain)
+    await publish(scoring, run["id"])
+    listing = await scoring.get("/runs/awaiting-settlement", headers=service("-"))
+    assert listing.status_code == 200 and listing.json() == {"runs": []}  # the window is still open
+    async with scoring_app.state.database.unit_of_work() as session:
+        await session.execute(
+            text("UPDATE scoring.evaluation_run SET appeal_window_closes_at = :at WHERE id = :id"),
+            {"at": datetime.now(UTC) - timedelta(minutes=1), "id": run["id"]},
+        )
+    runs = (await scoring.get("/runs/awaiting-settlement", headers=service("-"))).json()["runs"]
+    assert [(r["run_id"], r["organizer"]) for r in runs] == [(run["id"], "GD-GZ")]
+    assert datetime.fromisoformat(runs[0]["appeal_window_closes_at"]) < datetime.now(UTC)
+    assert (await scoring.get("/runs/awaiting-settlement", headers=ORGANIZER)).status_code == 403
+    assert (await scoring.post(f"/runs/{run['id']}/settled", headers=service("GD-GZ"))).status_code == 200
+    assert (await scoring.get("/runs/awaiting-settlement", headers=service("-"))).json() == {"runs": []}
 
 
 EXPERT = """
