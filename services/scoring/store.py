@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
@@ -10,6 +9,8 @@ from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.scoring.detail import Compactor
+from services.scoring.engine import canonical_json
 from services.scoring.models import RESULT_CHANGE_SEQ, EvaluationRun, ResultRevision, RunRevision, UnitResult
 
 
@@ -73,8 +74,19 @@ async def store_revision(
     )
     if outcome["units"]:
         # One JSON document for all units, unpacked by PostgreSQL: one parse instead of one bind per row.
-        payload = json.dumps(
-            [{"result_id": str(ids[u["unit"]]), "detail": u} for u in outcome["units"]], ensure_ascii=False
+        # Each unit is stored compact (``detail.Expander`` restores the scheme-derived fields on read),
+        # in the canonical JSON the digest was taken over (``inputs.evaluate``), serialised only once.
+        unit_json = getattr(outcome, "unit_json", None)
+        if unit_json is None or len(unit_json) != len(outcome["units"]):
+            compactor = Compactor()
+            unit_json = [canonical_json(compactor.unit(u)) for u in outcome["units"]]
+        payload = (
+            "["
+            + ",".join(
+                f'{{"result_id":"{ids[u["unit"]]}","detail":{text_}}}'
+                for u, text_ in zip(outcome["units"], unit_json, strict=True)
+            )
+            + "]"
         )
         await session.execute(
             text(
