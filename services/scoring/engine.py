@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from services.scoring import references, rules, vector
-from services.scoring.numbers import rnd
+from services.scoring.numbers import PLACES, rnd
 from services.scoring.ranking import competition_ranks, overlapping_neighbours
 from services.scoring.references import HistoryPeriod, Reference
 from services.scoring.scheme import Item, Scheme
@@ -73,6 +73,7 @@ class _Cell:
     experts: list[dict] = field(default_factory=list)
     corrected: bool = False
     rounded_measures: dict[str, float | None] | None = None  # set by the array path (already rounded)
+    rounded: dict[str, Any] | None = None  # value/numerator/denominator/interval rounded by the array path
 
 
 def _sample_short(item: Item, measures: Mapping[str, float]) -> bool:
@@ -216,6 +217,24 @@ def _optional(values: np.ndarray, ok: np.ndarray) -> list[float | None]:
     return [v if k else None for v, k in zip(values.tolist(), ok.tolist(), strict=True)]
 
 
+def _rounded(values: np.ndarray, ok: np.ndarray) -> list[float | None]:
+    """``rnd`` of each applicable value: a whole number (most measure sums) is its own rounding (``+ 0.0``
+    only turns -0.0 into 0.0), the others go through Python's ``round`` as in ``rnd``."""
+    with np.errstate(all="ignore"):
+        whole = (np.floor(values) == values).tolist()
+        plain = (values + 0.0).tolist()
+    out: list[float | None] = []
+    for v, k, w in zip(plain, ok.tolist(), whole, strict=True):
+        if not k:
+            out.append(None)
+        elif w:
+            out.append(v)
+        else:
+            r = round(v, PLACES)
+            out.append(0.0 if r == 0 else r)
+    return out
+
+
 def _item_cells(
     item: Item, units: list[str], data: EngineInput, columns: _Columns, experts_by_key, parts: RateParts | None
 ) -> list[_Cell]:
@@ -232,15 +251,18 @@ def _item_cells(
     arrays = columns.arrays(item.formula.measures)
     n = columns.n
     value, value_ok = vector.evaluate(item.formula, arrays, n)
-    values = _optional(value, value_ok)
+    values, values_r = _optional(value, value_ok), _rounded(value, value_ok)
     numerators = denominators = lows = highs = None
     if parts is not None:
         num, num_ok = vector.evaluate(parts.numerator, columns.arrays(parts.numerator.measures), n)
         den, den_ok = vector.evaluate(parts.denominator, columns.arrays(parts.denominator.measures), n)
         numerators, denominators = _optional(num, num_ok), _optional(den, den_ok)
+        numerators_r, denominators_r = _rounded(num, num_ok), _rounded(den, den_ok)
         low, high, defined = vector.wilson(np.where(num_ok, num, 0.0), np.where(den_ok, den, 1.0))
         defined &= num_ok & den_ok
-        lows, highs = _optional(low * parts.scale, defined), _optional(high * parts.scale, defined)
+        low, high = low * parts.scale, high * parts.scale
+        lows, highs = _optional(low, defined), _optional(high, defined)
+        lows_r, highs_r = _rounded(low, defined), _rounded(high, defined)
     short = None
     if item.min_sample is not None:
         short = (columns.array(item.min_sample.measure) < item.min_sample.count).tolist()
@@ -254,17 +276,21 @@ def _item_cells(
             cell.rounded_measures = {c: r[i] for c, r in zip(codes, rounded, strict=True)}
             cell.na_reason = "no_data"
             continue
+        fixed = cell.rounded = {"value": None, "numerator": None, "denominator": None, "interval": None}
         if numerators is not None:
             cell.numerator, cell.denominator = numerators[i], denominators[i]
+            fixed["numerator"], fixed["denominator"] = numerators_r[i], denominators_r[i]
             if lows[i] is not None:
                 cell.interval = (lows[i], highs[i])
+                fixed["interval"] = [lows_r[i], highs_r[i]]
         override = overrides.get(unit, {}).get(item.code) if overrides else None
         if override is not None:
             cell.value, cell.corrected, cell.interval = float(override), True, None
+            fixed["value"], fixed["interval"] = rnd(cell.value), None
         elif short is not None and short[i]:
             cell.na_reason = "sample_below_minimum"
         else:
-            cell.value = values[i]
+            cell.value, fixed["value"] = values[i], values_r[i]
             if cell.value is None:
                 cell.na_reason = "division_by_zero"
     return cells
@@ -368,21 +394,29 @@ def static_fields(item: Item) -> dict:
 
 
 def _indicator_dict(item: Item, cell: _Cell, shared: dict, score: float | None, data: EngineInput, unit: str) -> dict:
+    rounded = cell.rounded
+    if rounded is None:
+        rounded = {
+            "value": rnd(cell.value),
+            "numerator": rnd(cell.numerator),
+            "denominator": rnd(cell.denominator),
+            "interval": None if cell.interval is None else [rnd(cell.interval[0]), rnd(cell.interval[1])],
+        }
     row = {
         "indicator": item.code,
         **shared["static"],
         "applicable": score is not None,
         "na_reason": None if score is not None else cell.na_reason,
-        "value": rnd(cell.value),
+        "value": rounded["value"],
         "corrected": cell.corrected,
         "measures": (
             cell.rounded_measures
             if cell.rounded_measures is not None
             else {m: rnd(v) for m, v in cell.measures.items()}
         ),
-        "numerator": rnd(cell.numerator),
-        "denominator": rnd(cell.denominator),
-        "interval": None if cell.interval is None else [rnd(cell.interval[0]), rnd(cell.interval[1])],
+        "numerator": rounded["numerator"],
+        "denominator": rounded["denominator"],
+        "interval": rounded["interval"],
         "reference": shared["reference"],
         "score": score,
         "experts": cell.experts,

@@ -97,3 +97,23 @@ def test_rules_over_arrays_match_the_scalar_rules(rule, direction, reference, po
             assert got is None
         else:
             assert float(got[i]) == float(expected) and np.float64(expected).tobytes() == got[i].tobytes(), (v, got[i])
+
+
+def test_rounding_a_whole_array_matches_rnd():
+    from services.scoring.engine import _rounded
+    from services.scoring.numbers import rnd
+
+    rng = random.Random(3)
+    values = [0.0, -0.0, -1e-9, 2.5, 0.00005, 0.00015, -0.00005, 1e300, 123456789.0, 1 / 3, 2**60 + 0.0] + [
+        rng.uniform(-1e4, 1e4) for _ in range(2000)
+    ]
+    values += [float(rng.randint(-(10**6), 10**6)) for _ in range(500)] + [
+        rng.randint(0, 10**6) / 8 for _ in range(500)
+    ]
+    ok = np.array([i % 7 != 0 for i in range(len(values))])
+    got = _rounded(np.array(values), ok)
+    for v, k, g in zip(values, ok.tolist(), got, strict=True):
+        if not k:
+            assert g is None
+        else:
+            assert g == rnd(v) and repr(g) == repr(rnd(v)), (v, g)
