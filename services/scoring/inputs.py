@@ -74,8 +74,8 @@ def evaluate(document: Mapping[str, Any], inputs: Mapping[str, Any]) -> tuple[di
 
     The digest is taken over exactly ``canonical_json(compact_outcome(outcome))``, assembled from the
     units' canonical JSON that ``store`` then writes as they are (serialised once, not twice)."""
-    outcome = Outcome(compute(engine_input(document, inputs)))
-    with no_cyclic_gc():
+    with no_cyclic_gc():  # one pause for the engine and the serialisation (compute's own nests in it)
+        outcome = Outcome(compute(engine_input(document, inputs)))
         compactor = Compactor()
         outcome.unit_json = [canonical_json(compactor.unit(u)) for u in outcome["units"]]
         if sorted(outcome) == ["cohort", "scheme", "units"]:  # keys in canonical (sorted) order
