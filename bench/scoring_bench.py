@@ -1,30 +1,32 @@
 """Benchmark (by hand, not in the suite): a province-scale run vs one hand-written SQL query.
 
-    .venv/bin/python bench/scoring_bench.py [--units 3000] [--indicators 40] [--server postgresql://postgres@127.0.0.1:5432/postgres]
+    .venv/bin/python bench/scoring_bench.py [--units 3000] [--indicators 40] [--repeat 3] [--server postgresql://postgres@127.0.0.1:5432/postgres]
 
-3,000 units, 40 indicators, 12 months of daily measures. It creates a throwaway database, builds
-every service's tables by the migrations, and — because ingest's measures table is still being
-designed on its own branch — its OWN wide measures table ``bench.daily_measure`` (unit, day, one
-column per measure), served to the run through a minimal STAND-IN of ingest's ``POST
-/measures/query`` (contracts §4) that aggregates in SQL. It then times, side by side:
+3,000 units, 40 indicators, 12 months (366 days of 2024) of daily measures. It creates a throwaway
+database, builds every service's tables by the migrations, and fills ingest's REAL measures table
+``ingest.daily_measure`` (one wide row per (unit, day), one double-precision column per catalog
+measure; 20 of them get deterministic pseudo-random values, the rest keep their default 0) and
+ingest's unit directory. The run fetches its measures through ingest's REAL ``POST /measures/query``
+endpoint (the ingest FastAPI app in-process over ASGI: authentication, scope check, SQL, JSON), and
+the scheme document from a stand-in of the indicators service. It then times, side by side:
 
-* the run: scoring's real code — ``runs.start_run`` (scheme document, cohort resolution), the
-  worker's job (fetch through the stand-in, engine, storing every unit's full result and revision);
-* one hand-written SQL query computing the same 40 indicator values straight from the table,
+* the run: scoring's real code — ``runs.start_run`` / ``runs.queue_recompute``, then the worker's job
+  (fetch from ingest, engine, digest, storing every unit's result and revision), committed;
+* one hand-written SQL query computing the same 40 indicator values per unit straight from
+  ``ingest.daily_measure`` (sums over the year, one ``GROUP BY``),
 
-and prints both and the ratio (target ≤ 3×). The database is dropped at the end.
+and prints both, the ratio (target ≤ 3×) and the worker's own fetch / compute / store split. The
+database is dropped at the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import statistics
 import time
 import uuid
-from datetime import date
 
 import asyncpg
 import httpx
@@ -36,9 +38,11 @@ from hotline.kit.db import Database
 from hotline.kit.scope import Scope
 from hotline.kit.services import ServiceClients
 from hotline.kit.settings import Settings
+from services.ingest.aggregation import quote
+from services.ingest.app import create_app as create_ingest
 from services.scoring import runs, worker
 from services.scoring.inputs import evaluate
-from services.scoring.models import RunRevision
+from services.scoring.models import EvaluationRun, RunRevision
 
 MEASURES = [
     "calls.offered", "calls.answered", "calls.answered_within_20s", "calls.abandoned", "calls.answer_wait_seconds",
@@ -47,7 +51,7 @@ MEASURES = [
     "orders.dispatched_on_time", "surveys.rated", "surveys.satisfied", "callbacks.required", "callbacks.done",
     "inspections.sampled",
 ]  # fmt: skip
-COLUMNS = [f"m{i}" for i in range(len(MEASURES))]
+COLUMNS = [quote(m) for m in MEASURES]  # ingest.daily_measure's columns are named by measure code
 # (numerator, denominator) index pairs: rates and per-call averages over the 20 measures.
 PAIRS = [
     (1, 0),
@@ -97,52 +101,36 @@ def scheme(indicators: int) -> dict:
 
 
 async def load(conn: asyncpg.Connection, units: int) -> None:
-    await conn.execute("CREATE SCHEMA bench")
-    cols = ", ".join(f"{c} integer NOT NULL" for c in COLUMNS)
+    """The unit directory (ingest's and scoring's copy) and a year of daily measures in ingest's table."""
     await conn.execute(
-        f"CREATE TABLE bench.daily_measure (unit_id text NOT NULL, day date NOT NULL, {cols}, PRIMARY KEY (unit_id, day))"
+        """INSERT INTO ingest.unit (id, parent_id, path, depth, kind, name_zh, name_en, active, valid_from)
+           VALUES ('B', NULL, 'B', 0, 'province_body', '基准省', 'Bench', true, '2020-01-01')"""
+    )
+    await conn.execute(
+        f"""INSERT INTO ingest.unit (id, parent_id, path, depth, kind, name_zh, name_en, active, valid_from)
+            SELECT 'U' || lpad(u::text, 5, '0'), 'B', 'B/U' || lpad(u::text, 5, '0'), 1, 'undertaking_unit',
+                   '单位' || u, 'Unit ' || u, true, '2020-01-01' FROM generate_series(1, {units}) u"""
     )
     # Deterministic pseudo-random daily values; denominators never below numerators.
     exprs = ", ".join(f"(abs(hashtext(u::text || '-{i}-' || d::text)) % 50 + 50)" for i in range(len(COLUMNS)))
     await conn.execute(
-        f"""INSERT INTO bench.daily_measure
+        f"""INSERT INTO ingest.daily_measure (unit_id, day, {", ".join(COLUMNS)})
             SELECT 'U' || lpad(u::text, 5, '0'), d::date, {exprs}
             FROM generate_series(1, {units}) u, generate_series('2024-01-01'::date, '2024-12-31'::date, '1 day') d"""
     )
-    await conn.execute("ANALYZE bench.daily_measure")
+    await conn.execute("VACUUM ANALYZE ingest.daily_measure")
     await conn.execute(
         """INSERT INTO scoring.unit_ref (id, parent_id, path, kind, name_zh, name_en, active, valid_from)
-           VALUES ('B', NULL, 'B', 'province_body', '基准省', 'Bench', true, '2020-01-01')"""
-    )
-    await conn.execute(
-        f"""INSERT INTO scoring.unit_ref (id, parent_id, path, kind, name_zh, name_en, active, valid_from)
-            SELECT 'U' || lpad(u::text, 5, '0'), 'B', 'B/U' || lpad(u::text, 5, '0'), 'undertaking_unit',
-                   '单位' || u, 'Unit ' || u, true, '2020-01-01' FROM generate_series(1, {units}) u"""
+           SELECT id, parent_id, path, kind, name_zh, name_en, active, valid_from FROM ingest.unit"""
     )
 
 
-def stand_in(pool: asyncpg.Pool, document: dict):
-    """A minimal stand-in of ingest's POST /measures/query (by: total) over the wide table, in SQL."""
+def schemes_stand_in(document: dict):
+    """A stand-in of the indicators service: it serves the benchmark's scheme document."""
 
     async def handle(request: httpx.Request) -> httpx.Response:
-        if request.url.path.startswith("/schemes/"):
-            return httpx.Response(200, json=document)
-        body = json.loads(request.content)
-        columns = [COLUMNS[MEASURES.index(m)] for m in body["measures"]]
-        sums = ", ".join(f"sum({c})::float8" for c in columns)
-        async with pool.acquire() as conn:
-            rows = await conn.fetch(
-                f"SELECT unit_id, ARRAY[{sums}] FROM bench.daily_measure WHERE unit_id = ANY($1) AND day BETWEEN $2 AND $3 GROUP BY unit_id",
-                body["units"],
-                date.fromisoformat(body["from"]),
-                date.fromisoformat(body["to"]),
-            )
-        found = {r[0] for r in rows}
-        return httpx.Response(200, json={
-            "from": body["from"], "to": body["to"], "by": body["by"], "measures": body["measures"],
-            "rows": [[r[0], list(r[1])] for r in rows], "days_with_data": {r[0]: 366 for r in rows},
-            "missing": sorted(set(body["units"]) - found),
-        })  # fmt: skip
+        assert request.url.path.startswith("/schemes/"), request.url.path
+        return httpx.Response(200, json=document)
 
     return httpx.MockTransport(handle)
 
@@ -153,14 +141,29 @@ def hand_written_sql(indicators: int) -> str:
         num, den = PAIRS[i % len(PAIRS)]
         exprs.append(f"sum({COLUMNS[num]})::float8 / nullif(sum({COLUMNS[den]}), 0) * 100 AS ind_{i:02d}")
     return (
-        f"SELECT unit_id, {', '.join(exprs)} FROM bench.daily_measure "
+        f"SELECT unit_id, {', '.join(exprs)} FROM ingest.daily_measure "
         "WHERE day BETWEEN '2024-01-01' AND '2024-12-31' GROUP BY unit_id ORDER BY unit_id"
     )
 
 
+class _Phases(logging.Handler):
+    """Collects the worker's own split of each job: fetched / computed / stored seconds."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.splits: list[tuple[float, float, float]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg.startswith("run %s: %d units fetched"):
+            self.splits.append(tuple(record.args[2:5]))
+
+
 async def main(args) -> None:
-    logging.basicConfig(format="  %(message)s")
-    logging.getLogger("hotline.scoring.worker").setLevel(logging.INFO)
+    phases = _Phases()
+    worker_log = logging.getLogger("hotline.scoring.worker")
+    worker_log.addHandler(phases)
+    worker_log.setLevel(logging.INFO)
+    worker_log.propagate = False
     name = f"hotline_bench_{uuid.uuid4().hex[:8]}"
     url = await create_database(args.server, name)
     try:
@@ -170,59 +173,76 @@ async def main(args) -> None:
         await load(conn, args.units)
         print(f"loaded {args.units} units × 366 days × {len(COLUMNS)} measures in {time.perf_counter() - t0:.1f} s")
         document = scheme(args.indicators)
-        pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
         settings = Settings(env="test", database_url=url)
-        services = ServiceClients(
-            settings,
-            caller="scoring",
-            transports={"ingest": stand_in(pool, document), "indicators": stand_in(pool, document)},
-        )
-        database = Database.from_settings(settings)
-        principal = Principal(subject="bench", unit_id="B", roles=frozenset({Role.ORGANIZER}))
-        sql = hand_written_sql(args.indicators)
-        await conn.fetch(sql)  # warm the cache for both sides alike
-        sql_times, run_times, engine_times = [], [], []
-        for attempt in range(args.repeat):
-            t = time.perf_counter()
-            rows = await conn.fetch(sql)
-            sql_times.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            async with database.unit_of_work() as session:
-                if attempt == 0:
-                    outcome = await runs.start_run(session, services, principal, Scope("B", "B"), scheme_id="bench-scheme",
-                                                   version=1, period_kind="year", period_value="2024")  # fmt: skip
-                    assert not outcome.problems, outcome.problems
-                    run = outcome.run
-                else:
-                    run = await runs.organizer_run(session, Scope("B", "B"), str(run.id))
-                    assert not await runs.queue_recompute(session, principal, run, f"benchmark repeat {attempt}")
-            assert await worker.process_next(database, services)
-            run_times.append(time.perf_counter() - t)
-            async with database.session() as session:
-                stored = await session.get(RunRevision, (run.id, attempt + 1))
-                inputs = stored.inputs
-            t = time.perf_counter()
-            outcome_doc, _ = evaluate(document, inputs)
-            engine_times.append(time.perf_counter() - t)
-        first = {i["indicator"]: i["value"] for i in outcome_doc["units"][0]["indicators"]}
-        check = dict(rows[0])
-        assert all(abs(first[k] - round(check[k], 4)) < 1e-3 for k in first), "the run and the SQL disagree"
+        ingest = create_ingest(settings=settings)
+        for quiet in ("httpx", "hotline.app"):  # one line per request otherwise
+            logging.getLogger(quiet).setLevel(logging.WARNING)
+        async with ingest.router.lifespan_context(ingest):
+            services = ServiceClients(
+                settings,
+                caller="scoring",
+                transports={"ingest": httpx.ASGITransport(app=ingest), "indicators": schemes_stand_in(document)},
+            )
+            database = Database.from_settings(settings)
+            principal = Principal(subject="bench", unit_id="B", roles=frozenset({Role.ORGANIZER}))
+            sql = hand_written_sql(args.indicators)
+            await conn.fetch(sql)  # warm the cache for both sides alike
+            sql_times, run_times, engine_times = [], [], []
+            for attempt in range(args.repeat):
+                t = time.perf_counter()
+                rows = await conn.fetch(sql)
+                sql_times.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                async with database.unit_of_work() as session:
+                    if attempt == 0:
+                        outcome = await runs.start_run(session, services, principal, Scope("B", "B"), scheme_id="bench-scheme",
+                                                       version=1, period_kind="year", period_value="2024")  # fmt: skip
+                        assert not outcome.problems, outcome.problems
+                        run = outcome.run
+                    else:
+                        run = await runs.organizer_run(session, Scope("B", "B"), str(run.id))
+                        assert not await runs.queue_recompute(session, principal, run, f"benchmark repeat {attempt}")
+                assert await worker.process_next(database, services)
+                run_times.append(time.perf_counter() - t)
+                async with database.session() as session:
+                    stored = await session.get(RunRevision, (run.id, attempt + 1))
+                    inputs, digest = stored.inputs, stored.outcome_sha256
+                    status = (await session.get(EvaluationRun, run.id)).status
+                assert status == "done", status
+                t = time.perf_counter()
+                outcome_doc, again = evaluate(document, inputs)
+                engine_times.append(time.perf_counter() - t)
+                assert again == digest, "the stored digest does not reproduce"
+            await services.aclose()
+            await database.dispose()
+        # Every unit's every indicator value: the run's (rounded to 4 places) against the SQL's.
+        by_sql = {r["unit_id"]: dict(r) for r in rows}
+        assert len(by_sql) == len(outcome_doc["units"]) == args.units
+        for unit in outcome_doc["units"]:
+            expected = by_sql[unit["unit"]]
+            for i in unit["indicators"]:
+                assert abs(i["value"] - round(expected[i["indicator"]], 4)) < 1e-3, ("the run and the SQL disagree", i)
         sql_s, run_s, engine_s = (
             statistics.median(sql_times),
             statistics.median(run_times),
             statistics.median(engine_times),
         )
-        print("NOTE: measures served by a stand-in of ingest's /measures/query over the benchmark's own wide table")
-        print(f"units={args.units} indicators={args.indicators} days=366 repeats={args.repeat} (medians)")
-        print(f"hand-written SQL query (40 indicator values per unit): {sql_s:8.3f} s")
+        fetch_s, compute_s, store_s = (statistics.median(x) for x in zip(*phases.splits, strict=True))
         print(
-            f"scoring run (fetch + engine + store, job queue):        {run_s:8.3f} s   (engine alone {engine_s:.3f} s)"
+            "measured: the run fetches through ingest's real POST /measures/query (in-process ASGI app) over the real\n"
+            "  ingest.daily_measure; the SQL sums the same table directly; every unit's 40 values were checked equal"
+        )
+        print(f"units={args.units} indicators={args.indicators} days=366 repeats={args.repeat} (medians)")
+        print(f"hand-written SQL query ({args.indicators} indicator values per unit): {sql_s:8.3f} s")
+        print(f"scoring run (job queue: fetch + engine + digest + store):  {run_s:8.3f} s")
+        print(
+            f"  worker's split: fetch {fetch_s:.3f} s, compute+digest {compute_s:.3f} s, store {store_s:.3f} s;"
+            f" engine+digest alone, re-run: {engine_s:.3f} s"
         )
         print(f"ratio run / SQL: {run_s / sql_s:.2f}×  (target ≤ 3×)")
-        await pool.close()
+        print(f"all runs:  {', '.join(f'{x:.3f}' for x in run_times)} s")
+        print(f"all SQL:   {', '.join(f'{x:.3f}' for x in sql_times)} s")
         await conn.close()
-        await services.aclose()
-        await database.dispose()
     finally:
         await drop_database(args.server, name)
 

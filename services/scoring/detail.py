@@ -43,6 +43,28 @@ def compact_outcome(outcome: Mapping[str, Any]) -> dict:
     return {**outcome, "units": [compact_unit(u) for u in outcome["units"]]}
 
 
+class Compactor:
+    """``compact_unit`` for a whole cohort: the rows of one indicator share their keys, so which keys
+    a row keeps is worked out once per key layout, and only the few defaults are checked per row."""
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+    def row(self, row: Mapping[str, Any]) -> dict:
+        layout = tuple(row)
+        kept = self._kept.get(layout)
+        if kept is None:
+            kept = self._kept[layout] = tuple(k for k in layout if k not in SHARED_KEYS)
+        compact = {k: row[k] for k in kept}
+        for key, default in DEFAULTS.items():
+            if key in compact and compact[key] == default:
+                del compact[key]
+        return compact
+
+    def unit(self, detail: Mapping[str, Any]) -> dict:
+        return {**detail, "indicators": [self.row(r) for r in detail["indicators"]]}
+
+
 class Expander:
     """Restores full rows for one run revision."""
 

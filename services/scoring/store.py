@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
 from sqlalchemy import select, text, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.scoring.detail import Compactor
+from services.scoring.engine import canonical_json
 from services.scoring.models import RESULT_CHANGE_SEQ, EvaluationRun, ResultRevision, RunRevision, UnitResult
 
 
@@ -41,47 +41,52 @@ async def store_revision(
     await session.flush()
     # A published run's results change visibly: they take new change numbers for the incremental pull.
     change_seq = RESULT_CHANGE_SEQ.next_value() if run.published_at is not None else None
-    rows = [
-        {
-            "id": uuid.uuid4(),
-            "run_id": run.id,
-            "unit_id": u["unit"],
-            "revision": revision,
-            "total": u["total"],
-            "grade": u["grade"]["code"] if u["grade"] else None,
-            "rank": u["rank"],
-        }
-        for u in outcome["units"]
-    ]
-    if rows:
-        statement = insert(UnitResult).values(rows)
-        statement = statement.on_conflict_do_update(
-            index_elements=["run_id", "unit_id"],
-            set_={
-                "revision": statement.excluded.revision,
-                "total": statement.excluded.total,
-                "grade": statement.excluded.grade,
-                "rank": statement.excluded.rank,
-                "changed_at": statement.excluded.changed_at,
+    units = outcome["units"]
+    if units:
+        # One statement for the cohort: the columns as arrays, unnested by PostgreSQL (not one bind per
+        # value); RETURNING gives each unit's stable result id, new or kept from an earlier revision.
+        returned = await session.execute(
+            text(
+                f"""INSERT INTO {UnitResult.__table__.fullname} AS r (id, run_id, unit_id, revision, total, grade, rank)
+                SELECT u.id, :run_id, u.unit_id, :revision, u.total, u.grade, u.rank
+                FROM unnest(CAST(:ids AS uuid[]), CAST(:unit_ids AS text[]), CAST(:totals AS float8[]),
+                            CAST(:grades AS text[]), CAST(:ranks AS integer[])) AS u(id, unit_id, total, grade, rank)
+                ON CONFLICT (run_id, unit_id) DO UPDATE SET revision = excluded.revision, total = excluded.total,
+                    grade = excluded.grade, rank = excluded.rank, changed_at = excluded.changed_at
+                RETURNING r.unit_id, r.id"""
+            ),
+            {
+                "run_id": run.id,
+                "revision": revision,
+                "ids": [uuid.uuid4() for _ in units],
+                "unit_ids": [u["unit"] for u in units],
+                "totals": [u["total"] for u in units],
+                "grades": [u["grade"]["code"] if u["grade"] else None for u in units],
+                "ranks": [u["rank"] for u in units],
             },
         )
-        await session.execute(statement)
+        ids = {unit: uuid.UUID(str(result_id)) for unit, result_id in returned.all()}
     if change_seq is not None:
         await session.execute(update(UnitResult).where(UnitResult.run_id == run.id).values(change_seq=change_seq))
-    ids = dict(
-        (await session.execute(select(UnitResult.unit_id, UnitResult.id).where(UnitResult.run_id == run.id))).all()
-    )
-    if outcome["units"]:
-        # One JSON document for all units, unpacked by PostgreSQL: one parse instead of one bind per row.
-        payload = json.dumps(
-            [{"result_id": str(ids[u["unit"]]), "detail": u} for u in outcome["units"]], ensure_ascii=False
+    if not units:
+        ids = dict(
+            (await session.execute(select(UnitResult.unit_id, UnitResult.id).where(UnitResult.run_id == run.id))).all()
         )
-        await session.execute(
-            text(
-                f"INSERT INTO {ResultRevision.__table__.fullname} (result_id, revision, detail) "
-                "SELECT (e->>'result_id')::uuid, :revision, e->'detail' FROM json_array_elements(CAST(:payload AS json)) e"
-            ),
-            {"revision": revision, "payload": payload},
+    if units:
+        # Each unit's detail is stored compact (``detail.Expander`` restores the scheme-derived fields on
+        # read), as the canonical JSON the digest was taken over (``inputs.evaluate``: serialised once),
+        # and written with COPY: no bind per row and no JSON document of the whole cohort to parse.
+        unit_json = getattr(outcome, "unit_json", None)
+        if unit_json is None or len(unit_json) != len(units):
+            compactor = Compactor()
+            unit_json = [canonical_json(compactor.unit(u)) for u in units]
+        driver = (await (await session.connection()).get_raw_connection()).driver_connection
+        table = ResultRevision.__table__
+        await driver.copy_records_to_table(
+            table.name,
+            schema_name=table.schema,
+            columns=["result_id", "revision", "detail"],
+            records=[(ids[u["unit"]], revision, t) for u, t in zip(units, unit_json, strict=True)],
         )
     run.current_revision = revision
     await session.flush()
