@@ -31,10 +31,8 @@ from services.ingest.validation import FALSE, MAX_TEXT, TIME_ORDER, TRUE
 # Python's str.isspace() characters (what str.strip() removes): a value starting or ending with one of them,
 # or consisting of them, is left to Python.
 _SPACES = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
-EDGE_SPACE = f"^[{_SPACES}]|[{_SPACES}]$"
-FLOAT_RE = r"^-?[0-9]{1,15}(\.[0-9]{1,15})?$"
-INT_RE = r"^-?[0-9]{1,9}$"
-TIME_RE = r"^(199[0-9]|20[0-9][0-9]|2100)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[ T]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$"
+_CODES = ", ".join(str(ord(c)) for c in _SPACES)
+EDGE_OK = f"ascii({{v}}) NOT IN ({_CODES}) AND ascii(right({{v}}, 1)) NOT IN ({_CODES})"
 COPY_CHUNK_BYTES_PER_ROW = 64  # progress is reported about every CHUNK_ROWS rows
 
 
@@ -47,11 +45,11 @@ def _in(values: tuple[str, ...] | set[str]) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def offset_change_days(zone_key: str) -> tuple[date, ...]:
-    """Local dates (±1 day) on which the zone's UTC offset changes between 1990 and 2100.
+def offset_change_months(zone_key: str) -> frozenset[str]:
+    """Local months (``YYYY-MM``) within a day of which the zone's UTC offset changes between 1990 and 2100.
 
-    Naive times on those dates may be ambiguous or skipped; Python and PostgreSQL may resolve them
-    differently, so such rows take the Python path.
+    Naive times near a change may be ambiguous or skipped; Python and PostgreSQL may resolve them
+    differently (or know different rules), so rows with such times take the Python path.
     """
     from zoneinfo import ZoneInfo
 
@@ -66,10 +64,10 @@ def offset_change_days(zone_key: str) -> tuple[date, ...]:
             local = moment.astimezone(zone).date()
             days.update(local + timedelta(d) for d in (-2, -1, 0, 1))
             previous = offset
-    return tuple(sorted(days))
+    return frozenset(d.strftime("%Y-%m") for d in days)
 
 
-def _convert(kind: RecordKind, columns: dict[str, str]) -> tuple[list[str], list[str]]:
+def _convert(kind: RecordKind, columns: dict[str, str], risky_months: frozenset[str]) -> tuple[list[str], list[str]]:
     """Per field: the SQL value (NULL when blank or not in plain form) and the SQL check that the row may pass."""
     values: list[str] = []
     checks: list[str] = []
@@ -82,25 +80,35 @@ def _convert(kind: RecordKind, columns: dict[str, str]) -> tuple[list[str], list
         if f.name == "source":
             blank = f"({v} IS NULL OR {v} = '')"
             values.append(f"CASE WHEN {blank} THEN $1::text WHEN length({v}) <= {MAX_TEXT} THEN {v} END")
-            checks.append(f"({blank} OR ({v} !~ $4 AND length({v}) <= {MAX_TEXT}))")
+            checks.append(f"({blank} OR ({EDGE_OK.format(v=v)} AND length({v}) <= {MAX_TEXT}))")
             continue
+        c = f'{v} COLLATE "C"'
         plain = {
-            "text": f"length({v}) <= {MAX_TEXT}",
-            "int": f"{v} ~ {_literal(INT_RE)}",
-            "float": f"{v} ~ {_literal(FLOAT_RE)}",
+            "text": f"length({v}) <= {MAX_TEXT} AND {EDGE_OK.format(v=v)}",
+            # digits only: the same integer in Python and PostgreSQL
+            "int": f"translate({v}, '0123456789', '') = '' AND length({v}) <= 9",
+            # digits with at most one point: the same (correctly rounded) double in Python and PostgreSQL
+            "float": f"translate({v}, '0123456789', '') IN ('', '.') AND {v} <> '.' AND length({v}) <= 30",
             "bool": f"({v} IN {_in(TRUE | FALSE)} OR ({v} ~ '^[A-Za-z]{{1,5}}$' AND lower({v}) IN {_in(TRUE | FALSE)}))",
             "enum": f"({v} IN {_in(f.values)} OR ({v} ~ '^[A-Za-z_]+$' AND lower({v}) IN {_in(f.values)}))",
             "enum_list": "false",
-            "timestamp": f"{v} ~ {_literal(TIME_RE)}",
+            # YYYY-MM-DD HH:MM:SS (or with T), all digits, each part in range, the day in its month
+            "timestamp": (
+                f"CASE WHEN {v} LIKE '____-__-_____:__:__' AND translate({v}, '0123456789', '') IN ('-- ::', '--T::') "
+                f"THEN substr({c}, 1, 4) BETWEEN '1990' AND '2100' AND substr({c}, 6, 2) BETWEEN '01' AND '12' "
+                f"AND substr({c}, 9, 2) BETWEEN '01' AND '31' AND substr({c}, 12, 2) <= '23' "
+                f"AND substr({c}, 15, 2) <= '59' AND substr({c}, 18, 2) <= '59' ELSE false END"
+            ),
         }[f.type]
         if f.type == "timestamp":
-            # a valid calendar date (the pattern allows 31 in every month) away from offset changes
+            # a real calendar day, away from the zone's offset changes
             plain = (
-                f"CASE WHEN {plain} THEN substr({v}, 9, 2) <= '28' OR "
+                f"CASE WHEN {plain} THEN substr({c}, 9, 2) <= '28' OR "
                 f"substr({v}, 9, 2)::int <= extract(day FROM (left({v}, 7) || '-01')::date + interval '1 month - 1 day') "
                 "ELSE false END"
             )
-            plain = f"CASE WHEN {plain} THEN left({v}, 10)::date <> ALL($3::date[]) ELSE false END"
+            if risky_months:
+                plain = f"CASE WHEN {plain} THEN left({c}, 7) NOT IN {_in(risky_months)} ELSE false END"
         cast = {
             "text": v,
             "int": f"{v}::integer",
@@ -116,18 +124,19 @@ def _convert(kind: RecordKind, columns: dict[str, str]) -> tuple[list[str], list
             bounds.append(f"{{value}} >= {f.minimum!r}")
         if f.maximum is not None:
             bounds.append(f"{{value}} <= {f.maximum!r}")
-        check = f"({{value}} IS NOT NULL AND {v} !~ $4" + "".join(f" AND {b}" for b in bounds) + ")"
+        check = "({value} IS NOT NULL" + "".join(f" AND {b}" for b in bounds) + ")"
         blank_ok = "false" if f.required else "true"
         checks.append(f"CASE WHEN {v} IS NULL OR {v} = '' THEN {blank_ok} ELSE {check} END")
     return values, checks
 
 
-def convert_sql(kind: RecordKind, layout: CsvLayout, text_table: str, stage: str) -> str:
-    """INSERT into the stage every row with its plain-form values and ``ok``; $1 source, $2 zone, $3 risky days,
-    $4 edge-space pattern, $5 batch id, $6 units in scope."""
+def convert_sql(kind: RecordKind, layout: CsvLayout, text_table: str, stage: str, zone: str) -> str:
+    """INSERT into the stage every row with its plain-form values and ``ok``; $1 source, $2 zone, $3 batch id,
+    $4 units in scope."""
     positions = {name: i for i, name in enumerate(layout.names) if name}
-    values, _ = _convert(kind, {name: f"t.c{i}" for name, i in positions.items()})
-    _, checks = _convert(kind, {name: f"x.raw_{name}" for name in positions})
+    risky = offset_change_months(zone)
+    values, _ = _convert(kind, {name: f"t.c{i}" for name, i in positions.items()}, risky)
+    _, checks = _convert(kind, {name: f"x.raw_{name}" for name in positions}, risky)
     names = kind.field_names
     inner = ", ".join(f"{value} AS {name}" for value, name in zip(values, names, strict=True))
     raw = "".join(f", t.c{i} AS raw_{name}" for name, i in positions.items())
@@ -136,11 +145,11 @@ def convert_sql(kind: RecordKind, layout: CsvLayout, text_table: str, stage: str
         oks.append(f"NOT coalesce(x.{later} < x.{earlier}, false)")
     for unit_field in ("unit_id", "handling_unit_id"):
         if unit_field in names:
-            oks.append(f"(x.{unit_field} IS NULL OR x.{unit_field} = ANY($6::text[]))")
+            oks.append(f"(x.{unit_field} IS NULL OR x.{unit_field} = ANY($4::text[]))")
     ok = "\n        AND ".join(f"({o})" for o in oks)
     return f"""
 INSERT INTO {stage} ({", ".join(names)}, day, batch_id, row_no, ok)
-SELECT {", ".join(f"x.{n}" for n in names)}, (x.{kind.day_field} AT TIME ZONE $2)::date, $5::bigint, x.row_no,
+SELECT {", ".join(f"x.{n}" for n in names)}, (x.{kind.day_field} AT TIME ZONE $2)::date, $3::bigint, x.row_no,
        coalesce({ok}, false)
 FROM (SELECT t.row_no, {inner}{raw} FROM {text_table} t OFFSET 0) x  -- OFFSET 0: each conversion runs once
 """
@@ -171,7 +180,12 @@ async def copy_text(
         data = pending + chunk
         if chunk:  # whole lines only (a line is a row: the file has no quotes); the rest goes with the next COPY
             cut = data.rfind(b"\n") + 1
-            data, pending = data[:cut], data[cut:]
+            body, rest = data[:cut], data[cut:]
+            # blank lines after the last row of this chunk wait too: at the end of the file they are not rows
+            core = body.rstrip(b"\r\n")
+            ends = body[len(core) :]
+            end = ends[:2] if ends.startswith(b"\r\n") else ends[:1]
+            data, pending = core + end, ends[len(end) :] + rest
         else:  # the end: line ends after the last row are not rows (the Python reader skips blank rows)
             data, pending = data.rstrip(b"\r\n"), b""
         if data.strip(b"\r\n"):
@@ -206,11 +220,9 @@ async def stage_plain_csv(apg, kind: RecordKind, feed, binary: BinaryIO, layout:
         await apg.execute(f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT * FROM ingest.{kind.table} WITH NO DATA")
         await apg.execute(f"ALTER TABLE {stage} ADD COLUMN ok boolean NOT NULL DEFAULT true")
         await apg.execute(
-            convert_sql(kind, layout, text_table, stage),
+            convert_sql(kind, layout, text_table, stage, str(feed.tz)),
             feed.source,
             str(feed.tz),
-            list(offset_change_days(str(feed.tz))),
-            EDGE_SPACE,
             feed.batch_id,
             sorted(feed.units_in_scope),
         )

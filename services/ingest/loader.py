@@ -207,6 +207,7 @@ async def _drop_repeats_in_file(apg, kind: RecordKind, stage: str, feed: RowFeed
 
 async def merge_stage(apg, kind: RecordKind, stage: str, feed: RowFeed) -> None:
     """Dedupe against stored rows, replace corrected ones, insert the rest, re-aggregate touched keys."""
+
     await apg.execute("SELECT pg_advisory_xact_lock(hashtext($1))", KIND_LOCK + kind.name)
     indexed = False
     if feed.repeats_unknown:
