@@ -32,6 +32,12 @@ MAX_STORED_PROBLEMS = 10_000
 KIND_LOCK = "ingest:raw:"
 
 
+def key_match(left: str, right: str) -> str:
+    """SQL: two rows have the same natural key, compared bytewise so that the raw tables' key index serves it
+    (migration ingest_0004; for the database's deterministic collation the same as ``=``)."""
+    return f'{left}.source = {right}.source COLLATE "C" AND {left}.record_id = {right}.record_id COLLATE "C"'
+
+
 @dataclass
 class LoadCounts:
     rows_read: int = 0
@@ -214,7 +220,7 @@ async def merge_stage(apg, kind: RecordKind, stage: str, feed: RowFeed) -> None:
         # most files repeat no key: the unique index is the index needed anyway, and proves it
         await apg.execute("SAVEPOINT stage_key")
         try:
-            await apg.execute(f"CREATE UNIQUE INDEX ON {stage} (source, record_id)")
+            await apg.execute(f'CREATE UNIQUE INDEX ON {stage} (source COLLATE "C", record_id COLLATE "C")')
             await apg.execute("RELEASE SAVEPOINT stage_key")
             indexed = True
         except asyncpg.UniqueViolationError:
@@ -227,25 +233,21 @@ async def merge_stage(apg, kind: RecordKind, stage: str, feed: RowFeed) -> None:
     await _drop_repeats_in_file(apg, kind, stage, feed)
     table = f"ingest.{kind.table}"
     if not indexed:
-        await apg.execute(f"CREATE INDEX ON {stage} (source, record_id)")
+        await apg.execute(f'CREATE INDEX ON {stage} (source COLLATE "C", record_id COLLATE "C")')
     await apg.execute(f"ANALYZE {stage}")
     duplicates = await apg.fetchval(
         f"""WITH d AS (DELETE FROM {stage} s USING {table} r
-                       WHERE r.source = s.source AND r.record_id = s.record_id AND {same_values_sql(kind, "r", "s")}
+                       WHERE {key_match("r", "s")} AND {same_values_sql(kind, "r", "s")}
                        RETURNING 1)
             SELECT count(*) FROM d"""
     )
     feed.counts.rows_duplicate = duplicates
     await apg.execute(aggregation.TOUCHED_DDL)
     # corrections: the stored versions leave, and the keys they counted for are recomputed
-    await apg.execute(
-        aggregation.touch_sql(
-            kind.name, f"EXISTS (SELECT 1 FROM {stage} s WHERE s.source = r.source AND s.record_id = r.record_id)"
-        )
-    )
+    await apg.execute(aggregation.touch_sql(kind.name, f"EXISTS (SELECT 1 FROM {stage} s WHERE {key_match('s', 'r')})"))
     corrected = await apg.fetchval(
         f"""WITH d AS (DELETE FROM {table} r USING {stage} s
-                       WHERE r.source = s.source AND r.record_id = s.record_id RETURNING 1)
+                       WHERE {key_match("r", "s")} RETURNING 1)
             SELECT count(*) FROM d"""
     )
     feed.counts.rows_corrected = corrected
