@@ -36,6 +36,14 @@ EDGE_OK = f"ascii({{v}}) NOT IN ({_CODES}) AND ascii(right({{v}}, 1)) NOT IN ({_
 COPY_CHUNK_BYTES_PER_ROW = 64  # progress is reported about every CHUNK_ROWS rows
 
 
+# the canonical ISO text of a local time, in the layout of the text ``v`` it was read from
+_TIME_FORMAT = (
+    "CASE WHEN length({v}) = 19 THEN CASE WHEN substr({v}, 11, 1) = 'T' THEN 'YYYY-MM-DD\"T\"HH24:MI:SS' "
+    "ELSE 'YYYY-MM-DD HH24:MI:SS' END WHEN substr({v}, 11, 1) = 'T' THEN 'YYYY-MM-DD\"T\"HH24:MI' "
+    "ELSE 'YYYY-MM-DD HH24:MI' END"
+)
+
+
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -67,8 +75,16 @@ def offset_change_months(zone_key: str) -> frozenset[str]:
     return frozenset(d.strftime("%Y-%m") for d in days)
 
 
-def _convert(kind: RecordKind, columns: dict[str, str], risky_months: frozenset[str]) -> tuple[list[str], list[str]]:
-    """Per field: the SQL value (NULL when blank or not in plain form) and the SQL check that the row may pass."""
+def _convert(
+    kind: RecordKind, columns: dict[str, str], risky_months: frozenset[str], optimistic: bool
+) -> tuple[list[str], list[str]]:
+    """Per field: the SQL value (NULL when blank or not in plain form) and the SQL check that the row may pass.
+
+    Times are converted to ``timestamp`` (local, naive) here; a time passes only if it reads back as the very
+    text it came from (so it was canonical ISO, which Python reads the same). ``optimistic``: times shaped
+    like ISO are cast without checking every part first — a statement that fails on an impossible date is
+    run again with ``optimistic=False``, which checks each part before casting.
+    """
     values: list[str] = []
     checks: list[str] = []
     for f in kind.fields:
@@ -100,15 +116,17 @@ def _convert(kind: RecordKind, columns: dict[str, str], risky_months: frozenset[
                 f"AND substr({c}, 15, 2) <= '59' AND substr({c}, 18, 2) <= '59' ELSE false END"
             ),
         }[f.type]
-        if f.type == "timestamp":
+        if f.type == "timestamp" and optimistic:
+            plain = f"{v} LIKE '____-__-__%' AND length({v}) IN (16, 19) AND {c} BETWEEN '1990' AND '2101'"
+        elif f.type == "timestamp":
             # a real calendar day, away from the zone's offset changes
             plain = (
                 f"CASE WHEN {plain} THEN substr({c}, 9, 2) <= '28' OR "
                 f"substr({v}, 9, 2)::int <= extract(day FROM (left({v}, 7) || '-01')::date + interval '1 month - 1 day') "
                 "ELSE false END"
             )
-            if risky_months:
-                plain = f"CASE WHEN {plain} THEN left({c}, 7) NOT IN {_in(risky_months)} ELSE false END"
+        if f.type == "timestamp" and risky_months:
+            plain = f"CASE WHEN {plain} THEN left({c}, 7) NOT IN {_in(risky_months)} ELSE false END"
         cast = {
             "text": v,
             "int": f"{v}::integer",
@@ -116,7 +134,7 @@ def _convert(kind: RecordKind, columns: dict[str, str], risky_months: frozenset[
             "bool": f"lower({v}) IN {_in(TRUE)}",
             "enum": f"lower({v})",
             "enum_list": "NULL::text[]",
-            "timestamp": f"({v}::timestamp AT TIME ZONE $2)",
+            "timestamp": f"{v}::timestamp",
         }[f.type]
         values.append(f"CASE WHEN {v} <> '' AND {plain} THEN {cast} END")
         bounds = []
@@ -124,32 +142,41 @@ def _convert(kind: RecordKind, columns: dict[str, str], risky_months: frozenset[
             bounds.append(f"{{value}} >= {f.minimum!r}")
         if f.maximum is not None:
             bounds.append(f"{{value}} <= {f.maximum!r}")
+        if f.type == "timestamp":
+            bounds.append(f"to_char({{value}}, {_TIME_FORMAT.format(v=v)}) = {v}")
         check = "({value} IS NOT NULL" + "".join(f" AND {b}" for b in bounds) + ")"
         blank_ok = "false" if f.required else "true"
         checks.append(f"CASE WHEN {v} IS NULL OR {v} = '' THEN {blank_ok} ELSE {check} END")
     return values, checks
 
 
-def convert_sql(kind: RecordKind, layout: CsvLayout, text_table: str, stage: str, zone: str) -> str:
+def convert_sql(
+    kind: RecordKind, layout: CsvLayout, text_table: str, stage: str, zone: str, optimistic: bool = True
+) -> str:
     """INSERT into the stage every row with its plain-form values and ``ok``; $1 source, $2 zone, $3 batch id,
     $4 units in scope."""
     positions = {name: i for i, name in enumerate(layout.names) if name}
     risky = offset_change_months(zone)
-    values, _ = _convert(kind, {name: f"t.c{i}" for name, i in positions.items()}, risky)
-    _, checks = _convert(kind, {name: f"x.raw_{name}" for name in positions}, risky)
+    values, _ = _convert(kind, {name: f"t.c{i}" for name, i in positions.items()}, risky, optimistic)
+    _, checks = _convert(kind, {name: f"x.raw_{name}" for name in positions}, risky, optimistic)
+    times = {f.name for f in kind.fields if f.type == "timestamp"}
+
+    def final(name: str) -> str:
+        return f"(x.{name} AT TIME ZONE $2)" if name in times else f"x.{name}"
+
     names = kind.field_names
     inner = ", ".join(f"{value} AS {name}" for value, name in zip(values, names, strict=True))
     raw = "".join(f", t.c{i} AS raw_{name}" for name, i in positions.items())
     oks = [check.replace("{value}", f"x.{name}") for check, name in zip(checks, names, strict=True)]
     for later, earlier in TIME_ORDER.get(kind.name, ()):
-        oks.append(f"NOT coalesce(x.{later} < x.{earlier}, false)")
+        oks.append(f"NOT coalesce({final(later)} < {final(earlier)}, false)")
     for unit_field in ("unit_id", "handling_unit_id"):
         if unit_field in names:
             oks.append(f"(x.{unit_field} IS NULL OR x.{unit_field} = ANY($4::text[]))")
     ok = "\n        AND ".join(f"({o})" for o in oks)
     return f"""
 INSERT INTO {stage} ({", ".join(names)}, day, batch_id, row_no, ok)
-SELECT {", ".join(f"x.{n}" for n in names)}, (x.{kind.day_field} AT TIME ZONE $2)::date, $3::bigint, x.row_no,
+SELECT {", ".join(final(n) for n in names)}, x.{kind.day_field}::date, $3::bigint, x.row_no,
        coalesce({ok}, false)
 FROM (SELECT t.row_no, {inner}{raw} FROM {text_table} t OFFSET 0) x  -- OFFSET 0: each conversion runs once
 """
@@ -219,13 +246,14 @@ async def stage_plain_csv(apg, kind: RecordKind, feed, binary: BinaryIO, layout:
         await copy_text(apg, binary, layout, text_table, chunk_rows, on_progress)
         await apg.execute(f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT * FROM ingest.{kind.table} WITH NO DATA")
         await apg.execute(f"ALTER TABLE {stage} ADD COLUMN ok boolean NOT NULL DEFAULT true")
-        await apg.execute(
-            convert_sql(kind, layout, text_table, stage, str(feed.tz)),
-            feed.source,
-            str(feed.tz),
-            feed.batch_id,
-            sorted(feed.units_in_scope),
-        )
+        arguments = (feed.source, str(feed.tz), feed.batch_id, sorted(feed.units_in_scope))
+        await apg.execute("SAVEPOINT bulk_convert")
+        try:
+            await apg.execute(convert_sql(kind, layout, text_table, stage, str(feed.tz)), *arguments)
+        except asyncpg.DataError:  # an impossible date shaped like ISO: check every part before casting
+            await apg.execute("ROLLBACK TO SAVEPOINT bulk_convert")
+            await apg.execute(convert_sql(kind, layout, text_table, stage, str(feed.tz), False), *arguments)
+        await apg.execute("RELEASE SAVEPOINT bulk_convert")
     except (asyncpg.PostgresError, asyncpg.InterfaceError):
         await apg.execute("ROLLBACK TO SAVEPOINT bulk_csv")
         await apg.execute("RELEASE SAVEPOINT bulk_csv")

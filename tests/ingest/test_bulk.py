@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import text
 
 from services.ingest import batches
@@ -64,9 +65,14 @@ VARIANTS = [
 ]
 
 
-def _file() -> str:
+# shaped like ISO but impossible: PostgreSQL refuses to cast them, and the bulk path checks every part first
+IMPOSSIBLE = ("2025-02-30 09:00:00", "2025-13-02 09:00:00", "20a5-01-02 09:00:00")
+
+
+def _file(impossible: bool) -> str:
     rows = []
-    for n, variant in enumerate(VARIANTS):
+    variants = [v for v in VARIANTS if impossible or v.get("started_at") not in IMPOSSIBLE]
+    for n, variant in enumerate(variants):
         rows.append({**BASE, "record_id": f"r{n}", **variant} if "record_id" not in variant else {**BASE, **variant})
     rows[0]["record_id"] = "c1"
     return to_csv(rows, columns=[*BASE, "answered_at", "caller_hash"])
@@ -84,9 +90,10 @@ async def _stored(db, source: str) -> list[tuple]:
         return [tuple(r) for r in rows]
 
 
-async def test_the_bulk_path_and_the_python_path_agree_row_by_row(ingest, db, monkeypatch):
+@pytest.mark.parametrize("impossible", [False, True])
+async def test_the_bulk_path_and_the_python_path_agree_row_by_row(ingest, db, monkeypatch, impossible):
     await register_tree(ingest)
-    content = _file()
+    content = _file(impossible)
     assert '"' not in content  # a plain file: the bulk path takes it
     bulk = (await send(ingest, "call", content, source="bulk")).json()
     monkeypatch.setattr(batches, "plain_csv_layout", lambda *a, **k: None)
