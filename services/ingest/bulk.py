@@ -237,8 +237,6 @@ async def stage_plain_csv(apg, kind: RecordKind, feed, binary: BinaryIO, layout:
 
     ``feed`` ends with the same counts, days and problems the Python path would give it.
     """
-    from services.ingest.loader import _take
-
     stage = f"stage_{kind.name}_{feed.batch_id}"
     text_table = f"text_{kind.name}_{feed.batch_id}"
     await apg.execute("SAVEPOINT bulk_csv")
@@ -266,18 +264,21 @@ async def stage_plain_csv(apg, kind: RecordKind, feed, binary: BinaryIO, layout:
         feed.counts.rows_valid += n
         if (low and day < low) or (high and day > high):
             feed.out_of_period += n
-    bad = await apg.fetch(
-        f"SELECT * FROM {text_table} WHERE row_no IN (SELECT row_no FROM {stage} WHERE NOT ok) ORDER BY row_no"
-    )
-    feed.counts.rows_read = total - len(bad)
+    bad = await apg.fetchval(f"SELECT count(*) FROM {stage} WHERE NOT ok")
+    feed.counts.rows_read = total - bad
     if bad:
-        await apg.execute(f"DELETE FROM {stage} WHERE NOT ok")
+        # the rows SQL did not vouch for go through the Python checks, streamed in chunks (memory stays flat)
         columns = [(f"c{i}", name) for i, name in enumerate(layout.names) if name]
-        rows = ((r["row_no"], {name: r[c] if r[c] is not None else "" for c, name in columns}) for r in bad)
-        iterator = feed.tuples(rows)
         names = [*kind.field_names, "day", "batch_id", "row_no"]
-        while chunk := _take(iterator, chunk_rows):
-            await apg.copy_records_to_table(stage, records=chunk, columns=names)
+        cursor = await apg.cursor(
+            f"SELECT * FROM {text_table} WHERE row_no IN (SELECT row_no FROM {stage} WHERE NOT ok) ORDER BY row_no"
+        )
+        while batch := await cursor.fetch(chunk_rows):
+            rows = ((r["row_no"], {name: r[c] if r[c] is not None else "" for c, name in columns}) for r in batch)
+            if records := list(feed.tuples(rows)):
+                await apg.copy_records_to_table(stage, records=records, columns=names)
+        await apg.execute("CLOSE ALL")  # the cursor's portal: the stage is altered and indexed next
+        await apg.execute(f"DELETE FROM {stage} WHERE NOT ok")
     feed.repeats_unknown = True  # the keys were not tracked row by row: merge_stage finds repeats in SQL
     await apg.execute(f"ALTER TABLE {stage} DROP COLUMN ok")
     await apg.execute(f"DROP TABLE {text_table}")

@@ -6,6 +6,14 @@ row is a duplicate and changes nothing; a changed row is a correction that repla
 version (whatever batch brought it) and re-aggregates the keys both versions touched. Rows repeated
 inside one file count once when identical; a differing repeat is rejected with a pointer to the first.
 Writers of one record kind are serialized by an advisory lock.
+
+A plain canonical CSV (no mapping, UTF-8, no quote characters) takes the bulk path instead of the
+Python row loop: PostgreSQL COPYs its text and converts and checks it set-based (``bulk.py``); only the
+rows it cannot vouch for are checked by ``RowFeed``, so both paths accept, reject and report the same.
+
+Not ``synchronous_commit = off`` for the load transaction: the batch is reported ``done`` right after
+the commit, and a crash in the moment before the WAL reached disk would lose a batch the client was
+told is stored (the client would not re-send it) — a durability loss, for the saving of one flush.
 """
 
 from __future__ import annotations
