@@ -44,6 +44,12 @@ _TIME_FORMAT = (
 )
 
 
+def _array(values: set[str]) -> str:
+    """A constant ``text[]`` holding ``values``."""
+    items = ('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in sorted(values))
+    return _literal("{" + ",".join(items) + "}") + "::text[]"
+
+
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -151,10 +157,16 @@ def _convert(
 
 
 def convert_sql(
-    kind: RecordKind, layout: CsvLayout, text_table: str, stage: str, zone: str, optimistic: bool = True
+    kind: RecordKind,
+    layout: CsvLayout,
+    text_table: str,
+    stage: str,
+    zone: str,
+    units: set[str],
+    optimistic: bool = True,
 ) -> str:
-    """INSERT into the stage every row with its plain-form values and ``ok``; $1 source, $2 zone, $3 batch id,
-    $4 units in scope."""
+    """INSERT into the stage every row with its plain-form values and ``ok``; $1 source, $2 zone, $3 batch id;
+    ``units``: the unit ids inside the caller's scope."""
     positions = {name: i for i, name in enumerate(layout.names) if name}
     risky = offset_change_months(zone)
     values, _ = _convert(kind, {name: f"t.c{i}" for name, i in positions.items()}, risky, optimistic)
@@ -172,7 +184,8 @@ def convert_sql(
         oks.append(f"NOT coalesce({final(later)} < {final(earlier)}, false)")
     for unit_field in ("unit_id", "handling_unit_id"):
         if unit_field in names:
-            oks.append(f"(x.{unit_field} IS NULL OR x.{unit_field} = ANY($4::text[]))")
+            # a constant array: PostgreSQL hashes it once, instead of scanning a parameter array for every row
+            oks.append(f"(x.{unit_field} IS NULL OR x.{unit_field} = ANY({_array(units)}))")
     ok = "\n        AND ".join(f"({o})" for o in oks)
     return f"""
 INSERT INTO {stage} ({", ".join(names)}, day, batch_id, row_no, ok)
@@ -244,13 +257,14 @@ async def stage_plain_csv(apg, kind: RecordKind, feed, binary: BinaryIO, layout:
         await copy_text(apg, binary, layout, text_table, chunk_rows, on_progress)
         await apg.execute(f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT * FROM ingest.{kind.table} WITH NO DATA")
         await apg.execute(f"ALTER TABLE {stage} ADD COLUMN ok boolean NOT NULL DEFAULT true")
-        arguments = (feed.source, str(feed.tz), feed.batch_id, sorted(feed.units_in_scope))
+        arguments = (feed.source, str(feed.tz), feed.batch_id)
+        units = set(feed.units_in_scope)
         await apg.execute("SAVEPOINT bulk_convert")
         try:
-            await apg.execute(convert_sql(kind, layout, text_table, stage, str(feed.tz)), *arguments)
+            await apg.execute(convert_sql(kind, layout, text_table, stage, str(feed.tz), units), *arguments)
         except asyncpg.DataError:  # an impossible date shaped like ISO: check every part before casting
             await apg.execute("ROLLBACK TO SAVEPOINT bulk_convert")
-            await apg.execute(convert_sql(kind, layout, text_table, stage, str(feed.tz), False), *arguments)
+            await apg.execute(convert_sql(kind, layout, text_table, stage, str(feed.tz), units, False), *arguments)
         await apg.execute("RELEASE SAVEPOINT bulk_convert")
     except (asyncpg.PostgresError, asyncpg.InterfaceError):
         await apg.execute("ROLLBACK TO SAVEPOINT bulk_csv")
