@@ -36,7 +36,10 @@ def recompute_sql(kind: str, side: str) -> str:
     """One statement: recompute one side's measure columns for every affected (ancestor, day)."""
     rules = rules_by_kind()[kind][side]
     columns = [quote(r.measure) for r in rules]
-    sums = ",\n        ".join(f"sum({r.expression})::double precision AS {quote(r.measure)}" for r in rules)
+    # two levels: the rows are summed per (unit, day) first (a few thousand groups), and only those sums are
+    # rolled up to every ancestor — instead of multiplying every raw row by the depth of its unit's path
+    per_unit = ",\n            ".join(f"sum({r.expression})::double precision AS {quote(r.measure)}" for r in rules)
+    sums = ",\n        ".join(f"sum(p.{c}) AS {c}" for c in columns)
     coalesced = ", ".join(f"coalesce(v.{c}, 0)" for c in columns)
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns)
     return f"""
@@ -46,14 +49,20 @@ WITH affected AS (
     JOIN ingest.unit u ON u.id = t.unit_id
     CROSS JOIN LATERAL unnest(string_to_array(u.path, '/')) AS a(unit_id)
 ),
-computed AS (
-    SELECT a.unit_id, r.day,
-        {sums}
+per_unit AS (
+    SELECT {SIDES[side]} AS unit_id, r.day,
+            {per_unit}
     FROM ingest.raw_{kind} r
-    JOIN ingest.unit u ON u.id = {SIDES[side]}
-    CROSS JOIN LATERAL unnest(string_to_array(u.path, '/')) AS a(unit_id)
     WHERE r.day IN (SELECT DISTINCT day FROM affected)
-    GROUP BY a.unit_id, r.day
+    GROUP BY 1, 2
+),
+computed AS (
+    SELECT a.unit_id, p.day,
+        {sums}
+    FROM per_unit p
+    JOIN ingest.unit u ON u.id = p.unit_id
+    CROSS JOIN LATERAL unnest(string_to_array(u.path, '/')) AS a(unit_id)
+    GROUP BY a.unit_id, p.day
 )
 INSERT INTO ingest.daily_measure AS d (unit_id, day, {", ".join(columns)})
 SELECT k.unit_id, k.day, {coalesced}

@@ -26,7 +26,7 @@ from hotline.kit.scope import Scope
 from services.ingest import loader, repository, store
 from services.ingest import quality as quality_module
 from services.ingest.mapping import ColumnMapping, MappingError
-from services.ingest.reader import FileFormatError, detect_format, read_rows
+from services.ingest.reader import FileFormatError, detect_format, plain_csv_layout, read_rows
 from services.ingest.records import KINDS
 
 SUBMITTER_ROLES = (Role.ADMIN, Role.ORGANIZER, Role.UNIT, Role.SERVICE)
@@ -122,13 +122,14 @@ async def submit(
                 expected_rows=sub.expected_rows,
             )
             source_rows = _source_rows(binary, rows, sub, mapping)
+            plain = _plain_csv(binary, sub, mapping)
 
             async def set_status(status: str, rows_read: int | None = None) -> None:
                 # its own short transaction (another connection in production): pollers see the progress
                 async with database.unit_of_work() as progress_session:
                     await store.set_progress(progress_session, batch_id, status, rows_read)
 
-            report = await loader.load(apg, KINDS[sub.kind], feed, source_rows, set_status)
+            report = await loader.load(apg, KINDS[sub.kind], feed, source_rows, set_status, plain)
             await store.finish_batch(apg, batch_id, feed.counts, report)
     except (FileFormatError, MappingError) as exc:
         async with database.unit_of_work() as session:
@@ -175,6 +176,24 @@ async def _resend_of_intact_batch(apg, sub: Submission, principal: Principal, sh
         json.dumps(quality),
     )
     return True
+
+
+def _plain_csv(binary: BinaryIO | None, sub: Submission, mapping: ColumnMapping | None) -> loader.PlainCsv | None:
+    """A canonical CSV that PostgreSQL can parse and check itself (the bulk path), else ``None``."""
+    if binary is None or mapping is not None:
+        return None
+    fmt = detect_format(sub.filename, sub.content_type, sub.format)
+    position = binary.tell()
+    layout = plain_csv_layout(binary, fmt)
+    binary.seek(position)
+    if layout is None:
+        return None
+
+    def reopen() -> Iterator:
+        binary.seek(0)
+        return _source_rows(binary, None, sub, None)
+
+    return loader.PlainCsv(binary, layout, reopen)
 
 
 def _source_rows(

@@ -6,6 +6,14 @@ row is a duplicate and changes nothing; a changed row is a correction that repla
 version (whatever batch brought it) and re-aggregates the keys both versions touched. Rows repeated
 inside one file count once when identical; a differing repeat is rejected with a pointer to the first.
 Writers of one record kind are serialized by an advisory lock.
+
+A plain canonical CSV (no mapping, UTF-8, no quote characters) takes the bulk path instead of the
+Python row loop: PostgreSQL COPYs its text and converts and checks it set-based (``bulk.py``); only the
+rows it cannot vouch for are checked by ``RowFeed``, so both paths accept, reject and report the same.
+
+Not ``synchronous_commit = off`` for the load transaction: the batch is reported ``done`` right after
+the commit, and a crash in the moment before the WAL reached disk would lose a batch the client was
+told is stored (the client would not re-send it) — a durability loss, for the saving of one flush.
 """
 
 from __future__ import annotations
@@ -13,21 +21,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, tzinfo
 from itertools import islice
-from typing import Any
+from typing import Any, BinaryIO
 
-from services.ingest import aggregation, quality
+import asyncpg
+
+from services.ingest import aggregation, bulk, quality
 from services.ingest.mapping import ColumnMapping
-from services.ingest.reader import BadRow, FileFormatError
+from services.ingest.reader import BadRow, CsvLayout, FileFormatError
 from services.ingest.records import SYSTEM_COLUMNS, RecordKind
 from services.ingest.validation import FieldError, Problem, RowValidator
 
 CHUNK_ROWS = 20_000
 MAX_STORED_PROBLEMS = 10_000
 KIND_LOCK = "ingest:raw:"
+
+
+def key_match(left: str, right: str) -> str:
+    """SQL: two rows have the same natural key, compared bytewise so that the raw tables' key index serves it
+    (migration ingest_0004; for the database's deterministic collation the same as ``=``)."""
+    return f'{left}.source = {right}.source COLLATE "C" AND {left}.record_id = {right}.record_id COLLATE "C"'
 
 
 @dataclass
@@ -75,6 +91,7 @@ class RowFeed:
     timings: dict[str, float] = field(default_factory=dict)
     keys_seen: set[int] = field(default_factory=set)
     repeated_keys: set[tuple[str, str]] = field(default_factory=set)
+    repeats_unknown: bool = False  # staged set-based: repeated keys are found in SQL by merge_stage
 
     def __post_init__(self) -> None:
         self.validator = RowValidator(self.kind, self.tz)
@@ -204,28 +221,41 @@ async def _drop_repeats_in_file(apg, kind: RecordKind, stage: str, feed: RowFeed
 
 async def merge_stage(apg, kind: RecordKind, stage: str, feed: RowFeed) -> None:
     """Dedupe against stored rows, replace corrected ones, insert the rest, re-aggregate touched keys."""
+
     await apg.execute("SELECT pg_advisory_xact_lock(hashtext($1))", KIND_LOCK + kind.name)
+    indexed = False
+    if feed.repeats_unknown:
+        # most files repeat no key: the unique index is the index needed anyway, and proves it
+        await apg.execute("SAVEPOINT stage_key")
+        try:
+            await apg.execute(f'CREATE UNIQUE INDEX ON {stage} (source COLLATE "C", record_id COLLATE "C")')
+            await apg.execute("RELEASE SAVEPOINT stage_key")
+            indexed = True
+        except asyncpg.UniqueViolationError:
+            await apg.execute("ROLLBACK TO SAVEPOINT stage_key")
+            await apg.execute("RELEASE SAVEPOINT stage_key")
+            repeated = await apg.fetch(
+                f"SELECT source, record_id FROM {stage} GROUP BY source, record_id HAVING count(*) > 1"
+            )
+            feed.repeated_keys = {(r["source"], r["record_id"]) for r in repeated}
     await _drop_repeats_in_file(apg, kind, stage, feed)
     table = f"ingest.{kind.table}"
-    await apg.execute(f"CREATE INDEX ON {stage} (source, record_id)")
+    if not indexed:
+        await apg.execute(f'CREATE INDEX ON {stage} (source COLLATE "C", record_id COLLATE "C")')
     await apg.execute(f"ANALYZE {stage}")
     duplicates = await apg.fetchval(
         f"""WITH d AS (DELETE FROM {stage} s USING {table} r
-                       WHERE r.source = s.source AND r.record_id = s.record_id AND {same_values_sql(kind, "r", "s")}
+                       WHERE {key_match("r", "s")} AND {same_values_sql(kind, "r", "s")}
                        RETURNING 1)
             SELECT count(*) FROM d"""
     )
     feed.counts.rows_duplicate = duplicates
     await apg.execute(aggregation.TOUCHED_DDL)
     # corrections: the stored versions leave, and the keys they counted for are recomputed
-    await apg.execute(
-        aggregation.touch_sql(
-            kind.name, f"EXISTS (SELECT 1 FROM {stage} s WHERE s.source = r.source AND s.record_id = r.record_id)"
-        )
-    )
+    await apg.execute(aggregation.touch_sql(kind.name, f"EXISTS (SELECT 1 FROM {stage} s WHERE {key_match('s', 'r')})"))
     corrected = await apg.fetchval(
         f"""WITH d AS (DELETE FROM {table} r USING {stage} s
-                       WHERE r.source = s.source AND r.record_id = s.record_id RETURNING 1)
+                       WHERE {key_match("r", "s")} RETURNING 1)
             SELECT count(*) FROM d"""
     )
     feed.counts.rows_corrected = corrected
@@ -253,11 +283,28 @@ async def withdraw_rows(apg, kind: str, batch_id: int) -> int:
     return removed
 
 
-async def load(apg, kind: RecordKind, feed: RowFeed, rows: Iterator, set_status) -> dict[str, Any]:
+@dataclass
+class PlainCsv:
+    """A plain canonical CSV (see ``reader.plain_csv_layout``) and how to stream it through Python instead."""
+
+    binary: BinaryIO
+    layout: CsvLayout
+    reopen: Callable[[], Iterator]
+
+
+async def load(
+    apg, kind: RecordKind, feed: RowFeed, rows: Iterator, set_status, plain: PlainCsv | None = None
+) -> dict[str, Any]:
     """Run a batch's load inside the caller's transaction; returns the batch's quality report."""
     began = time.perf_counter()
     await set_status("validating")
-    stage = await stage_rows(apg, kind, feed, rows, set_status)
+    stage = None
+    if plain is not None:
+        stage = await bulk.stage_plain_csv(apg, kind, feed, plain.binary, plain.layout, CHUNK_ROWS, set_status)
+        if stage is None:  # PostgreSQL does not read it as the Python reader would: stream it through Python
+            rows = plain.reopen()
+    if stage is None:
+        stage = await stage_rows(apg, kind, feed, rows, set_status)
     if feed.counts.rows_read == 0:
         raise FileFormatError("the file has a header but no data rows")
     staged = time.perf_counter()

@@ -155,7 +155,7 @@ async def contribution(apg, scope: Scope, records: list[dict[str, str]]) -> dict
                     JOIN ingest.unit owner ON owner.id = r.unit_id AND (owner.path = $3 OR owner.path LIKE $4)
                     CROSS JOIN LATERAL unnest(string_to_array(u.path, '/')) AS a(unit_id)
                     JOIN ingest.unit au ON au.id = a.unit_id AND (au.path = $3 OR au.path LIKE $4)
-                    WHERE (r.source, r.record_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+                    WHERE (r.source COLLATE "C", r.record_id COLLATE "C") IN (SELECT * FROM unnest($1::text[], $2::text[]))
                     ORDER BY r.source, r.record_id, u.path, a.unit_id""",
                 [k[0] for k in keys],
                 [k[1] for k in keys],

@@ -190,3 +190,65 @@ def _xlsx(binary: BinaryIO) -> tuple[list[str], Iterator]:
             yield row_no, {h: _cell(c) for h, c in zip(header, cells, strict=False) if h}
 
     return [h for h in header if h], gen()
+
+
+@dataclass(frozen=True, slots=True)
+class CsvLayout:
+    """Where the data rows of a plain CSV/TSV file start and how its header reads (for ``COPY`` in the database)."""
+
+    names: list[str]  # per column, "" for a repeated or empty name (the first one counts), as ``_csv`` does
+    delimiter: str
+    data_offset: int  # byte offset of the first data row
+
+
+def plain_csv_layout(binary: BinaryIO, fmt: str, delimiter: str | None = None) -> CsvLayout | None:
+    """The layout of a CSV/TSV that PostgreSQL's COPY reads exactly as ``_csv`` does, else ``None``.
+
+    Only files without any quote character, in UTF-8 (with or without BOM), whose header ends in ``\\n``
+    and without a ``\\.`` line (COPY's end-of-data marker) qualify: in such a file every row is one line and
+    every field is the bytes between delimiters, whichever parser reads it. Anything else (quotes, other
+    encodings, blank or short rows, bad bytes) is left to the Python reader, which gives the exact messages.
+    Leaves the file positioned at its start.
+    """
+    if fmt not in ("csv", "tsv"):
+        return None
+    try:
+        binary.seek(0)
+        head = binary.read(SNIFF_BYTES)
+        binary.seek(0)
+        if not head.strip() or detect_encoding(head) not in ("utf-8", "utf-8-sig"):
+            return None
+        end = head.find(b"\n")
+        if end < 0:
+            return None
+        first = head[: end + 1]
+        if b"\r" in first[:-2] or b'"' in first:
+            return None
+        bom = len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0
+        line = first[bom:].decode("utf-8")
+    except (OSError, UnicodeDecodeError, FileFormatError, ValueError):
+        binary.seek(0)
+        return None
+    if fmt == "tsv":
+        delimiter = "\t"
+    elif delimiter is None:
+        delimiter = "\t" if line.count("\t") > line.count(",") else ","
+    if len(delimiter) != 1 or delimiter in '\r\n\\"':
+        return None
+    header = [h.strip() for h in next(csv.reader([line], delimiter=delimiter))]
+    seen: set[str] = set()
+    names: list[str] = []
+    for name in header:
+        names.append(name if name not in seen else "")
+        seen.add(name)
+    # the whole data part: no quote anywhere, no line that is COPY's end marker
+    tail = b"\n"
+    binary.seek(end + 1)
+    while chunk := binary.read(1 << 22):
+        window = tail + chunk
+        if b'"' in chunk or b"\n\\." in window or b"\r\\." in window:
+            binary.seek(0)
+            return None
+        tail = chunk[-2:]
+    binary.seek(0)
+    return CsvLayout(names, delimiter, end + 1)
