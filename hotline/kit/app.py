@@ -112,6 +112,67 @@ def _request_middleware(name: str):
     return middleware
 
 
+class _BodyLimit:
+    """Refuse a request body above ``limit`` bytes on ``paths`` with 413: by its Content-Length before
+    anything is read, and while it streams when it declares none (chunked)."""
+
+    def __init__(self, app, *, limit: int, paths: frozenset[str]) -> None:
+        self.app, self.limit, self.paths = app, limit, paths
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"].rstrip("/") not in self.paths:
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            try:
+                too_large = int(declared) > self.limit
+            except ValueError:
+                too_large = True
+            if too_large:
+                return await self._refuse(send)
+        received = 0
+        started = False
+
+        async def counting_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _BodyTooLarge
+            return message
+
+        async def tracking_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _BodyTooLarge:
+            if not started:
+                await self._refuse(send)
+
+    async def _refuse(self, send) -> None:
+        body = (
+            b'{"errors":[{"message":"request body larger than %d bytes","extensions":{"code":"PAYLOAD_TOO_LARGE"}}]}'
+            % self.limit
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
 def _operations_router(name: str) -> APIRouter:
     """``/healthz`` (liveness), ``/readyz`` (the database answers) and ``/metrics`` (Prometheus)."""
     router = APIRouter()
@@ -192,6 +253,7 @@ def create_service_app(
     app = FastAPI(title=f"hotline-eval {name} service", description=description, lifespan=lifespan)
     app.state.service_name = name
 
+    app.add_middleware(_BodyLimit, limit=settings.graphql_max_body_bytes, paths=frozenset({"/graphql"}))
     app.middleware("http")(_request_middleware(name))
 
     @app.exception_handler(ApiError)
