@@ -272,10 +272,15 @@ function serveMetrics(s, log) {
   return metricsServer;
 }
 
-function refuse(res, status, message) {
+function refuse(req, res, status, message) {
+  // The body is discarded unread (not parsed, not buffered) so the client sees the answer rather than
+  // a reset connection; a client still sending after 5 s is cut off.
+  req.resume();
+  const cutOff = setTimeout(() => req.socket.destroy(), 5000);
+  cutOff.unref();
+  req.on('end', () => clearTimeout(cutOff));
   res.statusCode = status;
   res.setHeader('content-type', 'application/json');
-  res.setHeader('connection', 'close');
   res.end(JSON.stringify({ errors: [{ message, extensions: { code: status === 413 ? 'PAYLOAD_TOO_LARGE' : 'LENGTH_REQUIRED' } }] }));
 }
 
@@ -319,10 +324,10 @@ export async function main() {
     // Oversized bodies are refused before a byte is read; a body must declare its length.
     const declared = req.headers['content-length'];
     if (declared !== undefined && Number(declared) > s.maxBodyBytes) {
-      return refuse(res, 413, `request body larger than ${s.maxBodyBytes} bytes`);
+      return refuse(req, res, 413, `request body larger than ${s.maxBodyBytes} bytes`);
     }
     if (declared === undefined && req.headers['transfer-encoding'] && req.method !== 'GET') {
-      return refuse(res, 411, 'a request body must carry Content-Length');
+      return refuse(req, res, 411, 'a request body must carry Content-Length');
     }
     return gateway(req, res);
   });
