@@ -12,10 +12,12 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated
 
+import asyncpg
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.fastapi import GraphQLRouter
 
@@ -23,7 +25,7 @@ from hotline.kit import metrics, tracing
 from hotline.kit.auth import Principal, TokenVerifier
 from hotline.kit.db import Database
 from hotline.kit.directory import DirectorySync
-from hotline.kit.errors import ApiError
+from hotline.kit.errors import ApiError, bad_input_from_database
 from hotline.kit.graphql import RequestContext
 from hotline.kit.logging import bind_service, configure_logging, get_logger
 from hotline.kit.requestid import REQUEST_ID_HEADER, set_request_id
@@ -259,6 +261,14 @@ def create_service_app(
     @app.exception_handler(ApiError)
     async def api_error_handler(_request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(status_code=exc.status_code, content={"error": exc.to_dict()})
+
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(asyncpg.PostgresError)
+    async def database_error_handler(request: Request, exc: Exception) -> JSONResponse:
+        bad_input = bad_input_from_database(exc)
+        if bad_input is None:
+            raise exc
+        return await api_error_handler(request, bad_input)
 
     graphql_router = GraphQLRouter(
         schema,

@@ -62,3 +62,17 @@ class ConflictError(ApiError):
 
     status_code = 409
     code = "CONFLICT"
+
+
+# PostgreSQL refuses these characters in text (NUL, or a character the encoding cannot hold): the client's
+# input, not a fault of the service, so a 400 rather than a 500.
+_BAD_INPUT_SQLSTATES = {"22021": "a text value contains a character PostgreSQL cannot store (e.g. NUL)",
+                        "22P05": "a text value contains a character PostgreSQL cannot store"}  # fmt: skip
+
+
+def bad_input_from_database(exc: BaseException) -> BadRequestError | None:
+    """The ``BadRequestError`` for a database error caused by unstorable input text, else None."""
+    # SQLAlchemy wraps the driver's error (``orig``); code on the raw asyncpg driver sees it bare.
+    sqlstate = getattr(getattr(exc, "orig", exc), "sqlstate", None)
+    message = _BAD_INPUT_SQLSTATES.get(sqlstate) if isinstance(sqlstate, str) else None
+    return BadRequestError(message) if message else None

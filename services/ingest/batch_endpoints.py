@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from datetime import date
 from typing import Annotated, Any
@@ -200,6 +201,9 @@ async def save_mapping(
 async def save_named_mapping(database, principal, name: str, spec: dict, description: str) -> dict[str, Any]:
     if not principal.has_any(Role.ADMIN, Role.ORGANIZER, Role.UNIT, Role.SERVICE):
         raise ForbiddenError("saving a mapping needs one of the roles: admin, organizer, service, unit")
+    # REST checks the name in its path; GraphQL passes it as an argument, checked here for both.
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,99}", name):
+        raise BadRequestError("a mapping name is 1–100 of a–z, 0–9, _ . - (starting with a letter or digit)")
     if problems := check_mapping(spec):
         raise BadRequestError("the mapping is not usable", problems=problems)
     async with database.unit_of_work() as session:
