@@ -8,7 +8,7 @@ OpenTelemetry traces and the mapping of ``ApiError`` to JSON responses.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated
 
@@ -211,9 +211,11 @@ def create_service_app(
     description: str = "",
     directory: bool = False,
     service_transports: dict[str, httpx.AsyncBaseTransport] | None = None,
+    on_startup: Sequence[Callable[[FastAPI], Awaitable[None]]] = (),
 ) -> FastAPI:
     """Build a service: GraphQL at ``/graphql``, REST routers, ``/healthz`` and ``/readyz``.
 
+    ``on_startup`` runs once the database is set up (recovery of work a killed process left behind).
     ``directory=True`` keeps a read model of the unit tree in the service's schema (``name``) for
     scope filters; ``service_transports`` replaces the network to named services (tests).
     """
@@ -243,6 +245,8 @@ def create_service_app(
             if directory
             else None
         )
+        for step in on_startup:
+            await step(app)
         try:
             yield
         finally:

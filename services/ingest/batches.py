@@ -105,6 +105,7 @@ async def submit(
     try:
         async with database.unit_of_work() as session:
             apg = await _driver(session)
+            await store.hold_load_lock(apg, batch_id)  # a batch whose lock is free is not being loaded
             if sha is not None and await _resend_of_intact_batch(apg, sub, principal, sha, batch_id):
                 async with database.session() as fresh:
                     report = await batch_report(fresh, principal, batch_id)
