@@ -275,3 +275,17 @@ test('the token bucket refills at its rate', () => {
   assert.equal(take('a'), 1);
   assert.equal(take('b'), 0);
 });
+
+test('a subgraph that is down yields an error that names no token, header or internal address (production)', async () => {
+  const { port, sub, child } = await startGateway({ HOTLINE_ENV: 'production' });
+  const token = hs256(claims());
+  servers.at(-1).closeAllConnections?.();
+  await new Promise((r) => servers.at(-1).close(r));
+  const r = await post(port, { query: '{ hello }' }, bearer(token));
+  const text = JSON.stringify(r.body);
+  assert.ok(r.body.errors?.length, text);
+  assert.ok(!text.includes(token.split('.')[1]), `token echoed: ${text}`);
+  assert.ok(!/authorization/i.test(text), `headers echoed: ${text}`);
+  assert.ok(!new URL(sub.url).port || !text.includes(new URL(sub.url).port), `internal address echoed: ${text}`);
+  await stop(child);
+});
