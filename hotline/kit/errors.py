@@ -57,6 +57,13 @@ class BadRequestError(ApiError):
     code = "BAD_REQUEST"
 
 
+class PayloadTooLargeError(ApiError):
+    """The request body (an upload) is larger than the endpoint accepts."""
+
+    status_code = 413
+    code = "PAYLOAD_TOO_LARGE"
+
+
 class ConflictError(ApiError):
     """A concurrent change won, or the request conflicts with stored state."""
 

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     # A GraphQL request body above this is refused with 413 before it is parsed (uploads are REST, with
     # their own limits).
     graphql_max_body_bytes: int = 1024 * 1024
+    # Ingest: the largest file a batch upload (REST POST /batches) may send.
+    ingest_max_upload_bytes: int = 2 * 1024 * 1024 * 1024
     db_echo: bool = False
     # Observability. Logs: JSON lines (default outside development) or a readable console renderer.
     log_format: Literal["json", "console"] | None = None
