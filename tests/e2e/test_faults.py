@@ -86,7 +86,9 @@ def calls(prefix: str) -> bytes:
 
 async def _counts(connection) -> tuple[int, float]:
     raw = await connection.fetchval("SELECT count(*) FROM ingest.raw_call WHERE source = 'kill-test'")
-    offered = await connection.fetchval("SELECT coalesce(sum(\"calls.offered\"), 0) FROM ingest.daily_measure WHERE unit_id = 'GZ-T1-A001'")
+    offered = await connection.fetchval(
+        "SELECT coalesce(sum(\"calls.offered\"), 0) FROM ingest.daily_measure WHERE unit_id = 'GZ-T1-A001'"
+    )
     return raw, offered
 
 

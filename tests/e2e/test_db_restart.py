@@ -1,0 +1,157 @@
+"""PostgreSQL restarted in the middle of a large ingest batch, on a THROWAWAY cluster of the test's own
+(initdb + pg_ctl on a free port in a temporary directory; never the machine's cluster): the batch fails
+cleanly (status failed, with a reason; nothing of it stored), the service keeps serving once the database
+is back, and a resend stores every row exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from hotline.cli.database import create_database
+from hotline.cli.demo import load_demo_units
+from hotline.cli.stack import SERVICES, Stack, migrate_all
+from tests.e2e.conftest import free_port
+from tests.e2e.test_faults import ROWS, calls
+from tests.support import TEST_SECRET, auth
+
+PG_BIN = Path(os.environ.get("HOTLINE_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not (PG_BIN / "initdb").exists(), reason=f"no PostgreSQL binaries in {PG_BIN}"),
+]
+ADMIN = auth("GD", "admin")
+
+
+class ThrowawayCluster:
+    """A PostgreSQL cluster in a temporary directory on a free port, run as ``postgres`` when we are root."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="hotline-pg-restart-"))
+        self.data = self.dir / "data"
+        self.port = free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *args: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        # The server's output goes to its log (-l); pg_ctl's own to nowhere (a pipe would be held open by it).
+        subprocess.run([*prefix, *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+
+    def start(self) -> None:
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres")
+        self._run(str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
+        opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60"
+        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-o", opts, "-l", str(self.dir / "log"), "-w", "start")
+
+    def restart(self) -> None:
+        self._run(
+            str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "log"), "-m", "fast", "-w", "restart"
+        )
+
+    def stop(self) -> None:
+        try:
+            self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+async def cluster_stack(tmp_path_factory):
+    cluster = ThrowawayCluster()
+    await asyncio.to_thread(cluster.start)
+    stack = None
+    try:
+        url = await create_database(cluster.url, "hotline_restart")
+        await asyncio.to_thread(migrate_all, url)
+        await load_demo_units(url)
+        stack = Stack(
+            database_url=url,
+            log_dir=tmp_path_factory.mktemp("restart-logs"),
+            jwt_secret=TEST_SECRET,
+            ports={s.name: free_port() for s in SERVICES},
+            gateway_port=free_port(),
+            env="development",
+        )
+        ingest = next(s for s in SERVICES if s.name == "ingest")
+        await asyncio.to_thread(stack.start_service, ingest)
+        await asyncio.to_thread(stack.wait_ready, "ingest", f"{stack.service_url('ingest')}/readyz")
+        yield cluster, stack, url
+    finally:
+        if stack is not None:
+            await asyncio.to_thread(stack.stop)
+        await asyncio.to_thread(cluster.stop)
+
+
+async def _raw_and_offered(url: str) -> tuple[int, float]:
+    for _ in range(40):  # the database may still be coming back
+        try:
+            connection = await asyncpg.connect(url)
+            break
+        except (OSError, asyncpg.PostgresError):
+            await asyncio.sleep(0.5)
+    try:
+        raw = await connection.fetchval("SELECT count(*) FROM ingest.raw_call WHERE source = 'restart-test'")
+        offered = await connection.fetchval(
+            """SELECT coalesce(sum("calls.offered"), 0) FROM ingest.daily_measure WHERE unit_id = 'GZ-T1-A001'"""
+        )
+        return raw, offered
+    finally:
+        await connection.close()
+
+
+async def test_postgres_restarted_mid_ingest(cluster_stack):
+    cluster, stack, url = cluster_stack
+    content = calls("r")
+    before = await _raw_and_offered(url)
+    params = {"kind": "call", "source": "restart-test", "filename": "calls.csv"}
+    headers = {**ADMIN, "content-type": "application/octet-stream"}
+    # No keep-alive: the server closes the connection of the request that failed under it.
+    no_reuse = httpx.Limits(max_keepalive_connections=0)
+    async with httpx.AsyncClient(base_url=stack.service_url("ingest"), timeout=120, limits=no_reuse) as ingest:
+        upload = asyncio.create_task(ingest.post("/batches", params=params, content=content, headers=headers))
+        watcher = await asyncpg.connect(url)
+        batch = None
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not upload.done():
+                batch = await watcher.fetchrow(
+                    "SELECT id, status FROM ingest.batch WHERE source = 'restart-test' ORDER BY id DESC LIMIT 1"
+                )
+                if batch is not None and batch["status"] in ("validating", "loading", "aggregating"):
+                    break
+                await asyncio.sleep(0.02)
+        finally:
+            await watcher.close()
+        assert batch is not None and batch["status"] in ("validating", "loading", "aggregating"), batch
+        await asyncio.to_thread(cluster.restart)
+        try:  # the load lost its connection: it failed (a 500, or the connection closed under it)
+            response = await upload
+            assert response.status_code >= 500, response.text
+        except httpx.TransportError:
+            pass
+        assert await _raw_and_offered(url) == before  # and stored nothing
+
+        # The failure is recorded (with a reason) once the database is back; the service serves again.
+        deadline = time.monotonic() + 30
+        while True:
+            report = await ingest.get(f"/batches/{batch['id']}", headers=ADMIN)
+            if (report.status_code == 200 and report.json()["status"] == "failed") or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
+        assert report.status_code == 200 and report.json()["status"] == "failed", report.text
+        assert report.json()["error"]
+
+        resent = await ingest.post("/batches", params=params, content=content, headers=headers)
+        assert resent.status_code == 200, resent.text
+        assert resent.json()["status"] == "done" and resent.json()["counts"]["new"] == ROWS
+    assert await _raw_and_offered(url) == (before[0] + ROWS, before[1] + ROWS)
