@@ -155,3 +155,116 @@ async def test_postgres_restarted_mid_ingest(cluster_stack):
         assert resent.status_code == 200, resent.text
         assert resent.json()["status"] == "done" and resent.json()["counts"]["new"] == ROWS
     assert await _raw_and_offered(url) == (before[0] + ROWS, before[1] + ROWS)
+
+
+@pytest.fixture(scope="module")
+async def cluster_system(tmp_path_factory):
+    """All four services and the gateway on a throwaway cluster with the demo data; a dead worker's job is
+    taken again after 5 s."""
+    from hotline.cli.demo import load_demo_records
+
+    cluster = ThrowawayCluster()
+    await asyncio.to_thread(cluster.start)
+    stack = None
+    try:
+        url = await create_database(cluster.url, "hotline_restart_run")
+        await asyncio.to_thread(migrate_all, url)
+        await load_demo_units(url)
+        await load_demo_records(url)
+        stack = Stack(
+            database_url=url,
+            log_dir=tmp_path_factory.mktemp("restart-run-logs"),
+            jwt_secret=TEST_SECRET,
+            ports={s.name: free_port() for s in SERVICES},
+            gateway_port=free_port(),
+            env="development",
+        )
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("HOTLINE_SCORING_JOB_STALE_SECONDS", "5")
+            await asyncio.to_thread(stack.start)
+        yield cluster, stack, url
+    finally:
+        if stack is not None:
+            await asyncio.to_thread(stack.stop)
+        await asyncio.to_thread(cluster.stop)
+
+
+async def _fetch(url: str, query: str, *args):
+    for _ in range(40):  # the database may still be coming back
+        try:
+            connection = await asyncpg.connect(url)
+            break
+        except (OSError, asyncpg.PostgresError):
+            await asyncio.sleep(0.5)
+    try:
+        return await connection.fetch(query, *args)
+    finally:
+        await connection.close()
+
+
+async def test_postgres_restarted_mid_run(cluster_system):
+    from hotline.cli import demo_evaluation
+
+    cluster, stack, url = cluster_system
+    organizer = auth(demo_evaluation.ORGANIZER_UNIT, "organizer")
+    with httpx.Client(base_url=stack.gateway_url, headers=organizer, timeout=60) as client:
+        scheme = await asyncio.to_thread(demo_evaluation._ensure_scheme, client)
+    run_input = {"schemeId": scheme["schemeId"], "schemeVersion": scheme["version"], "periodKind": "YEAR",
+                 "period": demo_evaluation.PERIOD}  # fmt: skip
+    async with httpx.AsyncClient(base_url=stack.gateway_url, headers=organizer, timeout=60) as gateway:
+
+        async def gql(query, variables):
+            for _ in range(40):  # the services may answer 5xx while the database restarts
+                try:
+                    body = (await gateway.post("/graphql", json={"query": query, "variables": variables})).json()
+                    if not body.get("errors"):
+                        return body["data"]
+                except (httpx.HTTPError, ValueError):
+                    pass
+                await asyncio.sleep(0.5)
+            raise AssertionError(body)
+
+        started = await gql(
+            "mutation($i: StartRunInput!) { startRun(input: $i) { problems run { id } } }", {"i": run_input}
+        )
+        assert not started["startRun"]["problems"], started
+        run_id = started["startRun"]["run"]["id"]
+        status_query = "SELECT status, error FROM scoring.evaluation_run WHERE id = $1::uuid"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            (row,) = await _fetch(url, status_query, run_id)
+            if row["status"] not in ("queued", "pending"):
+                break
+            await asyncio.sleep(0.01)
+        restarted_during = row["status"]
+        await asyncio.to_thread(cluster.restart)
+
+        # The run either finishes, or fails with a reason (or its job, orphaned, is taken again after 5 s).
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            (row,) = await _fetch(url, status_query, run_id)
+            if row["status"] in ("done", "failed"):
+                break
+            await asyncio.sleep(0.5)
+        assert row["status"] in ("done", "failed"), (restarted_during, row)
+        if row["status"] == "failed":
+            assert row["error"], row
+            retried = await gql(
+                'mutation($id: ID!) { recomputeRun(runId: $id, reason: "database restarted") { problems } }',
+                {"id": run_id},
+            )
+            assert not retried["recomputeRun"]["problems"], retried
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                (row,) = await _fetch(url, status_query, run_id)
+                if row["status"] in ("done", "failed"):
+                    break
+                await asyncio.sleep(0.5)
+            assert row["status"] == "done", row
+    # Nothing lost or duplicated: one revision, one result per unit.
+    revisions = await _fetch(url, "SELECT revision FROM scoring.run_revision WHERE run_id = $1::uuid", run_id)
+    assert [r["revision"] for r in revisions] == [1], (restarted_during, revisions)
+    results = await _fetch(
+        url, "SELECT unit_id, count(*) AS n FROM scoring.unit_result WHERE run_id = $1::uuid GROUP BY unit_id", run_id
+    )
+    assert results and all(r["n"] == 1 for r in results), results
