@@ -237,6 +237,7 @@ async def test_postgres_restarted_mid_run(cluster_system):
                 break
             await asyncio.sleep(0.01)
         restarted_during = row["status"]
+        assert restarted_during in ("fetching", "computing"), row  # the restart comes while the run works
         await asyncio.to_thread(cluster.restart)
 
         # The run either finishes, or fails with a reason (or its job, orphaned, is taken again after 5 s).
