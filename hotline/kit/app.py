@@ -25,7 +25,7 @@ from hotline.kit import metrics, tracing
 from hotline.kit.auth import Principal, TokenVerifier
 from hotline.kit.db import Database
 from hotline.kit.directory import DirectorySync
-from hotline.kit.errors import ApiError, bad_input_from_database
+from hotline.kit.errors import ApiError, api_error_from_database
 from hotline.kit.graphql import RequestContext
 from hotline.kit.logging import bind_service, configure_logging, get_logger
 from hotline.kit.requestid import REQUEST_ID_HEADER, set_request_id
@@ -268,11 +268,12 @@ def create_service_app(
 
     @app.exception_handler(DBAPIError)
     @app.exception_handler(asyncpg.PostgresError)
+    @app.exception_handler(asyncpg.InterfaceError)
     async def database_error_handler(request: Request, exc: Exception) -> JSONResponse:
-        bad_input = bad_input_from_database(exc)
-        if bad_input is None:
+        mapped = api_error_from_database(exc)
+        if mapped is None:
             raise exc
-        return await api_error_handler(request, bad_input)
+        return await api_error_handler(request, mapped)
 
     graphql_router = GraphQLRouter(
         schema,
