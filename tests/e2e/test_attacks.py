@@ -268,3 +268,14 @@ async def test_multi_megabyte_bodies_are_refused_with_413(stack, name):
                 "/graphql", content=chunks(), headers={"content-type": "application/json", **CITY}
             )
             assert response.status_code == 413, response.text[:300]
+
+
+async def test_introspection_needs_a_token_at_the_gateway(gateway, stack):
+    query = "{ __schema { queryType { name } types { name } } }"
+    assert error_codes((await post(gateway, {"query": query})).json()) == ["UNAUTHENTICATED"]
+    assert data_of((await post(gateway, {"query": query}, CITY)).json())["__schema"]["queryType"]["name"] == "Query"
+    # A subgraph answers introspection without a token: the same schema its public SDL already shows
+    # (composition needs it; NetworkPolicies keep the subgraphs away from clients), never data.
+    async with httpx.AsyncClient(base_url=stack.service_url("ingest"), timeout=30) as client:
+        body = (await post(client, {"query": query})).json()
+        assert body["data"]["__schema"]["queryType"]["name"] == "Query"
