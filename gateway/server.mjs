@@ -15,6 +15,8 @@ import {
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
+import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
 import { composeToFile } from './compose.mjs';
 
 const env = process.env;
@@ -34,6 +36,19 @@ export function settings() {
     maxDepth: Number(env.HOTLINE_GATEWAY_MAX_DEPTH || 12),
     maxTokens: Number(env.HOTLINE_GATEWAY_MAX_TOKENS || 2000),
     maxCost: Number(env.HOTLINE_GATEWAY_MAX_COST || 50000),
+    // Aliases let one request ask the same field many times; directives likewise (@include/@skip spam).
+    maxAliases: Number(env.HOTLINE_GATEWAY_MAX_ALIASES || 30),
+    maxDirectives: Number(env.HOTLINE_GATEWAY_MAX_DIRECTIVES || 50),
+    // Request bodies above this are refused with 413 before they are read (GraphQL documents are small).
+    maxBodyBytes: Number(env.HOTLINE_GATEWAY_MAX_BODY_BYTES || 1024 * 1024),
+    // Per-client rate limit (token bucket: HOTLINE_GATEWAY_RATE_LIMIT operations a second, bursts of
+    // HOTLINE_GATEWAY_RATE_BURST), keyed by the verified token subject, else the client IP. In memory,
+    // per replica: N replicas admit N times the rate (a shared store such as Redis is needed for an
+    // exact global limit). 0 = off; off by default in development and tests, 20/s (burst 40) in production.
+    rateLimit: Number(
+      env.HOTLINE_GATEWAY_RATE_LIMIT ?? ((env.HOTLINE_ENV || 'production') === 'production' ? 20 : 0),
+    ),
+    rateBurst: Number(env.HOTLINE_GATEWAY_RATE_BURST || 0) || undefined,
     // Logs: JSON lines outside development (HOTLINE_LOG_FORMAT=json|console), level HOTLINE_LOG_LEVEL.
     logFormat: env.HOTLINE_LOG_FORMAT || ((env.HOTLINE_ENV || 'production') === 'development' ? 'console' : 'json'),
     logLevel: (env.HOTLINE_LOG_LEVEL || 'info').toLowerCase(),
@@ -107,6 +122,57 @@ function useRequireAuthentication() {
   };
 }
 
+// A token bucket per key: `take(key)` returns 0 when admitted, else the seconds until a token is back.
+export function createRateLimiter({ rate, burst = rate * 2, now = () => Date.now(), maxKeys = 100000 }) {
+  const buckets = new Map();
+  return function take(key) {
+    const t = now();
+    let bucket = buckets.get(key);
+    if (!bucket) {
+      if (buckets.size >= maxKeys) {
+        // Forget the buckets that have refilled anyway (they admit as a fresh one would).
+        for (const [k, b] of buckets) if (b.tokens + ((t - b.at) / 1000) * rate >= burst) buckets.delete(k);
+        if (buckets.size >= maxKeys) buckets.delete(buckets.keys().next().value);
+      }
+      bucket = { tokens: burst, at: t };
+      buckets.set(key, bucket);
+    }
+    bucket.tokens = Math.min(burst, bucket.tokens + ((t - bucket.at) / 1000) * rate);
+    bucket.at = t;
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return 0;
+    }
+    return Math.max(1, Math.ceil((1 - bucket.tokens) / rate));
+  };
+}
+
+// Runs after the JWT plugin: a verified subject is the client; without one, the peer address.
+function useRateLimit(s) {
+  const take = createRateLimiter({ rate: s.rateLimit, burst: s.rateBurst ?? s.rateLimit * 2 });
+  return {
+    onExecute({ args, setResultAndStopExecution }) {
+      const ctx = args.contextValue ?? {};
+      const subject = ctx.jwt?.payload?.sub;
+      const key = subject ? `sub:${subject}` : `ip:${ctx.req?.socket?.remoteAddress ?? 'unknown'}`;
+      const wait = take(key);
+      if (wait > 0) {
+        setResultAndStopExecution({
+          errors: [
+            new GraphQLError('too many requests: slow down and retry later', {
+              extensions: {
+                code: 'RATE_LIMITED',
+                retryAfterSeconds: wait,
+                http: { status: 429, headers: { 'retry-after': String(wait) } },
+              },
+            }),
+          ],
+        });
+      }
+    },
+  };
+}
+
 export function createGateway(supergraph, s = settings(), log = createLogger(s), extraPlugins = []) {
   if (!defaultMetricsCollected) {
     // Node process metrics (CPU, memory, event-loop lag) beside the GraphQL ones.
@@ -155,8 +221,11 @@ export function createGateway(supergraph, s = settings(), log = createLogger(s),
         },
         reject: { missingToken: false, invalidToken: false },
       }),
+      ...(s.rateLimit > 0 ? [useRateLimit(s)] : []),
       maxDepthPlugin({ n: s.maxDepth, flattenFragments: true }),
       maxTokensPlugin({ n: s.maxTokens }),
+      maxAliasesPlugin({ n: s.maxAliases }),
+      maxDirectivesPlugin({ n: s.maxDirectives }),
       ...(s.development ? [] : [blockFieldSuggestionsPlugin()]),
       useRequireAuthentication(),
       // Prometheus at /metrics: requests, durations and errors by operation; subgraph calls by subgraph.
@@ -203,6 +272,18 @@ function serveMetrics(s, log) {
   return metricsServer;
 }
 
+function refuse(req, res, status, message) {
+  // The body is discarded unread (not parsed, not buffered) so the client sees the answer rather than
+  // a reset connection; a client still sending after 5 s is cut off.
+  req.resume();
+  const cutOff = setTimeout(() => req.socket.destroy(), 5000);
+  cutOff.unref();
+  req.on('end', () => clearTimeout(cutOff));
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/json');
+  res.end(JSON.stringify({ errors: [{ message, extensions: { code: status === 413 ? 'PAYLOAD_TOO_LARGE' : 'LENGTH_REQUIRED' } }] }));
+}
+
 export async function main() {
   const s = settings();
   let supergraph;
@@ -240,6 +321,14 @@ export async function main() {
       if (quiet.has(path)) log.debug(line, 'request');
       else log.info(line, 'request');
     });
+    // Oversized bodies are refused before a byte is read; a body must declare its length.
+    const declared = req.headers['content-length'];
+    if (declared !== undefined && Number(declared) > s.maxBodyBytes) {
+      return refuse(req, res, 413, `request body larger than ${s.maxBodyBytes} bytes`);
+    }
+    if (declared === undefined && req.headers['transfer-encoding'] && req.method !== 'GET') {
+      return refuse(req, res, 411, 'a request body must carry Content-Length');
+    }
     return gateway(req, res);
   });
   server.listen(s.port, s.host, () => {

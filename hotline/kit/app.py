@@ -8,14 +8,16 @@ OpenTelemetry traces and the mapping of ``ApiError`` to JSON responses.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated
 
+import asyncpg
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.fastapi import GraphQLRouter
 
@@ -23,7 +25,7 @@ from hotline.kit import metrics, tracing
 from hotline.kit.auth import Principal, TokenVerifier
 from hotline.kit.db import Database
 from hotline.kit.directory import DirectorySync
-from hotline.kit.errors import ApiError
+from hotline.kit.errors import ApiError, api_error_from_database
 from hotline.kit.graphql import RequestContext
 from hotline.kit.logging import bind_service, configure_logging, get_logger
 from hotline.kit.requestid import REQUEST_ID_HEADER, set_request_id
@@ -112,6 +114,67 @@ def _request_middleware(name: str):
     return middleware
 
 
+class _BodyLimit:
+    """Refuse a request body above ``limit`` bytes on ``paths`` with 413: by its Content-Length before
+    anything is read, and while it streams when it declares none (chunked)."""
+
+    def __init__(self, app, *, limit: int, paths: frozenset[str]) -> None:
+        self.app, self.limit, self.paths = app, limit, paths
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"].rstrip("/") not in self.paths:
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            try:
+                too_large = int(declared) > self.limit
+            except ValueError:
+                too_large = True
+            if too_large:
+                return await self._refuse(send)
+        received = 0
+        started = False
+
+        async def counting_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _BodyTooLarge
+            return message
+
+        async def tracking_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _BodyTooLarge:
+            if not started:
+                await self._refuse(send)
+
+    async def _refuse(self, send) -> None:
+        body = (
+            b'{"errors":[{"message":"request body larger than %d bytes","extensions":{"code":"PAYLOAD_TOO_LARGE"}}]}'
+            % self.limit
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
 def _operations_router(name: str) -> APIRouter:
     """``/healthz`` (liveness), ``/readyz`` (the database answers) and ``/metrics`` (Prometheus)."""
     router = APIRouter()
@@ -148,9 +211,11 @@ def create_service_app(
     description: str = "",
     directory: bool = False,
     service_transports: dict[str, httpx.AsyncBaseTransport] | None = None,
+    on_startup: Sequence[Callable[[FastAPI], Awaitable[None]]] = (),
 ) -> FastAPI:
     """Build a service: GraphQL at ``/graphql``, REST routers, ``/healthz`` and ``/readyz``.
 
+    ``on_startup`` runs once the database is set up (recovery of work a killed process left behind).
     ``directory=True`` keeps a read model of the unit tree in the service's schema (``name``) for
     scope filters; ``service_transports`` replaces the network to named services (tests).
     """
@@ -180,6 +245,8 @@ def create_service_app(
             if directory
             else None
         )
+        for step in on_startup:
+            await step(app)
         try:
             yield
         finally:
@@ -192,11 +259,21 @@ def create_service_app(
     app = FastAPI(title=f"hotline-eval {name} service", description=description, lifespan=lifespan)
     app.state.service_name = name
 
+    app.add_middleware(_BodyLimit, limit=settings.graphql_max_body_bytes, paths=frozenset({"/graphql"}))
     app.middleware("http")(_request_middleware(name))
 
     @app.exception_handler(ApiError)
     async def api_error_handler(_request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(status_code=exc.status_code, content={"error": exc.to_dict()})
+
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(asyncpg.PostgresError)
+    @app.exception_handler(asyncpg.InterfaceError)
+    async def database_error_handler(request: Request, exc: Exception) -> JSONResponse:
+        mapped = api_error_from_database(exc)
+        if mapped is None:
+            raise exc
+        return await api_error_handler(request, mapped)
 
     graphql_router = GraphQLRouter(
         schema,

@@ -57,8 +57,44 @@ class BadRequestError(ApiError):
     code = "BAD_REQUEST"
 
 
+class PayloadTooLargeError(ApiError):
+    """The request body (an upload) is larger than the endpoint accepts."""
+
+    status_code = 413
+    code = "PAYLOAD_TOO_LARGE"
+
+
 class ConflictError(ApiError):
     """A concurrent change won, or the request conflicts with stored state."""
 
     status_code = 409
     code = "CONFLICT"
+
+
+# PostgreSQL refuses these characters in text (NUL, or a character the encoding cannot hold): the client's
+# input, not a fault of the service, so a 400 rather than a 500.
+_BAD_INPUT_SQLSTATES = {"22021": "a text value contains a character PostgreSQL cannot store (e.g. NUL)",
+                        "22P05": "a text value contains a character PostgreSQL cannot store"}  # fmt: skip
+
+
+class DatabaseUnavailableError(ApiError):
+    """The database connection was lost during the request (a restart, a failover): retry shortly."""
+
+    status_code = 503
+    code = "DATABASE_UNAVAILABLE"
+
+
+def api_error_from_database(exc: BaseException) -> ApiError | None:
+    """The ``BadRequestError`` for a database error caused by unstorable input text, a
+    ``DatabaseUnavailableError`` for a lost connection, else None (a bug: logged and answered 500)."""
+    text = str(getattr(exc, "orig", exc))
+    if (
+        getattr(exc, "connection_invalidated", False)
+        or "connection is closed" in text
+        or "connection was closed" in text
+    ):
+        return DatabaseUnavailableError("the database connection was lost; retry the request")
+    # SQLAlchemy wraps the driver's error (``orig``); code on the raw asyncpg driver sees it bare.
+    sqlstate = getattr(getattr(exc, "orig", exc), "sqlstate", None)
+    message = _BAD_INPUT_SQLSTATES.get(sqlstate) if isinstance(sqlstate, str) else None
+    return BadRequestError(message) if message else None

@@ -17,7 +17,7 @@ from strawberry.fastapi import BaseContext
 from hotline.kit import metrics
 from hotline.kit.auth import Principal
 from hotline.kit.directory import DirectorySync, directory_scope
-from hotline.kit.errors import ApiError, UnauthenticatedError
+from hotline.kit.errors import ApiError, UnauthenticatedError, api_error_from_database
 from hotline.kit.requestid import current_request_id
 from hotline.kit.scope import Scope
 from hotline.kit.services import ServiceClients
@@ -129,6 +129,8 @@ class ErrorCodes(SchemaExtension):
         mapped = []
         for error in result.errors:
             original = error.original_error
+            if original is not None and not isinstance(original, ApiError | GraphQLError):
+                original = api_error_from_database(original) or original
             if isinstance(original, ApiError):
                 mapped.append(
                     GraphQLError(

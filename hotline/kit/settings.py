@@ -42,6 +42,14 @@ class Settings(BaseSettings):
     # How stale the unit-directory read model of a service may get (seconds; 0 = check every request).
     directory_ttl_seconds: float = 5.0
     db_pool_size: int = 5
+    # Scoring: a run job still "running" this long after it started lost its worker (crash, killed pod,
+    # database restart) and is taken again by the next worker.
+    scoring_job_stale_seconds: float = 1800.0
+    # A GraphQL request body above this is refused with 413 before it is parsed (uploads are REST, with
+    # their own limits).
+    graphql_max_body_bytes: int = 1024 * 1024
+    # Ingest: the largest file a batch upload (REST POST /batches) may send.
+    ingest_max_upload_bytes: int = 2 * 1024 * 1024 * 1024
     db_echo: bool = False
     # Observability. Logs: JSON lines (default outside development) or a readable console renderer.
     log_format: Literal["json", "console"] | None = None

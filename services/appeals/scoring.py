@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from hotline.kit.errors import ApiError, ConflictError, NotFoundError
 from hotline.kit.services import ServiceClients, ServiceUnavailableError
@@ -88,7 +89,9 @@ class ScoringClient:
 
     async def result(self, result_id: str, *, acting_for: str) -> ResultFacts | None:
         """The result as the acting unit may see it; None when unknown or outside its scope."""
-        response = await self._services.request("scoring", "GET", f"/results/{result_id}", acting_for=acting_for)
+        response = await self._services.request(
+            "scoring", "GET", f"/results/{quote(result_id, safe='')}", acting_for=acting_for
+        )
         if response.status_code == 404:
             return None
         self._raise_for(response)
@@ -102,7 +105,7 @@ class ScoringClient:
         response = await self._services.request(
             "scoring",
             "POST",
-            f"/runs/{run_id}/revisions",
+            f"/runs/{quote(run_id, safe='')}/revisions",
             acting_for=acting_for,
             json={"appeal_id": appeal_id, "reason": reason, "adjustments": adjustments},
         )
@@ -122,7 +125,7 @@ class ScoringClient:
 
     async def settle(self, run_id: str, *, acting_for: str, summary: dict[str, Any]) -> None:
         response = await self._services.request(
-            "scoring", "POST", f"/runs/{run_id}/settled", acting_for=acting_for, json=summary
+            "scoring", "POST", f"/runs/{quote(run_id, safe='')}/settled", acting_for=acting_for, json=summary
         )
         self._raise_for(response)
 

@@ -6,12 +6,28 @@ from fastapi import FastAPI
 
 from hotline.kit.app import create_service_app
 from hotline.kit.db import Database
+from hotline.kit.logging import get_logger
 from hotline.kit.settings import Settings
+from services.ingest import store
 from services.ingest.batch_endpoints import router as batch_router
 from services.ingest.endpoints import router
 from services.ingest.measures_endpoints import router as measures_router
 from services.ingest.schema import schema
 from services.ingest.snapshot import router as snapshot_router
+
+logger = get_logger("hotline.ingest")
+
+
+async def fail_interrupted_batches(app: FastAPI) -> None:
+    """A batch a killed process (or a lost database connection) left unfinished is marked failed."""
+    try:
+        async with app.state.database.unit_of_work() as session:
+            failed = await store.fail_interrupted(session)
+    except Exception as exc:  # the database may not be up yet; readiness reports that, start-up goes on
+        logger.warning("could not check for interrupted batches", error=str(exc))
+        return
+    if failed:
+        logger.warning("batches interrupted by a stop were marked failed", batch_ids=failed)
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
@@ -21,5 +37,6 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         routers=[router, snapshot_router, batch_router, measures_router],
         settings=settings,
         database=database,
+        on_startup=[fail_interrupted_batches],
         description="Unit directory (master data), raw records with data-quality reports, and daily measures of hotline-eval.",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from datetime import date
 from typing import Annotated, Any
@@ -11,7 +12,7 @@ from fastapi.responses import PlainTextResponse
 
 from hotline.kit.app import DatabaseDep, PrincipalDep
 from hotline.kit.auth import Role
-from hotline.kit.errors import BadRequestError, ForbiddenError, NotFoundError
+from hotline.kit.errors import BadRequestError, ForbiddenError, NotFoundError, PayloadTooLargeError
 from services.ingest import batches, repository, store
 from services.ingest.batches import Submission
 from services.ingest.mapping import check_mapping
@@ -47,6 +48,11 @@ async def record_csv_template(kind: Annotated[str, Path(description="Record type
     return ",".join(csv_header(KINDS[kind])) + "\n"
 
 
+def _max_upload(request: Request) -> int:
+    settings = getattr(request.app.state, "settings", None)
+    return settings.ingest_max_upload_bytes if settings is not None else MAX_UPLOAD_BYTES
+
+
 async def _spool(request: Request):
     """The request body on disk (beyond 8 MiB), read in chunks: the upload is never held whole in memory."""
     content_type = request.headers.get("content-type", "")
@@ -55,14 +61,21 @@ async def _spool(request: Request):
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             raise BadRequestError("multipart upload without a `file` field")
+        if (upload.size or 0) > _max_upload(request):
+            raise PayloadTooLargeError(f"the file is larger than {_max_upload(request)} bytes")
         upload.file.seek(0)
         return upload.file, upload.filename, upload.content_type
+    limit = _max_upload(request)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(f"the file is larger than {limit} bytes")
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 (closed by the caller)
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_UPLOAD_BYTES:
-            raise BadRequestError("the file is larger than 2 GiB")
+        if size > limit:
+            spool.close()
+            raise PayloadTooLargeError(f"the file is larger than {limit} bytes")
         spool.write(chunk)
     spool.seek(0)
     return spool, request.headers.get("x-filename"), content_type
@@ -200,6 +213,9 @@ async def save_mapping(
 async def save_named_mapping(database, principal, name: str, spec: dict, description: str) -> dict[str, Any]:
     if not principal.has_any(Role.ADMIN, Role.ORGANIZER, Role.UNIT, Role.SERVICE):
         raise ForbiddenError("saving a mapping needs one of the roles: admin, organizer, service, unit")
+    # REST checks the name in its path; GraphQL passes it as an argument, checked here for both.
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,99}", name):
+        raise BadRequestError("a mapping name is 1–100 of a–z, 0–9, _ . - (starting with a letter or digit)")
     if problems := check_mapping(spec):
         raise BadRequestError("the mapping is not usable", problems=problems)
     async with database.unit_of_work() as session:

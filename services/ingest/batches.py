@@ -9,6 +9,7 @@ the batch row only at the end (no lock held against the progress writes).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ from datetime import date
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import asyncpg
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.kit.auth import Principal, Role
@@ -105,6 +108,7 @@ async def submit(
     try:
         async with database.unit_of_work() as session:
             apg = await _driver(session)
+            await store.hold_load_lock(apg, batch_id)  # a batch whose lock is free is not being loaded
             if sha is not None and await _resend_of_intact_batch(apg, sub, principal, sha, batch_id):
                 async with database.session() as fresh:
                     report = await batch_report(fresh, principal, batch_id)
@@ -132,18 +136,30 @@ async def submit(
             report = await loader.load(apg, KINDS[sub.kind], feed, source_rows, set_status, plain)
             await store.finish_batch(apg, batch_id, feed.counts, report)
     except (FileFormatError, MappingError) as exc:
-        async with database.unit_of_work() as session:
-            await store.fail_batch(session, batch_id, str(exc))
+        await _record_failure(database, batch_id, str(exc))
         raise BadRequestError(f"batch {batch_id} failed: {exc}", batchId=batch_id) from None
     except Exception:
         # unexpected: the load rolled back; record that the batch failed, then let the error be masked and logged
-        async with database.unit_of_work() as session:
-            await store.fail_batch(session, batch_id, "unexpected error while loading; nothing was stored")
+        await _record_failure(database, batch_id, "unexpected error while loading; nothing was stored")
         raise
     async with database.session() as session:
         report = await batch_report(session, principal, batch_id)
     report["timingsSeconds"] = feed.timings  # phases of this load (not stored)
     return report
+
+
+async def _record_failure(database: Database, batch_id: int, error: str, *, attempts: int = 30) -> None:
+    """Mark the batch failed; when the database itself went away (a restart), retry for ~15 s. Should that
+    fail too, the next start of the service marks it failed (``store.fail_interrupted``)."""
+    for attempt in range(attempts):
+        try:
+            async with database.unit_of_work() as session:
+                await store.fail_batch(session, batch_id, error)
+            return
+        except (OSError, DBAPIError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.5)
 
 
 def submission_digest(binary: BinaryIO, sub: Submission, mapping: ColumnMapping | None, tz: ZoneInfo) -> str:

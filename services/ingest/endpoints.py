@@ -35,8 +35,12 @@ async def bulk_register_units(
         data = await file.read(MAX_UPLOAD_BYTES + 1)
         filename, content_type = file.filename, file.content_type
     else:
+        content_type = request.headers.get("content-type") or ""
+        if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+            # The form has been read (and holds no field `file`); its body cannot be read again.
+            raise BadRequestError("a form upload carries the file in the field `file`")
         data = await request.body()
-        filename, content_type = None, request.headers.get("content-type")
+        filename = None
     if len(data) > MAX_UPLOAD_BYTES:
         raise BadRequestError(f"the file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB")
     rows = parse_unit_file(data, filename=filename, content_type=content_type)

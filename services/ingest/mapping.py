@@ -41,12 +41,17 @@ class MappingError(ValueError):
 def check_mapping(spec: Mapping[str, Any]) -> list[str]:
     """Every problem with a mapping document (empty when usable)."""
     problems: list[str] = []
-    kind = KINDS.get(spec.get("kind", ""))
+    if not isinstance(spec, Mapping):
+        return ["the mapping must be an object"]
+    kind_name = spec.get("kind")
+    kind = KINDS.get(kind_name) if isinstance(kind_name, str) else None
     if kind is None:
         return [f"kind must be one of {', '.join(KINDS)}"]
     zone = spec.get("time_zone")
     if zone is not None:
         try:
+            if not isinstance(zone, str):
+                raise ValueError(zone)
             ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError):
             problems.append(f"unknown time zone {zone!r}")

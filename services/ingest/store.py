@@ -85,6 +85,33 @@ async def finish_batch(apg, batch_id: int, counts, quality: dict[str, Any]) -> N
         )
 
 
+# Advisory-lock class of "batch being loaded": the load transaction holds (class, batch id) until it ends, so
+# a batch left unfinished with the lock free was interrupted (process killed, database restarted).
+BATCH_LOAD_LOCK = 7301
+INTERRUPTED = (
+    "interrupted (the service or the database stopped during the load); nothing was stored — send the file again"
+)
+
+
+async def hold_load_lock(apg, batch_id: int) -> None:
+    await apg.execute("SELECT pg_advisory_xact_lock($1, $2)", BATCH_LOAD_LOCK, batch_id)
+
+
+async def fail_interrupted(session: AsyncSession, *, received_grace_seconds: float = 60.0) -> list[int]:
+    """Mark failed every unfinished batch whose load no transaction holds (safe beside live loads of other
+    replicas); a batch still ``received`` gets ``received_grace_seconds`` to begin its load."""
+    result = await session.execute(
+        text(
+            "UPDATE ingest.batch SET status = 'failed', finished_at = now(), error = :e "
+            "WHERE status IN ('received', 'validating', 'loading', 'aggregating') "
+            "AND (status <> 'received' OR received_at < now() - make_interval(secs => :grace)) "
+            "AND pg_try_advisory_xact_lock(:lock, id::int) RETURNING id"
+        ),
+        {"e": INTERRUPTED, "grace": received_grace_seconds, "lock": BATCH_LOAD_LOCK},
+    )
+    return [row[0] for row in result]
+
+
 async def fail_batch(session: AsyncSession, batch_id: int, error: str) -> None:
     await session.execute(
         text("UPDATE ingest.batch SET status = 'failed', finished_at = now(), error = :e WHERE id = :id"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
+from urllib.parse import quote
 
 from hotline.kit.errors import ApiError, NotFoundError
 from hotline.kit.services import ServiceClients, ServiceUnavailableError
@@ -28,7 +29,10 @@ def _check(response, what: str) -> Any:
 async def scheme_document(services: ServiceClients, scheme_id: str, version: int, *, acting_for: str) -> dict:
     """A published scheme version's self-contained document from indicators."""
     response = await services.request(
-        "indicators", "GET", f"/schemes/{scheme_id}/versions/{version}/document", acting_for=acting_for
+        "indicators",
+        "GET",
+        f"/schemes/{quote(str(scheme_id), safe='')}/versions/{int(version)}/document",
+        acting_for=acting_for,
     )
     return _check(response, f"scheme {scheme_id} version {version}")
 

@@ -72,10 +72,12 @@ def critic_weights(matrix: Sequence[Sequence[float]], lower_better: Sequence[boo
 def ahp_weights(judgements: Sequence[Sequence[float]]) -> AhpResult:
     """AHP: the principal eigenvector of a reciprocal pairwise matrix; refuses (``WeightError``) when the
     consistency ratio exceeds 0.1 or the matrix is not positive and reciprocal."""
-    a = np.asarray(judgements, dtype=float)
-    n = a.shape[0]
-    if a.ndim != 2 or a.shape[1] != n or n < 2:
+    n = len(judgements)
+    if n < 2 or any(len(row) != n for row in judgements):
         raise WeightError("the judgement matrix must be square with at least two indicators")
+    a = np.asarray(judgements, dtype=float)
+    if not np.isfinite(a).all():
+        raise WeightError("the judgement matrix must hold finite numbers")
     if (a <= 0).any() or not np.allclose(a * a.T, 1.0, rtol=1e-6):
         raise WeightError("the judgement matrix must be positive and reciprocal (a[j][i] = 1 / a[i][j])")
     eigenvalues, eigenvectors = np.linalg.eig(a)

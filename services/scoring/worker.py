@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.kit.db import Database
 from hotline.kit.services import ServiceClients
+from hotline.kit.settings import get_settings
 from services.scoring import sources
 from services.scoring.inputs import evaluate, needed_measures
 from services.scoring.models import EvaluationRun, ExpertScore, RunJob, RunRevision, UnitResult
@@ -27,17 +28,20 @@ from services.scoring.store import store_revision
 logger = logging.getLogger("hotline.scoring.worker")
 
 
-# A job still "running" this long after it started lost its worker (a crash, a killed pod): take it again.
-STALE_AFTER = timedelta(minutes=30)
+def stale_after() -> timedelta:
+    """A job still "running" this long after it started lost its worker (a crash, a killed pod): take it
+    again. ``HOTLINE_SCORING_JOB_STALE_SECONDS`` (default 30 minutes)."""
+    return timedelta(seconds=get_settings().scoring_job_stale_seconds)
 
 
-async def claim_job(database: Database) -> tuple[int, uuid.UUID] | None:
+async def claim_job(database: Database, stale: timedelta | None = None) -> tuple[int, uuid.UUID] | None:
     """Take the oldest queued (or stale running) job, mark it running and commit; None when there is none."""
+    limit = stale if stale is not None else stale_after()
     async with database.unit_of_work() as session:
-        stale = and_(RunJob.status == "running", RunJob.started_at < datetime.now(UTC) - STALE_AFTER)
+        stale_running = and_(RunJob.status == "running", RunJob.started_at < datetime.now(UTC) - limit)
         job = await session.scalar(
             select(RunJob)
-            .where(or_(RunJob.status == "queued", stale))
+            .where(or_(RunJob.status == "queued", stale_running))
             .order_by(RunJob.id)
             .limit(1)
             .with_for_update(skip_locked=True)

@@ -202,3 +202,14 @@ async def test_a_custom_period_must_last_the_schemes_minimum_in_whole_months(sco
         scoring, schemeId="special-c", periodKind="CUSTOM", period=None, startDate="2025-01-15", endDate="2025-04-14"
     )
     assert enough["problems"] == [] and enough["run"]["period"]["label"] == "2025-01-15..2025-04-14"
+
+
+async def test_the_stale_timeout_is_configurable(scoring, scoring_app, monkeypatch):
+    from hotline.kit.settings import get_settings
+
+    await start(scoring)
+    assert await worker.claim_job(scoring_app.state.database) is not None  # claimed, then the worker "dies"
+    assert await worker.claim_job(scoring_app.state.database) is None  # 30 minutes by default
+    monkeypatch.setattr(get_settings(), "scoring_job_stale_seconds", 0.0)
+    assert worker.stale_after().total_seconds() == 0
+    assert await worker.claim_job(scoring_app.state.database) is not None  # taken again at once
