@@ -272,7 +272,7 @@ async def main(args: argparse.Namespace) -> None:
     url = await create_database(server, name)
     log_dir = Path(tempfile.mkdtemp(prefix="hotline-loadbench-"))
     # The gateway's per-client rate limit would turn a load test into a test of the limiter.
-    os.environ.setdefault("HOTLINE_GATEWAY_RATE_LIMIT_PER_MINUTE", "0")
+    os.environ.setdefault("HOTLINE_GATEWAY_RATE_LIMIT", "0")
     stack = Stack(
         database_url=url, log_dir=log_dir, jwt_secret=SECRET, env="development",
         ports={s.name: free_port() for s in SERVICES}, gateway_port=free_port(),
