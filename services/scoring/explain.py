@@ -17,6 +17,7 @@ POLICIES = {
     "fixed": ("组织单位录入的全国优秀值", "a national-excellent value entered by the organizer"),
     "target": ("目标值", "the target value"),
     "dynamic_baseline": ("同类时期的历史动态基线", "a dynamic baseline from earlier periods of the same type"),
+    "cohort_mean": ("评价范围内的平均值", "the mean value in the cohort"),
 }
 RULES = {
     "ratio_to_reference": ("得分 = 指标值 ÷ 参照值 × 分值", "score = value ÷ reference × points"),
@@ -67,14 +68,19 @@ def explain_indicator(row: Mapping[str, Any]) -> dict[str, str]:
             "en": f"{row['name_en']}: {reason_en}; its {_n(row['points'])} points are treated by the scheme's "
             "not-applicable policy.",
         }
+    if ref["policy"] == "none":  # threshold, band, deduction and expert rules compare with no reference
+        reference_zh, reference_en = "不设参照值", "no reference value is used"
+    else:
+        reference_zh = f"参照值 {_n(ref['value'])},取{policy_zh}{set_by_zh}"
+        reference_en = f"the reference is {_n(ref['value'])}, {policy_en}{set_by_en}"
     corrected_zh = "(经申诉更正)" if row.get("corrected") else ""
     corrected_en = " (corrected on appeal)" if row.get("corrected") else ""
     return {
         "zh": f"{row['name_zh']}({dir_zh})指标值 {_n(row['value'])}{corrected_zh}{parts_zh};"
-        f"参照值 {_n(ref['value'])},取{policy_zh}{set_by_zh};"
+        f"{reference_zh};"
         f"规则:{rule_zh}{'(' + params + ')' if params else ''};分值 {_n(row['points'])},得分 {_n(row['score'])}。",
         "en": f"{row['name_en']} ({dir_en}) was {_n(row['value'])}{corrected_en}{parts_en}; "
-        f"the reference is {_n(ref['value'])}, {policy_en}{set_by_en}; "
+        f"{reference_en}; "
         f"rule: {rule_en}{' (' + params + ')' if params else ''}; "
         f"{_n(row['score'])} of {_n(row['points'])} points.",
     }

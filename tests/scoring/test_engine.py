@@ -224,3 +224,12 @@ def test_the_stored_compact_form_expands_back_to_exactly_the_engines_rows():
         compact = compact_unit(unit)
         assert "name_zh" not in compact["indicators"][0] and "reference" not in compact["indicators"][0]
         assert canonical_json(expander.expand(compact)) == canonical_json(unit)
+
+
+def test_explanations_of_rules_without_a_reference_say_so():
+    ua = by_unit(run())["UA"]
+    complaints = next(i for i in ua["indicators"] if i["indicator"] == "complaints")
+    none = {**complaints, "reference": {**complaints["reference"], "policy": "none", "value": None, "set_by": None}}
+    explanation = explain_indicator(none)
+    assert "不设参照值" in explanation["zh"] and "no reference value is used" in explanation["en"]
+    assert "none" not in explanation["zh"]
