@@ -1,4 +1,4 @@
-"""Indicators service: evaluation dimensions; later the versioned indicator catalog and schemes."""
+"""Indicators service: evaluation dimensions, the versioned indicator catalog, templates and evaluation schemes."""
 
 from pathlib import Path
 
