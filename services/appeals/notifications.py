@@ -20,14 +20,21 @@ from urllib.parse import urlparse
 
 import httpx
 import stamina
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hotline.kit import metrics
 from hotline.kit.db import Database
 from services.appeals.models import Appeal, AppealEvent, Notification, Webhook, WebhookDelivery
 from services.appeals.workflow import Problem
 
 logger = logging.getLogger("hotline.appeals.webhooks")
+WEBHOOK_PASSES = metrics.counter(
+    "appeals_webhook_deliveries", "Webhook delivery attempts' outcomes (delivered, retrying, failed)", ["outcome"]
+)
+WEBHOOK_PENDING = metrics.gauge(
+    "appeals_webhook_deliveries_pending", "Webhook deliveries not yet delivered or given up"
+)
 
 SIGNATURE_HEADER = "x-hotline-signature"
 DELIVERY_HEADER = "x-hotline-delivery"
@@ -213,6 +220,14 @@ class WebhookSender:
                 values = await self._attempt(delivery, url, secret, now)
                 counts[values.pop("_outcome")] += 1
                 await session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery.id).values(values))
+            pending = await session.scalar(
+                select(func.count())
+                .select_from(WebhookDelivery)
+                .where(WebhookDelivery.delivered_at.is_(None), WebhookDelivery.failed_at.is_(None))
+            )
+        for outcome, n in counts.items():
+            WEBHOOK_PASSES.labels(outcome=outcome).inc(n)
+        WEBHOOK_PENDING.set(pending or 0)
         return counts
 
     async def _attempt(self, delivery: WebhookDelivery, url: str | None, secret: str | None, now: datetime) -> dict:

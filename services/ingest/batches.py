@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -22,6 +23,7 @@ import asyncpg
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hotline.kit import metrics
 from hotline.kit.auth import Principal, Role
 from hotline.kit.db import Database
 from hotline.kit.errors import BadRequestError, ForbiddenError, NotFoundError
@@ -38,6 +40,17 @@ BATCH_COLUMNS = (
     "id, kind, source, status, format, filename, time_zone, mapping_name, submitted_by, submitter_unit_id, "
     "received_at, finished_at, withdrawn_at, period_from, period_to, expected_rows, rows_read, rows_valid, "
     "rows_rejected, rows_new, rows_corrected, rows_duplicate, rows_repeated_in_file, error, quality"
+)
+ROWS = metrics.counter(
+    "ingest_rows",
+    "Rows of loaded batches by record kind and outcome (throughput: rate of new rows)",
+    ["kind", "outcome"],
+)
+BATCH_DURATION = metrics.histogram(
+    "ingest_batch_duration_seconds",
+    "Time to load a batch, by record kind and final status",
+    ["kind", "status"],
+    buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900),
 )
 
 
@@ -100,6 +113,7 @@ async def submit(
 ) -> dict[str, Any]:
     """Load a file (``binary``) or a list of row objects (``rows``) as one batch; returns its report."""
     tz = _check(principal, sub)
+    started = time.perf_counter()
     async with database.unit_of_work() as session:
         scope = await repository.scope_for(session, principal.unit_id)
         mapping = await _resolve_mapping(session, scope, sub)
@@ -136,15 +150,20 @@ async def submit(
             report = await loader.load(apg, KINDS[sub.kind], feed, source_rows, set_status, plain)
             await store.finish_batch(apg, batch_id, feed.counts, report)
     except (FileFormatError, MappingError) as exc:
+        BATCH_DURATION.labels(kind=sub.kind, status="failed").observe(time.perf_counter() - started)
         await _record_failure(database, batch_id, str(exc))
         raise BadRequestError(f"batch {batch_id} failed: {exc}", batchId=batch_id) from None
     except Exception:
+        BATCH_DURATION.labels(kind=sub.kind, status="failed").observe(time.perf_counter() - started)
         # unexpected: the load rolled back; record that the batch failed, then let the error be masked and logged
         await _record_failure(database, batch_id, "unexpected error while loading; nothing was stored")
         raise
     async with database.session() as session:
         report = await batch_report(session, principal, batch_id)
     report["timingsSeconds"] = feed.timings  # phases of this load (not stored)
+    BATCH_DURATION.labels(kind=sub.kind, status=report.get("status", "done")).observe(time.perf_counter() - started)
+    for outcome in ("new", "corrected", "duplicate", "rejected"):
+        ROWS.labels(kind=sub.kind, outcome=outcome).inc(report["counts"].get(outcome, 0))
     return report
 
 

@@ -12,9 +12,10 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hotline.kit import metrics
 from hotline.kit.db import Database
 from hotline.kit.services import ServiceClients
 from hotline.kit.settings import get_settings
@@ -24,6 +25,14 @@ from services.scoring.models import EvaluationRun, ExpertScore, RunJob, RunRevis
 from services.scoring.periods import Period, earlier_periods
 from services.scoring.scheme import parse_scheme
 from services.scoring.store import store_revision
+
+RUN_DURATION = metrics.histogram(
+    "scoring_run_duration_seconds",
+    "Wall time of an evaluation run's job, from claim to stored revision, by outcome",
+    ["outcome"],
+    buckets=(0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800),
+)
+RUNS_QUEUED = metrics.gauge("scoring_runs_queued", "Evaluation-run jobs waiting for a worker")
 
 logger = logging.getLogger("hotline.scoring.worker")
 
@@ -66,8 +75,8 @@ async def process_next(database: Database, services: ServiceClients) -> bool:
     if claimed is None:
         return False
     job_id, run_id = claimed
+    started = time.perf_counter()
     try:
-        started = time.perf_counter()
         async with database.session() as session:
             run = await session.get(EvaluationRun, run_id)
             job = await session.get(RunJob, job_id)
@@ -87,11 +96,13 @@ async def process_next(database: Database, services: ServiceClients) -> bool:
             await session.execute(
                 update(RunJob).where(RunJob.id == job_id).values(status="done", finished_at=datetime.now(UTC))
             )
+        RUN_DURATION.labels(outcome="done").observe(time.perf_counter() - started)
         logger.info(
             "run %s: %d units fetched in %.2f s, computed in %.2f s, stored in %.2f s",
             run_id, len(inputs["units"]), fetched - started, computed - fetched, time.perf_counter() - computed,
         )  # fmt: skip
     except Exception as exc:
+        RUN_DURATION.labels(outcome="failed").observe(time.perf_counter() - started)
         logger.exception("run %s failed", run_id)
         async with database.unit_of_work() as session:
             await _set_status(session, run_id, "failed", 100, error=f"{type(exc).__name__}: {exc}"[:2000])
@@ -111,10 +122,16 @@ async def drain(database: Database, services: ServiceClients) -> int:
     return count
 
 
+async def queued_jobs(database: Database) -> int:
+    async with database.session() as session:
+        return int(await session.scalar(select(func.count()).select_from(RunJob).where(RunJob.status == "queued")))
+
+
 async def worker_loop(database: Database, services: ServiceClients, *, poll_seconds: float = 1.0) -> None:
     """The background task of the app's lifespan."""
     while True:
         try:
+            RUNS_QUEUED.set(await queued_jobs(database))
             if not await process_next(database, services):
                 await asyncio.sleep(poll_seconds)
         except asyncio.CancelledError:

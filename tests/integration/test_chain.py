@@ -110,9 +110,18 @@ async def chain(db, settings, ingest_app):
                 await client.aclose()
 
 
+def metric(name: str, **labels: str) -> float:
+    """A sample's current value in this process's Prometheus registry (0 if never recorded)."""
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 async def test_records_to_published_scheme_to_run(chain):
     clients, scoring_app = chain
     ingest, indicators, scoring = clients["ingest"], clients["indicators"], clients["scoring"]
+    rows_before = metric("hotline_ingest_rows_total", kind="work_order", outcome="new")
+    runs_before = metric("hotline_scoring_run_duration_seconds_count", outcome="done")
     assert (await ingest.post("/units/bulk", json=TREE, headers=ADMIN)).json()["counts"]["created"] == len(TREE)
     report = (await send(ingest, "work_order", to_csv(work_orders()), headers=CITY, source="gz-orders")).json()
     assert report["status"] == "done" and report["counts"]["new"] == 11, report
@@ -129,6 +138,11 @@ async def test_records_to_published_scheme_to_run(chain):
     await worker.drain(scoring_app.state.database, scoring_app.state.services)
     run = data_of(await gql(scoring, RUN, {"id": started["run"]["id"]}, headers=CITY))["run"]
     assert run["status"] == "done", run
+    # What operations watch: ingest throughput and run durations on /metrics.
+    assert metric("hotline_ingest_rows_total", kind="work_order", outcome="new") - rows_before == 11
+    assert metric("hotline_scoring_run_duration_seconds_count", outcome="done") - runs_before == 1
+    exposed = (await scoring.get("/metrics")).text
+    assert "hotline_scoring_run_duration_seconds_bucket" in exposed and "hotline_ingest_rows_total" in exposed
 
     results = {e["node"]["unitId"]: e["node"] for e in run["results"]["edges"]}
     # UA: 75/100 × 60 + 100/100 × 40 = 85; UB: 60 + 40 = 100; UC: 40/100 × 60 + 60/100 × 40 = 48.
