@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     # Scoring: a run job still "running" this long after it started lost its worker (crash, killed pod,
     # database restart) and is taken again by the next worker.
     scoring_job_stale_seconds: float = 1800.0
+    # How often scoring checks its alert rules over the whole tree (seconds; 0 = only on request).
+    scoring_alert_sweep_seconds: float = 3600.0
     # A GraphQL request body above this is refused with 413 before it is parsed (uploads are REST, with
     # their own limits).
     graphql_max_body_bytes: int = 1024 * 1024

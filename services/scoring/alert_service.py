@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hotline.kit.auth import Principal
+from hotline.kit.auth import Principal, Role
 from hotline.kit.scope import PATH_SEPARATOR, Scope, in_scope
 from hotline.kit.services import ServiceClients
 from services.scoring import repository, sources
@@ -70,6 +70,32 @@ async def check(
     await session.flush()
     rows = await session.scalars(select(Alert).where(Alert.id.in_(stored)).order_by(Alert.unit_id, Alert.first_day))
     return list(rows), []
+
+
+SWEEP_DAYS = 7  # a sweep looks at the last week, so a three-day run is caught whatever the hour
+
+
+async def sweep(database, services: ServiceClients, directory, *, today: date) -> dict[str, int]:
+    """Check every rule over the whole tree, acting for each root unit (the seed's "automatically
+    triggers supervisor attention"); returns alerts stored per root. Days already alerted are updated,
+    never duplicated (``check`` upserts)."""
+    await directory.ensure_fresh()
+    stored: dict[str, int] = {}
+    async with database.unit_of_work() as session:
+        roots = list(await session.scalars(select(UnitRef.c.id).where(UnitRef.c.parent_id.is_(None))))
+    start, end = date.fromordinal(today.toordinal() - SWEEP_DAYS), date.fromordinal(today.toordinal() - 1)
+    for root in sorted(roots):
+        actor = Principal(subject="service:scoring-alert-sweep", unit_id=root, roles=frozenset({Role.SERVICE}))
+        async with database.unit_of_work() as session:
+            scope = Scope(unit_id=root, path=root)
+            total = 0
+            for rule_code in sorted(RULES):
+                alerts, _ = await check(
+                    session, services, actor, scope, under=root, start=start, end=end, rule_code=rule_code, kind=None
+                )
+                total += len(alerts)
+            stored[root] = total
+    return stored
 
 
 async def list_alerts(

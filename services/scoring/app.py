@@ -14,7 +14,7 @@ from hotline.kit.db import Database
 from hotline.kit.settings import Settings
 from services.scoring.endpoints import router
 from services.scoring.schema import schema
-from services.scoring.worker import worker_loop
+from services.scoring.worker import alert_sweep_loop, worker_loop
 
 
 def create_app(
@@ -41,13 +41,19 @@ def create_app(
     async def lifespan(application: FastAPI) -> AsyncIterator[None]:
         # The platform's lifespan sets up the database and clients; the run worker polls beside it.
         async with platform_lifespan(application):
-            task = None
+            tasks = []
             if run_worker:
-                task = asyncio.create_task(worker_loop(application.state.database, application.state.services))
+                state = application.state
+                tasks.append(asyncio.create_task(worker_loop(state.database, state.services)))
+                every = state.settings.scoring_alert_sweep_seconds
+                if every > 0:
+                    tasks.append(
+                        asyncio.create_task(alert_sweep_loop(state.database, state.services, state.directory, every))
+                    )
             try:
                 yield
             finally:
-                if task is not None:
+                for task in tasks:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task

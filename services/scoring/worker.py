@@ -230,3 +230,19 @@ async def _previous(session: AsyncSession, run: EvaluationRun) -> dict:
         .order_by(UnitResult.unit_id)
     )
     return {u: {"run_id": str(previous.id), "total": t, "rank": r} for u, t, r in rows}
+
+
+async def alert_sweep_loop(database: Database, services: ServiceClients, directory, every_seconds: float) -> None:
+    """The second background task: the alert rules over the whole tree, every ``every_seconds``."""
+    from services.scoring.alert_service import sweep
+
+    await asyncio.sleep(min(every_seconds, 60.0))  # let the other services finish starting first
+    while True:
+        try:
+            stored = await sweep(database, services, directory, today=datetime.now(UTC).date())
+            logger.info("alert sweep: %s", stored)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # an unreachable ingest must not kill the sweep; the next one tries again
+            logger.exception("alert sweep failed")
+        await asyncio.sleep(every_seconds)

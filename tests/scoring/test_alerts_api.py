@@ -56,3 +56,24 @@ async def test_checking_alerts_needs_the_organizer_role_and_a_unit_in_scope(scor
     assert refused["problems"] == ["checking alerts needs the role organizer or admin"]
     outside = data_of(await gql(scoring, CHECK, headers=auth("GD-SZ", "organizer")))["checkAlerts"]
     assert outside["problems"] == ["GD-GZ is unknown or outside your scope"]
+
+
+async def test_the_scheduled_sweep_checks_the_whole_tree_without_being_asked(scoring_app, scoring, measures):
+    from datetime import date
+
+    from services.scoring import alert_service
+
+    for d in range(1, 8):
+        day = f"2025-04-0{d}"
+        for unit in ("UA", "UC", "UD"):
+            satisfaction(measures, unit, day, 90)
+        satisfaction(measures, "UB", day, 60 if 2 <= d <= 4 else 88)
+    state = scoring_app.state
+    stored = await alert_service.sweep(state.database, state.services, state.directory, today=date(2025, 4, 8))
+    assert stored["GD"] >= 1
+    listed = data_of(await gql(scoring, LIST, {"ack": False}, headers=auth("GD-GZ", "organizer")))["alerts"]
+    assert [a["unitId"] for a in listed] == ["UB"]
+    # A second sweep over the same days adds nothing.
+    await alert_service.sweep(state.database, state.services, state.directory, today=date(2025, 4, 8))
+    again = data_of(await gql(scoring, LIST, {"ack": False}, headers=auth("GD-GZ", "organizer")))["alerts"]
+    assert len(again) == 1
