@@ -213,22 +213,35 @@ class UnitResult:
     )
     async def measure_sources(self, info: Info) -> list[MeasureSource]:
         detail = await self._detail(info)
-        codes = sorted({m for i in detail.get("indicators", []) for m in i["measures"]})
+        codes = tuple(sorted({m for i in detail.get("indicators", []) for m in i["measures"]}))
         start, end, organizer = self._period
-        rows = await sources.measure_sources(
-            info.context.services,
-            [str(self.unit_id)],
-            codes,
-            dt.date.fromisoformat(start),
-            dt.date.fromisoformat(end),
-            acting_for=organizer,
-        )
+        rows = await _sources_loader(info).load((str(self.unit_id), codes, start, end, organizer))
         return [
             MeasureSource(
                 measure=r["measure"], batch_id=str(r["batch_id"]), source=r["source"], records=int(r["records"])
             )
             for r in rows
         ]
+
+
+def _sources_loader(info: Info):
+    """One ingest call for all the results of a page that share measures and period (no call per result)."""
+
+    async def load(keys: list[tuple[str, tuple[str, ...], str, str, str]]) -> list[list[dict]]:
+        groups: dict[tuple, list[str]] = {}
+        for unit, *rest in keys:
+            groups.setdefault(tuple(rest), []).append(unit)
+        found: dict[tuple, list[dict]] = {}
+        for (codes, start, end, organizer), units in groups.items():
+            rows = await sources.measure_sources(
+                info.context.services, sorted(set(units)), list(codes),
+                dt.date.fromisoformat(start), dt.date.fromisoformat(end), acting_for=organizer,
+            )  # fmt: skip
+            for unit in units:
+                found[(unit, codes, start, end, organizer)] = [r for r in rows if r["unit"] == unit]
+        return [found[key] for key in keys]
+
+    return info.context.loader("measure_sources", load)
 
 
 @strawberry.type(description="One edge of a result connection.")

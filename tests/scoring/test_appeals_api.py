@@ -265,3 +265,20 @@ async def test_the_reports_open_and_say_what_they_should(scoring, drain):
     # Problems found: UD's satisfaction (10 of 20 points) and UC's satisfaction (6.6667 of 20) are under target.
     problems = html[html.index('id="problems"') :]
     assert problems.index("UC") < problems.index("UD") and "分析不满意原因" in problems
+
+
+async def test_a_page_of_results_asks_ingest_for_its_sources_once(scoring, drain, measures):
+    for unit, records in (("UA", 950), ("UB", 800)):
+        measures.sources.append(
+            {"unit": unit, "measure": "calls.answered", "batch_id": "b-7", "source": "acd", "records": records}
+        )
+    run = await finished_run(scoring, drain)
+    before = sum(1 for path, _ in measures.calls if path == "/measures/sources")
+    query = """query($id: ID!) { run(id: $id) { results { edges { node { unitId
+      measureSources { measure records } } } } } }"""
+    page = results_by_unit(data_of(await gql(scoring, query, {"id": run["id"]}, headers=ORGANIZER))["run"])
+    assert page["UA"]["measureSources"] == [{"measure": "calls.answered", "records": 950}]
+    assert page["UB"]["measureSources"] == [{"measure": "calls.answered", "records": 800}]
+    assert page["UC"]["measureSources"] == []
+    # Four results, one call to ingest: the page's units go together (no call per result).
+    assert sum(1 for path, _ in measures.calls if path == "/measures/sources") - before == 1
