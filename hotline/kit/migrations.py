@@ -80,10 +80,12 @@ def run_env(*, schema: str, target_metadata: MetaData) -> None:
 
     if context.is_offline_mode():
         raise RuntimeError("offline (SQL script) migrations are not supported; run them against a database")
-    _run(run_async())
+    run_blocking(run_async())
 
 
-def _run(coro) -> None:
+def run_blocking(coro) -> None:
+    """Run a coroutine to its end from synchronous code (Alembic's env), even when the caller is itself
+    inside a running event loop (an async test fixture): then in a fresh thread's loop."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 
@@ -10,6 +9,7 @@ from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from hotline.kit.migrations import run_blocking
 from hotline.kit.settings import to_async_url
 from services.indicators.catalog import apply_catalog, builtin_catalog
 from services.indicators.templates import apply_templates, builtin_templates
@@ -42,26 +42,4 @@ def sync_builtin_data() -> None:
             await connection.run_sync(sync_connection)
         await engine.dispose()
 
-    def runner() -> None:
-        asyncio.run(run())
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        runner()
-        return
-    import threading
-
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            runner()
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
+    run_blocking(run())

@@ -20,18 +20,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-async def stack(fresh_database, tmp_path_factory) -> AsyncIterator[Stack]:
-    url = await fresh_database("hotline_e2e")
-    await load_demo_units(url)
-    system = Stack(
+def private_stack(url: str, log_dir) -> Stack:
+    """A whole system (four services and the gateway) on free ports over database ``url``, not started."""
+    return Stack(
         database_url=url,
-        log_dir=tmp_path_factory.mktemp("e2e-logs"),
+        log_dir=log_dir,
         jwt_secret=TEST_SECRET,
         ports={s.name: free_port() for s in SERVICES},
         gateway_port=free_port(),
         env="development",
     )
+
+
+@pytest.fixture(scope="session")
+async def stack(fresh_database, tmp_path_factory) -> AsyncIterator[Stack]:
+    url = await fresh_database("hotline_e2e")
+    await load_demo_units(url)
+    system = private_stack(url, tmp_path_factory.mktemp("e2e-logs"))
     # JSON logs, as in production, so the tests can follow a request id through every process's log.
     with pytest.MonkeyPatch.context() as env:
         env.setenv("HOTLINE_LOG_FORMAT", "json")

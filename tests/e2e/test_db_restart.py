@@ -19,10 +19,10 @@ import pytest
 
 from hotline.cli.database import create_database
 from hotline.cli.demo import load_demo_units
-from hotline.cli.stack import SERVICES, Stack, migrate_all
-from tests.e2e.conftest import free_port
+from hotline.cli.stack import SERVICES, migrate_all
+from tests.e2e.conftest import free_port, private_stack
 from tests.e2e.test_faults import ROWS, calls
-from tests.support import TEST_SECRET, auth
+from tests.support import auth
 
 PG_BIN = Path(os.environ.get("HOTLINE_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 pytestmark = [
@@ -74,14 +74,7 @@ async def cluster_stack(tmp_path_factory):
         url = await create_database(cluster.url, "hotline_restart")
         await asyncio.to_thread(migrate_all, url)
         await load_demo_units(url)
-        stack = Stack(
-            database_url=url,
-            log_dir=tmp_path_factory.mktemp("restart-logs"),
-            jwt_secret=TEST_SECRET,
-            ports={s.name: free_port() for s in SERVICES},
-            gateway_port=free_port(),
-            env="development",
-        )
+        stack = private_stack(url, tmp_path_factory.mktemp("restart-logs"))
         ingest = next(s for s in SERVICES if s.name == "ingest")
         await asyncio.to_thread(stack.start_service, ingest)
         await asyncio.to_thread(stack.wait_ready, "ingest", f"{stack.service_url('ingest')}/readyz")
@@ -169,14 +162,7 @@ async def cluster_system(tmp_path_factory):
         await asyncio.to_thread(migrate_all, url)
         await load_demo_units(url)
         await load_demo_records(url)
-        stack = Stack(
-            database_url=url,
-            log_dir=tmp_path_factory.mktemp("restart-run-logs"),
-            jwt_secret=TEST_SECRET,
-            ports={s.name: free_port() for s in SERVICES},
-            gateway_port=free_port(),
-            env="development",
-        )
+        stack = private_stack(url, tmp_path_factory.mktemp("restart-run-logs"))
         with pytest.MonkeyPatch.context() as env:
             env.setenv("HOTLINE_SCORING_JOB_STALE_SECONDS", "5")
             await asyncio.to_thread(stack.start)

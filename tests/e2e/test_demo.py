@@ -11,8 +11,8 @@ import pytest
 
 from hotline.cli.demo import load_demo_records, load_demo_units
 from hotline.cli.demo_evaluation import DEPARTMENTS, seed_demo_evaluation
-from hotline.cli.stack import SERVICES, Stack
-from tests.e2e.conftest import free_port
+from hotline.cli.stack import Stack
+from tests.e2e.conftest import private_stack
 from tests.support import TEST_SECRET, auth, data_of, gql
 
 
@@ -21,14 +21,7 @@ async def demo_stack(fresh_database, tmp_path_factory) -> AsyncIterator[Stack]:
     url = await fresh_database("hotline_demo_e2e")
     await load_demo_units(url)
     await load_demo_records(url)
-    system = Stack(
-        database_url=url,
-        log_dir=tmp_path_factory.mktemp("demo-logs"),
-        jwt_secret=TEST_SECRET,
-        ports={s.name: free_port() for s in SERVICES},
-        gateway_port=free_port(),
-        env="development",
-    )
+    system = private_stack(url, tmp_path_factory.mktemp("demo-logs"))
     await asyncio.to_thread(system.start)
     yield system
     await asyncio.to_thread(system.stop)

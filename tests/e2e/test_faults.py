@@ -14,11 +14,11 @@ import httpx
 import pytest
 
 from hotline.cli.demo import load_demo_units
-from hotline.cli.stack import SERVICES, Stack
+from hotline.cli.stack import SERVICES
 from services.ingest.store import INTERRUPTED
-from tests.e2e.conftest import free_port
+from tests.e2e.conftest import private_stack
 from tests.ingest.records_support import to_csv
-from tests.support import TEST_SECRET, auth, data_of
+from tests.support import auth, data_of
 
 pytestmark = pytest.mark.slow
 CITY = auth("GD-GZ", "organizer")
@@ -30,14 +30,7 @@ SPEC = {s.name: s for s in SERVICES}
 async def fault_stack(fresh_database, tmp_path_factory):
     url = await fresh_database("hotline_faults")
     await load_demo_units(url)
-    system = Stack(
-        database_url=url,
-        log_dir=tmp_path_factory.mktemp("fault-logs"),
-        jwt_secret=TEST_SECRET,
-        ports={s.name: free_port() for s in SERVICES},
-        gateway_port=free_port(),
-        env="development",
-    )
+    system = private_stack(url, tmp_path_factory.mktemp("fault-logs"))
     await asyncio.to_thread(system.start)
     yield system
     await asyncio.to_thread(system.stop)

@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hotline.cli.demo import load_demo_units
-from hotline.cli.stack import SERVICES, Stack
-from tests.e2e.conftest import free_port
-from tests.support import TEST_SECRET, auth
+from hotline.cli.stack import SERVICES
+from tests.e2e.conftest import private_stack
+from tests.support import auth
 
 pytestmark = pytest.mark.slow
 ADMIN = auth("GD", "admin")
@@ -31,14 +31,7 @@ EXAMPLES = 6
 async def fuzz_stack(fresh_database, tmp_path_factory):
     url = await fresh_database("hotline_fuzz")
     await load_demo_units(url)
-    system = Stack(
-        database_url=url,
-        log_dir=tmp_path_factory.mktemp("fuzz-logs"),
-        jwt_secret=TEST_SECRET,
-        ports={s.name: free_port() for s in SERVICES},
-        gateway_port=free_port(),
-        env="development",
-    )
+    system = private_stack(url, tmp_path_factory.mktemp("fuzz-logs"))
     await asyncio.to_thread(system.start, gateway=False)
     yield system
     await asyncio.to_thread(system.stop)
