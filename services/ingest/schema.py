@@ -155,10 +155,12 @@ class Unit:
     async def children(
         self,
         info: strawberry.Info[RequestContext, None],
-        kind: UnitKindEnum | None = None,
-        include_inactive: bool = False,
-        first: int = 50,
-        after: str | None = None,
+        kind: Annotated[UnitKindEnum | None, strawberry.argument(description="Only children of this kind.")] = None,
+        include_inactive: Annotated[
+            bool, strawberry.argument(description="Include merged or dissolved units.")
+        ] = False,
+        first: Annotated[int, strawberry.argument(description="Page size, 1–500.")] = 50,
+        after: Annotated[str | None, strawberry.argument(description="Cursor to continue after.")] = None,
     ) -> UnitConnection:
         return await _connection(
             info,
@@ -176,8 +178,10 @@ class Unit:
     async def descendant_count(
         self,
         info: strawberry.Info[RequestContext, None],
-        kind: UnitKindEnum | None = None,
-        include_inactive: bool = False,
+        kind: Annotated[UnitKindEnum | None, strawberry.argument(description="Count only units of this kind.")] = None,
+        include_inactive: Annotated[
+            bool, strawberry.argument(description="Count merged or dissolved units too.")
+        ] = False,
     ) -> int:
         return await _descendant_count_loader(info, kind.value if kind else None, include_inactive).load(self._path)
 

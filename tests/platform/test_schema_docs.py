@@ -1,0 +1,39 @@
+"""The schema is the documentation portal teams read: in every subgraph, every type, field and argument
+carries a description (enum values too in indicators: tests/indicators/test_dimensions.py)."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+from graphql import GraphQLInputObjectType, GraphQLObjectType
+
+from hotline.cli.stack import SERVICES
+
+# Scalars of GraphQL and Strawberry, and the federation machinery (its names start with `_` or `link__`).
+BUILT_IN = {"String", "Int", "Float", "Boolean", "ID", "Date", "DateTime", "JSON", "FieldSet", "Query", "Mutation"}
+
+
+def undocumented(schema) -> list[str]:
+    missing = []
+    for name, graphql_type in schema._schema.type_map.items():
+        if name.startswith("_") or name in BUILT_IN or "__" in name:
+            continue
+        if not graphql_type.description:
+            missing.append(name)
+        if isinstance(graphql_type, GraphQLObjectType | GraphQLInputObjectType):
+            for field_name, field in graphql_type.fields.items():
+                if field_name.startswith("_"):
+                    continue
+                if not field.description:
+                    missing.append(f"{name}.{field_name}")
+                missing += [
+                    f"{name}.{field_name}({a})" for a, arg in getattr(field, "args", {}).items() if not arg.description
+                ]
+    return missing
+
+
+@pytest.mark.parametrize("service", [s.name for s in SERVICES])
+def test_every_type_field_and_argument_is_described(service):
+    schema = importlib.import_module(f"services.{service}.schema").schema
+    assert undocumented(schema) == []
