@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -190,7 +191,7 @@ def runs_period_label(run: EvaluationRun) -> str:
 async def report_xlsx(run_id: str, request: Request, principal: PrincipalDep, database: DatabaseDep) -> Response:
     data = await _report_data(request, database, principal, run_id)
     return Response(
-        content=reports.workbook(data),
+        content=await run_in_threadpool(reports.workbook, data),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"content-disposition": f'attachment; filename="evaluation-{uuid.UUID(run_id)}.xlsx"'},
     )
@@ -202,4 +203,17 @@ async def report_xlsx(run_id: str, request: Request, principal: PrincipalDep, da
 )
 async def report_html(run_id: str, request: Request, principal: PrincipalDep, database: DatabaseDep) -> HTMLResponse:
     data = await _report_data(request, database, principal, run_id)
-    return HTMLResponse(reports.html_report(data))
+    return HTMLResponse(await run_in_threadpool(reports.html_report, data))
+
+
+@router.get(
+    "/runs/{run_id}/report.pdf",
+    summary="The run's report as a PDF: the HTML report's sections and charts, for printing and filing (organizer side)",
+)
+async def report_pdf(run_id: str, request: Request, principal: PrincipalDep, database: DatabaseDep) -> Response:
+    data = await _report_data(request, database, principal, run_id)
+    return Response(
+        content=await run_in_threadpool(reports.pdf_report, data),
+        media_type="application/pdf",
+        headers={"content-disposition": f'attachment; filename="evaluation-{uuid.UUID(run_id)}.pdf"'},
+    )

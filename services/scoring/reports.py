@@ -1,5 +1,10 @@
-"""Reports of a run (spec 8.1): an XLSX workbook and an HTML report with inline SVG charts, the
-problems found (indicators under target, largest drops) and suggested rectification."""
+"""Reports of a run (spec 8.1): an XLSX workbook, and an HTML report (inline SVG charts) and a PDF report
+(the same sections, charts as images, Chinese set in the PDF's built-in CJK font) with the ranking, the
+dimension profile, the monthly trend, the problems found (indicators under target, largest drops) and
+suggested rectification.
+
+Charts are drawn with matplotlib's object API (a ``Figure`` per chart, no pyplot state), so reports can
+be rendered in worker threads side by side."""
 
 from __future__ import annotations
 
@@ -9,11 +14,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display: render to SVG in memory
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 from openpyxl import Workbook
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Table, TableStyle
 from sqlalchemy import select
 
 from services.scoring.explain import explain_indicator
@@ -133,39 +142,65 @@ def workbook(data: ReportData) -> bytes:
     return buffer.getvalue()
 
 
-def _svg(figure) -> str:
+def _svg(figure: Figure) -> str:
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
-    plt.close(figure)
     text = buffer.getvalue()
     return text[text.index("<svg") :]
 
 
+_DPI = 150
+
+
+def _png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=_DPI, bbox_inches="tight", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def _figure(width: float, height: float):
+    figure = Figure(figsize=(width, height))
+    return figure, figure.add_subplot()
+
+
 def ranking_chart(data: ReportData) -> str:
-    ranked = [r for r in data.results if r["total"] is not None]
-    figure, axes = plt.subplots(figsize=(7, max(2, 0.3 * len(ranked) + 1)))
-    axes.barh([r["unit"] for r in reversed(ranked)], [r["total"] for r in reversed(ranked)], color="#3b6ea8")
-    axes.set_xlabel("total")
-    axes.set_title("Ranking")
-    return _svg(figure)
+    return _svg(ranking_figure(data))
 
 
 def dimension_chart(data: ReportData) -> str:
+    return _svg(dimension_figure(data))
+
+
+def trend_chart(data: ReportData) -> str | None:
+    figure = trend_figure(data)
+    return None if figure is None else _svg(figure)
+
+
+def ranking_figure(data: ReportData) -> Figure:
+    ranked = [r for r in data.results if r["total"] is not None]
+    figure, axes = _figure(7, max(2, 0.3 * len(ranked) + 1))
+    axes.barh([r["unit"] for r in reversed(ranked)], [r["total"] for r in reversed(ranked)], color="#3b6ea8")
+    axes.set_xlabel("total")
+    axes.set_title("Ranking")
+    return figure
+
+
+def dimension_figure(data: ReportData) -> Figure:
     shares: dict[str, list[float]] = {}
     for r in data.results:
         for d in r["dimensions"]:
             if d["points"]:
                 shares.setdefault(d["dimension"], []).append(100 * d["score"] / d["points"])
     names = sorted(shares)
-    figure, axes = plt.subplots(figsize=(7, 3))
+    figure, axes = _figure(7, 3)
     axes.bar(names, [sum(shares[n]) / len(shares[n]) for n in names], color="#6a9f58")
     axes.set_ylabel("% of points (cohort mean)")
     axes.set_title("Dimension profile")
     axes.tick_params(axis="x", labelrotation=30)
-    return _svg(figure)
+    return figure
 
 
-def trend_chart(data: ReportData) -> str | None:
+def trend_figure(data: ReportData) -> Figure | None:
     """Cohort mean per month of each indicator (special evaluations, which carry monthly series)."""
     series: dict[str, dict[str, list[float]]] = {}
     for r in data.results:
@@ -175,13 +210,13 @@ def trend_chart(data: ReportData) -> str | None:
                     series.setdefault(i["indicator"], {}).setdefault(month, []).append(value)
     if not series:
         return None
-    figure, axes = plt.subplots(figsize=(7, 3))
+    figure, axes = _figure(7, 3)
     for code in sorted(series):
         months = sorted(series[code])
         axes.plot(months, [sum(series[code][m]) / len(series[code][m]) for m in months], marker="o", label=code)
     axes.legend(fontsize="small")
     axes.set_title("Monthly trend")
-    return _svg(figure)
+    return figure
 
 
 def _total(total: float | None) -> str:
@@ -215,3 +250,86 @@ def html_report(data: ReportData) -> str:
 <table id="problems"><tr><th>单位</th><th>问题</th><th>值</th><th>得分</th><th>整改建议</th></tr>{problems}</table>
 </body></html>
 """
+
+
+# Adobe's standard Simplified-Chinese CID font: referenced, not embedded (the report stays small); Acrobat and
+# Chinese-locale systems supply it, poppler-based viewers with poppler-data installed.
+CJK_FONT = "STSong-Light"
+pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
+_BODY = ParagraphStyle("body", fontName=CJK_FONT, fontSize=9, leading=13)
+_SMALL = ParagraphStyle("small", parent=_BODY, fontSize=7.5, leading=10)
+_H1 = ParagraphStyle("h1", parent=_BODY, fontSize=16, leading=22, spaceAfter=4)
+_H2 = ParagraphStyle("h2", parent=_BODY, fontSize=12, leading=18, spaceBefore=10, spaceAfter=4, keepWithNext=1)
+_TABLE = TableStyle([
+    ("FONT", (0, 0), (-1, -1), CJK_FONT, 8.5),
+    ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#dde6f0")),
+    ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
+    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+    ("REPEATROWS", (0, 0), (-1, 0)),
+])  # fmt: skip
+_WIDTH = A4[0] - 36 * mm  # the frame's width between the margins
+
+
+def _chart(figure: Figure) -> Image:
+    """A figure as a PNG image at its own size (150 dpi), shrunk to the frame's width if wider."""
+    image = Image(io.BytesIO(_png(figure)))
+    width, height = image.imageWidth * 72 / _DPI, image.imageHeight * 72 / _DPI
+    scale = min(1.0, _WIDTH / width)
+    image.drawWidth, image.drawHeight = width * scale, height * scale
+    return image
+
+
+def pdf_report(data: ReportData) -> bytes:
+    """The report as a PDF: the same sections as ``html_report``; the same inputs give the same bytes."""
+    doc, e = data.document, html.escape  # Paragraph text is a small markup language: escape like HTML
+    story: list = [
+        Paragraph(f"{e(doc.get('name_zh', ''))} — {e(data.period_label)}", _H1),
+        Paragraph(
+            f"{e(doc.get('name_en', ''))}; run {e(data.run_id)}, revision {data.revision}; "
+            f"{data.cohort['units']} units.",
+            _BODY,
+        ),
+        Paragraph("评价结果 Results", _H2),
+    ]
+    results = [["排名 Rank", "单位 Unit", "名称 Name", "总分 Total", "等级 Grade"]]
+    for r in data.results:
+        grade = r["grade"]["name_zh"] if r["grade"] else "—"
+        results.append(
+            [str(r["rank"] or "—"), r["unit"], data.unit_names.get(r["unit"], ""), _total(r["total"]), grade]
+        )
+    story.append(Table(results, style=_TABLE, repeatRows=1, hAlign="LEFT"))
+    story += [Paragraph("排名 Ranking", _H2), _chart(ranking_figure(data))]
+    story += [Paragraph("维度分析 Dimension profile", _H2), _chart(dimension_figure(data))]
+    story.append(Paragraph("月度趋势 Monthly trend", _H2))
+    trend = trend_figure(data)
+    story.append(
+        _chart(trend)
+        if trend
+        else Paragraph("本次为综合评价,无月度序列。This evaluation has no monthly series.", _BODY)
+    )
+    story.append(Paragraph("发现的问题与整改建议 Problems found and rectification", _H2))
+    problems = [["单位 Unit", "问题 Problem", "值 Value", "得分 Score", "整改建议 Rectification"]]
+    for p in problems_found(data):
+        advice = Paragraph(f"{e(p['rectification_zh'])}<br/><font size=7>{e(p['rectification_en'])}</font>", _SMALL)
+        problems.append(
+            [p["unit"], Paragraph(e(p["name_zh"]), _SMALL), _number(p["value"]), _number(p["score"]), advice]
+        )
+    if len(problems) == 1:
+        story.append(Paragraph("未发现低于目标的指标。No indicator is under target.", _BODY))
+    else:
+        widths = [22 * mm, 40 * mm, 20 * mm, 18 * mm, _WIDTH - 100 * mm]
+        story.append(Table(problems, colWidths=widths, style=_TABLE, repeatRows=1, hAlign="LEFT"))
+    buffer = io.BytesIO()
+    title = f"{doc.get('name_zh', '')} {data.period_label}"
+    document = SimpleDocTemplate(
+        buffer, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=16 * mm, bottomMargin=16 * mm,
+        title=title, author="hotline-eval", subject=f"run {data.run_id} revision {data.revision}", invariant=True,
+    )  # fmt: skip
+    document.build(story)
+    return buffer.getvalue()
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -6,6 +6,7 @@ import io
 from datetime import UTC, datetime, timedelta
 
 from openpyxl import load_workbook
+from pypdf import PdfReader
 from sqlalchemy import text
 
 from hotline.kit.auth import mint_service_token
@@ -265,6 +266,35 @@ async def test_the_reports_open_and_say_what_they_should(scoring, drain):
     # Problems found: UD's satisfaction (10 of 20 points) and UC's satisfaction (6.6667 of 20) are under target.
     problems = html[html.index('id="problems"') :]
     assert problems.index("UC") < problems.index("UD") and "分析不满意原因" in problems
+
+
+async def test_the_pdf_report_opens_and_says_what_the_html_report_says(scoring, drain):
+    run = await finished_run(scoring, drain)
+    path = f"/runs/{run['id']}/report.pdf"
+    assert (await scoring.get(path, headers=auth("UB", "unit"))).status_code == 404
+    response = await scoring.get(path, headers=ORGANIZER)
+    assert response.status_code == 200 and response.headers["content-type"] == "application/pdf"
+    assert "attachment" in response.headers["content-disposition"]
+    reader = PdfReader(io.BytesIO(response.content))
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    # The sections, in order, with their Chinese titles (the CJK font's text extracts as Unicode).
+    sections = ["评价结果 Results", "排名 Ranking", "维度分析 Dimension profile", "月度趋势 Monthly trend",
+                "发现的问题与整改建议 Problems found and rectification"]  # fmt: skip
+    positions = [text.index(s) for s in sections]
+    assert positions == sorted(positions)
+    # The results table in rank order, with names, totals and grades (the same as the workbook's).
+    results = " ".join(text[positions[0] : positions[1]].split())  # a cell a line: one space between cells
+    rows = ["1 UA 甲单位 100.00 优秀", "2 UC 丙单位 80.95 合格", "3 UB 乙单位 69.33 待改进", "3 UD 丁单位 69.33 待改进"]
+    assert [results.index(r) for r in rows] == sorted(results.index(r) for r in rows)
+    # Two charts (ranking and dimension profile) as images; no monthly series in this evaluation.
+    assert sum(len(page.images) for page in reader.pages) == 2
+    assert "无月度序列" in text
+    # The problems found: UC's satisfaction before UD's, each with its rectification.
+    problems = " ".join(text[positions[4] :].split())
+    assert problems.index("UC 满意率 85 6.667 分析不满意原因") < problems.index("UD 满意率 87.5 10 分析不满意原因")
+    assert reader.metadata.title == "测试综合评价 2025-03" and run["id"] in reader.metadata.subject
+    # Reproducible: the same run gives the same bytes.
+    assert (await scoring.get(path, headers=ORGANIZER)).content == response.content
 
 
 async def test_a_page_of_results_asks_ingest_for_its_sources_once(scoring, drain, measures):

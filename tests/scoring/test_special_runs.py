@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import io
+
+from pypdf import PdfReader
+
 from tests.scoring.example import SCHEME_ID, example_scheme
 from tests.scoring.test_runs import ORGANIZER, results_by_unit
 from tests.support import data_of, gql
@@ -42,6 +46,10 @@ async def test_a_special_run_gives_each_indicator_its_monthly_series_and_trend(s
     assert ua["trend"] == {"direction": "improving", "slope": 5.0}
     report = (await scoring.get(f"/runs/{started['startRun']['run']['id']}/report.html", headers=ORGANIZER)).text
     assert 'id="trend-chart"><svg' in report  # the monthly trend is charted
+    pdf = await scoring.get(f"/runs/{started['startRun']['run']['id']}/report.pdf", headers=ORGANIZER)
+    pages = PdfReader(io.BytesIO(pdf.content)).pages
+    assert sum(len(page.images) for page in pages) == 3  # ranking, dimension profile and the monthly trend
+    assert "无月度序列" not in "".join(page.extract_text() for page in pages)
 
 
 async def test_a_dynamic_baseline_comes_from_earlier_periods_of_the_same_season(scoring, drain, schemes, measures):
