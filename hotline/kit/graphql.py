@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import enum
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import strawberry
 from graphql import ExecutionResult, GraphQLError, OperationDefinitionNode
@@ -23,6 +24,7 @@ from hotline.kit.scope import Scope
 from hotline.kit.services import ServiceClients
 
 logger = logging.getLogger("hotline.graphql")
+E = TypeVar("E", bound=enum.Enum)
 
 # Top-level fields anyone may query: schema metadata that the gateway needs to compose.
 PUBLIC_ROOT_FIELDS = frozenset({"_service", "__schema", "__type", "__typename"})
@@ -187,3 +189,21 @@ def federation_schema(**kwargs: Any) -> strawberry.federation.Schema:
     # OperationMetrics first: its after-hook runs last, so it sees the error codes ErrorCodes assigned.
     extensions = [OperationMetrics, Authenticate, UnitOfWork, ErrorCodes, *kwargs.pop("extensions", [])]
     return strawberry.federation.Schema(federation_version="2.9", extensions=extensions, **kwargs)
+
+
+def described_enum(cls: type[E], *, name: str, description: str, values: dict[str, str]) -> type[E]:
+    """``strawberry.enum`` over a domain enum, with a description for each value (keyed by member name).
+
+    The domain enum stays free of Strawberry; a member without a description, or a description for no
+    member, fails at import, so a new member cannot reach the schema undocumented.
+    """
+    members = {member.name for member in cls}
+    if set(values) != members:
+        raise ValueError(
+            f"{name}: describe exactly the members; missing {sorted(members - set(values))}, "
+            f"unknown {sorted(set(values) - members)}"
+        )
+    wrapped = strawberry.enum(cls, name=name, description=description)
+    for value in wrapped.__strawberry_definition__.values:  # type: ignore[attr-defined]
+        value.description = values[value.name]
+    return wrapped

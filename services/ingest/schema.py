@@ -11,7 +11,7 @@ from strawberry.scalars import JSON
 from strawberry.tools import merge_types
 
 from hotline.kit.auth import Role
-from hotline.kit.graphql import RequestContext, federation_schema
+from hotline.kit.graphql import RequestContext, described_enum, federation_schema
 from hotline.kit.pagination import check_page_size, decode_cursor, encode_cursor
 from hotline.kit.scope import PATH_SEPARATOR, Scope
 from services.ingest import models, repository
@@ -19,13 +19,35 @@ from services.ingest.directory import RowAction
 from services.ingest.records_schema import RecordsMutation, RecordsQuery
 from services.ingest.registration import register_units
 
-UnitKindEnum = strawberry.enum(
+UnitKindEnum = described_enum(
     models.UnitKind,
     name="UnitKind",
     description="Kind of unit: 省级热线工作机构 province body, 市级 city body, 区县 district, 承办单位 undertaking "
     "unit, 坐席班组 agent team, 坐席 agent.",
+    values={
+        "PROVINCE_BODY": "省级热线工作机构: the provincial hotline body, which evaluates its cities' bodies.",
+        "CITY_BODY": "市级热线工作机构: a city's hotline body, evaluated by the province; evaluates its agents and "
+        "undertaking units.",
+        "DISTRICT": "区县: a district or county, grouping undertaking units under a city.",
+        "UNDERTAKING_UNIT": "承办单位: a department, district office or utility that resolves dispatched work orders.",
+        "AGENT_TEAM": "坐席班组: a team of hotline agents.",
+        "AGENT": "坐席: one hotline agent.",
+    },
 )
-RoleEnum = strawberry.enum(Role, name="Role", description="Roles a caller's token may carry.")
+RoleEnum = described_enum(
+    Role,
+    name="Role",
+    description="Roles a caller's token may carry.",
+    values={
+        "ADMIN": "Runs the platform: registers units, imports catalogs, and may do what an organizer does in its scope.",
+        "ORGANIZER": "An evaluation office: defines schemes, starts and publishes runs, decides appeals in its scope.",
+        "EXPERT": "Enters expert scores (专家评分) with a written justification.",
+        "REVIEWER": "Reviews and decides appeals of the units in its scope.",
+        "UNIT": "An evaluated unit: sees its own results and files appeals against them.",
+        "VIEWER": "Reads what its unit's scope allows, changes nothing.",
+        "SERVICE": "A platform pulling or pushing data for its unit's scope (e.g. a provincial platform).",
+    },
+)
 
 
 # What the gateway's demand control counts: a connection costs its page size, a plain list its
@@ -309,10 +331,17 @@ class RowProblem:
     message: str = strawberry.field(description="What is wrong and what was expected.")
 
 
-RowActionEnum = strawberry.enum(
+RowActionEnum = described_enum(
     RowAction,
     name="RowAction",
     description="What happened to a row: created, updated, moved (new parent), unchanged, or rejected.",
+    values={
+        "CREATED": "A new unit was registered.",
+        "UPDATED": "An existing unit's names, kind or attributes changed.",
+        "MOVED": "An existing unit was moved under a new parent (its subtree with it).",
+        "UNCHANGED": "The row matched the stored unit exactly; nothing changed.",
+        "REJECTED": "The row was refused; its problems say why. Nothing of it was stored.",
+    },
 )
 
 

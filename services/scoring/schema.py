@@ -22,10 +22,12 @@ Info = strawberry.Info[RequestContext, None]
 
 @strawberry.enum(description="Kind of evaluation period.")
 class PeriodKind(enum.Enum):
-    MONTH = "month"
-    QUARTER = "quarter"
-    YEAR = "year"
-    CUSTOM = "custom"
+    MONTH = strawberry.enum_value("month", description="A calendar month (月度), e.g. 2025-03.")
+    QUARTER = strawberry.enum_value("quarter", description="A calendar quarter (季度), e.g. 2025-Q1.")
+    YEAR = strawberry.enum_value("year", description="A calendar year (年度).")
+    CUSTOM = strawberry.enum_value(
+        "custom", description="A custom date range, at least as long as the scheme's minimum period."
+    )
 
 
 @strawberry.input(description="Start a run of a published scheme version for a period.")

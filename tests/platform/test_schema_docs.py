@@ -1,12 +1,12 @@
 """The schema is the documentation portal teams read: in every subgraph, every type, field and argument
-carries a description (enum values too in indicators: tests/indicators/test_dimensions.py)."""
+and enum value carries a description."""
 
 from __future__ import annotations
 
 import importlib
 
 import pytest
-from graphql import GraphQLInputObjectType, GraphQLObjectType
+from graphql import GraphQLEnumType, GraphQLInputObjectType, GraphQLObjectType
 
 from hotline.cli.stack import SERVICES
 
@@ -30,10 +30,25 @@ def undocumented(schema) -> list[str]:
                 missing += [
                     f"{name}.{field_name}({a})" for a, arg in getattr(field, "args", {}).items() if not arg.description
                 ]
+        if isinstance(graphql_type, GraphQLEnumType):
+            missing += [f"{name}.{v}" for v, value in graphql_type.values.items() if not value.description]
     return missing
 
 
 @pytest.mark.parametrize("service", [s.name for s in SERVICES])
-def test_every_type_field_and_argument_is_described(service):
+def test_every_type_field_argument_and_enum_value_is_described(service):
     schema = importlib.import_module(f"services.{service}.schema").schema
     assert undocumented(schema) == []
+
+
+def test_a_domain_enum_reaches_the_schema_only_with_every_value_described():
+    import enum
+
+    from hotline.kit.graphql import described_enum
+
+    class Colour(enum.StrEnum):
+        RED = "red"
+        GREEN = "green"
+
+    with pytest.raises(ValueError, match=r"missing \['GREEN'\], unknown \['BLUE'\]"):
+        described_enum(Colour, name="Colour", description="A colour.", values={"RED": "Red.", "BLUE": "Blue."})
