@@ -187,14 +187,21 @@ def runs_period_label(run: EvaluationRun) -> str:
     return Period(run.period_kind, run.period_from, run.period_to).label
 
 
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _download(content: bytes, run_id: str, extension: str, media_type: str) -> Response:
+    """A report file, sent as an attachment named after the run."""
+    filename = f"evaluation-{uuid.UUID(run_id)}.{extension}"
+    return Response(
+        content, media_type=media_type, headers={"content-disposition": f'attachment; filename="{filename}"'}
+    )
+
+
 @router.get("/runs/{run_id}/report.xlsx", summary="The run's workbook: results, indicators, ranks (organizer side)")
 async def report_xlsx(run_id: str, request: Request, principal: PrincipalDep, database: DatabaseDep) -> Response:
     data = await _report_data(request, database, principal, run_id)
-    return Response(
-        content=await run_in_threadpool(reports.workbook, data),
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"content-disposition": f'attachment; filename="evaluation-{uuid.UUID(run_id)}.xlsx"'},
-    )
+    return _download(await run_in_threadpool(reports.workbook, data), run_id, "xlsx", XLSX_MEDIA_TYPE)
 
 
 @router.get(
@@ -212,8 +219,4 @@ async def report_html(run_id: str, request: Request, principal: PrincipalDep, da
 )
 async def report_pdf(run_id: str, request: Request, principal: PrincipalDep, database: DatabaseDep) -> Response:
     data = await _report_data(request, database, principal, run_id)
-    return Response(
-        content=await run_in_threadpool(reports.pdf_report, data),
-        media_type="application/pdf",
-        headers={"content-disposition": f'attachment; filename="evaluation-{uuid.UUID(run_id)}.pdf"'},
-    )
+    return _download(await run_in_threadpool(reports.pdf_report, data), run_id, "pdf", "application/pdf")
