@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from services.scoring.engine import static_fields
+from services.scoring.engine import ROW_DEFAULTS, static_fields
 from services.scoring.scheme import parse_scheme
 
 # Scheme-derived keys of an indicator row (see ``engine.static_fields``) and the cohort's reference.
@@ -20,13 +20,7 @@ SHARED_KEYS = frozenset(
 
 
 # Values most rows have; a stored row leaves them out and reading puts them back.
-DEFAULTS: Mapping[str, Any] = {
-    "na_reason": None,
-    "corrected": False,
-    "experts": [],
-    "rank_overlaps": [],
-    "interval": None,
-}
+DEFAULTS: Mapping[str, Any] = ROW_DEFAULTS
 
 
 def _stored(key: str, value: Any) -> bool:

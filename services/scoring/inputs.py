@@ -6,13 +6,12 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from services.scoring.detail import Compactor, compact_outcome
 from services.scoring.engine import (
     EarlierPeriod,
     EngineInput,
     ExpertEntry,
     canonical_json,
-    compute,
+    compute_compact,
     no_cyclic_gc,
 )
 from services.scoring.scheme import parse_scheme
@@ -63,26 +62,24 @@ def engine_input(document: Mapping[str, Any], inputs: Mapping[str, Any]) -> Engi
 
 
 class Outcome(dict):
-    """An engine outcome that also carries each unit's stored form, already serialised:
-    ``unit_json[i]`` is ``canonical_json`` of the compact ``outcome["units"][i]`` (``detail``)."""
+    """An engine outcome whose units are already in their stored, compact form (``detail``: indicator rows
+    without the scheme-derived fields and defaults; ``detail.Expander`` restores them), and which also
+    carries each unit's serialisation: ``unit_json[i]`` is ``canonical_json(outcome["units"][i])``."""
 
     unit_json: list[str]
 
 
 def evaluate(document: Mapping[str, Any], inputs: Mapping[str, Any]) -> tuple[dict, str]:
-    """The outcome and the SHA-256 of its canonical JSON (scheme-derived fields once, see ``detail``).
+    """The (compact) outcome and the SHA-256 of its canonical JSON (scheme-derived fields once, see ``detail``).
 
-    The digest is taken over exactly ``canonical_json(compact_outcome(outcome))``, assembled from the
+    The digest is taken over exactly ``canonical_json(compact_outcome(compute(...)))``, assembled from the
     units' canonical JSON that ``store`` then writes as they are (serialised once, not twice)."""
     with no_cyclic_gc():  # one pause for the engine and the serialisation (compute's own nests in it)
-        outcome = Outcome(compute(engine_input(document, inputs)))
-        compactor = Compactor()
-        outcome.unit_json = [canonical_json(compactor.unit(u)) for u in outcome["units"]]
-        if sorted(outcome) == ["cohort", "scheme", "units"]:  # keys in canonical (sorted) order
-            text = (
-                f'{{"cohort":{canonical_json(outcome["cohort"])},"scheme":{canonical_json(outcome["scheme"])},'
-                f'"units":[{",".join(outcome.unit_json)}]}}'
-            )
-        else:
-            text = canonical_json(compact_outcome(outcome))
+        outcome = Outcome(compute_compact(engine_input(document, inputs)))
+        outcome.unit_json = [canonical_json(u) for u in outcome["units"]]
+        assert sorted(outcome) == ["cohort", "scheme", "units"]  # keys in canonical (sorted) order
+        text = (
+            f'{{"cohort":{canonical_json(outcome["cohort"])},"scheme":{canonical_json(outcome["scheme"])},'
+            f'"units":[{",".join(outcome.unit_json)}]}}'
+        )
     return outcome, hashlib.sha256(text.encode()).hexdigest()
