@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 
 from services.scoring import references, rules, vector
+from services.scoring.figures import FIELDS, NA_REASONS, Layout
+from services.scoring.figures import rows as figure_rows
 from services.scoring.numbers import PLACES, rnd
 from services.scoring.references import HistoryPeriod, Reference
 from services.scoring.scheme import Item, Scheme
@@ -155,7 +157,7 @@ def compute(data: EngineInput) -> dict[str, Any]:
     """Score every unit of the cohort on every item of the scheme (see the module docstring): every
     indicator row in full (``compute_compact`` gives the stored form, without the shared fields)."""
     with no_cyclic_gc():  # ~10⁶ acyclic containers: the cycle collector would only cost time
-        outcome = _compute(data)
+        outcome = _compute(data).compact_outcome()
         static = {item.code: static_fields(item) for item in data.scheme.items}
         references_ = {code: s["reference"] for code, s in outcome["cohort"]["indicators"].items()}
         for unit in outcome["units"]:
@@ -171,6 +173,12 @@ def compute_compact(data: EngineInput) -> dict[str, Any]:
     """``compute`` with each indicator row in its stored, compact form: the scheme-derived fields
     (``static_fields``) and the cohort's reference left out, and the keys of ``ROW_DEFAULTS`` left out
     where they hold their default — exactly ``detail.compact_unit`` of ``compute``'s rows."""
+    with no_cyclic_gc():
+        return _compute(data).compact_outcome()
+
+
+def compute_figures(data: EngineInput) -> CohortFigures:
+    """The outcome in its stored form (``figures``), without building any indicator row."""
     with no_cyclic_gc():
         return _compute(data)
 
@@ -272,19 +280,24 @@ def _rounded(values: np.ndarray, ok: np.ndarray) -> list[float | None]:
 
 @dataclass
 class _ItemColumns:
-    """One item over the whole cohort (units in order), before its scores: lists of length n."""
+    """One item over the whole cohort (units in order), before its scores."""
 
     value: np.ndarray  # raw value, NaN where there is none
     has_value: np.ndarray
-    value_r: list[float | None]
-    numerator_r: list[float | None]
-    denominator_r: list[float | None]
+    numerator_r: np.ndarray  # rounded, NaN where there is none
+    denominator_r: np.ndarray
     interval: np.ndarray | None  # raw (low, high) per unit, shape (n, 2); rows without one are masked
     has_interval: np.ndarray
-    na_reason: list[str | None]
-    corrected: list[bool]
-    measures: list[dict[str, float | None]]
+    na: np.ndarray  # index into figures.NA_REASONS (0: none)
+    corrected: np.ndarray
     experts: list[list[dict]] | None = None
+
+
+_NA = {reason: code for code, reason in enumerate(NA_REASONS)}
+
+
+def _nan_none(values: list[float | None]) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
 
 def _expert_columns(item: Item, units: list[str], data: EngineInput, experts_by_key) -> _ItemColumns:
@@ -292,16 +305,14 @@ def _expert_columns(item: Item, units: list[str], data: EngineInput, experts_by_
     cells = [_cell(item, u, data, experts_by_key.get((u, item.code), []), None, codes) for u in units]
     n = len(units)
     return _ItemColumns(
-        value=np.array([np.nan if c.value is None else c.value for c in cells], dtype=np.float64),
+        value=_nan_none([c.value for c in cells]),
         has_value=np.array([c.value is not None for c in cells], dtype=bool),
-        value_r=[rnd(c.value) for c in cells],
-        numerator_r=[rnd(c.numerator) for c in cells],
-        denominator_r=[rnd(c.denominator) for c in cells],
+        numerator_r=_nan_none([rnd(c.numerator) for c in cells]),
+        denominator_r=_nan_none([rnd(c.denominator) for c in cells]),
         interval=None,
         has_interval=np.zeros(n, dtype=bool),
-        na_reason=[c.na_reason for c in cells],
-        corrected=[c.corrected for c in cells],
-        measures=[{m: rnd(v) for m, v in c.measures.items()} for c in cells],
+        na=np.array([_NA[c.na_reason] for c in cells], dtype=np.int8),
+        corrected=np.array([c.corrected for c in cells], dtype=bool),
         experts=[c.experts for c in cells],
     )
 
@@ -314,69 +325,44 @@ def _item_columns(
     if item.rule.type == "expert":
         return _expert_columns(item, units, data, experts_by_key)
     n = columns.n
-    codes = sorted(item.formula.measures)
-    if item.min_sample is not None and item.min_sample.measure not in item.formula.measures:
-        codes_all = [*codes, item.min_sample.measure]
-    else:
-        codes_all = codes
     present = columns.present
     value, value_ok = vector.evaluate(item.formula, columns.arrays(item.formula.measures), n)
-    has_value = value_ok & present
-    na = np.zeros(n, dtype=np.int8)  # 0 none, 1 no_data, 2 sample_below_minimum, 3 division_by_zero
     if item.min_sample is not None:
         short = present & (columns.array(item.min_sample.measure) < item.min_sample.count)
     else:
         short = np.zeros(n, dtype=bool)
-    has_value &= ~short
-    na[present & ~short & ~value_ok] = 3
-    na[short] = 2
-    na[~present] = 1
-    numerators_r = denominators_r = [None] * n
+    has_value = value_ok & present & ~short
+    na = np.zeros(n, dtype=np.int8)
+    na[present & ~short & ~value_ok] = _NA["division_by_zero"]
+    na[short] = _NA["sample_below_minimum"]
+    na[~present] = _NA["no_data"]
+    numerator_r = denominator_r = np.full(n, np.nan)
     interval, has_interval = None, np.zeros(n, dtype=bool)
     if parts is not None:
         num, num_ok = vector.evaluate(parts.numerator, columns.arrays(parts.numerator.measures), n)
         den, den_ok = vector.evaluate(parts.denominator, columns.arrays(parts.denominator.measures), n)
-        numerators_r, denominators_r = _rounded(num, num_ok & present), _rounded(den, den_ok & present)
+        numerator_r = np.where(num_ok & present, round_array(num), np.nan)
+        denominator_r = np.where(den_ok & present, round_array(den), np.nan)
         low, high, defined = vector.wilson(np.where(num_ok, num, 0.0), np.where(den_ok, den, 1.0))
         has_interval = defined & num_ok & den_ok & present
         interval = np.stack([low * parts.scale, high * parts.scale], axis=1)
-    corrected = [False] * n
+    corrected = np.zeros(n, dtype=bool)
+    value = np.where(has_value, value, np.nan)
     overrides = data.value_overrides
-    fixed: dict[int, float] = {}
     if overrides:
         for i, unit in enumerate(units):
             override = overrides.get(unit, {}).get(item.code)
             if override is not None and present[i]:
-                fixed[i] = float(override)
-    value = np.where(has_value, value, np.nan)
-    for i, v in fixed.items():
-        value[i], has_value[i], na[i], has_interval[i], corrected[i] = v, True, 0, False, True
-    values_r = _optional(round_array(value), has_value)
-    rounded = [columns.rounded(c) for c in codes_all]
-    if len(codes_all) == 1:
-        (c0,), (r0,) = codes_all, rounded
-        measures = [{c0: v} for v in r0]
-    elif len(codes_all) == 2:
-        (c0, c1), (r0, r1) = codes_all, rounded
-        measures = [{c0: a, c1: b} for a, b in zip(r0, r1, strict=True)]
-    else:
-        measures = [dict(zip(codes_all, vs, strict=True)) for vs in zip(*rounded, strict=True)]
-    if not present.all():
-        short_codes = [columns.rounded(c) for c in codes]
-        for i in np.flatnonzero(~present).tolist():
-            measures[i] = {c: r[i] for c, r in zip(codes, short_codes, strict=True)}
-    reasons = (None, "no_data", "sample_below_minimum", "division_by_zero")
+                value[i], has_value[i], na[i], has_interval[i], corrected[i] = float(override), True, 0, False, True
     return _ItemColumns(
         value=value,
         has_value=has_value,
-        value_r=values_r,
-        numerator_r=numerators_r,
-        denominator_r=denominators_r,
+        numerator_r=numerator_r,
+        denominator_r=denominator_r,
         interval=interval,
         has_interval=has_interval,
-        na_reason=[reasons[k] for k in na.tolist()] if na.any() else [None] * n,
+        na=na,
         corrected=corrected,
-        measures=measures,
     )
 
 
@@ -410,39 +396,84 @@ def _ranks(values: np.ndarray, ranked: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return ranks, order
 
 
+def _overlap_pairs(order: np.ndarray, low: np.ndarray, high: np.ndarray, has: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The neighbouring pairs in rank order whose intervals overlap, as two index arrays."""
+    a, b = order[:-1], order[1:]
+    hit = has[a] & has[b] & (low[a] <= high[b]) & (low[b] <= high[a])
+    return a[hit], b[hit]
+
+
+def _overlap_columns(order, low, high, has, n) -> tuple[np.ndarray, np.ndarray]:
+    """``ranking.overlapping_neighbours`` as two columns of unit indices (each unit's overlapping
+    neighbours, at most two, sorted; NaN where there is none)."""
+    a, b = _overlap_pairs(order, low, high, has)
+    first, second = np.full(n, np.nan), np.full(n, np.nan)
+    # Each unit has at most one neighbour above and one below; put each pair's partner in a free slot.
+    for x, y in ((a, b), (b, a)):
+        free = np.isnan(first[x])
+        first[x[free]] = y[free]
+        second[x[~free]] = y[~free]
+    swap = second < first  # NaN compares False: single neighbours stay first
+    first[swap], second[swap] = second[swap], first[swap]
+    return first, second
+
+
 def _overlaps(order: np.ndarray, low: np.ndarray, high: np.ndarray, has: np.ndarray, n: int) -> dict[int, list[int]]:
     """``ranking.overlapping_neighbours`` over indices: each ranked unit's neighbours in rank order whose
     interval overlaps its own, as sorted unit indices (only units that have some)."""
-    a, b = order[:-1], order[1:]
-    hit = has[a] & has[b] & (low[a] <= high[b]) & (low[b] <= high[a])
-    found: dict[int, list[int]] = {}
-    for x, y in zip(a[hit].tolist(), b[hit].tolist(), strict=True):
-        found.setdefault(x, []).append(y)
-        found.setdefault(y, []).append(x)
-    for v in found.values():
-        v.sort()
-    return found
+    first, second = _overlap_columns(order, low, high, has, n)
+    return {
+        i: [int(f)] if s != s else [int(f), int(s)]
+        for i, (f, s) in enumerate(zip(first.tolist(), second.tolist(), strict=True))
+        if f == f
+    }
 
 
-def _compute(data: EngineInput) -> dict[str, Any]:
-    """The outcome with compact indicator rows (``compact_row``: no scheme-derived fields, no defaults)."""
+@dataclass
+class CohortFigures:
+    """An outcome as the engine computes and stores it (outcome format 2, ``figures``)."""
+
+    scheme: dict
+    cohort: dict
+    units: list[str]
+    layout: Layout
+    figures: np.ndarray  # (units, layout.width) float64, see ``figures``
+    heads: list[dict]  # per unit: everything but the indicator rows
+    extras: list[dict | None]  # per unit: {item code: {experts, series, trend}} or None
+
+    def unit_rows(self, i: int) -> list[dict]:
+        return figure_rows(self.layout, self.figures[i].tolist(), self.extras[i], self.units)
+
+    def compact_outcome(self) -> dict[str, Any]:
+        return {
+            "scheme": self.scheme,
+            "units": [{**head, "indicators": self.unit_rows(i)} for i, head in enumerate(self.heads)],
+            "cohort": self.cohort,
+        }
+
+
+def _compute(data: EngineInput) -> CohortFigures:
     scheme = data.scheme
     units = sorted(set(data.units))
     n = len(units)
+    layout = Layout.of(scheme)
+    k = len(layout.codes)
     experts_by_key: dict[tuple[str, str], list[ExpertEntry]] = {}
     for entry in data.expert_entries:
         experts_by_key.setdefault((entry.unit, entry.indicator), []).append(entry)
 
     columns = _Columns(units, data.measures)
-    indicator_rows: list[list[dict]] = [[] for _ in units]
+    figures = np.full((n, layout.width), np.nan)
+    blocks = {name: figures[:, f * k : (f + 1) * k] for f, name in enumerate(FIELDS)}
+    for m, code in enumerate(layout.measures):
+        figures[:, len(FIELDS) * k + m] = round_array(columns.array(code))
+    extras: list[dict | None] = [None] * n
     applicable_masks, score_arrays, low_arrays, high_arrays = [], [], [], []
     cohort_indicators: dict[str, dict] = {}
     special = data.scheme.kind == "special" and bool(data.monthly)
-    for item in scheme.items:
+    for j, item in enumerate(scheme.items):
         cols = _item_columns(item, units, data, columns, experts_by_key, rate_parts(item.formula))
-        value_list = cols.value.tolist()
-        has_list = cols.has_value.tolist()
-        applicable = {u: v for u, v, k in zip(units, value_list, has_list, strict=True) if k}
+        applicable = {u: v for u, v, k_ in zip(units, cols.value.tolist(), cols.has_value.tolist(), strict=True) if k_}
         ref = references.resolve_reference(
             item, applicable, current_months=data.period_months, history=_history(item, data)
         )
@@ -463,62 +494,50 @@ def _compute(data: EngineInput) -> dict[str, Any]:
         low_arrays.append(low)
         high_arrays.append(high)
         ranks, order = _ranks(score, scored)
+        blocks["value"][:, j] = np.where(cols.has_value, round_array(cols.value), np.nan)
+        blocks["numerator"][:, j] = cols.numerator_r
+        blocks["denominator"][:, j] = cols.denominator_r
         if cols.interval is not None:
-            overlaps = _overlaps(order, cols.interval[:, 0], cols.interval[:, 1], cols.has_interval, n)
-            intervals_r = round_array(cols.interval).tolist()
-        else:
-            overlaps, intervals_r = {}, None
-        scores_list = _optional(score, scored)
-        ranks_list = ranks.tolist()
-        has_interval = cols.has_interval.tolist()
-        code = item.code
-        for i in range(n):
-            s = scores_list[i]
-            row = {
-                "indicator": code,
-                "applicable": s is not None,
-                "value": cols.value_r[i],
-                "measures": cols.measures[i],
-                "numerator": cols.numerator_r[i],
-                "denominator": cols.denominator_r[i],
-                "score": s,
-                "rank": ranks_list[i] or None,
-            }
-            if s is None:
-                na = cols.na_reason[i] or ("no_reference" if has_list[i] else None)
-                if na is not None:
-                    row["na_reason"] = na
-            if cols.corrected[i]:
-                row["corrected"] = True
-            if has_interval[i]:
-                row["interval"] = intervals_r[i]
-            if cols.experts is not None and cols.experts[i]:
-                row["experts"] = cols.experts[i]
-            if i in overlaps:
-                row["rank_overlaps"] = [units[j] for j in overlaps[i]]
-            if special:
-                series = _series(item, units[i], data)
-                row["series"] = [[label, rnd(v)] for label, v in series]
-                t = trend(series, item.direction)
-                row["trend"] = {"slope": rnd(t["slope"]), "direction": t["direction"]}
-            indicator_rows[i].append(row)
-        cohort_indicators[code] = {
+            rounded = round_array(cols.interval)
+            blocks["interval_low"][:, j] = np.where(cols.has_interval, rounded[:, 0], np.nan)
+            blocks["interval_high"][:, j] = np.where(cols.has_interval, rounded[:, 1], np.nan)
+            first, second = _overlap_columns(order, cols.interval[:, 0], cols.interval[:, 1], cols.has_interval, n)
+            blocks["rank_overlap_first"][:, j] = first
+            blocks["rank_overlap_second"][:, j] = second
+        blocks["score"][:, j] = np.where(scored, score, np.nan)
+        blocks["rank"][:, j] = np.where(ranks > 0, ranks, np.nan)
+        na = np.where(scored, 0, np.where(cols.has_value, _NA["no_reference"], cols.na))
+        blocks["na_reason"][:, j] = na
+        blocks["corrected"][:, j] = cols.corrected
+        if cols.experts is not None or special:
+            for i in range(n):
+                extra = {}
+                if cols.experts is not None and cols.experts[i]:
+                    extra["experts"] = cols.experts[i]
+                if special:
+                    series = _series(item, units[i], data)
+                    extra["series"] = [[label, rnd(v)] for label, v in series]
+                    t = trend(series, item.direction)
+                    extra["trend"] = {"slope": rnd(t["slope"]), "direction": t["direction"]}
+                if extra:
+                    extras[i] = {**(extras[i] or {}), item.code: extra}
+        cohort_indicators[item.code] = {
             "reference": _reference_dict(ref),
             "values": rounded_summary(applicable),
             "applicable_units": len(applicable),
         }
-    results = _unit_results(scheme, units, indicator_rows, applicable_masks, score_arrays, low_arrays, high_arrays)
-    _rank_units(units, results, data)
-    totals = {r["unit"]: r["total"] for r in results if r["total"] is not None}
-    return {
-        "scheme": {"id": scheme.id, "version": scheme.version, "key": scheme.key, "kind": scheme.kind},
-        "units": results,
-        "cohort": {
-            "units": len(units),
-            "total": rounded_summary(totals),
-            "indicators": cohort_indicators,
-        },
-    }
+    heads = _unit_results(scheme, units, applicable_masks, score_arrays, low_arrays, high_arrays)
+    _rank_units(units, heads, data)
+    totals = {r["unit"]: r["total"] for r in heads if r["total"] is not None}
+    return CohortFigures(
+        scheme={"id": scheme.id, "version": scheme.version, "key": scheme.key, "kind": scheme.kind},
+        cohort={"units": len(units), "total": rounded_summary(totals), "indicators": cohort_indicators},
+        units=units,
+        layout=layout,
+        figures=figures,
+        heads=heads,
+        extras=extras,
+    )
 
 
 def static_fields(item: Item) -> dict:
@@ -539,13 +558,12 @@ def static_fields(item: Item) -> dict:
 def _unit_results(
     scheme: Scheme,
     units: list[str],
-    rows: list[list[dict]],
     applicable: list[np.ndarray],
     scores: list[np.ndarray],
     lows: list[np.ndarray],
     highs: list[np.ndarray],
 ) -> list[dict]:
-    """Each unit's total, interval, points and dimension subtotals — the sums taken item by item in
+    """Each unit's head (its result but the indicator rows): total, interval, points and dimension subtotals — the sums taken item by item in
     scheme order, as a running sum over the rows would take them (the same additions, the same order)."""
     n = len(units)
     zero = np.zeros(n)
@@ -592,7 +610,6 @@ def _unit_results(
                 "dimensions": [
                     {"dimension": name, "score": s[i], "points": p[i], "max_points": m[i]} for name, s, p, m in dims
                 ],
-                "indicators": rows[i],
                 "rank": None,
                 "rank_overlaps": [],
                 "previous": None,
