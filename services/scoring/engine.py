@@ -22,7 +22,14 @@ from services.scoring.figures import rows as figure_rows
 from services.scoring.numbers import PLACES, rnd
 from services.scoring.references import HistoryPeriod, Reference
 from services.scoring.scheme import Item, Scheme
-from services.scoring.statistics import RateParts, rate_parts, rounded_summary, trend, wilson_interval
+from services.scoring.statistics import (
+    RateParts,
+    rate_parts,
+    rounded_summary,
+    rounded_summary_of,
+    trend,
+    wilson_interval,
+)
 
 UnitMeasures = Mapping[str, Mapping[str, float]]  # unit → measure → value over a period
 
@@ -452,6 +459,20 @@ class CohortFigures:
         }
 
 
+def _reference(item: Item, units: list[str], where: np.ndarray, values: np.ndarray, data: EngineInput) -> Reference:
+    """``references.resolve_reference`` of the applicable values (units ``where``, in id order); best in
+    cohort over the array (the first unit in id order among equals, as ``best_in_cohort``)."""
+    if item.reference.policy == "best_in_cohort":
+        if not len(values):
+            return Reference(value=None, policy="best_in_cohort")
+        best = int(np.argmin(values) if item.direction == "lower_better" else np.argmax(values))
+        return Reference(value=float(values[best]), policy="best_in_cohort", set_by=units[int(where[best])])
+    applicable = dict(zip([units[i] for i in where.tolist()], values.tolist(), strict=True))
+    return references.resolve_reference(
+        item, applicable, current_months=data.period_months, history=_history(item, data)
+    )
+
+
 def _compute(data: EngineInput) -> CohortFigures:
     scheme = data.scheme
     units = sorted(set(data.units))
@@ -473,10 +494,9 @@ def _compute(data: EngineInput) -> CohortFigures:
     special = data.scheme.kind == "special" and bool(data.monthly)
     for j, item in enumerate(scheme.items):
         cols = _item_columns(item, units, data, columns, experts_by_key, rate_parts(item.formula))
-        applicable = {u: v for u, v, k_ in zip(units, cols.value.tolist(), cols.has_value.tolist(), strict=True) if k_}
-        ref = references.resolve_reference(
-            item, applicable, current_months=data.period_months, history=_history(item, data)
-        )
+        where = np.flatnonzero(cols.has_value)
+        applicable_values = cols.value[where]
+        ref = _reference(item, units, where, applicable_values, data)
         raw, scored = _scores(item, cols.value, cols.has_value, ref)
         score = np.where(scored, round_array(np.where(scored, raw, 0.0)), 0.0)
         low = high = score
@@ -523,8 +543,8 @@ def _compute(data: EngineInput) -> CohortFigures:
                     extras[i] = {**(extras[i] or {}), item.code: extra}
         cohort_indicators[item.code] = {
             "reference": _reference_dict(ref),
-            "values": rounded_summary(applicable),
-            "applicable_units": len(applicable),
+            "values": rounded_summary_of(applicable_values.tolist()),
+            "applicable_units": len(where),
         }
     heads = _unit_results(scheme, units, applicable_masks, score_arrays, low_arrays, high_arrays)
     _rank_units(units, heads, data)

@@ -78,7 +78,7 @@ class Outcome(dict):
         super().__init__(scheme=figures.scheme, cohort=figures.cohort)
         self.figures = figures
         self.format = outcome_format
-        array = figures.figures.astype(DTYPE)
+        array = figures.figures.astype(DTYPE, copy=False)
         array[np.isnan(array)] = np.nan  # one NaN bit pattern
         self.array = array
         self.heads = [canonical_json(h) for h in figures.heads]

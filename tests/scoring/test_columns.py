@@ -72,3 +72,12 @@ def test_a_unit_without_data_and_a_minimum_sample_outside_the_formula_is_not_app
     row = unknown["indicators"][2]
     assert row["na_reason"] == "no_data" and row["score"] is None
     assert row["measures"] == {"surveys.rated": 0.0, "surveys.satisfied": 0.0}
+
+
+def test_the_summary_of_values_in_unit_order_is_the_summary_of_the_mapping():
+    from services.scoring.statistics import rounded_summary, rounded_summary_of
+
+    rng = random.Random(5)
+    for n in (0, 1, 2, 3, 10, 101):
+        values = {f"U{i:03d}": rng.choice([rng.uniform(0, 100), float(rng.randint(0, 9)), 1 / 3]) for i in range(n)}
+        assert rounded_summary_of([values[u] for u in sorted(values)]) == rounded_summary(values)
