@@ -2,6 +2,11 @@
 
 Pure and deterministic: plain data in, plain JSON-ready dicts out, every collection sorted, every
 number rounded by ``numbers.rnd`` — the same inputs give byte-identical ``canonical_json``.
+
+It works column by column: each item over the whole cohort as numpy arrays (``vector``), into one
+float64 array per unit in the stored layout of ``figures`` (``compute_figures``, what a run stores);
+``compute`` and ``compute_compact`` turn those arrays into indicator rows with ``figures.rows``, the
+same function that reads stored results — what is read is what was computed.
 """
 
 from __future__ import annotations
@@ -80,8 +85,6 @@ class _Cell:
     interval: tuple[float, float] | None = None
     experts: list[dict] = field(default_factory=list)
     corrected: bool = False
-    rounded_measures: dict[str, float | None] | None = None  # set by the array path (already rounded)
-    rounded: dict[str, Any] | None = None  # value/numerator/denominator/interval rounded by the array path
 
 
 def _sample_short(item: Item, measures: Mapping[str, float]) -> bool:
@@ -237,7 +240,6 @@ class _Columns:
         self.n = len(units)
         self.present = np.array([u in measures for u in units], dtype=bool)
         self._arrays: dict[str, np.ndarray] = {}
-        self._rounded: dict[str, list[float]] = {}
 
     def array(self, code: str) -> np.ndarray:
         if code not in self._arrays:
@@ -245,12 +247,6 @@ class _Columns:
             values = [float(self._measures.get(u, empty).get(code, 0.0)) for u in self._units]
             self._arrays[code] = np.array(values, dtype=np.float64)
         return self._arrays[code]
-
-    def rounded(self, code: str) -> list[float]:
-        """``rnd`` of each unit's value of the measure (0.0 for a unit without data)."""
-        if code not in self._rounded:
-            self._rounded[code] = round_array(self.array(code)).tolist()
-        return self._rounded[code]
 
     def arrays(self, codes) -> dict[str, np.ndarray]:
         return {c: self.array(c) for c in codes}
