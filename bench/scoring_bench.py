@@ -7,7 +7,8 @@ database, builds every service's tables by the migrations, and fills ingest's RE
 ``ingest.daily_measure`` (one wide row per (unit, day), one double-precision column per catalog
 measure; 20 of them get deterministic pseudo-random values, the rest keep their default 0) and
 ingest's unit directory. The run fetches its measures through ingest's REAL ``POST /measures/query``
-endpoint (the ingest FastAPI app in-process over ASGI: authentication, scope check, SQL, JSON), and
+endpoint (the ingest FastAPI app in-process over ASGI: authentication, scope check, SQL, and the
+compact columnar answer scoring asks for — contracts §4), and
 the scheme document from a stand-in of the indicators service. It then times, side by side:
 
 * the run: scoring's real code — ``runs.start_run`` / ``runs.queue_recompute``, then the worker's job

@@ -6,9 +6,12 @@ the caller's scope: a unit outside it is reported exactly like an unknown one.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any
+
+import numpy as np
 
 from hotline.domain.measures import Aggregation, measure_catalog
 from hotline.kit.errors import BadRequestError
@@ -62,19 +65,27 @@ def periods(low: date, high: date, by: str) -> list[str]:
     return out
 
 
-async def query(apg, scope: Scope, units: list[str], measures: list[str], low: date, high: date, by: str) -> dict:
+async def query_columns(
+    apg, scope: Scope, units: list[str], measures: list[str], low: date, high: date, by: str
+) -> tuple[dict, list[str], list[str], list[list[float]]]:
+    """The answer of ``query`` as columns: the answer without ``rows``, then each row's unit, its period
+    and its values (``measures`` order)."""
     check_request(units, measures, low, high, by)
     catalog = measure_catalog()
     visible = await visible_units(apg, scope, list(dict.fromkeys(units)))
     flows = [m for m in measures if catalog[m].aggregation is Aggregation.SUM]
-    period_sql = {"total": "''", "month": "to_char(d.day, 'YYYY-MM')", "day": "to_char(d.day, 'YYYY-MM-DD')"}[by]
     sums = "".join(f", sum(d.{quote(m)})" for m in flows)
     found: dict[tuple[str, str], list[float]] = {}
     days_with_data: dict[str, int] = defaultdict(int)
     if visible:
+        if by == "total":  # one group per unit: no period column to group by
+            select, group = "d.unit_id, '' AS period", "1"
+        else:
+            period_sql = {"month": "to_char(d.day, 'YYYY-MM')", "day": "to_char(d.day, 'YYYY-MM-DD')"}[by]
+            select, group = f"d.unit_id, {period_sql} AS period", "1, 2"
         rows = await apg.fetch(
-            f"SELECT d.unit_id, {period_sql} AS period, count(*) AS days{sums} FROM ingest.daily_measure d "
-            "WHERE d.unit_id = ANY($1::text[]) AND d.day BETWEEN $2 AND $3 GROUP BY 1, 2",
+            f"SELECT {select}, count(*) AS days{sums} FROM ingest.daily_measure d "
+            f"WHERE d.unit_id = ANY($1::text[]) AND d.day BETWEEN $2 AND $3 GROUP BY {group}",
             list(visible),
             low,
             high,
@@ -82,25 +93,45 @@ async def query(apg, scope: Scope, units: list[str], measures: list[str], low: d
         for row in rows:
             found[(row[0], row[1])] = [float(v) for v in list(row)[3:]]
             days_with_data[row[0]] += row[2]
-    out_rows = []
+    row_units: list[str] = []
+    row_periods: list[str] = []
+    values: list[list[float]] = []
     zeros = [0.0] * len(flows)
+    latest = [catalog[m].aggregation is Aggregation.LATEST for m in measures]
     for unit in (u for u in dict.fromkeys(units) if u in visible):
+        population = visible[unit][1] or 0  # an int in JSON, as the directory has it
         for period in periods(low, high, by):
-            flow_values = iter(found.get((unit, period), zeros))
-            values = [
-                (visible[unit][1] or 0) if catalog[m].aggregation is Aggregation.LATEST else next(flow_values)
-                for m in measures
-            ]
-            out_rows.append([unit, period or "total", values])
-    return {
+            flow_values = found.get((unit, period), zeros)
+            if any(latest):
+                flow_iter = iter(flow_values)
+                row = [population if is_latest else next(flow_iter) for is_latest in latest]
+            else:
+                row = flow_values
+            row_units.append(unit)
+            row_periods.append(period or "total")
+            values.append(row)
+    head = {
         "from": low.isoformat(),
         "to": high.isoformat(),
         "by": by,
         "measures": measures,
-        "rows": out_rows,
         "days_with_data": {u: days_with_data.get(u, 0) for u in dict.fromkeys(units) if u in visible},
         "missing": [u for u in dict.fromkeys(units) if u not in visible],
     }
+    return head, row_units, row_periods, values
+
+
+# The compact answer (contracts §4), for callers that send ``Accept: COLUMNS_MEDIA_TYPE`` (scoring): a
+# 4-byte little-endian length, that many bytes of a UTF-8 JSON header — the JSON answer without ``rows``,
+# plus ``units`` and ``periods`` (one per row) — then every row's values as little-endian float64,
+# row after row, in ``measures`` order.
+COLUMNS_MEDIA_TYPE = "application/vnd.hotline.measures-columns"
+
+
+def encode_columns(head: dict, row_units: list[str], row_periods: list[str], values: list[list[float]]) -> bytes:
+    header = json.dumps({**head, "units": row_units, "periods": row_periods}, separators=(",", ":")).encode()
+    matrix = np.asarray(values, dtype="<f8").reshape(len(row_units), len(head["measures"]))
+    return len(header).to_bytes(4, "little") + header + matrix.tobytes()
 
 
 async def sources(apg, scope: Scope, units: list[str], measures: list[str], low: date, high: date) -> dict:

@@ -6,7 +6,7 @@ import json
 from datetime import date
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -59,15 +59,24 @@ async def _driver(session):
     summary="Measures of many units over a range: total, per month or per day",
     description="Values follow `measures` order; a unit–period without data has zeros; `unit.population` is the "
     "directory's value. Units unknown or outside the caller's subtree are listed in `missing`. "
-    "A row is `[unit, period, values]` with period `total`, `YYYY-MM` or `YYYY-MM-DD`.",
+    "A row is `[unit, period, values]` with period `total`, `YYYY-MM` or `YYYY-MM-DD`. With "
+    "`Accept: application/vnd.hotline.measures-columns` the same answer comes as columns: a 4-byte little-endian "
+    "header length, a JSON header (the answer without `rows`, plus `units` and `periods` per row), then the rows' "
+    "values as little-endian float64 (docs/contracts.md §4).",
 )
-async def query_measures(body: MeasureQuery, principal: PrincipalDep, database: DatabaseDep) -> Response:
+async def query_measures(
+    body: MeasureQuery, principal: PrincipalDep, database: DatabaseDep, accept: str | None = Header(None)
+) -> Response:
     async with database.session() as session:
         scope = await repository.scope_for(session, principal.unit_id)
-        result = await measures_api.query(
+        head, units, periods, values = await measures_api.query_columns(
             await _driver(session), scope, body.units, body.measures, body.from_, body.to, body.by
         )
-    return _json(result)
+    if accept and measures_api.COLUMNS_MEDIA_TYPE in accept:  # the compact answer (contracts §4)
+        body_bytes = measures_api.encode_columns(head, units, periods, values)
+        return Response(body_bytes, media_type=measures_api.COLUMNS_MEDIA_TYPE)
+    rows = [[u, p, v] for u, p, v in zip(units, periods, values, strict=True)]
+    return _json({**head, "rows": rows})
 
 
 @router.post("/sources", summary="The batches and record counts behind measure values")

@@ -7,7 +7,9 @@ Chinese and English), ``alerts`` (rules over daily measures), ``periods``.
 
 Edges: ``runs`` (start, publish, settle, expert scores, appeal revisions), ``worker`` (the job queue:
 ``run_job`` polled with ``FOR UPDATE SKIP LOCKED`` by a task of the app's lifespan), ``store`` and
-``detail`` (a revision's rows; results are stored compact and expanded on read), ``repository``
+``detail`` and ``figures`` (a revision's rows: per unit a head and one float64 array of its
+indicator figures — outcome format 2 — or, for revisions made before, one compact JSON document;
+expanded on read to the same full result), ``repository``
 (every read scoped in SQL against the ``unit_ref`` read model), ``entities``/``types``/``schema``
 (the subgraph), ``endpoints`` (REST for appeals and report downloads), ``reports``, ``sources``
 (ingest and indicators over their contracts, docs/contracts.md §4–§6).

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from services.scoring.engine import static_fields
+from services.scoring.engine import ROW_DEFAULTS, static_fields
+from services.scoring.figures import Layout, unpack
+from services.scoring.figures import rows as figure_rows
 from services.scoring.scheme import parse_scheme
 
 # Scheme-derived keys of an indicator row (see ``engine.static_fields``) and the cohort's reference.
@@ -20,13 +22,7 @@ SHARED_KEYS = frozenset(
 
 
 # Values most rows have; a stored row leaves them out and reading puts them back.
-DEFAULTS: Mapping[str, Any] = {
-    "na_reason": None,
-    "corrected": False,
-    "experts": [],
-    "rank_overlaps": [],
-    "interval": None,
-}
+DEFAULTS: Mapping[str, Any] = ROW_DEFAULTS
 
 
 def _stored(key: str, value: Any) -> bool:
@@ -69,9 +65,17 @@ class Expander:
     """Restores full rows for one run revision."""
 
     def __init__(self, document: Mapping[str, Any], cohort_summary: Mapping[str, Any]) -> None:
-        self._static = {item.code: static_fields(item) for item in parse_scheme(document).items}
+        scheme = parse_scheme(document)
+        self._static = {item.code: static_fields(item) for item in scheme.items}
         indicators = cohort_summary["cohort"]["indicators"]
         self._reference = {code: s["reference"] for code, s in indicators.items()}
+        self._layout = Layout.of(scheme)
+        self._units = cohort_summary.get("units") or []
+
+    def expand_figures(self, head: Mapping[str, Any], extras: Mapping[str, Any] | None, figures: bytes) -> dict:
+        """A unit's full result from its stored head, extras and figures (outcome format 2)."""
+        rows = figure_rows(self._layout, unpack(figures), extras, self._units)
+        return self.expand({**head, "indicators": rows})
 
     def expand(self, detail: Mapping[str, Any]) -> dict:
         rows = [

@@ -2,6 +2,11 @@
 
 Pure and deterministic: plain data in, plain JSON-ready dicts out, every collection sorted, every
 number rounded by ``numbers.rnd`` — the same inputs give byte-identical ``canonical_json``.
+
+It works column by column: each item over the whole cohort as numpy arrays (``vector``), into one
+float64 array per unit in the stored layout of ``figures`` (``compute_figures``, what a run stores);
+``compute`` and ``compute_compact`` turn those arrays into indicator rows with ``figures.rows``, the
+same function that reads stored results — what is read is what was computed.
 """
 
 from __future__ import annotations
@@ -17,11 +22,19 @@ from typing import Any
 import numpy as np
 
 from services.scoring import references, rules, vector
+from services.scoring.figures import FIELDS, NA_REASONS, Layout
+from services.scoring.figures import rows as figure_rows
 from services.scoring.numbers import PLACES, rnd
-from services.scoring.ranking import competition_ranks, overlapping_neighbours
 from services.scoring.references import HistoryPeriod, Reference
 from services.scoring.scheme import Item, Scheme
-from services.scoring.statistics import RateParts, rate_parts, rounded_summary, trend, wilson_interval
+from services.scoring.statistics import (
+    RateParts,
+    rate_parts,
+    rounded_summary,
+    rounded_summary_of,
+    trend,
+    wilson_interval,
+)
 
 UnitMeasures = Mapping[str, Mapping[str, float]]  # unit → measure → value over a period
 
@@ -72,8 +85,6 @@ class _Cell:
     interval: tuple[float, float] | None = None
     experts: list[dict] = field(default_factory=list)
     corrected: bool = False
-    rounded_measures: dict[str, float | None] | None = None  # set by the array path (already rounded)
-    rounded: dict[str, Any] | None = None  # value/numerator/denominator/interval rounded by the array path
 
 
 def _sample_short(item: Item, measures: Mapping[str, float]) -> bool:
@@ -153,9 +164,48 @@ def _series(item: Item, unit: str, data: EngineInput) -> list[tuple[str, float |
 
 
 def compute(data: EngineInput) -> dict[str, Any]:
-    """Score every unit of the cohort on every item of the scheme (see the module docstring)."""
+    """Score every unit of the cohort on every item of the scheme (see the module docstring): every
+    indicator row in full (``compute_compact`` gives the stored form, without the shared fields)."""
     with no_cyclic_gc():  # ~10⁶ acyclic containers: the cycle collector would only cost time
+        outcome = _compute(data).compact_outcome()
+        static = {item.code: static_fields(item) for item in data.scheme.items}
+        references_ = {code: s["reference"] for code, s in outcome["cohort"]["indicators"].items()}
+        for unit in outcome["units"]:
+            unit["indicators"] = [
+                {"indicator": r["indicator"], **static[r["indicator"]], "reference": references_[r["indicator"]],
+                 **row_defaults(), **r}
+                for r in unit["indicators"]
+            ]  # fmt: skip
+        return outcome
+
+
+def compute_compact(data: EngineInput) -> dict[str, Any]:
+    """``compute`` with each indicator row in its stored, compact form: the scheme-derived fields
+    (``static_fields``) and the cohort's reference left out, and the keys of ``ROW_DEFAULTS`` left out
+    where they hold their default — exactly ``detail.compact_unit`` of ``compute``'s rows."""
+    with no_cyclic_gc():
+        return _compute(data).compact_outcome()
+
+
+def compute_figures(data: EngineInput) -> CohortFigures:
+    """The outcome in its stored form (``figures``), without building any indicator row."""
+    with no_cyclic_gc():
         return _compute(data)
+
+
+# Values most indicator rows have; a compact row leaves them out and reading puts them back.
+ROW_DEFAULTS: Mapping[str, Any] = {
+    "na_reason": None,
+    "corrected": False,
+    "experts": [],
+    "rank_overlaps": [],
+    "interval": None,
+}
+
+
+def row_defaults() -> dict[str, Any]:
+    """``ROW_DEFAULTS`` with fresh lists."""
+    return {"na_reason": None, "corrected": False, "experts": [], "rank_overlaps": [], "interval": None}
 
 
 _gc_lock = threading.Lock()
@@ -188,194 +238,322 @@ class _Columns:
     def __init__(self, units: Sequence[str], measures: UnitMeasures) -> None:
         self._units, self._measures = units, measures
         self.n = len(units)
-        self.present = [u in measures for u in units]
+        self.present = np.array([u in measures for u in units], dtype=bool)
         self._arrays: dict[str, np.ndarray] = {}
-        self._lists: dict[str, list[float]] = {}
-        self._rounded: dict[str, list[float | None]] = {}
 
     def array(self, code: str) -> np.ndarray:
         if code not in self._arrays:
-            self._arrays[code] = np.array(self.values(code), dtype=np.float64)
-        return self._arrays[code]
-
-    def values(self, code: str) -> list[float]:
-        if code not in self._lists:
             empty: Mapping[str, float] = {}
-            self._lists[code] = [float(self._measures.get(u, empty).get(code, 0.0)) for u in self._units]
-        return self._lists[code]
-
-    def rounded(self, code: str) -> list[float | None]:
-        if code not in self._rounded:
-            self._rounded[code] = [rnd(v) for v in self.values(code)]
-        return self._rounded[code]
+            values = [float(self._measures.get(u, empty).get(code, 0.0)) for u in self._units]
+            self._arrays[code] = np.array(values, dtype=np.float64)
+        return self._arrays[code]
 
     def arrays(self, codes) -> dict[str, np.ndarray]:
         return {c: self.array(c) for c in codes}
 
 
+def round_array(values: np.ndarray, places: int = PLACES) -> np.ndarray:
+    """``rnd`` of every element, bit for bit, over a whole array.
+
+    ``rint(x·10ᵖ) / 10ᵖ`` is what Python's ``round`` gives (a correctly rounded quotient of the same
+    integer) unless the scaled value lies so close to a half that the product's own rounding could
+    have moved it across: those few elements (and huge or non-finite ones) go through ``rnd`` itself."""
+    scale = 10.0**places
+    with np.errstate(all="ignore"):
+        scaled = values * scale
+        rounded = np.rint(scaled) / scale + 0.0  # + 0.0: never -0.0
+        margin = np.abs(scaled - np.floor(scaled) - 0.5)
+        doubtful = ~(margin > np.abs(scaled) * 1e-15) | ~(np.abs(scaled) < 2.0**52)
+    if doubtful.any():
+        where = np.flatnonzero(doubtful)
+        rounded[where] = [rnd(v, places) for v in values[where].tolist()]
+    return rounded
+
+
 def _optional(values: np.ndarray, ok: np.ndarray) -> list[float | None]:
+    if ok.all():
+        return values.tolist()
     return [v if k else None for v, k in zip(values.tolist(), ok.tolist(), strict=True)]
 
 
 def _rounded(values: np.ndarray, ok: np.ndarray) -> list[float | None]:
-    """``rnd`` of each applicable value: a whole number (most measure sums) is its own rounding (``+ 0.0``
-    only turns -0.0 into 0.0), the others go through Python's ``round`` as in ``rnd``."""
-    with np.errstate(all="ignore"):
-        whole = (np.floor(values) == values).tolist()
-        plain = (values + 0.0).tolist()
-    out: list[float | None] = []
-    for v, k, w in zip(plain, ok.tolist(), whole, strict=True):
-        if not k:
-            out.append(None)
-        elif w:
-            out.append(v)
-        else:
-            r = round(v, PLACES)
-            out.append(0.0 if r == 0 else r)
-    return out
+    """``rnd`` of each applicable value, None for the others (``round_array`` over the whole array)."""
+    return _optional(round_array(values), ok)
 
 
-def _item_cells(
+@dataclass
+class _ItemColumns:
+    """One item over the whole cohort (units in order), before its scores."""
+
+    value: np.ndarray  # raw value, NaN where there is none
+    has_value: np.ndarray
+    numerator_r: np.ndarray  # rounded, NaN where there is none
+    denominator_r: np.ndarray
+    interval: np.ndarray | None  # raw (low, high) per unit, shape (n, 2); rows without one are masked
+    has_interval: np.ndarray
+    na: np.ndarray  # index into figures.NA_REASONS (0: none)
+    corrected: np.ndarray
+    experts: list[list[dict]] | None = None
+
+
+_NA = {reason: code for code, reason in enumerate(NA_REASONS)}
+
+
+def _nan_none(values: list[float | None]) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+
+
+def _expert_columns(item: Item, units: list[str], data: EngineInput, experts_by_key) -> _ItemColumns:
+    codes = sorted(item.formula.measures)
+    cells = [_cell(item, u, data, experts_by_key.get((u, item.code), []), None, codes) for u in units]
+    n = len(units)
+    return _ItemColumns(
+        value=_nan_none([c.value for c in cells]),
+        has_value=np.array([c.value is not None for c in cells], dtype=bool),
+        numerator_r=_nan_none([rnd(c.numerator) for c in cells]),
+        denominator_r=_nan_none([rnd(c.denominator) for c in cells]),
+        interval=None,
+        has_interval=np.zeros(n, dtype=bool),
+        na=np.array([_NA[c.na_reason] for c in cells], dtype=np.int8),
+        corrected=np.array([c.corrected for c in cells], dtype=bool),
+        experts=[c.experts for c in cells],
+    )
+
+
+def _item_columns(
     item: Item, units: list[str], data: EngineInput, columns: _Columns, experts_by_key, parts: RateParts | None
-) -> list[_Cell]:
-    """Every unit's cell of one item: formulas and Wilson intervals computed over the whole cohort at
+) -> _ItemColumns:
+    """Every unit's cell of one item as columns: formulas and Wilson intervals over the whole cohort at
     once (``vector``), then the per-unit exceptions (no data, overrides, minimum sample) as in ``_cell``."""
     if item.rule.type == "expert":
-        codes = sorted(item.formula.measures)
-        return [_cell(item, u, data, experts_by_key.get((u, item.code), []), parts, codes) for u in units]
-    codes = sorted(item.formula.measures)
-    if item.min_sample is not None and item.min_sample.measure not in item.formula.measures:
-        codes_all = [*codes, item.min_sample.measure]
-    else:
-        codes_all = codes
-    arrays = columns.arrays(item.formula.measures)
+        return _expert_columns(item, units, data, experts_by_key)
     n = columns.n
-    value, value_ok = vector.evaluate(item.formula, arrays, n)
-    values, values_r = _optional(value, value_ok), _rounded(value, value_ok)
-    numerators = denominators = lows = highs = None
+    present = columns.present
+    value, value_ok = vector.evaluate(item.formula, columns.arrays(item.formula.measures), n)
+    if item.min_sample is not None:
+        short = present & (columns.array(item.min_sample.measure) < item.min_sample.count)
+    else:
+        short = np.zeros(n, dtype=bool)
+    has_value = value_ok & present & ~short
+    na = np.zeros(n, dtype=np.int8)
+    na[present & ~short & ~value_ok] = _NA["division_by_zero"]
+    na[short] = _NA["sample_below_minimum"]
+    na[~present] = _NA["no_data"]
+    numerator_r = denominator_r = np.full(n, np.nan)
+    interval, has_interval = None, np.zeros(n, dtype=bool)
     if parts is not None:
         num, num_ok = vector.evaluate(parts.numerator, columns.arrays(parts.numerator.measures), n)
         den, den_ok = vector.evaluate(parts.denominator, columns.arrays(parts.denominator.measures), n)
-        numerators, denominators = _optional(num, num_ok), _optional(den, den_ok)
-        numerators_r, denominators_r = _rounded(num, num_ok), _rounded(den, den_ok)
+        numerator_r = np.where(num_ok & present, round_array(num), np.nan)
+        denominator_r = np.where(den_ok & present, round_array(den), np.nan)
         low, high, defined = vector.wilson(np.where(num_ok, num, 0.0), np.where(den_ok, den, 1.0))
-        defined &= num_ok & den_ok
-        low, high = low * parts.scale, high * parts.scale
-        lows, highs = _optional(low, defined), _optional(high, defined)
-        lows_r, highs_r = _rounded(low, defined), _rounded(high, defined)
-    short = None
-    if item.min_sample is not None:
-        short = (columns.array(item.min_sample.measure) < item.min_sample.count).tolist()
-    rounded = [columns.rounded(c) for c in codes_all]
+        has_interval = defined & num_ok & den_ok & present
+        interval = np.stack([low * parts.scale, high * parts.scale], axis=1)
+    corrected = np.zeros(n, dtype=bool)
+    value = np.where(has_value, value, np.nan)
     overrides = data.value_overrides
-    cells = []
-    for i, unit in enumerate(units):
-        cell = _Cell(rounded_measures={c: r[i] for c, r in zip(codes_all, rounded, strict=True)})
-        cells.append(cell)
-        if not columns.present[i]:
-            cell.rounded_measures = {c: r[i] for c, r in zip(codes, rounded, strict=True)}
-            cell.na_reason = "no_data"
-            continue
-        fixed = cell.rounded = {"value": None, "numerator": None, "denominator": None, "interval": None}
-        if numerators is not None:
-            cell.numerator, cell.denominator = numerators[i], denominators[i]
-            fixed["numerator"], fixed["denominator"] = numerators_r[i], denominators_r[i]
-            if lows[i] is not None:
-                cell.interval = (lows[i], highs[i])
-                fixed["interval"] = [lows_r[i], highs_r[i]]
-        override = overrides.get(unit, {}).get(item.code) if overrides else None
-        if override is not None:
-            cell.value, cell.corrected, cell.interval = float(override), True, None
-            fixed["value"], fixed["interval"] = rnd(cell.value), None
-        elif short is not None and short[i]:
-            cell.na_reason = "sample_below_minimum"
-        else:
-            cell.value, fixed["value"] = values[i], values_r[i]
-            if cell.value is None:
-                cell.na_reason = "division_by_zero"
-    return cells
+    if overrides:
+        for i, unit in enumerate(units):
+            override = overrides.get(unit, {}).get(item.code)
+            if override is not None and present[i]:
+                value[i], has_value[i], na[i], has_interval[i], corrected[i] = float(override), True, 0, False, True
+    return _ItemColumns(
+        value=value,
+        has_value=has_value,
+        numerator_r=numerator_r,
+        denominator_r=denominator_r,
+        interval=interval,
+        has_interval=has_interval,
+        na=na,
+        corrected=corrected,
+    )
 
 
-def _scores(item: Item, values: list[float | None], ref: Reference) -> list[float | None]:
-    """``_score`` of each value (None stays None), over the whole cohort at once for computed rules."""
+def _scores(item: Item, values: np.ndarray, has_value: np.ndarray, ref: Reference) -> tuple[np.ndarray, np.ndarray]:
+    """``_score`` of each value over the whole cohort → (scores, scored); unscored where there is no value."""
+    n = len(values)
     if item.rule.type == "expert":
-        return [None if v is None else _score(item, v, ref) for v in values]
-    array = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-    scored = vector.score(item, array, ref.value)
+        out, ok = np.zeros(n), np.zeros(n, dtype=bool)
+        for i in np.flatnonzero(has_value).tolist():
+            s = _score(item, float(values[i]), ref)
+            if s is not None:
+                out[i], ok[i] = s, True
+        return out, ok
+    scored = vector.score(item, np.where(has_value, values, np.nan), ref.value)
     if scored is None:
-        return [None] * len(values)
-    return [None if v is None else s for v, s in zip(values, scored.tolist(), strict=True)]
+        return np.zeros(n), np.zeros(n, dtype=bool)
+    return scored, has_value.copy()
 
 
-def _compute(data: EngineInput) -> dict[str, Any]:
+def _ranks(values: np.ndarray, ranked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``ranking.competition_ranks`` (higher is better) of the ranked units, units in id order →
+    (rank per unit, 0 when unranked; the ranked units' indices in rank order)."""
+    idx = np.flatnonzero(ranked)
+    order = idx[np.argsort(-values[idx], kind="stable")]  # ties keep id order
+    ordered = values[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = ordered[1:] != ordered[:-1]
+    positions = np.arange(1, len(order) + 1)
+    ranks = np.zeros(len(values), dtype=np.int64)
+    ranks[order] = np.maximum.accumulate(np.where(first, positions, 0)) if len(order) else positions
+    return ranks, order
+
+
+def _overlap_pairs(order: np.ndarray, low: np.ndarray, high: np.ndarray, has: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The neighbouring pairs in rank order whose intervals overlap, as two index arrays."""
+    a, b = order[:-1], order[1:]
+    hit = has[a] & has[b] & (low[a] <= high[b]) & (low[b] <= high[a])
+    return a[hit], b[hit]
+
+
+def _overlap_columns(order, low, high, has, n) -> tuple[np.ndarray, np.ndarray]:
+    """``ranking.overlapping_neighbours`` as two columns of unit indices (each unit's overlapping
+    neighbours, at most two, sorted; NaN where there is none)."""
+    a, b = _overlap_pairs(order, low, high, has)
+    first, second = np.full(n, np.nan), np.full(n, np.nan)
+    # Each unit has at most one neighbour above and one below; put each pair's partner in a free slot.
+    for x, y in ((a, b), (b, a)):
+        free = np.isnan(first[x])
+        first[x[free]] = y[free]
+        second[x[~free]] = y[~free]
+    swap = second < first  # NaN compares False: single neighbours stay first
+    first[swap], second[swap] = second[swap], first[swap]
+    return first, second
+
+
+def _overlaps(order: np.ndarray, low: np.ndarray, high: np.ndarray, has: np.ndarray, n: int) -> dict[int, list[int]]:
+    """``ranking.overlapping_neighbours`` over indices: each ranked unit's neighbours in rank order whose
+    interval overlaps its own, as sorted unit indices (only units that have some)."""
+    first, second = _overlap_columns(order, low, high, has, n)
+    return {
+        i: [int(f)] if s != s else [int(f), int(s)]
+        for i, (f, s) in enumerate(zip(first.tolist(), second.tolist(), strict=True))
+        if f == f
+    }
+
+
+@dataclass
+class CohortFigures:
+    """An outcome as the engine computes and stores it (outcome format 2, ``figures``)."""
+
+    scheme: dict
+    cohort: dict
+    units: list[str]
+    layout: Layout
+    figures: np.ndarray  # (units, layout.width) float64, see ``figures``
+    heads: list[dict]  # per unit: everything but the indicator rows
+    extras: list[dict | None]  # per unit: {item code: {experts, series, trend}} or None
+
+    def unit_rows(self, i: int) -> list[dict]:
+        return figure_rows(self.layout, self.figures[i].tolist(), self.extras[i], self.units)
+
+    def compact_outcome(self) -> dict[str, Any]:
+        return {
+            "scheme": self.scheme,
+            "units": [{**head, "indicators": self.unit_rows(i)} for i, head in enumerate(self.heads)],
+            "cohort": self.cohort,
+        }
+
+
+def _reference(item: Item, units: list[str], where: np.ndarray, values: np.ndarray, data: EngineInput) -> Reference:
+    """``references.resolve_reference`` of the applicable values (units ``where``, in id order); best in
+    cohort over the array (the first unit in id order among equals, as ``best_in_cohort``)."""
+    if item.reference.policy == "best_in_cohort":
+        if not len(values):
+            return Reference(value=None, policy="best_in_cohort")
+        best = int(np.argmin(values) if item.direction == "lower_better" else np.argmax(values))
+        return Reference(value=float(values[best]), policy="best_in_cohort", set_by=units[int(where[best])])
+    applicable = dict(zip([units[i] for i in where.tolist()], values.tolist(), strict=True))
+    return references.resolve_reference(
+        item, applicable, current_months=data.period_months, history=_history(item, data)
+    )
+
+
+def _compute(data: EngineInput) -> CohortFigures:
     scheme = data.scheme
     units = sorted(set(data.units))
+    n = len(units)
+    layout = Layout.of(scheme)
+    k = len(layout.codes)
     experts_by_key: dict[tuple[str, str], list[ExpertEntry]] = {}
     for entry in data.expert_entries:
         experts_by_key.setdefault((entry.unit, entry.indicator), []).append(entry)
 
     columns = _Columns(units, data.measures)
-    parts = {i.code: rate_parts(i.formula) for i in scheme.items}  # once per item, not per cell
-    indicator_rows: dict[str, list[dict]] = {u: [] for u in units}
-    intervals: dict[str, dict[str, tuple[float, float]]] = {u: {} for u in units}
+    figures = np.full((n, layout.width), np.nan)
+    blocks = {name: figures[:, f * k : (f + 1) * k] for f, name in enumerate(FIELDS)}
+    for m, code in enumerate(layout.measures):
+        figures[:, len(FIELDS) * k + m] = round_array(columns.array(code))
+    extras: list[dict | None] = [None] * n
+    applicable_masks, score_arrays, low_arrays, high_arrays = [], [], [], []
     cohort_indicators: dict[str, dict] = {}
-    for item in scheme.items:
-        cells = _item_cells(item, units, data, columns, experts_by_key, parts[item.code])
-        applicable = {u: c.value for u, c in zip(units, cells, strict=True) if c.value is not None}
-        ref = references.resolve_reference(
-            item, applicable, current_months=data.period_months, history=_history(item, data)
-        )
-        raw_scores = _scores(item, [c.value for c in cells], ref)
-        interval_item = item.rule.type != "expert"
-        if interval_item:
-            low_scores = _scores(item, [None if c.interval is None else c.interval[0] for c in cells], ref)
-            high_scores = _scores(item, [None if c.interval is None else c.interval[1] for c in cells], ref)
-        item_scores: dict[str, float] = {}
-        value_intervals: dict[str, tuple[float, float]] = {}
-        shared = {"static": static_fields(item), "reference": _reference_dict(ref)}  # once per item
-        rows: dict[str, dict] = {}
-        for i, unit in enumerate(units):
-            cell = cells[i]
-            score = raw_scores[i]
-            if cell.value is not None and score is None:
-                cell.na_reason = "no_reference"
-            if score is not None:
-                score = rnd(score)
-                item_scores[unit] = score
-                if cell.interval is None or not interval_item:
-                    intervals[unit][item.code] = (score, score)
-                else:  # the score at the ends of the value's confidence interval
-                    a, b = low_scores[i], high_scores[i]
-                    a = score if a is None else a
-                    b = score if b is None else b
-                    intervals[unit][item.code] = (min(a, b), max(a, b))
-            if cell.interval is not None:
-                value_intervals[unit] = cell.interval
-            row = _indicator_dict(item, cell, shared, score, data, unit)
-            rows[unit] = row
-            indicator_rows[unit].append(row)
-        ranks = competition_ranks(item_scores)
-        overlaps = overlapping_neighbours(ranks, value_intervals)
-        for unit, rank in ranks.items():
-            rows[unit]["rank"] = rank
-            rows[unit]["rank_overlaps"] = sorted(overlaps.get(unit, []))
+    special = data.scheme.kind == "special" and bool(data.monthly)
+    for j, item in enumerate(scheme.items):
+        cols = _item_columns(item, units, data, columns, experts_by_key, rate_parts(item.formula))
+        where = np.flatnonzero(cols.has_value)
+        applicable_values = cols.value[where]
+        ref = _reference(item, units, where, applicable_values, data)
+        raw, scored = _scores(item, cols.value, cols.has_value, ref)
+        score = np.where(scored, round_array(np.where(scored, raw, 0.0)), 0.0)
+        low = high = score
+        if item.rule.type != "expert" and cols.interval is not None:
+            use = cols.has_interval & scored
+            if use.any():
+                ends = []
+                for end in (0, 1):
+                    s, ok = _scores(item, np.where(use, cols.interval[:, end], 0.0), use, ref)
+                    ends.append(np.where(ok, s, score))
+                low = np.where(use, np.minimum(ends[0], ends[1]), score)
+                high = np.where(use, np.maximum(ends[0], ends[1]), score)
+        applicable_masks.append(scored)
+        score_arrays.append(score)
+        low_arrays.append(low)
+        high_arrays.append(high)
+        ranks, order = _ranks(score, scored)
+        blocks["value"][:, j] = np.where(cols.has_value, round_array(cols.value), np.nan)
+        blocks["numerator"][:, j] = cols.numerator_r
+        blocks["denominator"][:, j] = cols.denominator_r
+        if cols.interval is not None:
+            rounded = round_array(cols.interval)
+            blocks["interval_low"][:, j] = np.where(cols.has_interval, rounded[:, 0], np.nan)
+            blocks["interval_high"][:, j] = np.where(cols.has_interval, rounded[:, 1], np.nan)
+            first, second = _overlap_columns(order, cols.interval[:, 0], cols.interval[:, 1], cols.has_interval, n)
+            blocks["rank_overlap_first"][:, j] = first
+            blocks["rank_overlap_second"][:, j] = second
+        blocks["score"][:, j] = np.where(scored, score, np.nan)
+        blocks["rank"][:, j] = np.where(ranks > 0, ranks, np.nan)
+        na = np.where(scored, 0, np.where(cols.has_value, _NA["no_reference"], cols.na))
+        blocks["na_reason"][:, j] = na
+        blocks["corrected"][:, j] = cols.corrected
+        if cols.experts is not None or special:
+            for i in range(n):
+                extra = {}
+                if cols.experts is not None and cols.experts[i]:
+                    extra["experts"] = cols.experts[i]
+                if special:
+                    series = _series(item, units[i], data)
+                    extra["series"] = [[label, rnd(v)] for label, v in series]
+                    t = trend(series, item.direction)
+                    extra["trend"] = {"slope": rnd(t["slope"]), "direction": t["direction"]}
+                if extra:
+                    extras[i] = {**(extras[i] or {}), item.code: extra}
         cohort_indicators[item.code] = {
             "reference": _reference_dict(ref),
-            "values": rounded_summary(applicable),
-            "applicable_units": len(applicable),
+            "values": rounded_summary_of(applicable_values.tolist()),
+            "applicable_units": len(where),
         }
-    results = {u: _unit_result(scheme, u, indicator_rows[u], intervals[u]) for u in units}
-    _rank_units(results, data)
-    totals = {u: r["total"] for u, r in results.items() if r["total"] is not None}
-    return {
-        "scheme": {"id": scheme.id, "version": scheme.version, "key": scheme.key, "kind": scheme.kind},
-        "units": [results[u] for u in units],
-        "cohort": {
-            "units": len(units),
-            "total": rounded_summary(totals),
-            "indicators": cohort_indicators,
-        },
-    }
+    heads = _unit_results(scheme, units, applicable_masks, score_arrays, low_arrays, high_arrays)
+    _rank_units(units, heads, data)
+    totals = {r["unit"]: r["total"] for r in heads if r["total"] is not None}
+    return CohortFigures(
+        scheme={"id": scheme.id, "version": scheme.version, "key": scheme.key, "kind": scheme.kind},
+        cohort={"units": len(units), "total": rounded_summary(totals), "indicators": cohort_indicators},
+        units=units,
+        layout=layout,
+        figures=figures,
+        heads=heads,
+        extras=extras,
+    )
 
 
 def static_fields(item: Item) -> dict:
@@ -393,79 +571,69 @@ def static_fields(item: Item) -> dict:
     }
 
 
-def _indicator_dict(item: Item, cell: _Cell, shared: dict, score: float | None, data: EngineInput, unit: str) -> dict:
-    rounded = cell.rounded
-    if rounded is None:
-        rounded = {
-            "value": rnd(cell.value),
-            "numerator": rnd(cell.numerator),
-            "denominator": rnd(cell.denominator),
-            "interval": None if cell.interval is None else [rnd(cell.interval[0]), rnd(cell.interval[1])],
-        }
-    row = {
-        "indicator": item.code,
-        **shared["static"],
-        "applicable": score is not None,
-        "na_reason": None if score is not None else cell.na_reason,
-        "value": rounded["value"],
-        "corrected": cell.corrected,
-        "measures": (
-            cell.rounded_measures
-            if cell.rounded_measures is not None
-            else {m: rnd(v) for m, v in cell.measures.items()}
-        ),
-        "numerator": rounded["numerator"],
-        "denominator": rounded["denominator"],
-        "interval": rounded["interval"],
-        "reference": shared["reference"],
-        "score": score,
-        "experts": cell.experts,
-        "rank": None,
-        "rank_overlaps": [],
-    }
-    if data.scheme.kind == "special" and data.monthly:
-        series = _series(item, unit, data)
-        row["series"] = [[label, rnd(v)] for label, v in series]
-        t = trend(series, item.direction)
-        row["trend"] = {"slope": rnd(t["slope"]), "direction": t["direction"]}
-    return row  # the plain-language explanation is rendered from this row when read (explain.py)
-
-
-def _unit_result(scheme: Scheme, unit: str, rows: list[dict], intervals: Mapping[str, tuple[float, float]]) -> dict:
-    applicable_points = sum(r["points"] for r in rows if r["applicable"])
-    earned = sum(r["score"] for r in rows if r["applicable"])
-    low = sum(intervals[r["indicator"]][0] for r in rows if r["applicable"])
-    high = sum(intervals[r["indicator"]][1] for r in rows if r["applicable"])
-    if scheme.na_policy == "rescale":
-        factor = scheme.total_points / applicable_points if applicable_points else None
-    else:
-        factor = 1.0
-    total = None if factor is None else rnd(earned * factor, 2)
-    dimensions: dict[str, dict] = {}
-    for r in rows:
-        d = dimensions.setdefault(
-            r["dimension"], {"dimension": r["dimension"], "score": 0.0, "points": 0.0, "max_points": 0.0}
+def _unit_results(
+    scheme: Scheme,
+    units: list[str],
+    applicable: list[np.ndarray],
+    scores: list[np.ndarray],
+    lows: list[np.ndarray],
+    highs: list[np.ndarray],
+) -> list[dict]:
+    """Each unit's head (its result but the indicator rows): total, interval, points and dimension subtotals — the sums taken item by item in
+    scheme order, as a running sum over the rows would take them (the same additions, the same order)."""
+    n = len(units)
+    zero = np.zeros(n)
+    applicable_points, earned, low, high = zero, zero, zero, zero
+    dimensions: dict[str, list[np.ndarray]] = {}  # dimension → [score, points, max_points]
+    for item, ok, score, lo, hi in zip(scheme.items, applicable, scores, lows, highs, strict=True):
+        points = rnd(item.points)
+        applicable_points = applicable_points + np.where(ok, points, 0.0)
+        earned = earned + np.where(ok, score, 0.0)
+        low = low + np.where(ok, lo, 0.0)
+        high = high + np.where(ok, hi, 0.0)
+        d = dimensions.setdefault(item.dimension, [zero, zero, zero])
+        d[0] = d[0] + np.where(ok, score, 0.0)
+        d[1] = d[1] + np.where(ok, points, 0.0)
+        d[2] = d[2] + points
+    with np.errstate(all="ignore"):
+        if scheme.na_policy == "rescale":
+            has_factor = applicable_points != 0
+            factor = np.where(has_factor, scheme.total_points / np.where(has_factor, applicable_points, 1.0), 0.0)
+        else:
+            has_factor, factor = np.ones(n, dtype=bool), np.ones(n)
+    totals = _optional(round_array(earned * factor, 2), has_factor)
+    interval_low = round_array(low * factor, 2).tolist()
+    interval_high = round_array(high * factor, 2).tolist()
+    factors = _optional(round_array(factor, 6), has_factor)
+    earned_r = round_array(earned).tolist()
+    applicable_r = round_array(applicable_points).tolist()
+    dims = [
+        (name, round_array(s).tolist(), round_array(p).tolist(), round_array(m).tolist())
+        for name, (s, p, m) in dimensions.items()
+    ]
+    results = []
+    for i, unit in enumerate(units):
+        total = totals[i]
+        results.append(
+            {
+                "unit": unit,
+                "total": total,
+                "total_interval": None if total is None else [interval_low[i], interval_high[i]],
+                "earned_points": earned_r[i],
+                "applicable_points": applicable_r[i],
+                "scale_factor": factors[i],
+                "grade": _grade(scheme, total),
+                "dimensions": [
+                    {"dimension": name, "score": s[i], "points": p[i], "max_points": m[i]} for name, s, p, m in dims
+                ],
+                "rank": None,
+                "rank_overlaps": [],
+                "previous": None,
+                "change": None,
+                "rank_change": None,
+            }
         )
-        d["max_points"] += r["points"]
-        if r["applicable"]:
-            d["score"] += r["score"]
-            d["points"] += r["points"]
-    return {
-        "unit": unit,
-        "total": total,
-        "total_interval": None if factor is None else [rnd(low * factor, 2), rnd(high * factor, 2)],
-        "earned_points": rnd(earned),
-        "applicable_points": rnd(applicable_points),
-        "scale_factor": rnd(factor, 6),
-        "grade": _grade(scheme, total),
-        "dimensions": [{k: rnd(v) if isinstance(v, float) else v for k, v in d.items()} for d in dimensions.values()],
-        "indicators": rows,
-        "rank": None,
-        "rank_overlaps": [],
-        "previous": None,
-        "change": None,
-        "rank_change": None,
-    }
+    return results
 
 
 def _grade(scheme: Scheme, total: float | None) -> dict | None:
@@ -475,14 +643,19 @@ def _grade(scheme: Scheme, total: float | None) -> dict | None:
     return {"code": band.code, "name_zh": band.name_zh}
 
 
-def _rank_units(results: dict[str, dict], data: EngineInput) -> None:
-    totals = {u: r["total"] for u, r in results.items() if r["total"] is not None}
-    ranks = competition_ranks(totals)
-    overlaps = overlapping_neighbours(ranks, {u: tuple(results[u]["total_interval"]) for u in ranks})
-    for unit, result in results.items():
-        result["rank"] = ranks.get(unit)
-        result["rank_overlaps"] = sorted(overlaps.get(unit, []))
-        previous = data.previous.get(unit)
+def _rank_units(units: list[str], results: list[dict], data: EngineInput) -> None:
+    n = len(units)
+    totals = np.array([np.nan if r["total"] is None else r["total"] for r in results], dtype=np.float64)
+    ranked = ~np.isnan(totals)
+    ranks, order = _ranks(totals, ranked)
+    intervals = np.array([r["total_interval"] or (0.0, 0.0) for r in results], dtype=np.float64).reshape(n, 2)
+    overlaps = _overlaps(order, intervals[:, 0], intervals[:, 1], ranked, n)
+    ranks_list = ranks.tolist()
+    for i, result in enumerate(results):
+        result["rank"] = ranks_list[i] or None
+        if i in overlaps:
+            result["rank_overlaps"] = [units[j] for j in overlaps[i]]
+        previous = data.previous.get(result["unit"]) if data.previous else None
         if previous is not None and previous.get("total") is not None and result["total"] is not None:
             result["previous"] = {k: previous.get(k) for k in ("run_id", "total", "rank")}
             result["change"] = rnd(result["total"] - float(previous["total"]), 2)

@@ -6,15 +6,18 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from services.scoring.detail import Compactor, compact_outcome
+import numpy as np
+
 from services.scoring.engine import (
+    CohortFigures,
     EarlierPeriod,
     EngineInput,
     ExpertEntry,
     canonical_json,
-    compute,
+    compute_figures,
     no_cyclic_gc,
 )
+from services.scoring.figures import DTYPE, FIELDS
 from services.scoring.scheme import parse_scheme
 
 
@@ -62,27 +65,95 @@ def engine_input(document: Mapping[str, Any], inputs: Mapping[str, Any]) -> Engi
     )
 
 
+OUTCOME_FORMAT = 2  # how new revisions are stored and digested (``run_revision.outcome_format``)
+
+
 class Outcome(dict):
-    """An engine outcome that also carries each unit's stored form, already serialised:
-    ``unit_json[i]`` is ``canonical_json`` of the compact ``outcome["units"][i]`` (``detail``)."""
+    """An engine outcome: ``scheme`` and ``cohort`` as computed, and ``units`` — each unit's result with
+    compact indicator rows (``detail``) — built only when asked for (the worker stores ``figures``
+    without ever building a row). Carries the stored form: ``heads`` / ``extras`` (canonical JSON per
+    unit) and ``blobs`` (per unit, ``figures.py``)."""
 
-    unit_json: list[str]
+    def __init__(self, figures: CohortFigures, outcome_format: int) -> None:
+        super().__init__(scheme=figures.scheme, cohort=figures.cohort)
+        self.figures = figures
+        self.format = outcome_format
+        array = figures.figures.astype(DTYPE, copy=False)
+        array[np.isnan(array)] = np.nan  # one NaN bit pattern
+        self.array = array
+        self.heads = [canonical_json(h) for h in figures.heads]
+        self.extras = [None if e is None else canonical_json(e) for e in figures.extras]
+
+    def __missing__(self, key: str) -> Any:
+        if key != "units":
+            raise KeyError(key)
+        self["units"] = self.figures.compact_outcome()["units"]
+        return self["units"]
+
+    @property
+    def unit_ids(self) -> list[str]:
+        return self.figures.units
+
+    @property
+    def blobs(self) -> list[bytes]:
+        return [row.tobytes() for row in self.array]
+
+    def summary(self) -> dict:
+        """What ``run_revision.cohort_summary`` keeps: the outcome's scheme and cohort, and (format 2)
+        the cohort's unit ids, which rank-overlap positions in ``figures`` refer to."""
+        summary = {"scheme": self["scheme"], "cohort": self["cohort"]}
+        return {**summary, "units": self.unit_ids} if self.format == 2 else summary
 
 
-def evaluate(document: Mapping[str, Any], inputs: Mapping[str, Any]) -> tuple[dict, str]:
-    """The outcome and the SHA-256 of its canonical JSON (scheme-derived fields once, see ``detail``).
+def digest_figures(outcome: Outcome) -> str:
+    """Outcome format 2's SHA-256: over exactly what is stored, each part length-prefixed — a tag, the
+    canonical JSON of the scheme, cohort, layout and unit ids, every unit's figures (one little-endian
+    float64 array, NaN in one bit pattern), then each unit's head and extras as stored."""
+    figures = outcome.figures
+    header = {
+        "scheme": outcome["scheme"],
+        "cohort": outcome["cohort"],
+        "layout": {
+            "fields": list(FIELDS),
+            "items": list(figures.layout.codes),
+            "measures": list(figures.layout.measures),
+        },
+        "units": figures.units,
+    }
+    h = hashlib.sha256()
 
-    The digest is taken over exactly ``canonical_json(compact_outcome(outcome))``, assembled from the
-    units' canonical JSON that ``store`` then writes as they are (serialised once, not twice)."""
+    def part(data: bytes) -> None:
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+
+    part(b"hotline-outcome/2")
+    part(canonical_json(header).encode())
+    part(outcome.array.tobytes())
+    for head, extras in zip(outcome.heads, outcome.extras, strict=True):
+        part(head.encode())
+        part(b"" if extras is None else extras.encode())
+    return h.hexdigest()
+
+
+def digest_json(outcome: Mapping[str, Any]) -> str:
+    """Outcome format 1's SHA-256: over the canonical JSON of the outcome with compact rows."""
+    units = ",".join(canonical_json(u) for u in outcome["units"])
+    text = (
+        f'{{"cohort":{canonical_json(outcome["cohort"])},"scheme":{canonical_json(outcome["scheme"])},'
+        f'"units":[{units}]}}'
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def evaluate(
+    document: Mapping[str, Any], inputs: Mapping[str, Any], *, outcome_format: int = OUTCOME_FORMAT
+) -> tuple[Outcome, str]:
+    """The outcome and its SHA-256 in the given format (a revision is reproduced in the format it was
+    stored in: ``run_revision.outcome_format``; new revisions are format 2)."""
     with no_cyclic_gc():  # one pause for the engine and the serialisation (compute's own nests in it)
-        outcome = Outcome(compute(engine_input(document, inputs)))
-        compactor = Compactor()
-        outcome.unit_json = [canonical_json(compactor.unit(u)) for u in outcome["units"]]
-        if sorted(outcome) == ["cohort", "scheme", "units"]:  # keys in canonical (sorted) order
-            text = (
-                f'{{"cohort":{canonical_json(outcome["cohort"])},"scheme":{canonical_json(outcome["scheme"])},'
-                f'"units":[{",".join(outcome.unit_json)}]}}'
-            )
-        else:
-            text = canonical_json(compact_outcome(outcome))
-    return outcome, hashlib.sha256(text.encode()).hexdigest()
+        outcome = Outcome(compute_figures(engine_input(document, inputs)), outcome_format)
+        if outcome_format == 1:
+            return outcome, digest_json(outcome)
+        if outcome_format != 2:
+            raise ValueError(f"unknown outcome format {outcome_format}")
+        return outcome, digest_figures(outcome)

@@ -14,7 +14,9 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Sequence,
+    SmallInteger,
     Text,
     UniqueConstraint,
     func,
@@ -109,6 +111,8 @@ class RunRevision(Base):
     inputs: Mapped[dict] = mapped_column(JSONB)
     cohort_summary: Mapped[dict] = mapped_column(JSONB)
     outcome_sha256: Mapped[str] = mapped_column(Text)
+    # 1: units stored as ``result_revision.detail``, digest over the canonical JSON; 2: ``figures``.
+    outcome_format: Mapped[int] = mapped_column(SmallInteger, server_default="1")
 
 
 class UnitResult(Base):
@@ -134,13 +138,17 @@ class UnitResult(Base):
 
 
 class ResultRevision(Base):
-    """A unit's full result (indicators, subtotals, explanation) in one revision of the run."""
+    """A unit's full result (indicators, subtotals, explanation) in one revision of the run: the compact
+    JSON ``detail`` (outcome format 1), or ``head`` + ``extras`` + ``figures`` (format 2, ``figures.py``)."""
 
     __tablename__ = "result_revision"
 
     result_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("unit_result.id"), primary_key=True)
     revision: Mapped[int] = mapped_column(Integer, primary_key=True)
-    detail: Mapped[dict] = mapped_column(JSON)  # json, not jsonb: see the migration
+    detail: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # json, not jsonb: see the migration
+    head: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    extras: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    figures: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class ExpertScore(Base):

@@ -135,13 +135,21 @@ async def public_ranking(session: AsyncSession, scope: Scope, run: EvaluationRun
 
 async def details(session: AsyncSession, keys: Sequence[tuple[uuid.UUID, int]]) -> dict[tuple[uuid.UUID, int], dict]:
     """Full result documents by (result id, revision) — three queries for any number of results: the
-    stored compact details, then the runs' scheme documents and the revisions' cohort summaries that
-    restore the shared fields (``detail.Expander``)."""
+    stored results (compact details, or heads and figures), then the runs' scheme documents and the
+    revisions' cohort summaries that restore the shared fields (``detail.Expander``)."""
     if not keys:
         return {}
     rows = (
         await session.execute(
-            select(ResultRevision.result_id, ResultRevision.revision, ResultRevision.detail, UnitResult.run_id)
+            select(
+                ResultRevision.result_id,
+                ResultRevision.revision,
+                ResultRevision.detail,
+                ResultRevision.head,
+                ResultRevision.extras,
+                ResultRevision.figures,
+                UnitResult.run_id,
+            )
             .join(UnitResult, UnitResult.id == ResultRevision.result_id)
             .where(tuple_(ResultRevision.result_id, ResultRevision.revision).in_(list(keys)))
         )
@@ -166,7 +174,14 @@ async def details(session: AsyncSession, keys: Sequence[tuple[uuid.UUID, int]]) 
         )
     }
     expanders = {pair: Expander(documents[pair[0]], summaries[pair]) for pair in pairs}
-    return {(r.result_id, r.revision): expanders[(r.run_id, r.revision)].expand(r.detail) for r in rows}
+    found = {}
+    for r in rows:
+        expander = expanders[(r.run_id, r.revision)]
+        if r.detail is not None:
+            found[(r.result_id, r.revision)] = expander.expand(r.detail)
+        else:
+            found[(r.result_id, r.revision)] = expander.expand_figures(r.head, r.extras, r.figures)
+    return found
 
 
 async def revisions_of(session: AsyncSession, run_id) -> list[RunRevision]:

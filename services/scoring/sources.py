@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
 from urllib.parse import quote
+
+import numpy as np
 
 from hotline.kit.errors import ApiError, NotFoundError
 from hotline.kit.services import ServiceClients, ServiceUnavailableError
@@ -55,9 +58,29 @@ async def query_measures(
         "to": end.isoformat(),
         "by": by,
     }
-    return _check(
-        await services.request("ingest", "POST", "/measures/query", acting_for=acting_for, json=body), "measures"
+    response = await services.request(
+        "ingest", "POST", "/measures/query", acting_for=acting_for, json=body, headers={"accept": ACCEPT_MEASURES}
     )
+    if response.status_code == 200 and response.headers.get("content-type", "").startswith(COLUMNS_MEDIA_TYPE):
+        return decode_columns(response.content)
+    return _check(response, "measures")
+
+
+# Ingest's compact answer to ``POST /measures/query`` (contracts §4): asked for first, JSON accepted too.
+COLUMNS_MEDIA_TYPE = "application/vnd.hotline.measures-columns"
+ACCEPT_MEASURES = f"{COLUMNS_MEDIA_TYPE}, application/json;q=0.5"
+
+
+def decode_columns(content: bytes) -> dict:
+    """The compact answer as the JSON answer's dict: a 4-byte little-endian header length, the JSON
+    header (the answer without ``rows``, plus ``units`` and ``periods`` per row), then each row's values
+    as little-endian float64 in ``measures`` order."""
+    length = int.from_bytes(content[:4], "little")
+    head = json.loads(content[4 : 4 + length])
+    units, periods = head.pop("units"), head.pop("periods")
+    values = np.frombuffer(content, dtype="<f8", offset=4 + length).reshape(len(units), len(head["measures"]))
+    head["rows"] = [[u, p, v] for u, p, v in zip(units, periods, values.tolist(), strict=True)]
+    return head
 
 
 def totals_by_unit(answer: dict) -> dict[str, dict[str, float]]:

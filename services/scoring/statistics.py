@@ -89,6 +89,28 @@ def summary(values: Mapping[str, float]) -> dict:
     }
 
 
+def summary_of(data: list[float]) -> dict:
+    """``summary`` of values already in unit-id order (the order ``summary`` sorts them into)."""
+    if not data:
+        return {"count": 0, "mean": None, "median": None, "min": None, "max": None, "stdev": None}
+    mean = math.fsum(data) / len(data)
+    return {
+        "count": len(data),
+        "mean": mean,
+        "median": pystats.median(data),
+        "min": min(data),
+        "max": max(data),
+        "stdev": math.sqrt(math.fsum([(x - mean) ** 2 for x in data]) / len(data)),
+    }
+
+
+def rounded_summary_of(data: list[float]) -> dict:
+    """``rounded_summary`` of values already in unit-id order."""
+    from services.scoring.numbers import rnd
+
+    return {k: v if k == "count" else rnd(v) for k, v in summary_of(data).items()}
+
+
 def rounded_summary(values: Mapping[str, float]) -> dict:
     """``summary`` with every statistic but the count rounded by the service's one rule."""
     from services.scoring.numbers import rnd

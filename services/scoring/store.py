@@ -25,7 +25,11 @@ async def store_revision(
     created_by: str,
     appeal_id: str | None = None,
 ) -> dict[str, uuid.UUID]:
-    """Insert revision ``revision`` of ``run`` and point each unit's result at it. Returns unit → result id."""
+    """Insert revision ``revision`` of ``run`` and point each unit's result at it. Returns unit → result id.
+
+    An ``inputs.Outcome`` of format 2 is stored as figures (one row per unit: head, extras, figures);
+    any other outcome as format 1 (one compact JSON document per unit)."""
+    stored_as_figures = getattr(outcome, "format", 1) == 2
     session.add(
         RunRevision(
             run_id=run.id,
@@ -34,14 +38,23 @@ async def store_revision(
             appeal_id=appeal_id,
             created_by=created_by,
             inputs=inputs,
-            cohort_summary={"scheme": outcome["scheme"], "cohort": outcome["cohort"]},
+            cohort_summary=outcome.summary()
+            if stored_as_figures
+            else {"scheme": outcome["scheme"], "cohort": outcome["cohort"]},
             outcome_sha256=sha256,
+            outcome_format=2 if stored_as_figures else 1,
         )
     )
     await session.flush()
     # A published run's results change visibly: they take new change numbers for the incremental pull.
     change_seq = RESULT_CHANGE_SEQ.next_value() if run.published_at is not None else None
-    units = outcome["units"]
+    if stored_as_figures:
+        heads = outcome.figures.heads
+        units = [h["unit"] for h in heads]
+        headline = heads
+    else:
+        headline = outcome["units"]
+        units = [u["unit"] for u in headline]
     if units:
         # One statement for the cohort: the columns as arrays, unnested by PostgreSQL (not one bind per
         # value); RETURNING gives each unit's stable result id, new or kept from an earlier revision.
@@ -59,10 +72,10 @@ async def store_revision(
                 "run_id": run.id,
                 "revision": revision,
                 "ids": [uuid.uuid4() for _ in units],
-                "unit_ids": [u["unit"] for u in units],
-                "totals": [u["total"] for u in units],
-                "grades": [u["grade"]["code"] if u["grade"] else None for u in units],
-                "ranks": [u["rank"] for u in units],
+                "unit_ids": units,
+                "totals": [u["total"] for u in headline],
+                "grades": [u["grade"]["code"] if u["grade"] else None for u in headline],
+                "ranks": [u["rank"] for u in headline],
             },
         )
         ids = {unit: uuid.UUID(str(result_id)) for unit, result_id in returned.all()}
@@ -73,21 +86,22 @@ async def store_revision(
             (await session.execute(select(UnitResult.unit_id, UnitResult.id).where(UnitResult.run_id == run.id))).all()
         )
     if units:
-        # Each unit's detail is stored compact (``detail.Expander`` restores the scheme-derived fields on
-        # read), as the canonical JSON the digest was taken over (``inputs.evaluate``: serialised once),
-        # and written with COPY: no bind per row and no JSON document of the whole cohort to parse.
-        unit_json = getattr(outcome, "unit_json", None)
-        if unit_json is None or len(unit_json) != len(units):
-            compactor = Compactor()
-            unit_json = [canonical_json(compactor.unit(u)) for u in units]
+        # Written with COPY: no bind per row and no document of the whole cohort to parse. Format 2: each
+        # unit's head and extras as the canonical JSON the digest was taken over, and its figures' bytes;
+        # format 1: the compact detail (``detail.Expander`` restores the scheme-derived fields on read).
         driver = (await (await session.connection()).get_raw_connection()).driver_connection
         table = ResultRevision.__table__
-        await driver.copy_records_to_table(
-            table.name,
-            schema_name=table.schema,
-            columns=["result_id", "revision", "detail"],
-            records=[(ids[u["unit"]], revision, t) for u, t in zip(units, unit_json, strict=True)],
-        )
+        if stored_as_figures:
+            columns = ["result_id", "revision", "head", "extras", "figures"]
+            records = [
+                (ids[u], revision, head, extras, blob)
+                for u, head, extras, blob in zip(units, outcome.heads, outcome.extras, outcome.blobs, strict=True)
+            ]
+        else:
+            compactor = Compactor()
+            columns = ["result_id", "revision", "detail"]
+            records = [(ids[u["unit"]], revision, canonical_json(compactor.unit(u))) for u in headline]
+        await driver.copy_records_to_table(table.name, schema_name=table.schema, columns=columns, records=records)
     run.current_revision = revision
     await session.flush()
     return ids

@@ -176,11 +176,19 @@ async def gather_inputs(session: AsyncSession, services: ServiceClients, run: Ev
         for e in experts
     ]
     inputs["previous"] = await _previous(session, run)
-    previous_revision = await session.get(RunRevision, (run.id, run.current_revision)) if run.current_revision else None
-    if previous_revision is not None:  # a recomputation keeps the appeal adjustments already applied
-        for key in ("exclusions", "value_overrides", "expert_overrides", "adjustments"):
-            if key in previous_revision.inputs:
-                inputs[key] = previous_revision.inputs[key]
+    if run.current_revision:  # a recomputation keeps the appeal adjustments already applied
+        keys = ("exclusions", "value_overrides", "expert_overrides", "adjustments")
+        # Only these parts of the current revision's inputs (not its measures: megabytes for a province).
+        kept = (
+            await session.execute(
+                select(*(RunRevision.inputs[key] for key in keys)).where(
+                    RunRevision.run_id == run.id, RunRevision.revision == run.current_revision
+                )
+            )
+        ).first()
+        for key, value in zip(keys, kept or (), strict=False):
+            if value is not None:
+                inputs[key] = value
     return inputs
 
 

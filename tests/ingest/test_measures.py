@@ -171,3 +171,18 @@ async def test_unknown_measures_are_refused(ingest):
         headers=ADMIN,
     )
     assert response.status_code == 400 and "calls.nope" in response.text
+
+
+async def test_the_compact_answer_is_the_json_answer_in_columns(ingest):
+    from services.scoring.sources import ACCEPT_MEASURES, COLUMNS_MEDIA_TYPE, decode_columns
+
+    await register_tree(ingest)
+    await send(ingest, "call", to_csv(call_rows()))
+    for by, units in (("total", [A1, A2, "GD", "GD-SZ", "NOPE"]), ("day", [A2, "GD"]), ("month", ["GD", A1])):
+        body = {"units": units, "measures": ["calls.answered", "unit.population", "calls.answer_wait_seconds"],
+                "from": "2024-12-30", "to": "2025-01-03", "by": by}  # fmt: skip
+        as_json = await ingest.post("/measures/query", json=body, headers=ADMIN)
+        compact = await ingest.post("/measures/query", json=body, headers={**ADMIN, "accept": ACCEPT_MEASURES})
+        assert as_json.headers["content-type"].startswith("application/json")
+        assert compact.headers["content-type"] == COLUMNS_MEDIA_TYPE
+        assert decode_columns(compact.content) == as_json.json() and as_json.json()["rows"]
