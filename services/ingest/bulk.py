@@ -165,8 +165,12 @@ def convert_sql(
     units: set[str],
     optimistic: bool = True,
 ) -> str:
-    """INSERT into the stage every row with its plain-form values and ``ok``; $1 source, $2 zone, $3 batch id;
-    ``units``: the unit ids inside the caller's scope."""
+    """Create the stage holding every row with its plain-form values and ``ok``; $1 source, $2 zone, $3 batch id;
+    ``units``: the unit ids inside the caller's scope.
+
+    A ``CREATE TABLE … AS``, not an ``INSERT … SELECT``: PostgreSQL 15 runs the conversion of a CTAS in parallel
+    workers (an INSERT's SELECT never), so with the text in a regular (unlogged) table the checks use every core.
+    """
     positions = {name: i for i, name in enumerate(layout.names) if name}
     risky = offset_change_months(zone)
     values, _ = _convert(kind, {name: f"t.c{i}" for name, i in positions.items()}, risky, optimistic)
@@ -187,11 +191,14 @@ def convert_sql(
             # a constant array: PostgreSQL hashes it once, instead of scanning a parameter array for every row
             oks.append(f"(x.{unit_field} IS NULL OR x.{unit_field} = ANY({_array(units)}))")
     ok = "\n        AND ".join(f"({o})" for o in oks)
+    # The subquery must stay a subquery (not be merged into the outer SELECT, which would repeat every conversion
+    # for each check that reads it): a volatile function in its select list keeps it apart. (OFFSET 0 would too,
+    # but a LIMIT node cannot run in a parallel worker: the checks would all run in the leader.)
     return f"""
-INSERT INTO {stage} ({", ".join(names)}, day, batch_id, row_no, ok)
+CREATE TEMP TABLE {stage} ({", ".join(names)}, day, batch_id, row_no, ok) ON COMMIT DROP AS
 SELECT {", ".join(final(n) for n in names)}, x.{kind.day_field}::date, $3::bigint, x.row_no,
        coalesce({ok}, false)
-FROM (SELECT t.row_no, {inner}{raw} FROM {text_table} t OFFSET 0) x  -- OFFSET 0: each conversion runs once
+FROM (SELECT clock_timestamp() AS unmerged, t.row_no, {inner}{raw} FROM {text_table} t) x
 """
 
 
@@ -203,12 +210,17 @@ async def copy_text(
     chunk_rows: int,
     on_progress: Callable[[str, int], Awaitable[Any]] | None,
 ) -> None:
-    """COPY the file's data rows into ``text_table``, reporting progress (rows = lines sent) as it goes."""
+    """COPY the file's data rows into ``text_table``, reporting progress (rows = lines sent) as it goes.
+
+    An UNLOGGED table of the ``ingest`` schema rather than a temporary one, so that parallel workers can read it
+    (``convert_sql``); created inside the load's transaction, it is invisible to everyone else, goes with a
+    rollback and is dropped before the commit (``stage_plain_csv``).
+    """
     width = len(layout.names)
     await apg.execute(
-        f"CREATE TEMP TABLE {text_table} (row_no integer GENERATED ALWAYS AS IDENTITY, "
+        f"CREATE UNLOGGED TABLE {text_table} (row_no integer GENERATED ALWAYS AS IDENTITY, "
         + ", ".join(f"c{i} text" for i in range(width))
-        + ") ON COMMIT DROP"
+        + ")"
     )
     chunk_bytes = max(chunk_rows * COPY_CHUNK_BYTES_PER_ROW, 4096)
     binary.seek(layout.data_offset)
@@ -230,8 +242,10 @@ async def copy_text(
             data, pending = data.rstrip(b"\r\n"), b""
         if data.strip(b"\r\n"):
             # one COPY per chunk: progress can be written between them (in tests on the same connection)
+            schema, _, table = text_table.rpartition(".")
             await apg.copy_to_table(
-                text_table,
+                table,
+                schema_name=schema or None,
                 source=io.BytesIO(data),
                 columns=columns,
                 format="csv",
@@ -251,12 +265,10 @@ async def stage_plain_csv(apg, kind: RecordKind, feed, binary: BinaryIO, layout:
     ``feed`` ends with the same counts, days and problems the Python path would give it.
     """
     stage = f"stage_{kind.name}_{feed.batch_id}"
-    text_table = f"text_{kind.name}_{feed.batch_id}"
+    text_table = f"ingest.bulk_text_{kind.name}_{feed.batch_id}"
     await apg.execute("SAVEPOINT bulk_csv")
     try:
         await copy_text(apg, binary, layout, text_table, chunk_rows, on_progress)
-        await apg.execute(f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT * FROM ingest.{kind.table} WITH NO DATA")
-        await apg.execute(f"ALTER TABLE {stage} ADD COLUMN ok boolean NOT NULL DEFAULT true")
         arguments = (feed.source, str(feed.tz), feed.batch_id)
         units = set(feed.units_in_scope)
         await apg.execute("SAVEPOINT bulk_convert")
