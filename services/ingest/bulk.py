@@ -195,7 +195,7 @@ def convert_sql(
     # for each check that reads it): a volatile function in its select list keeps it apart. (OFFSET 0 would too,
     # but a LIMIT node cannot run in a parallel worker: the checks would all run in the leader.)
     return f"""
-CREATE TEMP TABLE {stage} ({", ".join(names)}, day, batch_id, row_no, ok) ON COMMIT DROP AS
+CREATE UNLOGGED TABLE {stage} ({", ".join(names)}, day, batch_id, row_no, ok) AS
 SELECT {", ".join(final(n) for n in names)}, x.{kind.day_field}::date, $3::bigint, x.row_no,
        coalesce({ok}, false)
 FROM (SELECT clock_timestamp() AS unmerged, t.row_no, {inner}{raw} FROM {text_table} t) x
@@ -264,7 +264,9 @@ async def stage_plain_csv(apg, kind: RecordKind, feed, binary: BinaryIO, layout:
 
     ``feed`` ends with the same counts, days and problems the Python path would give it.
     """
-    stage = f"stage_{kind.name}_{feed.batch_id}"
+    # unlogged tables of the schema like the text table (and dropped by ``loader.load`` before the commit): the
+    # unique index on the stage's keys is then built by parallel workers too
+    stage = f"ingest.bulk_stage_{kind.name}_{feed.batch_id}"
     text_table = f"ingest.bulk_text_{kind.name}_{feed.batch_id}"
     await apg.execute("SAVEPOINT bulk_csv")
     try:
@@ -302,7 +304,8 @@ async def stage_plain_csv(apg, kind: RecordKind, feed, binary: BinaryIO, layout:
         while batch := await cursor.fetch(chunk_rows):
             rows = ((r["row_no"], {name: r[c] if r[c] is not None else "" for c, name in columns}) for r in batch)
             if records := list(feed.tuples(rows)):
-                await apg.copy_records_to_table(stage, records=records, columns=names)
+                schema, _, table = stage.rpartition(".")
+                await apg.copy_records_to_table(table, schema_name=schema, records=records, columns=names)
         await apg.execute("CLOSE ALL")  # the cursor's portal: the stage is altered and indexed next
         await apg.execute(f"DELETE FROM {stage} WHERE NOT ok")
     feed.repeats_unknown = True  # the keys were not tracked row by row: merge_stage finds repeats in SQL

@@ -359,6 +359,8 @@ async def load(
     await aggregation.recompute(apg, kind.name)
     aggregated = time.perf_counter()
     report = await quality.batch_quality(apg, kind, feed)
+    if "." in stage:  # the bulk path's stage is a table of the schema, not a temporary one
+        await apg.execute(f"DROP TABLE {stage}")
     feed.timings = {
         "parseValidateCopy": round(staged - began, 3),
         "dedupeStore": round(merged - staged, 3),
