@@ -179,16 +179,16 @@ async def test_a_batch_failing_after_its_new_month_was_attached_leaves_nothing(i
     monkeypatch.setattr(aggregation, "recompute", failing)
     with pytest.raises(RuntimeError):
         await _submit(db, _calls("2025-07", 5, "july"))
-    # the partition built for the month, its rows, and the bulk path's text table are all gone
+    # the partition built for the month, its rows, and the bulk path's text and stage tables are all gone
     assert await _scalar(db, "SELECT to_regclass('ingest.raw_call_2025m07') IS NULL")
     assert await _scalar(db, "SELECT count(*) FROM ingest.raw_call") == 0
-    assert await _scalar(db, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'bulk_text_%'") == 0
+    assert await _scalar(db, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'bulk\\_%'") == 0
 
 
-async def test_the_text_table_of_the_bulk_path_does_not_outlive_the_load(ingest, db):
+async def test_the_tables_of_the_bulk_path_do_not_outlive_the_load(ingest, db):
     await register_tree(ingest)
     assert (await _submit(db, _calls("2025-05", 3, "c")))["status"] == "done"
-    assert await _scalar(db, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'bulk_text_%'") == 0
+    assert await _scalar(db, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'bulk\\_%'") == 0
 
 
 async def test_the_bulk_conversion_can_run_whole_in_parallel_workers(ingest, db):
