@@ -285,14 +285,17 @@ async def stage_plain_csv(apg, kind: RecordKind, feed, binary: BinaryIO, layout:
         await apg.execute("RELEASE SAVEPOINT bulk_csv")
         return None
     await apg.execute("RELEASE SAVEPOINT bulk_csv")
-    total = await apg.fetchval(f"SELECT count(*) FROM {text_table}")
     low, high = feed.period
-    for day, n in await apg.fetch(f"SELECT day, count(*) FROM {stage} WHERE ok GROUP BY day"):
-        feed.days.add(day)
-        feed.counts.rows_valid += n
-        if (low and day < low) or (high and day > high):
-            feed.out_of_period += n
-    bad = await apg.fetchval(f"SELECT count(*) FROM {stage} WHERE NOT ok")
+    total = bad = 0  # the stage has one row per text row: one scan counts both
+    days = f"SELECT day, count(*) FILTER (WHERE ok), count(*) FILTER (WHERE NOT ok) FROM {stage} GROUP BY day"
+    for day, n, not_ok in await apg.fetch(days):
+        total += n + not_ok
+        bad += not_ok
+        if n:
+            feed.days.add(day)
+            feed.counts.rows_valid += n
+            if (low and day < low) or (high and day > high):
+                feed.out_of_period += n
     feed.counts.rows_read = total - bad
     if bad:
         # the rows SQL did not vouch for go through the Python checks, streamed in chunks (memory stays flat)

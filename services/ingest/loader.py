@@ -242,7 +242,10 @@ async def merge_stage(apg, kind: RecordKind, stage: str, feed: RowFeed) -> None:
     table = f"ingest.{kind.table}"
     if not indexed:
         await apg.execute(f'CREATE INDEX ON {stage} (source COLLATE "C", record_id COLLATE "C")')
+    # the plans of the joins below need the stage's size and key spread, not fine histograms: a small sample
+    await apg.execute("SET LOCAL default_statistics_target = 10")
     await apg.execute(f"ANALYZE {stage}")
+    await apg.execute("SET LOCAL default_statistics_target TO DEFAULT")
     duplicates = await apg.fetchval(
         f"""WITH d AS (DELETE FROM {stage} s USING {table} r
                        WHERE {key_match("r", "s")} AND {same_values_sql(kind, "r", "s")}
