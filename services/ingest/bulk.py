@@ -1,8 +1,9 @@
 """The bulk path for plain canonical CSV: PostgreSQL parses the file and checks its rows set-based.
 
 A plain file (``reader.plain_csv_layout``: UTF-8, no quote characters, no mapping) is COPYed as text
-into a temporary table, one text column per header column and the row number from an identity column.
-One ``INSERT … SELECT`` then converts every row whose every value is in a *plain form* — a form for
+into an unlogged table made inside the load's transaction, one text column per header column and the row
+number from an identity column. One ``CREATE TABLE … AS`` (run by parallel workers) then converts every
+row whose every value is in a *plain form* — a form for
 which the SQL conversion provably gives the same value as ``validation.py`` (digits for numbers,
 ``YYYY-MM-DD HH:MM:SS`` for times away from any UTC-offset change of the zone, exact enumeration
 values, the boolean words, text without edge whitespace) and which passes the required, range,

@@ -11,6 +11,12 @@ A plain canonical CSV (no mapping, UTF-8, no quote characters) takes the bulk pa
 Python row loop: PostgreSQL COPYs its text and converts and checks it set-based (``bulk.py``); only the
 rows it cannot vouch for are checked by ``RowFeed``, so both paths accept, reject and report the same.
 
+Speed without a second connection: the heavy set-based steps (the bulk conversion, the stage's key index,
+the per-(unit, day) sums of the aggregation) are statements PostgreSQL 15 may run in parallel workers
+(``CREATE TABLE … AS`` and ``CREATE INDEX`` over unlogged, not temporary, tables), so they use every core
+while the batch stays one transaction. A month new to the raw table is built whole and attached
+(``insert_into_raw``).
+
 Not ``synchronous_commit = off`` for the load transaction: the batch is reported ``done`` right after
 the commit, and a crash in the moment before the WAL reached disk would lose a batch the client was
 told is stored (the client would not re-send it) — a durability loss, for the saving of one flush.
