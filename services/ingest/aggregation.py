@@ -32,13 +32,36 @@ def quote(measure: str) -> str:
     return '"' + measure.replace('"', '""') + '"'
 
 
+# The affected days (those of the touched keys whose unit is known), as the parameter of ``per_unit_sql``.
+AFFECTED_DAYS_SQL = "SELECT array_agg(DISTINCT t.day) FROM touched t JOIN ingest.unit u ON u.id = t.unit_id"
+PER_UNIT = "per_unit_sums"
+
+
+def per_unit_sql(kind: str, side: str) -> str:
+    """The raw rows of the affected days ($1) summed per (unit, day) into a temporary table.
+
+    Two levels: the rows are summed per (unit, day) first (a few thousand groups), and only those sums are
+    rolled up to every ancestor — instead of multiplying every raw row by the depth of its unit's path. Its own
+    ``CREATE TABLE … AS`` with the days as a parameter (no temporary table read) so that PostgreSQL can scan and
+    sum the raw rows in parallel workers; the ``INSERT … ON CONFLICT`` that writes the measures cannot.
+    """
+    rules = rules_by_kind()[kind][side]
+    per_unit = ",\n        ".join(f"sum({r.expression})::double precision AS {quote(r.measure)}" for r in rules)
+    return f"""
+CREATE TEMP TABLE {PER_UNIT} ON COMMIT DROP AS
+SELECT {SIDES[side]} AS unit_id, r.day,
+        {per_unit}
+FROM ingest.raw_{kind} r
+WHERE r.day = ANY($1::date[])
+GROUP BY 1, 2
+"""
+
+
 def recompute_sql(kind: str, side: str) -> str:
-    """One statement: recompute one side's measure columns for every affected (ancestor, day)."""
+    """One statement: recompute one side's measure columns for every affected (ancestor, day) from the sums
+    ``per_unit_sql`` left."""
     rules = rules_by_kind()[kind][side]
     columns = [quote(r.measure) for r in rules]
-    # two levels: the rows are summed per (unit, day) first (a few thousand groups), and only those sums are
-    # rolled up to every ancestor — instead of multiplying every raw row by the depth of its unit's path
-    per_unit = ",\n            ".join(f"sum({r.expression})::double precision AS {quote(r.measure)}" for r in rules)
     sums = ",\n        ".join(f"sum(p.{c}) AS {c}" for c in columns)
     coalesced = ", ".join(f"coalesce(v.{c}, 0)" for c in columns)
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns)
@@ -49,13 +72,7 @@ WITH affected AS (
     JOIN ingest.unit u ON u.id = t.unit_id
     CROSS JOIN LATERAL unnest(string_to_array(u.path, '/')) AS a(unit_id)
 ),
-per_unit AS (
-    SELECT {SIDES[side]} AS unit_id, r.day,
-            {per_unit}
-    FROM ingest.raw_{kind} r
-    WHERE r.day IN (SELECT DISTINCT day FROM affected)
-    GROUP BY 1, 2
-),
+per_unit AS (SELECT * FROM {PER_UNIT}),
 computed AS (
     SELECT a.unit_id, p.day,
         {sums}
@@ -94,6 +111,9 @@ async def recompute(connection, kind: str) -> None:
     """Recompute the daily measures of ``kind`` for the keys in ``touched`` (asyncpg connection)."""
     from services.ingest.rules import flow_measures
 
+    days = await connection.fetchval(AFFECTED_DAYS_SQL)
     for side in rules_by_kind()[kind]:
+        await connection.execute(per_unit_sql(kind, side), days or [])
         await connection.execute(recompute_sql(kind, side))
+        await connection.execute(f"DROP TABLE {PER_UNIT}")
     await connection.execute(prune_sql(flow_measures()))

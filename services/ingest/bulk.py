@@ -1,8 +1,9 @@
 """The bulk path for plain canonical CSV: PostgreSQL parses the file and checks its rows set-based.
 
 A plain file (``reader.plain_csv_layout``: UTF-8, no quote characters, no mapping) is COPYed as text
-into a temporary table, one text column per header column and the row number from an identity column.
-One ``INSERT … SELECT`` then converts every row whose every value is in a *plain form* — a form for
+into an unlogged table made inside the load's transaction, one text column per header column and the row
+number from an identity column. One ``CREATE TABLE … AS`` (run by parallel workers) then converts every
+row whose every value is in a *plain form* — a form for
 which the SQL conversion provably gives the same value as ``validation.py`` (digits for numbers,
 ``YYYY-MM-DD HH:MM:SS`` for times away from any UTC-offset change of the zone, exact enumeration
 values, the boolean words, text without edge whitespace) and which passes the required, range,
@@ -165,8 +166,12 @@ def convert_sql(
     units: set[str],
     optimistic: bool = True,
 ) -> str:
-    """INSERT into the stage every row with its plain-form values and ``ok``; $1 source, $2 zone, $3 batch id;
-    ``units``: the unit ids inside the caller's scope."""
+    """Create the stage holding every row with its plain-form values and ``ok``; $1 source, $2 zone, $3 batch id;
+    ``units``: the unit ids inside the caller's scope.
+
+    A ``CREATE TABLE … AS``, not an ``INSERT … SELECT``: PostgreSQL 15 runs the conversion of a CTAS in parallel
+    workers (an INSERT's SELECT never), so with the text in a regular (unlogged) table the checks use every core.
+    """
     positions = {name: i for i, name in enumerate(layout.names) if name}
     risky = offset_change_months(zone)
     values, _ = _convert(kind, {name: f"t.c{i}" for name, i in positions.items()}, risky, optimistic)
@@ -187,11 +192,14 @@ def convert_sql(
             # a constant array: PostgreSQL hashes it once, instead of scanning a parameter array for every row
             oks.append(f"(x.{unit_field} IS NULL OR x.{unit_field} = ANY({_array(units)}))")
     ok = "\n        AND ".join(f"({o})" for o in oks)
+    # The subquery must stay a subquery (not be merged into the outer SELECT, which would repeat every conversion
+    # for each check that reads it): a volatile function in its select list keeps it apart. (OFFSET 0 would too,
+    # but a LIMIT node cannot run in a parallel worker: the checks would all run in the leader.)
     return f"""
-INSERT INTO {stage} ({", ".join(names)}, day, batch_id, row_no, ok)
+CREATE UNLOGGED TABLE {stage} ({", ".join(names)}, day, batch_id, row_no, ok) AS
 SELECT {", ".join(final(n) for n in names)}, x.{kind.day_field}::date, $3::bigint, x.row_no,
        coalesce({ok}, false)
-FROM (SELECT t.row_no, {inner}{raw} FROM {text_table} t OFFSET 0) x  -- OFFSET 0: each conversion runs once
+FROM (SELECT clock_timestamp() AS unmerged, t.row_no, {inner}{raw} FROM {text_table} t) x
 """
 
 
@@ -203,12 +211,17 @@ async def copy_text(
     chunk_rows: int,
     on_progress: Callable[[str, int], Awaitable[Any]] | None,
 ) -> None:
-    """COPY the file's data rows into ``text_table``, reporting progress (rows = lines sent) as it goes."""
+    """COPY the file's data rows into ``text_table``, reporting progress (rows = lines sent) as it goes.
+
+    An UNLOGGED table of the ``ingest`` schema rather than a temporary one, so that parallel workers can read it
+    (``convert_sql``); created inside the load's transaction, it is invisible to everyone else, goes with a
+    rollback and is dropped before the commit (``stage_plain_csv``).
+    """
     width = len(layout.names)
     await apg.execute(
-        f"CREATE TEMP TABLE {text_table} (row_no integer GENERATED ALWAYS AS IDENTITY, "
+        f"CREATE UNLOGGED TABLE {text_table} (row_no integer GENERATED ALWAYS AS IDENTITY, "
         + ", ".join(f"c{i} text" for i in range(width))
-        + ") ON COMMIT DROP"
+        + ")"
     )
     chunk_bytes = max(chunk_rows * COPY_CHUNK_BYTES_PER_ROW, 4096)
     binary.seek(layout.data_offset)
@@ -230,8 +243,10 @@ async def copy_text(
             data, pending = data.rstrip(b"\r\n"), b""
         if data.strip(b"\r\n"):
             # one COPY per chunk: progress can be written between them (in tests on the same connection)
+            schema, _, table = text_table.rpartition(".")
             await apg.copy_to_table(
-                text_table,
+                table,
+                schema_name=schema or None,
                 source=io.BytesIO(data),
                 columns=columns,
                 format="csv",
@@ -250,13 +265,13 @@ async def stage_plain_csv(apg, kind: RecordKind, feed, binary: BinaryIO, layout:
 
     ``feed`` ends with the same counts, days and problems the Python path would give it.
     """
-    stage = f"stage_{kind.name}_{feed.batch_id}"
-    text_table = f"text_{kind.name}_{feed.batch_id}"
+    # unlogged tables of the schema like the text table (and dropped by ``loader.load`` before the commit): the
+    # unique index on the stage's keys is then built by parallel workers too
+    stage = f"ingest.bulk_stage_{kind.name}_{feed.batch_id}"
+    text_table = f"ingest.bulk_text_{kind.name}_{feed.batch_id}"
     await apg.execute("SAVEPOINT bulk_csv")
     try:
         await copy_text(apg, binary, layout, text_table, chunk_rows, on_progress)
-        await apg.execute(f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT * FROM ingest.{kind.table} WITH NO DATA")
-        await apg.execute(f"ALTER TABLE {stage} ADD COLUMN ok boolean NOT NULL DEFAULT true")
         arguments = (feed.source, str(feed.tz), feed.batch_id)
         units = set(feed.units_in_scope)
         await apg.execute("SAVEPOINT bulk_convert")
@@ -271,14 +286,17 @@ async def stage_plain_csv(apg, kind: RecordKind, feed, binary: BinaryIO, layout:
         await apg.execute("RELEASE SAVEPOINT bulk_csv")
         return None
     await apg.execute("RELEASE SAVEPOINT bulk_csv")
-    total = await apg.fetchval(f"SELECT count(*) FROM {text_table}")
     low, high = feed.period
-    for day, n in await apg.fetch(f"SELECT day, count(*) FROM {stage} WHERE ok GROUP BY day"):
-        feed.days.add(day)
-        feed.counts.rows_valid += n
-        if (low and day < low) or (high and day > high):
-            feed.out_of_period += n
-    bad = await apg.fetchval(f"SELECT count(*) FROM {stage} WHERE NOT ok")
+    total = bad = 0  # the stage has one row per text row: one scan counts both
+    days = f"SELECT day, count(*) FILTER (WHERE ok), count(*) FILTER (WHERE NOT ok) FROM {stage} GROUP BY day"
+    for day, n, not_ok in await apg.fetch(days):
+        total += n + not_ok
+        bad += not_ok
+        if n:
+            feed.days.add(day)
+            feed.counts.rows_valid += n
+            if (low and day < low) or (high and day > high):
+                feed.out_of_period += n
     feed.counts.rows_read = total - bad
     if bad:
         # the rows SQL did not vouch for go through the Python checks, streamed in chunks (memory stays flat)
@@ -290,7 +308,8 @@ async def stage_plain_csv(apg, kind: RecordKind, feed, binary: BinaryIO, layout:
         while batch := await cursor.fetch(chunk_rows):
             rows = ((r["row_no"], {name: r[c] if r[c] is not None else "" for c, name in columns}) for r in batch)
             if records := list(feed.tuples(rows)):
-                await apg.copy_records_to_table(stage, records=records, columns=names)
+                schema, _, table = stage.rpartition(".")
+                await apg.copy_records_to_table(table, schema_name=schema, records=records, columns=names)
         await apg.execute("CLOSE ALL")  # the cursor's portal: the stage is altered and indexed next
         await apg.execute(f"DELETE FROM {stage} WHERE NOT ok")
     feed.repeats_unknown = True  # the keys were not tracked row by row: merge_stage finds repeats in SQL

@@ -11,6 +11,12 @@ A plain canonical CSV (no mapping, UTF-8, no quote characters) takes the bulk pa
 Python row loop: PostgreSQL COPYs its text and converts and checks it set-based (``bulk.py``); only the
 rows it cannot vouch for are checked by ``RowFeed``, so both paths accept, reject and report the same.
 
+Speed without a second connection: the heavy set-based steps (the bulk conversion, the stage's key index,
+the per-(unit, day) sums of the aggregation) are statements PostgreSQL 15 may run in parallel workers
+(``CREATE TABLE … AS`` and ``CREATE INDEX`` over unlogged, not temporary, tables), so they use every core
+while the batch stays one transaction. A month new to the raw table is built whole and attached
+(``insert_into_raw``).
+
 Not ``synchronous_commit = off`` for the load transaction: the batch is reported ``done`` right after
 the commit, and a crash in the moment before the WAL reached disk would lose a batch the client was
 told is stored (the client would not re-send it) — a durability loss, for the saving of one flush.
@@ -242,7 +248,10 @@ async def merge_stage(apg, kind: RecordKind, stage: str, feed: RowFeed) -> None:
     table = f"ingest.{kind.table}"
     if not indexed:
         await apg.execute(f'CREATE INDEX ON {stage} (source COLLATE "C", record_id COLLATE "C")')
+    # the plans of the joins below need the stage's size and key spread, not fine histograms: a small sample
+    await apg.execute("SET LOCAL default_statistics_target = 10")
     await apg.execute(f"ANALYZE {stage}")
+    await apg.execute("SET LOCAL default_statistics_target TO DEFAULT")
     duplicates = await apg.fetchval(
         f"""WITH d AS (DELETE FROM {stage} s USING {table} r
                        WHERE {key_match("r", "s")} AND {same_values_sql(kind, "r", "s")}
@@ -261,13 +270,57 @@ async def merge_stage(apg, kind: RecordKind, stage: str, feed: RowFeed) -> None:
     feed.counts.rows_corrected = corrected
     staged = await apg.fetchval(f"SELECT count(*) FROM {stage}")
     feed.counts.rows_new = staged - corrected
-    for (month,) in await apg.fetch(f"SELECT DISTINCT date_trunc('month', day)::date FROM {stage}"):
-        await apg.execute("SELECT ingest.ensure_partition($1, $2)", kind.table, month)
-    columns = ", ".join(kind.field_names)
-    await apg.execute(
-        f"INSERT INTO {table} ({columns}, day, batch_id, row_no) SELECT {columns}, day, batch_id, row_no FROM {stage}"
-    )
     await apg.execute(aggregation.touch_sql(kind.name, "true", table=stage))
+    await insert_into_raw(apg, kind, stage)
+
+
+def partition_name(kind: RecordKind, month: date) -> str:
+    """The monthly partition of a raw table (the name ``ingest.ensure_partition`` gives it)."""
+    return f"{kind.table}_{month:%Y}m{month:%m}"
+
+
+async def insert_into_raw(apg, kind: RecordKind, stage: str) -> None:
+    """Move the stage's rows into the raw table.
+
+    A month the raw table has no partition for yet is built whole: a plain table is filled, then attached as the
+    month's partition, and attaching builds its indexes in one sorted pass each — instead of inserting 1 M rows
+    one by one into three indexes (1M calls of one month: 3.8 s → 2.5 s). Same transaction, so the batch is
+    still stored whole or not at all; the kind's lock (held) keeps other loaders of the kind out. Rows of months
+    that already have a partition are inserted as usual. ``touched`` holds every (unit, day) of the stage.
+    """
+    table = f"ingest.{kind.table}"
+    columns = ", ".join(kind.field_names)
+    fresh: list[date] = []
+    stored: list[date] = []
+    for (month,) in await apg.fetch("SELECT DISTINCT date_trunc('month', day)::date FROM touched ORDER BY 1"):
+        missing = await apg.fetchval("SELECT to_regclass($1) IS NULL", f"ingest.{partition_name(kind, month)}")
+        (fresh if missing else stored).append(month)
+    for month in fresh:
+        partition = f"ingest.{partition_name(kind, month)}"
+        bounds = f"FROM ('{month.isoformat()}') TO ('{next_month(month).isoformat()}')"
+        # the CHECK spares ATTACH its scan proving every row belongs in the month; it goes once attached
+        await apg.execute(
+            f"CREATE TABLE {partition} (LIKE {table}, CONSTRAINT month_bounds "
+            f"CHECK (day >= '{month.isoformat()}' AND day < '{next_month(month).isoformat()}'))"
+        )
+        await apg.execute(
+            f"INSERT INTO {partition} ({columns}, day, batch_id, row_no) SELECT {columns}, day, batch_id, row_no "
+            f"FROM {stage} WHERE day >= $1 AND day < $2",
+            month,
+            next_month(month),
+        )
+        await apg.execute(f"ALTER TABLE {table} ATTACH PARTITION {partition} FOR VALUES {bounds}")
+        await apg.execute(f"ALTER TABLE {partition} DROP CONSTRAINT month_bounds")
+    if stored:
+        await apg.execute(
+            f"INSERT INTO {table} ({columns}, day, batch_id, row_no) SELECT {columns}, day, batch_id, row_no "
+            f"FROM {stage} WHERE date_trunc('month', day)::date = ANY($1::date[])",
+            stored,
+        )
+
+
+def next_month(month: date) -> date:
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
 
 async def withdraw_rows(apg, kind: str, batch_id: int) -> int:
@@ -315,6 +368,8 @@ async def load(
     await aggregation.recompute(apg, kind.name)
     aggregated = time.perf_counter()
     report = await quality.batch_quality(apg, kind, feed)
+    if "." in stage:  # the bulk path's stage is a table of the schema, not a temporary one
+        await apg.execute(f"DROP TABLE {stage}")
     feed.timings = {
         "parseValidateCopy": round(staged - began, 3),
         "dedupeStore": round(merged - staged, 3),

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import io
+import re
+
 import pytest
 from sqlalchemy import text
 
-from services.ingest import batches, loader
-from tests.ingest.records_support import register_tree, send, to_csv
+from hotline.kit.auth import Principal, Role
+from services.ingest import aggregation, batches, bulk, loader
+from services.ingest.reader import CsvLayout
+from services.ingest.records import KINDS
+from tests.ingest.records_support import measures, register_tree, send, to_csv, values
 
 BASE = {"record_id": "c1", "unit_id": "GZ-T1-A001", "started_at": "2025-01-02 09:00:00", "direction": "inbound",
         "outcome": "answered", "queue_seconds": "12", "talk_seconds": "100", "transferred": "false"}  # fmt: skip
@@ -112,3 +118,95 @@ async def test_a_file_postgresql_reads_differently_takes_the_python_path(ingest)
     content = to_csv([BASE, {**BASE, "record_id": "c2"}]) + "\n" + to_csv([{**BASE, "record_id": "c3"}]).split("\n")[1]
     report = (await send(ingest, "call", content + "\n\n")).json()  # a blank line inside, blank lines at the end
     assert report["counts"]["read"] == 3 and report["counts"]["new"] == 3, report
+
+
+ADMIN_PRINCIPAL = Principal("tester", "GD", frozenset({Role.ADMIN}))
+
+
+def _calls(month: str, n: int, prefix: str) -> str:
+    return to_csv(
+        [{**BASE, "record_id": f"{prefix}{i}", "started_at": f"{month}-0{1 + i % 9} 09:00:00"} for i in range(n)]
+    )
+
+
+async def _submit(db, content: str, source: str = "bulk") -> dict:
+    return await batches.submit(
+        db, ADMIN_PRINCIPAL, batches.Submission(kind="call", source=source, filename="calls.csv"),
+        binary=io.BytesIO(content.encode()),
+    )  # fmt: skip
+
+
+async def _scalar(db, sql: str, **params):
+    async with db.session() as session:
+        return (await session.execute(text(sql), params)).scalar()
+
+
+async def _indexes(db, table: str) -> list[str]:
+    async with db.session() as session:
+        rows = await session.execute(
+            text("SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = to_regclass(:t)"), {"t": table}
+        )
+        return sorted(re.sub(r"INDEX \S+ ON \S+", "INDEX ON t", r[0]) for r in rows)
+
+
+async def test_a_month_new_to_the_raw_table_is_built_and_attached_like_any_partition(ingest, db):
+    await register_tree(ingest)
+    # a month with a partition already (made row by row) and one without: a batch holding both
+    assert (await _submit(db, _calls("2025-05", 3, "old")))["counts"]["new"] == 3
+    assert await _scalar(db, "SELECT to_regclass('ingest.raw_call_2025m06') IS NULL")
+    both = _calls("2025-05", 4, "may") + _calls("2025-06", 5, "june").split("\n", 1)[1]
+    report = await _submit(db, both)
+    assert report["status"] == "done" and report["counts"]["new"] == 9, report
+    # the new month is a partition like the others: same indexes, no leftover constraint, its rows in place
+    assert await _indexes(db, "ingest.raw_call_2025m06") == await _indexes(db, "ingest.raw_call_2025m05")
+    assert len(await _indexes(db, "ingest.raw_call_2025m06")) == 3
+    assert (
+        await _scalar(db, "SELECT count(*) FROM pg_constraint WHERE conrelid = 'ingest.raw_call_2025m06'::regclass")
+        == 0
+    )
+    assert await _scalar(db, "SELECT count(*) FROM ONLY ingest.raw_call_2025m06 WHERE record_id LIKE 'june%'") == 5
+    assert await _scalar(db, "SELECT count(*) FROM ONLY ingest.raw_call_2025m05") == 7
+    june = await measures(ingest, ["GZ-T1-A001"], ["calls.answered"], start="2025-06-01", end="2025-06-30")
+    assert values(june)["GZ-T1-A001"]["calls.answered"] == 5
+
+
+async def test_a_batch_failing_after_its_new_month_was_attached_leaves_nothing(ingest, db, monkeypatch):
+    await register_tree(ingest)
+
+    async def failing(apg, kind):
+        raise RuntimeError("the aggregation failed")
+
+    monkeypatch.setattr(aggregation, "recompute", failing)
+    with pytest.raises(RuntimeError):
+        await _submit(db, _calls("2025-07", 5, "july"))
+    # the partition built for the month, its rows, and the bulk path's text and stage tables are all gone
+    assert await _scalar(db, "SELECT to_regclass('ingest.raw_call_2025m07') IS NULL")
+    assert await _scalar(db, "SELECT count(*) FROM ingest.raw_call") == 0
+    assert await _scalar(db, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'bulk\\_%'") == 0
+
+
+async def test_the_tables_of_the_bulk_path_do_not_outlive_the_load(ingest, db):
+    await register_tree(ingest)
+    assert (await _submit(db, _calls("2025-05", 3, "c")))["status"] == "done"
+    assert await _scalar(db, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'bulk\\_%'") == 0
+
+
+async def test_the_bulk_conversion_can_run_whole_in_parallel_workers(ingest, db):
+    """Every check of the conversion runs below the Gather (in the workers), none in the leader above it."""
+    layout = CsvLayout(names=list(BASE), delimiter=",", data_offset=0)
+    async with db.session() as session:
+        apg = await batches._driver(session)
+        await apg.execute(
+            "CREATE UNLOGGED TABLE ingest.bulk_text_plan (row_no integer GENERATED ALWAYS AS IDENTITY, "
+            + ", ".join(f"c{i} text" for i in range(len(BASE)))
+            + ")"
+        )
+        await apg.execute("SET LOCAL parallel_setup_cost = 0; SET LOCAL parallel_tuple_cost = 0")
+        await apg.execute("SET LOCAL min_parallel_table_scan_size = 0; SET LOCAL max_parallel_workers_per_gather = 2")
+        sql = bulk.convert_sql(KINDS["call"], layout, "ingest.bulk_text_plan", "stage_plan", "Asia/Shanghai", {"U"})
+        plan = [r[0].strip() for r in await apg.fetch("EXPLAIN " + sql, "s", "Asia/Shanghai", 1)]
+        await apg.execute("DROP TABLE ingest.bulk_text_plan")
+    nodes = [line.removeprefix("->").strip().split("  ")[0] for line in plan if "cost=" in line]
+    # the subquery of conversions and the checks over it (its scan) both below the Gather: not a Gather feeding a
+    # leader that then checks every row alone (what an OFFSET 0 would give)
+    assert nodes == ["Gather", "Subquery Scan on x", "Parallel Seq Scan on bulk_text_plan t"], plan

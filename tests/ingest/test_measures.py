@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
+
+from services.ingest import aggregation
+from services.ingest.batches import _driver
 from tests.ingest.records_support import ADMIN, GZ, measures, register_tree, send, to_csv, values
 from tests.support import auth
 
@@ -186,3 +190,23 @@ async def test_the_compact_answer_is_the_json_answer_in_columns(ingest):
         assert as_json.headers["content-type"].startswith("application/json")
         assert compact.headers["content-type"] == COLUMNS_MEDIA_TYPE
         assert decode_columns(compact.content) == as_json.json() and as_json.json()["rows"]
+
+
+async def test_the_raw_rows_of_the_affected_days_are_summed_in_parallel_workers(db):
+    """The per-(unit, day) sums read no temporary table, so PostgreSQL may scan and sum the raw rows in workers."""
+    async with db.session() as session:
+        apg = await _driver(session)
+        await apg.execute("SET LOCAL parallel_setup_cost = 0; SET LOCAL parallel_tuple_cost = 0")
+        await apg.execute("SET LOCAL min_parallel_table_scan_size = 0; SET LOCAL max_parallel_workers_per_gather = 2")
+        await apg.execute("SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off")  # a big scan
+        await apg.execute("SELECT ingest.ensure_partition('raw_call', '2025-01-01')")
+        await apg.execute(
+            "INSERT INTO ingest.raw_call (source, record_id, unit_id, started_at, direction, outcome, day, batch_id, "
+            "row_no) SELECT 's', 'c' || i, 'U' || i % 50, '2025-01-02', 'inbound', 'answered', '2025-01-02', 1, i "
+            "FROM generate_series(1, 20000) i"
+        )
+        await apg.execute("ANALYZE ingest.raw_call")
+        plan = "\n".join(
+            r[0] for r in await apg.fetch("EXPLAIN " + aggregation.per_unit_sql("call", "unit"), [date(2025, 1, 2)])
+        )
+    assert "Gather" in plan and "Partial" in plan and "Parallel Seq Scan on raw_call" in plan, plan
