@@ -269,6 +269,7 @@ def create_service_app(
     @app.exception_handler(DBAPIError)
     @app.exception_handler(asyncpg.PostgresError)
     @app.exception_handler(asyncpg.InterfaceError)
+    @app.exception_handler(ConnectionError)  # the database refused or reset a (re)connection
     async def database_error_handler(request: Request, exc: Exception) -> JSONResponse:
         mapped = api_error_from_database(exc)
         if mapped is None:

@@ -84,17 +84,27 @@ class DatabaseUnavailableError(ApiError):
     code = "DATABASE_UNAVAILABLE"
 
 
+def _unavailable_sqlstate(sqlstate: object) -> bool:
+    """Class 08 (connection exception) and 57P01–57P03 (admin or crash shutdown, cannot connect now):
+    the server went away or is restarting, not a fault of the request."""
+    return isinstance(sqlstate, str) and (sqlstate.startswith("08") or sqlstate in ("57P01", "57P02", "57P03"))
+
+
 def api_error_from_database(exc: BaseException) -> ApiError | None:
     """The ``BadRequestError`` for a database error caused by unstorable input text, a
-    ``DatabaseUnavailableError`` for a lost connection, else None (a bug: logged and answered 500)."""
-    text = str(getattr(exc, "orig", exc))
+    ``DatabaseUnavailableError`` for a lost connection or a server that is shutting down or starting up
+    (a restart, a failover), else None (a bug: logged and answered 500)."""
+    # SQLAlchemy wraps the driver's error (``orig``); code on the raw asyncpg driver sees it bare.
+    driver_error = getattr(exc, "orig", exc)
+    text = str(driver_error)
+    sqlstate = getattr(driver_error, "sqlstate", None)
     if (
         getattr(exc, "connection_invalidated", False)
         or "connection is closed" in text
         or "connection was closed" in text
+        or _unavailable_sqlstate(sqlstate)
+        or isinstance(driver_error, ConnectionError)  # refused or reset while (re)connecting
     ):
         return DatabaseUnavailableError("the database connection was lost; retry the request")
-    # SQLAlchemy wraps the driver's error (``orig``); code on the raw asyncpg driver sees it bare.
-    sqlstate = getattr(getattr(exc, "orig", exc), "sqlstate", None)
     message = _BAD_INPUT_SQLSTATES.get(sqlstate) if isinstance(sqlstate, str) else None
     return BadRequestError(message) if message else None
