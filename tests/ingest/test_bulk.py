@@ -280,7 +280,7 @@ async def test_non_plain_lines_among_plain_ones_get_the_python_paths_result(inge
 
 def test_values_postgresql_would_read_otherwise_are_not_plain():
     layout = CsvLayout(names=PLAIN_COLUMNS, delimiter=",", data_offset=0)
-    pattern = bulk.plain_line_pattern(KINDS["call"], layout)
+    pattern = bulk.plain_line_pattern(KINDS["call"], layout, "Asia/Shanghai")
 
     def line(**changes) -> bytes:
         row = {**_plain_row(1), **changes}
@@ -292,6 +292,7 @@ def test_values_postgresql_would_read_otherwise_are_not_plain():
         {"started_at": "2025-01-02 09:00:00+00:00"}, {"started_at": "2025-01-02T09:00:00"},
         {"started_at": "2025-01-02 09:00"}, {"started_at": "2025-02-30 09:00:00"}, {"started_at": "2024-02-29 09:00:00"},
         {"started_at": "2025-01-02 24:00:00"}, {"started_at": "1989-12-31 23:00:00"}, {"started_at": ""},
+        {"started_at": "1991-01-02 09:00:00"},  # a year of offset changes in Shanghai
         {"transferred": "yes"}, {"transferred": "TRUE"}, {"transferred": "t"}, {"transferred": "1"},
         {"queue_seconds": " 5"}, {"queue_seconds": "5 "}, {"queue_seconds": "1e3"}, {"queue_seconds": "12.5"},
         {"queue_seconds": "-4"}, {"queue_seconds": "１２"}, {"outcome": "ANSWERED"}, {"outcome": " answered"},
@@ -303,6 +304,8 @@ def test_values_postgresql_would_read_otherwise_are_not_plain():
     assert pattern.fullmatch(mixed) is None  # one COPY reads one kind of line end
     # a column the kind does not name: not COPYed typed at all
     assert (
-        bulk.plain_line_pattern(KINDS["call"], CsvLayout(names=[*PLAIN_COLUMNS, ""], delimiter=",", data_offset=0))
+        bulk.plain_line_pattern(
+            KINDS["call"], CsvLayout(names=[*PLAIN_COLUMNS, ""], delimiter=",", data_offset=0), "UTC"
+        )
         is None
     )
