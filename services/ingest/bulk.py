@@ -1,9 +1,13 @@
 """The bulk path for plain canonical CSV: PostgreSQL parses the file and checks its rows set-based.
 
-A plain file (``reader.plain_csv_layout``: UTF-8, no quote characters, no mapping) is COPYed as text
-into an unlogged table made inside the load's transaction, one text column per header column and the row
-number from an identity column. One ``CREATE TABLE … AS`` (run by parallel workers) then converts every
-row whose every value is in a *plain form* — a form for
+A plain file (``reader.plain_csv_layout``: UTF-8, no quote characters, no mapping) is COPYed in chunks of
+whole lines. A chunk whose every line is plain (``plain_line_pattern``, checked in a helper process while the
+previous chunk is COPYed) goes straight into the typed stage (``typed_stage_ddl``: ``day`` and ``ok`` are
+generated columns); typed rows whose ``ok`` is false are read again from the file and join the text rows
+below. Any other chunk is COPYed as text into an unlogged table made inside the load's transaction, one
+text column per header column; both take their row numbers from one sequence, in file order. One
+``CREATE TABLE … AS`` (run by parallel workers; an ``INSERT`` into the typed stage if there is one) then
+converts every text row whose every value is in a *plain form* — a form for
 which the SQL conversion provably gives the same value as ``validation.py`` (digits for numbers,
 ``YYYY-MM-DD HH:MM:SS`` for times away from any UTC-offset change of the zone, exact enumeration
 values, the boolean words, text without edge whitespace) and which passes the required, range,

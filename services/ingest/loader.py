@@ -8,7 +8,7 @@ inside one file count once when identical; a differing repeat is rejected with a
 Writers of one record kind are serialized by an advisory lock.
 
 A plain canonical CSV (no mapping, UTF-8, no quote characters) takes the bulk path instead of the
-Python row loop: PostgreSQL COPYs its text and converts and checks it set-based (``bulk.py``); only the
+Python row loop: PostgreSQL COPYs it (plain lines typed, others as text) and checks it set-based (``bulk.py``); only the
 rows it cannot vouch for are checked by ``RowFeed``, so both paths accept, reject and report the same.
 
 Speed without a second connection: the heavy set-based steps (the bulk conversion, the stage's key index,
