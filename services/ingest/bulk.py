@@ -1,9 +1,13 @@
 """The bulk path for plain canonical CSV: PostgreSQL parses the file and checks its rows set-based.
 
-A plain file (``reader.plain_csv_layout``: UTF-8, no quote characters, no mapping) is COPYed as text
-into an unlogged table made inside the load's transaction, one text column per header column and the row
-number from an identity column. One ``CREATE TABLE … AS`` (run by parallel workers) then converts every
-row whose every value is in a *plain form* — a form for
+A plain file (``reader.plain_csv_layout``: UTF-8, no quote characters, no mapping) is COPYed in chunks of
+whole lines. A chunk whose every line is plain (``plain_line_pattern``, checked in a helper process while the
+previous chunk is COPYed) goes straight into the typed stage (``typed_stage_ddl``: ``day`` and ``ok`` are
+generated columns); typed rows whose ``ok`` is false are read again from the file and join the text rows
+below. Any other chunk is COPYed as text into an unlogged table made inside the load's transaction, one
+text column per header column; both take their row numbers from one sequence, in file order. One
+``CREATE TABLE … AS`` (run by parallel workers; an ``INSERT`` into the typed stage if there is one) then
+converts every text row whose every value is in a *plain form* — a form for
 which the SQL conversion provably gives the same value as ``validation.py`` (digits for numbers,
 ``YYYY-MM-DD HH:MM:SS`` for times away from any UTC-offset change of the zone, exact enumeration
 values, the boolean words, text without edge whitespace) and which passes the required, range,
@@ -17,14 +21,18 @@ through Python instead.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import io
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, BinaryIO
 
 import asyncpg
 
+from services.ingest import plaincheck
 from services.ingest.reader import CsvLayout
 from services.ingest.records import SQL_TYPES, RecordKind
 from services.ingest.validation import FALSE, MAX_TEXT, TIME_ORDER, TRUE
@@ -34,7 +42,7 @@ from services.ingest.validation import FALSE, MAX_TEXT, TIME_ORDER, TRUE
 _SPACES = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 _CODES = ", ".join(str(ord(c)) for c in _SPACES)
 EDGE_OK = f"ascii({{v}}) NOT IN ({_CODES}) AND ascii(right({{v}}, 1)) NOT IN ({_CODES})"
-COPY_CHUNK_BYTES_PER_ROW = 64  # progress is reported about every CHUNK_ROWS rows
+COPY_CHUNK_BYTES_PER_ROW = 128  # progress is reported about every CHUNK_ROWS rows
 
 
 # the canonical ISO text of a local time, in the layout of the text ``v`` it was read from
@@ -165,6 +173,7 @@ def convert_sql(
     zone: str,
     units: set[str],
     optimistic: bool = True,
+    insert: bool = False,
 ) -> str:
     """Create the stage holding every row with its plain-form values and ``ok``; $1 source, $2 zone, $3 batch id;
     ``units``: the unit ids inside the caller's scope.
@@ -195,38 +204,133 @@ def convert_sql(
     # The subquery must stay a subquery (not be merged into the outer SELECT, which would repeat every conversion
     # for each check that reads it): a volatile function in its select list keeps it apart. (OFFSET 0 would too,
     # but a LIMIT node cannot run in a parallel worker: the checks would all run in the leader.)
+    head = (
+        f"INSERT INTO {stage} ({', '.join(names)}, day, batch_id, row_no, ok)"
+        if insert  # into the typed stage (``typed_stage_ddl``): the rows of the chunks that were not all plain
+        else f"CREATE UNLOGGED TABLE {stage} ({', '.join(names)}, day, batch_id, row_no, ok) AS"
+    )
     return f"""
-CREATE UNLOGGED TABLE {stage} ({", ".join(names)}, day, batch_id, row_no, ok) AS
+{head}
 SELECT {", ".join(final(n) for n in names)}, x.{kind.day_field}::date, $3::bigint, x.row_no,
        coalesce({ok}, false)
 FROM (SELECT clock_timestamp() AS unmerged, t.row_no, {inner}{raw} FROM {text_table} t) x
 """
 
 
-async def copy_text(
-    apg,
-    binary: BinaryIO,
-    layout: CsvLayout,
-    text_table: str,
-    chunk_rows: int,
-    on_progress: Callable[[str, int], Awaitable[Any]] | None,
-) -> None:
-    """COPY the file's data rows into ``text_table``, reporting progress (rows = lines sent) as it goes.
+# Plain forms a line must have, value by value, to be COPYed typed (``plain_line_pattern``): forms PostgreSQL's
+# input functions read exactly as validation.py does. Text: printable ASCII without quote, comma or edge space.
+_TEXT_CHAR = rb"[!#-+\--~]"
+_PLAIN_VALUE = {
+    "text": _TEXT_CHAR + rb"+(?: +" + _TEXT_CHAR + rb"+)*",  # its length: checked by ``ok``
+    "int": rb"[0-9]{1,9}",
+    "float": rb"[0-9]{1,15}",
+    "bool": rb"(?:true|false)",
+    # YYYY-MM-DD HH:MM:SS, a real day (29 February excepted), of a year (``_years``) in 1990–2100
+    "timestamp": rb"(?:{years})-"
+    rb"(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
+    rb" (?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]",
+}
 
-    An UNLOGGED table of the ``ingest`` schema rather than a temporary one, so that parallel workers can read it
-    (``convert_sql``); created inside the load's transaction, it is invisible to everyone else, goes with a
-    rollback and is dropped before the commit (``stage_plain_csv``).
+
+def _years(zone: str) -> bytes:
+    """A pattern of the years 1990–2100 in none of whose months the zone's UTC offset changes (a naive time of
+    such a year is read the same by Python and PostgreSQL); years with a change are left to the other path."""
+    risky = {int(month[:4]) for month in offset_change_months(zone)}
+    decades: dict[str, str] = {}
+    for year in range(1990, 2101):
+        if year not in risky:
+            decades[str(year)[:3]] = decades.get(str(year)[:3], "") + str(year)[3]
+    return "|".join(f"{decade}[{digits}]" for decade, digits in decades.items()).encode()
+
+
+def plain_line_pattern(kind: RecordKind, layout: CsvLayout, zone: str):
+    """A compiled pattern a chunk of lines fully matches only if every line is plain: every value of it in the
+    plain form of its field (``_PLAIN_VALUE``; enumerations: their exact values; required fields not blank), all its
+    lines ending in ``\\n`` or all in ``\\r\\n``. ``None`` if the header is not one PostgreSQL can COPY typed (a column the kind does
+    not name, an ``enum_list`` column).
+
+    A plain line's typed COPY gives exactly the values ``validation.py`` gives its text: digits are the same
+    number, the exact words the same enumeration value and boolean, an ISO local time the same instant (the
+    session's time zone is the source's ``zone``, and no year with a change of its UTC offset is plain), ASCII
+    text without edge whitespace the same string.
     """
-    width = len(layout.names)
-    await apg.execute(
-        f"CREATE UNLOGGED TABLE {text_table} (row_no integer GENERATED ALWAYS AS IDENTITY, "
-        + ", ".join(f"c{i} text" for i in range(width))
-        + ")"
+    import re
+
+    fields = {f.name: f for f in kind.fields}
+    parts = []
+    for name in layout.names:
+        f = fields.get(name)
+        if f is None or f.type == "enum_list":
+            return None
+        if f.type == "enum":
+            value = b"(?:" + b"|".join(re.escape(v.encode()) for v in sorted(f.values)) + b")"
+        elif f.type == "timestamp":
+            years = _years(zone)
+            if not years:
+                return None
+            value = _PLAIN_VALUE[f.type].replace(b"{years}", years)
+        else:
+            value = _PLAIN_VALUE[f.type]
+        parts.append(b"(?:" + value + b")" + (b"" if f.required else b"?"))
+    line = re.escape(layout.delimiter.encode()).join(parts)
+    return re.compile(b"(?:" + line + b"\n)+|(?:" + line + b"\r\n)+")
+
+
+def typed_stage_ddl(
+    kind: RecordKind,
+    layout: CsvLayout,
+    stage: str,
+    sequence: str,
+    source: str,
+    zone: str,
+    units: set[str],
+    batch_id: int,
+) -> str:
+    """The stage the plain lines are COPYed into, typed; ``day`` and ``ok`` (the checks a plain form does not
+    prove: unit in scope, time order, bounds, times away from the zone's UTC-offset changes) are generated."""
+    zone_sql = _literal(zone)
+    names = kind.field_names
+    columns = []
+    for f in kind.fields:
+        default = f" DEFAULT {_literal(source)}" if f.name == "source" else ""
+        columns.append(f"{f.name} {SQL_TYPES[f.type]}{default}")
+    checks = []
+    present = set(layout.names)
+    for f in kind.fields:
+        if f.required and f.name not in present and f.name != "source":
+            checks.append("false")
+        if f.type == "text":
+            checks.append(f"({f.name} IS NULL OR length({f.name}) <= {MAX_TEXT})")
+        if f.minimum is not None:
+            checks.append(f"({f.name} IS NULL OR {f.name} >= {f.minimum!r})")
+        if f.maximum is not None:
+            checks.append(f"({f.name} IS NULL OR {f.name} <= {f.maximum!r})")
+    for later, earlier in TIME_ORDER.get(kind.name, ()):
+        checks.append(f"NOT coalesce({later} < {earlier}, false)")
+    for unit_field in ("unit_id", "handling_unit_id"):
+        if unit_field in names:
+            checks.append(f"({unit_field} IS NULL OR {unit_field} = ANY({_array(units)}))")
+    ok = " AND ".join(checks) or "true"
+    return (
+        f"CREATE UNLOGGED TABLE {stage} ({', '.join(columns)}, "
+        f"day date GENERATED ALWAYS AS (({kind.day_field} AT TIME ZONE {zone_sql})::date) STORED, "
+        f"batch_id bigint DEFAULT {int(batch_id)}, row_no integer DEFAULT nextval({_literal(sequence)}), "
+        f"ok boolean GENERATED ALWAYS AS (coalesce({ok}, false)) STORED)"
     )
-    chunk_bytes = max(chunk_rows * COPY_CHUNK_BYTES_PER_ROW, 4096)
+
+
+@dataclass
+class CopiedLines:
+    """What ``copy_text`` sent where: the typed stage's chunks (file offset, byte length, first row number, rows)."""
+
+    typed: list[tuple[int, int, int, int]] = field(default_factory=list)
+    text_rows: int = 0
+
+
+def _chunks(binary: BinaryIO, layout: CsvLayout, chunk_bytes: int) -> Iterator[tuple[int, bytes, bool]]:
+    """The file's data rows in chunks of whole lines: (file offset, bytes, more to come)."""
     binary.seek(layout.data_offset)
-    columns = [f"c{i}" for i in range(width)]
-    lines = 0
+    start = layout.data_offset
     pending = b""
     while True:
         chunk = binary.read(chunk_bytes)
@@ -241,23 +345,145 @@ async def copy_text(
             data, pending = core + end, ends[len(end) :] + rest
         else:  # the end: line ends after the last row are not rows (the Python reader skips blank rows)
             data, pending = data.rstrip(b"\r\n"), b""
-        if data.strip(b"\r\n"):
+        yield start, data, bool(chunk)
+        start += len(data)
+        if not chunk:
+            return
+
+
+def _ended(data: bytes) -> bytes:
+    """The chunk with its last line ended like its first (what the chunk pattern expects)."""
+    if data.endswith(b"\n"):
+        return data
+    first = data.find(b"\n")
+    return data + (b"\r\n" if first > 0 and data[first - 1 : first] == b"\r" else b"\n")
+
+
+async def _next_chunk(chunks: Iterator, pattern) -> tuple[int, bytes, bool, bool] | None:
+    """The next chunk and whether all its lines are plain: read in a thread, checked in the helper process
+    (``plaincheck``), both while the previous chunk is COPYed."""
+    item = await asyncio.to_thread(next, chunks, None)
+    if item is None:
+        return None
+    start, data, more = item
+    if pattern is None or not data.strip(b"\r\n"):
+        return start, data, more, False
+    line = _ended(data)
+    try:
+        loop = asyncio.get_running_loop()
+        plain = await loop.run_in_executor(plaincheck.executor(), plaincheck.all_plain, pattern.pattern, line)
+    except Exception:  # no helper process here (e.g. no importable main module): check in a thread
+        plain = await asyncio.to_thread(plaincheck.all_plain, pattern.pattern, line)
+    return start, line if plain else data, more, plain
+
+
+async def copy_text(
+    apg,
+    binary: BinaryIO,
+    layout: CsvLayout,
+    text_table: str,
+    chunk_rows: int,
+    on_progress: Callable[[str, int], Awaitable[Any]] | None,
+    sequence: str,
+    typed: tuple[str, Any, str] | None = None,
+) -> CopiedLines:
+    """COPY the file's data rows, reporting progress (rows = lines sent) as it goes: a chunk whose every line is
+    plain (``typed``: the typed stage, the chunk pattern, the zone) into the typed stage, any other into
+    ``text_table``, as text. Both take their row numbers from ``sequence`` in file order.
+
+    An UNLOGGED table of the ``ingest`` schema rather than a temporary one, so that parallel workers can read it
+    (``convert_sql``); created inside the load's transaction, it is invisible to everyone else, goes with a
+    rollback and is dropped before the commit (``stage_plain_csv``). Python checks the next chunk while
+    PostgreSQL COPYs the previous one (two cores).
+    """
+    width = len(layout.names)
+    await apg.execute(
+        f"CREATE UNLOGGED TABLE {text_table} (row_no integer DEFAULT nextval({_literal(sequence)}), "
+        + ", ".join(f"c{i} text" for i in range(width))
+        + ")"
+    )
+    chunk_bytes = max(chunk_rows * COPY_CHUNK_BYTES_PER_ROW, 4096)
+    columns = [f"c{i}" for i in range(width)]
+    typed_columns = [name for name in layout.names]
+    copied = CopiedLines()
+    chunks = _chunks(binary, layout, chunk_bytes)
+    pattern = typed[1] if typed is not None else None
+    lines = 0
+    zone_set = False
+    pending = asyncio.ensure_future(_next_chunk(chunks, pattern))
+    try:
+        while (item := await pending) is not None:
+            start, data, more, plain = item
+            pending = asyncio.ensure_future(_next_chunk(chunks, pattern))
+            if not data.strip(b"\r\n"):
+                continue
             # one COPY per chunk: progress can be written between them (in tests on the same connection)
-            schema, _, table = text_table.rpartition(".")
+            n = data.rstrip(b"\r\n").count(b"\n") + 1
+            if plain:
+                if not zone_set:  # naive times are read in the source's zone
+                    zone_before = await apg.fetchval("SELECT current_setting('TimeZone')")
+                    await apg.execute(f"SET LOCAL TimeZone = {_literal(typed[2])}")
+                    zone_set = True
+                table, columns_now = typed[0], typed_columns
+                copied.typed.append((start, len(data), lines + 1, n))
+            else:
+                table, columns_now = text_table, columns
+                copied.text_rows += 1
+            schema, _, name = table.rpartition(".")
             await apg.copy_to_table(
-                table,
+                name,
                 schema_name=schema or None,
                 source=io.BytesIO(data),
-                columns=columns,
+                columns=columns_now,
                 format="csv",
                 delimiter=layout.delimiter,
                 header=False,
             )
-            lines += data.count(b"\n")
-            if on_progress is not None and chunk:
+            lines += n
+            if on_progress is not None and more:
                 await on_progress("validating", lines)
-        if not chunk:
-            return
+    finally:
+        if not pending.done():
+            with contextlib.suppress(Exception):
+                await pending
+    if zone_set:  # the transaction's own zone again (a failed COPY: the savepoint's rollback restores it)
+        await apg.execute(f"SET LOCAL TimeZone = {_literal(zone_before)}")
+    return copied
+
+
+async def _text_of_typed_rows(
+    apg, binary: BinaryIO, layout: CsvLayout, text_table: str, copied: CopiedLines, row_nos: list[int]
+) -> None:
+    """Put the text of these typed rows (which ``ok`` did not vouch for) into the text table, read again from the
+    file, so that they take the Python checks like any other."""
+    wanted = sorted(row_nos)
+    out = io.BytesIO()
+    i = 0
+    for start, length, first, count in copied.typed:
+        while i < len(wanted) and wanted[i] < first:  # a row of a text chunk: its text is there
+            i += 1
+        mine = []
+        while i < len(wanted) and wanted[i] < first + count:
+            mine.append(wanted[i])
+            i += 1
+        if not mine:
+            continue
+        binary.seek(start)
+        chunk_lines = binary.read(length).split(b"\n")
+        for row_no in mine:
+            text = chunk_lines[row_no - first].rstrip(b"\r")  # a plain line has no other \r
+            out.write(b"%d%s%s\n" % (row_no, layout.delimiter.encode(), text))
+    schema, _, name = text_table.rpartition(".")
+    out.seek(0)
+    await apg.copy_to_table(
+        name,
+        schema_name=schema,
+        source=out,
+        columns=["row_no", *(f"c{i}" for i in range(len(layout.names)))],
+        format="csv",
+        delimiter=layout.delimiter,
+        header=False,
+    )
 
 
 async def stage_plain_csv(apg, kind: RecordKind, feed, binary: BinaryIO, layout: CsvLayout, chunk_rows, on_progress):
@@ -269,18 +495,39 @@ async def stage_plain_csv(apg, kind: RecordKind, feed, binary: BinaryIO, layout:
     # unique index on the stage's keys is then built by parallel workers too
     stage = f"ingest.bulk_stage_{kind.name}_{feed.batch_id}"
     text_table = f"ingest.bulk_text_{kind.name}_{feed.batch_id}"
+    sequence = f"ingest.bulk_row_{kind.name}_{feed.batch_id}"
+    arguments = (feed.source, str(feed.tz), feed.batch_id)
+    units = set(feed.units_in_scope)
+    pattern = plain_line_pattern(kind, layout, str(feed.tz))
     await apg.execute("SAVEPOINT bulk_csv")
     try:
-        await copy_text(apg, binary, layout, text_table, chunk_rows, on_progress)
-        arguments = (feed.source, str(feed.tz), feed.batch_id)
-        units = set(feed.units_in_scope)
-        await apg.execute("SAVEPOINT bulk_convert")
-        try:
-            await apg.execute(convert_sql(kind, layout, text_table, stage, str(feed.tz), units), *arguments)
-        except asyncpg.DataError:  # an impossible date shaped like ISO: check every part before casting
-            await apg.execute("ROLLBACK TO SAVEPOINT bulk_convert")
-            await apg.execute(convert_sql(kind, layout, text_table, stage, str(feed.tz), units, False), *arguments)
-        await apg.execute("RELEASE SAVEPOINT bulk_convert")
+        await apg.execute(f"CREATE UNLOGGED SEQUENCE {sequence}")
+        typed = None
+        if pattern is not None:
+            await apg.execute(
+                typed_stage_ddl(kind, layout, stage, sequence, feed.source, str(feed.tz), units, feed.batch_id)
+            )
+            typed = (stage, pattern, str(feed.tz))
+        copied = await copy_text(apg, binary, layout, text_table, chunk_rows, on_progress, sequence, typed)
+        if typed is not None and not copied.typed:  # no chunk was all plain: the text path alone, as a CTAS
+            await apg.execute(f"DROP TABLE {stage}")
+        elif typed is not None:  # the typed stage takes the converted text rows and the Python-checked ones
+            await apg.execute(f"ALTER TABLE {stage} ALTER COLUMN day DROP EXPRESSION, ALTER COLUMN ok DROP EXPRESSION")
+        into = bool(copied.typed)
+        if copied.text_rows or not into:
+            await apg.execute("SAVEPOINT bulk_convert")
+            try:
+                await apg.execute(
+                    convert_sql(kind, layout, text_table, stage, str(feed.tz), units, insert=into), *arguments
+                )
+            except asyncpg.DataError:  # an impossible date shaped like ISO: check every part before casting
+                await apg.execute("ROLLBACK TO SAVEPOINT bulk_convert")
+                await apg.execute(
+                    convert_sql(kind, layout, text_table, stage, str(feed.tz), units, False, insert=into), *arguments
+                )
+            await apg.execute("RELEASE SAVEPOINT bulk_convert")
+        if into and (not_ok := await apg.fetch(f"SELECT row_no FROM {stage} WHERE NOT ok")):
+            await _text_of_typed_rows(apg, binary, layout, text_table, copied, [r[0] for r in not_ok])
     except (asyncpg.PostgresError, asyncpg.InterfaceError):
         await apg.execute("ROLLBACK TO SAVEPOINT bulk_csv")
         await apg.execute("RELEASE SAVEPOINT bulk_csv")
@@ -315,4 +562,5 @@ async def stage_plain_csv(apg, kind: RecordKind, feed, binary: BinaryIO, layout:
     feed.repeats_unknown = True  # the keys were not tracked row by row: merge_stage finds repeats in SQL
     await apg.execute(f"ALTER TABLE {stage} DROP COLUMN ok")
     await apg.execute(f"DROP TABLE {text_table}")
+    await apg.execute(f"DROP SEQUENCE {sequence} CASCADE")  # and the stage's row_no default
     return stage

@@ -210,3 +210,102 @@ async def test_the_bulk_conversion_can_run_whole_in_parallel_workers(ingest, db)
     # the subquery of conversions and the checks over it (its scan) both below the Gather: not a Gather feeding a
     # leader that then checks every row alone (what an OFFSET 0 would give)
     assert nodes == ["Gather", "Subquery Scan on x", "Parallel Seq Scan on bulk_text_plan t"], plan
+
+
+PLAIN_COLUMNS = [*BASE, "answered_at", "caller_hash"]
+
+
+def _plain_row(i: int) -> dict:
+    return {**BASE, "record_id": f"p{i}", "started_at": f"2025-01-{1 + i % 28:02d} 09:{i % 60:02d}:00",
+            "answered_at": f"2025-01-{1 + i % 28:02d} 09:{i % 60:02d}:30", "caller_hash": f"h {i}"}  # fmt: skip
+
+
+def _spy_copies(monkeypatch) -> list:
+    copies = []
+    real = bulk.copy_text
+
+    async def spy(*args, **kwargs):
+        copied = await real(*args, **kwargs)
+        copies.append(copied)
+        return copied
+
+    monkeypatch.setattr(bulk, "copy_text", spy)
+    return copies
+
+
+async def _both_paths(ingest, db, monkeypatch, content: str) -> dict:
+    """Send ``content`` through the bulk path and through Python; both give the same report and stored rows."""
+    bulk_report = (await send(ingest, "call", content, source="bulk")).json()
+    monkeypatch.setattr(batches, "plain_csv_layout", lambda *a, **k: None)
+    python = (await send(ingest, "call", content, source="python")).json()
+    assert bulk_report["status"] == python["status"] == "done"
+    assert bulk_report["counts"] == python["counts"], (bulk_report["counts"], python["counts"])
+    assert bulk_report["problems"] == python["problems"]
+    assert bulk_report["quality"] == python["quality"]
+    assert await _stored(db, "bulk") == await _stored(db, "python")
+    return bulk_report
+
+
+async def test_a_file_of_plain_lines_is_copied_typed_and_stored_as_python_would(ingest, db, monkeypatch):
+    await register_tree(ingest)
+    copies = _spy_copies(monkeypatch)
+    rows = [_plain_row(i) for i in range(40)]
+    rows[3]["queue_seconds"] = rows[3]["talk_seconds"] = rows[3]["answered_at"] = rows[3]["caller_hash"] = ""
+    report = await _both_paths(ingest, db, monkeypatch, to_csv(rows, columns=PLAIN_COLUMNS))
+    assert report["counts"]["new"] == 40
+    assert len(copies) == 1 and copies[0].typed and copies[0].text_rows == 0  # every chunk went typed
+
+
+async def test_non_plain_lines_among_plain_ones_get_the_python_paths_result(ingest, db, monkeypatch):
+    """Chunks of a few lines: the chunks holding a VARIANT line go as text, the others typed — and the plain lines
+    whose checks fail (unit outside the scope, time order, a month of an offset change, too long) are read again
+    and checked by Python: the result is the Python path's, row by row."""
+    await register_tree(ingest)
+    copies = _spy_copies(monkeypatch)
+    monkeypatch.setattr(loader, "CHUNK_ROWS", 5)
+    monkeypatch.setattr(bulk, "COPY_CHUNK_BYTES_PER_ROW", 1)  # 4 KB chunks: about 35 lines each
+    rows = [_plain_row(i) for i in range(400)]
+    plain_but_failing = [{"unit_id": "GZ-NOWHERE"}, {"answered_at": "2025-01-01 08:00:00"},
+                         {"started_at": "1990-04-15 01:30:00"}, {"record_id": "x" * 4001}]  # fmt: skip
+    for n, variant in enumerate(plain_but_failing):
+        rows[5 + 7 * n].update(variant)
+    for n, variant in enumerate(v for v in VARIANTS if v.get("started_at") not in IMPOSSIBLE and "record_id" not in v):
+        rows[100 + 6 * n].update(variant)
+    rows[390] = {**rows[10]}  # an identical repeat of a typed row, and a differing one
+    rows[391] = {**rows[11], "talk_seconds": "7"}
+    report = await _both_paths(ingest, db, monkeypatch, to_csv(rows, columns=PLAIN_COLUMNS))
+    assert copies[0].typed and copies[0].text_rows  # both kinds of chunk were there
+    assert report["counts"]["rejected"] > 10 and report["counts"]["repeatedInFile"] == 1
+
+
+def test_values_postgresql_would_read_otherwise_are_not_plain():
+    layout = CsvLayout(names=PLAIN_COLUMNS, delimiter=",", data_offset=0)
+    pattern = bulk.plain_line_pattern(KINDS["call"], layout, "Asia/Shanghai")
+
+    def line(**changes) -> bytes:
+        row = {**_plain_row(1), **changes}
+        return (",".join(row[c] for c in PLAIN_COLUMNS) + "\n").encode()
+
+    assert pattern.fullmatch(line()) and pattern.fullmatch(line() * 3)
+    assert pattern.fullmatch(line().replace(b"\n", b"\r\n") * 2)
+    for changes in [
+        {"started_at": "2025-01-02 09:00:00+00:00"}, {"started_at": "2025-01-02T09:00:00"},
+        {"started_at": "2025-01-02 09:00"}, {"started_at": "2025-02-30 09:00:00"}, {"started_at": "2024-02-29 09:00:00"},
+        {"started_at": "2025-01-02 24:00:00"}, {"started_at": "1989-12-31 23:00:00"}, {"started_at": ""},
+        {"started_at": "1991-01-02 09:00:00"},  # a year of offset changes in Shanghai
+        {"transferred": "yes"}, {"transferred": "TRUE"}, {"transferred": "t"}, {"transferred": "1"},
+        {"queue_seconds": " 5"}, {"queue_seconds": "5 "}, {"queue_seconds": "1e3"}, {"queue_seconds": "12.5"},
+        {"queue_seconds": "-4"}, {"queue_seconds": "１２"}, {"outcome": "ANSWERED"}, {"outcome": " answered"},
+        {"direction": "Inbound"}, {"unit_id": " GZ-T1-A001"}, {"caller_hash": "h\u2003"}, {"caller_hash": "呼叫者"},
+        {"caller_hash": "a\tb"}, {"record_id": ""}, {"unit_id": ""},
+    ]:  # fmt: skip
+        assert pattern.fullmatch(line(**changes)) is None, changes
+    mixed = line() + line().replace(b"\n", b"\r\n")
+    assert pattern.fullmatch(mixed) is None  # one COPY reads one kind of line end
+    # a column the kind does not name: not COPYed typed at all
+    assert (
+        bulk.plain_line_pattern(
+            KINDS["call"], CsvLayout(names=[*PLAIN_COLUMNS, ""], delimiter=",", data_offset=0), "UTC"
+        )
+        is None
+    )
