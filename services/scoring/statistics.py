@@ -73,20 +73,7 @@ def trend(series: Sequence[tuple[str, float | None]], direction: str) -> dict:
 
 def summary(values: Mapping[str, float]) -> dict:
     """Count, mean, median, min, max and population standard deviation of a cohort's values."""
-    data = [values[k] for k in sorted(values)]
-    if not data:
-        return {"count": 0, "mean": None, "median": None, "min": None, "max": None, "stdev": None}
-    mean = math.fsum(data) / len(data)
-    return {
-        "count": len(data),
-        "mean": mean,
-        "median": pystats.median(data),
-        "min": min(data),
-        "max": max(data),
-        # Plain floating point (fsum keeps it order-independent); statistics.pstdev's exact
-        # fractions cost seconds on a province's 3,000 units × 40 indicators.
-        "stdev": math.sqrt(math.fsum((x - mean) ** 2 for x in data) / len(data)),
-    }
+    return summary_of([values[k] for k in sorted(values)])
 
 
 def summary_of(data: list[float]) -> dict:
@@ -100,6 +87,8 @@ def summary_of(data: list[float]) -> dict:
         "median": pystats.median(data),
         "min": min(data),
         "max": max(data),
+        # Plain floating point (fsum keeps it order-independent); statistics.pstdev's exact
+        # fractions cost seconds on a province's 3,000 units × 40 indicators.
         "stdev": math.sqrt(math.fsum([(x - mean) ** 2 for x in data]) / len(data)),
     }
 
