@@ -34,26 +34,3 @@ async def test_lookup_and_entities(indicators):
 async def test_a_token_is_required(indicators):
     result = await gql(indicators, "{ dimensions { code } }")
     assert result["data"] is None and error_codes(result) == ["UNAUTHENTICATED"]
-
-
-def test_every_type_field_and_enum_value_of_the_subgraph_is_described():
-    from graphql import GraphQLEnumType, GraphQLInputObjectType, GraphQLObjectType
-
-    from services.indicators.schema import schema
-
-    builtin = {"String", "Int", "Float", "Boolean", "ID"}
-    missing = []
-    for name, graphql_type in schema._schema.type_map.items():
-        if name.startswith("_") or name in builtin or "__" in name:
-            continue
-        if not graphql_type.description:
-            missing.append(name)
-        if isinstance(graphql_type, GraphQLObjectType | GraphQLInputObjectType):
-            missing += [
-                f"{name}.{f}"
-                for f, field in graphql_type.fields.items()
-                if not f.startswith("_") and not field.description
-            ]
-        if isinstance(graphql_type, GraphQLEnumType):
-            missing += [f"{name}.{v}" for v, value in graphql_type.values.items() if not value.description]
-    assert missing == []
