@@ -6,6 +6,7 @@ is back, and a resend stores every row exactly once."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
@@ -65,19 +66,22 @@ class ThrowawayCluster:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-async def cluster_stack(tmp_path_factory):
+@contextlib.asynccontextmanager
+async def _cluster_with(database: str, log_dir, *, demo_records: bool = False):
+    """A throwaway cluster with a migrated database holding the demo units (and records); yields the cluster, a
+    not yet started stack over it and the database's URL, and stops both afterwards."""
     cluster = ThrowawayCluster()
     await asyncio.to_thread(cluster.start)
     stack = None
     try:
-        url = await create_database(cluster.url, "hotline_restart")
+        url = await create_database(cluster.url, database)
         await asyncio.to_thread(migrate_all, url)
         await load_demo_units(url)
-        stack = private_stack(url, tmp_path_factory.mktemp("restart-logs"))
-        ingest = next(s for s in SERVICES if s.name == "ingest")
-        await asyncio.to_thread(stack.start_service, ingest)
-        await asyncio.to_thread(stack.wait_ready, "ingest", f"{stack.service_url('ingest')}/readyz")
+        if demo_records:
+            from hotline.cli.demo import load_demo_records
+
+            await load_demo_records(url)
+        stack = private_stack(url, log_dir)
         yield cluster, stack, url
     finally:
         if stack is not None:
@@ -85,7 +89,16 @@ async def cluster_stack(tmp_path_factory):
         await asyncio.to_thread(cluster.stop)
 
 
-async def _raw_and_offered(url: str) -> tuple[int, float]:
+@pytest.fixture(scope="module")
+async def cluster_stack(tmp_path_factory):
+    async with _cluster_with("hotline_restart", tmp_path_factory.mktemp("restart-logs")) as (cluster, stack, url):
+        ingest = next(s for s in SERVICES if s.name == "ingest")
+        await asyncio.to_thread(stack.start_service, ingest)
+        await asyncio.to_thread(stack.wait_ready, "ingest", f"{stack.service_url('ingest')}/readyz")
+        yield cluster, stack, url
+
+
+async def _fetch(url: str, query: str, *args):
     for _ in range(40):  # the database may still be coming back
         try:
             connection = await asyncpg.connect(url)
@@ -93,13 +106,18 @@ async def _raw_and_offered(url: str) -> tuple[int, float]:
         except (OSError, asyncpg.PostgresError):
             await asyncio.sleep(0.5)
     try:
-        raw = await connection.fetchval("SELECT count(*) FROM ingest.raw_call WHERE source = 'restart-test'")
-        offered = await connection.fetchval(
-            """SELECT coalesce(sum("calls.offered"), 0) FROM ingest.daily_measure WHERE unit_id = 'GZ-T1-A001'"""
-        )
-        return raw, offered
+        return await connection.fetch(query, *args)
     finally:
         await connection.close()
+
+
+async def _raw_and_offered(url: str) -> tuple[int, float]:
+    ((raw, offered),) = await _fetch(
+        url,
+        """SELECT (SELECT count(*) FROM ingest.raw_call WHERE source = 'restart-test'),
+                  (SELECT coalesce(sum("calls.offered"), 0) FROM ingest.daily_measure WHERE unit_id = 'GZ-T1-A001')""",
+    )
+    return raw, offered
 
 
 async def test_postgres_restarted_mid_ingest(cluster_stack):
@@ -152,38 +170,12 @@ async def test_postgres_restarted_mid_ingest(cluster_stack):
 async def cluster_system(tmp_path_factory):
     """All four services and the gateway on a throwaway cluster with the demo data; a dead worker's job is
     taken again after 5 s."""
-    from hotline.cli.demo import load_demo_records
-
-    cluster = ThrowawayCluster()
-    await asyncio.to_thread(cluster.start)
-    stack = None
-    try:
-        url = await create_database(cluster.url, "hotline_restart_run")
-        await asyncio.to_thread(migrate_all, url)
-        await load_demo_units(url)
-        await load_demo_records(url)
-        stack = private_stack(url, tmp_path_factory.mktemp("restart-run-logs"))
+    log_dir = tmp_path_factory.mktemp("restart-run-logs")
+    async with _cluster_with("hotline_restart_run", log_dir, demo_records=True) as (cluster, stack, url):
         with pytest.MonkeyPatch.context() as env:
             env.setenv("HOTLINE_SCORING_JOB_STALE_SECONDS", "5")
             await asyncio.to_thread(stack.start)
         yield cluster, stack, url
-    finally:
-        if stack is not None:
-            await asyncio.to_thread(stack.stop)
-        await asyncio.to_thread(cluster.stop)
-
-
-async def _fetch(url: str, query: str, *args):
-    for _ in range(40):  # the database may still be coming back
-        try:
-            connection = await asyncpg.connect(url)
-            break
-        except (OSError, asyncpg.PostgresError):
-            await asyncio.sleep(0.5)
-    try:
-        return await connection.fetch(query, *args)
-    finally:
-        await connection.close()
 
 
 async def test_postgres_restarted_mid_run(cluster_system):
