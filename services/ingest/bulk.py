@@ -324,7 +324,7 @@ class CopiedLines:
     """What ``copy_text`` sent where: the typed stage's chunks (file offset, byte length, first row number, rows)."""
 
     typed: list[tuple[int, int, int, int]] = field(default_factory=list)
-    text_rows: int = 0
+    text_rows: int = 0  # counts the chunks COPYed as text (0: every chunk went typed)
 
 
 def _chunks(binary: BinaryIO, layout: CsvLayout, chunk_bytes: int) -> Iterator[tuple[int, bytes, bool]]:
@@ -404,7 +404,6 @@ async def copy_text(
     )
     chunk_bytes = max(chunk_rows * COPY_CHUNK_BYTES_PER_ROW, 4096)
     columns = [f"c{i}" for i in range(width)]
-    typed_columns = [name for name in layout.names]
     copied = CopiedLines()
     chunks = _chunks(binary, layout, chunk_bytes)
     pattern = typed[1] if typed is not None else None
@@ -424,7 +423,7 @@ async def copy_text(
                     zone_before = await apg.fetchval("SELECT current_setting('TimeZone')")
                     await apg.execute(f"SET LOCAL TimeZone = {_literal(typed[2])}")
                     zone_set = True
-                table, columns_now = typed[0], typed_columns
+                table, columns_now = typed[0], list(layout.names)
                 copied.typed.append((start, len(data), lines + 1, n))
             else:
                 table, columns_now = text_table, columns
