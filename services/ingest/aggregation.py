@@ -37,22 +37,25 @@ AFFECTED_DAYS_SQL = "SELECT array_agg(DISTINCT t.day) FROM touched t JOIN ingest
 PER_UNIT = "per_unit_sums"
 
 
-def per_unit_sql(kind: str, side: str) -> str:
+def per_unit_sql(kind: str, side: str, partition: str | None = None) -> str:
     """The raw rows of the affected days ($1) summed per (unit, day) into a temporary table.
 
     Two levels: the rows are summed per (unit, day) first (a few thousand groups), and only those sums are
     rolled up to every ancestor — instead of multiplying every raw row by the depth of its unit's path. Its own
     ``CREATE TABLE … AS`` with the days as a parameter (no temporary table read) so that PostgreSQL can scan and
     sum the raw rows in parallel workers; the ``INSERT … ON CONFLICT`` that writes the measures cannot.
+    ``partition``: a month partition holding every raw row of the affected days (a month new to the raw table,
+    ``newmonth``): summed whole, with its own statistics (the partitioned table has none: without them
+    PostgreSQL assumes 40,000 groups and sorts a million rows on disk instead of hashing a few hundred).
     """
     rules = rules_by_kind()[kind][side]
     per_unit = ",\n        ".join(f"sum({r.expression})::double precision AS {quote(r.measure)}" for r in rules)
+    source = f"ONLY {partition} r" if partition else f"ingest.raw_{kind} r\nWHERE r.day = ANY($1::date[])"
     return f"""
 CREATE TEMP TABLE {PER_UNIT} ON COMMIT DROP AS
 SELECT {SIDES[side]} AS unit_id, r.day,
         {per_unit}
-FROM ingest.raw_{kind} r
-WHERE r.day = ANY($1::date[])
+FROM {source}
 GROUP BY 1, 2
 """
 
@@ -107,13 +110,19 @@ def touch_sql(kind: str, where: str, table: str | None = None) -> str:
     return "INSERT INTO touched (unit_id, day) " + " UNION ".join(parts)
 
 
-async def recompute(connection, kind: str) -> None:
-    """Recompute the daily measures of ``kind`` for the keys in ``touched`` (asyncpg connection)."""
+async def recompute(connection, kind: str, partition: str | None = None) -> None:
+    """Recompute the daily measures of ``kind`` for the keys in ``touched`` (asyncpg connection).
+
+    ``partition``: every row of the affected days is in this month partition, new to the raw table; the keys
+    are those its sums find (``touched`` is filled here).
+    """
     from services.ingest.rules import flow_measures
 
-    days = await connection.fetchval(AFFECTED_DAYS_SQL)
+    days = None if partition else await connection.fetchval(AFFECTED_DAYS_SQL)
     for side in rules_by_kind()[kind]:
-        await connection.execute(per_unit_sql(kind, side), days or [])
+        await connection.execute(per_unit_sql(kind, side, partition), *([] if partition else [days or []]))
+        if partition:
+            await connection.execute(f"INSERT INTO touched (unit_id, day) SELECT unit_id, day FROM {PER_UNIT}")
         await connection.execute(recompute_sql(kind, side))
         await connection.execute(f"DROP TABLE {PER_UNIT}")
     await connection.execute(prune_sql(flow_measures()))

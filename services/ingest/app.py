@@ -8,7 +8,7 @@ from hotline.kit.app import create_service_app
 from hotline.kit.db import Database
 from hotline.kit.logging import get_logger
 from hotline.kit.settings import Settings
-from services.ingest import store
+from services.ingest import newmonth, store
 from services.ingest.batch_endpoints import router as batch_router
 from services.ingest.endpoints import router
 from services.ingest.measures_endpoints import router as measures_router
@@ -19,15 +19,21 @@ logger = get_logger("hotline.ingest")
 
 
 async def fail_interrupted_batches(app: FastAPI) -> None:
-    """A batch a killed process (or a lost database connection) left unfinished is marked failed."""
+    """A batch a killed process (or a lost database connection) left unfinished is marked failed, and the scratch
+    tables of such batches' two-stream loads (``newmonth``) are dropped."""
     try:
         async with app.state.database.unit_of_work() as session:
             failed = await store.fail_interrupted(session)
+        async with app.state.database.unit_of_work() as session:
+            raw = await (await session.connection()).get_raw_connection()
+            dropped = await newmonth.drop_leftovers(raw.driver_connection)
     except Exception as exc:  # the database may not be up yet; readiness reports that, start-up goes on
         logger.warning("could not check for interrupted batches", error=str(exc))
         return
     if failed:
         logger.warning("batches interrupted by a stop were marked failed", batch_ids=failed)
+    if dropped:
+        logger.warning("scratch tables of unfinished loads were dropped", tables=dropped)
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:

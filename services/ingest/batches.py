@@ -10,6 +10,7 @@ the batch row only at the end (no lock held against the progress writes).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import time
@@ -21,14 +22,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from hotline.kit import metrics
 from hotline.kit.auth import Principal, Role
 from hotline.kit.db import Database
 from hotline.kit.errors import BadRequestError, ForbiddenError, NotFoundError
 from hotline.kit.scope import Scope
-from services.ingest import loader, repository, store
+from services.ingest import loader, newmonth, repository, store
 from services.ingest import quality as quality_module
 from services.ingest.mapping import ColumnMapping, MappingError
 from services.ingest.reader import FileFormatError, detect_format, plain_csv_layout, read_rows
@@ -147,7 +148,8 @@ async def submit(
                 async with database.unit_of_work() as progress_session:
                     await store.set_progress(progress_session, batch_id, status, rows_read)
 
-            report = await loader.load(apg, KINDS[sub.kind], feed, source_rows, set_status, plain)
+            second = _second_connection(database)
+            report = await loader.load(apg, KINDS[sub.kind], feed, source_rows, set_status, plain, second)
             await store.finish_batch(apg, batch_id, feed.counts, report)
     except (FileFormatError, MappingError) as exc:
         BATCH_DURATION.labels(kind=sub.kind, status="failed").observe(time.perf_counter() - started)
@@ -167,13 +169,31 @@ async def submit(
     return report
 
 
+def _second_connection(database: Database):
+    """Opens another connection of the pool (for ``newmonth``'s second COPY stream); ``None`` when the database is
+    one connection (tests inside an outer transaction)."""
+    if not isinstance(database.bind, AsyncEngine):
+        return None
+    engine = database.bind
+
+    @contextlib.asynccontextmanager
+    async def second():
+        async with engine.connect() as connection:
+            yield (await connection.get_raw_connection()).driver_connection
+
+    return second
+
+
 async def _record_failure(database: Database, batch_id: int, error: str, *, attempts: int = 30) -> None:
     """Mark the batch failed; when the database itself went away (a restart), retry for ~15 s. Should that
-    fail too, the next start of the service marks it failed (``store.fail_interrupted``)."""
+    fail too, the next start of the service marks it failed (``store.fail_interrupted``). The scratch table of a
+    two-stream load goes too (``newmonth``)."""
     for attempt in range(attempts):
         try:
             async with database.unit_of_work() as session:
                 await store.fail_batch(session, batch_id, error)
+            async with database.unit_of_work() as session:
+                await newmonth.drop_leftovers(await _driver(session))
             return
         except (OSError, DBAPIError, asyncpg.PostgresError, asyncpg.InterfaceError):
             if attempt == attempts - 1:

@@ -98,6 +98,7 @@ class RowFeed:
     keys_seen: set[int] = field(default_factory=set)
     repeated_keys: set[tuple[str, str]] = field(default_factory=set)
     repeats_unknown: bool = False  # staged set-based: repeated keys are found in SQL by merge_stage
+    partition: str | None = None  # stored whole as this month partition, new to the raw table (``newmonth``)
 
     def __post_init__(self) -> None:
         self.validator = RowValidator(self.kind, self.tz)
@@ -350,12 +351,35 @@ class PlainCsv:
 
 
 async def load(
-    apg, kind: RecordKind, feed: RowFeed, rows: Iterator, set_status, plain: PlainCsv | None = None
+    apg, kind: RecordKind, feed: RowFeed, rows: Iterator, set_status, plain: PlainCsv | None = None, second=None
 ) -> dict[str, Any]:
-    """Run a batch's load inside the caller's transaction; returns the batch's quality report."""
+    """Run a batch's load inside the caller's transaction; returns the batch's quality report.
+
+    ``second``: opens a second connection (an async context manager giving an asyncpg connection), with which a
+    large plain file of a new month is COPYed in two streams (``newmonth``); ``None``: one connection only.
+    """
+    from services.ingest import newmonth  # it builds on this module
+
     began = time.perf_counter()
+    # JIT compiles the wide expressions of the load's scans (checks, sums) in ~0.1–0.15 s per statement, more than
+    # it saves over a million rows (1M calls: 5.6 s → 4.3 s end to end without it)
+    await apg.execute("SET LOCAL jit = off")
     await set_status("validating")
     stage = None
+    if plain is not None and second is not None:
+        if await newmonth.load(apg, second, kind, feed, plain.binary, plain.layout, set_status):
+            staged = time.perf_counter()
+            await set_status("aggregating", feed.counts.rows_read)
+            await aggregation.recompute(apg, kind.name, feed.partition)
+            aggregated = time.perf_counter()
+            report = await quality.batch_quality(apg, kind, feed)
+            feed.timings = {
+                "parallelCopyAttach": round(staged - began, 3),
+                "aggregate": round(aggregated - staged, 3),
+                "quality": round(time.perf_counter() - aggregated, 3),
+            }
+            return report
+        plain.binary.seek(0)
     if plain is not None:
         stage = await bulk.stage_plain_csv(apg, kind, feed, plain.binary, plain.layout, CHUNK_ROWS, set_status)
         if stage is None:  # PostgreSQL does not read it as the Python reader would: stream it through Python

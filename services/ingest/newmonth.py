@@ -1,0 +1,326 @@
+"""A large plain file of one month new to the raw table: two COPY streams build the month's partition.
+
+PostgreSQL runs a COPY in one backend, on one core. A large canonical CSV whose lines are all plain
+(``bulk.plain_line_pattern``) is instead COPYed in two halves at once, over the load's own connection
+and a second one, straight into one table shaped like the raw table's partitions (``day`` generated
+from the record's time in the source's zone, ``batch_id`` and ``row_no`` filled in by defaults: each
+half numbers its rows from its own sequence, so row numbers are the file's). That table is created and
+committed beforehand under a name of its own (``ingest.bulk_load_<kind>_<batch>``): the second
+connection's half is committed into it, but nobody reads it — it is not part of the raw table. The
+load's transaction then checks it whole and, if it holds exactly one month the raw table has no
+partition for, renames and attaches it as that month's partition; attaching builds its indexes. So
+readers see all of the batch's rows at the load's commit, or none of them.
+
+Every other outcome gives the file back to the usual bulk path (``bulk.stage_plain_csv``), which starts
+again from the first line: a chunk that is not all plain, a row the checks refuse (unit outside the
+scope, time order, bounds), a key repeated in the file or already stored, rows of several months, or a
+month already partitioned. The table is dropped then, or — should the load's transaction fail after
+attaching it — by the failure's clean-up (``drop_leftovers``), or at the next start of the service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import threading
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from datetime import date
+from typing import Any, BinaryIO
+
+import asyncpg
+
+from services.ingest import aggregation, bulk
+from services.ingest.loader import KIND_LOCK, RowFeed, key_match, next_month, partition_name
+from services.ingest.reader import CsvLayout
+from services.ingest.records import RecordKind
+
+# below this many bytes of rows one COPY stream is as quick: the second connection is not worth opening
+MIN_BYTES = 32 << 20
+SCRATCH_PREFIX = "bulk_load_"
+
+SecondConnection = Callable[[], AbstractAsyncContextManager[Any]]
+
+
+class _NotForThisPath(Exception):
+    """The file must take the usual bulk path."""
+
+
+def scratch_name(kind: RecordKind, batch_id: int) -> str:
+    return f"{SCRATCH_PREFIX}{kind.name}_{int(batch_id)}"
+
+
+class _File:
+    """Reads of one file from two streams (each read seeks first, so reads are serialized)."""
+
+    def __init__(self, binary: BinaryIO) -> None:
+        self.binary = binary
+        self.lock = threading.Lock()
+
+    def read_at(self, offset: int, size: int) -> bytes:
+        with self.lock:
+            self.binary.seek(offset)
+            return self.binary.read(size)
+
+    def size(self) -> int:
+        with self.lock:
+            return self.binary.seek(0, 2)
+
+
+def _first_month(file: _File, kind: RecordKind, layout: CsvLayout) -> date | None:
+    """The month of the first row's day field (a plain line's local time starts with its date)."""
+    line = file.read_at(layout.data_offset, 1 << 16).split(b"\n", 1)[0]
+    values = line.split(layout.delimiter.encode())
+    if kind.day_field not in layout.names or len(values) != len(layout.names):
+        return None
+    text = values[layout.names.index(kind.day_field)]
+    try:
+        return date(int(text[:4]), int(text[5:7]), 1)
+    except ValueError:
+        return None
+
+
+def _split(file: _File, start: int, end: int) -> tuple[int, int] | None:
+    """A line boundary near the middle of the rows, and how many rows come before it."""
+    middle = start + (end - start) // 2
+    tail = file.read_at(middle, 1 << 20)
+    cut = tail.find(b"\n")
+    if cut < 0:
+        return None
+    split = middle + cut + 1
+    rows, offset = 0, start
+    while offset < split:
+        block = file.read_at(offset, min(8 << 20, split - offset))
+        rows += block.count(b"\n")
+        offset += len(block)
+    return split, rows
+
+
+async def _stream(
+    apg, table: str, layout: CsvLayout, file: _File, span: tuple[int, int], pattern, abort: asyncio.Event, on_lines
+) -> None:
+    """COPY the whole lines of ``span`` in chunks, each checked plain first (RE2, in a thread); stop at the first
+    chunk that is not (and tell the other stream)."""
+    start, end = span
+    chunk_bytes = max(bulk.COPY_CHUNK_BYTES_PER_ROW * 20_000, 4096)
+    schema, _, name = table.rpartition(".")
+    while start < end and not abort.is_set():
+        data = await asyncio.to_thread(file.read_at, start, min(chunk_bytes, end - start))
+        if start + len(data) < end:
+            data = data[: data.rfind(b"\n") + 1]
+            if not data:  # a line longer than a chunk: not a plain file
+                abort.set()
+                return
+        size = len(data)
+        data = data.rstrip(b"\r\n") if start + size >= end else data  # line ends after the last row are not rows
+        if data and not await asyncio.to_thread(lambda d=data: pattern.fullmatch(bulk._ended(d)) is not None):
+            abort.set()
+            return
+        if data:
+            await apg.copy_to_table(
+                name, schema_name=schema, source=io.BytesIO(data), columns=list(layout.names), format="csv",
+                delimiter=layout.delimiter, header=False,
+            )  # fmt: skip
+            await on_lines(data.count(b"\n") + (not data.endswith(b"\n")))
+        start += size
+
+
+async def drop_scratch(apg, kind: str, batch_id: int, sequences: bool = True) -> None:
+    """Drop the batch's scratch table (unless it became a partition) and its sequences."""
+    table = f"ingest.{SCRATCH_PREFIX}{kind}_{int(batch_id)}"
+    if await apg.fetchval("SELECT relispartition FROM pg_class WHERE oid = to_regclass($1)", table) is False:
+        await apg.execute(f"DROP TABLE {table}")
+    if sequences:
+        await apg.execute(f"DROP SEQUENCE IF EXISTS {table}_a, {table}_b")
+
+
+async def drop_leftovers(apg) -> list[str]:
+    """Drop the scratch tables of batches no longer loading (failed, done, or gone): a crash between the second
+    stream's commit and the end of the load leaves one behind."""
+    rows = await apg.fetch(
+        f"""SELECT DISTINCT x.name AS relname, substring(x.name FROM '^{SCRATCH_PREFIX}(.*)_[0-9]+$') AS kind,
+                   substring(x.name FROM '_([0-9]+)$')::bigint AS batch_id
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            CROSS JOIN LATERAL (SELECT CASE WHEN c.relkind = 'S' THEN left(c.relname, -2) ELSE c.relname END) x(name)
+            WHERE n.nspname = 'ingest' AND (c.relkind = 'S' OR (c.relkind = 'r' AND NOT c.relispartition))
+              AND c.relname ~ '^{SCRATCH_PREFIX}.*_[0-9]+(_[ab])?$'"""
+    )
+    dropped = []
+    for row in rows:
+        status = await apg.fetchval("SELECT status FROM ingest.batch WHERE id = $1", row["batch_id"])
+        if status in (None, "done", "failed"):
+            await drop_scratch(apg, row["kind"], row["batch_id"])
+            dropped.append(row["relname"])
+    return dropped
+
+
+async def load(
+    apg,
+    second: SecondConnection,
+    kind: RecordKind,
+    feed: RowFeed,
+    binary: BinaryIO,
+    layout: CsvLayout,
+    on_progress: Callable[[str, int], Awaitable[Any]] | None,
+) -> bool:
+    """Load the file as a new month's partition, as described above; ``False``: nothing was stored, and the file
+    must take the usual bulk path. ``True``: the rows are stored, ``feed`` counts them, ``touched`` holds their keys.
+    """
+    zone = str(feed.tz)
+    pattern = bulk.plain_line_pattern(kind, layout, zone)
+    file = _File(binary)
+    end = file.size()
+    if pattern is None or end - layout.data_offset < MIN_BYTES:
+        return False
+    split = await asyncio.to_thread(_split, file, layout.data_offset, end)
+    if split is None:
+        return False
+    middle, rows_before = split
+    month = _first_month(file, kind, layout)
+    if month is None or await apg.fetchval(
+        "SELECT to_regclass($1) IS NOT NULL", f"ingest.{partition_name(kind, month)}"
+    ):
+        return False  # a month stored already: the usual path (duplicates, corrections, rows added to the month)
+    table = f"ingest.{scratch_name(kind, feed.batch_id)}"
+    async with second() as other:
+        other_pid = other.get_server_pid()
+        await _create_scratch(other, kind, table, feed, zone, month, other_pid, rows_before + 1)
+        await apg.execute("SAVEPOINT new_month")
+        try:
+            stored = await _fill_and_attach(
+                apg, other, kind, feed, layout, file, table, (layout.data_offset, middle, end), pattern, on_progress
+            )
+        except BaseException:
+            await _give_up(apg, other, kind, feed)
+            raise
+        if not stored:
+            await _give_up(apg, other, kind, feed)
+            return False
+    await apg.execute("RELEASE SAVEPOINT new_month")
+    return True
+
+
+async def _give_up(apg, other, kind: RecordKind, feed: RowFeed) -> None:
+    with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError):
+        await apg.execute("ROLLBACK TO SAVEPOINT new_month")  # releases this transaction's locks on the table
+        await apg.execute("RELEASE SAVEPOINT new_month")
+    # should the load's transaction still hold a lock on it, the table is left to the failure's clean-up
+    with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError):
+        await other.execute("SET lock_timeout = '5s'")
+        await drop_scratch(other, kind.name, feed.batch_id, sequences=False)
+        await other.execute("RESET lock_timeout")
+    # a sequence's lock, once taken, is the load's transaction's until it ends: it drops them itself
+    table = f"ingest.{scratch_name(kind, feed.batch_id)}"
+    with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError):
+        await apg.execute(f"DROP SEQUENCE IF EXISTS {table}_a, {table}_b")
+
+
+async def _create_scratch(other, kind, table, feed, zone, month: date, other_pid, other_first_row) -> None:
+    """The table the two halves are COPYed into, committed (autocommit on the second connection). Its CHECK (rows
+    of the first row's month: a row of another refuses the COPY) spares ATTACH its scan proving as much."""
+    literal = bulk._literal
+    raw = f"ingest.{kind.table}"
+    await other.execute(f"CREATE UNLOGGED SEQUENCE {table}_a CACHE 10000")  # one session each: numbers stay in order
+    await other.execute(f"CREATE UNLOGGED SEQUENCE {table}_b START {int(other_first_row)} CACHE 10000")
+    await other.execute(
+        f"CREATE TABLE {table} (LIKE {raw}); ALTER TABLE {table} DROP COLUMN day; "
+        f"ALTER TABLE {table} ADD COLUMN day date NOT NULL "
+        f"GENERATED ALWAYS AS (({kind.day_field} AT TIME ZONE {literal(zone)})::date) STORED, "
+        f"ALTER COLUMN source SET DEFAULT {literal(feed.source)}, "
+        f"ALTER COLUMN batch_id SET DEFAULT {int(feed.batch_id)}, "
+        f"ALTER COLUMN row_no SET DEFAULT nextval(CASE WHEN pg_backend_pid() = {int(other_pid)} "
+        f"THEN {literal(table + '_b')}::regclass ELSE {literal(table + '_a')}::regclass END), "
+        f"ADD CONSTRAINT month_bounds CHECK (day >= '{month.isoformat()}' AND day < '{next_month(month).isoformat()}')"
+    )
+
+
+async def _fill_and_attach(apg, other, kind, feed, layout, file, table, bounds, pattern, on_progress) -> bool:
+    start, middle, end = bounds
+    zone = str(feed.tz)
+    abort = asyncio.Event()
+    lines = 0
+
+    async def count(n: int) -> None:
+        nonlocal lines
+        lines += n
+
+    async def progress(n: int) -> None:
+        await count(n)
+        if on_progress is not None:
+            await on_progress("validating", lines)
+
+    async def second_half() -> None:
+        async with other.transaction():  # committed at its end: the load's transaction then sees these rows
+            await other.execute(f"SET LOCAL TimeZone = {bulk._literal(zone)}")
+            await _stream(other, table, layout, file, (middle, end), pattern, abort, count)
+            if abort.is_set():
+                raise _NotForThisPath
+
+    zone_before = await apg.fetchval("SELECT current_setting('TimeZone')")
+    await apg.execute(f"SET LOCAL TimeZone = {bulk._literal(zone)}")
+    results = await asyncio.gather(
+        _stream(apg, table, layout, file, (start, middle), pattern, abort, progress), second_half(),
+        return_exceptions=True,
+    )  # fmt: skip
+    for result in results:
+        if isinstance(result, _NotForThisPath | asyncpg.DataError | asyncpg.IntegrityConstraintViolationError):
+            return False  # a value PostgreSQL refuses, a NULL where the raw table wants a value: Python reports it
+        if isinstance(result, BaseException):
+            raise result
+    if abort.is_set():
+        return False
+    await apg.execute(f"SET LOCAL TimeZone = {bulk._literal(zone_before)}")
+    return await _attach_if_clean(apg, kind, feed, layout, table, lines)
+
+
+async def _attach_if_clean(apg, kind: RecordKind, feed: RowFeed, layout: CsvLayout, table: str, lines: int) -> bool:
+    raw = f"ingest.{kind.table}"
+    await apg.execute("SELECT pg_advisory_xact_lock(hashtext($1))", KIND_LOCK + kind.name)
+    ok = bulk.typed_checks(kind, layout, set(feed.units_in_scope))
+    grouped = await apg.fetch(
+        f"SELECT day, count(*), count(*) FILTER (WHERE NOT coalesce({ok}, false)) FROM {table} GROUP BY 1 ORDER BY 1"
+    )
+    total = sum(n for _, n, _ in grouped)
+    if total != lines or total == 0 or any(refused for _, _, refused in grouped):
+        return False
+    days = [(day, n) for day, n, _ in grouped]
+    low, high = days[0][0], days[-1][0]
+    month = date(low.year, low.month, 1)
+    following = next_month(month)
+    partition = f"ingest.{partition_name(kind, month)}"
+    if high >= following or await apg.fetchval("SELECT to_regclass($1) IS NOT NULL", partition):
+        return False
+    # a key twice in the file (or a record id two sources share: the usual path sorts that out)
+    await apg.execute("SET LOCAL work_mem = '128MB'")
+    distinct = await apg.fetchval(f"SELECT count(DISTINCT hashtextextended(record_id, 0)) FROM {table}")
+    await apg.execute("SET LOCAL work_mem TO DEFAULT")
+    if distinct != total:
+        return False
+    await apg.execute(
+        f"ALTER TABLE {table} ALTER COLUMN day DROP EXPRESSION, ALTER COLUMN source DROP DEFAULT, "
+        f"ALTER COLUMN batch_id DROP DEFAULT, ALTER COLUMN row_no DROP DEFAULT"
+    )
+    # statistics (after DROP EXPRESSION, which drops the column's): the join below and the aggregation's sums
+    # (without them, 40,000 groups are assumed and sorted on disk instead of hashing a few hundred)
+    await apg.execute("SET LOCAL default_statistics_target = 10")
+    await apg.execute(f"ANALYZE {table}")
+    await apg.execute("SET LOCAL default_statistics_target TO DEFAULT")
+    if await apg.fetchval(f"SELECT EXISTS (SELECT 1 FROM {table} s JOIN {raw} r ON {key_match('r', 's')})"):
+        return False  # corrections: the usual path replaces the stored versions
+    await apg.execute(f"DROP SEQUENCE {table}_a, {table}_b")
+    await apg.execute(f"ALTER TABLE {table} RENAME TO {partition.rpartition('.')[2]}")
+    await apg.execute(
+        f"ALTER TABLE {raw} ATTACH PARTITION {partition} "
+        f"FOR VALUES FROM ('{month.isoformat()}') TO ('{following.isoformat()}')"
+    )
+    await apg.execute(f"ALTER TABLE {partition} DROP CONSTRAINT month_bounds")
+    period_low, period_high = feed.period
+    for day, n in days:
+        feed.days.add(day)
+        if (period_low and day < period_low) or (period_high and day > period_high):
+            feed.out_of_period += n
+    feed.counts.rows_read = feed.counts.rows_valid = feed.counts.rows_new = total
+    feed.partition = partition  # the aggregation sums it whole and finds the keys it touched
+    await apg.execute(aggregation.TOUCHED_DDL)
+    return True

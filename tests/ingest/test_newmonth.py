@@ -1,0 +1,209 @@
+"""A plain file of a month new to the raw table: COPYed in two streams (two connections), attached whole.
+
+These run on a committed database with a pooled engine (the two-stream path needs a second connection);
+``newmonth.MIN_BYTES`` is lowered so that small files take it.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+
+from hotline.cli.demo import DEMO_ADMIN, load_demo_units
+from hotline.kit.db import Database
+from services.ingest import aggregation, batches, newmonth
+from services.ingest.batches import Submission, submit
+from tests.ingest.records_support import to_csv
+
+COLUMNS = ["source", "record_id", "unit_id", "started_at", "direction", "outcome", "queue_seconds", "talk_seconds",
+           "answered_at", "transferred", "caller_hash"]  # fmt: skip
+UNITS = ["GZ-T1-A001", "GZ-T1-A002", "SZ-T1-A001"]
+
+
+def _rows(month: str, n: int, prefix: str = "c") -> list[dict]:
+    rows = []
+    for i in range(n):
+        answered = i % 5 != 0
+        day = 1 + i % 28
+        rows.append(
+            {"source": "acd", "record_id": f"{prefix}{i}", "unit_id": UNITS[i % 3],
+             "started_at": f"{month}-{day:02d} {i % 24:02d}:{i % 60:02d}:00", "direction": "inbound",
+             "outcome": "answered" if answered else "abandoned", "queue_seconds": str(i % 90),
+             "talk_seconds": str(30 + i % 500) if answered else "",
+             "answered_at": f"{month}-{day:02d} {i % 24:02d}:{i % 60:02d}:30" if answered else "",
+             "transferred": "true" if i % 7 == 0 else "false", "caller_hash": f"h{i % 50}"}
+        )  # fmt: skip
+    return rows
+
+
+@pytest.fixture
+async def database(fresh_database, monkeypatch):
+    url = await fresh_database("hotline_newmonth")
+    await load_demo_units(url)
+    monkeypatch.setattr(newmonth, "MIN_BYTES", 0)
+    database = Database.from_url(url)
+    yield database
+    await database.dispose()
+
+
+async def _send(database, content: str, source: str = "acd") -> dict:
+    return await submit(
+        database, DEMO_ADMIN, Submission(kind="call", source=source, filename="calls.csv"),
+        binary=io.BytesIO(content.encode()),
+    )  # fmt: skip
+
+
+async def _fetch(database, sql: str, *args):
+    async with database.session() as session:
+        apg = await batches._driver(session)
+        return await apg.fetch(sql, *args)
+
+
+async def _leftovers(database) -> list[str]:
+    rows = await _fetch(database, "SELECT relname FROM pg_class WHERE relname LIKE 'bulk\\_%'")
+    return [r[0] for r in rows]
+
+
+async def _stored(database, source: str) -> list[tuple]:
+    rows = await _fetch(
+        database,
+        "SELECT row_no, record_id, unit_id, started_at, day, outcome, queue_seconds, talk_seconds, answered_at, "
+        "transferred, caller_hash FROM ingest.raw_call WHERE source = $1 ORDER BY row_no",
+        source,
+    )
+    return [tuple(r) for r in rows]
+
+
+async def test_a_new_month_is_copied_in_two_streams_and_stored_as_the_python_path_stores_it(database, monkeypatch):
+    spans = []
+    stream = newmonth._stream
+
+    async def spy(apg, table, layout, file, span, *rest):
+        spans.append((span, apg.get_server_pid()))
+        return await stream(apg, table, layout, file, span, *rest)
+
+    monkeypatch.setattr(newmonth, "_stream", spy)
+    content = to_csv(_rows("2025-02", 400), columns=COLUMNS)
+    report = await _send(database, content)
+    assert report["status"] == "done" and "parallelCopyAttach" in report["timingsSeconds"], report
+    assert report["counts"] == {"read": 400, "valid": 400, "rejected": 0, "new": 400, "corrected": 0,
+                                "duplicate": 0, "repeatedInFile": 0}  # fmt: skip
+    # two streams over two connections, the halves meeting at a line
+    (first, pid_a), (second, pid_b) = sorted(spans)
+    assert pid_a != pid_b and first[1] == second[0] and content.encode()[second[0] - 1 : second[0]] == b"\n"
+    # row numbers are the file's across both halves (the second half's sequence starts where the first ends)
+    stored = await _stored(database, "acd")
+    assert [(r[0], r[1]) for r in stored] == [(i + 1, f"c{i}") for i in range(400)]
+    # the same rows through the Python path (under another source; its month now exists: rows inserted as usual)
+    monkeypatch.setattr(batches, "plain_csv_layout", lambda *a, **k: None)
+    python = await _send(database, content.replace("\nacd,", "\npy,"), source="py")
+    assert python["counts"]["new"] == 400 and "parallelCopyAttach" not in python["timingsSeconds"]
+    assert stored == await _stored(database, "py")
+    # the month is a partition like any other: the parent's indexes, no constraint left; no scratch left
+    indexes = await _fetch(
+        database,
+        "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = 'ingest.raw_call_2025m02'::regclass",
+    )
+    assert sorted(re.sub(r"CREATE INDEX \S+ ON \S+", "", r[0]) for r in indexes) == [
+        ' USING brin (batch_id)', ' USING brin (day)', ' USING btree (record_id COLLATE "C")'
+    ]  # fmt: skip
+    constraints = await _fetch(
+        database, "SELECT 1 FROM pg_constraint WHERE conrelid = 'ingest.raw_call_2025m02'::regclass"
+    )
+    assert constraints == [] and await _leftovers(database) == []
+    # the measures: both batches counted, per unit and rolled up
+    answered = sum(1 for i in range(400) if i % 5 != 0)
+    rows = await _fetch(
+        database,
+        'SELECT unit_id, sum("calls.answered"), sum("calls.offered") FROM ingest.daily_measure '
+        "WHERE day BETWEEN '2025-02-01' AND '2025-02-28' AND unit_id IN ('GD', 'GZ-T1-A001') GROUP BY 1",
+    )
+    by_unit = {r[0]: (r[1], r[2]) for r in rows}
+    assert by_unit["GD"][0] == 2 * answered
+    assert by_unit["GZ-T1-A001"][0] == 2 * sum(1 for i in range(0, 400, 3) if i % 5 != 0)
+
+
+async def test_a_new_month_alone_gives_the_measures_the_usual_path_gives(fresh_database, monkeypatch):
+    """The same file into two databases, one by two streams and one by the usual bulk path: same daily measures."""
+    results = []
+    for fast in (True, False):
+        url = await fresh_database("hotline_newmonth_measures")
+        await load_demo_units(url)
+        monkeypatch.setattr(newmonth, "MIN_BYTES", 0 if fast else 1 << 40)
+        database = Database.from_url(url)
+        try:
+            report = await _send(database, to_csv(_rows("2025-03", 300), columns=COLUMNS))
+            assert ("parallelCopyAttach" in report["timingsSeconds"]) is fast
+            results.append(
+                [tuple(r) for r in await _fetch(database, "SELECT * FROM ingest.daily_measure ORDER BY unit_id, day")]
+            )
+        finally:
+            await database.dispose()
+    assert results[0] == results[1] and len(results[0]) > 50
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ("outside_scope", {"new": 199, "rejected": 1}),
+        ("repeat", {"new": 199, "repeatedInFile": 1}),
+        ("two_months", {"new": 200}),
+        ("not_plain", {"new": 200}),
+        ("stored_month", {"new": 200}),
+    ],
+)
+async def test_any_other_file_takes_the_usual_path_and_leaves_nothing_behind(database, change, expected):
+    rows = _rows("2025-04", 200)
+    if change == "outside_scope":
+        rows[150]["unit_id"] = "GZ-NOWHERE"
+    elif change == "repeat":
+        rows[180] = {**rows[10]}
+    elif change == "two_months":
+        rows[199]["started_at"] = "2025-05-01 00:10:00"
+        rows[199]["answered_at"] = "2025-05-01 00:10:30"
+    elif change == "not_plain":
+        rows[120]["outcome"] = "ANSWERED"  # Python reads it; PostgreSQL's COPY would keep the capitals
+    elif change == "stored_month":
+        assert (await _send(database, to_csv(_rows("2025-04", 2, "old"), columns=COLUMNS)))["counts"]["new"] == 2
+    report = await _send(database, to_csv(rows, columns=COLUMNS))
+    assert report["status"] == "done" and "parallelCopyAttach" not in report["timingsSeconds"], report
+    assert {k: report["counts"][k] for k in expected} == expected
+    assert await _leftovers(database) == []
+    stored = await _fetch(database, "SELECT count(*) FROM ingest.raw_call WHERE record_id LIKE 'c%'")
+    assert stored[0][0] == report["counts"]["new"]
+
+
+async def test_a_failure_after_the_month_was_attached_leaves_nothing(database, monkeypatch):
+    async def failing(apg, kind, partition=None):
+        raise RuntimeError("the aggregation failed")
+
+    monkeypatch.setattr(aggregation, "recompute", failing)
+    with pytest.raises(RuntimeError):
+        await _send(database, to_csv(_rows("2025-06", 100), columns=COLUMNS))
+    assert await _fetch(database, "SELECT to_regclass('ingest.raw_call_2025m06')") == [(None,)]
+    assert (await _fetch(database, "SELECT count(*) FROM ingest.raw_call"))[0][0] == 0
+    # the second stream's half was committed into the scratch table: the failure's clean-up dropped it
+    assert await _leftovers(database) == []
+    status = await _fetch(database, "SELECT status FROM ingest.batch ORDER BY id DESC LIMIT 1")
+    assert status[0][0] == "failed"
+
+
+async def test_scratch_tables_of_batches_no_longer_loading_are_dropped(database):
+    done = (await _send(database, to_csv(_rows("2025-07", 10), columns=COLUMNS)))["batchId"]
+    loading = (await _send(database, to_csv(_rows("2025-08", 10), columns=COLUMNS)))["batchId"]
+    gone = 10_000
+    async with database.session() as session:
+        apg = await batches._driver(session)
+        await apg.execute("UPDATE ingest.batch SET status = 'loading' WHERE id = $1", loading)
+        for batch in (done, loading, gone):
+            await apg.execute(f"CREATE TABLE ingest.bulk_load_call_{batch} (x int)")
+            await apg.execute(f"CREATE SEQUENCE ingest.bulk_load_call_{batch}_a")
+        await apg.execute(f"DROP TABLE ingest.bulk_load_call_{gone}")  # a sequence left alone
+        await newmonth.drop_leftovers(apg)
+    assert sorted(await _leftovers(database)) == [f"bulk_load_call_{loading}", f"bulk_load_call_{loading}_a"]
+
+
+async def test_the_second_connection_is_not_used_inside_a_test_transaction(db):
+    assert batches._second_connection(db) is None
