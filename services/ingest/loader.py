@@ -366,42 +366,31 @@ async def load(
     await apg.execute("SET LOCAL jit = off")
     await set_status("validating")
     stage = None
+    phases: dict[str, float] = {}
     if plain is not None and second is not None:
         if await newmonth.load(apg, second, kind, feed, plain.binary, plain.layout, set_status):
-            staged = time.perf_counter()
-            await set_status("aggregating", feed.counts.rows_read)
-            await aggregation.recompute(apg, kind.name, feed.partition)
-            aggregated = time.perf_counter()
-            report = await quality.batch_quality(apg, kind, feed)
-            feed.timings = {
-                "parallelCopyAttach": round(staged - began, 3),
-                "aggregate": round(aggregated - staged, 3),
-                "quality": round(time.perf_counter() - aggregated, 3),
-            }
-            return report
-        plain.binary.seek(0)
-    if plain is not None:
-        stage = await bulk.stage_plain_csv(apg, kind, feed, plain.binary, plain.layout, CHUNK_ROWS, set_status)
-        if stage is None:  # PostgreSQL does not read it as the Python reader would: stream it through Python
-            rows = plain.reopen()
-    if stage is None:
-        stage = await stage_rows(apg, kind, feed, rows, set_status)
-    if feed.counts.rows_read == 0:
-        raise FileFormatError("the file has a header but no data rows")
-    staged = time.perf_counter()
-    await set_status("loading", feed.counts.rows_read)
-    await merge_stage(apg, kind, stage, feed)
-    merged = time.perf_counter()
-    await set_status("aggregating")
-    await aggregation.recompute(apg, kind.name)
-    aggregated = time.perf_counter()
+            phases["parallelCopyAttach"] = time.perf_counter() - began
+        else:
+            plain.binary.seek(0)
+    if not phases:  # not stored whole as a new month: staged, then merged
+        if plain is not None:
+            stage = await bulk.stage_plain_csv(apg, kind, feed, plain.binary, plain.layout, CHUNK_ROWS, set_status)
+            if stage is None:  # PostgreSQL does not read it as the Python reader would: stream it through Python
+                rows = plain.reopen()
+        if stage is None:
+            stage = await stage_rows(apg, kind, feed, rows, set_status)
+        if feed.counts.rows_read == 0:
+            raise FileFormatError("the file has a header but no data rows")
+        phases["parseValidateCopy"] = time.perf_counter() - began
+        await set_status("loading", feed.counts.rows_read)
+        await merge_stage(apg, kind, stage, feed)
+        phases["dedupeStore"] = time.perf_counter() - began - sum(phases.values())
+    await set_status("aggregating", feed.counts.rows_read)
+    await aggregation.recompute(apg, kind.name, feed.partition)
+    phases["aggregate"] = time.perf_counter() - began - sum(phases.values())
     report = await quality.batch_quality(apg, kind, feed)
-    if "." in stage:  # the bulk path's stage is a table of the schema, not a temporary one
+    if stage is not None and "." in stage:  # the bulk path's stage is a table of the schema, not a temporary one
         await apg.execute(f"DROP TABLE {stage}")
-    feed.timings = {
-        "parseValidateCopy": round(staged - began, 3),
-        "dedupeStore": round(merged - staged, 3),
-        "aggregate": round(aggregated - merged, 3),
-        "quality": round(time.perf_counter() - aggregated, 3),
-    }
+    phases["quality"] = time.perf_counter() - began - sum(phases.values())
+    feed.timings = {name: round(seconds, 3) for name, seconds in phases.items()}
     return report

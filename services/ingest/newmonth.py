@@ -47,8 +47,9 @@ class _NotForThisPath(Exception):
     """The file must take the usual bulk path."""
 
 
-def scratch_name(kind: RecordKind, batch_id: int) -> str:
-    return f"{SCRATCH_PREFIX}{kind.name}_{int(batch_id)}"
+def scratch_table(kind: str, batch_id: int) -> str:
+    """The batch's scratch table (its sequences: the same name with ``_a`` and ``_b``)."""
+    return f"ingest.{SCRATCH_PREFIX}{kind}_{int(batch_id)}"
 
 
 class _File:
@@ -128,7 +129,7 @@ async def _stream(
 
 async def drop_scratch(apg, kind: str, batch_id: int, sequences: bool = True) -> None:
     """Drop the batch's scratch table (unless it became a partition) and its sequences."""
-    table = f"ingest.{SCRATCH_PREFIX}{kind}_{int(batch_id)}"
+    table = scratch_table(kind, batch_id)
     if await apg.fetchval("SELECT relispartition FROM pg_class WHERE oid = to_regclass($1)", table) is False:
         await apg.execute(f"DROP TABLE {table}")
     if sequences:
@@ -139,20 +140,20 @@ async def drop_leftovers(apg) -> list[str]:
     """Drop the scratch tables of batches no longer loading (failed, done, or gone): a crash between the second
     stream's commit and the end of the load leaves one behind."""
     rows = await apg.fetch(
-        f"""SELECT DISTINCT x.name AS relname, substring(x.name FROM '^{SCRATCH_PREFIX}(.*)_[0-9]+$') AS kind,
-                   substring(x.name FROM '_([0-9]+)$')::bigint AS batch_id
-            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            CROSS JOIN LATERAL (SELECT CASE WHEN c.relkind = 'S' THEN left(c.relname, -2) ELSE c.relname END) x(name)
-            WHERE n.nspname = 'ingest' AND (c.relkind = 'S' OR (c.relkind = 'r' AND NOT c.relispartition))
-              AND c.relname ~ '^{SCRATCH_PREFIX}.*_[0-9]+(_[ab])?$'"""
+        f"""SELECT s.relname, s.kind, s.batch_id
+            FROM (SELECT DISTINCT x.name AS relname, substring(x.name FROM '^{SCRATCH_PREFIX}(.*)_[0-9]+$') AS kind,
+                         substring(x.name FROM '_([0-9]+)$')::bigint AS batch_id
+                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                  CROSS JOIN LATERAL (SELECT CASE WHEN c.relkind = 'S' THEN left(c.relname, -2) ELSE c.relname END)
+                      x(name)
+                  WHERE n.nspname = 'ingest' AND (c.relkind = 'S' OR (c.relkind = 'r' AND NOT c.relispartition))
+                    AND c.relname ~ '^{SCRATCH_PREFIX}.*_[0-9]+(_[ab])?$') s
+            LEFT JOIN ingest.batch b ON b.id = s.batch_id
+            WHERE b.id IS NULL OR b.status IN ('done', 'failed')"""
     )
-    dropped = []
     for row in rows:
-        status = await apg.fetchval("SELECT status FROM ingest.batch WHERE id = $1", row["batch_id"])
-        if status in (None, "done", "failed"):
-            await drop_scratch(apg, row["kind"], row["batch_id"])
-            dropped.append(row["relname"])
-    return dropped
+        await drop_scratch(apg, row["kind"], row["batch_id"])
+    return [row["relname"] for row in rows]
 
 
 async def load(
@@ -173,24 +174,23 @@ async def load(
     end = file.size()
     if pattern is None or end - layout.data_offset < MIN_BYTES:
         return False
+    month = _first_month(file, kind, layout)
+    if month is None or await _partitioned(apg, kind, month):
+        return False  # a month stored already: the usual path (duplicates, corrections, rows added to the month)
     split = await asyncio.to_thread(_split, file, layout.data_offset, end)
     if split is None:
         return False
     middle, rows_before = split
-    month = _first_month(file, kind, layout)
-    if month is None or await apg.fetchval(
-        "SELECT to_regclass($1) IS NOT NULL", f"ingest.{partition_name(kind, month)}"
-    ):
-        return False  # a month stored already: the usual path (duplicates, corrections, rows added to the month)
-    table = f"ingest.{scratch_name(kind, feed.batch_id)}"
+    table = scratch_table(kind.name, feed.batch_id)
     async with second() as other:
         other_pid = other.get_server_pid()
         await _create_scratch(other, kind, table, feed, zone, month, other_pid, rows_before + 1)
         await apg.execute("SAVEPOINT new_month")
         try:
             stored = await _fill_and_attach(
-                apg, other, kind, feed, layout, file, table, (layout.data_offset, middle, end), pattern, on_progress
-            )
+                apg, other, kind, feed, layout, file, table, month, (layout.data_offset, middle, end), pattern,
+                on_progress,
+            )  # fmt: skip
         except BaseException:
             await _give_up(apg, other, kind, feed)
             raise
@@ -211,7 +211,7 @@ async def _give_up(apg, other, kind: RecordKind, feed: RowFeed) -> None:
         await drop_scratch(other, kind.name, feed.batch_id, sequences=False)
         await other.execute("RESET lock_timeout")
     # a sequence's lock, once taken, is the load's transaction's until it ends: it drops them itself
-    table = f"ingest.{scratch_name(kind, feed.batch_id)}"
+    table = scratch_table(kind.name, feed.batch_id)
     with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError):
         await apg.execute(f"DROP SEQUENCE IF EXISTS {table}_a, {table}_b")
 
@@ -235,7 +235,11 @@ async def _create_scratch(other, kind, table, feed, zone, month: date, other_pid
     )
 
 
-async def _fill_and_attach(apg, other, kind, feed, layout, file, table, bounds, pattern, on_progress) -> bool:
+async def _partitioned(apg, kind: RecordKind, month: date) -> bool:
+    return await apg.fetchval("SELECT to_regclass($1) IS NOT NULL", f"ingest.{partition_name(kind, month)}")
+
+
+async def _fill_and_attach(apg, other, kind, feed, layout, file, table, month, bounds, pattern, on_progress) -> bool:
     start, middle, end = bounds
     zone = str(feed.tz)
     abort = asyncio.Event()
@@ -271,10 +275,13 @@ async def _fill_and_attach(apg, other, kind, feed, layout, file, table, bounds, 
     if abort.is_set():
         return False
     await apg.execute(f"SET LOCAL TimeZone = {bulk._literal(zone_before)}")
-    return await _attach_if_clean(apg, kind, feed, layout, table, lines)
+    return await _attach_if_clean(apg, kind, feed, layout, table, month, lines)
 
 
-async def _attach_if_clean(apg, kind: RecordKind, feed: RowFeed, layout: CsvLayout, table: str, lines: int) -> bool:
+async def _attach_if_clean(
+    apg, kind: RecordKind, feed: RowFeed, layout: CsvLayout, table: str, month: date, lines: int
+) -> bool:
+    """Every row of ``table`` is of ``month`` (its CHECK); attach it if the rest holds too."""
     raw = f"ingest.{kind.table}"
     await apg.execute("SELECT pg_advisory_xact_lock(hashtext($1))", KIND_LOCK + kind.name)
     ok = bulk.typed_checks(kind, layout, set(feed.units_in_scope))
@@ -284,12 +291,9 @@ async def _attach_if_clean(apg, kind: RecordKind, feed: RowFeed, layout: CsvLayo
     total = sum(n for _, n, _ in grouped)
     if total != lines or total == 0 or any(refused for _, _, refused in grouped):
         return False
-    days = [(day, n) for day, n, _ in grouped]
-    low, high = days[0][0], days[-1][0]
-    month = date(low.year, low.month, 1)
     following = next_month(month)
     partition = f"ingest.{partition_name(kind, month)}"
-    if high >= following or await apg.fetchval("SELECT to_regclass($1) IS NOT NULL", partition):
+    if await _partitioned(apg, kind, month):  # made since the first look, before the kind's lock was taken
         return False
     # a key twice in the file (or a record id two sources share: the usual path sorts that out)
     await apg.execute("SET LOCAL work_mem = '128MB'")
@@ -316,7 +320,7 @@ async def _attach_if_clean(apg, kind: RecordKind, feed: RowFeed, layout: CsvLayo
     )
     await apg.execute(f"ALTER TABLE {partition} DROP CONSTRAINT month_bounds")
     period_low, period_high = feed.period
-    for day, n in days:
+    for day, n, _ in grouped:
         feed.days.add(day)
         if (period_low and day < period_low) or (period_high and day > period_high):
             feed.out_of_period += n
