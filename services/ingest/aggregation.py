@@ -37,22 +37,27 @@ AFFECTED_DAYS_SQL = "SELECT array_agg(DISTINCT t.day) FROM touched t JOIN ingest
 PER_UNIT = "per_unit_sums"
 
 
-def per_unit_sql(kind: str, side: str, partition: str | None = None) -> str:
+def per_unit_table(side: str) -> str:
+    """The temporary table of one side's sums per (unit, day)."""
+    return f"{PER_UNIT}_{side}"
+
+
+def per_unit_sql(kind: str, side: str, table: str | None = None) -> str:
     """The raw rows of the affected days ($1) summed per (unit, day) into a temporary table.
 
     Two levels: the rows are summed per (unit, day) first (a few thousand groups), and only those sums are
     rolled up to every ancestor — instead of multiplying every raw row by the depth of its unit's path. Its own
     ``CREATE TABLE … AS`` with the days as a parameter (no temporary table read) so that PostgreSQL can scan and
     sum the raw rows in parallel workers; the ``INSERT … ON CONFLICT`` that writes the measures cannot.
-    ``partition``: a month partition holding every raw row of the affected days (a month new to the raw table,
-    ``newmonth``): summed whole, with its own statistics (the partitioned table has none: without them
-    PostgreSQL assumes 40,000 groups and sorts a million rows on disk instead of hashing a few hundred).
+    ``table``: a table holding every raw row of the affected days (a month new to the raw table, ``newmonth``),
+    summed whole, with its own statistics (the partitioned table has none: without them PostgreSQL assumes
+    40,000 groups and sorts a million rows on disk instead of hashing a few hundred).
     """
     rules = rules_by_kind()[kind][side]
     per_unit = ",\n        ".join(f"sum({r.expression})::double precision AS {quote(r.measure)}" for r in rules)
-    source = f"ONLY {partition} r" if partition else f"ingest.raw_{kind} r\nWHERE r.day = ANY($1::date[])"
+    source = f"ONLY {table} r" if table else f"ingest.raw_{kind} r\nWHERE r.day = ANY($1::date[])"
     return f"""
-CREATE TEMP TABLE {PER_UNIT} ON COMMIT DROP AS
+CREATE TEMP TABLE {per_unit_table(side)} ON COMMIT DROP AS
 SELECT {SIDES[side]} AS unit_id, r.day,
         {per_unit}
 FROM {source}
@@ -75,7 +80,7 @@ WITH affected AS (
     JOIN ingest.unit u ON u.id = t.unit_id
     CROSS JOIN LATERAL unnest(string_to_array(u.path, '/')) AS a(unit_id)
 ),
-per_unit AS (SELECT * FROM {PER_UNIT}),
+per_unit AS (SELECT * FROM {per_unit_table(side)}),
 computed AS (
     SELECT a.unit_id, p.day,
         {sums}
@@ -110,19 +115,26 @@ def touch_sql(kind: str, where: str, table: str | None = None) -> str:
     return "INSERT INTO touched (unit_id, day) " + " UNION ".join(parts)
 
 
-async def recompute(connection, kind: str, partition: str | None = None) -> None:
+async def sum_whole(connection, kind: str, table: str) -> None:
+    """Sum ``table`` whole — every raw row of the days it holds (``newmonth``) — for ``recompute(…, summed=True)``,
+    and add the keys it holds to ``touched``."""
+    await connection.execute(TOUCHED_DDL)
+    for side in rules_by_kind()[kind]:
+        await connection.execute(per_unit_sql(kind, side, table))
+        await connection.execute(f"INSERT INTO touched (unit_id, day) SELECT unit_id, day FROM {per_unit_table(side)}")
+
+
+async def recompute(connection, kind: str, summed: bool = False) -> None:
     """Recompute the daily measures of ``kind`` for the keys in ``touched`` (asyncpg connection).
 
-    ``partition``: every row of the affected days is in this month partition, new to the raw table; the keys
-    are those its sums find (``touched`` is filled here).
+    ``summed``: the sums per (unit, day) are there already (``sum_whole``).
     """
     from services.ingest.rules import flow_measures
 
-    days = None if partition else await connection.fetchval(AFFECTED_DAYS_SQL)
+    days = None if summed else await connection.fetchval(AFFECTED_DAYS_SQL)
     for side in rules_by_kind()[kind]:
-        await connection.execute(per_unit_sql(kind, side, partition), *([] if partition else [days or []]))
-        if partition:
-            await connection.execute(f"INSERT INTO touched (unit_id, day) SELECT unit_id, day FROM {PER_UNIT}")
+        if not summed:
+            await connection.execute(per_unit_sql(kind, side), days or [])
         await connection.execute(recompute_sql(kind, side))
-        await connection.execute(f"DROP TABLE {PER_UNIT}")
+        await connection.execute(f"DROP TABLE {per_unit_table(side)}")
     await connection.execute(prune_sql(flow_measures()))

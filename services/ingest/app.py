@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import FastAPI
 
 from hotline.kit.app import create_service_app
 from hotline.kit.db import Database
 from hotline.kit.logging import get_logger
 from hotline.kit.settings import Settings
-from services.ingest import newmonth, store
+from services.ingest import bulk, newmonth, store
 from services.ingest.batch_endpoints import router as batch_router
+from services.ingest.batches import DEFAULT_TIME_ZONE
 from services.ingest.endpoints import router
 from services.ingest.measures_endpoints import router as measures_router
 from services.ingest.schema import schema
@@ -36,6 +39,11 @@ async def fail_interrupted_batches(app: FastAPI) -> None:
         logger.warning("scratch tables of unfinished loads were dropped", tables=dropped)
 
 
+async def warm_up(app: FastAPI) -> None:
+    """What the first load of a plain file in the default time zone would otherwise do itself."""
+    await asyncio.to_thread(bulk.warm_up, DEFAULT_TIME_ZONE)
+
+
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     return create_service_app(
         name="ingest",
@@ -43,6 +51,6 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         routers=[router, snapshot_router, batch_router, measures_router],
         settings=settings,
         database=database,
-        on_startup=[fail_interrupted_batches],
+        on_startup=[fail_interrupted_batches, warm_up],
         description="Unit directory (master data), raw records with data-quality reports, and daily measures of hotline-eval.",
     )

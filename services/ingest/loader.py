@@ -37,7 +37,7 @@ import asyncpg
 
 from services.ingest import aggregation, bulk, quality
 from services.ingest.mapping import ColumnMapping
-from services.ingest.reader import BadRow, CsvLayout, FileFormatError
+from services.ingest.reader import BadRow, CsvLayout, FileFormatError, plain_data
 from services.ingest.records import SYSTEM_COLUMNS, RecordKind
 from services.ingest.validation import FieldError, Problem, RowValidator
 
@@ -98,7 +98,8 @@ class RowFeed:
     keys_seen: set[int] = field(default_factory=set)
     repeated_keys: set[tuple[str, str]] = field(default_factory=set)
     repeats_unknown: bool = False  # staged set-based: repeated keys are found in SQL by merge_stage
-    partition: str | None = None  # stored whole as this month partition, new to the raw table (``newmonth``)
+    summed: bool = False  # stored whole as a month new to the raw table, its sums made already (``newmonth``)
+    checks: list | None = None  # the consistency checks of its rows, run already (``newmonth``)
 
     def __post_init__(self) -> None:
         self.validator = RowValidator(self.kind, self.tz)
@@ -343,7 +344,8 @@ async def withdraw_rows(apg, kind: str, batch_id: int) -> int:
 
 @dataclass
 class PlainCsv:
-    """A plain canonical CSV (see ``reader.plain_csv_layout``) and how to stream it through Python instead."""
+    """A canonical CSV with a plain header (``reader.plain_csv_layout(…, data=False)``; its data part is checked by
+    the path that takes it) and how to stream it through Python instead."""
 
     binary: BinaryIO
     layout: CsvLayout
@@ -374,7 +376,8 @@ async def load(
             plain.binary.seek(0)
     if not phases:  # not stored whole as a new month: staged, then merged
         if plain is not None:
-            stage = await bulk.stage_plain_csv(apg, kind, feed, plain.binary, plain.layout, CHUNK_ROWS, set_status)
+            if await asyncio.to_thread(plain_data, plain.binary, plain.layout.data_offset):
+                stage = await bulk.stage_plain_csv(apg, kind, feed, plain.binary, plain.layout, CHUNK_ROWS, set_status)
             if stage is None:  # PostgreSQL does not read it as the Python reader would: stream it through Python
                 rows = plain.reopen()
         if stage is None:
@@ -386,7 +389,7 @@ async def load(
         await merge_stage(apg, kind, stage, feed)
         phases["dedupeStore"] = time.perf_counter() - began - sum(phases.values())
     await set_status("aggregating", feed.counts.rows_read)
-    await aggregation.recompute(apg, kind.name, feed.partition)
+    await aggregation.recompute(apg, kind.name, feed.summed)
     phases["aggregate"] = time.perf_counter() - began - sum(phases.values())
     report = await quality.batch_quality(apg, kind, feed)
     if stage is not None and "." in stage:  # the bulk path's stage is a table of the schema, not a temporary one

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import threading
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
@@ -31,7 +30,7 @@ from typing import Any, BinaryIO
 
 import asyncpg
 
-from services.ingest import aggregation, bulk
+from services.ingest import aggregation, bulk, quality
 from services.ingest.loader import KIND_LOCK, RowFeed, key_match, next_month, partition_name
 from services.ingest.reader import CsvLayout
 from services.ingest.records import RecordKind
@@ -98,33 +97,65 @@ def _split(file: _File, start: int, end: int) -> tuple[int, int] | None:
     return split, rows
 
 
-async def _stream(
-    apg, table: str, layout: CsvLayout, file: _File, span: tuple[int, int], pattern, abort: asyncio.Event, on_lines
-) -> None:
-    """COPY the whole lines of ``span`` in chunks, each checked plain first (RE2, in a thread); stop at the first
-    chunk that is not (and tell the other stream)."""
-    start, end = span
+def _chunk_reader(file: _File, span: tuple[int, int], pattern):
+    """``read(offset)``: the whole lines of ``span`` from ``offset``, up to a chunk's size, and the bytes they take;
+    ``None`` for lines that are not all plain (a line longer than a chunk is not plain)."""
+    end = span[1]
     chunk_bytes = max(bulk.COPY_CHUNK_BYTES_PER_ROW * 20_000, 4096)
-    schema, _, name = table.rpartition(".")
-    while start < end and not abort.is_set():
-        data = await asyncio.to_thread(file.read_at, start, min(chunk_bytes, end - start))
-        if start + len(data) < end:
+
+    def read(offset: int) -> tuple[bytes | None, int]:
+        data = file.read_at(offset, min(chunk_bytes, end - offset))
+        if offset + len(data) < end:
             data = data[: data.rfind(b"\n") + 1]
-            if not data:  # a line longer than a chunk: not a plain file
-                abort.set()
-                return
+            if not data:
+                return None, 0
         size = len(data)
-        data = data.rstrip(b"\r\n") if start + size >= end else data  # line ends after the last row are not rows
-        if data and not await asyncio.to_thread(lambda d=data: pattern.fullmatch(bulk._ended(d)) is not None):
-            abort.set()
-            return
-        if data:
-            await apg.copy_to_table(
-                name, schema_name=schema, source=io.BytesIO(data), columns=list(layout.names), format="csv",
-                delimiter=layout.delimiter, header=False,
+        data = data.rstrip(b"\r\n") if offset + size >= end else data  # line ends after the last row are not rows
+        if data and pattern.fullmatch(bulk._ended(data)) is None:
+            return None, size
+        return data, size
+
+    return read
+
+
+async def _checked_chunks(file: _File, span: tuple[int, int], pattern, abort: asyncio.Event, on_lines):
+    """The chunks of ``span``, each read and checked plain in a thread (RE2 releases the GIL) while PostgreSQL
+    parses the one before; raises ``_NotForThisPath`` at the first that is not (telling the other stream)."""
+    read = _chunk_reader(file, span, pattern)
+    offset, end = span
+    pending = asyncio.ensure_future(asyncio.to_thread(read, offset)) if offset < end else None
+    try:
+        while pending is not None:
+            data, size = await pending
+            pending = None
+            if data is None or abort.is_set():
+                abort.set()
+                raise _NotForThisPath
+            offset += size
+            if offset < end:
+                pending = asyncio.ensure_future(asyncio.to_thread(read, offset))
+            if data:
+                yield data
+                await on_lines(data.count(b"\n") + (not data.endswith(b"\n")))
+    finally:
+        if pending is not None:
+            pending.cancel()
+
+
+async def _stream(connection, table: str, layout: CsvLayout, file: _File, span: tuple[int, int], pattern, abort,
+                  on_lines, zone: str) -> None:  # fmt: skip
+    """COPY the lines of ``span`` into ``table`` in one COPY, committed at its end (nobody reads the table yet)."""
+    schema, _, name = table.rpartition(".")
+    try:
+        async with connection.transaction():
+            await connection.execute(f"SET LOCAL TimeZone = {bulk._literal(zone)}")
+            await connection.copy_to_table(
+                name, schema_name=schema, source=_checked_chunks(file, span, pattern, abort, on_lines),
+                columns=list(layout.names), format="csv", delimiter=layout.delimiter, header=False,
             )  # fmt: skip
-            await on_lines(data.count(b"\n") + (not data.endswith(b"\n")))
-        start += size
+    except BaseException:
+        abort.set()  # the other stream need not go on
+        raise
 
 
 async def drop_scratch(apg, kind: str, batch_id: int, sequences: bool = True) -> None:
@@ -166,7 +197,8 @@ async def load(
     on_progress: Callable[[str, int], Awaitable[Any]] | None,
 ) -> bool:
     """Load the file as a new month's partition, as described above; ``False``: nothing was stored, and the file
-    must take the usual bulk path. ``True``: the rows are stored, ``feed`` counts them, ``touched`` holds their keys.
+    must take the usual bulk path. ``True``: the rows are stored, ``feed`` counts them, the sums of
+    ``aggregation.sum_whole`` are made and ``touched`` holds their keys.
     """
     zone = str(feed.tz)
     pattern = bulk.plain_line_pattern(kind, layout, zone)
@@ -182,48 +214,43 @@ async def load(
         return False
     middle, rows_before = split
     table = scratch_table(kind.name, feed.batch_id)
-    async with second() as other:
-        other_pid = other.get_server_pid()
-        await _create_scratch(other, kind, table, feed, zone, month, other_pid, rows_before + 1)
+    async with second() as one, second() as other:
+        await _create_scratch(one, kind, table, feed, zone, month, other.get_server_pid(), rows_before + 1)
         await apg.execute("SAVEPOINT new_month")
         try:
             stored = await _fill_and_attach(
-                apg, other, kind, feed, layout, file, table, month, (layout.data_offset, middle, end), pattern,
+                apg, (one, other), kind, feed, layout, file, table, month, (layout.data_offset, middle, end), pattern,
                 on_progress,
             )  # fmt: skip
         except BaseException:
-            await _give_up(apg, other, kind, feed)
+            await _give_up(apg, one, kind, feed)
             raise
         if not stored:
-            await _give_up(apg, other, kind, feed)
+            await _give_up(apg, one, kind, feed)
             return False
     await apg.execute("RELEASE SAVEPOINT new_month")
     return True
 
 
-async def _give_up(apg, other, kind: RecordKind, feed: RowFeed) -> None:
+async def _give_up(apg, helper, kind: RecordKind, feed: RowFeed) -> None:
     with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError):
         await apg.execute("ROLLBACK TO SAVEPOINT new_month")  # releases this transaction's locks on the table
         await apg.execute("RELEASE SAVEPOINT new_month")
     # should the load's transaction still hold a lock on it, the table is left to the failure's clean-up
     with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError):
-        await other.execute("SET lock_timeout = '5s'")
-        await drop_scratch(other, kind.name, feed.batch_id, sequences=False)
-        await other.execute("RESET lock_timeout")
-    # a sequence's lock, once taken, is the load's transaction's until it ends: it drops them itself
-    table = scratch_table(kind.name, feed.batch_id)
-    with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError):
-        await apg.execute(f"DROP SEQUENCE IF EXISTS {table}_a, {table}_b")
+        await helper.execute("SET lock_timeout = '5s'")
+        await drop_scratch(helper, kind.name, feed.batch_id)
+        await helper.execute("RESET lock_timeout")
 
 
-async def _create_scratch(other, kind, table, feed, zone, month: date, other_pid, other_first_row) -> None:
-    """The table the two halves are COPYed into, committed (autocommit on the second connection). Its CHECK (rows
+async def _create_scratch(helper, kind, table, feed, zone, month: date, other_pid, other_first_row) -> None:
+    """The table the two halves are COPYed into, committed (autocommit on a helper connection). Its CHECK (rows
     of the first row's month: a row of another refuses the COPY) spares ATTACH its scan proving as much."""
     literal = bulk._literal
     raw = f"ingest.{kind.table}"
-    await other.execute(f"CREATE UNLOGGED SEQUENCE {table}_a CACHE 10000")  # one session each: numbers stay in order
-    await other.execute(f"CREATE UNLOGGED SEQUENCE {table}_b START {int(other_first_row)} CACHE 10000")
-    await other.execute(
+    await helper.execute(f"CREATE UNLOGGED SEQUENCE {table}_a CACHE 10000")  # one session each: numbers in order
+    await helper.execute(f"CREATE UNLOGGED SEQUENCE {table}_b START {int(other_first_row)} CACHE 10000")
+    await helper.execute(
         f"CREATE TABLE {table} (LIKE {raw}); ALTER TABLE {table} DROP COLUMN day; "
         f"ALTER TABLE {table} ADD COLUMN day date NOT NULL "
         f"GENERATED ALWAYS AS (({kind.day_field} AT TIME ZONE {literal(zone)})::date) STORED, "
@@ -239,7 +266,7 @@ async def _partitioned(apg, kind: RecordKind, month: date) -> bool:
     return await apg.fetchval("SELECT to_regclass($1) IS NOT NULL", f"ingest.{partition_name(kind, month)}")
 
 
-async def _fill_and_attach(apg, other, kind, feed, layout, file, table, month, bounds, pattern, on_progress) -> bool:
+async def _fill_and_attach(apg, helpers, kind, feed, layout, file, table, month, bounds, pattern, on_progress) -> bool:
     start, middle, end = bounds
     zone = str(feed.tz)
     abort = asyncio.Event()
@@ -254,17 +281,10 @@ async def _fill_and_attach(apg, other, kind, feed, layout, file, table, month, b
         if on_progress is not None:
             await on_progress("validating", lines)
 
-    async def second_half() -> None:
-        async with other.transaction():  # committed at its end: the load's transaction then sees these rows
-            await other.execute(f"SET LOCAL TimeZone = {bulk._literal(zone)}")
-            await _stream(other, table, layout, file, (middle, end), pattern, abort, count)
-            if abort.is_set():
-                raise _NotForThisPath
-
-    zone_before = await apg.fetchval("SELECT current_setting('TimeZone')")
-    await apg.execute(f"SET LOCAL TimeZone = {bulk._literal(zone)}")
+    one, other = helpers
     results = await asyncio.gather(
-        _stream(apg, table, layout, file, (start, middle), pattern, abort, progress), second_half(),
+        _stream(one, table, layout, file, (start, middle), pattern, abort, progress, zone),
+        _stream(other, table, layout, file, (middle, end), pattern, abort, count, zone),
         return_exceptions=True,
     )  # fmt: skip
     for result in results:
@@ -272,59 +292,104 @@ async def _fill_and_attach(apg, other, kind, feed, layout, file, table, month, b
             return False  # a value PostgreSQL refuses, a NULL where the raw table wants a value: Python reports it
         if isinstance(result, BaseException):
             raise result
-    if abort.is_set():
-        return False
-    await apg.execute(f"SET LOCAL TimeZone = {bulk._literal(zone_before)}")
-    return await _attach_if_clean(apg, kind, feed, layout, table, month, lines)
+    return await _attach_if_clean(apg, helpers, kind, feed, layout, table, month, lines)
+
+
+async def _helper_transaction(helper, work: Callable[[], Awaitable[Any]]) -> Any:
+    """``work`` in a transaction of a helper connection: no JIT, a lock timeout (a helper waiting for a lock the
+    load's transaction holds would wait for ever: the load waits for the helper)."""
+    async with helper.transaction():
+        await helper.execute("SET LOCAL jit = off; SET LOCAL lock_timeout = '60s'")
+        return await work()
 
 
 async def _attach_if_clean(
-    apg, kind: RecordKind, feed: RowFeed, layout: CsvLayout, table: str, month: date, lines: int
+    apg, helpers, kind: RecordKind, feed: RowFeed, layout: CsvLayout, table: str, month: date, lines: int
 ) -> bool:
-    """Every row of ``table`` is of ``month`` (its CHECK); attach it if the rest holds too."""
+    """Every row of ``table`` is of ``month`` (its CHECK); attach it if the rest holds too.
+
+    The work after the COPY runs on three connections at once: one helper builds the indexes the raw table's
+    partitions have (ATTACH then adopts them instead of building them), the other checks the rows (scope, time
+    order, repeated and stored keys, consistency), and the load's transaction sums them. The load's transaction
+    takes no lock on the table until they are done but a reader's, which blocks neither."""
     raw = f"ingest.{kind.table}"
+    one, other = helpers
     await apg.execute("SELECT pg_advisory_xact_lock(hashtext($1))", KIND_LOCK + kind.name)
-    ok = bulk.typed_checks(kind, layout, set(feed.units_in_scope))
-    grouped = await apg.fetch(
-        f"SELECT day, count(*), count(*) FILTER (WHERE NOT coalesce({ok}, false)) FROM {table} GROUP BY 1 ORDER BY 1"
-    )
-    total = sum(n for _, n, _ in grouped)
-    if total != lines or total == 0 or any(refused for _, _, refused in grouped):
-        return False
-    following = next_month(month)
-    partition = f"ingest.{partition_name(kind, month)}"
     if await _partitioned(apg, kind, month):  # made since the first look, before the kind's lock was taken
         return False
-    # a key twice in the file (or a record id two sources share: the usual path sorts that out)
-    await apg.execute("SET LOCAL work_mem = '128MB'")
-    distinct = await apg.fetchval(f"SELECT count(DISTINCT hashtextextended(record_id, 0)) FROM {table}")
-    await apg.execute("SET LOCAL work_mem TO DEFAULT")
-    if distinct != total:
-        return False
-    await apg.execute(
-        f"ALTER TABLE {table} ALTER COLUMN day DROP EXPRESSION, ALTER COLUMN source DROP DEFAULT, "
-        f"ALTER COLUMN batch_id DROP DEFAULT, ALTER COLUMN row_no DROP DEFAULT"
+
+    async def settle():
+        await one.execute(
+            f"ALTER TABLE {table} ALTER COLUMN day DROP EXPRESSION, ALTER COLUMN source DROP DEFAULT, "
+            f"ALTER COLUMN batch_id DROP DEFAULT, ALTER COLUMN row_no DROP DEFAULT; "
+            f"DROP SEQUENCE {table}_a, {table}_b"
+        )
+        # statistics (after DROP EXPRESSION, which drops the column's): the checks' join and the sums (without
+        # them, 40,000 groups are assumed and sorted on disk instead of hashing a few hundred)
+        await one.execute(f"SET LOCAL default_statistics_target = 10; ANALYZE {table}")
+
+    await _helper_transaction(one, settle)
+
+    partition = partition_name(kind, month)
+
+    async def build_indexes():
+        definitions = await one.fetch(
+            "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "WHERE i.indrelid = $1::regclass",
+            raw,
+        )
+        await one.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        for name, definition in definitions:  # CREATE INDEX name ON ONLY parent USING method (...)
+            # named as ATTACH would name it: the partition's name where the parent's was
+            own = partition + name.removeprefix(kind.table) if name.startswith(kind.table) else f"{partition}_{name}"
+            await one.execute(f"CREATE INDEX {own} ON {table} USING {definition.split(' USING ', 1)[1]}")
+
+    ok = bulk.typed_checks(kind, layout, set(feed.units_in_scope))
+
+    async def check_rows():
+        grouped = await other.fetch(
+            f"SELECT day, count(*), count(*) FILTER (WHERE NOT coalesce({ok}, false)) FROM {table} GROUP BY 1 "
+            "ORDER BY 1"
+        )
+        total = sum(n for _, n, _ in grouped)
+        if total != lines or total == 0 or any(refused for _, _, refused in grouped):
+            return None
+        # a key twice in the file (or a record id two sources share: the usual path sorts that out)
+        await other.execute("SET LOCAL work_mem = '128MB'")
+        if await other.fetchval(f"SELECT count(DISTINCT hashtextextended(record_id, 0)) FROM {table}") != total:
+            return None
+        await other.execute("SET LOCAL work_mem TO DEFAULT")
+        if await other.fetchval(f"SELECT EXISTS (SELECT 1 FROM {table} s JOIN {raw} r ON {key_match('r', 's')})"):
+            return None  # corrections: the usual path replaces the stored versions
+        return grouped, await quality.run_checks(other, kind.name, "true", table=table)
+
+    results = await asyncio.gather(
+        _helper_transaction(one, build_indexes),
+        _helper_transaction(other, check_rows),
+        aggregation.sum_whole(apg, kind.name, table),
+        return_exceptions=True,  # each connection's statement ends before the load's transaction goes on
     )
-    # statistics (after DROP EXPRESSION, which drops the column's): the join below and the aggregation's sums
-    # (without them, 40,000 groups are assumed and sorted on disk instead of hashing a few hundred)
-    await apg.execute("SET LOCAL default_statistics_target = 10")
-    await apg.execute(f"ANALYZE {table}")
-    await apg.execute("SET LOCAL default_statistics_target TO DEFAULT")
-    if await apg.fetchval(f"SELECT EXISTS (SELECT 1 FROM {table} s JOIN {raw} r ON {key_match('r', 's')})"):
-        return False  # corrections: the usual path replaces the stored versions
-    await apg.execute(f"DROP SEQUENCE {table}_a, {table}_b")
-    await apg.execute(f"ALTER TABLE {table} RENAME TO {partition.rpartition('.')[2]}")
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    checked = results[1]
+    if checked is None:
+        return False
+    grouped, feed.checks = checked
+    await apg.execute(f"ALTER TABLE {table} RENAME TO {partition}")
+    partition = f"ingest.{partition}"
     await apg.execute(
         f"ALTER TABLE {raw} ATTACH PARTITION {partition} "
-        f"FOR VALUES FROM ('{month.isoformat()}') TO ('{following.isoformat()}')"
+        f"FOR VALUES FROM ('{month.isoformat()}') TO ('{next_month(month).isoformat()}')"
     )
     await apg.execute(f"ALTER TABLE {partition} DROP CONSTRAINT month_bounds")
     period_low, period_high = feed.period
+    total = 0
     for day, n, _ in grouped:
+        total += n
         feed.days.add(day)
         if (period_low and day < period_low) or (period_high and day > period_high):
             feed.out_of_period += n
     feed.counts.rows_read = feed.counts.rows_valid = feed.counts.rows_new = total
-    feed.partition = partition  # the aggregation sums it whole and finds the keys it touched
-    await apg.execute(aggregation.TOUCHED_DDL)
+    feed.summed = True
     return True

@@ -111,12 +111,14 @@ def assemble(
     }
 
 
-async def run_checks(apg, kind: str, where: str, *args) -> list[dict[str, Any]]:
+async def run_checks(apg, kind: str, where: str, *args, table: str | None = None) -> list[dict[str, Any]]:
+    """The consistency checks of the rows of ``table`` (default: the kind's raw table) matching ``where``."""
+    table = table or f"ingest.raw_{kind}"
     out = []
     for description, applies, passes in CONSISTENCY_CHECKS.get(kind, []):
         row = await apg.fetchrow(
             f"SELECT count(*) FILTER (WHERE {applies}) AS checked, "
-            f"count(*) FILTER (WHERE {applies} AND NOT ({passes})) AS failed FROM ingest.raw_{kind} r WHERE {where}",
+            f"count(*) FILTER (WHERE {applies} AND NOT ({passes})) AS failed FROM {table} r WHERE {where}",
             *args,
         )
         out.append({"kind": kind, "check": description, "checked": row["checked"], "failed": row["failed"]})
@@ -125,7 +127,9 @@ async def run_checks(apg, kind: str, where: str, *args) -> list[dict[str, Any]]:
 
 async def batch_quality(apg, kind, feed) -> dict[str, Any]:
     counts = feed.counts
-    checks = await run_checks(apg, kind.name, "r.batch_id = $1", feed.batch_id)
+    checks = feed.checks
+    if checks is None:
+        checks = await run_checks(apg, kind.name, "r.batch_id = $1", feed.batch_id)
     return assemble(
         rows_read=counts.rows_read,
         rows_valid=counts.rows_valid,

@@ -201,14 +201,17 @@ class CsvLayout:
     data_offset: int  # byte offset of the first data row
 
 
-def plain_csv_layout(binary: BinaryIO, fmt: str, delimiter: str | None = None) -> CsvLayout | None:
+def plain_csv_layout(
+    binary: BinaryIO, fmt: str, delimiter: str | None = None, *, data: bool = True
+) -> CsvLayout | None:
     """The layout of a CSV/TSV that PostgreSQL's COPY reads exactly as ``_csv`` does, else ``None``.
 
     Only files without any quote character, in UTF-8 (with or without BOM), whose header ends in ``\\n``
     and without a ``\\.`` line (COPY's end-of-data marker) qualify: in such a file every row is one line and
     every field is the bytes between delimiters, whichever parser reads it. Anything else (quotes, other
     encodings, blank or short rows, bad bytes) is left to the Python reader, which gives the exact messages.
-    Leaves the file positioned at its start.
+    Leaves the file positioned at its start. ``data=False``: the header only; the data part is left to
+    ``plain_data`` (or to a check that proves as much of every line, ``bulk.plain_line_pattern``).
     """
     if fmt not in ("csv", "tsv"):
         return None
@@ -241,14 +244,21 @@ def plain_csv_layout(binary: BinaryIO, fmt: str, delimiter: str | None = None) -
     for name in header:
         names.append(name if name not in seen else "")
         seen.add(name)
-    # the whole data part: no quote anywhere, no line that is COPY's end marker
+    if data and not plain_data(binary, end + 1):
+        return None
+    return CsvLayout(names, delimiter, end + 1)
+
+
+def plain_data(binary: BinaryIO, offset: int) -> bool:
+    """The data part from ``offset`` holds no quote anywhere and no line that is COPY's end marker. Leaves the file
+    positioned at its start."""
     tail = b"\n"
-    binary.seek(end + 1)
+    binary.seek(offset)
     while chunk := binary.read(1 << 22):
         window = tail + chunk
         if b'"' in chunk or b"\n\\." in window or b"\r\\." in window:
             binary.seek(0)
-            return None
+            return False
         tail = chunk[-2:]
     binary.seek(0)
-    return CsvLayout(names, delimiter, end + 1)
+    return True
