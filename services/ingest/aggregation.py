@@ -42,7 +42,7 @@ def per_unit_table(side: str) -> str:
     return f"{PER_UNIT}_{side}"
 
 
-def per_unit_sql(kind: str, side: str, table: str | None = None) -> str:
+def per_unit_sql(kind: str, side: str, table: str | None = None, extra: tuple[str, ...] = ()) -> str:
     """The raw rows of the affected days ($1) summed per (unit, day) into a temporary table.
 
     Two levels: the rows are summed per (unit, day) first (a few thousand groups), and only those sums are
@@ -51,10 +51,13 @@ def per_unit_sql(kind: str, side: str, table: str | None = None) -> str:
     sum the raw rows in parallel workers; the ``INSERT … ON CONFLICT`` that writes the measures cannot.
     ``table``: a table holding every raw row of the affected days (a month new to the raw table, ``newmonth``),
     summed whole, with its own statistics (the partitioned table has none: without them PostgreSQL assumes
-    40,000 groups and sorts a million rows on disk instead of hashing a few hundred).
+    40,000 groups and sorts a million rows on disk instead of hashing a few hundred). ``extra``: more select items
+    (aggregates over ``r``), kept as columns of the sums.
     """
     rules = rules_by_kind()[kind][side]
-    per_unit = ",\n        ".join(f"sum({r.expression})::double precision AS {quote(r.measure)}" for r in rules)
+    per_unit = ",\n        ".join(
+        [f"sum({r.expression})::double precision AS {quote(r.measure)}" for r in rules] + list(extra)
+    )
     source = f"ONLY {table} r" if table else f"ingest.raw_{kind} r\nWHERE r.day = ANY($1::date[])"
     return f"""
 CREATE TEMP TABLE {per_unit_table(side)} ON COMMIT DROP AS
@@ -115,12 +118,17 @@ def touch_sql(kind: str, where: str, table: str | None = None) -> str:
     return "INSERT INTO touched (unit_id, day) " + " UNION ".join(parts)
 
 
-async def sum_whole(connection, kind: str, table: str) -> None:
+def first_sums(kind: str) -> str:
+    """The temporary table of the first side's sums (where ``sum_whole`` keeps its ``extra`` aggregates)."""
+    return per_unit_table(next(iter(rules_by_kind()[kind])))
+
+
+async def sum_whole(connection, kind: str, table: str, extra: tuple[str, ...] = ()) -> None:
     """Sum ``table`` whole — every raw row of the days it holds (``newmonth``) — for ``recompute(…, summed=True)``,
-    and add the keys it holds to ``touched``."""
+    and add the keys it holds to ``touched``. ``extra``: more aggregates, kept in the first side's sums."""
     await connection.execute(TOUCHED_DDL)
-    for side in rules_by_kind()[kind]:
-        await connection.execute(per_unit_sql(kind, side, table))
+    for number, side in enumerate(rules_by_kind()[kind]):
+        await connection.execute(per_unit_sql(kind, side, table, () if number else extra))
         await connection.execute(f"INSERT INTO touched (unit_id, day) SELECT unit_id, day FROM {per_unit_table(side)}")
 
 

@@ -111,18 +111,31 @@ def assemble(
     }
 
 
-async def run_checks(apg, kind: str, where: str, *args, table: str | None = None) -> list[dict[str, Any]]:
-    """The consistency checks of the rows of ``table`` (default: the kind's raw table) matching ``where``."""
-    table = table or f"ingest.raw_{kind}"
-    out = []
-    for description, applies, passes in CONSISTENCY_CHECKS.get(kind, []):
-        row = await apg.fetchrow(
-            f"SELECT count(*) FILTER (WHERE {applies}) AS checked, "
-            f"count(*) FILTER (WHERE {applies} AND NOT ({passes})) AS failed FROM {table} r WHERE {where}",
-            *args,
-        )
-        out.append({"kind": kind, "check": description, "checked": row["checked"], "failed": row["failed"]})
-    return out
+def check_columns(kind: str) -> list[str]:
+    """SQL select items (alias ``r``) counting, per consistency check of ``kind``, the rows it applies to and those
+    failing it — to add to a scan made anyway (``checks_from`` reads them)."""
+    return [
+        f"count(*) FILTER (WHERE {applies}) AS check_{i}_checked, "
+        f"count(*) FILTER (WHERE {applies} AND NOT ({passes})) AS check_{i}_failed"
+        for i, (_, applies, passes) in enumerate(CONSISTENCY_CHECKS.get(kind, []))
+    ]
+
+
+def checks_from(kind: str, row) -> list[dict[str, Any]]:
+    """The consistency checks' results from a row holding ``check_columns``."""
+    return [
+        {"kind": kind, "check": description, "checked": row[f"check_{i}_checked"], "failed": row[f"check_{i}_failed"]}
+        for i, (description, _, _) in enumerate(CONSISTENCY_CHECKS.get(kind, []))
+    ]
+
+
+async def run_checks(apg, kind: str, where: str, *args) -> list[dict[str, Any]]:
+    """The consistency checks of the kind's raw rows matching ``where``."""
+    columns = check_columns(kind)
+    if not columns:
+        return []
+    row = await apg.fetchrow(f"SELECT {', '.join(columns)} FROM ingest.raw_{kind} r WHERE {where}", *args)
+    return checks_from(kind, row)
 
 
 async def batch_quality(apg, kind, feed) -> dict[str, Any]:
