@@ -42,30 +42,44 @@ def per_unit_table(side: str) -> str:
     return f"{PER_UNIT}_{side}"
 
 
-def per_unit_sql(kind: str, side: str, table: str | None = None, extra: tuple[str, ...] = ()) -> str:
+def per_unit_sql(kind: str, side: str) -> str:
     """The raw rows of the affected days ($1) summed per (unit, day) into a temporary table.
 
     Two levels: the rows are summed per (unit, day) first (a few thousand groups), and only those sums are
     rolled up to every ancestor — instead of multiplying every raw row by the depth of its unit's path. Its own
     ``CREATE TABLE … AS`` with the days as a parameter (no temporary table read) so that PostgreSQL can scan and
     sum the raw rows in parallel workers; the ``INSERT … ON CONFLICT`` that writes the measures cannot.
-    ``table``: a table holding every raw row of the affected days (a month new to the raw table, ``newmonth``),
-    summed whole, with its own statistics (the partitioned table has none: without them PostgreSQL assumes
-    40,000 groups and sorts a million rows on disk instead of hashing a few hundred). ``extra``: more select items
-    (aggregates over ``r``), kept as columns of the sums.
     """
+    return f"CREATE TEMP TABLE {per_unit_table(side)} ON COMMIT DROP AS\n" + per_unit_select(
+        kind, side, f"ingest.raw_{kind} r\nWHERE r.day = ANY($1::date[])"
+    )
+
+
+def per_unit_select(kind: str, side: str, source: str, extra: tuple[tuple[str, str], ...] = ()) -> str:
+    """The rows of ``source`` (a FROM clause, alias ``r``) summed per (unit, day); ``extra``: (name, aggregate)
+    pairs of more bigint columns."""
     rules = rules_by_kind()[kind][side]
     per_unit = ",\n        ".join(
-        [f"sum({r.expression})::double precision AS {quote(r.measure)}" for r in rules] + list(extra)
+        [f"sum({r.expression})::double precision AS {quote(r.measure)}" for r in rules]
+        + [f"({aggregate})::bigint AS {name}" for name, aggregate in extra]
     )
-    source = f"ONLY {table} r" if table else f"ingest.raw_{kind} r\nWHERE r.day = ANY($1::date[])"
-    return f"""
-CREATE TEMP TABLE {per_unit_table(side)} ON COMMIT DROP AS
-SELECT {SIDES[side]} AS unit_id, r.day,
+    return f"""SELECT {SIDES[side]} AS unit_id, r.day,
         {per_unit}
 FROM {source}
 GROUP BY 1, 2
 """
+
+
+def merged_sums_sql(kind: str, side: str, parts: str, extra: tuple[tuple[str, str], ...] = ()) -> str:
+    """The sums of ``parts`` (a table of ``per_unit_select`` rows over parts of the same rows) merged into the
+    side's temporary table of sums."""
+    columns = [(quote(r.measure), "double precision") for r in rules_by_kind()[kind][side]]
+    columns += [(name, "bigint") for name, _ in extra]
+    merged = ", ".join(f"sum({c})::{t} AS {c}" for c, t in columns)
+    return (
+        f"CREATE TEMP TABLE {per_unit_table(side)} ON COMMIT DROP AS "
+        f"SELECT unit_id, day, {merged} FROM {parts} GROUP BY 1, 2"
+    )
 
 
 def recompute_sql(kind: str, side: str) -> str:
@@ -119,23 +133,15 @@ def touch_sql(kind: str, where: str, table: str | None = None) -> str:
 
 
 def first_sums(kind: str) -> str:
-    """The temporary table of the first side's sums (where ``sum_whole`` keeps its ``extra`` aggregates)."""
+    """The temporary table of the first side's sums (where ``newmonth`` keeps its ``extra`` counts)."""
     return per_unit_table(next(iter(rules_by_kind()[kind])))
-
-
-async def sum_whole(connection, kind: str, table: str, extra: tuple[str, ...] = ()) -> None:
-    """Sum ``table`` whole — every raw row of the days it holds (``newmonth``) — for ``recompute(…, summed=True)``,
-    and add the keys it holds to ``touched``. ``extra``: more aggregates, kept in the first side's sums."""
-    await connection.execute(TOUCHED_DDL)
-    for number, side in enumerate(rules_by_kind()[kind]):
-        await connection.execute(per_unit_sql(kind, side, table, () if number else extra))
-        await connection.execute(f"INSERT INTO touched (unit_id, day) SELECT unit_id, day FROM {per_unit_table(side)}")
 
 
 async def recompute(connection, kind: str, summed: bool = False) -> None:
     """Recompute the daily measures of ``kind`` for the keys in ``touched`` (asyncpg connection).
 
-    ``summed``: the sums per (unit, day) are there already (``sum_whole``).
+    ``summed``: the sums per (unit, day) of every side are there already, and their keys in ``touched``
+    (``newmonth``).
     """
     from services.ingest.rules import flow_measures
 

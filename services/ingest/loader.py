@@ -280,6 +280,16 @@ async def merge_stage(apg, kind: RecordKind, stage: str, feed: RowFeed) -> None:
     await insert_into_raw(apg, kind, stage)
 
 
+# every month partition's own unique index on the natural key (migration ingest_0007: a unique index of the
+# partitioned table would have to hold ``day``, letting a key repeat on two days)
+KEY_INDEX = 'CREATE UNIQUE INDEX {name} ON {table} (record_id COLLATE "C", source COLLATE "C")'
+
+
+def key_index_sql(partition: str, table: str | None = None) -> str:
+    """Build the key index of month partition ``partition`` (a bare name) on ``table`` (default: the partition)."""
+    return KEY_INDEX.format(name=f"{partition}_key", table=table or f"ingest.{partition}")
+
+
 def partition_name(kind: RecordKind, month: date) -> str:
     """The monthly partition of a raw table (the name ``ingest.ensure_partition`` gives it)."""
     return f"{kind.table}_{month:%Y}m{month:%m}"
@@ -289,8 +299,8 @@ async def insert_into_raw(apg, kind: RecordKind, stage: str) -> None:
     """Move the stage's rows into the raw table.
 
     A month the raw table has no partition for yet is built whole: a plain table is filled, then attached as the
-    month's partition, and attaching builds its indexes in one sorted pass each — instead of inserting 1 M rows
-    one by one into three indexes (1M calls of one month: 3.8 s → 2.5 s). Same transaction, so the batch is
+    month's partition; its key index and (by attaching) the parent's indexes are built in one sorted pass each —
+    instead of inserting 1 M rows one by one into each index (1M calls of one month: 3.8 s → 2.5 s). Same transaction, so the batch is
     still stored whole or not at all; the kind's lock (held) keeps other loaders of the kind out. Rows of months
     that already have a partition are inserted as usual. ``touched`` holds every (unit, day) of the stage.
     """
@@ -315,6 +325,7 @@ async def insert_into_raw(apg, kind: RecordKind, stage: str) -> None:
             month,
             next_month(month),
         )
+        await apg.execute(key_index_sql(partition_name(kind, month)))
         await apg.execute(f"ALTER TABLE {table} ATTACH PARTITION {partition} FOR VALUES {bounds}")
         await apg.execute(f"ALTER TABLE {partition} DROP CONSTRAINT month_bounds")
     if stored:

@@ -21,6 +21,7 @@ attaching it — by the failure's clean-up (``drop_leftovers``), or at the next 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import threading
 from collections.abc import Awaitable, Callable
@@ -32,7 +33,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from services.ingest import aggregation, bulk, quality
-from services.ingest.loader import KIND_LOCK, RowFeed, key_match, next_month, partition_name
+from services.ingest.loader import KIND_LOCK, RowFeed, key_index_sql, key_match, next_month, partition_name
 from services.ingest.reader import CsvLayout
 from services.ingest.records import RecordKind
 
@@ -40,6 +41,8 @@ from services.ingest.records import RecordKind
 MIN_BYTES = 32 << 20
 SCRATCH_PREFIX = "bulk_load_"
 
+# the sums are made in this many ranges of the table's blocks, shared by the three connections
+SUM_PARTS = 12
 # the work after the COPY: one process per connection (parallel workers would only share the same two cores)
 _SERIAL = "SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL max_parallel_maintenance_workers = 0"
 
@@ -319,16 +322,23 @@ async def _helper_transaction(helper, work: Callable[[], Awaitable[Any]]) -> Any
         return await work()
 
 
+def _block_ranges(blocks: int, parts: int) -> list[tuple[int, int | None]]:
+    """``parts`` ranges of block numbers covering a table of ``blocks`` blocks (the last one open-ended)."""
+    bounds = sorted({blocks * i // parts for i in range(parts)})
+    return [(low, high) for low, high in zip(bounds, [*bounds[1:], None], strict=True)]
+
+
 async def _attach_if_clean(
     apg, helpers, kind: RecordKind, feed: RowFeed, layout: CsvLayout, table: str, month: date, lines: int
 ) -> bool:
     """Every row of ``table`` is of ``month`` (its CHECK); attach it if the rest holds too.
 
-    The work after the COPY runs on three connections at once, one scan of the table each, and every scan
-    does all it can: the load's transaction sums the rows and counts, per day, those the checks refuse (scope,
-    time order, bounds); one helper builds the B-tree index(es) the raw table's partitions have; the other
-    counts distinct keys and runs the consistency checks in one scan, looks for keys already stored, then
-    builds the other indexes. ATTACH adopts the indexes instead of building them. Until the helpers are done
+    The work after the COPY runs on three connections at once. One helper builds the B-tree index(es) the raw
+    table's partitions have; the other counts distinct keys and runs the consistency checks in one scan, looks
+    for keys already stored, then builds the other indexes (ATTACH adopts them instead of building them). The
+    sums — the largest part — are made in ranges of the table's blocks: the load's transaction starts on them at
+    once, and each helper takes the ranges left when its own work is done, so that all three end together. The
+    same scans count, per day, the rows the checks refuse (scope, time order, bounds). Until the helpers are done
     the load's transaction takes no lock on the table but a reader's, which blocks none of theirs."""
     raw = f"ingest.{kind.table}"
     one, other = helpers
@@ -345,58 +355,97 @@ async def _attach_if_clean(
         # statistics (after DROP EXPRESSION, which drops the column's): the checks' join and the sums (without
         # them, 40,000 groups are assumed and sorted on disk instead of hashing a few hundred)
         await one.execute(f"SET LOCAL default_statistics_target = 10; ANALYZE {table}")
-        return await one.fetch(
-            "SELECT c.relname, pg_get_indexdef(i.indexrelid), a.amname = 'btree' FROM pg_index i "
-            "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam WHERE i.indrelid = $1::regclass",
+        indexes = await one.fetch(
+            "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "WHERE i.indrelid = $1::regclass",
             raw,
         )
+        blocks = await one.fetchval("SELECT pg_relation_size($1::regclass) / current_setting('block_size')::int", table)
+        return indexes, blocks
 
-    indexes = await _helper_transaction(one, settle)
+    indexes, blocks = await _helper_transaction(one, settle)
     partition = partition_name(kind, month)
 
-    async def build(helper, btree: bool) -> None:
-        await helper.execute("SET LOCAL maintenance_work_mem = '256MB'")
-        for name, definition, is_btree in indexes:  # CREATE INDEX name ON ONLY parent USING method (...)
-            if is_btree == btree:
+    async def build_key_index() -> bool:
+        """The month's unique key index; ``False``: the file repeats a key (the usual path reports it)."""
+        await one.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        await one.execute("SAVEPOINT key_index")
+        try:
+            await one.execute(key_index_sql(partition, table))
+        except asyncpg.UniqueViolationError:
+            await one.execute("ROLLBACK TO SAVEPOINT key_index")
+            return False
+        return True
+
+    async def check_rows():
+        checks = ", ".join(quality.check_columns(kind.name)) or "count(*)"
+        row = await other.fetchrow(f"SELECT {checks} FROM {table} r")
+        stored = await other.fetchval(f"SELECT EXISTS (SELECT 1 FROM {table} s JOIN {raw} r ON {key_match('r', 's')})")
+        if not stored:  # else corrections: the usual path replaces the stored versions
+            for name, definition in indexes:  # the parent's: CREATE INDEX name ON ONLY parent USING method (...)
                 # named as ATTACH would name it: the partition's name where the parent's was
                 own = (
                     partition + name.removeprefix(kind.table) if name.startswith(kind.table) else f"{partition}_{name}"
                 )
-                await helper.execute(f"CREATE INDEX {own} ON {table} USING {definition.split(' USING ', 1)[1]}")
-
-    async def check_keys():
-        # a key twice in the file (or a record id two sources share: the usual path sorts that out)
-        await other.execute("SET LOCAL work_mem = '128MB'")
-        row = await other.fetchrow(
-            f"SELECT {', '.join(['count(DISTINCT hashtextextended(r.record_id, 0)) AS keys', *quality.check_columns(kind.name)])} "
-            f"FROM {table} r"
-        )
-        await other.execute("SET LOCAL work_mem TO DEFAULT")
-        stored = await other.fetchval(f"SELECT EXISTS (SELECT 1 FROM {table} s JOIN {raw} r ON {key_match('r', 's')})")
-        if not stored:  # else corrections: the usual path replaces the stored versions
-            await build(other, btree=False)
-        return row["keys"], stored, quality.checks_from(kind.name, row)
+                await other.execute(f"CREATE INDEX {own} ON {table} USING {definition.split(' USING ', 1)[1]}")
+        return stored, quality.checks_from(kind.name, row)
 
     ok = bulk.typed_checks(kind, layout, set(feed.units_in_scope))
+    counts = (("rows_summed", "count(*)"), ("rows_refused", f"count(*) FILTER (WHERE NOT coalesce({ok}, false))"))
+    sides = list(aggregation.rules_by_kind()[kind.name])
+
+    def part_sql(side: str, low: int, high: int | None) -> str:
+        blocks_in = f"r.ctid >= '({low},0)'::tid" + (f" AND r.ctid < '({high},0)'::tid" if high is not None else "")
+        return aggregation.per_unit_select(
+            kind.name, side, f"ONLY {table} r WHERE {blocks_in}", counts if side == sides[0] else ()
+        )
+
     await apg.execute(_SERIAL)
-    counts = ("count(*) AS rows_summed", f"count(*) FILTER (WHERE NOT coalesce({ok}, false)) AS rows_refused")
+    for side in sides:
+        await apg.execute(f"CREATE TEMP TABLE {_parts(side)} ON COMMIT DROP AS {part_sql(side, 0, 0)} WITH NO DATA")
+    todo = collections.deque((side, *span) for side in sides for span in _block_ranges(blocks, SUM_PARTS))
+    fetched: dict[str, list] = {side: [] for side in sides}
+
+    async def sum_parts(connection) -> None:
+        while todo:
+            side, low, high = todo.popleft()
+            if connection is apg:
+                await apg.execute(f"INSERT INTO {_parts(side)} {part_sql(side, low, high)}")
+            else:
+                fetched[side] += await connection.fetch(part_sql(side, low, high))
+
+    async def then_sum(helper, work):
+        result = await work()
+        await sum_parts(helper)
+        return result
+
     results = await asyncio.gather(
-        _helper_transaction(one, lambda: build(one, btree=True)),
-        _helper_transaction(other, check_keys),
-        aggregation.sum_whole(apg, kind.name, table, counts),
+        _helper_transaction(one, lambda: then_sum(one, build_key_index)),
+        _helper_transaction(other, lambda: then_sum(other, check_rows)),
+        sum_parts(apg),
         return_exceptions=True,  # each connection's statement ends before the load's transaction goes on
     )
     for result in results:
         if isinstance(result, BaseException):
             raise result
+    unique, (stored, feed.checks) = results[0], results[1]
+    await apg.execute(aggregation.TOUCHED_DDL)
+    for side in sides:
+        if fetched[side]:
+            await apg.copy_records_to_table(_parts(side), records=fetched[side])
+        await apg.execute(
+            aggregation.merged_sums_sql(kind.name, side, _parts(side), counts if side == sides[0] else ())
+        )
+        await apg.execute(f"DROP TABLE {_parts(side)}")
+        sums = aggregation.per_unit_table(side)
+        await apg.execute(f"INSERT INTO touched (unit_id, day) SELECT unit_id, day FROM {sums}")
     await apg.execute(_SERIAL.replace("= 0", "TO DEFAULT"))
-    keys, stored, feed.checks = results[1]
     grouped = await apg.fetch(
         f"SELECT day, sum(rows_summed)::bigint, sum(rows_refused)::bigint FROM {aggregation.first_sums(kind.name)} "
         "GROUP BY 1 ORDER BY 1"
     )
     total = sum(n for _, n, _ in grouped)
-    if total != lines or total == 0 or any(refused for _, _, refused in grouped) or keys != total or stored:
+    if total != lines or total == 0 or any(refused for _, _, refused in grouped) or not unique or stored:
         return False
     await apg.execute(f"ALTER TABLE {table} RENAME TO {partition}")
     partition = f"ingest.{partition}"
@@ -413,3 +462,8 @@ async def _attach_if_clean(
     feed.counts.rows_read = feed.counts.rows_valid = feed.counts.rows_new = total
     feed.summed = True
     return True
+
+
+def _parts(side: str) -> str:
+    """The temporary table of one side's sums per part of the table's blocks."""
+    return f"{aggregation.per_unit_table(side)}_parts"

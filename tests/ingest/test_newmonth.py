@@ -106,8 +106,8 @@ async def test_a_new_month_is_copied_in_two_streams_and_stored_as_the_python_pat
         database,
         "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = 'ingest.raw_call_2025m02'::regclass",
     )
-    assert sorted(re.sub(r"CREATE INDEX \S+ ON \S+", "", r[0]) for r in indexes) == [
-        ' USING brin (day, batch_id)', ' USING btree (record_id COLLATE "C")'
+    assert sorted(re.sub(r"CREATE (UNIQUE )?INDEX \S+ ON \S+", "", r[0]) for r in indexes) == [
+        ' USING brin (day, batch_id)', ' USING btree (record_id COLLATE "C", source COLLATE "C")'
     ]  # fmt: skip
     constraints = await _fetch(
         database, "SELECT 1 FROM pg_constraint WHERE conrelid = 'ingest.raw_call_2025m02'::regclass"
