@@ -1,15 +1,16 @@
 """A large plain file of one month new to the raw table: two COPY streams build the month's partition.
 
 PostgreSQL runs a COPY in one backend, on one core. A large canonical CSV whose lines are all plain
-(``bulk.plain_line_pattern``) is instead COPYed in two halves at once, over the load's own connection
-and a second one, straight into one table shaped like the raw table's partitions (``day`` generated
-from the record's time in the source's zone, ``batch_id`` and ``row_no`` filled in by defaults: each
+(``bulk.plain_line_pattern``) is instead COPYed in two halves at once, over two helper connections of the
+pool, each half in one COPY fed chunk by chunk (the next chunk is read and checked plain while PostgreSQL
+parses the one before), straight into one table shaped like the raw table's partitions (``day`` generated
+from the record's time at the month's UTC offset, ``batch_id`` and ``row_no`` filled in by defaults: each
 half numbers its rows from its own sequence, so row numbers are the file's). That table is created and
-committed beforehand under a name of its own (``ingest.bulk_load_<kind>_<batch>``): the second
-connection's half is committed into it, but nobody reads it — it is not part of the raw table. The
-load's transaction then checks it whole and, if it holds exactly one month the raw table has no
-partition for, renames and attaches it as that month's partition; attaching builds its indexes. So
-readers see all of the batch's rows at the load's commit, or none of them.
+committed beforehand under a name of its own (``ingest.bulk_load_<kind>_<batch>``), and both halves are
+committed into it, but nobody reads it — it is not part of the raw table. Then the three connections share
+the rest (``_attach_if_clean``): indexes, checks, sums. If the table holds exactly one month the raw table has
+no partition for, and passes every check, the load's transaction renames and attaches it as that month's
+partition. So readers see all of the batch's rows at the load's commit, or none of them.
 
 Every other outcome gives the file back to the usual bulk path (``bulk.stage_plain_csv``), which starts
 again from the first line: a chunk that is not all plain, a row the checks refuse (unit outside the
@@ -328,18 +329,28 @@ def _block_ranges(blocks: int, parts: int) -> list[tuple[int, int | None]]:
     return [(low, high) for low, high in zip(bounds, [*bounds[1:], None], strict=True)]
 
 
+def part_select(kind: str, side: str, table: str, span: tuple[int, int | None], extra=()) -> str:
+    """``aggregation.per_unit_select`` over the rows of ``table`` in the blocks of ``span`` (a TID range scan)."""
+    low, high = span
+    blocks_in = f"r.ctid >= '({int(low)},0)'::tid" + (
+        f" AND r.ctid < '({int(high)},0)'::tid" if high is not None else ""
+    )
+    return aggregation.per_unit_select(kind, side, f"ONLY {table} r WHERE {blocks_in}", extra)
+
+
 async def _attach_if_clean(
     apg, helpers, kind: RecordKind, feed: RowFeed, layout: CsvLayout, table: str, month: date, lines: int
 ) -> bool:
     """Every row of ``table`` is of ``month`` (its CHECK); attach it if the rest holds too.
 
-    The work after the COPY runs on three connections at once. One helper builds the B-tree index(es) the raw
-    table's partitions have; the other counts distinct keys and runs the consistency checks in one scan, looks
-    for keys already stored, then builds the other indexes (ATTACH adopts them instead of building them). The
-    sums — the largest part — are made in ranges of the table's blocks: the load's transaction starts on them at
-    once, and each helper takes the ranges left when its own work is done, so that all three end together. The
-    same scans count, per day, the rows the checks refuse (scope, time order, bounds). Until the helpers are done
-    the load's transaction takes no lock on the table but a reader's, which blocks none of theirs."""
+    The work after the COPY runs on three connections at once. One helper builds the month's unique key index
+    (``loader.key_index_sql``), whose build fails if the file repeats a key; the other runs the consistency
+    checks in one scan, looks for keys already stored, then builds the raw table's own indexes (ATTACH adopts
+    them instead of building them). The sums — the largest part — are made in ranges of the table's blocks: the
+    load's transaction starts on them at once, and each helper takes the ranges left when its own work is done,
+    so that all three end together (the helpers' sums are sent back and merged with the load's). The same scans
+    count, per day, the rows the checks refuse (scope, time order, bounds). Until the helpers are done the load's
+    transaction takes no lock on the table but a reader's, which blocks none of theirs."""
     raw = f"ingest.{kind.table}"
     one, other = helpers
     await apg.execute("SELECT pg_advisory_xact_lock(hashtext($1))", KIND_LOCK + kind.name)
@@ -365,6 +376,10 @@ async def _attach_if_clean(
 
     indexes, blocks = await _helper_transaction(one, settle)
     partition = partition_name(kind, month)
+    sides = list(aggregation.rules_by_kind()[kind.name])
+    # the sums' parts (side, first block, block after the last) not yet taken by a connection
+    todo = collections.deque((side, *span) for side in sides for span in _block_ranges(blocks, SUM_PARTS))
+    fetched: dict[str, list] = {side: [] for side in sides}  # the parts the helpers summed
 
     async def build_key_index() -> bool:
         """The month's unique key index; ``False``: the file repeats a key (the usual path reports it)."""
@@ -374,6 +389,7 @@ async def _attach_if_clean(
             await one.execute(key_index_sql(partition, table))
         except asyncpg.UniqueViolationError:
             await one.execute("ROLLBACK TO SAVEPOINT key_index")
+            todo.clear()  # the file takes the usual path: no sums left to make
             return False
         return True
 
@@ -381,7 +397,9 @@ async def _attach_if_clean(
         checks = ", ".join(quality.check_columns(kind.name)) or "count(*)"
         row = await other.fetchrow(f"SELECT {checks} FROM {table} r")
         stored = await other.fetchval(f"SELECT EXISTS (SELECT 1 FROM {table} s JOIN {raw} r ON {key_match('r', 's')})")
-        if not stored:  # else corrections: the usual path replaces the stored versions
+        if stored:  # corrections: the usual path replaces the stored versions
+            todo.clear()
+        else:
             for name, definition in indexes:  # the parent's: CREATE INDEX name ON ONLY parent USING method (...)
                 # named as ATTACH would name it: the partition's name where the parent's was
                 own = (
@@ -392,19 +410,13 @@ async def _attach_if_clean(
 
     ok = bulk.typed_checks(kind, layout, set(feed.units_in_scope))
     counts = (("rows_summed", "count(*)"), ("rows_refused", f"count(*) FILTER (WHERE NOT coalesce({ok}, false))"))
-    sides = list(aggregation.rules_by_kind()[kind.name])
 
     def part_sql(side: str, low: int, high: int | None) -> str:
-        blocks_in = f"r.ctid >= '({low},0)'::tid" + (f" AND r.ctid < '({high},0)'::tid" if high is not None else "")
-        return aggregation.per_unit_select(
-            kind.name, side, f"ONLY {table} r WHERE {blocks_in}", counts if side == sides[0] else ()
-        )
+        return part_select(kind.name, side, table, (low, high), counts if side == sides[0] else ())
 
     await apg.execute(_SERIAL)
     for side in sides:
         await apg.execute(f"CREATE TEMP TABLE {_parts(side)} ON COMMIT DROP AS {part_sql(side, 0, 0)} WITH NO DATA")
-    todo = collections.deque((side, *span) for side in sides for span in _block_ranges(blocks, SUM_PARTS))
-    fetched: dict[str, list] = {side: [] for side in sides}
 
     async def sum_parts(connection) -> None:
         while todo:

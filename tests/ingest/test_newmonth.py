@@ -7,8 +7,10 @@ These run on a committed database with a pooled engine (the two-stream path need
 from __future__ import annotations
 
 import io
+import itertools
 import re
 
+import asyncpg
 import pytest
 
 from hotline.cli.demo import DEMO_ADMIN, load_demo_units
@@ -207,3 +209,51 @@ async def test_scratch_tables_of_batches_no_longer_loading_are_dropped(database)
 
 async def test_the_second_connection_is_not_used_inside_a_test_transaction(db):
     assert batches._second_connection(db) is None
+
+
+async def test_sums_made_in_block_ranges_and_merged_are_the_sums_of_the_whole(database):
+    """The helpers sum ranges of the month's blocks and the load merges them (``newmonth.part_select``,
+    ``aggregation.merged_sums_sql``): the same sums as one pass over the whole month."""
+    assert (await _send(database, to_csv(_rows("2025-09", 3000), columns=COLUMNS)))["counts"]["new"] == 3000
+    table, extra = "ingest.raw_call_2025m09", (("rows_summed", "count(*)"),)
+    async with database.session() as session:
+        apg = await batches._driver(session)
+        async with apg.transaction():
+            blocks = await apg.fetchval("SELECT pg_relation_size($1::regclass) / 8192", table)
+            ranges = newmonth._block_ranges(blocks, 7)
+            assert blocks > 7 and len(ranges) == 7 and ranges[0][0] == 0 and ranges[-1][1] is None
+            assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
+            whole = await apg.fetch(
+                aggregation.per_unit_select("call", "unit", f"ONLY {table} r", extra) + "ORDER BY 1, 2"
+            )
+            await apg.execute(
+                f"CREATE TEMP TABLE parts AS {newmonth.part_select('call', 'unit', table, (0, 0), extra)}"
+            )
+            for span in ranges:
+                await apg.execute(f"INSERT INTO parts {newmonth.part_select('call', 'unit', table, span, extra)}")
+            assert await apg.fetchval("SELECT count(*) > 2 * 28 FROM parts")  # days summed in several parts
+            await apg.execute(aggregation.merged_sums_sql("call", "unit", "parts", extra))
+            merged = await apg.fetch(f"SELECT * FROM {aggregation.per_unit_table('unit')} ORDER BY 1, 2")
+    assert [tuple(r) for r in merged] == [tuple(r) for r in whole]
+    assert sum(r["rows_summed"] for r in merged) == 3000 and len(merged) == 3 * 28
+
+
+async def test_a_month_holds_a_key_once(database):
+    """Each month partition has its own unique key index (migration ingest_0007), however it was made: a second
+    version of a stored key is refused by PostgreSQL itself, not only by the loader's merge."""
+    await _send(database, to_csv(_rows("2025-10", 50), columns=COLUMNS))  # a month built whole by two streams
+    november = (
+        "INSERT INTO ingest.raw_call (source, record_id, unit_id, started_at, direction, outcome, day, batch_id, "
+        "row_no) VALUES ('acd', 'n1', 'GZ-T1-A001', '2025-11-02 10:00+08', 'inbound', 'answered', '2025-11-02', 1, 1)"
+    )
+    async with database.session() as session:
+        apg = await batches._driver(session)
+        await apg.execute("SELECT ingest.ensure_partition('raw_call', '2025-11-01')")  # a month made by the function
+        await apg.execute(november)
+        for again in ("INSERT INTO ingest.raw_call SELECT * FROM ingest.raw_call WHERE record_id = 'c1'", november):
+            with pytest.raises(asyncpg.UniqueViolationError):
+                async with apg.transaction():
+                    await apg.execute(again)
+        # the same record id under another source is another key
+        await apg.execute(november.replace("'acd'", "'other'"))
+        assert await apg.fetchval("SELECT count(*) FROM ingest.raw_call WHERE record_id IN ('c1', 'n1')") == 3
