@@ -295,7 +295,9 @@ def _compile(pattern: bytes) -> re2._Regexp:
 
 def typed_checks(kind: RecordKind, layout: CsvLayout, units: set[str]) -> str:
     """SQL over a typed row of a plain file: true if it passes the checks a plain form does not prove (unit in
-    scope, time order, bounds, text length, required columns the file lacks)."""
+    scope, time order, bounds, text length, required columns the file lacks). A plain text is ASCII, so its
+    length is its size in bytes (``octet_length``: no character count); a plain number has no sign, so a
+    minimum of zero or less holds already."""
     names = kind.field_names
     checks = []
     present = set(layout.names)
@@ -303,8 +305,8 @@ def typed_checks(kind: RecordKind, layout: CsvLayout, units: set[str]) -> str:
         if f.required and f.name not in present and f.name != "source":
             checks.append("false")
         if f.type == "text":
-            checks.append(f"({f.name} IS NULL OR length({f.name}) <= {MAX_TEXT})")
-        if f.minimum is not None:
+            checks.append(f"({f.name} IS NULL OR octet_length({f.name}) <= {MAX_TEXT})")
+        if f.minimum is not None and not (f.type in ("int", "float") and f.minimum <= 0):
             checks.append(f"({f.name} IS NULL OR {f.name} >= {f.minimum!r})")
         if f.maximum is not None:
             checks.append(f"({f.name} IS NULL OR {f.name} <= {f.maximum!r})")

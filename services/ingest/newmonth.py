@@ -25,6 +25,7 @@ import asyncio
 import collections
 import contextlib
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import date, datetime
@@ -42,6 +43,8 @@ from services.ingest.records import RecordKind
 MIN_BYTES = 32 << 20
 SCRATCH_PREFIX = "bulk_load_"
 
+# at most one progress write per this many seconds of COPY
+PROGRESS_SECONDS = 0.5
 # the sums are made in this many ranges of the table's blocks, shared by the three connections
 SUM_PARTS = 12
 # the work after the COPY: one process per connection (parallel workers would only share the same two cores)
@@ -295,9 +298,14 @@ async def _fill_and_attach(apg, helpers, kind, feed, layout, file, table, month,
         nonlocal lines
         lines += n
 
+    reported = time.monotonic()
+
     async def progress(n: int) -> None:
+        nonlocal reported
         await count(n)
-        if on_progress is not None:
+        # a progress write is a transaction of its own, which the stream waits for: a few a second are enough
+        if on_progress is not None and time.monotonic() - reported >= PROGRESS_SECONDS:
+            reported = time.monotonic()
             await on_progress("validating", lines)
 
     one, other = helpers
@@ -344,12 +352,11 @@ async def _attach_if_clean(
     """Every row of ``table`` is of ``month`` (its CHECK); attach it if the rest holds too.
 
     The work after the COPY runs on three connections at once. One helper builds the month's unique key index
-    (``loader.key_index_sql``), whose build fails if the file repeats a key; the other runs the consistency
-    checks in one scan, looks for keys already stored, then builds the raw table's own indexes (ATTACH adopts
-    them instead of building them). The sums — the largest part — are made in ranges of the table's blocks: the
+    (``loader.key_index_sql``), whose build fails if the file repeats a key; the other looks for keys already
+    stored, then builds the raw table's own indexes (ATTACH adopts them instead of building them). The sums — the largest part — are made in ranges of the table's blocks: the
     load's transaction starts on them at once, and each helper takes the ranges left when its own work is done,
     so that all three end together (the helpers' sums are sent back and merged with the load's). The same scans
-    count, per day, the rows the checks refuse (scope, time order, bounds). Until the helpers are done the load's
+    count, per day, the rows the checks refuse (scope, time order, bounds), and run the consistency checks. Until the helpers are done the load's
     transaction takes no lock on the table but a reader's, which blocks none of theirs."""
     raw = f"ingest.{kind.table}"
     one, other = helpers
@@ -394,8 +401,6 @@ async def _attach_if_clean(
         return True
 
     async def check_rows():
-        checks = ", ".join(quality.check_columns(kind.name)) or "count(*)"
-        row = await other.fetchrow(f"SELECT {checks} FROM {table} r")
         stored = await other.fetchval(f"SELECT EXISTS (SELECT 1 FROM {table} s JOIN {raw} r ON {key_match('r', 's')})")
         if stored:  # corrections: the usual path replaces the stored versions
             todo.clear()
@@ -406,10 +411,15 @@ async def _attach_if_clean(
                     partition + name.removeprefix(kind.table) if name.startswith(kind.table) else f"{partition}_{name}"
                 )
                 await other.execute(f"CREATE INDEX {own} ON {table} USING {definition.split(' USING ', 1)[1]}")
-        return stored, quality.checks_from(kind.name, row)
+        return stored
 
     ok = bulk.typed_checks(kind, layout, set(feed.units_in_scope))
-    counts = (("rows_summed", "count(*)"), ("rows_refused", f"count(*) FILTER (WHERE NOT coalesce({ok}, false))"))
+    # counted in the same scans as the sums: per day, the rows and those the checks refuse; the consistency checks
+    counts = (
+        ("rows_summed", "count(*)"),
+        ("rows_refused", f"count(*) FILTER (WHERE NOT coalesce({ok}, false))"),
+        *quality.check_aggregates(kind.name),
+    )
 
     def part_sql(side: str, low: int, high: int | None) -> str:
         return part_select(kind.name, side, table, (low, high), counts if side == sides[0] else ())
@@ -440,7 +450,7 @@ async def _attach_if_clean(
     for result in results:
         if isinstance(result, BaseException):
             raise result
-    unique, (stored, feed.checks) = results[0], results[1]
+    unique, stored = results[0], results[1]
     await apg.execute(aggregation.TOUCHED_DDL)
     for side in sides:
         if fetched[side]:
@@ -452,11 +462,17 @@ async def _attach_if_clean(
         sums = aggregation.per_unit_table(side)
         await apg.execute(f"INSERT INTO touched (unit_id, day) SELECT unit_id, day FROM {sums}")
     await apg.execute(_SERIAL.replace("= 0", "TO DEFAULT"))
+    sums_table = aggregation.first_sums(kind.name)
     grouped = await apg.fetch(
-        f"SELECT day, sum(rows_summed)::bigint, sum(rows_refused)::bigint FROM {aggregation.first_sums(kind.name)} "
-        "GROUP BY 1 ORDER BY 1"
+        f"SELECT day, sum(rows_summed)::bigint, sum(rows_refused)::bigint FROM {sums_table} GROUP BY 1 ORDER BY 1"
     )
     total = sum(n for _, n, _ in grouped)
+    checked = quality.check_aggregates(kind.name)
+    if checked:
+        totals = ", ".join(f"sum({name})::bigint AS {name}" for name, _ in checked)
+        feed.checks = quality.checks_from(kind.name, await apg.fetchrow(f"SELECT {totals} FROM {sums_table}"))
+    else:
+        feed.checks = []
     if total != lines or total == 0 or any(refused for _, _, refused in grouped) or not unique or stored:
         return False
     await apg.execute(f"ALTER TABLE {table} RENAME TO {partition}")

@@ -111,18 +111,20 @@ def assemble(
     }
 
 
-def check_columns(kind: str) -> list[str]:
-    """SQL select items (alias ``r``) counting, per consistency check of ``kind``, the rows it applies to and those
-    failing it — to add to a scan made anyway (``checks_from`` reads them)."""
-    return [
-        f"count(*) FILTER (WHERE {applies}) AS check_{i}_checked, "
-        f"count(*) FILTER (WHERE {applies} AND NOT ({passes})) AS check_{i}_failed"
-        for i, (_, applies, passes) in enumerate(CONSISTENCY_CHECKS.get(kind, []))
-    ]
+def check_aggregates(kind: str) -> list[tuple[str, str]]:
+    """(name, SQL aggregate over alias ``r``) counting, per consistency check of ``kind``, the rows it applies to
+    and those failing it — to add to a scan made anyway (``checks_from`` reads them)."""
+    out = []
+    for i, (_, applies, passes) in enumerate(CONSISTENCY_CHECKS.get(kind, [])):
+        out += [
+            (f"check_{i}_checked", f"count(*) FILTER (WHERE {applies})"),
+            (f"check_{i}_failed", f"count(*) FILTER (WHERE {applies} AND NOT ({passes}))"),
+        ]
+    return out
 
 
 def checks_from(kind: str, row) -> list[dict[str, Any]]:
-    """The consistency checks' results from a row holding ``check_columns``."""
+    """The consistency checks' results from a row holding ``check_aggregates``' values by name."""
     return [
         {"kind": kind, "check": description, "checked": row[f"check_{i}_checked"], "failed": row[f"check_{i}_failed"]}
         for i, (description, _, _) in enumerate(CONSISTENCY_CHECKS.get(kind, []))
@@ -131,10 +133,11 @@ def checks_from(kind: str, row) -> list[dict[str, Any]]:
 
 async def run_checks(apg, kind: str, where: str, *args) -> list[dict[str, Any]]:
     """The consistency checks of the kind's raw rows matching ``where``."""
-    columns = check_columns(kind)
-    if not columns:
+    aggregates = check_aggregates(kind)
+    if not aggregates:
         return []
-    row = await apg.fetchrow(f"SELECT {', '.join(columns)} FROM ingest.raw_{kind} r WHERE {where}", *args)
+    columns = ", ".join(f"{aggregate} AS {name}" for name, aggregate in aggregates)
+    row = await apg.fetchrow(f"SELECT {columns} FROM ingest.raw_{kind} r WHERE {where}", *args)
     return checks_from(kind, row)
 
 
