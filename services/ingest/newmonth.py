@@ -43,6 +43,8 @@ from services.ingest.records import RecordKind
 MIN_BYTES = 32 << 20
 SCRATCH_PREFIX = "bulk_load_"
 
+# how long to wait for each helper connection of the pool before leaving the file to the usual path
+HELPER_WAIT_SECONDS = 2.0
 # at most one progress write per this many seconds of COPY
 PROGRESS_SECONDS = 0.5
 # the sums are made in this many ranges of the table's blocks, shared by the three connections
@@ -225,7 +227,13 @@ async def load(
         return False
     middle, rows_before = split
     table = scratch_table(kind.name, feed.batch_id)
-    async with second() as one, second() as other:
+    async with contextlib.AsyncExitStack() as stack:
+        try:  # a pool busy with other loads: the usual path needs no helper
+            one, other = [
+                await asyncio.wait_for(stack.enter_async_context(second()), HELPER_WAIT_SECONDS) for _ in range(2)
+            ]
+        except TimeoutError:
+            return False
         await _create_scratch(one, kind, table, feed, zone, month, other.get_server_pid(), rows_before + 1)
         await apg.execute("SAVEPOINT new_month")
         try:

@@ -6,6 +6,7 @@ These run on a committed database with a pooled engine (the two-stream path need
 
 from __future__ import annotations
 
+import asyncio
 import io
 import itertools
 import re
@@ -257,3 +258,19 @@ async def test_a_month_holds_a_key_once(database):
         # the same record id under another source is another key
         await apg.execute(november.replace("'acd'", "'other'"))
         assert await apg.fetchval("SELECT count(*) FROM ingest.raw_call WHERE record_id IN ('c1', 'n1')") == 3
+
+
+async def test_a_pool_with_no_connection_to_spare_leaves_the_file_to_the_usual_path(database, monkeypatch):
+    """The helper connections are waited for briefly: a pool busy with other loads does not hold this one up."""
+    import contextlib
+
+    @contextlib.asynccontextmanager
+    async def busy():
+        await asyncio.sleep(30)  # no connection to spare
+        yield None
+
+    monkeypatch.setattr(batches, "_second_connection", lambda database: busy)
+    monkeypatch.setattr(newmonth, "HELPER_WAIT_SECONDS", 0.05)
+    report = await _send(database, to_csv(_rows("2025-12", 100), columns=COLUMNS))
+    assert report["status"] == "done" and report["counts"]["new"] == 100, report
+    assert "parallelCopyAttach" not in report["timingsSeconds"] and await _leftovers(database) == []
