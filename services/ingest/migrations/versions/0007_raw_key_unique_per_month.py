@@ -27,60 +27,47 @@ KINDS = ("call", "work_order", "rating", "inspection", "callback", "chat_session
          "reported_item")  # fmt: skip
 
 KEY = '(record_id COLLATE "C", source COLLATE "C")'
+CREATE_KEY = f"CREATE UNIQUE INDEX %I ON ingest.%I {KEY}"
+
+
+def _each_partition(kind: str, statement: str) -> str:
+    """Run ``statement`` (a ``format`` string of the partition's key index name and the partition's name) for
+    every month partition of the kind's raw table."""
+    return f"""DO $$
+    DECLARE part text;
+    BEGIN
+        FOR part IN SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                    WHERE i.inhparent = 'ingest.raw_{kind}'::regclass LOOP
+            EXECUTE format('{statement}', part || '_key', part);
+        END LOOP;
+    END $$"""
+
+
+def _ensure_partition(with_key: bool) -> str:
+    key = f"EXECUTE format('{CREATE_KEY}', partition || '_key', partition);" if with_key else ""
+    return f"""CREATE OR REPLACE FUNCTION ingest.ensure_partition(raw_table text, day date) RETURNS void
+    LANGUAGE plpgsql AS $$
+    DECLARE
+        first_day date := date_trunc('month', day)::date;
+        partition text := raw_table || '_' || to_char(first_day, 'YYYY"m"MM');
+    BEGIN
+        IF to_regclass('ingest.' || partition) IS NULL THEN
+            EXECUTE format('CREATE TABLE ingest.%I PARTITION OF ingest.%I FOR VALUES FROM (%L) TO (%L)',
+                           partition, raw_table, first_day, (first_day + interval '1 month')::date);
+            {key}
+        END IF;
+    END $$"""
 
 
 def upgrade() -> None:
     for kind in KINDS:
         op.execute(f"DROP INDEX ingest.ix_raw_{kind}_key")
-        op.execute(
-            f"""DO $$
-            DECLARE part text;
-            BEGIN
-                FOR part IN SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-                            WHERE i.inhparent = 'ingest.raw_{kind}'::regclass LOOP
-                    EXECUTE format('CREATE UNIQUE INDEX %I ON ingest.%I {KEY}', part || '_key', part);
-                END LOOP;
-            END $$"""
-        )
-    op.execute(
-        f"""CREATE OR REPLACE FUNCTION ingest.ensure_partition(raw_table text, day date) RETURNS void
-        LANGUAGE plpgsql AS $$
-        DECLARE
-            first_day date := date_trunc('month', day)::date;
-            partition text := raw_table || '_' || to_char(first_day, 'YYYY"m"MM');
-        BEGIN
-            IF to_regclass('ingest.' || partition) IS NULL THEN
-                EXECUTE format('CREATE TABLE ingest.%I PARTITION OF ingest.%I FOR VALUES FROM (%L) TO (%L)',
-                               partition, raw_table, first_day, (first_day + interval '1 month')::date);
-                EXECUTE format('CREATE UNIQUE INDEX %I ON ingest.%I {KEY}', partition || '_key', partition);
-            END IF;
-        END $$"""
-    )
+        op.execute(_each_partition(kind, CREATE_KEY))
+    op.execute(_ensure_partition(with_key=True))
 
 
 def downgrade() -> None:
-    op.execute(
-        """CREATE OR REPLACE FUNCTION ingest.ensure_partition(raw_table text, day date) RETURNS void
-        LANGUAGE plpgsql AS $$
-        DECLARE
-            first_day date := date_trunc('month', day)::date;
-            partition text := raw_table || '_' || to_char(first_day, 'YYYY"m"MM');
-        BEGIN
-            IF to_regclass('ingest.' || partition) IS NULL THEN
-                EXECUTE format('CREATE TABLE ingest.%I PARTITION OF ingest.%I FOR VALUES FROM (%L) TO (%L)',
-                               partition, raw_table, first_day, (first_day + interval '1 month')::date);
-            END IF;
-        END $$"""
-    )
+    op.execute(_ensure_partition(with_key=False))
     for kind in KINDS:
-        op.execute(
-            f"""DO $$
-            DECLARE part text;
-            BEGIN
-                FOR part IN SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-                            WHERE i.inhparent = 'ingest.raw_{kind}'::regclass LOOP
-                    EXECUTE format('DROP INDEX ingest.%I', part || '_key');
-                END LOOP;
-            END $$"""
-        )
+        op.execute(_each_partition(kind, "DROP INDEX ingest.%I"))
         op.execute(f'CREATE INDEX ix_raw_{kind}_key ON ingest.raw_{kind} (record_id COLLATE "C")')
