@@ -210,8 +210,8 @@ async def load(
     on_progress: Callable[[str, int], Awaitable[Any]] | None,
 ) -> bool:
     """Load the file as a new month's partition, as described above; ``False``: nothing was stored, and the file
-    must take the usual bulk path. ``True``: the rows are stored, ``feed`` counts them, the sums of
-    ``aggregation.sum_whole`` are made and ``touched`` holds their keys.
+    must take the usual bulk path. ``True``: the rows are stored, ``feed`` counts them, their sums per (unit, day)
+    are made (``aggregation.per_unit_table``; ``feed.summed``) and ``touched`` holds their keys.
     """
     zone = str(feed.tz)
     pattern = bulk.plain_line_pattern(kind, layout, zone)
