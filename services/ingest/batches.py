@@ -239,9 +239,9 @@ def _plain_csv(binary: BinaryIO | None, sub: Submission, mapping: ColumnMapping 
         return None
     fmt = detect_format(sub.filename, sub.content_type, sub.format)
     position = binary.tell()
-    # the data part is checked later, by the path that takes the file: the new-month path's check of every line
+    # its data part is checked later, by the path that takes the file: the new-month path's check of every line
     # proves as much, without a pass of its own over the file
-    layout = plain_csv_layout(binary, fmt, data=False)
+    layout = plain_csv_layout(binary, fmt)
     binary.seek(position)
     if layout is None:
         return None

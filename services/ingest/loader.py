@@ -300,8 +300,8 @@ async def insert_into_raw(apg, kind: RecordKind, stage: str) -> None:
 
     A month the raw table has no partition for yet is built whole: a plain table is filled, then attached as the
     month's partition; its key index and (by attaching) the parent's indexes are built in one sorted pass each —
-    instead of inserting 1 M rows one by one into each index (1M calls of one month: 3.8 s → 2.5 s). Same transaction, so the batch is
-    still stored whole or not at all; the kind's lock (held) keeps other loaders of the kind out. Rows of months
+    instead of inserting 1 M rows one by one into each index (1M calls of one month: 3.8 s → 2.5 s). Same
+    transaction, so the batch is still stored whole or not at all; the kind's lock (held) keeps other loaders of the kind out. Rows of months
     that already have a partition are inserted as usual. ``touched`` holds every (unit, day) of the stage.
     """
     table = f"ingest.{kind.table}"
@@ -355,8 +355,8 @@ async def withdraw_rows(apg, kind: str, batch_id: int) -> int:
 
 @dataclass
 class PlainCsv:
-    """A canonical CSV with a plain header (``reader.plain_csv_layout(…, data=False)``; its data part is checked by
-    the path that takes it) and how to stream it through Python instead."""
+    """A canonical CSV with a plain header (``reader.plain_csv_layout``; its data part is checked by the path that
+    takes it) and how to stream it through Python instead."""
 
     binary: BinaryIO
     layout: CsvLayout

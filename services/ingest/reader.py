@@ -201,17 +201,16 @@ class CsvLayout:
     data_offset: int  # byte offset of the first data row
 
 
-def plain_csv_layout(
-    binary: BinaryIO, fmt: str, delimiter: str | None = None, *, data: bool = True
-) -> CsvLayout | None:
-    """The layout of a CSV/TSV that PostgreSQL's COPY reads exactly as ``_csv`` does, else ``None``.
+def plain_csv_layout(binary: BinaryIO, fmt: str, delimiter: str | None = None) -> CsvLayout | None:
+    """The layout of a CSV/TSV whose header PostgreSQL's COPY reads exactly as ``_csv`` does, else ``None``.
 
     Only files without any quote character, in UTF-8 (with or without BOM), whose header ends in ``\\n``
     and without a ``\\.`` line (COPY's end-of-data marker) qualify: in such a file every row is one line and
     every field is the bytes between delimiters, whichever parser reads it. Anything else (quotes, other
     encodings, blank or short rows, bad bytes) is left to the Python reader, which gives the exact messages.
-    Leaves the file positioned at its start. ``data=False``: the header only; the data part is left to
-    ``plain_data`` (or to a check that proves as much of every line, ``bulk.plain_line_pattern``).
+    This looks at the header; the data part is checked by the path that takes the file (``plain_data``, or a
+    check that proves as much of every line, ``bulk.plain_line_pattern``). Leaves the file positioned at its
+    start.
     """
     if fmt not in ("csv", "tsv"):
         return None
@@ -244,8 +243,7 @@ def plain_csv_layout(
     for name in header:
         names.append(name if name not in seen else "")
         seen.add(name)
-    if data and not plain_data(binary, end + 1):
-        return None
+    binary.seek(0)
     return CsvLayout(names, delimiter, end + 1)
 
 
