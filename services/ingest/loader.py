@@ -285,9 +285,10 @@ async def merge_stage(apg, kind: RecordKind, stage: str, feed: RowFeed) -> None:
 KEY_INDEX = 'CREATE UNIQUE INDEX {name} ON {table} (record_id COLLATE "C", source COLLATE "C")'
 
 
-def key_index_sql(partition: str, table: str | None = None) -> str:
-    """Build the key index of month partition ``partition`` (a bare name) on ``table`` (default: the partition)."""
-    return KEY_INDEX.format(name=f"{partition}_key", table=table or f"ingest.{partition}")
+def key_index_sql(partition: str, table: str | None = None, name: str | None = None) -> str:
+    """Build the key index of month partition ``partition`` (a bare name) on ``table`` (default: the partition),
+    named ``name`` (default: the partition's name and ``_key``)."""
+    return KEY_INDEX.format(name=name or f"{partition}_key", table=table or f"ingest.{partition}")
 
 
 def partition_name(kind: RecordKind, month: date) -> str:

@@ -37,10 +37,13 @@ import asyncpg
 from services.ingest import aggregation, bulk, quality
 from services.ingest.loader import KIND_LOCK, RowFeed, key_index_sql, key_match, next_month, partition_name
 from services.ingest.reader import CsvLayout
-from services.ingest.records import RecordKind
+from services.ingest.records import SYSTEM_COLUMNS, RecordKind
 
 # below this many bytes of rows one COPY stream is as quick: the second connection is not worth opening
 MIN_BYTES = 32 << 20
+# a month already stored is rebuilt with the file's rows if it holds at most this many times the file's rows (its
+# rows are copied, and summed again); a larger one takes the file's rows the usual way
+STORED_SHARE = 2
 SCRATCH_PREFIX = "bulk_load_"
 
 # how long to wait for each helper connection of the pool before leaving the file to the usual path
@@ -220,12 +223,15 @@ async def load(
     if pattern is None or end - layout.data_offset < MIN_BYTES:
         return False
     month = _first_month(file, kind, layout)
-    if month is None or await _partitioned(apg, kind, month):
-        return False  # a month stored already: the usual path (duplicates, corrections, rows added to the month)
+    if month is None:
+        return False
+    stored = await _stored_rows(apg, kind, month)
     split = await asyncio.to_thread(_split, file, layout.data_offset, end)
     if split is None:
         return False
     middle, rows_before = split
+    if stored is not None and stored > STORED_SHARE * 2 * rows_before:
+        return False  # a month holding many more rows than the file: the usual path adds the file's rows to it
     table = scratch_table(kind.name, feed.batch_id)
     async with contextlib.AsyncExitStack() as stack:
         try:  # a pool busy with other loads: the usual path needs no helper
@@ -237,14 +243,14 @@ async def load(
         await _create_scratch(one, kind, table, feed, zone, month, other.get_server_pid(), rows_before + 1)
         await apg.execute("SAVEPOINT new_month")
         try:
-            stored = await _fill_and_attach(
-                apg, (one, other), kind, feed, layout, file, table, month, (layout.data_offset, middle, end), pattern,
-                on_progress,
+            done = await _fill_and_attach(
+                apg, (one, other), kind, feed, layout, file, table, (month, stored is not None),
+                (layout.data_offset, middle, end), pattern, on_progress,
             )  # fmt: skip
         except BaseException:
             await _give_up(apg, one, kind, feed)
             raise
-        if not stored:
+        if not done:
             await _give_up(apg, one, kind, feed)
             return False
     await apg.execute("RELEASE SAVEPOINT new_month")
@@ -292,11 +298,15 @@ async def _create_scratch(helper, kind, table, feed, zone, month: date, other_pi
     )
 
 
-async def _partitioned(apg, kind: RecordKind, month: date) -> bool:
-    return await apg.fetchval("SELECT to_regclass($1) IS NOT NULL", f"ingest.{partition_name(kind, month)}")
+async def _stored_rows(apg, kind: RecordKind, month: date) -> int | None:
+    """How many rows the month's partition holds; ``None``: the raw table has no partition for the month."""
+    partition = f"ingest.{partition_name(kind, month)}"
+    if not await apg.fetchval("SELECT to_regclass($1) IS NOT NULL", partition):
+        return None
+    return await apg.fetchval(f"SELECT count(*) FROM ONLY {partition}")
 
 
-async def _fill_and_attach(apg, helpers, kind, feed, layout, file, table, month, bounds, pattern, on_progress) -> bool:
+async def _fill_and_attach(apg, helpers, kind, feed, layout, file, table, months, bounds, pattern, on_progress) -> bool:
     start, middle, end = bounds
     zone = str(feed.tz)
     abort = asyncio.Event()
@@ -327,7 +337,7 @@ async def _fill_and_attach(apg, helpers, kind, feed, layout, file, table, month,
             return False  # a value PostgreSQL refuses, a NULL where the raw table wants a value: Python reports it
         if isinstance(result, BaseException):
             raise result
-    return await _attach_if_clean(apg, helpers, kind, feed, layout, table, month, lines)
+    return await _attach_if_clean(apg, helpers, kind, feed, layout, table, months, lines)
 
 
 async def _helper_transaction(helper, work: Callable[[], Awaitable[Any]]) -> Any:
@@ -355,7 +365,7 @@ def part_select(kind: str, side: str, table: str, span: tuple[int, int | None], 
 
 
 async def _attach_if_clean(
-    apg, helpers, kind: RecordKind, feed: RowFeed, layout: CsvLayout, table: str, month: date, lines: int
+    apg, helpers, kind: RecordKind, feed: RowFeed, layout: CsvLayout, table: str, months: tuple[date, bool], lines: int
 ) -> bool:
     """Every row of ``table`` is of ``month`` (its CHECK); attach it if the rest holds too.
 
@@ -368,16 +378,22 @@ async def _attach_if_clean(
     transaction takes no lock on the table but a reader's, which blocks none of theirs."""
     raw = f"ingest.{kind.table}"
     one, other = helpers
+    month, was_stored = months
+    partition = partition_name(kind, month)
     await apg.execute("SELECT pg_advisory_xact_lock(hashtext($1))", KIND_LOCK + kind.name)
-    if await _partitioned(apg, kind, month):  # made since the first look, before the kind's lock was taken
+    # the month's partition made (or dropped) since the first look, before the kind's lock was taken
+    if (await _stored_rows(apg, kind, month) is not None) != was_stored:
         return False
 
     async def settle():
         await one.execute(
             f"ALTER TABLE {table} ALTER COLUMN day DROP EXPRESSION, ALTER COLUMN source DROP DEFAULT, "
-            f"ALTER COLUMN batch_id DROP DEFAULT, ALTER COLUMN row_no DROP DEFAULT; "
+            f"ALTER COLUMN batch_id DROP DEFAULT, ALTER COLUMN row_no DROP DEFAULT, DROP CONSTRAINT month_times; "
             f"DROP SEQUENCE {table}_a, {table}_b"
         )
+        if was_stored:  # the month's stored rows as they are (their day: that of their own time zone)
+            columns = ", ".join([*kind.field_names, *(name for name, _ in SYSTEM_COLUMNS)])
+            await one.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM ONLY ingest.{partition}")
         # statistics (after DROP EXPRESSION, which drops the column's): the checks' join and the sums (without
         # them, 40,000 groups are assumed and sorted on disk instead of hashing a few hundred)
         await one.execute(f"SET LOCAL default_statistics_target = 10; ANALYZE {table}")
@@ -390,18 +406,23 @@ async def _attach_if_clean(
         return indexes, blocks
 
     indexes, blocks = await _helper_transaction(one, settle)
-    partition = partition_name(kind, month)
     sides = list(aggregation.rules_by_kind()[kind.name])
     # the sums' parts (side, first block, block after the last) not yet taken by a connection
     todo = collections.deque((side, *span) for side in sides for span in _block_ranges(blocks, SUM_PARTS))
     fetched: dict[str, list] = {side: [] for side in sides}  # the parts the helpers summed
+    # the indexes are built under names of the scratch table's (a stored month's partition still has its own), and
+    # given the partition's once the table has become it: (built as, final name)
+    scratch = table.rpartition(".")[2]
+    names = [(f"{scratch}_key", f"{partition}_key")]
+    for number, (name, _) in enumerate(indexes):  # the partition's name, then the raw table's index's
+        names.append((f"{scratch}_{number}", f"{partition}_{name}"))
 
     async def build_key_index() -> bool:
         """The month's unique key index; ``False``: the file repeats a key (the usual path reports it)."""
         await one.execute("SET LOCAL maintenance_work_mem = '256MB'")
         await one.execute("SAVEPOINT key_index")
         try:
-            await one.execute(key_index_sql(partition, table))
+            await one.execute(key_index_sql(partition, table, names[0][0]))
         except asyncpg.UniqueViolationError:
             await one.execute("ROLLBACK TO SAVEPOINT key_index")
             todo.clear()  # the file takes the usual path: no sums left to make
@@ -409,24 +430,29 @@ async def _attach_if_clean(
         return True
 
     async def check_rows():
-        stored = await other.fetchval(f"SELECT EXISTS (SELECT 1 FROM {table} s JOIN {raw} r ON {key_match('r', 's')})")
+        # keys stored in other months (one stored in this month: the key index's build finds it, the month's rows
+        # being in the table too)
+        other_months = f"(r.day < '{month.isoformat()}' OR r.day >= '{next_month(month).isoformat()}')"
+        stored = await other.fetchval(
+            f"SELECT EXISTS (SELECT 1 FROM {table} s JOIN {raw} r ON {key_match('r', 's')} AND {other_months} "
+            f"WHERE s.batch_id = {int(feed.batch_id)})"
+        )
         if stored:  # corrections: the usual path replaces the stored versions
             todo.clear()
         else:
-            for name, definition in indexes:  # the parent's: CREATE INDEX name ON ONLY parent USING method (...)
-                # named as ATTACH would name it: the partition's name where the parent's was
-                own = (
-                    partition + name.removeprefix(kind.table) if name.startswith(kind.table) else f"{partition}_{name}"
-                )
+            for (_, definition), (own, _) in zip(indexes, names[1:], strict=True):
+                # the parent's: CREATE INDEX name ON ONLY parent USING method (...)
                 await other.execute(f"CREATE INDEX {own} ON {table} USING {definition.split(' USING ', 1)[1]}")
         return stored
 
     ok = bulk.typed_checks(kind, layout, set(feed.units_in_scope))
     # counted in the same scans as the sums: per day, the rows and those the checks refuse; the consistency checks
+    # (of the batch's rows: a stored month's rows are in the table too, and are summed with them)
+    batch = f"r.batch_id = {int(feed.batch_id)}"
     counts = (
-        ("rows_summed", "count(*)"),
-        ("rows_refused", f"count(*) FILTER (WHERE NOT coalesce({ok}, false))"),
-        *quality.check_aggregates(kind.name),
+        ("rows_summed", f"count(*) FILTER (WHERE {batch})"),
+        ("rows_refused", f"count(*) FILTER (WHERE {batch} AND NOT coalesce({ok}, false))"),
+        *quality.check_aggregates(kind.name, batch),
     )
 
     def part_sql(side: str, low: int, high: int | None) -> str:
@@ -472,10 +498,11 @@ async def _attach_if_clean(
     await apg.execute(_SERIAL.replace("= 0", "TO DEFAULT"))
     sums_table = aggregation.first_sums(kind.name)
     grouped = await apg.fetch(
-        f"SELECT day, sum(rows_summed)::bigint, sum(rows_refused)::bigint FROM {sums_table} GROUP BY 1 ORDER BY 1"
+        f"SELECT day, sum(rows_summed)::bigint, sum(rows_refused)::bigint FROM {sums_table} GROUP BY 1 "
+        "HAVING sum(rows_summed) > 0 ORDER BY 1"
     )
     total = sum(n for _, n, _ in grouped)
-    checked = quality.check_aggregates(kind.name)
+    checked = quality.check_aggregates(kind.name, batch)
     if checked:
         totals = ", ".join(f"sum({name})::bigint AS {name}" for name, _ in checked)
         feed.checks = quality.checks_from(kind.name, await apg.fetchrow(f"SELECT {totals} FROM {sums_table}"))
@@ -483,13 +510,18 @@ async def _attach_if_clean(
         feed.checks = []
     if total != lines or total == 0 or any(refused for _, _, refused in grouped) or not unique or stored:
         return False
+    if was_stored:  # its rows are in the table too: the table takes the partition's place
+        await apg.execute(f"ALTER TABLE {raw} DETACH PARTITION ingest.{partition}")
+        await apg.execute(f"DROP TABLE ingest.{partition}")
     await apg.execute(f"ALTER TABLE {table} RENAME TO {partition}")
+    for built_as, final in names:
+        await apg.execute(f"ALTER INDEX ingest.{built_as} RENAME TO {final}")
     partition = f"ingest.{partition}"
     await apg.execute(
         f"ALTER TABLE {raw} ATTACH PARTITION {partition} "
         f"FOR VALUES FROM ('{month.isoformat()}') TO ('{next_month(month).isoformat()}')"
     )
-    await apg.execute(f"ALTER TABLE {partition} DROP CONSTRAINT month_bounds, DROP CONSTRAINT month_times")
+    await apg.execute(f"ALTER TABLE {partition} DROP CONSTRAINT month_bounds")
     period_low, period_high = feed.period
     for day, n, _ in grouped:
         feed.days.add(day)

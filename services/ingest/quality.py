@@ -111,14 +111,14 @@ def assemble(
     }
 
 
-def check_aggregates(kind: str) -> list[tuple[str, str]]:
-    """(name, SQL aggregate over alias ``r``) counting, per consistency check of ``kind``, the rows it applies to
-    and those failing it — to add to a scan made anyway (``checks_from`` reads them)."""
+def check_aggregates(kind: str, where: str = "true") -> list[tuple[str, str]]:
+    """(name, SQL aggregate over alias ``r``) counting, per consistency check of ``kind``, the rows matching
+    ``where`` it applies to and those failing it — to add to a scan made anyway (``checks_from`` reads them)."""
     out = []
     for i, (_, applies, passes) in enumerate(CONSISTENCY_CHECKS.get(kind, [])):
         out += [
-            (f"check_{i}_checked", f"count(*) FILTER (WHERE {applies})"),
-            (f"check_{i}_failed", f"count(*) FILTER (WHERE {applies} AND NOT ({passes}))"),
+            (f"check_{i}_checked", f"count(*) FILTER (WHERE {where} AND {applies})"),
+            (f"check_{i}_failed", f"count(*) FILTER (WHERE {where} AND {applies} AND NOT ({passes}))"),
         ]
     return out
 

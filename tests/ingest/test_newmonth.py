@@ -147,6 +147,60 @@ async def test_a_new_month_alone_gives_the_measures_the_usual_path_gives(fresh_d
     assert results[0] == results[1] and len(results[0]) > 50
 
 
+async def test_a_month_holding_a_few_rows_is_rebuilt_with_the_file(fresh_database, monkeypatch):
+    """A month already stored, with fewer rows than the file, is rebuilt whole: its rows copied as they are (their
+    batch, row numbers, and the day of their own time zone) with the file's, in place of the old partition. The
+    same rows and the same daily measures as the usual path gives, in another database."""
+    old = _rows("2025-05", 40, "old")
+    utc = [{**_rows("2025-05", 1, "utc")[0], "started_at": "2025-05-10 20:00:00", "answered_at": "2025-05-10 20:00:30"}]
+    results = []
+    for fast in (True, False):
+        url = await fresh_database("hotline_newmonth_stored")
+        await load_demo_units(url)
+        database = Database.from_url(url)
+        try:
+            monkeypatch.setattr(newmonth, "MIN_BYTES", 1 << 40)  # the month's first rows: the usual path
+            assert (await _send(database, to_csv(old, columns=COLUMNS)))["counts"]["new"] == 40
+            utc_report = await submit(
+                database, DEMO_ADMIN, Submission(kind="call", source="acd", filename="utc.csv", time_zone="UTC"),
+                binary=io.BytesIO(to_csv(utc, columns=COLUMNS).encode()),
+            )  # fmt: skip
+            assert utc_report["counts"]["new"] == 1
+            monkeypatch.setattr(newmonth, "MIN_BYTES", 0 if fast else 1 << 40)
+            report = await _send(database, to_csv(_rows("2025-05", 300), columns=COLUMNS))
+            assert report["status"] == "done" and report["counts"]["new"] == 300, report
+            assert ("parallelCopyAttach" in report["timingsSeconds"]) is fast
+            raw = await _fetch(
+                database,
+                "SELECT record_id, day, batch_id, row_no, started_at, outcome, talk_seconds FROM ingest.raw_call "
+                "ORDER BY record_id",
+            )
+            measures = await _fetch(database, "SELECT * FROM ingest.daily_measure ORDER BY unit_id, day")
+            # the UTC row keeps its day (10 May; 11 May in the file's zone)
+            assert [r["day"].isoformat() for r in raw if r["record_id"] == "utc0"] == ["2025-05-10"]
+            assert await _fetch(database, "SELECT count(*) FROM ingest.raw_call_2025m05") == [(341,)]
+            # one partition for the month, with the raw table's index and its own key index; no scratch left
+            indexes = await _fetch(
+                database,
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "WHERE i.inhparent = 'ingest.raw_call'::regclass",
+            )
+            assert [r[0] for r in indexes] == ["raw_call_2025m05"] and await _leftovers(database) == []
+            definitions = await _fetch(
+                database, "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index "
+                "WHERE indrelid = 'ingest.raw_call_2025m05'::regclass",
+            )  # fmt: skip
+            assert sorted(re.sub(r"INDEX \S+ ON \S+", "INDEX ON t", d) for _, d in definitions) == [
+                "CREATE INDEX ON t USING brin (day, batch_id)",
+                'CREATE UNIQUE INDEX ON t USING btree (record_id COLLATE "C", source COLLATE "C")',
+            ]
+            assert "ingest.raw_call_2025m05_key" in [name for name, _ in definitions]
+            results.append(([tuple(r) for r in raw], [tuple(r) for r in measures]))
+        finally:
+            await database.dispose()
+    assert results[0] == results[1] and len(results[0][0]) == 341
+
+
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
@@ -154,7 +208,8 @@ async def test_a_new_month_alone_gives_the_measures_the_usual_path_gives(fresh_d
         ("repeat", {"new": 199, "repeatedInFile": 1}),
         ("two_months", {"new": 200}),
         ("not_plain", {"new": 200}),
-        ("stored_month", {"new": 200}),
+        ("stored_key", {"new": 199, "duplicate": 1}),
+        ("large_stored_month", {"new": 200}),
     ],
 )
 async def test_any_other_file_takes_the_usual_path_and_leaves_nothing_behind(database, change, expected):
@@ -168,14 +223,16 @@ async def test_any_other_file_takes_the_usual_path_and_leaves_nothing_behind(dat
         rows[199]["answered_at"] = "2025-05-01 00:10:30"
     elif change == "not_plain":
         rows[120]["outcome"] = "ANSWERED"  # Python reads it; PostgreSQL's COPY would keep the capitals
-    elif change == "stored_month":
-        assert (await _send(database, to_csv(_rows("2025-04", 2, "old"), columns=COLUMNS)))["counts"]["new"] == 2
+    elif change == "stored_key":  # a row of the file stored already (in its month): the usual path counts it
+        assert (await _send(database, to_csv(rows[5:6], columns=COLUMNS)))["counts"]["new"] == 1
+    elif change == "large_stored_month":  # more than newmonth.STORED_SHARE times the file's rows: added the usual way
+        assert (await _send(database, to_csv(_rows("2025-04", 500, "old"), columns=COLUMNS)))["counts"]["new"] == 500
     report = await _send(database, to_csv(rows, columns=COLUMNS))
     assert report["status"] == "done" and "parallelCopyAttach" not in report["timingsSeconds"], report
     assert {k: report["counts"][k] for k in expected} == expected
     assert await _leftovers(database) == []
     stored = await _fetch(database, "SELECT count(*) FROM ingest.raw_call WHERE record_id LIKE 'c%'")
-    assert stored[0][0] == report["counts"]["new"]
+    assert stored[0][0] == report["counts"]["new"] + report["counts"].get("duplicate", 0)
 
 
 async def test_a_failure_after_the_month_was_attached_leaves_nothing(database, monkeypatch):
