@@ -1,4 +1,4 @@
-"""A large plain file of one month new to the raw table: two COPY streams build the month's partition.
+"""A large plain file of one month: two COPY streams build the month's partition whole.
 
 PostgreSQL runs a COPY in one backend, on one core. A large canonical CSV whose lines are all plain
 (``bulk.plain_line_pattern``) is instead COPYed in two halves at once, over two helper connections of the
@@ -8,15 +8,18 @@ from the record's time at the month's UTC offset, ``batch_id`` and ``row_no`` fi
 half numbers its rows from its own sequence, so row numbers are the file's). That table is created and
 committed beforehand under a name of its own (``ingest.bulk_load_<kind>_<batch>``), and both halves are
 committed into it, but nobody reads it — it is not part of the raw table. Then the three connections share
-the rest (``_attach_if_clean``): indexes, checks, sums. If the table holds exactly one month the raw table has
-no partition for, and passes every check, the load's transaction renames and attaches it as that month's
-partition. So readers see all of the batch's rows at the load's commit, or none of them.
+the rest (``_attach_if_clean``): indexes, checks, sums. If the table holds rows of one month only and passes
+every check, the load's transaction renames and attaches it as that month's partition. A month the raw table
+already holds, if it holds at most ``STORED_SHARE`` times the file's rows, is rebuilt the same way: its rows
+are copied as they are into the table before the indexes and sums, and the table takes the old partition's
+place. So readers see all of the batch's rows at the load's commit, or none of them.
 
 Every other outcome gives the file back to the usual bulk path (``bulk.stage_plain_csv``), which starts
 again from the first line: a chunk that is not all plain, a row the checks refuse (unit outside the
-scope, time order, bounds), a key repeated in the file or already stored, rows of several months, or a
-month already partitioned. The table is dropped then, or — should the load's transaction fail after
-attaching it — by the failure's clean-up (``drop_leftovers``), or at the next start of the service.
+scope, time order, bounds), a key repeated in the file or already stored, rows of several months, a month
+holding many more rows than the file, or no helper connection to be had. The table is dropped then, or —
+should the load's transaction fail after attaching it — by the failure's clean-up (``drop_leftovers``), or at
+the next start of the service.
 """
 
 from __future__ import annotations
