@@ -301,12 +301,15 @@ async def _create_scratch(helper, kind, table, feed, zone, month: date, other_pi
     )
 
 
+async def _partitioned(apg, kind: RecordKind, month: date) -> bool:
+    return await apg.fetchval("SELECT to_regclass($1) IS NOT NULL", f"ingest.{partition_name(kind, month)}")
+
+
 async def _stored_rows(apg, kind: RecordKind, month: date) -> int | None:
     """How many rows the month's partition holds; ``None``: the raw table has no partition for the month."""
-    partition = f"ingest.{partition_name(kind, month)}"
-    if not await apg.fetchval("SELECT to_regclass($1) IS NOT NULL", partition):
+    if not await _partitioned(apg, kind, month):
         return None
-    return await apg.fetchval(f"SELECT count(*) FROM ONLY {partition}")
+    return await apg.fetchval(f"SELECT count(*) FROM ONLY ingest.{partition_name(kind, month)}")
 
 
 async def _fill_and_attach(apg, helpers, kind, feed, layout, file, table, months, bounds, pattern, on_progress) -> bool:
@@ -385,7 +388,7 @@ async def _attach_if_clean(
     partition = partition_name(kind, month)
     await apg.execute("SELECT pg_advisory_xact_lock(hashtext($1))", KIND_LOCK + kind.name)
     # the month's partition made (or dropped) since the first look, before the kind's lock was taken
-    if (await _stored_rows(apg, kind, month) is not None) != was_stored:
+    if await _partitioned(apg, kind, month) != was_stored:
         return False
 
     async def settle():
