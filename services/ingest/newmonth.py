@@ -100,6 +100,25 @@ def _first_month(file: _File, kind: RecordKind, layout: CsvLayout) -> date | Non
         return None
 
 
+def _sample_keys(file: _File, layout: CsvLayout, offsets: list[int], source: str) -> list[tuple[str, str]]:
+    """The (source, record id) of the lines starting at ``offsets`` (a plain line's values are the bytes between
+    delimiters; the batch's source where the file has no such column)."""
+    keys = []
+    for offset in offsets:
+        values = file.read_at(offset, 1 << 16).split(b"\n", 1)[0].rstrip(b"\r").split(layout.delimiter.encode())
+        if len(values) != len(layout.names) or "record_id" not in layout.names:
+            continue
+        named = dict(zip(layout.names, (v.decode("utf-8", "replace") for v in values), strict=True))
+        keys.append((named.get("source") or source, named["record_id"]))
+    return keys
+
+
+def _last_line(file: _File, end: int) -> int:
+    """Where the file's last non-empty line starts."""
+    tail = file.read_at(max(0, end - (1 << 16)), min(end, 1 << 16)).rstrip(b"\r\n")
+    return end - (1 << 16 if end > 1 << 16 else end) + tail.rfind(b"\n") + 1
+
+
 def _split(file: _File, start: int, end: int) -> tuple[int, int] | None:
     """A line boundary near the middle of the rows, and how many rows come before it."""
     middle = start + (end - start) // 2
@@ -235,6 +254,16 @@ async def load(
     middle, rows_before = split
     if stored is not None and stored > STORED_SHARE * 2 * rows_before:
         return False  # a month holding many more rows than the file: the usual path adds the file's rows to it
+    if stored:  # a file re-sent, or correcting stored rows (its first, middle or last key stored): the usual path
+        offsets = [layout.data_offset, middle, _last_line(file, end)]
+        for key_source, record_id in _sample_keys(file, layout, offsets, feed.source):
+            if await apg.fetchval(
+                f'SELECT EXISTS (SELECT 1 FROM ingest.{kind.table} WHERE record_id = $1 COLLATE "C" '
+                f'AND source = $2 COLLATE "C")',
+                record_id,
+                key_source,
+            ):
+                return False
     table = scratch_table(kind.name, feed.batch_id)
     async with contextlib.AsyncExitStack() as stack:
         try:  # a pool busy with other loads: the usual path needs no helper

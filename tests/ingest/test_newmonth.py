@@ -331,3 +331,24 @@ async def test_a_pool_with_no_connection_to_spare_leaves_the_file_to_the_usual_p
     report = await _send(database, to_csv(_rows("2025-12", 100), columns=COLUMNS))
     assert report["status"] == "done" and report["counts"]["new"] == 100, report
     assert "parallelCopyAttach" not in report["timingsSeconds"] and await _leftovers(database) == []
+
+
+async def test_a_file_resent_in_other_bytes_is_not_copied_in_two_streams_again(database, monkeypatch):
+    """A file whose first, middle or last key is stored already (a re-send, corrections) goes straight to the usual
+    path, without a two-stream attempt its stored keys would end."""
+    content = to_csv(_rows("2026-01", 200), columns=COLUMNS)
+    assert "parallelCopyAttach" in (await _send(database, content))["timingsSeconds"]
+    streams = []
+    stream = newmonth._stream
+
+    async def spy(*args):
+        streams.append(args[4])
+        return await stream(*args)
+
+    monkeypatch.setattr(newmonth, "_stream", spy)
+    again = await _send(database, content + "\n")  # not byte-identical: read in full
+    assert again["status"] == "done" and again["counts"]["duplicate"] == 200 and again["counts"]["new"] == 0
+    assert streams == [] and "parallelCopyAttach" not in again["timingsSeconds"]
+    # a file of new keys into the same month (it holds fewer rows than twice the file's) does take it
+    more = await _send(database, to_csv(_rows("2026-01", 200, "d"), columns=COLUMNS))
+    assert more["counts"]["new"] == 200 and "parallelCopyAttach" in more["timingsSeconds"] and len(streams) == 2
