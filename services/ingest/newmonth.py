@@ -234,8 +234,8 @@ async def load(
     layout: CsvLayout,
     on_progress: Callable[[str, int], Awaitable[Any]] | None,
 ) -> bool:
-    """Load the file as a new month's partition, as described above; ``False``: nothing was stored, and the file
-    must take the usual bulk path. ``True``: the rows are stored, ``feed`` counts them, their sums per (unit, day)
+    """Load the file as its month's partition (new, or rebuilt with the month's stored rows), as described above;
+    ``False``: nothing was stored, and the file must take the usual bulk path. ``True``: the rows are stored, ``feed`` counts them, their sums per (unit, day)
     are made (``aggregation.per_unit_table``; ``feed.summed``) and ``touched`` holds their keys.
     """
     zone = str(feed.tz)
