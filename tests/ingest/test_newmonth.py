@@ -250,6 +250,28 @@ async def test_a_failure_after_the_month_was_attached_leaves_nothing(database, m
     assert status[0][0] == "failed"
 
 
+async def test_a_failure_after_a_stored_month_was_rebuilt_leaves_the_month_as_it_was(database, monkeypatch):
+    """The old partition is detached and dropped in the load's transaction: a failure after it brings it back
+    whole, and the scratch table (the old rows copied into it, committed) is dropped."""
+    assert (await _send(database, to_csv(_rows("2025-06", 30, "old"), columns=COLUMNS)))["counts"]["new"] == 30
+    before = await _fetch(database, "SELECT * FROM ingest.raw_call ORDER BY record_id")
+    measures = await _fetch(database, "SELECT * FROM ingest.daily_measure ORDER BY unit_id, day")
+
+    async def failing(apg, kind, summed=False):
+        assert summed  # the rebuilt month's sums were made: the new-month path got this far
+        raise RuntimeError("the aggregation failed")
+
+    monkeypatch.setattr(aggregation, "recompute", failing)
+    with pytest.raises(RuntimeError):
+        await _send(database, to_csv(_rows("2025-06", 100), columns=COLUMNS))
+    assert await _fetch(database, "SELECT * FROM ingest.raw_call ORDER BY record_id") == before
+    assert await _fetch(database, "SELECT * FROM ingest.daily_measure ORDER BY unit_id, day") == measures
+    assert await _fetch(database, "SELECT to_regclass('ingest.raw_call_2025m06_key') IS NOT NULL") == [(True,)]
+    assert await _leftovers(database) == []
+    status = await _fetch(database, "SELECT status FROM ingest.batch ORDER BY id DESC LIMIT 1")
+    assert status[0][0] == "failed"
+
+
 async def test_scratch_tables_of_batches_no_longer_loading_are_dropped(database):
     done = (await _send(database, to_csv(_rows("2025-07", 10), columns=COLUMNS)))["batchId"]
     loading = (await _send(database, to_csv(_rows("2025-08", 10), columns=COLUMNS)))["batchId"]
