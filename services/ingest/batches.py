@@ -170,8 +170,8 @@ async def submit(
 
 
 def _second_connection(database: Database):
-    """Opens another connection of the pool (for ``newmonth``'s second COPY stream); ``None`` when the database is
-    one connection (tests inside an outer transaction)."""
+    """Opens another connection of the pool (``newmonth``'s helper connections); ``None`` when the database is one
+    connection (tests inside an outer transaction)."""
     if not isinstance(database.bind, AsyncEngine):
         return None
     engine = database.bind

@@ -369,8 +369,9 @@ async def load(
 ) -> dict[str, Any]:
     """Run a batch's load inside the caller's transaction; returns the batch's quality report.
 
-    ``second``: opens a second connection (an async context manager giving an asyncpg connection), with which a
-    large plain file of a new month is COPYed in two streams (``newmonth``); ``None``: one connection only.
+    ``second``: opens another connection of the pool (an async context manager giving an asyncpg connection);
+    with two of them, a large plain file of one month is COPYed in two streams and stored whole (``newmonth``).
+    ``None``: one connection only.
     """
     from services.ingest import newmonth  # it builds on this module
 

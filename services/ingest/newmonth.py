@@ -42,7 +42,7 @@ from services.ingest.loader import KIND_LOCK, RowFeed, key_index_sql, key_match,
 from services.ingest.reader import CsvLayout
 from services.ingest.records import SYSTEM_COLUMNS, RecordKind
 
-# below this many bytes of rows one COPY stream is as quick: the second connection is not worth opening
+# below this many bytes of rows one COPY stream is as quick: the helper connections are not worth opening
 MIN_BYTES = 32 << 20
 # a month already stored is rebuilt with the file's rows if it holds at most this many times the file's rows (its
 # rows are copied, and summed again); a larger one takes the file's rows the usual way
@@ -87,13 +87,19 @@ class _File:
             return self.binary.seek(0, 2)
 
 
+def _line_values(file: _File, offset: int, layout: CsvLayout) -> dict[str, str] | None:
+    """The values by column of the line starting at ``offset`` (a plain line's values are the bytes between
+    delimiters); ``None`` if it has not one value a column."""
+    line = file.read_at(offset, 1 << 16).split(b"\n", 1)[0].rstrip(b"\r")
+    values = line.split(layout.delimiter.encode())
+    if len(values) != len(layout.names):
+        return None
+    return dict(zip(layout.names, (v.decode("utf-8", "replace") for v in values), strict=True))
+
+
 def _first_month(file: _File, kind: RecordKind, layout: CsvLayout) -> date | None:
     """The month of the first row's day field (a plain line's local time starts with its date)."""
-    line = file.read_at(layout.data_offset, 1 << 16).split(b"\n", 1)[0]
-    values = line.split(layout.delimiter.encode())
-    if kind.day_field not in layout.names or len(values) != len(layout.names):
-        return None
-    text = values[layout.names.index(kind.day_field)]
+    text = (_line_values(file, layout.data_offset, layout) or {}).get(kind.day_field, "")
     try:
         return date(int(text[:4]), int(text[5:7]), 1)
     except ValueError:
@@ -101,22 +107,16 @@ def _first_month(file: _File, kind: RecordKind, layout: CsvLayout) -> date | Non
 
 
 def _sample_keys(file: _File, layout: CsvLayout, offsets: list[int], source: str) -> list[tuple[str, str]]:
-    """The (source, record id) of the lines starting at ``offsets`` (a plain line's values are the bytes between
-    delimiters; the batch's source where the file has no such column)."""
-    keys = []
-    for offset in offsets:
-        values = file.read_at(offset, 1 << 16).split(b"\n", 1)[0].rstrip(b"\r").split(layout.delimiter.encode())
-        if len(values) != len(layout.names) or "record_id" not in layout.names:
-            continue
-        named = dict(zip(layout.names, (v.decode("utf-8", "replace") for v in values), strict=True))
-        keys.append((named.get("source") or source, named["record_id"]))
-    return keys
+    """The (source, record id) of the lines starting at ``offsets`` (the batch's source where the file has no
+    such column)."""
+    lines = (_line_values(file, offset, layout) for offset in offsets)
+    return [(v.get("source") or source, v["record_id"]) for v in lines if v is not None and "record_id" in v]
 
 
 def _last_line(file: _File, end: int) -> int:
     """Where the file's last non-empty line starts."""
-    tail = file.read_at(max(0, end - (1 << 16)), min(end, 1 << 16)).rstrip(b"\r\n")
-    return end - (1 << 16 if end > 1 << 16 else end) + tail.rfind(b"\n") + 1
+    start = max(0, end - (1 << 16))
+    return start + file.read_at(start, end - start).rstrip(b"\r\n").rfind(b"\n") + 1
 
 
 def _split(file: _File, start: int, end: int) -> tuple[int, int] | None:
@@ -196,13 +196,12 @@ async def _stream(connection, table: str, layout: CsvLayout, file: _File, span: 
         raise
 
 
-async def drop_scratch(apg, kind: str, batch_id: int, sequences: bool = True) -> None:
+async def drop_scratch(apg, kind: str, batch_id: int) -> None:
     """Drop the batch's scratch table (unless it became a partition) and its sequences."""
     table = scratch_table(kind, batch_id)
     if await apg.fetchval("SELECT relispartition FROM pg_class WHERE oid = to_regclass($1)", table) is False:
         await apg.execute(f"DROP TABLE {table}")
-    if sequences:
-        await apg.execute(f"DROP SEQUENCE IF EXISTS {table}_a, {table}_b")
+    await apg.execute(f"DROP SEQUENCE IF EXISTS {table}_a, {table}_b")
 
 
 async def drop_leftovers(apg) -> list[str]:
@@ -247,12 +246,13 @@ async def load(
     month = _first_month(file, kind, layout)
     if month is None:
         return False
-    stored = await _stored_rows(apg, kind, month)
     split = await asyncio.to_thread(_split, file, layout.data_offset, end)
     if split is None:
         return False
     middle, rows_before = split
-    if stored is not None and stored > STORED_SHARE * 2 * rows_before:
+    at_most = STORED_SHARE * 2 * rows_before
+    stored = await _stored_rows(apg, kind, month, at_most)
+    if stored is not None and stored > at_most:
         return False  # a month holding many more rows than the file: the usual path adds the file's rows to it
     if stored:  # a file re-sent, or correcting stored rows (its first, middle or last key stored): the usual path
         offsets = [layout.data_offset, middle, _last_line(file, end)]
@@ -334,11 +334,13 @@ async def _partitioned(apg, kind: RecordKind, month: date) -> bool:
     return await apg.fetchval("SELECT to_regclass($1) IS NOT NULL", f"ingest.{partition_name(kind, month)}")
 
 
-async def _stored_rows(apg, kind: RecordKind, month: date) -> int | None:
-    """How many rows the month's partition holds; ``None``: the raw table has no partition for the month."""
+async def _stored_rows(apg, kind: RecordKind, month: date, at_most: int) -> int | None:
+    """How many rows the month's partition holds, counted up to ``at_most`` + 1 (a larger month is not read
+    whole); ``None``: the raw table has no partition for the month."""
     if not await _partitioned(apg, kind, month):
         return None
-    return await apg.fetchval(f"SELECT count(*) FROM ONLY ingest.{partition_name(kind, month)}")
+    partition = f"ingest.{partition_name(kind, month)}"
+    return await apg.fetchval(f"SELECT count(*) FROM (SELECT FROM ONLY {partition} LIMIT {int(at_most) + 1}) x")
 
 
 async def _fill_and_attach(apg, helpers, kind, feed, layout, file, table, months, bounds, pattern, on_progress) -> bool:
@@ -406,10 +408,11 @@ async def _attach_if_clean(
 
     The work after the COPY runs on three connections at once. One helper builds the month's unique key index
     (``loader.key_index_sql``), whose build fails if the file repeats a key; the other looks for keys already
-    stored, then builds the raw table's own indexes (ATTACH adopts them instead of building them). The sums — the largest part — are made in ranges of the table's blocks: the
-    load's transaction starts on them at once, and each helper takes the ranges left when its own work is done,
-    so that all three end together (the helpers' sums are sent back and merged with the load's). The same scans
-    count, per day, the rows the checks refuse (scope, time order, bounds), and run the consistency checks. Until the helpers are done the load's
+    stored, then builds the raw table's own indexes (ATTACH adopts them instead of building them). The sums —
+    the largest part — are made in ranges of the table's blocks: the load's transaction starts on them at once,
+    and each helper takes the ranges left when its own work is done, so that all three end together (the
+    helpers' sums are sent back and merged with the load's). The same scans count, per day, the rows the checks
+    refuse (scope, time order, bounds), and run the consistency checks. Until the helpers are done the load's
     transaction takes no lock on the table but a reader's, which blocks none of theirs."""
     raw = f"ingest.{kind.table}"
     one, other = helpers
@@ -484,10 +487,11 @@ async def _attach_if_clean(
     # counted in the same scans as the sums: per day, the rows and those the checks refuse; the consistency checks
     # (of the batch's rows: a stored month's rows are in the table too, and are summed with them)
     batch = f"r.batch_id = {int(feed.batch_id)}"
+    consistency = quality.check_aggregates(kind.name, batch)
     counts = (
         ("rows_summed", f"count(*) FILTER (WHERE {batch})"),
         ("rows_refused", f"count(*) FILTER (WHERE {batch} AND NOT coalesce({ok}, false))"),
-        *quality.check_aggregates(kind.name, batch),
+        *consistency,
     )
 
     def part_sql(side: str, low: int, high: int | None) -> str:
@@ -537,9 +541,8 @@ async def _attach_if_clean(
         "HAVING sum(rows_summed) > 0 ORDER BY 1"
     )
     total = sum(n for _, n, _ in grouped)
-    checked = quality.check_aggregates(kind.name, batch)
-    if checked:
-        totals = ", ".join(f"sum({name})::bigint AS {name}" for name, _ in checked)
+    if consistency:
+        totals = ", ".join(f"sum({name})::bigint AS {name}" for name, _ in consistency)
         feed.checks = quality.checks_from(kind.name, await apg.fetchrow(f"SELECT {totals} FROM {sums_table}"))
     else:
         feed.checks = []
