@@ -204,7 +204,7 @@ def compute(data: EngineInput) -> dict[str, Any]:
     indicator row in full (``compute_compact`` gives the stored form, without the shared fields)."""
     with no_cyclic_gc():  # ~10⁶ acyclic containers: the cycle collector would only cost time
         outcome = _compute(data).compact_outcome()
-        static = {item.code: static_fields(item) for item in data.scheme.items}
+        static = {item.code: static_fields(item, data.scheme) for item in data.scheme.items}
         references_ = {code: s["reference"] for code, s in outcome["cohort"]["indicators"].items()}
         for unit in outcome["units"]:
             unit["indicators"] = [
@@ -236,12 +236,15 @@ ROW_DEFAULTS: Mapping[str, Any] = {
     "experts": [],
     "rank_overlaps": [],
     "interval": None,
+    "uncovered": [],  # format 3: the item's measures no source covered for the unit (why it is no_data)
 }
 
 
 def row_defaults() -> dict[str, Any]:
     """``ROW_DEFAULTS`` with fresh lists."""
-    return {"na_reason": None, "corrected": False, "experts": [], "rank_overlaps": [], "interval": None}
+    return {
+        "na_reason": None, "corrected": False, "experts": [], "rank_overlaps": [], "interval": None, "uncovered": [],
+    }  # fmt: skip
 
 
 _gc_lock = threading.Lock()
@@ -560,8 +563,11 @@ def _compute(data: EngineInput) -> CohortFigures:
     )
 
 
-def static_fields(item: Item) -> dict:
-    """The parts of an indicator row that come from the scheme alone (the same for every unit)."""
+def static_fields(item: Item, scheme: Scheme | None = None) -> dict:
+    """The parts of an indicator row that come from the scheme alone (the same for every unit): never
+    stored with a result, put back on reading (``detail.Expander``) — what explanations are made of."""
+    ref = item.reference
+    labelled = ref.label_zh is not None or ref.label_en is not None
     return {
         "version": item.version,
         "name_zh": item.name_zh,
@@ -572,6 +578,11 @@ def static_fields(item: Item) -> dict:
         "formula": item.formula.text,
         "rule": {"type": item.rule.type, "params": dict(item.rule.params)},
         "points": rnd(item.points),
+        "min_sample": None
+        if item.min_sample is None
+        else {"measure": item.min_sample.measure, "count": item.min_sample.count},
+        "reference_label": {"zh": ref.label_zh, "en": ref.label_en} if labelled else None,
+        "aggregation": scheme.expert_aggregation if scheme is not None and item.rule.type == "expert" else None,
     }
 
 
