@@ -216,15 +216,15 @@ def _expert(row: Mapping[str, Any], calc: dict) -> tuple[str, str]:
     else:
         used = scores[1:-1] if aggregation == "trimmed_mean" and len(scores) >= 3 else scores
         listed = "、".join(number(x) for x in scores)
-        head_zh, head_en = (
-            f"{len(scores)} 位专家评分 {listed}",
-            f"{len(scores)} experts scored {', '.join(number(x) for x in scores)}",
-        )
+        head_zh = f"{len(scores)} 位专家评分 {listed}"
+        head_en = f"of the {len(scores)} experts' scores {', '.join(number(x) for x in scores)}"
         if used is not scores:
             head_zh += f",去掉最高分 {number(scores[-1])} 与最低分 {number(scores[0])} 后取平均"
-            head_en += f"; without the highest, {number(scores[-1])}, and the lowest, {number(scores[0])}, the mean"
+            head_en = (
+                f"the mean without the highest, {number(scores[-1])}, and the lowest, {number(scores[0])}, {head_en}"
+            )
         else:
-            head_zh, head_en = head_zh + ",取平均", head_en + "; the mean"
+            head_zh, head_en = head_zh + ",取平均", f"the mean {head_en}"
         expression = f"({' + '.join(number(x) for x in used)}) ÷ {len(used)}" if len(used) > 1 else number(used[0])
         raw = sum(used) / len(used)
         calc["used"] = used

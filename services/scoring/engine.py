@@ -16,7 +16,7 @@ import json
 import threading
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -29,7 +29,7 @@ from services.scoring.ranking import cohort_ranks as _ranks
 from services.scoring.ranking import overlap_columns as _overlap_columns
 from services.scoring.ranking import overlap_indices as _overlaps
 from services.scoring.references import HistoryPeriod, Reference
-from services.scoring.scheme import Item, Scheme
+from services.scoring.scheme import Item, Rule, Scheme
 from services.scoring.statistics import (
     RateParts,
     rate_parts,
@@ -409,9 +409,15 @@ def _item_columns(
     )
 
 
-def _scores(item: Item, values: np.ndarray, has_value: np.ndarray, ref: Reference) -> tuple[np.ndarray, np.ndarray]:
+def _scores(
+    item: Item, values: np.ndarray, has_value: np.ndarray, ref: Reference, legacy: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """``_score`` of each value over the whole cohort → (scores, scored); unscored where there is no value."""
     n = len(values)
+    if legacy and item.rule.type == "linear_band" and item.rule.param("relative", False):
+        # Formats 1 and 2 scored a relative band's floor and target as values (the array path ignored
+        # ``relative``); their revisions are reproduced as they were stored. Format 3 scores it as the rule says.
+        item = replace(item, rule=Rule(item.rule.type, {k: v for k, v in item.rule.params.items() if k != "relative"}))
     if item.rule.type == "expert":
         out, ok = np.zeros(n), np.zeros(n, dtype=bool)
         for i in np.flatnonzero(has_value).tolist():
@@ -489,7 +495,7 @@ def _compute(data: EngineInput) -> CohortFigures:
         where = np.flatnonzero(cols.has_value)
         applicable_values = cols.value[where]
         ref = _reference(item, units, where, applicable_values, data)
-        raw, scored = _scores(item, cols.value, cols.has_value, ref)
+        raw, scored = _scores(item, cols.value, cols.has_value, ref, data.legacy)
         score = np.where(scored, round_array(np.where(scored, raw, 0.0), score_places), 0.0)
         # What is summed and ranked: the rounded score in formats 1 and 2, the exact one in format 3.
         exact = score if data.legacy else np.where(scored, raw, 0.0)
@@ -499,7 +505,7 @@ def _compute(data: EngineInput) -> CohortFigures:
             if use.any():
                 ends = []
                 for end in (0, 1):
-                    s, ok = _scores(item, np.where(use, cols.interval[:, end], 0.0), use, ref)
+                    s, ok = _scores(item, np.where(use, cols.interval[:, end], 0.0), use, ref, data.legacy)
                     ends.append(np.where(ok, s, exact))
                 low = np.where(use, np.minimum(ends[0], ends[1]), exact)
                 high = np.where(use, np.maximum(ends[0], ends[1]), exact)
