@@ -115,8 +115,10 @@ class FakeMeasures:
             days_with_data[unit] = days
             if by == "total":
                 rows.append([unit, buckets.get("total", [0.0] * len(codes))])
-            else:
-                rows.extend([unit, key, vals] for key, vals in sorted(buckets.items()))
+            else:  # every period of the range, zeros where there is no data (contracts §4)
+                rows.extend(
+                    [unit, key, buckets.get(key, [0.0] * len(codes))] for key, _, _ in self._periods(start, end, by)
+                )
         answer = {"from": body["from"], "to": body["to"], "by": by, "measures": codes, "rows": rows,
                   "days_with_data": days_with_data, "missing": missing}  # fmt: skip
         if self.coverage is not None:
