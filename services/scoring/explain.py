@@ -100,8 +100,11 @@ def _not_applicable(row: Mapping[str, Any]) -> dict[str, Any]:
         code, needed = row["min_sample"]["measure"], row["min_sample"]["count"]
         found = row["measures"].get(code)
         name_zh, name_en = _measure(code)
-        zh = f"{name_zh} 为 {number(found)},低于方案规定的最小样本 {number(needed)},指标不适用"
-        en = f"{name_en} was {number(found)}, below the scheme's minimum sample of {number(needed)}, so it does not apply"
+        zh = f"样本量不足:{name_zh} 为 {number(found)},低于方案规定的最小样本 {number(needed)},指标不适用"
+        en = (
+            f"the sample is too small: {name_en} was {number(found)}, below the scheme's minimum sample of "
+            f"{number(needed)}, so it does not apply"
+        )
         detail.update(measure=code, found=found, needed=needed)
     points = number(row["points"])
     return {

@@ -177,3 +177,21 @@ async def test_an_appeal_on_a_revision_stored_before_keeps_its_arithmetic(scorin
         third.outcome_format == 2
         and evaluate(run.scheme_document, third.inputs, outcome_format=2)[1] == third.outcome_sha256
     )
+
+
+async def test_a_dynamic_baseline_leaves_out_the_earlier_months_a_unit_was_not_covered_in(
+    scoring, drain, schemes, measures
+):
+    complaints = {**example_scheme()["items"][3], "rule": {"type": "ratio_to_reference"},
+                  "reference": {"policy": "dynamic_baseline", "lookback_periods": 2, "match": "any"}}  # fmt: skip
+    measures.put("UA", "2025-01-08", {"calls.complaints": 4})
+    measures.put("UB", "2025-01-08", {"calls.complaints": 2})
+    measures.put("UA", "2025-02-08", {"calls.complaints": 6})
+    measures.cover(["UA", "UB"], ["calls.complaints"], "2025-01-01", "2025-01-31")
+    measures.cover(["UA"], ["calls.complaints"], "2025-02-01", "2025-02-28")  # UB's February: no batch
+    measures.cover(["UA", "UB", "UC", "UD"], MEASURE_CODES, *MARCH)
+    run = await run_scheme(scoring, drain, schemes, scheme_id="baseline-c", items=[complaints])
+    reference = results_by_unit(run)["UA"]["indicators"][0]["reference"]
+    # February {UA: 6} and January {UA: 4, UB: 2}: (6 + 4 + 2) / 3 = 4 — not 12 / 8 = 1.5, which reading every
+    # uncovered month as 0 complaints gives (UB's February, UC's and UD's January and February).
+    assert reference == {"value": 4.0, "policy": "dynamic_baseline", "setBy": None, "labelZh": None, "labelEn": None}
