@@ -21,13 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from services.scoring import references, rules, vector
+from services.scoring import legacy, references, rules, vector
 from services.scoring.figures import FIELDS, NA_REASONS, Layout
 from services.scoring.figures import rows as figure_rows
 from services.scoring.numbers import PLACES, rnd, round_array
 from services.scoring.ranking import cohort_ranks as _ranks
 from services.scoring.ranking import overlap_columns as _overlap_columns
-from services.scoring.ranking import overlap_indices as _overlaps
+from services.scoring.ranking import overlap_indices as _overlaps  # noqa: F401 (tests compare it with ranking's)
 from services.scoring.references import HistoryPeriod, Reference
 from services.scoring.scheme import Item, Rule, Scheme
 from services.scoring.statistics import (
@@ -38,7 +38,7 @@ from services.scoring.statistics import (
     trend,
     wilson_interval,
 )
-from services.scoring.totals import comparable, grade, unit_results
+from services.scoring.totals import comparable, unit_results
 
 UnitMeasures = Mapping[str, Mapping[str, float]]  # unit → measure → value over a period
 
@@ -550,8 +550,9 @@ def _compute(data: EngineInput) -> CohortFigures:
             "applicable_units": len(where),
         }
     if data.legacy:
-        heads = _unit_results(scheme, units, applicable_masks, score_arrays, low_arrays, high_arrays)
-        _rank_units(units, heads, data)
+        heads = legacy.unit_results(
+            scheme, units, applicable_masks, score_arrays, low_arrays, high_arrays, data.previous
+        )
     else:
         heads = unit_results(scheme, units, applicable_masks, score_arrays, low_arrays, high_arrays, data.previous)
     given = {r["unit"]: r["total"] for r in heads if r["total"] is not None}  # withheld totals take no part
@@ -590,95 +591,6 @@ def static_fields(item: Item, scheme: Scheme | None = None) -> dict:
         "reference_label": {"zh": ref.label_zh, "en": ref.label_en} if labelled else None,
         "aggregation": scheme.expert_aggregation if scheme is not None and item.rule.type == "expert" else None,
     }
-
-
-def _unit_results(
-    scheme: Scheme,
-    units: list[str],
-    applicable: list[np.ndarray],
-    scores: list[np.ndarray],
-    lows: list[np.ndarray],
-    highs: list[np.ndarray],
-) -> list[dict]:
-    """Each unit's head (its result but the indicator rows): total, interval, points and dimension subtotals — the sums taken item by item in
-    scheme order, as a running sum over the rows would take them (the same additions, the same order)."""
-    n = len(units)
-    zero = np.zeros(n)
-    applicable_points, earned, low, high = zero, zero, zero, zero
-    dimensions: dict[str, list[np.ndarray]] = {}  # dimension → [score, points, max_points]
-    for item, ok, score, lo, hi in zip(scheme.items, applicable, scores, lows, highs, strict=True):
-        points = rnd(item.points)
-        applicable_points = applicable_points + np.where(ok, points, 0.0)
-        earned = earned + np.where(ok, score, 0.0)
-        low = low + np.where(ok, lo, 0.0)
-        high = high + np.where(ok, hi, 0.0)
-        d = dimensions.setdefault(item.dimension, [zero, zero, zero])
-        d[0] = d[0] + np.where(ok, score, 0.0)
-        d[1] = d[1] + np.where(ok, points, 0.0)
-        d[2] = d[2] + points
-    with np.errstate(all="ignore"):
-        if scheme.na_policy == "rescale":
-            has_factor = applicable_points != 0
-            factor = np.where(has_factor, scheme.total_points / np.where(has_factor, applicable_points, 1.0), 0.0)
-        else:
-            has_factor, factor = np.ones(n, dtype=bool), np.ones(n)
-    totals = _optional(round_array(earned * factor, 2), has_factor)
-    interval_low = round_array(low * factor, 2).tolist()
-    interval_high = round_array(high * factor, 2).tolist()
-    factors = _optional(round_array(factor, 6), has_factor)
-    earned_r = round_array(earned).tolist()
-    applicable_r = round_array(applicable_points).tolist()
-    dims = [
-        (name, round_array(s).tolist(), round_array(p).tolist(), round_array(m).tolist())
-        for name, (s, p, m) in dimensions.items()
-    ]
-    results = []
-    for i, unit in enumerate(units):
-        total = totals[i]
-        results.append(
-            {
-                "unit": unit,
-                "total": total,
-                "total_interval": None if total is None else [interval_low[i], interval_high[i]],
-                "earned_points": earned_r[i],
-                "applicable_points": applicable_r[i],
-                "scale_factor": factors[i],
-                "grade": _grade(scheme, total),
-                "dimensions": [
-                    {"dimension": name, "score": s[i], "points": p[i], "max_points": m[i]} for name, s, p, m in dims
-                ],
-                "rank": None,
-                "rank_overlaps": [],
-                "previous": None,
-                "change": None,
-                "rank_change": None,
-            }
-        )
-    return results
-
-
-def _grade(scheme: Scheme, total: float | None) -> dict | None:
-    return grade(scheme, total)
-
-
-def _rank_units(units: list[str], results: list[dict], data: EngineInput) -> None:
-    n = len(units)
-    totals = np.array([np.nan if r["total"] is None else r["total"] for r in results], dtype=np.float64)
-    ranked = ~np.isnan(totals)
-    ranks, order = _ranks(totals, ranked)
-    intervals = np.array([r["total_interval"] or (0.0, 0.0) for r in results], dtype=np.float64).reshape(n, 2)
-    overlaps = _overlaps(order, intervals[:, 0], intervals[:, 1], ranked, n)
-    ranks_list = ranks.tolist()
-    for i, result in enumerate(results):
-        result["rank"] = ranks_list[i] or None
-        if i in overlaps:
-            result["rank_overlaps"] = [units[j] for j in overlaps[i]]
-        previous = data.previous.get(result["unit"]) if data.previous else None
-        if previous is not None and previous.get("total") is not None and result["total"] is not None:
-            result["previous"] = {k: previous.get(k) for k in ("run_id", "total", "rank")}
-            result["change"] = rnd(result["total"] - float(previous["total"]), 2)
-            if previous.get("rank") is not None and result["rank"] is not None:
-                result["rank_change"] = int(previous["rank"]) - result["rank"]
 
 
 def canonical_json(outcome: Mapping[str, Any]) -> str:
