@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from hotline.domain.scheme_settings import DEFAULT_MIN_APPLICABLE_SHARE, DEFAULT_PRECISION
 from services.indicators.validation import DEFAULT_APPEAL, DEFAULT_GRADE_BANDS, Problem
 
 DOCUMENT_INDICATOR_FIELDS = ("name_zh", "name_en", "clause", "dimension", "unit", "direction", "formula", "method")
@@ -20,6 +21,9 @@ def with_defaults(body: Mapping[str, Any]) -> dict[str, Any]:
     full.setdefault("na_policy", "rescale")
     full.setdefault("expert_aggregation", "mean")
     full.setdefault("rankings_public", False)
+    full.setdefault("min_applicable_share", DEFAULT_MIN_APPLICABLE_SHARE)
+    precision = body.get("precision")
+    full["precision"] = {**DEFAULT_PRECISION, **(precision if isinstance(precision, Mapping) else {})}
     appeal = body.get("appeal")
     full["appeal"] = {**DEFAULT_APPEAL, **(appeal if isinstance(appeal, Mapping) else {})}
     bands = body.get("grade_bands")
@@ -44,8 +48,9 @@ def scheme_document(
         row = indicators[(ref["code"], ref["version"])]
         indicator = {"code": ref["code"], "version": ref["version"]}
         indicator.update({name: row.get(name) for name in DOCUMENT_INDICATOR_FIELDS})
-        if row.get("band") is not None:
-            indicator["band"] = row["band"]
+        band = _applied_band(item.get("rule"), row.get("band"))
+        if band is not None:
+            indicator["band"] = band
         entry = {"indicator": indicator}
         for name in ("points", "weight", "rule", "reference", "min_sample"):
             if item.get(name) is not None:
@@ -60,8 +65,18 @@ def scheme_document(
             document[name] = full[name]
     for name in ("na_policy", "expert_aggregation", "rankings_public", "appeal", "grade_bands"):
         document[name] = full[name]
+    for name in ("min_applicable_share", "precision"):
+        document[name] = full[name]
     document["items"] = items
     return document
+
+
+def _applied_band(rule: Any, catalog_band: Any) -> Any:
+    """The band a document shows for an item: the scheme's own target band when its rule sets one (the band
+    scoring applies), else the catalog's default — never the default beside a different applied band."""
+    if isinstance(rule, Mapping) and rule.get("type") == "target_band" and {"low", "high"} <= set(rule):
+        return {"low": rule["low"], "high": rule["high"]}
+    return catalog_band
 
 
 @dataclass(frozen=True, slots=True)

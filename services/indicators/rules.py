@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hotline.domain.measures import measure_codes
+from hotline.domain.scheme_settings import LABELLED_POLICIES, check_reference_labels
 from services.indicators.problems import Checker, IndicatorFacts, is_number, one_of
 
 RULE_PARAMS: dict[str, dict[str, bool]] = {  # rule → parameter → required
@@ -19,8 +20,8 @@ RULE_PARAMS: dict[str, dict[str, bool]] = {  # rule → parameter → required
 REFERENCE_PARAMS: dict[str, dict[str, bool]] = {
     "best_in_cohort": {},
     "cohort_mean": {},
-    "fixed": {"value": True},
-    "target": {"value": True},
+    "fixed": {"value": True, "label_zh": False, "label_en": False},  # labels: how explanations name the value
+    "target": {"value": True, "label_zh": False, "label_en": False},
     "dynamic_baseline": {"lookback_periods": True, "match": False},
     "none": {},
 }
@@ -76,6 +77,9 @@ def check_reference(c: Checker, path: str, reference: Any) -> str | None:
         return None
     policy = reference["policy"]
     c.params(f"{path}.reference", reference, REFERENCE_PARAMS[policy], f"reference {policy}")
+    if policy in LABELLED_POLICIES:  # other policies' labels are unknown parameters (above)
+        for key, problem, message in check_reference_labels(reference):
+            c.add(f"{path}.reference.{key}", problem, message)
     if policy in ("fixed", "target") and reference.get("value") is not None and not is_number(reference["value"]):
         c.add(f"{path}.reference.value", "invalid", "the reference value is a number")
     if policy == "fixed" and is_number(reference.get("value")) and reference["value"] == 0:

@@ -12,6 +12,7 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from hotline.domain.scheme_settings import check_result_settings
 from services.indicators.problems import Checker, IndicatorFacts, Problem, is_number, one_of
 from services.indicators.rules import check_min_sample, check_rule
 
@@ -34,7 +35,7 @@ DEFAULT_APPEAL = {
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 TOP_LEVEL = {
     "code", "name_zh", "name_en", "kind", "template", "cohort", "period", "na_policy", "expert_aggregation",
-    "rankings_public", "appeal", "grade_bands", "dimensions", "items",
+    "rankings_public", "appeal", "grade_bands", "dimensions", "items", "min_applicable_share", "precision",
 }  # fmt: skip
 
 
@@ -69,6 +70,8 @@ def validate_scheme(
     cohort_kind = _check_cohort(c, body.get("cohort"), cohort_kinds)
     _check_period(c, body.get("period"), kind)
     _check_choices(c, body)
+    for path, problem, message in check_result_settings(body):  # shared with scoring (hotline.domain)
+        c.add(path, problem, message)
     _check_grade_bands(c, body.get("grade_bands"))
     _check_appeal(c, body.get("appeal"))
     _check_items(c, body, indicators, cohort_kind, cohort_kinds)

@@ -2,13 +2,15 @@
 
 Pure core — plain functions over plain data, tested without a database: ``scheme`` (the scheme
 document), ``rules``, ``references``, ``ranking``, ``statistics`` (Wilson intervals, trends),
-``weights`` (entropy, CRITIC, AHP), ``engine`` (one run's computation), ``explain`` (the "why" in
-Chinese and English), ``alerts`` (rules over daily measures), ``periods``.
+``weights`` (entropy, CRITIC, AHP), ``engine`` (one run's computation), ``totals`` (unit totals of outcome
+format 3: exact sums rounded once, withheld totals, display ties; ``legacy`` keeps formats 1 and 2's),
+``explain`` and ``calculation`` (the "why" in Chinese and English, with the arithmetic a unit can redo),
+``alerts`` (rules over daily measures), ``periods``.
 
 Edges: ``runs`` (start, publish, settle, expert scores, appeal revisions), ``worker`` (the job queue:
 ``run_job`` polled with ``FOR UPDATE SKIP LOCKED`` by a task of the app's lifespan), ``store`` and
 ``detail`` and ``figures`` (a revision's rows: per unit a head and one float64 array of its
-indicator figures — outcome format 2 — or, for revisions made before, one compact JSON document;
+indicator figures — outcome formats 2 and 3 — or, for revisions made before, one compact JSON document;
 expanded on read to the same full result), ``repository``
 (every read scoped in SQL against the ``unit_ref`` read model), ``entities``/``types``/``schema``
 (the subgraph), ``endpoints`` (REST for appeals and report downloads), ``reports``, ``sources``

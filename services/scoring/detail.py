@@ -17,8 +17,9 @@ from services.scoring.scheme import parse_scheme
 
 # Scheme-derived keys of an indicator row (see ``engine.static_fields``) and the cohort's reference.
 SHARED_KEYS = frozenset(
-    {"version", "name_zh", "name_en", "dimension", "unit", "direction", "formula", "rule", "points", "reference"}
-)
+    {"version", "name_zh", "name_en", "dimension", "unit", "direction", "formula", "rule", "points", "reference",
+     "min_sample", "reference_label", "aggregation"}
+)  # fmt: skip
 
 
 # Values most rows have; a stored row leaves them out and reading puts them back.
@@ -66,7 +67,7 @@ class Expander:
 
     def __init__(self, document: Mapping[str, Any], cohort_summary: Mapping[str, Any]) -> None:
         scheme = parse_scheme(document)
-        self._static = {item.code: static_fields(item) for item in scheme.items}
+        self._static = {item.code: static_fields(item, scheme) for item in scheme.items}
         indicators = cohort_summary["cohort"]["indicators"]
         self._reference = {code: s["reference"] for code, s in indicators.items()}
         self._layout = Layout.of(scheme)

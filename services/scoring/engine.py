@@ -16,17 +16,20 @@ import json
 import threading
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from services.scoring import references, rules, vector
+from services.scoring import legacy, references, rules, vector
 from services.scoring.figures import FIELDS, NA_REASONS, Layout
 from services.scoring.figures import rows as figure_rows
-from services.scoring.numbers import PLACES, rnd
+from services.scoring.numbers import PLACES, rnd, round_array
+from services.scoring.ranking import cohort_ranks as _ranks
+from services.scoring.ranking import overlap_columns as _overlap_columns
+from services.scoring.ranking import overlap_indices as _overlaps  # noqa: F401 (tests compare it with ranking's)
 from services.scoring.references import HistoryPeriod, Reference
-from services.scoring.scheme import Item, Scheme
+from services.scoring.scheme import Item, Rule, Scheme
 from services.scoring.statistics import (
     RateParts,
     rate_parts,
@@ -35,6 +38,7 @@ from services.scoring.statistics import (
     trend,
     wilson_interval,
 )
+from services.scoring.totals import comparable, unit_results
 
 UnitMeasures = Mapping[str, Mapping[str, float]]  # unit → measure → value over a period
 
@@ -57,6 +61,7 @@ class EarlierPeriod:
     label: str
     months: tuple[int, ...]
     measures: UnitMeasures
+    uncovered: Mapping[str, Sequence[str]] = field(default_factory=dict)  # unit → measures no source covered
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,13 @@ class EngineInput:
     value_overrides: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # unit → indicator → value
     expert_overrides: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # unit → indicator → score
     previous: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # unit → {total, rank, run_id}
+    # Coverage (contracts §4): unit → the measures no source covered over the period — absent, not zero. An
+    # empty mapping: everything covered (revisions made before coverage existed have none).
+    uncovered: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    monthly_uncovered: Mapping[str, Mapping[str, Sequence[str]]] = field(default_factory=dict)  # label → unit → …
+    # Outcome formats 1 and 2 (reproduction only): item scores rounded before they are summed, 4 places for
+    # every score, no minimum applicable share. Format 3 (False): exact sums rounded once (``totals``).
+    legacy: bool = False
 
 
 @dataclass
@@ -89,6 +101,18 @@ class _Cell:
 
 def _sample_short(item: Item, measures: Mapping[str, float]) -> bool:
     return item.min_sample is not None and measures.get(item.min_sample.measure, 0.0) < item.min_sample.count
+
+
+def item_measures(item: Item) -> frozenset[str]:
+    """The measures an item's formula or minimum sample names: one of them uncovered makes it ``no_data``."""
+    if item.min_sample is None or item.rule.type == "expert":
+        return item.formula.measures
+    return item.formula.measures | {item.min_sample.measure}
+
+
+def _gaps(item: Item, uncovered: Sequence[str] | None) -> list[str]:
+    """The item's measures among a unit's uncovered ones, sorted."""
+    return sorted(item_measures(item).intersection(uncovered)) if uncovered else []
 
 
 def _cell(
@@ -133,11 +157,20 @@ def _cell(
     return cell
 
 
+def _item_gaps(item: Item, units: Sequence[str], uncovered: Mapping[str, Sequence[str]]) -> dict[int, list[str]]:
+    """Unit index → the item's uncovered measures, for the units that have any."""
+    if not uncovered:
+        return {}
+    return {i: gaps for i, unit in enumerate(units) if unit in uncovered and (gaps := _gaps(item, uncovered[unit]))}
+
+
 def _history(item: Item, data: EngineInput) -> list[HistoryPeriod]:
     found = []
     for period in data.history:
         values = {}
         for unit in sorted(data.units):
+            if _gaps(item, period.uncovered.get(unit)):
+                continue  # an uncovered (unit, period) is absent from the baseline, not a zero in it
             measures = period.measures.get(unit, {})
             value = None if _sample_short(item, measures) else item.formula.evaluate(measures)
             if value is not None:
@@ -158,6 +191,9 @@ def _series(item: Item, unit: str, data: EngineInput) -> list[tuple[str, float |
     series = []
     for label in sorted(data.monthly):
         measures = data.monthly[label].get(unit, {})
+        if _gaps(item, data.monthly_uncovered.get(label, {}).get(unit)):
+            series.append((label, None))  # a month a measure was not covered in has no value
+            continue
         value = None if _sample_short(item, measures) else item.formula.evaluate(measures)
         series.append((label, value))
     return series
@@ -168,7 +204,7 @@ def compute(data: EngineInput) -> dict[str, Any]:
     indicator row in full (``compute_compact`` gives the stored form, without the shared fields)."""
     with no_cyclic_gc():  # ~10⁶ acyclic containers: the cycle collector would only cost time
         outcome = _compute(data).compact_outcome()
-        static = {item.code: static_fields(item) for item in data.scheme.items}
+        static = {item.code: static_fields(item, data.scheme) for item in data.scheme.items}
         references_ = {code: s["reference"] for code, s in outcome["cohort"]["indicators"].items()}
         for unit in outcome["units"]:
             unit["indicators"] = [
@@ -200,12 +236,15 @@ ROW_DEFAULTS: Mapping[str, Any] = {
     "experts": [],
     "rank_overlaps": [],
     "interval": None,
+    "uncovered": [],  # format 3: the item's measures no source covered for the unit (why it is no_data)
 }
 
 
 def row_defaults() -> dict[str, Any]:
     """``ROW_DEFAULTS`` with fresh lists."""
-    return {"na_reason": None, "corrected": False, "experts": [], "rank_overlaps": [], "interval": None}
+    return {
+        "na_reason": None, "corrected": False, "experts": [], "rank_overlaps": [], "interval": None, "uncovered": [],
+    }  # fmt: skip
 
 
 _gc_lock = threading.Lock()
@@ -233,13 +272,31 @@ def no_cyclic_gc():
 
 
 class _Columns:
-    """The cohort's measures as arrays (one per measure, units in order), built on first use."""
+    """The cohort's measures as arrays (one per measure, units in order), built on first use, and where
+    each measure is absent (not covered by any source, or the unit unknown to ingest)."""
 
-    def __init__(self, units: Sequence[str], measures: UnitMeasures) -> None:
+    def __init__(
+        self, units: Sequence[str], measures: UnitMeasures, uncovered: Mapping[str, Sequence[str]] | None = None
+    ) -> None:
         self._units, self._measures = units, measures
         self.n = len(units)
         self.present = np.array([u in measures for u in units], dtype=bool)
         self._arrays: dict[str, np.ndarray] = {}
+        self._uncovered: dict[str, np.ndarray] = {}
+        for i, unit in enumerate(units):
+            for code in (uncovered or {}).get(unit, ()):
+                self._uncovered.setdefault(code, np.zeros(self.n, dtype=bool))[i] = True
+
+    def uncovered(self, codes) -> np.ndarray:
+        """Units for which any of ``codes`` was not covered by a source."""
+        found = np.zeros(self.n, dtype=bool)
+        for code in codes:
+            if code in self._uncovered:
+                found |= self._uncovered[code]
+        return found
+
+    def absent(self, code: str) -> np.ndarray:
+        return ~self.present | self.uncovered((code,))
 
     def array(self, code: str) -> np.ndarray:
         if code not in self._arrays:
@@ -250,24 +307,6 @@ class _Columns:
 
     def arrays(self, codes) -> dict[str, np.ndarray]:
         return {c: self.array(c) for c in codes}
-
-
-def round_array(values: np.ndarray, places: int = PLACES) -> np.ndarray:
-    """``rnd`` of every element, bit for bit, over a whole array.
-
-    ``rint(x·10ᵖ) / 10ᵖ`` is what Python's ``round`` gives (a correctly rounded quotient of the same
-    integer) unless the scaled value lies so close to a half that the product's own rounding could
-    have moved it across: those few elements (and huge or non-finite ones) go through ``rnd`` itself."""
-    scale = 10.0**places
-    with np.errstate(all="ignore"):
-        scaled = values * scale
-        rounded = np.rint(scaled) / scale + 0.0  # + 0.0: never -0.0
-        margin = np.abs(scaled - np.floor(scaled) - 0.5)
-        doubtful = ~(margin > np.abs(scaled) * 1e-15) | ~(np.abs(scaled) < 2.0**52)
-    if doubtful.any():
-        where = np.flatnonzero(doubtful)
-        rounded[where] = [rnd(v, places) for v in values[where].tolist()]
-    return rounded
 
 
 def _optional(values: np.ndarray, ok: np.ndarray) -> list[float | None]:
@@ -328,7 +367,8 @@ def _item_columns(
     if item.rule.type == "expert":
         return _expert_columns(item, units, data, experts_by_key)
     n = columns.n
-    present = columns.present
+    # No data: the unit is unknown to ingest, or a measure the item names was not covered (absent, not zero).
+    present = columns.present & ~columns.uncovered(item_measures(item))
     value, value_ok = vector.evaluate(item.formula, columns.arrays(item.formula.measures), n)
     if item.min_sample is not None:
         short = present & (columns.array(item.min_sample.measure) < item.min_sample.count)
@@ -355,7 +395,7 @@ def _item_columns(
     if overrides:
         for i, unit in enumerate(units):
             override = overrides.get(unit, {}).get(item.code)
-            if override is not None and present[i]:
+            if override is not None and columns.present[i]:  # a value corrected on appeal is data
                 value[i], has_value[i], na[i], has_interval[i], corrected[i] = float(override), True, 0, False, True
     return _ItemColumns(
         value=value,
@@ -369,9 +409,15 @@ def _item_columns(
     )
 
 
-def _scores(item: Item, values: np.ndarray, has_value: np.ndarray, ref: Reference) -> tuple[np.ndarray, np.ndarray]:
+def _scores(
+    item: Item, values: np.ndarray, has_value: np.ndarray, ref: Reference, legacy: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """``_score`` of each value over the whole cohort → (scores, scored); unscored where there is no value."""
     n = len(values)
+    if legacy and item.rule.type == "linear_band" and item.rule.param("relative", False):
+        # Formats 1 and 2 scored a relative band's floor and target as values (the array path ignored
+        # ``relative``); their revisions are reproduced as they were stored. Format 3 scores it as the rule says.
+        item = replace(item, rule=Rule(item.rule.type, {k: v for k, v in item.rule.params.items() if k != "relative"}))
     if item.rule.type == "expert":
         out, ok = np.zeros(n), np.zeros(n, dtype=bool)
         for i in np.flatnonzero(has_value).tolist():
@@ -383,53 +429,6 @@ def _scores(item: Item, values: np.ndarray, has_value: np.ndarray, ref: Referenc
     if scored is None:
         return np.zeros(n), np.zeros(n, dtype=bool)
     return scored, has_value.copy()
-
-
-def _ranks(values: np.ndarray, ranked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``ranking.competition_ranks`` (higher is better) of the ranked units, units in id order →
-    (rank per unit, 0 when unranked; the ranked units' indices in rank order)."""
-    idx = np.flatnonzero(ranked)
-    order = idx[np.argsort(-values[idx], kind="stable")]  # ties keep id order
-    ordered = values[order]
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = ordered[1:] != ordered[:-1]
-    positions = np.arange(1, len(order) + 1)
-    ranks = np.zeros(len(values), dtype=np.int64)
-    ranks[order] = np.maximum.accumulate(np.where(first, positions, 0)) if len(order) else positions
-    return ranks, order
-
-
-def _overlap_pairs(order: np.ndarray, low: np.ndarray, high: np.ndarray, has: np.ndarray) -> tuple[np.ndarray, ...]:
-    """The neighbouring pairs in rank order whose intervals overlap, as two index arrays."""
-    a, b = order[:-1], order[1:]
-    hit = has[a] & has[b] & (low[a] <= high[b]) & (low[b] <= high[a])
-    return a[hit], b[hit]
-
-
-def _overlap_columns(order, low, high, has, n) -> tuple[np.ndarray, np.ndarray]:
-    """``ranking.overlapping_neighbours`` as two columns of unit indices (each unit's overlapping
-    neighbours, at most two, sorted; NaN where there is none)."""
-    a, b = _overlap_pairs(order, low, high, has)
-    first, second = np.full(n, np.nan), np.full(n, np.nan)
-    # Each unit has at most one neighbour above and one below; put each pair's partner in a free slot.
-    for x, y in ((a, b), (b, a)):
-        free = np.isnan(first[x])
-        first[x[free]] = y[free]
-        second[x[~free]] = y[~free]
-    swap = second < first  # NaN compares False: single neighbours stay first
-    first[swap], second[swap] = second[swap], first[swap]
-    return first, second
-
-
-def _overlaps(order: np.ndarray, low: np.ndarray, high: np.ndarray, has: np.ndarray, n: int) -> dict[int, list[int]]:
-    """``ranking.overlapping_neighbours`` over indices: each ranked unit's neighbours in rank order whose
-    interval overlaps its own, as sorted unit indices (only units that have some)."""
-    first, second = _overlap_columns(order, low, high, has, n)
-    return {
-        i: [int(f)] if s != s else [int(f), int(s)]
-        for i, (f, s) in enumerate(zip(first.tolist(), second.tolist(), strict=True))
-        if f == f
-    }
 
 
 @dataclass
@@ -479,12 +478,15 @@ def _compute(data: EngineInput) -> CohortFigures:
     for entry in data.expert_entries:
         experts_by_key.setdefault((entry.unit, entry.indicator), []).append(entry)
 
-    columns = _Columns(units, data.measures)
+    columns = _Columns(units, data.measures, data.uncovered)
     figures = np.full((n, layout.width), np.nan)
     blocks = {name: figures[:, f * k : (f + 1) * k] for f, name in enumerate(FIELDS)}
     for m, code in enumerate(layout.measures):
-        figures[:, len(FIELDS) * k + m] = round_array(columns.array(code))
+        sums = round_array(columns.array(code))
+        # Format 3 stores an absent measure as NaN (none), never as the 0 ingest writes in its place.
+        figures[:, len(FIELDS) * k + m] = sums if data.legacy else np.where(columns.absent(code), np.nan, sums)
     extras: list[dict | None] = [None] * n
+    score_places = PLACES if data.legacy else scheme.score_places
     applicable_masks, score_arrays, low_arrays, high_arrays = [], [], [], []
     cohort_indicators: dict[str, dict] = {}
     special = data.scheme.kind == "special" and bool(data.monthly)
@@ -493,23 +495,25 @@ def _compute(data: EngineInput) -> CohortFigures:
         where = np.flatnonzero(cols.has_value)
         applicable_values = cols.value[where]
         ref = _reference(item, units, where, applicable_values, data)
-        raw, scored = _scores(item, cols.value, cols.has_value, ref)
-        score = np.where(scored, round_array(np.where(scored, raw, 0.0)), 0.0)
-        low = high = score
+        raw, scored = _scores(item, cols.value, cols.has_value, ref, data.legacy)
+        score = np.where(scored, round_array(np.where(scored, raw, 0.0), score_places), 0.0)
+        # What is summed and ranked: the rounded score in formats 1 and 2, the exact one in format 3.
+        exact = score if data.legacy else np.where(scored, raw, 0.0)
+        low = high = exact
         if item.rule.type != "expert" and cols.interval is not None:
             use = cols.has_interval & scored
             if use.any():
                 ends = []
                 for end in (0, 1):
-                    s, ok = _scores(item, np.where(use, cols.interval[:, end], 0.0), use, ref)
-                    ends.append(np.where(ok, s, score))
-                low = np.where(use, np.minimum(ends[0], ends[1]), score)
-                high = np.where(use, np.maximum(ends[0], ends[1]), score)
+                    s, ok = _scores(item, np.where(use, cols.interval[:, end], 0.0), use, ref, data.legacy)
+                    ends.append(np.where(ok, s, exact))
+                low = np.where(use, np.minimum(ends[0], ends[1]), exact)
+                high = np.where(use, np.maximum(ends[0], ends[1]), exact)
         applicable_masks.append(scored)
-        score_arrays.append(score)
+        score_arrays.append(exact)
         low_arrays.append(low)
         high_arrays.append(high)
-        ranks, order = _ranks(score, scored)
+        ranks, order = _ranks(exact if data.legacy else comparable(exact), scored)
         blocks["value"][:, j] = np.where(cols.has_value, round_array(cols.value), np.nan)
         blocks["numerator"][:, j] = cols.numerator_r
         blocks["denominator"][:, j] = cols.denominator_r
@@ -525,11 +529,14 @@ def _compute(data: EngineInput) -> CohortFigures:
         na = np.where(scored, 0, np.where(cols.has_value, _NA["no_reference"], cols.na))
         blocks["na_reason"][:, j] = na
         blocks["corrected"][:, j] = cols.corrected
-        if cols.experts is not None or special:
-            for i in range(n):
+        gaps = {} if data.legacy else _item_gaps(item, units, data.uncovered)
+        if cols.experts is not None or special or gaps:
+            for i in range(n) if cols.experts is not None or special else sorted(gaps):
                 extra = {}
                 if cols.experts is not None and cols.experts[i]:
                     extra["experts"] = cols.experts[i]
+                if i in gaps:
+                    extra["uncovered"] = gaps[i]  # why the row is no_data: what no source covered
                 if special:
                     series = _series(item, units[i], data)
                     extra["series"] = [[label, rnd(v)] for label, v in series]
@@ -542,12 +549,19 @@ def _compute(data: EngineInput) -> CohortFigures:
             "values": rounded_summary_of(applicable_values.tolist()),
             "applicable_units": len(where),
         }
-    heads = _unit_results(scheme, units, applicable_masks, score_arrays, low_arrays, high_arrays)
-    _rank_units(units, heads, data)
-    totals = {r["unit"]: r["total"] for r in heads if r["total"] is not None}
+    if data.legacy:
+        heads = legacy.unit_results(
+            scheme, units, applicable_masks, score_arrays, low_arrays, high_arrays, data.previous
+        )
+    else:
+        heads = unit_results(scheme, units, applicable_masks, score_arrays, low_arrays, high_arrays, data.previous)
+    given = {r["unit"]: r["total"] for r in heads if r["total"] is not None}  # withheld totals take no part
+    cohort = {"units": len(units), "total": rounded_summary(given), "indicators": cohort_indicators}
+    if not data.legacy:
+        cohort["withheld_units"] = sum(1 for r in heads if r["withheld"] is not None)
     return CohortFigures(
         scheme={"id": scheme.id, "version": scheme.version, "key": scheme.key, "kind": scheme.kind},
-        cohort={"units": len(units), "total": rounded_summary(totals), "indicators": cohort_indicators},
+        cohort=cohort,
         units=units,
         layout=layout,
         figures=figures,
@@ -556,8 +570,11 @@ def _compute(data: EngineInput) -> CohortFigures:
     )
 
 
-def static_fields(item: Item) -> dict:
-    """The parts of an indicator row that come from the scheme alone (the same for every unit)."""
+def static_fields(item: Item, scheme: Scheme | None = None) -> dict:
+    """The parts of an indicator row that come from the scheme alone (the same for every unit): never
+    stored with a result, put back on reading (``detail.Expander``) — what explanations are made of."""
+    ref = item.reference
+    labelled = ref.label_zh is not None or ref.label_en is not None
     return {
         "version": item.version,
         "name_zh": item.name_zh,
@@ -568,99 +585,12 @@ def static_fields(item: Item) -> dict:
         "formula": item.formula.text,
         "rule": {"type": item.rule.type, "params": dict(item.rule.params)},
         "points": rnd(item.points),
+        "min_sample": None
+        if item.min_sample is None
+        else {"measure": item.min_sample.measure, "count": item.min_sample.count},
+        "reference_label": {"zh": ref.label_zh, "en": ref.label_en} if labelled else None,
+        "aggregation": scheme.expert_aggregation if scheme is not None and item.rule.type == "expert" else None,
     }
-
-
-def _unit_results(
-    scheme: Scheme,
-    units: list[str],
-    applicable: list[np.ndarray],
-    scores: list[np.ndarray],
-    lows: list[np.ndarray],
-    highs: list[np.ndarray],
-) -> list[dict]:
-    """Each unit's head (its result but the indicator rows): total, interval, points and dimension subtotals — the sums taken item by item in
-    scheme order, as a running sum over the rows would take them (the same additions, the same order)."""
-    n = len(units)
-    zero = np.zeros(n)
-    applicable_points, earned, low, high = zero, zero, zero, zero
-    dimensions: dict[str, list[np.ndarray]] = {}  # dimension → [score, points, max_points]
-    for item, ok, score, lo, hi in zip(scheme.items, applicable, scores, lows, highs, strict=True):
-        points = rnd(item.points)
-        applicable_points = applicable_points + np.where(ok, points, 0.0)
-        earned = earned + np.where(ok, score, 0.0)
-        low = low + np.where(ok, lo, 0.0)
-        high = high + np.where(ok, hi, 0.0)
-        d = dimensions.setdefault(item.dimension, [zero, zero, zero])
-        d[0] = d[0] + np.where(ok, score, 0.0)
-        d[1] = d[1] + np.where(ok, points, 0.0)
-        d[2] = d[2] + points
-    with np.errstate(all="ignore"):
-        if scheme.na_policy == "rescale":
-            has_factor = applicable_points != 0
-            factor = np.where(has_factor, scheme.total_points / np.where(has_factor, applicable_points, 1.0), 0.0)
-        else:
-            has_factor, factor = np.ones(n, dtype=bool), np.ones(n)
-    totals = _optional(round_array(earned * factor, 2), has_factor)
-    interval_low = round_array(low * factor, 2).tolist()
-    interval_high = round_array(high * factor, 2).tolist()
-    factors = _optional(round_array(factor, 6), has_factor)
-    earned_r = round_array(earned).tolist()
-    applicable_r = round_array(applicable_points).tolist()
-    dims = [
-        (name, round_array(s).tolist(), round_array(p).tolist(), round_array(m).tolist())
-        for name, (s, p, m) in dimensions.items()
-    ]
-    results = []
-    for i, unit in enumerate(units):
-        total = totals[i]
-        results.append(
-            {
-                "unit": unit,
-                "total": total,
-                "total_interval": None if total is None else [interval_low[i], interval_high[i]],
-                "earned_points": earned_r[i],
-                "applicable_points": applicable_r[i],
-                "scale_factor": factors[i],
-                "grade": _grade(scheme, total),
-                "dimensions": [
-                    {"dimension": name, "score": s[i], "points": p[i], "max_points": m[i]} for name, s, p, m in dims
-                ],
-                "rank": None,
-                "rank_overlaps": [],
-                "previous": None,
-                "change": None,
-                "rank_change": None,
-            }
-        )
-    return results
-
-
-def _grade(scheme: Scheme, total: float | None) -> dict | None:
-    if total is None:
-        return None
-    band = next((b for b in scheme.grade_bands if total >= b.min), scheme.grade_bands[-1])
-    return {"code": band.code, "name_zh": band.name_zh}
-
-
-def _rank_units(units: list[str], results: list[dict], data: EngineInput) -> None:
-    n = len(units)
-    totals = np.array([np.nan if r["total"] is None else r["total"] for r in results], dtype=np.float64)
-    ranked = ~np.isnan(totals)
-    ranks, order = _ranks(totals, ranked)
-    intervals = np.array([r["total_interval"] or (0.0, 0.0) for r in results], dtype=np.float64).reshape(n, 2)
-    overlaps = _overlaps(order, intervals[:, 0], intervals[:, 1], ranked, n)
-    ranks_list = ranks.tolist()
-    for i, result in enumerate(results):
-        result["rank"] = ranks_list[i] or None
-        if i in overlaps:
-            result["rank_overlaps"] = [units[j] for j in overlaps[i]]
-        previous = data.previous.get(result["unit"]) if data.previous else None
-        if previous is not None and previous.get("total") is not None and result["total"] is not None:
-            result["previous"] = {k: previous.get(k) for k in ("run_id", "total", "rank")}
-            result["change"] = rnd(result["total"] - float(previous["total"]), 2)
-            if previous.get("rank") is not None and result["rank"] is not None:
-                result["rank_change"] = int(previous["rank"]) - result["rank"]
 
 
 def canonical_json(outcome: Mapping[str, Any]) -> str:

@@ -12,6 +12,7 @@ from strawberry.federation.schema_directives import Key, ListSize
 from hotline.kit.graphql import RequestContext
 from hotline.kit.pagination import check_page_size, decode_cursor, encode_cursor
 from services.scoring import repository, sources
+from services.scoring.explain import explain_withheld
 from services.scoring.models import EvaluationRun as RunRow
 from services.scoring.models import UnitResult as ResultRow
 from services.scoring.rollups import rollup
@@ -21,6 +22,7 @@ from services.scoring.types import (
     CursorArg,
     DimensionSubtotal,
     EvaluationPeriod,
+    Explanation,
     Grade,
     IndicatorScore,
     MeasureSource,
@@ -29,6 +31,7 @@ from services.scoring.types import (
     RevisionChange,
     RunIdArg,
     RunRevisionInfo,
+    TotalWithheld,
     cohort_summary_from,
     described,
 )
@@ -174,13 +177,52 @@ class UnitResult:
     async def rank_change(self, info: Info) -> int | None:
         return (await self._detail(info)).get("rank_change")
 
-    @strawberry.field(description="Points earned before the N/A rescaling, and the points of applicable indicators.")
+    @strawberry.field(
+        description="Points earned before the N/A rescaling: the sum of the exact item scores, shown at the item "
+        "scores' precision (the total is this × the scheme's points ÷ the applicable points, under rescale)."
+    )
     async def earned_points(self, info: Info) -> float | None:
         return (await self._detail(info)).get("earned_points")
 
     @strawberry.field(description="Points of the indicators that were applicable.")
     async def applicable_points(self, info: Info) -> float | None:
         return (await self._detail(info)).get("applicable_points")
+
+    @strawberry.field(
+        description="Share of the scheme's points whose indicators apply to this unit, 0–1 (null for revisions "
+        "computed before totals could be withheld); pending expert items do not count."
+    )
+    async def applicable_share(self, info: Info) -> float | None:
+        return (await self._detail(info)).get("applicable_share")
+
+    @strawberry.field(
+        description="The scheme's minimum applicable share (`min_applicable_share`, default 0.5): below it the "
+        "total, grade and rank are withheld (null for revisions computed before)."
+    )
+    async def min_applicable_share(self, info: Info) -> float | None:
+        return (await self._detail(info)).get("min_applicable_share")
+
+    @strawberry.field(
+        description="Why this unit has no total, grade or rank (null when it has them): a withheld unit takes no "
+        "part in ranks, rank overlaps, the cohort's statistics or roll-ups."
+    )
+    async def total_withheld(self, info: Info) -> TotalWithheld | None:
+        detail = await self._detail(info)
+        why = explain_withheld(detail)
+        if why is None:
+            return None
+        return TotalWithheld(
+            reason=detail["withheld"], applicable_share=detail["applicable_share"],
+            min_applicable_share=detail["min_applicable_share"], explanation=Explanation(**why),
+        )  # fmt: skip
+
+    @strawberry.field(
+        description="Units whose total is displayed the same as this one (at the scheme's precision) but differs in "
+        "its exact figure, so their ranks differ though the totals look equal (ranks and ties are decided on the "
+        "exact totals). Empty when there is no such unit."
+    )
+    async def tied_on_display_with(self, info: Info) -> list[str]:
+        return (await self._detail(info)).get("display_tie_with", [])
 
     @strawberry.field(description="Dimension subtotals (维度小计).")
     async def dimensions(self, info: Info) -> list[DimensionSubtotal]:

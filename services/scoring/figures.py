@@ -6,7 +6,7 @@ indicator rows), ``extras`` (JSON, usually null: per indicator the experts' scor
 and trend) and ``figures`` (bytea): little-endian float64 values, ``len(FIELDS)`` blocks of one value
 per scheme item (items in scheme order), then the unit's measure sums (``Layout.measures`` order,
 rounded as every stored number is). NaN marks "none" (not applicable, no interval, not ranked, no
-overlap). ``rank_overlap_*`` are positions in the run's cohort (its sorted unit ids); ``na_reason``
+overlap; in format 3 also an absent measure — one no source covered). ``rank_overlap_*`` are positions in the run's cohort (its sorted unit ids); ``na_reason``
 indexes ``NA_REASONS``; ``corrected`` is 0 or 1. ``rows`` turns a unit's figures back into exactly
 the compact indicator rows of ``engine.compute_compact`` (``detail.Expander`` then adds the
 scheme-derived fields), so what is read is what the engine computed.
@@ -94,7 +94,10 @@ def rows(
             "indicator": code,
             "applicable": s == s,
             "value": _number(value[j]),
-            "measures": {names[m]: measures[m] for m in (short if reason == "no_data" else full)},
+            # NaN: absent (format 3: not covered by any source, or the unit unknown to ingest) — left out.
+            "measures": {
+                names[m]: measures[m] for m in (short if reason == "no_data" else full) if measures[m] == measures[m]
+            },
             "numerator": _number(numerator[j]),
             "denominator": _number(denominator[j]),
             "score": _number(s),

@@ -37,9 +37,13 @@ def _subtract(measures: dict[str, dict[str, float]], unit: str, measure: str, va
         measures[unit][measure] = measures[unit][measure] - value
 
 
-def engine_input(document: Mapping[str, Any], inputs: Mapping[str, Any]) -> EngineInput:
+def engine_input(document: Mapping[str, Any], inputs: Mapping[str, Any], *, legacy: bool = False) -> EngineInput:
     """Build the engine's input from a scheme document and a revision's stored inputs, applying the
-    appeal adjustments recorded there (excluded records' contributions, corrected values, expert scores)."""
+    appeal adjustments recorded there (excluded records' contributions, corrected values, expert scores).
+
+    Coverage (``uncovered``, ``monthly_uncovered``, each history period's ``uncovered``) is applied when
+    the inputs carry it; inputs stored before coverage existed have none and mean "everything covered".
+    ``legacy``: the arithmetic of outcome formats 1 and 2 (for reproducing revisions stored in them)."""
     measures = {u: dict(v) for u, v in inputs["measures"].items()}
     monthly = {label: {u: dict(v) for u, v in units.items()} for label, units in (inputs.get("monthly") or {}).items()}
     for exclusion in inputs.get("exclusions", []):
@@ -55,17 +59,26 @@ def engine_input(document: Mapping[str, Any], inputs: Mapping[str, Any]) -> Engi
         period_months=tuple(inputs["period"]["months"]),
         monthly=monthly,
         history=[
-            EarlierPeriod(label=h["label"], months=tuple(h["months"]), measures=h["measures"])
+            EarlierPeriod(
+                label=h["label"], months=tuple(h["months"]), measures=h["measures"], uncovered=h.get("uncovered", {})
+            )
             for h in inputs.get("history", [])
         ],
         expert_entries=[ExpertEntry(**e) for e in inputs.get("expert_entries", [])],
         value_overrides=inputs.get("value_overrides", {}),
         expert_overrides=inputs.get("expert_overrides", {}),
         previous=inputs.get("previous", {}),
+        uncovered=inputs.get("uncovered") or {},
+        monthly_uncovered=inputs.get("monthly_uncovered") or {},
+        legacy=legacy,
     )
 
 
-OUTCOME_FORMAT = 2  # how new revisions are stored and digested (``run_revision.outcome_format``)
+# How new revisions are stored and digested (``run_revision.outcome_format``): 1 one JSON document per unit;
+# 2 figures (``figures.py``); 3 figures of the exact arithmetic (``totals``: sums of unrounded scores,
+# scheme precision, withheld totals, display ties), coverage and the uncovered measures in the extras.
+OUTCOME_FORMAT = 3
+FIGURE_FORMATS = (2, 3)
 
 
 class Outcome(dict):
@@ -102,11 +115,12 @@ class Outcome(dict):
         """What ``run_revision.cohort_summary`` keeps: the outcome's scheme and cohort, and (format 2)
         the cohort's unit ids, which rank-overlap positions in ``figures`` refer to."""
         summary = {"scheme": self["scheme"], "cohort": self["cohort"]}
-        return {**summary, "units": self.unit_ids} if self.format == 2 else summary
+        return {**summary, "units": self.unit_ids} if self.format in FIGURE_FORMATS else summary
 
 
 def digest_figures(outcome: Outcome) -> str:
-    """Outcome format 2's SHA-256: over exactly what is stored, each part length-prefixed — a tag, the
+    """Outcome formats 2 and 3's SHA-256: over exactly what is stored, each part length-prefixed — a tag
+    naming the format, the
     canonical JSON of the scheme, cohort, layout and unit ids, every unit's figures (one little-endian
     float64 array, NaN in one bit pattern), then each unit's head and extras as stored."""
     figures = outcome.figures
@@ -126,7 +140,7 @@ def digest_figures(outcome: Outcome) -> str:
         h.update(len(data).to_bytes(8, "little"))
         h.update(data)
 
-    part(b"hotline-outcome/2")
+    part(f"hotline-outcome/{outcome.format}".encode())
     part(canonical_json(header).encode())
     part(outcome.array.tobytes())
     for head, extras in zip(outcome.heads, outcome.extras, strict=True):
@@ -149,11 +163,13 @@ def evaluate(
     document: Mapping[str, Any], inputs: Mapping[str, Any], *, outcome_format: int = OUTCOME_FORMAT
 ) -> tuple[Outcome, str]:
     """The outcome and its SHA-256 in the given format (a revision is reproduced in the format it was
-    stored in: ``run_revision.outcome_format``; new revisions are format 2)."""
+    stored in: ``run_revision.outcome_format``; new revisions are ``OUTCOME_FORMAT``). Formats 1 and 2
+    compute with their own (legacy) arithmetic, so their stored digests reproduce."""
+    if outcome_format not in (1, *FIGURE_FORMATS):
+        raise ValueError(f"unknown outcome format {outcome_format}")
     with no_cyclic_gc():  # one pause for the engine and the serialisation (compute's own nests in it)
-        outcome = Outcome(compute_figures(engine_input(document, inputs)), outcome_format)
+        data = engine_input(document, inputs, legacy=outcome_format < 3)
+        outcome = Outcome(compute_figures(data), outcome_format)
         if outcome_format == 1:
             return outcome, digest_json(outcome)
-        if outcome_format != 2:
-            raise ValueError(f"unknown outcome format {outcome_format}")
         return outcome, digest_figures(outcome)

@@ -111,7 +111,8 @@ class RunRevision(Base):
     inputs: Mapped[dict] = mapped_column(JSONB)
     cohort_summary: Mapped[dict] = mapped_column(JSONB)
     outcome_sha256: Mapped[str] = mapped_column(Text)
-    # 1: units stored as ``result_revision.detail``, digest over the canonical JSON; 2: ``figures``.
+    # 1: units stored as ``result_revision.detail``, digest over the canonical JSON; 2: ``figures``; 3: figures
+    # of the exact arithmetic (``totals``) with coverage — each format reproduced with its own arithmetic.
     outcome_format: Mapped[int] = mapped_column(SmallInteger, server_default="1")
 
 

@@ -42,14 +42,16 @@ async def rollup(info: Info, run_id: str, under: str) -> ResultRollup | None:
         if paths.get(r.unit_id, "").startswith(parent + PATH_SEPARATOR) or paths.get(r.unit_id) == parent
     ]
     details = await repository.details(session, [(r.id, r.revision) for r in chosen])
-    totals = {r.unit_id: r.total for r in chosen if r.total is not None}
+    # A withheld total (too little of the scheme applicable) takes no part: not in the totals, grades or means.
+    kept = [r for r in chosen if details.get((r.id, r.revision), {}).get("withheld") is None]
+    totals = {r.unit_id: r.total for r in kept if r.total is not None}
     dims: dict[str, list[float]] = {}
-    for d in details.values():
-        for dim in d.get("dimensions", []):
+    for r in kept:
+        for dim in details.get((r.id, r.revision), {}).get("dimensions", []):
             dims.setdefault(dim["dimension"], []).append(dim["score"])
     stats = rounded_summary(totals)
     return ResultRollup(
-        under=under, run_id=strawberry.ID(run_id), units=len(chosen), total=Statistics(**stats),
-        grades=dict(sorted(Counter(r.grade for r in chosen if r.grade).items())),
+        under=under, run_id=strawberry.ID(run_id), units=len(kept), withheld=len(chosen) - len(kept),
+        total=Statistics(**stats), grades=dict(sorted(Counter(r.grade for r in kept if r.grade).items())),
         dimensions={k: round(sum(v) / len(v), 4) for k, v in sorted(dims.items())},
     )  # fmt: skip

@@ -21,7 +21,7 @@ from hotline.kit.auth import Principal, Role
 from hotline.kit.scope import PATH_SEPARATOR, Scope, in_scope
 from hotline.kit.services import ServiceClients
 from services.scoring import repository, sources
-from services.scoring.inputs import evaluate
+from services.scoring.inputs import OUTCOME_FORMAT, evaluate
 from services.scoring.models import (
     RESULT_CHANGE_SEQ,
     EvaluationRun,
@@ -346,7 +346,10 @@ async def apply_adjustments(
         return Outcome(run=run, problems=problems)
     inputs.setdefault("adjustments", []).append({"appeal_id": appeal_id, "reason": reason, "adjustments": adjustments})
     before = await revision_details(session, run.id, run.current_revision)
-    outcome, sha = evaluate(run.scheme_document, inputs)
+    # An appeal changes what it touches and nothing else: a revision of a run computed in formats 1 or 2 keeps
+    # their arithmetic (stored as figures, format 2); a recomputation with fresh data takes the current one.
+    arithmetic = OUTCOME_FORMAT if current.outcome_format >= 3 else 2
+    outcome, sha = evaluate(run.scheme_document, inputs, outcome_format=arithmetic)
     new_revision = run.current_revision + 1
     ids = await store_revision(
         session, run, revision=new_revision, inputs=inputs, outcome=outcome, sha256=sha, reason=reason,

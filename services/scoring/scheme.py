@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from hotline.domain import scheme_settings
 from hotline.domain.formula import Formula, FormulaError, parse
 
 RULE_TYPES = ("ratio_to_reference", "threshold", "linear_band", "target_band", "deduction", "expert")
@@ -46,6 +47,8 @@ class ReferencePolicy:
     lookback_periods: int = 3
     match: str = "any"  # any | same_month | season
     peak_months: tuple[int, ...] = ()
+    label_zh: str | None = None  # how a fixed or target value is named (e.g. 全国优秀值)
+    label_en: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +105,10 @@ class Scheme:
     appeal: Mapping[str, Any]
     grade_bands: tuple[GradeBand, ...]
     items: tuple[Item, ...]
+    # Below this share of its points applicable, a unit's total is withheld (``hotline.domain.scheme_settings``).
+    min_applicable_share: float = scheme_settings.DEFAULT_MIN_APPLICABLE_SHARE
+    total_places: int = scheme_settings.DEFAULT_PRECISION["total"]  # totals and subtotals
+    score_places: int = scheme_settings.DEFAULT_PRECISION["score"]  # item scores
 
     @property
     def key(self) -> str:
@@ -150,6 +157,8 @@ def _item(raw: Mapping[str, Any], index: int, problems: list[str]) -> Item | Non
         problems.append(f"{where} ({code}): reference policy {policy} needs a value")
     if policy == "none" and rule_type == "ratio_to_reference":
         problems.append(f"{where} ({code}): rule ratio_to_reference needs a reference policy other than none")
+    for key, _, message in scheme_settings.check_reference_labels(ref_raw):
+        problems.append(f"{where} ({code}): reference.{key}: {message}")
     direction = ind.get("direction", "higher_better")
     if direction not in DIRECTIONS:
         problems.append(f"{where} ({code}): direction {direction!r} is not one of {', '.join(DIRECTIONS)}")
@@ -173,6 +182,8 @@ def _item(raw: Mapping[str, Any], index: int, problems: list[str]) -> Item | Non
             lookback_periods=int(ref_raw.get("lookback_periods", 3)),
             match=str(ref_raw.get("match", "any")),
             peak_months=tuple(sorted(int(m) for m in ref_raw.get("peak_months", ()))),
+            label_zh=ref_raw.get("label_zh"),
+            label_en=ref_raw.get("label_en"),
         ),
         min_sample=MinSample(measure=ms["measure"], count=float(ms["count"])) if ms else None,
     )
@@ -202,6 +213,8 @@ def parse_scheme(document: Mapping[str, Any]) -> Scheme:
     )  # fmt: skip
     if not bands:
         problems.append("the scheme has no grade bands")
+    for path, _, message in scheme_settings.check_result_settings(document):
+        problems.append(f"{path}: {message}")
     if problems:
         raise SchemeError(problems)
     return Scheme(
@@ -220,4 +233,7 @@ def parse_scheme(document: Mapping[str, Any]) -> Scheme:
         appeal=dict(document.get("appeal") or {}),
         grade_bands=bands,
         items=tuple(i for i in items if i is not None),
+        min_applicable_share=scheme_settings.min_applicable_share(document),
+        total_places=scheme_settings.precision(document)["total"],
+        score_places=scheme_settings.precision(document)["score"],
     )

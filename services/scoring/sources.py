@@ -102,6 +102,20 @@ def by_period(answer: dict) -> dict[str, dict[str, dict[str, float]]]:
     return found
 
 
+def uncovered_by_period(answer: dict) -> dict[str, dict[str, list[str]]] | None:
+    """The answer's coverage (contracts §4, ``uncovered``: unit → period → measures no source covered) as
+    period → unit → measures; None when ingest answered no coverage at all (then every value counts)."""
+    uncovered = answer.get("uncovered")
+    if uncovered is None:
+        return None
+    found: dict[str, dict[str, list[str]]] = {}
+    for unit, periods in sorted(uncovered.items()):
+        for period, codes in sorted(periods.items()):
+            if codes:
+                found.setdefault(period, {})[unit] = sorted(codes)
+    return found
+
+
 async def measure_sources(
     services: ServiceClients, units: Sequence[str], measures: Sequence[str], start: date, end: date, *, acting_for: str
 ) -> list[dict]:

@@ -27,9 +27,10 @@ async def store_revision(
 ) -> dict[str, uuid.UUID]:
     """Insert revision ``revision`` of ``run`` and point each unit's result at it. Returns unit → result id.
 
-    An ``inputs.Outcome`` of format 2 is stored as figures (one row per unit: head, extras, figures);
+    An ``inputs.Outcome`` of format 2 or 3 is stored as figures (one row per unit: head, extras, figures);
     any other outcome as format 1 (one compact JSON document per unit)."""
-    stored_as_figures = getattr(outcome, "format", 1) == 2
+    outcome_format = getattr(outcome, "format", 1)
+    stored_as_figures = outcome_format in (2, 3)
     session.add(
         RunRevision(
             run_id=run.id,
@@ -42,7 +43,7 @@ async def store_revision(
             if stored_as_figures
             else {"scheme": outcome["scheme"], "cohort": outcome["cohort"]},
             outcome_sha256=sha256,
-            outcome_format=2 if stored_as_figures else 1,
+            outcome_format=outcome_format if stored_as_figures else 1,
         )
     )
     await session.flush()

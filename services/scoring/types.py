@@ -21,10 +21,24 @@ PageSizeArg = described(int, "Page size, 1–500.")
 CursorArg = described(str | None, "Cursor from a previous page to continue after; omit to start.")
 
 
-@strawberry.type(name="ScoreExplanation", description="A value in Chinese and English.")
+@strawberry.type(
+    name="ScoreExplanation",
+    description="Why a score is what it is, in Chinese and English, with the calculation a unit can redo by hand.",
+)
 class Explanation:
-    zh: str = strawberry.field(description="中文说明.")
-    en: str = strawberry.field(description="English explanation.")
+    zh: str = strawberry.field(description="中文说明:指标值及单位、参照值及来源、实际采用的计算公式与代入的数值.")
+    en: str = strawberry.field(
+        description="English explanation: the value with its unit, the reference and where it came from, the formula "
+        "the rule applied and the numbers put into it."
+    )
+    calculation: JSON = strawberry.field(
+        description="The calculation as data, every number exactly as the texts show it: `rule`, `direction`, "
+        "`value`, `points`, `score`, the parameters applied (`reference`, `target`, `floor`, `low`, `high`, "
+        "`tolerance`, `distance`, `occurrences`, `per_occurrence`, `free_occurrences`, `experts`, `aggregation`), "
+        "`formula_zh`/`formula_en`, `expression`, `result` and `bounded` (`points` or `zero` when the result was "
+        "capped); for a not-applicable row `applicable: false`, `reason`, and `uncovered` (no_data) or `measure`, "
+        "`found` and `needed` (minimum sample)."
+    )
 
 
 @strawberry.type(name="UsedMeasure", description="A measure's value over the period, as used by a formula.")
@@ -39,10 +53,16 @@ class MeasureValue:
 class ReferenceValue:
     value: float | None = strawberry.field(description="The reference; null when none could be set.")
     policy: str = strawberry.field(
-        description="`best_in_cohort` (全省最优), `fixed` (national excellent value), `target`, `dynamic_baseline`."
+        description="`best_in_cohort` (全省最优), `cohort_mean`, `fixed` (a value the organizer set, named by `labelZh`), "
+        "`target`, `dynamic_baseline` or `none`."
     )
     set_by: str | None = strawberry.field(description="For best in cohort: the unit that set it (ties: first id).")
     periods: list[str] = strawberry.field(description="For a dynamic baseline: the earlier periods it was drawn from.")
+    label_zh: str | None = strawberry.field(
+        default=None,
+        description="How the scheme names a fixed or target value (e.g. 全国优秀值); null when it gives none.",
+    )
+    label_en: str | None = strawberry.field(default=None, description="The same name in English.")
 
 
 @strawberry.type(name="AppliedRule", description="The scoring rule of an indicator and its parameters.")
@@ -94,11 +114,18 @@ class IndicatorScore:
     formula: str = strawberry.field(description="The formula over measures (canonical text).")
     applicable: bool = strawberry.field(description="False when not applicable (N/A).")
     na_reason: str | None = strawberry.field(
-        description="Why N/A: `division_by_zero`, `sample_below_minimum`, `no_expert_score`, `no_reference`."
+        description="Why N/A: `no_data` (the unit is unknown to ingest, or a measure the item names was not covered "
+        "by any source: absent, not zero — see `uncoveredMeasures`), `division_by_zero`, `sample_below_minimum`, "
+        "`no_expert_score` (an expert item awaiting scores), `no_reference`."
     )
     value: float | None = strawberry.field(description="The indicator's value.")
     corrected: bool = strawberry.field(description="True when an upheld appeal corrected the value or expert score.")
-    measures: list[MeasureValue] = strawberry.field(description="The measures the formula used and their sums.")
+    measures: list[MeasureValue] = strawberry.field(
+        description="The measures the formula used and their sums; an absent (uncovered) measure is left out."
+    )
+    uncovered_measures: list[str] = strawberry.field(
+        description="Measures of this item that no source covered for the unit over the period (why it is `no_data`)."
+    )
     numerator: float | None = strawberry.field(description="For a ratio: the numerator's value.")
     denominator: float | None = strawberry.field(description="For a ratio: the denominator's value (sample size).")
     interval: list[float] | None = strawberry.field(
@@ -126,8 +153,9 @@ class IndicatorScore:
             unit=row["unit"], direction=row["direction"], formula=row["formula"], applicable=row["applicable"],
             na_reason=row["na_reason"], value=row["value"], corrected=row["corrected"],
             measures=[MeasureValue(code=k, value=v) for k, v in sorted(row["measures"].items())],
+            uncovered_measures=list(row.get("uncovered") or []),
             numerator=row["numerator"], denominator=row["denominator"], interval=row["interval"],
-            reference=ReferenceValue(**row["reference"]),
+            reference=ReferenceValue(**row["reference"], **_labels(row.get("reference_label"))),
             rule=ScoringRule(type=row["rule"]["type"], params=row["rule"]["params"]),
             points=row["points"], score=row["score"], rank=row["rank"], rank_overlaps=row["rank_overlaps"],
             experts=[ExpertScoreEntry(**e) for e in row["experts"]],
@@ -136,6 +164,24 @@ class IndicatorScore:
             explanation=Explanation(**explain_indicator(row)),
             unit_id=unit_id, period=period,
         )  # fmt: skip
+
+
+def _labels(label: dict | None) -> dict:
+    return {"label_zh": label.get("zh"), "label_en": label.get("en")} if label else {}
+
+
+@strawberry.type(
+    description="Why a unit's total, grade and rank are withheld (不计总分): too little of the scheme applies."
+)
+class TotalWithheld:
+    reason: str = strawberry.field(
+        description="`nothing_applicable` (no indicator applies), `no_applicable_data` (no data-driven indicator "
+        "applies; expert scores alone make no total) or `below_min_applicable_share` (the applicable indicators' "
+        "points are less than the scheme's `min_applicable_share` of all points)."
+    )
+    applicable_share: float = strawberry.field(description="Share of the scheme's points applicable to the unit, 0–1.")
+    min_applicable_share: float = strawberry.field(description="The scheme's minimum share for a total, 0–1.")
+    explanation: Explanation = strawberry.field(description="The same in plain Chinese and English.")
 
 
 @strawberry.type(description="A dimension subtotal (维度小计).")
@@ -200,7 +246,11 @@ class IndicatorSummary:
 @strawberry.type(description="The cohort's summary statistics in a run (what every unit of the cohort may see).")
 class CohortSummary:
     units: int = strawberry.field(description="Units in the cohort.")
-    total: Statistics = strawberry.field(description="Statistics of the totals.")
+    total: Statistics = strawberry.field(description="Statistics of the totals given (withheld totals take no part).")
+    withheld_units: int | None = strawberry.field(
+        description="Units whose total is withheld (too little of the scheme applicable to them); null for revisions "
+        "computed before totals could be withheld."
+    )
     indicators: list[IndicatorSummary] = strawberry.field(description="Per-indicator statistics.")
 
 
@@ -209,6 +259,7 @@ def cohort_summary_from(stored: dict) -> CohortSummary:
     return CohortSummary(
         units=cohort["units"],
         total=Statistics(**cohort["total"]),
+        withheld_units=cohort.get("withheld_units"),
         indicators=[
             IndicatorSummary(
                 indicator=code, reference=ReferenceValue(**s["reference"]), values=Statistics(**s["values"]),
@@ -223,7 +274,8 @@ def cohort_summary_from(stored: dict) -> CohortSummary:
 class ResultRollup:
     under: str = strawberry.field(description="The parent unit.")
     run_id: strawberry.ID = strawberry.field(description="The run.")
-    units: int = strawberry.field(description="Results rolled up.")
+    units: int = strawberry.field(description="Results rolled up (those with a total; withheld ones are not).")
+    withheld: int = strawberry.field(description="Results under the unit whose total is withheld, left out.")
     total: Statistics = strawberry.field(description="Statistics of their totals.")
     grades: JSON = strawberry.field(description="Count of results per grade code.")
     dimensions: JSON = strawberry.field(description="Mean score per dimension.")

@@ -158,11 +158,19 @@ async def gather_inputs(session: AsyncSession, services: ServiceClients, run: Ev
         "missing_units": sorted(total.get("missing", [])),
         "days_with_data": total.get("days_with_data", {}),
     }  # fmt: skip
+    # Coverage (contracts §4): what no source covered is absent, not zero. Stored only when ingest answers
+    # it, so a revision's inputs say whether it was applied (and the revision reproduces either way).
+    uncovered = sources.uncovered_by_period(total)
+    if uncovered is not None:
+        inputs["uncovered"] = uncovered.get("total", {})
     if scheme.kind == "special":
         monthly = await sources.query_measures(
             services, units, measures, period.start, period.end, by="month", acting_for=acting
         )
         inputs["monthly"] = sources.by_period(monthly)
+        monthly_uncovered = sources.uncovered_by_period(monthly)
+        if monthly_uncovered is not None:
+            inputs["monthly_uncovered"] = monthly_uncovered
     inputs["history"] = await _history(services, scheme, period, units, measures, acting)
     experts = await session.scalars(select(ExpertScore).where(ExpertScore.run_id == run.id).order_by(ExpertScore.id))
     inputs["expert_entries"] = [
@@ -205,16 +213,33 @@ async def _history(services, scheme, period: Period, units, measures, acting) ->
         services, units, measures, earlier[-1].start, earlier[0].end, by="month", acting_for=acting
     )
     months = sources.by_period(answer)
+    uncovered = sources.uncovered_by_period(answer)
     history = []
     for p in earlier:
         summed: dict[str, dict[str, float]] = {}
-        for y, m in p.months:
-            for unit, values in months.get(f"{y:04d}-{m:02d}", {}).items():
+        labels = [f"{y:04d}-{m:02d}" for y, m in p.months]
+        for label in labels:
+            for unit, values in months.get(label, {}).items():
                 target = summed.setdefault(unit, {})
                 for code, value in values.items():
                     target[code] = target.get(code, 0.0) + value
-        history.append({"label": p.label, "months": list(p.month_numbers), "measures": summed})
+        entry = {"label": p.label, "months": list(p.month_numbers), "measures": summed}
+        if uncovered is not None:
+            entry["uncovered"] = _uncovered_throughout(uncovered, labels, units)
+        history.append(entry)
     return history
+
+
+def _uncovered_throughout(uncovered: dict, labels: list[str], units) -> dict[str, list[str]]:
+    """Unit → the measures uncovered in every month of a period: a unit covered in one of its months is covered
+    over the period (contracts §4: a batch whose days overlap the range)."""
+    found = {}
+    for unit in units:
+        gaps = [set(uncovered.get(label, {}).get(unit, ())) for label in labels]
+        common = set.intersection(*gaps) if gaps else set()
+        if common:
+            found[unit] = sorted(common)
+    return found
 
 
 async def _previous(session: AsyncSession, run: EvaluationRun) -> dict:

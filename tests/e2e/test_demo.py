@@ -49,3 +49,28 @@ async def test_the_demo_evaluation_is_published_and_seen_by_the_units(demo_stack
         mine = """{ me { unit { id results { unitId total } } } }"""
         seen = data_of(await gql(gateway, mine, headers=auth("GZ-HOUSING", "unit")))["me"]["unit"]["results"]
         assert [r["unitId"] for r in seen] == ["GZ-HOUSING"]
+
+
+async def test_every_explained_score_of_the_demo_run_recomputes_from_its_own_numbers(demo_stack):
+    """The demo evaluation, run through the gateway on the real Boston 311 orders: each applicable indicator's
+    Chinese and English explanation states numbers from which the score is recomputed by hand (issue 14)."""
+    from tests.scoring.explanations import check
+
+    seeded = await asyncio.to_thread(seed_demo_evaluation, demo_stack.gateway_url, TEST_SECRET)
+    query = """query($id: ID!) { run(id: $id) { results(first: 20) { edges { node { unitId total
+        indicators { indicator applicable naReason value points score direction rule { type params }
+          reference { value policy setBy } explanation { zh en calculation } } } } } } }"""
+    async with httpx.AsyncClient(base_url=demo_stack.gateway_url, timeout=30) as gateway:
+        run = data_of(await gql(gateway, query, {"id": seeded["run"]}, headers=auth("GD-GZ", "organizer")))["run"]
+    checked, rules = 0, set()
+    for edge in run["results"]["edges"]:
+        for row in edge["node"]["indicators"]:
+            text = row["explanation"]
+            if not row["applicable"]:
+                assert row["naReason"] and text["calculation"]["applicable"] is False
+                continue
+            numbers = check(row, text["zh"], text["en"])
+            assert (text["calculation"]["value"], text["calculation"]["score"]) == (numbers["value"], numbers["score"])
+            checked, rules = checked + 1, rules | {(row["rule"]["type"], row["direction"])}
+    # The demo's rules: on-time closure (ratio, higher), overall closure (threshold), resolution time (ratio, lower).
+    assert checked >= 10 and ("ratio_to_reference", "lower_better") in rules and ("threshold", "higher_better") in rules

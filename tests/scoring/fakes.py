@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 
 import httpx
 import jwt
@@ -24,8 +25,22 @@ def caller_unit(request: httpx.Request) -> str:
     return claims["unit_id"]
 
 
+@dataclass(frozen=True)
+class Coverage:
+    """What one applied batch covers (contracts §4, "Coverage"): measures, units and days."""
+
+    units: tuple[str, ...]
+    measures: frozenset[str]
+    start: date
+    end: date
+    declared: bool = False  # declared with ``covers=``: it covers the named units' descendants too
+
+
 class FakeMeasures:
-    """Daily measures per unit; ``paths`` gives each unit's materialized path for the scope check."""
+    """Daily measures per unit; ``paths`` gives each unit's materialized path for the scope check.
+
+    Coverage: until a test calls ``cover``, the answers carry no ``uncovered`` (as ingest answered before
+    coverage existed); after, they answer it as contracts §4 says, from the coverage given."""
 
     def __init__(self, paths: dict[str, str]) -> None:
         self.paths = dict(paths)
@@ -33,9 +48,46 @@ class FakeMeasures:
         self.sources: list[dict] = []
         self.contributions: dict[tuple[str, str], list[dict]] = {}
         self.calls: list[tuple[str, dict]] = []
+        self.coverage: list[Coverage] | None = None
 
     def put(self, unit: str, day: str, values: dict[str, float]) -> None:
         self.daily[unit][day].update(values)
+
+    def cover(self, units, measures, start: str, end: str, *, declared: bool = False) -> None:
+        """A batch covering ``measures`` for ``units`` from ``start`` to ``end`` (days, inclusive)."""
+        entry = Coverage(
+            tuple(units), frozenset(measures), date.fromisoformat(start), date.fromisoformat(end), declared
+        )
+        self.coverage = [*(self.coverage or []), entry]
+
+    def _covers(self, entry: Coverage, unit: str) -> bool:
+        mine = self.paths[unit]
+        for named in entry.units:
+            path = self.paths.get(named, "")
+            if path == mine or path.startswith(mine + "/") or (entry.declared and mine.startswith(path + "/")):
+                return True
+        return False
+
+    def _uncovered(self, unit: str, codes: list[str], start: date, end: date) -> list[str]:
+        covered = set()
+        for entry in self.coverage or []:
+            if entry.start <= end and start <= entry.end and self._covers(entry, unit):
+                covered |= entry.measures
+        return sorted(set(codes) - covered)
+
+    def _periods(self, start: date, end: date, by: str) -> list[tuple[str, date, date]]:
+        if by == "total":
+            return [("total", start, end)]
+        found, day = [], start
+        while day <= end:
+            if by == "day":
+                found.append((day.isoformat(), day, day))
+                day += timedelta(days=1)
+            else:
+                last = min(end, (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1))
+                found.append((day.strftime("%Y-%m"), day, last))
+                day = last + timedelta(days=1)
+        return found
 
     def _visible(self, caller: str, unit: str) -> bool:
         path, mine = self.paths.get(unit), self.paths.get(caller)
@@ -63,10 +115,22 @@ class FakeMeasures:
             days_with_data[unit] = days
             if by == "total":
                 rows.append([unit, buckets.get("total", [0.0] * len(codes))])
-            else:
-                rows.extend([unit, key, vals] for key, vals in sorted(buckets.items()))
-        return {"from": body["from"], "to": body["to"], "by": by, "measures": codes, "rows": rows,
-                "days_with_data": days_with_data, "missing": missing}  # fmt: skip
+            else:  # every period of the range, zeros where there is no data (contracts §4)
+                rows.extend(
+                    [unit, key, buckets.get(key, [0.0] * len(codes))] for key, _, _ in self._periods(start, end, by)
+                )
+        answer = {"from": body["from"], "to": body["to"], "by": by, "measures": codes, "rows": rows,
+                  "days_with_data": days_with_data, "missing": missing}  # fmt: skip
+        if self.coverage is not None:
+            uncovered: dict[str, dict[str, list[str]]] = {}
+            for unit in units:
+                if unit in missing:
+                    continue
+                for label, first, last in self._periods(start, end, by):
+                    if gaps := self._uncovered(unit, codes, first, last):
+                        uncovered.setdefault(unit, {})[label] = gaps
+            answer["uncovered"] = uncovered
+        return answer
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content or b"{}")

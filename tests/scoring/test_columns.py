@@ -4,6 +4,7 @@ scalar helpers give unit by unit."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -71,7 +72,10 @@ def test_a_unit_without_data_and_a_minimum_sample_outside_the_formula_is_not_app
     unknown = next(u for u in compute(data)["units"] if u["unit"] == "UX")
     row = unknown["indicators"][2]
     assert row["na_reason"] == "no_data" and row["score"] is None
-    assert row["measures"] == {"surveys.rated": 0.0, "surveys.satisfied": 0.0}
+    assert row["measures"] == {}  # absent, not zeros: ingest sent nothing for UX
+    # Formats 1 and 2 (reproduced with their own arithmetic) showed the zeros ingest writes in their place.
+    legacy = next(u for u in compute(replace(data, legacy=True))["units"] if u["unit"] == "UX")
+    assert legacy["indicators"][2]["measures"] == {"surveys.rated": 0.0, "surveys.satisfied": 0.0}
 
 
 def test_the_summary_of_values_in_unit_order_is_the_summary_of_the_mapping():

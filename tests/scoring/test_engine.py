@@ -77,11 +77,14 @@ def test_the_hand_computed_example():
     rate = next(i for i in outcome["UB"]["indicators"] if i["indicator"] == "answer_rate")
     assert (rate["value"], rate["numerator"], rate["denominator"]) == (80.0, 800.0, 1000.0)
     assert rate["reference"]["set_by"] == "UA"
-    # Dimension subtotals of UB: service response = 26.6667 + 10 + 13.3333; satisfaction = 13.3333 + 6.
+    # Dimension subtotals of UB: service response = 26.6667 + 10 + 13.3333; satisfaction = 13.3333 + 6 =
+    # 19.3333…, shown at the scheme's precision for subtotals (2 places by default).
     dims = {d["dimension"]: (d["score"], d["points"]) for d in outcome["UB"]["dimensions"]}
-    assert dims == {"service_response": (50.0, 70.0), "satisfaction": (19.3333, 30.0)}
+    assert dims == {"service_response": (50.0, 70.0), "satisfaction": (19.33, 30.0)}
     # The tie is flagged: their total intervals overlap.
     assert "UD" in outcome["UB"]["rank_overlaps"]
+    # UB and UD tie exactly (the same scores in another order), not only on display.
+    assert outcome["UB"]["display_tie_with"] == outcome["UD"]["display_tie_with"] == []
 
 
 def test_na_policy_zero_scores_the_missing_points_as_zero():
