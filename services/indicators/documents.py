@@ -58,10 +58,20 @@ def scheme_document(
     for name in ("template", "cohort", "period", "dimensions"):
         if full.get(name) is not None:
             document[name] = full[name]
+    if "cohort" in document:
+        document["cohort"] = explicit_cohort(document["cohort"], organizer)
     for name in ("na_policy", "expert_aggregation", "rankings_public", "appeal", "grade_bands"):
         document[name] = full[name]
     document["items"] = items
     return document
+
+
+def explicit_cohort(cohort: Any, organizer: str) -> Any:
+    """The cohort as a document states it: ``{kind, under}`` names its ``under`` unit, the organizer when the
+    body leaves it out (contracts §5), so that the document needs nothing else to find its units."""
+    if isinstance(cohort, Mapping) and "kind" in cohort and cohort.get("under") is None:
+        return {**cohort, "under": organizer}
+    return cohort
 
 
 @dataclass(frozen=True, slots=True)
