@@ -135,6 +135,8 @@ def _cell(
 
 def _history(item: Item, data: EngineInput) -> list[HistoryPeriod]:
     found = []
+    if item.formula is None:  # experts' scores have no history to draw a baseline from
+        return found
     for period in data.history:
         values = {}
         for unit in sorted(data.units):
@@ -304,7 +306,7 @@ def _nan_none(values: list[float | None]) -> np.ndarray:
 
 
 def _expert_columns(item: Item, units: list[str], data: EngineInput, experts_by_key) -> _ItemColumns:
-    codes = sorted(item.formula.measures)
+    codes = sorted(item.measures)
     cells = [_cell(item, u, data, experts_by_key.get((u, item.code), []), None, codes) for u in units]
     n = len(units)
     return _ItemColumns(
@@ -489,7 +491,8 @@ def _compute(data: EngineInput) -> CohortFigures:
     cohort_indicators: dict[str, dict] = {}
     special = data.scheme.kind == "special" and bool(data.monthly)
     for j, item in enumerate(scheme.items):
-        cols = _item_columns(item, units, data, columns, experts_by_key, rate_parts(item.formula))
+        parts = rate_parts(item.formula) if item.formula is not None else None
+        cols = _item_columns(item, units, data, columns, experts_by_key, parts)
         where = np.flatnonzero(cols.has_value)
         applicable_values = cols.value[where]
         ref = _reference(item, units, where, applicable_values, data)
@@ -525,12 +528,13 @@ def _compute(data: EngineInput) -> CohortFigures:
         na = np.where(scored, 0, np.where(cols.has_value, _NA["no_reference"], cols.na))
         blocks["na_reason"][:, j] = na
         blocks["corrected"][:, j] = cols.corrected
-        if cols.experts is not None or special:
+        series_of_item = special and item.formula is not None  # experts' scores have no monthly series
+        if cols.experts is not None or series_of_item:
             for i in range(n):
                 extra = {}
                 if cols.experts is not None and cols.experts[i]:
                     extra["experts"] = cols.experts[i]
-                if special:
+                if series_of_item:
                     series = _series(item, units[i], data)
                     extra["series"] = [[label, rnd(v)] for label, v in series]
                     t = trend(series, item.direction)
@@ -565,7 +569,7 @@ def static_fields(item: Item) -> dict:
         "dimension": item.dimension,
         "unit": item.unit,
         "direction": item.direction,
-        "formula": item.formula.text,
+        "formula": item.formula.text if item.formula is not None else "",
         "rule": {"type": item.rule.type, "params": dict(item.rule.params)},
         "points": rnd(item.points),
     }

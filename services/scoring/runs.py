@@ -59,8 +59,13 @@ class Outcome:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-async def resolve_cohort(session: AsyncSession, cohort: dict, scope: Scope) -> tuple[list[str], list[str]]:
-    """The cohort's unit ids (sorted), resolved in the caller's scope against the directory read model."""
+async def resolve_cohort(
+    session: AsyncSession, cohort: dict, scope: Scope, organizer: str | None = None
+) -> tuple[list[str], list[str]]:
+    """The cohort's unit ids (sorted), resolved in the caller's scope against the directory read model.
+
+    A cohort given by kind takes its units under ``cohort.under``, the organizer when the document names
+    none (contracts §5; documents published before indicators stated it)."""
     if "units" in cohort:
         wanted = sorted(set(cohort["units"]))
         found = set(
@@ -68,7 +73,7 @@ async def resolve_cohort(session: AsyncSession, cohort: dict, scope: Scope) -> t
         )
         missing = [u for u in wanted if u not in found]
         return sorted(found), [f"cohort unit {u} is unknown or outside your scope" for u in missing]
-    under = cohort.get("under")
+    under = cohort.get("under") or organizer
     parent = await session.scalar(select(UnitRef.c.path).where(UnitRef.c.id == under, in_scope(UnitRef.c.path, scope)))
     if parent is None:
         return [], [f"cohort root {under} is unknown or outside your scope"]
@@ -110,7 +115,7 @@ async def start_run(
     )
     if organizer_path is None:
         problems.append(f"the scheme's organizer {organizer} is outside your scope")
-    units, cohort_problems = await resolve_cohort(session, document.get("cohort") or {}, scope)
+    units, cohort_problems = await resolve_cohort(session, document.get("cohort") or {}, scope, organizer)
     problems += cohort_problems
     if problems:
         return Outcome(problems=problems)
