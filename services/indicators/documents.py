@@ -63,6 +63,8 @@ def scheme_document(
     for name in ("template", "cohort", "period", "dimensions"):
         if full.get(name) is not None:
             document[name] = full[name]
+    if "cohort" in document:
+        document["cohort"] = explicit_cohort(document["cohort"], organizer)
     for name in ("na_policy", "expert_aggregation", "rankings_public", "appeal", "grade_bands"):
         document[name] = full[name]
     for name in ("min_applicable_share", "precision"):
@@ -77,6 +79,14 @@ def _applied_band(rule: Any, catalog_band: Any) -> Any:
     if isinstance(rule, Mapping) and rule.get("type") == "target_band" and {"low", "high"} <= set(rule):
         return {"low": rule["low"], "high": rule["high"]}
     return catalog_band
+
+
+def explicit_cohort(cohort: Any, organizer: str) -> Any:
+    """The cohort as a document states it: ``{kind, under}`` names its ``under`` unit, the organizer when the
+    body leaves it out (contracts §5), so that the document needs nothing else to find its units."""
+    if isinstance(cohort, Mapping) and "kind" in cohort and cohort.get("under") is None:
+        return {**cohort, "under": organizer}
+    return cohort
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ class IndicatorFacts:
     unit: str
     direction: str
     levels: tuple[str, ...]
+    has_formula: bool = True  # False: the value is entered by experts (method reported_expert)
 
 
 def is_number(value: Any) -> bool:

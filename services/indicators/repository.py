@@ -50,6 +50,7 @@ def facts_of(row: models.IndicatorVersion) -> IndicatorFacts:
         unit=row.unit,
         direction=row.direction,
         levels=tuple(row.levels),
+        has_formula=bool(row.formula),
     )
 
 

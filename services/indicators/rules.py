@@ -61,6 +61,13 @@ def check_rule(c: Checker, path: str, rule: Any, reference: Any, facts: Indicato
         return
     if facts.method == "reported_expert" and kind != "expert":
         c.add(f"{path}.rule", "expert_only", f"{facts.code} is reported and expert-scored; its rule is expert")
+    elif not facts.has_formula and kind != "expert":
+        # A run could never give it a value: only experts can (scoring would have no formula to compute).
+        c.add(
+            f"{path}.rule",
+            "expert_only",
+            f"{facts.code} has no formula over measures, so no run can compute it; its rule is expert",
+        )
     if kind == "target_band" and facts.direction != "target_band":
         c.add(f"{path}.rule", "inconsistent", f"{facts.code} is {facts.direction}; a target band suits band indicators")
     if kind == "deduction" and facts.unit != "count":

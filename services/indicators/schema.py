@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 import strawberry
 from sqlalchemy import select
@@ -174,7 +175,19 @@ class Mutation:
     @strawberry.mutation(description="Start a draft scheme from a built-in template, pinning the latest indicator "
                          "versions; organized by the caller's unit. Roles: organizer, admin.")  # fmt: skip
     async def create_scheme_from_template(
-        self, info: Info, template_code: str, code: str, name_zh: str, name_en: str = "", cohort: JSON | None = None
+        self,
+        info: Info,
+        template_code: Annotated[str, strawberry.argument(description="The template, e.g. `gb12345_provincial`.")],
+        code: Annotated[str, strawberry.argument(description="The new scheme's code, unique for your unit.")],
+        name_zh: Annotated[str, strawberry.argument(description="The scheme's Chinese name.")],
+        name_en: Annotated[str, strawberry.argument(description="The scheme's English name.")] = "",
+        cohort: Annotated[
+            JSON | None,
+            strawberry.argument(
+                description="`{kind, under}` or `{units: [...]}`; omitted: the template's kind of unit under your "
+                "unit, stated in the draft as `{kind, under: <your unit>}`."
+            ),
+        ] = None,
     ) -> SchemePayload:
         scope, _ = await loaders.caller(info)
         outcome = await workflow.create_from_template(

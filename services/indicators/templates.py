@@ -75,10 +75,13 @@ def scheme_body_from_template(
     name_zh: str,
     name_en: str = "",
     cohort: Any = None,
+    organizer: str | None = None,
 ) -> dict[str, Any]:
     """A draft scheme body from a template, pinning each indicator's latest version.
 
-    An indicator the catalog does not hold is kept without a version, so validation names it.
+    Without a cohort from the caller, the template's cohort kind is taken under ``organizer`` (stated in
+    the body, as the published document states it). An indicator the catalog does not hold is kept
+    without a version, so validation names it.
     """
     items = []
     for item in template["items"]:
@@ -93,11 +96,18 @@ def scheme_body_from_template(
         "kind": template["kind"],
         "template": {"code": template["code"], "version": template_version},
         # A cohort given by the caller is kept as given, so that validation can name what is wrong with it.
-        "cohort": copy.deepcopy(cohort) if cohort is not None else dict(template["cohort"]),
+        "cohort": copy.deepcopy(cohort) if cohort is not None else _template_cohort(template, organizer),
         "period": dict(template["period"]),
         "dimensions": copy.deepcopy(template["dimensions"]),
         "items": items,
     }
+
+
+def _template_cohort(template: Mapping[str, Any], organizer: str | None) -> dict[str, Any]:
+    cohort = dict(template["cohort"])
+    if organizer is not None and "kind" in cohort:
+        cohort.setdefault("under", organizer)
+    return cohort
 
 
 def apply_templates(connection: Connection, templates: list[dict[str, Any]]) -> list[tuple[str, int]]:

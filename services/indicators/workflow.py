@@ -114,8 +114,9 @@ async def create_from_template(
         )
     latest = await repository.latest_versions(session)
     body = scheme_body_from_template(
-        row.body, row.version, latest, code=code, name_zh=name_zh, name_en=name_en, cohort=cohort
-    )
+        row.body, row.version, latest, code=code, name_zh=name_zh, name_en=name_en, cohort=cohort,
+        organizer=principal.unit_id,
+    )  # fmt: skip
     return await create(session, principal, scope, body)
 
 

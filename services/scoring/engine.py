@@ -105,7 +105,9 @@ def _sample_short(item: Item, measures: Mapping[str, float]) -> bool:
 
 def item_measures(item: Item) -> frozenset[str]:
     """The measures an item's formula or minimum sample names: one of them uncovered makes it ``no_data``."""
-    if item.min_sample is None or item.rule.type == "expert":
+    if item.rule.type == "expert" or item.formula is None:  # scored by experts: no measure decides it
+        return frozenset()
+    if item.min_sample is None:
         return item.formula.measures
     return item.formula.measures | {item.min_sample.measure}
 
@@ -166,6 +168,8 @@ def _item_gaps(item: Item, units: Sequence[str], uncovered: Mapping[str, Sequenc
 
 def _history(item: Item, data: EngineInput) -> list[HistoryPeriod]:
     found = []
+    if item.formula is None:  # experts' scores have no history to draw a baseline from
+        return found
     for period in data.history:
         values = {}
         for unit in sorted(data.units):
@@ -343,7 +347,7 @@ def _nan_none(values: list[float | None]) -> np.ndarray:
 
 
 def _expert_columns(item: Item, units: list[str], data: EngineInput, experts_by_key) -> _ItemColumns:
-    codes = sorted(item.formula.measures)
+    codes = sorted(item.measures)
     cells = [_cell(item, u, data, experts_by_key.get((u, item.code), []), None, codes) for u in units]
     n = len(units)
     return _ItemColumns(
@@ -491,7 +495,8 @@ def _compute(data: EngineInput) -> CohortFigures:
     cohort_indicators: dict[str, dict] = {}
     special = data.scheme.kind == "special" and bool(data.monthly)
     for j, item in enumerate(scheme.items):
-        cols = _item_columns(item, units, data, columns, experts_by_key, rate_parts(item.formula))
+        parts = rate_parts(item.formula) if item.formula is not None else None
+        cols = _item_columns(item, units, data, columns, experts_by_key, parts)
         where = np.flatnonzero(cols.has_value)
         applicable_values = cols.value[where]
         ref = _reference(item, units, where, applicable_values, data)
@@ -530,14 +535,15 @@ def _compute(data: EngineInput) -> CohortFigures:
         blocks["na_reason"][:, j] = na
         blocks["corrected"][:, j] = cols.corrected
         gaps = {} if data.legacy else _item_gaps(item, units, data.uncovered)
-        if cols.experts is not None or special or gaps:
-            for i in range(n) if cols.experts is not None or special else sorted(gaps):
+        series_of_item = special and item.formula is not None  # experts' scores have no monthly series
+        if cols.experts is not None or series_of_item or gaps:
+            for i in range(n) if cols.experts is not None or series_of_item else sorted(gaps):
                 extra = {}
                 if cols.experts is not None and cols.experts[i]:
                     extra["experts"] = cols.experts[i]
                 if i in gaps:
                     extra["uncovered"] = gaps[i]  # why the row is no_data: what no source covered
-                if special:
+                if series_of_item:
                     series = _series(item, units[i], data)
                     extra["series"] = [[label, rnd(v)] for label, v in series]
                     t = trend(series, item.direction)
@@ -582,7 +588,7 @@ def static_fields(item: Item, scheme: Scheme | None = None) -> dict:
         "dimension": item.dimension,
         "unit": item.unit,
         "direction": item.direction,
-        "formula": item.formula.text,
+        "formula": item.formula.text if item.formula is not None else "",
         "rule": {"type": item.rule.type, "params": dict(item.rule.params)},
         "points": rnd(item.points),
         "min_sample": None

@@ -11,13 +11,14 @@ from strawberry.federation.schema_directives import Key, ListSize
 
 from hotline.kit.graphql import RequestContext
 from hotline.kit.pagination import check_page_size, decode_cursor, encode_cursor
-from services.scoring import repository, sources
+from services.scoring import experts, repository, sources
 from services.scoring.explain import explain_withheld
 from services.scoring.models import EvaluationRun as RunRow
 from services.scoring.models import UnitResult as ResultRow
 from services.scoring.rollups import rollup
 from services.scoring.store import diff_details
 from services.scoring.types import (
+    AwaitingExpertScores,
     CohortSummary,
     CursorArg,
     DimensionSubtotal,
@@ -371,6 +372,29 @@ class EvaluationRun:
             )
             for r in rows
         ]
+
+    @strawberry.field(
+        description="Expert-scored items still awaiting expert scores (待专家评分) in the current revision, each with "
+        "the units concerned (in the caller's subtree); before the first revision, every one. Empty when every "
+        "expert-scored item has a score for every unit. Experts complete them with `enterExpertScores` (one new "
+        "revision per sheet)."
+    )
+    async def awaiting_expert_scores(self, info: Info) -> list[AwaitingExpertScores]:
+        found = await experts.awaiting(info.context.session, await info.context.scope(), self._row)
+        return [
+            AwaitingExpertScores(
+                indicator=a.item.code, name_zh=a.item.name_zh, name_en=a.item.name_en, points=a.item.points,
+                unit_ids=[strawberry.ID(u) for u in a.units],
+            )
+            for a in found
+        ]  # fmt: skip
+
+    @strawberry.field(
+        description="Expert scores entered (or changed) since the current revision was computed: the next revision "
+        "applies them (`enterExpertScores` queues it; scores from `enterExpertScore` wait for it or `recomputeRun`)."
+    )
+    async def expert_scores_not_in_revision(self, info: Info) -> int:
+        return await experts.scores_not_in_revision(info.context.session, await info.context.scope(), self._row)
 
     @strawberry.field(description="The cohort's summary statistics (latest revision).")
     async def summary(self, info: Info) -> CohortSummary | None:

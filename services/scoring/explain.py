@@ -18,7 +18,7 @@ from services.scoring.calculation import Calculation, calculate, number
 NA_REASONS = {
     "division_by_zero": ("分母为零,指标不适用", "the denominator is zero, so the indicator does not apply"),
     "sample_below_minimum": ("样本量低于方案规定的最小样本,指标不适用", "the sample is below the scheme's minimum"),
-    "no_expert_score": ("尚无专家评分", "no expert has scored it yet"),
+    "no_expert_score": ("待专家评分(尚无专家评分)", "awaiting expert scores (no expert has scored it yet)"),
     "no_data": ("数据源中没有该单位的数据", "the data source has no data for this unit"),
     "no_reference": ("无可用参照值(全体单位均不适用)", "there is no reference value (no unit was applicable)"),
 }

@@ -52,7 +52,7 @@ class Layout:
     def of(cls, scheme: Scheme) -> Layout:
         per_item = []
         for item in scheme.items:
-            codes = sorted(item.formula.measures)
+            codes = sorted(item.measures)
             if item.rule.type != "expert" and item.min_sample is not None and item.min_sample.measure not in codes:
                 per_item.append((codes, [*codes, item.min_sample.measure]))
             else:

@@ -26,7 +26,7 @@ def needed_measures(document: Mapping[str, Any]) -> list[str]:
     scheme = parse_scheme(document)
     found = set()
     for item in scheme.items:
-        found |= item.formula.measures
+        found |= item.measures
         if item.min_sample is not None:
             found.add(item.min_sample.measure)
     return sorted(found)

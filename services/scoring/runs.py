@@ -1,4 +1,4 @@
-"""Evaluation runs: starting (idempotent), publishing, settling, expert entries and revisions from appeals.
+"""Evaluation runs: starting (idempotent), publishing, settling, recomputing and revisions from appeals.
 
 Expected refusals come back as ``problems`` (typed payloads in GraphQL); the request's session is
 the unit of work — these functions only ``flush()``.
@@ -20,12 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hotline.kit.auth import Principal, Role
 from hotline.kit.scope import PATH_SEPARATOR, Scope, in_scope
 from hotline.kit.services import ServiceClients
-from services.scoring import repository, sources
+from services.scoring import experts, repository, sources
 from services.scoring.inputs import OUTCOME_FORMAT, evaluate
 from services.scoring.models import (
     RESULT_CHANGE_SEQ,
     EvaluationRun,
-    ExpertScore,
     RunJob,
     RunRevision,
     UnitRef,
@@ -59,8 +58,13 @@ class Outcome:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-async def resolve_cohort(session: AsyncSession, cohort: dict, scope: Scope) -> tuple[list[str], list[str]]:
-    """The cohort's unit ids (sorted), resolved in the caller's scope against the directory read model."""
+async def resolve_cohort(
+    session: AsyncSession, cohort: dict, scope: Scope, organizer: str | None = None
+) -> tuple[list[str], list[str]]:
+    """The cohort's unit ids (sorted), resolved in the caller's scope against the directory read model.
+
+    A cohort given by kind takes its units under ``cohort.under``, the organizer when the document names
+    none (contracts §5; documents published before indicators stated it)."""
     if "units" in cohort:
         wanted = sorted(set(cohort["units"]))
         found = set(
@@ -68,7 +72,7 @@ async def resolve_cohort(session: AsyncSession, cohort: dict, scope: Scope) -> t
         )
         missing = [u for u in wanted if u not in found]
         return sorted(found), [f"cohort unit {u} is unknown or outside your scope" for u in missing]
-    under = cohort.get("under")
+    under = cohort.get("under") or organizer
     parent = await session.scalar(select(UnitRef.c.path).where(UnitRef.c.id == under, in_scope(UnitRef.c.path, scope)))
     if parent is None:
         return [], [f"cohort root {under} is unknown or outside your scope"]
@@ -110,7 +114,7 @@ async def start_run(
     )
     if organizer_path is None:
         problems.append(f"the scheme's organizer {organizer} is outside your scope")
-    units, cohort_problems = await resolve_cohort(session, document.get("cohort") or {}, scope)
+    units, cohort_problems = await resolve_cohort(session, document.get("cohort") or {}, scope, organizer)
     problems += cohort_problems
     if problems:
         return Outcome(problems=problems)
@@ -215,56 +219,11 @@ async def _touch_results(session: AsyncSession, run: EvaluationRun) -> None:
     await session.flush()
 
 
-async def enter_expert_score(
-    session: AsyncSession, principal: Principal, scope: Scope, run: EvaluationRun, *, unit_id: str, indicator: str,
-    score: float, justification: str,
-) -> list[str]:  # fmt: skip
-    """An expert scores one unit's expert-scored indicator with a written justification; a later
-    recomputation makes it part of a new revision."""
-    problems = []
-    if not principal.has_any(Role.EXPERT):
-        problems.append("entering expert scores needs the role expert")
-    if not justification.strip():
-        problems.append("a written justification is required")
-    item = next((i for i in parse_scheme(run.scheme_document).items if i.code == indicator), None)
-    if item is None or item.rule.type != "expert":
-        problems.append(f"{indicator} is not an expert-scored indicator of this scheme")
-    elif not 0 <= score <= item.points:
-        problems.append(f"the score must be between 0 and {item.points:g}")
-    unit_path = await session.scalar(
-        select(UnitRef.c.path).where(UnitRef.c.id == unit_id, in_scope(UnitRef.c.path, scope))
-    )
-    if unit_path is None or unit_id not in run.cohort_units:
-        problems.append(f"{unit_id} is not a unit of this run's cohort in your scope")
-    if run.final_at is not None:
-        problems.append("the run's results are final")
-    if problems:
-        return problems
-    statement = insert(ExpertScore).values(
-        run_id=run.id,
-        unit_id=unit_id,
-        indicator=indicator,
-        expert=principal.subject,
-        score=score,
-        justification=justification.strip(),
-    )
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["run_id", "unit_id", "indicator", "expert"],
-            set_={
-                "score": statement.excluded.score,
-                "justification": statement.excluded.justification,
-                "entered_at": datetime.now(UTC),
-            },
-        )
-    )
-    return []
-
-
 async def queue_recompute(session: AsyncSession, principal: Principal, run: EvaluationRun, reason: str) -> list[str]:
     """Queue a recomputation with fresh data and the current expert scores (a new revision)."""
     if not principal.has_any(*ORGANIZER_ROLES):
         return ["recomputing needs the role organizer or admin"]
+    await experts.lock(session, run)  # an expert's sheet queueing its own recomputation is seen, not doubled
     if run.status not in ("done", "failed"):
         return [f"the run is still {run.status}"]
     if run.final_at is not None:

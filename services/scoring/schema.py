@@ -11,7 +11,7 @@ from strawberry.scalars import JSON
 from hotline.kit.auth import Role
 from hotline.kit.graphql import RequestContext, federation_schema
 from hotline.kit.pagination import check_page_size, decode_cursor, encode_cursor
-from services.scoring import alert_service, repository, runs, suggestions, weights
+from services.scoring import alert_service, experts, repository, runs, suggestions, weights
 from services.scoring.entities import EvaluationRun, SchemeVersion, Unit, UnitResult
 from services.scoring.models import EvaluationRun as RunRow
 from services.scoring.rollups import rollup
@@ -51,6 +51,27 @@ class RunPayload:
 class ExpertScorePayload:
     accepted: bool = strawberry.field(description="True when the score was stored.")
     problems: list[str] = strawberry.field(description="Why it was refused.")
+
+
+@strawberry.input(description="One score of an expert's sheet (专家评分表).")
+class ExpertScoreInput:
+    unit_id: str = strawberry.field(description="The unit scored: a unit of the run's cohort in the expert's subtree.")
+    indicator: str = strawberry.field(description="An expert-scored indicator (rule `expert`) of the run's scheme.")
+    score: float = strawberry.field(description="The score, from 0 to the indicator's points.")
+    justification: str = strawberry.field(description="Why this score (required, 评分理由).")
+
+
+@strawberry.type(description="Outcome of an expert's sheet: every score stored, or none with every problem.")
+class ExpertScoresPayload:
+    accepted: int = strawberry.field(description="How many scores were stored (all of the sheet, or 0 when refused).")
+    revision_queued: bool = strawberry.field(
+        description="True when the sheet queued a recomputation; false when refused, or when one already waiting "
+        "or running takes the sheet in (a running one is followed by another that does)."
+    )
+    run: EvaluationRun | None = strawberry.field(description="The run (null when it was not found).")
+    problems: list[str] = strawberry.field(
+        description="Why the sheet was refused, each entry's as `scores[i] (unit, indicator): …`; empty on success."
+    )
 
 
 @strawberry.type(description="A page of changed results for a provincial platform's incremental pull.")
@@ -100,6 +121,16 @@ class AlertPayload:
 
 async def _organizer_run(info: Info, run_id: strawberry.ID) -> RunRow | None:
     return await runs.organizer_run(info.context.session, await info.context.scope(), str(run_id))
+
+
+async def _visible_run(info: Info, run_id: strawberry.ID) -> RunRow | None:
+    """A run the caller may see (an expert of the organizer's subtree, or of a unit with a published result)."""
+    key = repository._uuid(str(run_id))
+    if key is None:
+        return None
+    return await info.context.session.scalar(
+        repository.visible_runs(await info.context.scope()).where(RunRow.id == key)
+    )
 
 
 def _payload(run: RunRow | None, problems: list[str], existing: bool = False) -> RunPayload:
@@ -239,7 +270,9 @@ class Mutation:
         return _payload(run, await runs.queue_recompute(info.context.session, info.context.principal, run, reason))
 
     @strawberry.mutation(
-        description="An expert (role expert) scores a unit's expert-scored indicator, with a written justification."
+        description="An expert (role expert) scores a unit's expert-scored indicator, with a written justification. "
+        "The score waits for the run's next revision (`recomputeRun`, or an `enterExpertScores` sheet); enter a "
+        "whole sheet with `enterExpertScores` to have it applied at once."
     )
     async def enter_expert_score(
         self,
@@ -252,14 +285,10 @@ class Mutation:
     ) -> ExpertScorePayload:
         ctx = info.context
         scope = await ctx.scope()
-        run = (
-            await ctx.session.scalar(repository.visible_runs(scope).where(RunRow.id == repository._uuid(str(run_id))))
-            if repository._uuid(str(run_id))
-            else None
-        )
+        run = await _visible_run(info, run_id)
         if run is None:
             return ExpertScorePayload(accepted=False, problems=["run not found"])
-        problems = await runs.enter_expert_score(
+        problems = await experts.enter_expert_score(
             ctx.session,
             ctx.principal,
             scope,
@@ -270,6 +299,31 @@ class Mutation:
             justification=justification,
         )
         return ExpertScorePayload(accepted=not problems, problems=problems)
+
+    @strawberry.mutation(
+        description="An expert (role expert) enters a sheet of scores (专家评分表): units of the run's cohort in "
+        "their subtree, expert-scored indicators, each with a written justification. All are stored or none; "
+        "entering a unit's indicator again replaces the expert's earlier score. One recomputation follows per "
+        "sheet — a new revision in which the scored items are no longer awaiting expert scores (not for final "
+        f"results). At most {experts.MAX_SCORES_PER_SHEET} scores a sheet."
+    )
+    async def enter_expert_scores(
+        self,
+        info: Info,
+        run_id: RunIdArg,
+        scores: described(list[ExpertScoreInput], "The sheet: one score per unit and indicator."),
+    ) -> ExpertScoresPayload:
+        ctx = info.context
+        scope = await ctx.scope()
+        run = await _visible_run(info, run_id)
+        if run is None:
+            return ExpertScoresPayload(accepted=0, revision_queued=False, run=None, problems=["run not found"])
+        entries = [experts.ExpertScoreInput(s.unit_id, s.indicator, s.score, s.justification) for s in scores]
+        problems, queued = await experts.enter_expert_scores(ctx.session, ctx.principal, scope, run, entries)
+        return ExpertScoresPayload(
+            accepted=0 if problems else len(entries), revision_queued=queued, run=EvaluationRun.from_row(run),
+            problems=problems,
+        )  # fmt: skip
 
     @strawberry.mutation(
         description="Check an alert rule over the daily measures of the units under `under` for a date range; new alerts are stored (organizer or admin)."

@@ -71,12 +71,17 @@ class Item:
     dimension: str
     unit: str
     direction: str
-    formula: Formula
+    formula: Formula | None  # None: expert-scored (rule expert, method reported_expert), no measures
     method: str
     points: float
     rule: Rule
     reference: ReferencePolicy
     min_sample: MinSample | None
+
+    @property
+    def measures(self) -> frozenset[str]:
+        """The measures its formula names (none for an item without a formula)."""
+        return self.formula.measures if self.formula is not None else frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,15 +131,27 @@ class Scheme:
     def item(self, code: str) -> Item | None:
         return next((i for i in self.items if i.code == code), None)
 
+    @property
+    def expert_items(self) -> tuple[Item, ...]:
+        """The items experts score (rule expert): N/A, awaiting expert scores, until an expert has scored."""
+        return tuple(i for i in self.items if i.rule.type == "expert")
+
 
 def _item(raw: Mapping[str, Any], index: int, problems: list[str]) -> Item | None:
     where = f"items[{index}]"
     ind = raw.get("indicator") or {}
     code = ind.get("code") or f"<item {index}>"
-    try:
-        formula = parse(str(ind.get("formula", "")))
-    except FormulaError as exc:
-        problems.append(f"{where} ({code}): formula: {exc}")
+    rule_raw = dict(raw.get("rule") or {})
+    rule_type = rule_raw.pop("type", None)
+    formula = None
+    if ind.get("formula") is not None:
+        try:
+            formula = parse(str(ind["formula"]))
+        except FormulaError as exc:
+            problems.append(f"{where} ({code}): formula: {exc}")
+            return None
+    elif rule_type != "expert":  # an expert-scored item's value is the experts' scores; any other needs a formula
+        problems.append(f"{where} ({code}): has no formula, so only the rule expert can score it (not {rule_type})")
         return None
     if "points" in raw:
         points = float(raw["points"])
@@ -143,8 +160,6 @@ def _item(raw: Mapping[str, Any], index: int, problems: list[str]) -> Item | Non
     else:
         problems.append(f"{where} ({code}): needs points or weight")
         return None
-    rule_raw = dict(raw.get("rule") or {})
-    rule_type = rule_raw.pop("type", None)
     if rule_type not in RULE_TYPES:
         problems.append(f"{where} ({code}): rule type {rule_type!r} is not one of {', '.join(RULE_TYPES)}")
         return None

@@ -111,12 +111,16 @@ class IndicatorScore:
     dimension: str = strawberry.field(description="Dimension code, e.g. `service_response`.")
     unit: str = strawberry.field(description="Unit of the value (percent, seconds, count …).")
     direction: str = strawberry.field(description="`higher_better`, `lower_better` or `target_band`.")
-    formula: str = strawberry.field(description="The formula over measures (canonical text).")
+    formula: str = strawberry.field(
+        description="The formula over measures (canonical text); empty for an expert-scored indicator without one."
+    )
     applicable: bool = strawberry.field(description="False when not applicable (N/A).")
     na_reason: str | None = strawberry.field(
         description="Why N/A: `no_data` (the unit is unknown to ingest, or a measure the item names was not covered "
         "by any source: absent, not zero — see `uncoveredMeasures`), `division_by_zero`, `sample_below_minimum`, "
-        "`no_expert_score` (an expert item awaiting scores), `no_reference`."
+        "`no_reference`, or `no_expert_score` — awaiting expert scores (待专家评分): an expert-scored item no expert "
+        "has scored yet for this unit (listed in `EvaluationRun.awaitingExpertScores`; `enterExpertScores` completes "
+        "it in a new revision)."
     )
     value: float | None = strawberry.field(description="The indicator's value.")
     corrected: bool = strawberry.field(description="True when an upheld appeal corrected the value or expert score.")
@@ -140,7 +144,9 @@ class IndicatorScore:
         description="Neighbours in rank whose confidence intervals overlap this one: the order may be noise."
     )
     experts: list[ExpertScoreEntry] = strawberry.field(description="Expert scores behind an expert-scored indicator.")
-    series: list[SeriesPoint] | None = strawberry.field(description="Special evaluations: the month-by-month values.")
+    series: list[SeriesPoint] | None = strawberry.field(
+        description="Special evaluations: the month-by-month values (null for an expert-scored item without a formula)."
+    )
     trend: Trend | None = strawberry.field(description="Special evaluations: the trend of the series.")
     explanation: Explanation = strawberry.field(description="Plain-language explanation of the score.")
     unit_id: strawberry.Private[str]
@@ -182,6 +188,20 @@ class TotalWithheld:
     applicable_share: float = strawberry.field(description="Share of the scheme's points applicable to the unit, 0–1.")
     min_applicable_share: float = strawberry.field(description="The scheme's minimum share for a total, 0–1.")
     explanation: Explanation = strawberry.field(description="The same in plain Chinese and English.")
+
+
+@strawberry.type(
+    description="An expert-scored item (rule `expert`) of a run and the units still awaiting expert scores on it "
+    "(待专家评分): in the run's current revision it is not applicable for them (N/A `no_expert_score`)."
+)
+class AwaitingExpertScores:
+    indicator: str = strawberry.field(description="Indicator code of the expert-scored item.")
+    name_zh: str = strawberry.field(description="Chinese name.")
+    name_en: str = strawberry.field(description="English name.")
+    points: float = strawberry.field(description="The item's points: an expert's score is from 0 to these.")
+    unit_ids: list[strawberry.ID] = strawberry.field(
+        description="Units of the cohort (in the caller's subtree) with no expert score on it in the current revision."
+    )
 
 
 @strawberry.type(description="A dimension subtotal (维度小计).")

@@ -19,9 +19,9 @@ from hotline.kit import metrics
 from hotline.kit.db import Database
 from hotline.kit.services import ServiceClients
 from hotline.kit.settings import get_settings
-from services.scoring import sources
+from services.scoring import experts, sources
 from services.scoring.inputs import evaluate, needed_measures
-from services.scoring.models import EvaluationRun, ExpertScore, RunJob, RunRevision, UnitResult
+from services.scoring.models import EvaluationRun, RunJob, RunRevision, UnitResult
 from services.scoring.periods import Period, earlier_periods
 from services.scoring.scheme import parse_scheme
 from services.scoring.store import store_revision
@@ -87,7 +87,7 @@ async def process_next(database: Database, services: ServiceClients) -> bool:
         outcome, sha = await asyncio.to_thread(evaluate, run.scheme_document, inputs)
         computed = time.perf_counter()
         async with database.unit_of_work() as session:
-            run = await session.get(EvaluationRun, run_id)
+            run = await session.get(EvaluationRun, run_id, with_for_update=True)  # expert sheets wait (experts.py)
             await store_revision(
                 session, run, revision=run.current_revision + 1, inputs=inputs, outcome=outcome, sha256=sha,
                 reason=job.reason, created_by=job.requested_by,
@@ -96,6 +96,7 @@ async def process_next(database: Database, services: ServiceClients) -> bool:
             await session.execute(
                 update(RunJob).where(RunJob.id == job_id).values(status="done", finished_at=datetime.now(UTC))
             )
+            await experts.follow_up_if_scores_changed(session, run, inputs["expert_entries"], job.requested_by)
         RUN_DURATION.labels(outcome="done").observe(time.perf_counter() - started)
         logger.info(
             "run %s: %d units fetched in %.2f s, computed in %.2f s, stored in %.2f s",
@@ -172,17 +173,7 @@ async def gather_inputs(session: AsyncSession, services: ServiceClients, run: Ev
         if monthly_uncovered is not None:
             inputs["monthly_uncovered"] = monthly_uncovered
     inputs["history"] = await _history(services, scheme, period, units, measures, acting)
-    experts = await session.scalars(select(ExpertScore).where(ExpertScore.run_id == run.id).order_by(ExpertScore.id))
-    inputs["expert_entries"] = [
-        {
-            "unit": e.unit_id,
-            "indicator": e.indicator,
-            "expert": e.expert,
-            "score": e.score,
-            "justification": e.justification,
-        }
-        for e in experts
-    ]
+    inputs["expert_entries"] = await experts.stored_entries(session, run.id)
     inputs["previous"] = await _previous(session, run)
     if run.current_revision:  # a recomputation keeps the appeal adjustments already applied
         keys = ("exclusions", "value_overrides", "expert_overrides", "adjustments")

@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from hotline.kit.auth import mint_service_token
 from hotline.kit.settings import DEVELOPMENT_SERVICE_SECRET
+from services.indicators.templates import TEMPLATE_DIR
 from tests.support import TREE, auth, data_of, error_codes, gql
 
 PROVINCE = auth("GD", "organizer")
@@ -27,6 +28,7 @@ PUBLISH = f"mutation($id: ID!, $v: Int!) {{ publishScheme(schemeId: $id, version
 UPDATE = f"mutation($id: ID!, $body: JSON!) {{ updateSchemeDraft(schemeId: $id, body: $body) {{ {PAYLOAD} }} }}"
 OPEN = f"mutation($id: ID!) {{ openSchemeVersion(schemeId: $id) {{ {PAYLOAD} }} }}"
 VISIBLE = "{ schemes { id code status } }"
+VALIDATE = "query($body: JSON!) { validateScheme(body: $body) { path code message } }"
 
 
 @pytest.fixture
@@ -221,6 +223,48 @@ async def test_the_scheme_document_endpoint(indicators, tree):
     draft_url = f"/schemes/{other['schemeId']}/versions/1/document"
     assert (await indicators.get(draft_url, headers=service)).status_code == 404
     assert (await indicators.get(draft_url, headers=PROVINCE)).json()["status"] == "draft"
+
+
+TEMPLATE_DRAFT = f"""mutation($t: String!, $code: String!) {{
+  createSchemeFromTemplate(templateCode: $t, code: $code, nameZh: "模板方案") {{ {PAYLOAD} }} }}"""
+
+
+async def test_every_shipped_template_created_with_no_cohort_validates_publishes_and_states_its_cohort(
+    indicators, tree
+):
+    templates = data_of(await gql(indicators, "{ schemeTemplates { code body } }", headers=PROVINCE))
+    shipped = {t["code"]: t["body"] for t in templates["schemeTemplates"]}
+    assert sorted(shipped) == sorted(p.stem for p in TEMPLATE_DIR.glob("*.yaml"))
+    for code, template in shipped.items():
+        # The organizer the template is made for: the province evaluates its cities, a city its own units.
+        organizer, headers = ("GD", PROVINCE) if template["cohort"]["kind"] == "city_body" else ("GD-GZ", GZ_ORGANIZER)
+        variables = {"t": code, "code": f"T-{code}"}
+        created = data_of(await gql(indicators, TEMPLATE_DRAFT, variables, headers=headers))["createSchemeFromTemplate"]
+        assert created["ok"] and created["problems"] == [], (code, created["problems"])
+        body = created["scheme"]["body"]
+        # No cohort given: the template's kind under the organizer, stated in the draft.
+        assert body["cohort"] == {"kind": template["cohort"]["kind"], "under": organizer}
+        checked = data_of(await gql(indicators, VALIDATE, {"body": body}, headers=headers))["validateScheme"]
+        assert checked == [], (code, checked)
+        scheme_id = created["scheme"]["schemeId"]
+        done = data_of(await gql(indicators, PUBLISH, {"id": scheme_id, "v": 1}, headers=headers))
+        assert done["publishScheme"]["ok"], (code, done)
+        document = (await indicators.get(f"/schemes/{scheme_id}/versions/1/document", headers=headers)).json()
+        assert document["cohort"] == body["cohort"] and document["organizer"] == organizer
+        expert = [i for i in document["items"] if i["indicator"]["formula"] is None]
+        assert expert and all(i["rule"] == {"type": "expert"} for i in expert), code
+
+
+async def test_a_document_states_the_cohorts_unit_when_the_body_leaves_it_out(indicators, tree):
+    scheme = await draft(indicators)
+    body = {**scheme["body"], "cohort": {"kind": "city_body"}}  # contracts §5: `under` defaults to the organizer
+    updated = data_of(await gql(indicators, UPDATE, {"id": scheme["schemeId"], "body": body}, headers=PROVINCE))
+    assert updated["updateSchemeDraft"]["problems"] == []
+    url = f"/schemes/{scheme['schemeId']}/versions/1/document"
+    assert (await indicators.get(url, headers=PROVINCE)).json()["cohort"] == {"kind": "city_body", "under": "GD"}
+    listed = {**body, "cohort": {"units": ["GD-GZ", "GD-SZ"]}}  # a list of units stays a list
+    await gql(indicators, UPDATE, {"id": scheme["schemeId"], "body": listed}, headers=PROVINCE)
+    assert (await indicators.get(url, headers=PROVINCE)).json()["cohort"] == {"units": ["GD-GZ", "GD-SZ"]}
 
 
 async def test_export_and_import_a_scheme(indicators, tree):

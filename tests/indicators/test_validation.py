@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,7 +18,9 @@ from services.indicators.validation import TOP_LEVEL, IndicatorFacts, validate_s
 
 CATALOG = builtin_catalog()
 FACTS = {
-    (i.code, 1): IndicatorFacts(i.code, 1, i.dimension, i.method, i.unit, i.direction, i.levels)
+    (i.code, 1): IndicatorFacts(
+        i.code, 1, i.dimension, i.method, i.unit, i.direction, i.levels, has_formula=i.formula is not None
+    )
     for i in CATALOG.indicators
 }
 LATEST = {i.code: 1 for i in CATALOG.indicators}
@@ -82,6 +85,18 @@ def test_expert_only_indicators_and_periods():
     messages = {m for _, _, m in problems(body)}
     assert "es_service_cost is reported and expert-scored; its rule is expert" in messages
     assert "a special (spec 5.1.2.3) scheme needs at least 3 continuous month(s) of data, not 1" in messages
+
+
+def test_an_item_no_run_could_compute_is_refused_at_its_path():
+    body = body_of("call_centre_kpi")
+    # An indicator version without a formula that is not marked reported (say, stored before the catalog's check):
+    # only experts can give it a value, so any other rule could never be computed by a run.
+    facts = {**FACTS, ("cc_answer_rate", 1): dataclasses.replace(FACTS[("cc_answer_rate", 1)], has_formula=False)}
+    found = [(p.path, p.code, p.message) for p in validate_scheme(body, indicators=facts)]
+    message = "cc_answer_rate has no formula over measures, so no run can compute it; its rule is expert"
+    assert found == [("items[0].rule", "expert_only", message)]
+    body["items"][0].update(rule={"type": "expert"}, reference={"policy": "none"})
+    assert validate_scheme(body, indicators=facts) == []
 
 
 def test_diff_between_versions():
