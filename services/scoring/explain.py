@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from services.scoring.reference_basis import no_qualifying_unit, reference_basis
+
 NA_REASONS = {
     "division_by_zero": ("分母为零,指标不适用", "the denominator is zero, so the indicator does not apply"),
     "sample_below_minimum": ("样本量低于方案规定的最小样本,指标不适用", "the sample is below the scheme's minimum"),
@@ -14,6 +16,7 @@ NA_REASONS = {
 }
 POLICIES = {
     "best_in_cohort": ("评价范围内最优值", "the best value in the cohort"),
+    "percentile": ("评价范围内的百分位值", "a percentile of the cohort's values"),
     "fixed": ("组织单位录入的全国优秀值", "a national-excellent value entered by the organizer"),
     "target": ("目标值", "the target value"),
     "dynamic_baseline": ("同类时期的历史动态基线", "a dynamic baseline from earlier periods of the same type"),
@@ -62,7 +65,9 @@ def explain_indicator(row: Mapping[str, Any]) -> dict[str, str]:
     set_by_zh = f",由 {ref['set_by']} 创造" if ref.get("set_by") else ""
     set_by_en = f", set by {ref['set_by']}" if ref.get("set_by") else ""
     if not row["applicable"]:
-        reason_zh, reason_en = NA_REASONS.get(row.get("na_reason") or "", ("不适用", "not applicable"))
+        reason_zh, reason_en = no_qualifying_unit(row) or NA_REASONS.get(
+            row.get("na_reason") or "", ("不适用", "not applicable")
+        )
         return {
             "zh": f"{row['name_zh']}:{reason_zh}。该项分值 {_n(row['points'])} 分按方案的不适用规则处理。",
             "en": f"{row['name_en']}: {reason_en}; its {_n(row['points'])} points are treated by the scheme's "
@@ -71,8 +76,9 @@ def explain_indicator(row: Mapping[str, Any]) -> dict[str, str]:
     if ref["policy"] == "none":  # threshold, band, deduction and expert rules compare with no reference
         reference_zh, reference_en = "不设参照值", "no reference value is used"
     else:
-        reference_zh = f"参照值 {_n(ref['value'])},取{policy_zh}{set_by_zh}"
-        reference_en = f"the reference is {_n(ref['value'])}, {policy_en}{set_by_en}"
+        basis_zh, basis_en = reference_basis(ref)
+        reference_zh = f"参照值 {_n(ref['value'])},取{policy_zh}{basis_zh}{set_by_zh}"
+        reference_en = f"the reference is {_n(ref['value'])}, {policy_en}{basis_en}{set_by_en}"
     corrected_zh = "(经申诉更正)" if row.get("corrected") else ""
     corrected_en = " (corrected on appeal)" if row.get("corrected") else ""
     return {
