@@ -109,6 +109,10 @@ def score(item: Item, values: np.ndarray, reference: float | None) -> np.ndarray
             return np.where(met, points, 0.0)
         if kind == "linear_band":
             floor, target = item.rule.param("floor"), item.rule.param("target")
+            if item.rule.param("relative", False):  # floor and target are percentages of the reference
+                if reference is None:
+                    return None
+                floor, target = floor * reference / 100, target * reference / 100
             if target == floor:
                 return np.where(values <= target if lower else values >= target, points, 0.0)
             return _clamp((values - floor) / (target - floor) * points, points)

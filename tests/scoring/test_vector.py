@@ -74,6 +74,8 @@ RULES = [
     ({"type": "linear_band", "floor": 90, "target": 10}, "lower_better"),
     ({"type": "linear_band", "floor": 50, "target": 50}, "higher_better"),
     ({"type": "linear_band", "floor": 50, "target": 50}, "lower_better"),
+    ({"type": "linear_band", "floor": 80, "target": 120, "relative": True}, "higher_better"),
+    ({"type": "linear_band", "floor": 120, "target": 80, "relative": True}, "lower_better"),
     ({"type": "target_band", "low": 40, "high": 60, "tolerance": 30}, "target_band"),
     ({"type": "target_band", "low": 40, "high": 60, "tolerance": 0}, "target_band"),
     ({"type": "deduction", "per_occurrence": 0.7, "free_occurrences": 3}, "lower_better"),
