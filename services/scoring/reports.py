@@ -45,11 +45,17 @@ SHORTFALL = 0.8  # an indicator scoring under 80 % of its points is a problem fo
 # A rule in a few words, for the indicator table (the explanation of each score says it in full).
 RULE_LABELS = {
     "ratio_to_reference": "与参照值之比",
-    "threshold": "达到目标得满分",
+    "threshold": "达到 {target} 得满分",
+    "linear_band": "{floor} → {target} 线性得分",
+    "target_band": "{low}–{high} 区间内满分",
+    "deduction": "每次扣 {per_occurrence} 分",
+    "expert": "专家评分",
+}
+RULE_NAMES = {
+    "threshold": "达标得满分",
     "linear_band": "区间线性得分",
     "target_band": "目标区间",
     "deduction": "按次扣分",
-    "expert": "专家评分",
 }
 VALUE_SUFFIXES = {"percent": "%", "hours": " 小时", "seconds": " 秒", "points": " 分", "per_10k": " /万人"}
 
@@ -117,6 +123,21 @@ def with_unit(value: float | None, unit: str) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".") + VALUE_SUFFIXES.get(unit, "")
 
 
+def rule_label(rule: Mapping[str, Any] | None, unit: str) -> str:
+    """A rule with its parameters in the indicator's unit, e.g. ``达到 95% 得满分``."""
+    rule = rule or {}
+    kind = rule.get("type", "")
+    values = {k: with_unit(v, "" if k == "per_occurrence" else unit) for k, v in rule.items()
+              if isinstance(v, int | float) and not isinstance(v, bool)}  # fmt: skip
+    if kind == "linear_band" and rule.get("relative"):  # floor and target are percentages of the reference
+        values = {k: with_unit(rule[k], "percent") for k in ("floor", "target") if k in rule}
+        return "参照值的 " + RULE_LABELS[kind].format(**values) if len(values) == 2 else RULE_NAMES[kind]
+    try:
+        return RULE_LABELS.get(kind, kind).format(**values)
+    except KeyError:  # a parameter the document leaves out
+        return RULE_NAMES.get(kind, kind)
+
+
 def reference_source(data: ReportData, reference: Mapping[str, Any]) -> str:
     """How the reference was set, in Chinese: the policy, what it was drawn from, and who set it (by name)."""
     if reference["policy"] == "none":
@@ -136,7 +157,7 @@ def indicator_rows(data: ReportData) -> list[dict]:
         reference = summary.get("reference") or {"value": None, "policy": "none"}
         rows.append({
             "code": item["code"], "name_zh": item["name_zh"], "points": item.get("points"),
-            "rule": RULE_LABELS.get((item.get("rule") or {}).get("type"), ""),
+            "rule": rule_label(item.get("rule"), item["unit"]),
             "reference": with_unit(reference.get("value"), item["unit"]) if reference["policy"] != "none" else "—",
             "source": reference_source(data, reference), "applicable_units": summary.get("applicable_units", 0),
             "mean": with_unit((summary.get("values") or {}).get("mean"), item["unit"]),

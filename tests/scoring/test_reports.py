@@ -18,7 +18,14 @@ from hotline.domain.measures import measure_catalog
 from services.scoring import charts
 from services.scoring.engine import EngineInput, compute
 from services.scoring.report_pdf import pdf_report
-from services.scoring.reports import ReportData, dimension_figure, html_report, ranking_figure, trend_figure
+from services.scoring.reports import (
+    ReportData,
+    dimension_figure,
+    html_report,
+    ranking_figure,
+    rule_label,
+    trend_figure,
+)
 from services.scoring.scheme import parse_scheme
 from tests.scoring.example import MEASURES, example_scheme, indicator
 
@@ -181,3 +188,22 @@ def test_the_font_covers_every_chinese_name_the_system_ships():
     needed |= _chinese(str(yaml.safe_load((ROOT / "hotline/domain/measures.yaml").read_text("utf-8"))))
     assert needed - covered == set()
     assert len(needed) > 400  # the check looked at real names
+
+
+@pytest.mark.parametrize(
+    ("rule", "unit", "label"),
+    [
+        ({"type": "threshold", "target": 95}, "percent", "达到 95% 得满分"),
+        ({"type": "linear_band", "floor": 80, "target": 95}, "percent", "80% → 95% 线性得分"),
+        (
+            {"type": "linear_band", "floor": 80, "target": 120, "relative": True},
+            "count",
+            "参照值的 80% → 120% 线性得分",
+        ),
+        ({"type": "target_band", "low": 60, "high": 180, "tolerance": 60}, "seconds", "60 秒–180 秒 区间内满分"),
+        ({"type": "deduction", "per_occurrence": 2, "free_occurrences": 1}, "count", "每次扣 2 分"),
+        ({"type": "ratio_to_reference"}, "hours", "与参照值之比"),
+    ],
+)
+def test_the_indicator_table_states_each_rule_with_its_parameters_in_the_indicators_unit(rule, unit, label):
+    assert rule_label(rule, unit) == label
