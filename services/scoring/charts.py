@@ -138,11 +138,12 @@ def trend_figure(results: Sequence[Mapping[str, Any]], items: Sequence[Mapping[s
     figure = Figure(figsize=(7, 0.4 + 2.3 * len(by_unit)))
     panels = figure.subplots(len(by_unit), 1, sharex=True, squeeze=False)[:, 0]
     months = sorted({m for code in means for m in means[code]})
+    colours = {item["code"]: f"C{k}" for k, item in enumerate(shown)}  # one colour per indicator across panels
     for axes, (unit, unit_items) in zip(panels, by_unit.items(), strict=True):
         for item in unit_items:
             series = means[item["code"]]
             axes.plot([months.index(m) for m in series], list(series.values()), marker="o", markersize=3,
-                      label=item["name_zh"])  # fmt: skip
+                      label=item["name_zh"], color=colours[item["code"]])  # fmt: skip
         axes.set_ylabel(MEASURE_UNITS.get(unit, unit))
         axes.legend(fontsize="small", loc="best")
         axes.grid(axis="y", color="#dddddd", linewidth=0.5)
