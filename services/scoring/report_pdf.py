@@ -79,7 +79,7 @@ def _indicators(data: ReportData) -> Table:
     for i in indicator_rows(data):
         rows.append([_small(i["name_zh"]), _number(i["points"]), _small(i["rule"]), _small(i["reference"]),
                      _small(i["source"]), str(i["applicable_units"]), _small(i["mean"])])  # fmt: skip
-    widths = [28 * mm, 10 * mm, 27 * mm, 18 * mm, _WIDTH - 111 * mm, 10 * mm, 18 * mm]
+    widths = [28 * mm, 10 * mm, 27 * mm, 18 * mm, _WIDTH - 114 * mm, 10 * mm, 21 * mm]
     return Table(rows, colWidths=widths, style=_TABLE, repeatRows=1, hAlign="LEFT")
 
 
