@@ -2,7 +2,7 @@
 
 Pure core — plain functions over plain data, tested without a database: ``scheme`` (the scheme
 document), ``rules``, ``references``, ``ranking``, ``statistics`` (Wilson intervals, trends),
-``weights`` (entropy, CRITIC, AHP), ``engine`` (one run's computation), ``explain`` (the "why" in
+``weights`` (entropy, CRITIC, AHP), ``engine`` (one run's computation), ``explain`` and ``reference_basis`` (the "why" in
 Chinese and English), ``alerts`` (rules over daily measures), ``periods``.
 
 Edges: ``runs`` (start, publish, settle, expert scores, appeal revisions), ``worker`` (the job queue:
@@ -11,7 +11,8 @@ Edges: ``runs`` (start, publish, settle, expert scores, appeal revisions), ``wor
 indicator figures — outcome format 2 — or, for revisions made before, one compact JSON document;
 expanded on read to the same full result), ``repository``
 (every read scoped in SQL against the ``unit_ref`` read model), ``entities``/``types``/``schema``
-(the subgraph), ``endpoints`` (REST for appeals and report downloads), ``reports``, ``sources``
+(the subgraph), ``endpoints`` (REST for appeals and report downloads), ``reports``, ``report_pdf`` and
+``charts`` (the reports, in Chinese, set in the font shipped in ``fonts/``), ``sources``
 (ingest and indicators over their contracts, docs/contracts.md §4–§6).
 
 Decisions: a run is keyed by (scheme version, cohort, period), so starting it twice returns it; a
