@@ -4,7 +4,14 @@
 cases the demo loads as Guangzhou orders: a special evaluation (专项评价) of on-time closure, overall
 closure and resolution time. The scheme is published, a run computed and published, so that portal
 teams see results, units can appeal, and the province sees the roll-up. Idempotent: a second
-``hotline up`` finds the published scheme and the existing run.
+``hotline up`` finds the published scheme and the existing run; a database holding an earlier version
+of the demo scheme gets this one as a new version (the earlier one archived).
+
+The references are robust (issue 14): with plain best-in-cohort references, 广州市市场监督管理局 — 20
+orders, 2.7 h on average — set the resolution-time reference, every other department scored about 1 of
+40 points there, and the ranking read 100 against 53–59. Here only a department that closed at least
+100 orders may set the resolution-time reference (the others are still scored against it), and on-time
+closure is measured against the cohort's 90th percentile rather than its single best value.
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ def demo_scheme() -> dict[str, Any]:
                 "indicator": {"code": "on_time_closure_rate", "version": 1},
                 "points": 40,
                 "rule": {"type": "ratio_to_reference"},
-                "reference": {"policy": "best_in_cohort"},
+                "reference": {"policy": "percentile", "percentile": 90},
                 "min_sample": {"measure": "orders.assigned", "count": 5},
             },
             {
@@ -58,7 +65,7 @@ def demo_scheme() -> dict[str, Any]:
                 "indicator": {"code": "average_resolution_time", "version": 1},
                 "points": 40,
                 "rule": {"type": "ratio_to_reference"},
-                "reference": {"policy": "best_in_cohort"},
+                "reference": {"policy": "best_in_cohort", "min_sample": {"measure": "orders.closed", "count": 100}},
                 "min_sample": {"measure": "orders.closed", "count": 5},
             },
         ],
@@ -77,28 +84,52 @@ def _gql(client: httpx.Client, query: str, variables: dict | None = None) -> dic
     return body["data"]
 
 
+_PAYLOAD = "ok problems { path code message } scheme { schemeId version code }"
+
+
 def _published_scheme(client: httpx.Client) -> dict | None:
-    data = _gql(client, "{ schemes(status: PUBLISHED) { schemeId version code } }")
-    return next((s for s in data["schemes"] if s["code"] == SCHEME_CODE), None)
+    """The latest published version of the demo scheme, with its body."""
+    data = _gql(client, "{ schemes(status: PUBLISHED) { schemeId version code body } }")
+    found = [s for s in data["schemes"] if s["code"] == SCHEME_CODE]
+    return max(found, key=lambda s: s["version"]) if found else None
+
+
+def _mutate(client: httpx.Client, mutation: str, variables: dict, name: str, refused: str) -> dict:
+    payload = _gql(client, mutation, variables)[name]
+    if payload["problems"] or not payload["ok"]:
+        raise DemoError(f"{refused}: {payload['problems']}")
+    return payload["scheme"]
+
+
+def _publish(client: httpx.Client, scheme: dict) -> dict:
+    mutation = f"mutation($id: ID!, $v: Int!) {{ publishScheme(schemeId: $id, version: $v) {{ {_PAYLOAD} }} }}"
+    variables = {"id": scheme["schemeId"], "v": scheme["version"]}
+    return _mutate(client, mutation, variables, "publishScheme", "demo scheme not published")
+
+
+def _new_version(client: httpx.Client, earlier: dict) -> dict:
+    """The demo scheme as a new version of ``earlier`` (a database made before it changed), which is archived."""
+    opened = _mutate(client, f"mutation($id: ID!) {{ openSchemeVersion(schemeId: $id) {{ {_PAYLOAD} }} }}",
+                     {"id": earlier["schemeId"]}, "openSchemeVersion", "demo scheme version refused")  # fmt: skip
+    updated = _mutate(
+        client, f"mutation($id: ID!, $b: JSON!) {{ updateSchemeDraft(schemeId: $id, body: $b) {{ {_PAYLOAD} }} }}",
+        {"id": opened["schemeId"], "b": demo_scheme()}, "updateSchemeDraft", "demo scheme refused",
+    )  # fmt: skip
+    published = _publish(client, updated)
+    _mutate(client, f"mutation($id: ID!, $v: Int!) {{ archiveScheme(schemeId: $id, version: $v) {{ {_PAYLOAD} }} }}",
+            {"id": earlier["schemeId"], "v": earlier["version"]}, "archiveScheme", "earlier demo scheme kept")  # fmt: skip
+    return published
 
 
 def _ensure_scheme(client: httpx.Client) -> dict:
-    if found := _published_scheme(client):
+    found = _published_scheme(client)
+    if found and found["body"].get("items") == demo_scheme()["items"]:
         return found
-    payload = "ok problems { path code message } scheme { schemeId version code }"
-    created = _gql(client, f"mutation($b: JSON!) {{ createScheme(body: $b) {{ {payload} }} }}", {"b": demo_scheme()})
-    created = created["createScheme"]
-    if created["problems"] or not created["ok"]:
-        raise DemoError(f"demo scheme refused: {created['problems']}")
-    scheme = created["scheme"]
-    published = _gql(
-        client,
-        f"mutation($id: ID!, $v: Int!) {{ publishScheme(schemeId: $id, version: $v) {{ {payload} }} }}",
-        {"id": scheme["schemeId"], "v": scheme["version"]},
-    )["publishScheme"]
-    if not published["ok"]:
-        raise DemoError(f"demo scheme not published: {published['problems']}")
-    return published["scheme"]
+    if found:
+        return _new_version(client, found)
+    created = _mutate(client, f"mutation($b: JSON!) {{ createScheme(body: $b) {{ {_PAYLOAD} }} }}",
+                      {"b": demo_scheme()}, "createScheme", "demo scheme refused")  # fmt: skip
+    return _publish(client, created)
 
 
 def seed_demo_evaluation(gateway_url: str, secret: str, timeout: float = 120.0) -> dict[str, Any]:

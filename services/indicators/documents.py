@@ -39,8 +39,10 @@ def scheme_document(
     organizer: str,
     body: Mapping[str, Any],
     indicators: Mapping[tuple[str, int], Mapping[str, Any]],
+    dimension_names: Mapping[str, tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """The self-contained document scoring stores with a run: every indicator version spelled out."""
+    """The self-contained document scoring stores with a run: every indicator version spelled out, with
+    its dimension's Chinese and English names (``dimension_names``: code → (name_zh, name_en)) for reports."""
     full = with_defaults(body)
     items = []
     for item in full.get("items", []):
@@ -51,6 +53,8 @@ def scheme_document(
         band = _applied_band(item.get("rule"), row.get("band"))
         if band is not None:
             indicator["band"] = band
+        if dimension_names and row.get("dimension") in dimension_names:
+            indicator["dimension_name_zh"], indicator["dimension_name_en"] = dimension_names[row["dimension"]]
         entry = {"indicator": indicator}
         for name in ("points", "weight", "rule", "reference", "min_sample"):
             if item.get(name) is not None:

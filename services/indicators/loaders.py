@@ -196,6 +196,13 @@ async def build_document(
     if len(rows) != len(set(keys)):
         return None
     indicators = {k: {c.key: getattr(r, c.key) for c in models.IndicatorVersion.__table__.c} for k, r in rows.items()}
+    names = await repository.dimension_names(session, {row["dimension"] for row in indicators.values()})
     return scheme_document(
-        scheme_id=scheme_id, version=version, status=status, organizer=organizer, body=body, indicators=indicators
+        scheme_id=scheme_id,
+        version=version,
+        status=status,
+        organizer=organizer,
+        body=body,
+        indicators=indicators,
+        dimension_names=names,
     )

@@ -36,6 +36,16 @@ async def indicator_versions(
     return {(r.code, r.version): r for r in rows if (r.code, r.version) in keys}
 
 
+async def dimension_names(session: AsyncSession, codes: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """Chinese and English names of the dimensions ``codes``."""
+    rows = await session.execute(
+        select(models.Dimension.code, models.Dimension.name_zh, models.Dimension.name_en).where(
+            models.Dimension.code.in_(sorted(codes))
+        )
+    )
+    return {code: (zh, en) for code, zh, en in rows.all()}
+
+
 async def all_versions_of(session: AsyncSession, codes: Iterable[str]) -> dict[tuple[str, int], IndicatorFacts]:
     rows = await session.scalars(select(models.IndicatorVersion).where(models.IndicatorVersion.code.in_(set(codes))))
     return {(r.code, r.version): facts_of(r) for r in rows}

@@ -18,7 +18,8 @@ RULE_PARAMS: dict[str, dict[str, bool]] = {  # rule → parameter → required
     "expert": {},
 }
 REFERENCE_PARAMS: dict[str, dict[str, bool]] = {
-    "best_in_cohort": {},
+    "best_in_cohort": {"min_sample": False},
+    "percentile": {"percentile": True, "min_sample": False},
     "cohort_mean": {},
     "fixed": {"value": True, "label_zh": False, "label_en": False},  # labels: how explanations name the value
     "target": {"value": True, "label_zh": False, "label_en": False},
@@ -91,6 +92,12 @@ def check_reference(c: Checker, path: str, reference: Any) -> str | None:
         c.add(f"{path}.reference.value", "invalid", "the reference value is a number")
     if policy == "fixed" and is_number(reference.get("value")) and reference["value"] == 0:
         c.add(f"{path}.reference.value", "invalid", "a fixed reference of 0 makes every ratio not applicable")
+    if policy == "percentile" and reference.get("percentile") is not None:
+        p = reference["percentile"]
+        if not is_number(p) or not 0 < p <= 100:
+            c.add(f"{path}.reference.percentile", "invalid", "percentile is a number above 0 and at most 100, e.g. 90")
+    if policy in ("best_in_cohort", "percentile"):  # who may set the reference: units with this sample
+        check_min_sample(c, f"{path}.reference", reference.get("min_sample"))
     if policy == "dynamic_baseline":
         lookback = reference.get("lookback_periods")
         if lookback is not None and (not isinstance(lookback, int) or isinstance(lookback, bool) or lookback < 1):

@@ -4,7 +4,8 @@ Pure core — plain functions over plain data, tested without a database: ``sche
 document), ``rules``, ``references``, ``ranking``, ``statistics`` (Wilson intervals, trends),
 ``weights`` (entropy, CRITIC, AHP), ``engine`` (one run's computation), ``totals`` (unit totals of outcome
 format 3: exact sums rounded once, withheld totals, display ties; ``legacy`` keeps formats 1 and 2's),
-``explain`` and ``calculation`` (the "why" in Chinese and English, with the arithmetic a unit can redo),
+``explain``, ``calculation`` and ``reference_basis`` (the "why" in Chinese and English, with the arithmetic
+a unit can redo),
 ``alerts`` (rules over daily measures), ``periods``.
 
 Edges: ``runs`` (start, publish, settle, expert scores, appeal revisions), ``worker`` (the job queue:
@@ -13,7 +14,8 @@ Edges: ``runs`` (start, publish, settle, expert scores, appeal revisions), ``wor
 indicator figures — outcome formats 2 and 3 — or, for revisions made before, one compact JSON document;
 expanded on read to the same full result), ``repository``
 (every read scoped in SQL against the ``unit_ref`` read model), ``entities``/``types``/``schema``
-(the subgraph), ``endpoints`` (REST for appeals and report downloads), ``reports``, ``sources``
+(the subgraph), ``endpoints`` (REST for appeals and report downloads), ``reports``, ``report_pdf`` and
+``charts`` (the reports, in Chinese, set in the font shipped in ``fonts/``), ``sources``
 (ingest and indicators over their contracts, docs/contracts.md §4–§6).
 
 Decisions: a run is keyed by (scheme version, cohort, period), so starting it twice returns it; a

@@ -18,6 +18,7 @@ from hotline.kit.directory import directory_scope
 from hotline.kit.errors import BadRequestError, ConflictError, NotFoundError
 from services.scoring import reports, repository, runs
 from services.scoring.models import EvaluationRun, UnitResult
+from services.scoring.report_pdf import pdf_report
 
 router = APIRouter(tags=["scoring"])
 logger = logging.getLogger("hotline.scoring.appeals")
@@ -219,4 +220,4 @@ async def report_html(run_id: str, request: Request, principal: PrincipalDep, da
 )
 async def report_pdf(run_id: str, request: Request, principal: PrincipalDep, database: DatabaseDep) -> Response:
     data = await _report_data(request, database, principal, run_id)
-    return _download(await run_in_threadpool(reports.pdf_report, data), run_id, "pdf", "application/pdf")
+    return _download(await run_in_threadpool(pdf_report, data), run_id, "pdf", "application/pdf")

@@ -184,7 +184,15 @@ def _history(item: Item, data: EngineInput) -> list[HistoryPeriod]:
 
 
 def _reference_dict(ref: Reference) -> dict:
-    return {"value": rnd(ref.value), "policy": ref.policy, "set_by": ref.set_by, "periods": list(ref.periods)}
+    found = {"value": rnd(ref.value), "policy": ref.policy, "set_by": ref.set_by, "periods": list(ref.periods)}
+    # Stated only by the references that have them, so earlier revisions reproduce their digests.
+    if ref.percentile is not None:
+        found["percentile"] = rnd(ref.percentile)
+    if ref.min_sample is not None:
+        found["min_sample"] = {"measure": ref.min_sample.measure, "count": rnd(ref.min_sample.count)}
+    if ref.qualifying_units is not None:
+        found["qualifying_units"] = ref.qualifying_units
+    return found
 
 
 def _score(item: Item, value: float, ref: Reference) -> float | None:
@@ -460,15 +468,24 @@ class CohortFigures:
 
 def _reference(item: Item, units: list[str], where: np.ndarray, values: np.ndarray, data: EngineInput) -> Reference:
     """``references.resolve_reference`` of the applicable values (units ``where``, in id order); best in
-    cohort over the array (the first unit in id order among equals, as ``best_in_cohort``)."""
+    cohort over the array (the first unit in id order among equals, as ``best_in_cohort``). A reference's
+    ``min_sample`` first keeps only the units that may set it (``references.qualifying``)."""
+    sample = item.reference.min_sample
+    counts: dict[str, float] = {}
+    if sample is not None:
+        empty: Mapping[str, float] = {}
+        counts = {units[i]: float(data.measures.get(units[i], empty).get(sample.measure, 0.0)) for i in where.tolist()}
+        keep = np.array([counts[units[i]] >= sample.count for i in where.tolist()], dtype=bool)
+        where, values = where[keep], values[keep]
     if item.reference.policy == "best_in_cohort":
         if not len(values):
-            return Reference(value=None, policy="best_in_cohort")
+            return references.with_qualification(Reference(value=None, policy="best_in_cohort"), item, 0)
         best = int(np.argmin(values) if item.direction == "lower_better" else np.argmax(values))
-        return Reference(value=float(values[best]), policy="best_in_cohort", set_by=units[int(where[best])])
+        ref = Reference(value=float(values[best]), policy="best_in_cohort", set_by=units[int(where[best])])
+        return references.with_qualification(ref, item, len(values))
     applicable = dict(zip([units[i] for i in where.tolist()], values.tolist(), strict=True))
     return references.resolve_reference(
-        item, applicable, current_months=data.period_months, history=_history(item, data)
+        item, applicable, samples=counts, current_months=data.period_months, history=_history(item, data)
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from hotline.domain.measures import measure_catalog
 from services.scoring.calculation import Calculation, calculate, number
+from services.scoring.reference_basis import no_qualifying_unit, reference_basis
 
 NA_REASONS = {
     "division_by_zero": ("分母为零,指标不适用", "the denominator is zero, so the indicator does not apply"),
@@ -38,6 +39,15 @@ DIRECTIONS = {
 }
 FIXED_LABEL = ("组织单位设定的固定值", "a fixed value set by the organizer")
 TARGET_LABEL = ("方案设定的目标值", "the target value set by the scheme")
+# How each reference policy is named (a fixed or target value: unless the scheme gives its own label).
+POLICIES = {
+    "best_in_cohort": ("评价范围内最优值", "the best value in the cohort"),
+    "percentile": ("评价范围内的百分位值", "a percentile of the cohort's values"),
+    "cohort_mean": ("评价范围内适用单位的平均值", "the mean value of the cohort's applicable units"),
+    "fixed": FIXED_LABEL,
+    "target": TARGET_LABEL,
+    "dynamic_baseline": ("同类时期的历史动态基线", "a dynamic baseline from earlier periods of the same type"),
+}
 
 
 def with_unit(value: Any, unit: str) -> tuple[str, str]:
@@ -56,12 +66,18 @@ def _reference(row: Mapping[str, Any]) -> tuple[str, str]:
     ref, unit = row["reference"], row["unit"]
     zh_value, en_value = with_unit(ref["value"], unit)
     policy, label = ref["policy"], row.get("reference_label") or {}
+    basis_zh, basis_en = reference_basis(ref)  # the percentile taken, who could set it
     if policy == "best_in_cohort":
         by_zh = f",由 {ref['set_by']} 创造" if ref.get("set_by") else ""
         by_en = f", set by {ref['set_by']}" if ref.get("set_by") else ""
         return (
-            f"参照值 {zh_value},为评价范围内最优值{by_zh}",
-            f"the reference is {en_value}, the best value in the cohort{by_en}",
+            f"参照值 {zh_value},为评价范围内最优值{basis_zh}{by_zh}",
+            f"the reference is {en_value}, the best value in the cohort{basis_en}{by_en}",
+        )
+    if policy == "percentile":
+        return (
+            f"参照值 {zh_value},为评价范围内的百分位值{basis_zh}",
+            f"the reference is {en_value}, a percentile of the cohort's values{basis_en}",
         )
     if policy == "cohort_mean":
         return (
@@ -86,7 +102,7 @@ def _reference(row: Mapping[str, Any]) -> tuple[str, str]:
 
 def _not_applicable(row: Mapping[str, Any]) -> dict[str, Any]:
     reason = row.get("na_reason") or ""
-    zh, en = NA_REASONS.get(reason, ("不适用", "not applicable"))
+    zh, en = no_qualifying_unit(row) or NA_REASONS.get(reason, ("不适用", "not applicable"))
     detail: dict[str, Any] = {"reason": reason}
     if reason == "no_data" and row.get("uncovered"):
         names = [_measure(code) for code in row["uncovered"]]

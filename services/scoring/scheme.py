@@ -10,7 +10,9 @@ from hotline.domain import scheme_settings
 from hotline.domain.formula import Formula, FormulaError, parse
 
 RULE_TYPES = ("ratio_to_reference", "threshold", "linear_band", "target_band", "deduction", "expert")
-REFERENCE_POLICIES = ("best_in_cohort", "cohort_mean", "fixed", "target", "dynamic_baseline", "none")
+REFERENCE_POLICIES = ("best_in_cohort", "percentile", "cohort_mean", "fixed", "target", "dynamic_baseline", "none")
+# Policies that draw the reference from the cohort's values, and so may say who can set it (``min_sample``).
+SAMPLED_POLICIES = ("best_in_cohort", "percentile")
 DIRECTIONS = ("higher_better", "lower_better", "target_band")
 # Minimum data period in months by scheme kind (spec 5.1: comprehensive ≥ 1, special ≥ 3).
 MINIMUM_MONTHS = {"comprehensive": 1, "special": 3}
@@ -39,24 +41,29 @@ class Rule:
 
 
 @dataclass(frozen=True, slots=True)
+class MinSample:
+    """Fewer than ``count`` of ``measure`` in the period makes the indicator not applicable (an item's
+    ``min_sample``), or keeps the unit from setting the reference (a reference's ``min_sample``)."""
+
+    measure: str
+    count: float
+
+
+@dataclass(frozen=True, slots=True)
 class ReferencePolicy:
-    """Where the reference value comes from: best in cohort, fixed, target or dynamic baseline."""
+    """Where the reference value comes from: best in cohort, a percentile of the cohort, the cohort's mean,
+    fixed, target or dynamic baseline. ``min_sample`` (best in cohort, percentile): only units with at least
+    that sample count toward the reference; the others are still scored against it."""
 
     policy: str
     value: float | None = None
     lookback_periods: int = 3
     match: str = "any"  # any | same_month | season
     peak_months: tuple[int, ...] = ()
+    percentile: float | None = None  # percentile policy: p, above 0 and at most 100
+    min_sample: MinSample | None = None
     label_zh: str | None = None  # how a fixed or target value is named (e.g. 全国优秀值)
     label_en: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class MinSample:
-    """Fewer than ``count`` of ``measure`` in the period makes the indicator not applicable."""
-
-    measure: str
-    count: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +181,10 @@ def _item(raw: Mapping[str, Any], index: int, problems: list[str]) -> Item | Non
         problems.append(f"{where} ({code}): rule ratio_to_reference needs a reference policy other than none")
     for key, _, message in scheme_settings.check_reference_labels(ref_raw):
         problems.append(f"{where} ({code}): reference.{key}: {message}")
+    percentile, ref_sample = (
+        _percentile(ref_raw, where, code, problems),
+        _reference_sample(ref_raw, where, code, problems),
+    )
     direction = ind.get("direction", "higher_better")
     if direction not in DIRECTIONS:
         problems.append(f"{where} ({code}): direction {direction!r} is not one of {', '.join(DIRECTIONS)}")
@@ -199,9 +210,38 @@ def _item(raw: Mapping[str, Any], index: int, problems: list[str]) -> Item | Non
             peak_months=tuple(sorted(int(m) for m in ref_raw.get("peak_months", ()))),
             label_zh=ref_raw.get("label_zh"),
             label_en=ref_raw.get("label_en"),
+            percentile=percentile,
+            min_sample=ref_sample,
         ),
         min_sample=MinSample(measure=ms["measure"], count=float(ms["count"])) if ms else None,
     )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == value
+
+
+def _percentile(ref_raw: Mapping[str, Any], where: str, code: str, problems: list[str]) -> float | None:
+    if ref_raw.get("policy") != "percentile":
+        return None
+    p = ref_raw.get("percentile")
+    if not _is_number(p) or not 0 < p <= 100:
+        problems.append(f"{where} ({code}): reference policy percentile needs a percentile above 0 and at most 100")
+        return None
+    return float(p)
+
+
+def _reference_sample(ref_raw: Mapping[str, Any], where: str, code: str, problems: list[str]) -> MinSample | None:
+    raw = ref_raw.get("min_sample")
+    if raw is None:
+        return None
+    if ref_raw.get("policy") not in SAMPLED_POLICIES:
+        problems.append(f"{where} ({code}): reference min_sample is for {' and '.join(SAMPLED_POLICIES)} only")
+        return None
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("measure"), str) or not _is_number(raw.get("count")):
+        problems.append(f"{where} ({code}): reference min_sample is {{measure, count}}")
+        return None
+    return MinSample(measure=raw["measure"], count=float(raw["count"]))
 
 
 def parse_scheme(document: Mapping[str, Any]) -> Scheme:

@@ -48,13 +48,25 @@ class MeasureValue:
 
 
 @strawberry.type(
+    name="ReferenceSample",
+    description="The sample a unit needed in the period to count toward the reference (参照值最小样本).",
+)
+class ReferenceSample:
+    measure: str = strawberry.field(description="Measure code, e.g. `orders.closed`.")
+    count: float = strawberry.field(description="The least value of the measure over the period, e.g. 100.")
+
+
+@strawberry.type(
     name="AppliedReference", description="The reference value an indicator was scored against, and where it came from."
 )
 class ReferenceValue:
-    value: float | None = strawberry.field(description="The reference; null when none could be set.")
+    value: float | None = strawberry.field(
+        description="The reference; null when none could be set (e.g. no unit had the reference's minimum sample)."
+    )
     policy: str = strawberry.field(
-        description="`best_in_cohort` (全省最优), `cohort_mean`, `fixed` (a value the organizer set, named by `labelZh`), "
-        "`target`, `dynamic_baseline` or `none`."
+        description="`best_in_cohort` (评价范围内最优值, e.g. 全省最优), `percentile` (the cohort's p-th percentile), "
+        "`cohort_mean`, `fixed` (a value the organizer set, named by `labelZh`), `target`, `dynamic_baseline`, or "
+        "`none`."
     )
     set_by: str | None = strawberry.field(description="For best in cohort: the unit that set it (ties: first id).")
     periods: list[str] = strawberry.field(description="For a dynamic baseline: the earlier periods it was drawn from.")
@@ -63,6 +75,25 @@ class ReferenceValue:
         description="How the scheme names a fixed or target value (e.g. 全国优秀值); null when it gives none.",
     )
     label_en: str | None = strawberry.field(default=None, description="The same name in English.")
+    percentile: float | None = strawberry.field(
+        default=None,
+        description="For a percentile: p — the value p % of the units do no better than (linear interpolation).",
+    )
+    min_sample: ReferenceSample | None = strawberry.field(
+        default=None,
+        description="Only units with at least this sample could set the reference; the others are scored against it.",
+    )
+    qualifying_units: int | None = strawberry.field(
+        default=None,
+        description="How many units' values the reference was drawn from (a percentile, or under a minimum sample).",
+    )
+
+    @classmethod
+    def of(cls, stored: dict[str, Any], label: dict | None = None) -> ReferenceValue:
+        """From a stored reference (and the scheme's label of a fixed or target value, when it gives one)."""
+        sample = stored.get("min_sample")
+        labels = {"label_zh": label.get("zh"), "label_en": label.get("en")} if label else {}
+        return cls(**{**stored, "min_sample": ReferenceSample(**sample) if sample else None, **labels})
 
 
 @strawberry.type(name="AppliedRule", description="The scoring rule of an indicator and its parameters.")
@@ -161,7 +192,7 @@ class IndicatorScore:
             measures=[MeasureValue(code=k, value=v) for k, v in sorted(row["measures"].items())],
             uncovered_measures=list(row.get("uncovered") or []),
             numerator=row["numerator"], denominator=row["denominator"], interval=row["interval"],
-            reference=ReferenceValue(**row["reference"], **_labels(row.get("reference_label"))),
+            reference=ReferenceValue.of(row["reference"], row.get("reference_label")),
             rule=ScoringRule(type=row["rule"]["type"], params=row["rule"]["params"]),
             points=row["points"], score=row["score"], rank=row["rank"], rank_overlaps=row["rank_overlaps"],
             experts=[ExpertScoreEntry(**e) for e in row["experts"]],
@@ -170,10 +201,6 @@ class IndicatorScore:
             explanation=Explanation(**explain_indicator(row)),
             unit_id=unit_id, period=period,
         )  # fmt: skip
-
-
-def _labels(label: dict | None) -> dict:
-    return {"label_zh": label.get("zh"), "label_en": label.get("en")} if label else {}
 
 
 @strawberry.type(
@@ -282,7 +309,7 @@ def cohort_summary_from(stored: dict) -> CohortSummary:
         withheld_units=cohort.get("withheld_units"),
         indicators=[
             IndicatorSummary(
-                indicator=code, reference=ReferenceValue(**s["reference"]), values=Statistics(**s["values"]),
+                indicator=code, reference=ReferenceValue.of(s["reference"]), values=Statistics(**s["values"]),
                 applicable_units=s["applicable_units"],
             )
             for code, s in sorted(cohort["indicators"].items())

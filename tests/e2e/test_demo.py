@@ -4,10 +4,13 @@ through the gateway — scheme published, run computed from the real Boston 311 
 from __future__ import annotations
 
 import asyncio
+import io
+import re
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from pypdf import PdfReader
 
 from hotline.cli.demo import load_demo_records, load_demo_units
 from hotline.cli.demo_evaluation import DEPARTMENTS, seed_demo_evaluation
@@ -34,7 +37,8 @@ async def test_the_demo_evaluation_is_published_and_seen_by_the_units(demo_stack
     assert again["run"] == first["run"] and again["scheme"] == first["scheme"]  # idempotent
 
     query = """query($id: ID!) { run(id: $id) { status publishedAt results(first: 20) { edges { node {
-        unitId total rank grade { code } indicators { indicator value applicable } } } } } }"""
+        unitId total rank grade { code } indicators { indicator value applicable score points measures { code value }
+        reference { value policy setBy percentile qualifyingUnits minSample { measure count } } } } } } } }"""
     async with httpx.AsyncClient(base_url=demo_stack.gateway_url, timeout=30) as gateway:
         run = data_of(await gql(gateway, query, {"id": first["run"]}, headers=auth("GD-GZ", "organizer")))["run"]
         assert run["status"] == "done" and run["publishedAt"]
@@ -44,6 +48,28 @@ async def test_the_demo_evaluation_is_published_and_seen_by_the_units(demo_stack
         urban = {i["indicator"]: i for i in results["GZ-URBANMGMT"]["indicators"]}
         assert urban["on_time_closure_rate"]["applicable"] and 0 < urban["on_time_closure_rate"]["value"] <= 100
         assert sorted(r["rank"] for r in results.values() if r["rank"])[0] == 1
+        # Robust references: the resolution-time reference is set by a department that closed ≥ 100 orders,
+        # and a smaller one with a faster time (广州市市场监督管理局: 20 orders, 2.7 h) is scored against it,
+        # capped at full points, instead of setting it; on-time closure is against the cohort's 90th percentile.
+        rows = {u: {i["indicator"]: i for i in r["indicators"]}["average_resolution_time"] for u, r in results.items()}
+        closed = {
+            u: {m["code"]: m["value"] for m in row["measures"]}.get("orders.closed", 0) for u, row in rows.items()
+        }
+        reference = rows["GZ-HOUSING"]["reference"]
+        assert (reference["policy"], reference["minSample"]) == (
+            "best_in_cohort",
+            {"measure": "orders.closed", "count": 100},
+        )
+        assert closed[reference["setBy"]] >= 100 and rows[reference["setBy"]]["value"] == reference["value"]
+        assert reference["qualifyingUnits"] == sum(1 for u in rows if rows[u]["applicable"] and closed[u] >= 100)
+        faster_small = [
+            u for u, row in rows.items() if row["applicable"] and closed[u] < 100 and row["value"] < reference["value"]
+        ]
+        assert faster_small and all(rows[u]["score"] == rows[u]["points"] for u in faster_small)
+        on_time = {i["indicator"]: i for i in results["GZ-URBANMGMT"]["indicators"]}["on_time_closure_rate"][
+            "reference"
+        ]
+        assert (on_time["policy"], on_time["percentile"]) == ("percentile", 90)
 
         # The undertaking unit sees its own published result through its own token, not a sibling's.
         mine = """{ me { unit { id results { unitId total } } } }"""
@@ -74,3 +100,29 @@ async def test_every_explained_score_of_the_demo_run_recomputes_from_its_own_num
             checked, rules = checked + 1, rules | {(row["rule"]["type"], row["direction"])}
     # The demo's rules: on-time closure (ratio, higher), overall closure (threshold), resolution time (ratio, lower).
     assert checked >= 10 and ("ratio_to_reference", "lower_better") in rules and ("threshold", "higher_better") in rules
+
+
+async def test_the_demo_reports_pdf_is_chinese_in_an_embedded_subset_font(demo_stack):
+    """The organizer's PDF of the real demo run: its one font is the shipped one, embedded as a subset, and its
+    text names the departments and the indicators in Chinese."""
+    seeded = await asyncio.to_thread(seed_demo_evaluation, demo_stack.gateway_url, TEST_SECRET)
+    async with httpx.AsyncClient(base_url=demo_stack.service_url("scoring"), timeout=60) as scoring:
+        response = await scoring.get(f"/runs/{seeded['run']}/report.pdf", headers=auth("GD-GZ", "organizer"))
+    assert response.status_code == 200, response.text
+    reader = PdfReader(io.BytesIO(response.content))
+    fonts = {
+        str(f.get_object()["/BaseFont"]): f.get_object()
+        for p in reader.pages
+        for f in p["/Resources"]["/Font"].values()
+    }
+    assert fonts and all(re.fullmatch(r"/[A-Z]{6}\+HotlineSansSC-Regular", name) for name in fonts), fonts
+    assert all("/FontFile2" in f["/FontDescriptor"] for f in fonts.values())
+    text = "".join("".join(page.extract_text() for page in reader.pages).split())
+    for name in (
+        "广州市住房和城乡建设局",
+        "广州市城市管理和综合执法局",
+        "按期办结率",
+        "诉求解决平均用时",
+        "本方案只有一个维度(问题解决质量)",
+    ):
+        assert name in text, name

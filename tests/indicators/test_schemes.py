@@ -205,6 +205,9 @@ async def test_the_scheme_document_endpoint(indicators, tree):
     answer = next(i for i in document["items"] if i["indicator"]["code"] == "answer_rate")
     assert answer["indicator"]["formula"] == "calls.answered / calls.offered * 100"
     assert answer["indicator"]["clause"] == "6.1.1" and answer["rule"] == {"type": "ratio_to_reference"}
+    # The dimension's names, for reports (descriptive: an import keeps only code and version).
+    assert (answer["indicator"]["dimension_name_zh"], answer["indicator"]["dimension_name_en"]) == (
+        "服务响应", "Service response")  # fmt: skip
     as_yaml = await indicators.get(url, headers={**CITY_GZ, "accept": "application/yaml"})
     assert yaml.safe_load(as_yaml.text) == document
     # Another city of the cohort reads it too; a unit outside the cohort gets 404, as for a missing one.

@@ -186,3 +186,34 @@ def test_decision_days_is_an_optional_appeal_setting_from_1_to_90():
     assert ("appeal.decision_days", "out_of_range") in {(path, code) for path, code, _ in problems(body)}
     body["appeal"] = {"decision_days": 91}
     assert ("appeal.decision_days", "out_of_range") in {(path, code) for path, code, _ in problems(body)}
+
+
+def test_robust_references_are_accepted_and_their_bad_parameters_refused_at_their_path():
+    body = body_of("gb12345_provincial")
+    rate = next(i for i, item in enumerate(body["items"]) if item["rule"]["type"] == "ratio_to_reference")
+    body["items"][rate]["reference"] = {"policy": "best_in_cohort",
+                                        "min_sample": {"measure": "calls.offered", "count": 100}}  # fmt: skip
+    assert problems(body) == []
+    body["items"][rate]["reference"] = {"policy": "percentile", "percentile": 90}
+    assert problems(body) == []
+    body["items"][rate]["reference"] = {"policy": "percentile", "percentile": 92.5,
+                                        "min_sample": {"measure": "calls.offered", "count": 50}}  # fmt: skip
+    assert problems(body) == []
+    where = f"items[{rate}].reference"
+    for reference, expected in [
+        ({"policy": "percentile"}, (f"{where}.percentile", "missing_parameter")),
+        ({"policy": "percentile", "percentile": 0}, (f"{where}.percentile", "invalid")),
+        ({"policy": "percentile", "percentile": 101}, (f"{where}.percentile", "invalid")),
+        ({"policy": "percentile", "percentile": "90"}, (f"{where}.percentile", "invalid")),
+        ({"policy": "best_in_cohort", "min_sample": {"measure": "calls.nothing", "count": 100}},
+         (f"{where}.min_sample.measure", "unknown_measure")),
+        ({"policy": "best_in_cohort", "min_sample": {"measure": "calls.offered", "count": 0}},
+         (f"{where}.min_sample.count", "invalid")),
+        ({"policy": "percentile", "percentile": 90, "min_sample": 100}, (f"{where}.min_sample", "invalid")),
+        ({"policy": "cohort_mean", "min_sample": {"measure": "calls.offered", "count": 100}},
+         (f"{where}.min_sample", "unknown_parameter")),
+        ({"policy": "best_in_cohort", "percentile": 90}, (f"{where}.percentile", "unknown_parameter")),
+    ]:  # fmt: skip
+        body["items"][rate]["reference"] = reference
+        found = [(path, code) for path, code, _ in problems(body)]
+        assert found == [expected], (reference, found)

@@ -291,7 +291,9 @@ async def test_the_pdf_report_opens_and_says_what_the_html_report_says(scoring, 
     assert "无月度序列" in text
     # The problems found: UC's satisfaction before UD's, each with its rectification.
     problems = " ".join(text[positions[4] :].split())
-    assert problems.index("UC 满意率 85 6.667 分析不满意原因") < problems.index("UD 满意率 87.5 10 分析不满意原因")
+    assert problems.index("UC 丙单位 满意率 85 6.667 分析不满意原因") < problems.index(
+        "UD 丁单位 满意率 87.5 10 分析不满意原因"
+    )
     assert reader.metadata.title == "测试综合评价 2025-03" and run["id"] in reader.metadata.subject
     # Reproducible: the same run gives the same bytes.
     assert (await scoring.get(path, headers=ORGANIZER)).content == response.content

@@ -48,8 +48,10 @@ async def test_a_special_run_gives_each_indicator_its_monthly_series_and_trend(s
     assert 'id="trend-chart"><svg' in report  # the monthly trend is charted
     pdf = await scoring.get(f"/runs/{started['startRun']['run']['id']}/report.pdf", headers=ORGANIZER)
     pages = PdfReader(io.BytesIO(pdf.content)).pages
-    assert sum(len(page.images) for page in pages) == 3  # ranking, dimension profile and the monthly trend
-    assert "无月度序列" not in "".join(page.extract_text() for page in pages)
+    # The ranking and the monthly trend; one indicator, one dimension: no one-bar dimension profile.
+    assert sum(len(page.images) for page in pages) == 2
+    text = "".join(page.extract_text() for page in pages)
+    assert "无月度序列" not in text and "本方案只有一个维度(service_response),不作维度分析" in text
 
 
 async def test_a_dynamic_baseline_comes_from_earlier_periods_of_the_same_season(scoring, drain, schemes, measures):
@@ -96,4 +98,4 @@ async def test_the_previous_periods_run_gives_the_change(scoring, drain, measure
     # The report names UB's drop among the problems found.
     report = (await scoring.get(f"/runs/{march['startRun']['run']['id']}/report.html", headers=ORGANIZER)).text
     problems = report[report.index('id="problems"') :]
-    assert "总分下降" in problems and "<td>UB</td><td>总分下降</td><td>-3.7</td>" in problems
+    assert "总分下降" in problems and "<td>UB</td><td>乙单位</td><td>总分下降</td><td>-3.7</td>" in problems
