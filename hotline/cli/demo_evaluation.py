@@ -69,6 +69,14 @@ class DemoError(RuntimeError):
     pass
 
 
+PROBLEMS = "problems { path code message }"
+
+
+def _explain(problems: list[dict]) -> str:
+    """Problems as people read them: ``input.period (invalid_period): '2022-13' is not a year …``."""
+    return "; ".join(f"{p['path'] or '-'} ({p['code']}): {p['message']}" for p in problems)
+
+
 def _gql(client: httpx.Client, query: str, variables: dict | None = None) -> dict:
     response = client.post("/graphql", json={"query": query, "variables": variables or {}})
     body = response.json()
@@ -85,11 +93,11 @@ def _published_scheme(client: httpx.Client) -> dict | None:
 def _ensure_scheme(client: httpx.Client) -> dict:
     if found := _published_scheme(client):
         return found
-    payload = "ok problems { path code message } scheme { schemeId version code }"
+    payload = f"ok {PROBLEMS} scheme {{ schemeId version code }}"
     created = _gql(client, f"mutation($b: JSON!) {{ createScheme(body: $b) {{ {payload} }} }}", {"b": demo_scheme()})
     created = created["createScheme"]
     if created["problems"] or not created["ok"]:
-        raise DemoError(f"demo scheme refused: {created['problems']}")
+        raise DemoError(f"demo scheme refused: {_explain(created['problems'])}")
     scheme = created["scheme"]
     published = _gql(
         client,
@@ -97,7 +105,7 @@ def _ensure_scheme(client: httpx.Client) -> dict:
         {"id": scheme["schemeId"], "v": scheme["version"]},
     )["publishScheme"]
     if not published["ok"]:
-        raise DemoError(f"demo scheme not published: {published['problems']}")
+        raise DemoError(f"demo scheme not published: {_explain(published['problems'])}")
     return published["scheme"]
 
 
@@ -110,11 +118,11 @@ def seed_demo_evaluation(gateway_url: str, secret: str, timeout: float = 120.0) 
                      "period": PERIOD}  # fmt: skip
         started = _gql(
             client,
-            "mutation($i: StartRunInput!) { startRun(input: $i) { problems run { id status } } }",
+            f"mutation($i: StartRunInput!) {{ startRun(input: $i) {{ {PROBLEMS} run {{ id status }} }} }}",
             {"i": run_input},
         )["startRun"]
         if started["problems"]:
-            raise DemoError(f"demo run refused: {started['problems']}")
+            raise DemoError(f"demo run refused: {_explain(started['problems'])}")
         run_id = started["run"]["id"]
         deadline = time.monotonic() + timeout
         status = started["run"]["status"]
@@ -124,6 +132,8 @@ def seed_demo_evaluation(gateway_url: str, secret: str, timeout: float = 120.0) 
         if status != "done":
             raise DemoError(f"demo run {run_id} ended {status}")
         published = _gql(
-            client, "mutation($id: ID!) { publishRun(runId: $id) { problems run { id status } } }", {"id": run_id}
+            client,
+            f"mutation($id: ID!) {{ publishRun(runId: $id) {{ {PROBLEMS} run {{ id status }} }} }}",
+            {"id": run_id},
         )["publishRun"]
         return {"run": run_id, "scheme": scheme["schemeId"], "problems": published["problems"]}

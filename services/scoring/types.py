@@ -9,6 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from services.scoring.explain import explain_indicator
+from services.scoring.problems import CODES, Problem
 
 
 def described(kind: Any, description: str) -> Any:
@@ -227,3 +228,23 @@ class ResultRollup:
     total: Statistics = strawberry.field(description="Statistics of their totals.")
     grades: JSON = strawberry.field(description="Count of results per grade code.")
     dimensions: JSON = strawberry.field(description="Mean score per dimension.")
+
+
+@strawberry.type(
+    description="A problem that refused a scoring command: where (the input field), a stable code, and what is "
+    "wrong — the shape of indicators' `SchemeProblem`."
+)
+class ScoringProblem:
+    path: str = strawberry.field(
+        description="The input field to blame, e.g. `input.period`, `input.schemeId`, `runId` (empty: the whole request)."
+    )
+    code: str = strawberry.field(
+        description="Stable problem code: "
+        + "; ".join(f"`{code}` — {meaning}" for code, meaning in CODES.items())
+        + "."
+    )
+    message: str = strawberry.field(description="What is wrong and what is expected.")
+
+    @classmethod
+    def of(cls, problem: Problem) -> ScoringProblem:
+        return cls(path=problem.path, code=problem.code, message=problem.message)
