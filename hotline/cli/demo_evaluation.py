@@ -86,23 +86,22 @@ def _gql(client: httpx.Client, query: str, variables: dict | None = None) -> dic
 
 
 def _published_scheme(client: httpx.Client) -> dict | None:
-    data = _gql(client, "{ schemes(status: PUBLISHED) { schemeId version code } }")
+    data = _gql(client, "{ schemes(status: PUBLISHED) { id schemeId version code } }")
     return next((s for s in data["schemes"] if s["code"] == SCHEME_CODE), None)
 
 
 def _ensure_scheme(client: httpx.Client) -> dict:
     if found := _published_scheme(client):
         return found
-    payload = f"ok {PROBLEMS} scheme {{ schemeId version code }}"
+    payload = f"ok {PROBLEMS} scheme {{ id schemeId version code }}"
     created = _gql(client, f"mutation($b: JSON!) {{ createScheme(body: $b) {{ {payload} }} }}", {"b": demo_scheme()})
     created = created["createScheme"]
     if created["problems"] or not created["ok"]:
         raise DemoError(f"demo scheme refused: {_explain(created['problems'])}")
     scheme = created["scheme"]
+    # The version's own id names scheme and version at once (`<uuid>:<version>`), here as in startRun.
     published = _gql(
-        client,
-        f"mutation($id: ID!, $v: Int!) {{ publishScheme(schemeId: $id, version: $v) {{ {payload} }} }}",
-        {"id": scheme["schemeId"], "v": scheme["version"]},
+        client, f"mutation($id: ID!) {{ publishScheme(schemeId: $id) {{ {payload} }} }}", {"id": scheme["id"]}
     )["publishScheme"]
     if not published["ok"]:
         raise DemoError(f"demo scheme not published: {_explain(published['problems'])}")
@@ -114,8 +113,7 @@ def seed_demo_evaluation(gateway_url: str, secret: str, timeout: float = 120.0) 
     token = mint_token(secret=secret, unit_id=ORGANIZER_UNIT, roles=["organizer"], subject="hotline-demo-organizer")
     with httpx.Client(base_url=gateway_url, headers={"authorization": f"Bearer {token}"}, timeout=60) as client:
         scheme = _ensure_scheme(client)
-        run_input = {"schemeId": scheme["schemeId"], "schemeVersion": scheme["version"], "periodKind": "YEAR",
-                     "period": PERIOD}  # fmt: skip
+        run_input = {"schemeId": scheme["id"], "periodKind": "YEAR", "period": PERIOD}
         started = _gql(
             client,
             f"mutation($i: StartRunInput!) {{ startRun(input: $i) {{ {PROBLEMS} run {{ id status }} }} }}",

@@ -230,7 +230,10 @@ class GradeBand:
     "version is immutable and is what a scoring run pins.",
 )
 class SchemeVersion:
-    id: strawberry.ID = strawberry.field(description="`<scheme id>:<version>`.")
+    id: strawberry.ID = strawberry.field(
+        description="`<scheme id>:<version>`. Every argument that names a scheme (`schemeId`, `id`, scoring's "
+        "`StartRunInput.schemeId`) takes it, as well as the bare scheme id."
+    )
     scheme_id: strawberry.ID = strawberry.field(description="The scheme (uuid).")
     version: int = strawberry.field(description="Version number, from 1.")
     code: str = strawberry.field(description="The scheme's code, unique per organizer, e.g. `GD-12345-2025`.")
