@@ -334,5 +334,5 @@ class Mutation:
         )
 
 
-schema = federation_schema(query=Query, mutation=Mutation, types=[Dimension, Unit, SchemeVersion])
+schema = federation_schema(query=Query, mutation=Mutation, types=[Dimension, Unit, SchemeVersion, IndicatorVersion])
 __all__ = ["Problem", "schema"]

@@ -253,3 +253,22 @@ async def test_the_stale_timeout_is_configurable(scoring, scoring_app, monkeypat
     monkeypatch.setattr(get_settings(), "scoring_job_stale_seconds", 0.0)
     assert worker.stale_after().total_seconds() == 0
     assert await worker.claim_job(scoring_app.state.database) is not None  # taken again at once
+
+
+async def test_each_indicator_score_points_to_the_catalog_version_it_was_scored_by(scoring, drain, schemes):
+    """`IndicatorScore.definition` is the indicators service's `IndicatorVersion` entity (key `code version`):
+    scoring answers the key, the gateway the rest."""
+    document = example_scheme(organizer="GD-GZ")
+    document["items"][1]["indicator"]["version"] = 3  # the scheme pinned a later version of one indicator
+    schemes.add(document)
+    run = await finished_run(scoring, drain)
+    query = """query($id: ID!) { run(id: $id) { results(first: 1) { edges { node {
+      indicators { indicator definition { __typename code version } } } } } } }"""
+    node = data_of(await gql(scoring, query, {"id": run["id"]}, headers=ORGANIZER))["run"]["results"]["edges"][0]
+    assert [(i["indicator"], i["definition"]) for i in node["node"]["indicators"]] == [
+        (code, {"__typename": "IndicatorVersion", "code": code, "version": version})
+        for code, version in [
+            ("answer_rate", 1), ("average_answer_wait", 3), ("satisfaction_rate", 1), ("complaints", 1),
+            ("average_handle_time", 1),
+        ]
+    ]  # fmt: skip
