@@ -12,7 +12,7 @@ from strawberry.tools import merge_types
 
 from hotline.kit.auth import Role
 from hotline.kit.graphql import RequestContext, described_enum, federation_schema
-from hotline.kit.pagination import check_page_size, decode_cursor, encode_cursor
+from hotline.kit.pagination import PageInfo, check_page_size, decode_cursor, encode_cursor
 from hotline.kit.scope import PATH_SEPARATOR, Scope
 from services.ingest import models, repository
 from services.ingest.directory import RowAction
@@ -233,12 +233,6 @@ class Unit:
 class UnitEdge:
     cursor: str = strawberry.field(description="Opaque cursor; pass as `after` to continue after this unit.")
     node: Unit = strawberry.field(description="The unit.")
-
-
-@strawberry.type(description="Pagination state of a connection.")
-class PageInfo:
-    has_next_page: bool = strawberry.field(description="Whether more items follow the last edge.")
-    end_cursor: str | None = strawberry.field(description="Cursor of the last edge, if any.")
 
 
 @strawberry.type(description="A page of units in tree order.")

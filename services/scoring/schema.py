@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import uuid
 
 import strawberry
+from strawberry.federation.schema_directives import ListSize
 from strawberry.scalars import JSON
 
 from hotline.domain.scheme_ref import SchemeRefError, parse_scheme_ref
 from hotline.kit.auth import Role
+from hotline.kit.errors import BadRequestError
 from hotline.kit.graphql import RequestContext, federation_schema
-from hotline.kit.pagination import check_page_size, decode_cursor, encode_cursor
+from hotline.kit.pagination import PageInfo, check_page_size, decode_cursor, encode_cursor
 from services.scoring import alert_service, repository, runs, suggestions, weights
 from services.scoring.entities import EvaluationRun, SchemeVersion, Unit, UnitResult
 from services.scoring.models import EvaluationRun as RunRow
@@ -60,6 +63,39 @@ class RunPayload:
 class ExpertScorePayload:
     accepted: bool = strawberry.field(description="True when the score was stored.")
     problems: list[ScoringProblem] = strawberry.field(description="Every reason it was refused; empty on success.")
+
+
+@strawberry.type(description="One run in a connection, with its cursor.")
+class EvaluationRunEdge:
+    cursor: str = strawberry.field(description="Opaque cursor; pass as `after` to continue after this run.")
+    node: EvaluationRun = strawberry.field(description="The run.")
+
+
+@strawberry.type(description="A page of evaluation runs, newest period first (then by id).")
+class EvaluationRunConnection:
+    edges: list[EvaluationRunEdge] = strawberry.field(description="The runs of this page.")
+    page_info: PageInfo = strawberry.field(description="Whether there is a next page, and its cursor.")
+    total_count: int = strawberry.field(description="Number of runs visible to the caller over all pages.")
+
+
+# A connection costs its page size in the gateway's demand control (as `units` and `appeals`).
+PAGE_COST = ListSize(slicing_arguments=["first"], sized_fields=["edges"], require_one_slicing_argument=False)
+
+
+def _run_cursor(run: RunRow) -> str:
+    return encode_cursor(f"{run.period_from.isoformat()}|{run.id}")
+
+
+def _after_run(after: str) -> tuple[dt.date, uuid.UUID]:
+    """The position a `runs` cursor stands for; anything else is a bad request, never the first page."""
+    try:
+        period_from, _, run_id = decode_cursor(after).partition("|")
+        return dt.date.fromisoformat(period_from), uuid.UUID(run_id)
+    except (BadRequestError, ValueError):
+        shown = after if len(after) <= 80 else after[:80] + "…"
+        raise BadRequestError(
+            f"invalid cursor {shown!r}: pass the `cursor` of an edge, or `pageInfo.endCursor`, that `runs` returned"
+        ) from None
 
 
 @strawberry.type(description="A page of changed results for a provincial platform's incremental pull.")
@@ -130,15 +166,22 @@ class Query:
     async def run(self, info: Info, id: RunIdArg) -> EvaluationRun | None:
         return await EvaluationRun.resolve_reference(info, id)
 
-    @strawberry.field(description="Runs visible to the caller, newest period first.")
-    async def runs(self, info: Info, first: PageSizeArg = 50) -> list[EvaluationRun]:
+    @strawberry.field(
+        description="Runs visible to the caller (its subtree organizes them, or published with a result of its "
+        "subtree), newest period first and then by id, with cursor pagination.",
+        directives=[PAGE_COST],
+    )
+    async def runs(self, info: Info, first: PageSizeArg = 50, after: CursorArg = None) -> EvaluationRunConnection:
         check_page_size(first)
-        query = (
-            repository.visible_runs(await info.context.scope())
-            .order_by(RunRow.period_from.desc(), RunRow.id)
-            .limit(first)
+        position = _after_run(after) if after is not None else None
+        session, scope = info.context.session, await info.context.scope()
+        rows = await repository.list_runs(session, scope, after=position, limit=first + 1)
+        edges = [EvaluationRunEdge(cursor=_run_cursor(r), node=EvaluationRun.from_row(r)) for r in rows[:first]]
+        return EvaluationRunConnection(
+            edges=edges,
+            page_info=PageInfo(has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None),
+            total_count=await repository.count_runs(session, scope),
         )
-        return [EvaluationRun.from_row(r) for r in await info.context.session.scalars(query)]
 
     @strawberry.field(description="A result by id; null if unknown or not visible to the caller.")
     async def unit_result(self, info: Info, id: described(strawberry.ID, "Id of the result.")) -> UnitResult | None:
