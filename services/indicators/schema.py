@@ -102,14 +102,18 @@ class Query:
     @strawberry.field(
         description="Evaluation dimensions of one standard, in order (default: the 12345 standard's seven)."
     )
-    async def dimensions(self, info: Info, standard: str = "gb12345") -> list[Dimension]:
+    async def dimensions(
+        self, info: Info, standard: _arg(str, "Code of the standard, e.g. `gb12345`, `call_centre`.") = "gb12345"
+    ) -> list[Dimension]:
         rows = await info.context.session.scalars(
             select(models.Dimension).where(models.Dimension.standard == standard).order_by(models.Dimension.position)
         )
         return [Dimension.from_row(r) for r in rows]
 
     @strawberry.field(description="One dimension by code; null if there is none.")
-    async def dimension(self, info: Info, code: strawberry.ID) -> Dimension | None:
+    async def dimension(
+        self, info: Info, code: _arg(strawberry.ID, "The dimension's code, e.g. `service_response`.")
+    ) -> Dimension | None:
         return await loaders.dimension(info).load(str(code))
 
     @strawberry.field(description="The standards the catalog draws from.")
@@ -121,7 +125,10 @@ class Query:
 
     @strawberry.field(description="The latest version of every indicator, optionally of one standard or dimension.")
     async def indicators(
-        self, info: Info, standard: str | None = None, dimension: str | None = None
+        self,
+        info: Info,
+        standard: _arg(str | None, "Only indicators of this standard.") = None,
+        dimension: _arg(str | None, "Only indicators of this dimension (code).") = None,
     ) -> list[IndicatorVersion]:
         query = (
             select(models.IndicatorVersion)
@@ -135,7 +142,12 @@ class Query:
         return [IndicatorVersion.from_row(r) for r in await info.context.session.scalars(query)]
 
     @strawberry.field(description="One indicator version (the latest when `version` is omitted); null if none.")
-    async def indicator(self, info: Info, code: str, version: int | None = None) -> IndicatorVersion | None:
+    async def indicator(
+        self,
+        info: Info,
+        code: _arg(str, "The indicator's code, e.g. `answer_rate`."),
+        version: _arg(int | None, "The version (default: the latest).") = None,
+    ) -> IndicatorVersion | None:
         if version is None:
             version = await info.context.session.scalar(
                 select(models.Indicator.latest_version).where(models.Indicator.code == code)
@@ -145,7 +157,9 @@ class Query:
         return await loaders.indicator_version(info).load((code, version))
 
     @strawberry.field(description="Every version of one indicator, oldest first (old versions stay readable).")
-    async def indicator_versions(self, info: Info, code: str) -> list[IndicatorVersion]:
+    async def indicator_versions(
+        self, info: Info, code: _arg(str, "The indicator's code, e.g. `answer_rate`.")
+    ) -> list[IndicatorVersion]:
         rows = await info.context.session.scalars(
             select(models.IndicatorVersion)
             .where(models.IndicatorVersion.code == code)
@@ -164,7 +178,9 @@ class Query:
 
     @strawberry.field(description="Scheme versions the caller may see: all versions of schemes it manages, and the "
                       "published versions of schemes whose cohort holds its unit. Newest version first per scheme.")  # fmt: skip
-    async def schemes(self, info: Info, status: SchemeStatus | None = None) -> list[SchemeVersion]:
+    async def schemes(
+        self, info: Info, status: _arg(SchemeStatus | None, "Only versions in this state.") = None
+    ) -> list[SchemeVersion]:
         scope, unit = await loaders.caller(info)
         rows = await repository.visible_versions(
             info.context.session, info.context.principal, scope, unit, status=status.value if status else None
@@ -205,7 +221,9 @@ class Query:
         return [SchemeChange.of(c) for c in diff_bodies(rows[ref.version].body, rows[to_version].body)]
 
     @strawberry.field(description="Check a scheme body without saving it: every problem at once.")
-    async def validate_scheme(self, info: Info, body: JSON) -> list[SchemeProblem]:
+    async def validate_scheme(
+        self, info: Info, body: _arg(JSON, "A scheme body in the scheme document format.")
+    ) -> list[SchemeProblem]:
         scope, _ = await loaders.caller(info)
         return [SchemeProblem.of(p) for p in await workflow.check(info.context.session, scope, body)]
 
@@ -232,7 +250,15 @@ class Mutation:
     @strawberry.mutation(description="Start a draft scheme from a built-in template, pinning the latest indicator "
                          "versions; organized by the caller's unit. Roles: organizer, admin.")  # fmt: skip
     async def create_scheme_from_template(
-        self, info: Info, template_code: str, code: str, name_zh: str, name_en: str = "", cohort: JSON | None = None
+        self,
+        info: Info,
+        template_code: _arg(str, "The template, e.g. `gb12345_provincial` (see `schemeTemplates`)."),
+        code: _arg(str, "The new scheme's code, unique per organizer, e.g. `GD-12345-2025`."),
+        name_zh: _arg(str, "Chinese name of the scheme."),
+        name_en: _arg(str, "English name of the scheme.") = "",
+        cohort: _arg(
+            JSON | None, "Who is evaluated: `{kind, under}` or `{units: [...]}` (default: the template's)."
+        ) = None,
     ) -> SchemePayload:
         scope, _ = await loaders.caller(info)
         outcome = await workflow.create_from_template(
@@ -243,7 +269,9 @@ class Mutation:
 
     @strawberry.mutation(description="Create a draft scheme from a body in the scheme document format. The draft is "
                          "saved even with problems, which are all listed. Roles: organizer, admin.")  # fmt: skip
-    async def create_scheme(self, info: Info, body: JSON) -> SchemePayload:
+    async def create_scheme(
+        self, info: Info, body: _arg(JSON, "The scheme body in the scheme document format (contracts §5).")
+    ) -> SchemePayload:
         scope, _ = await loaders.caller(info)
         outcome = await workflow.create(info.context.session, info.context.principal, scope, body)
         return _payload(outcome, saved=outcome.version is not None)
@@ -314,7 +342,9 @@ class Mutation:
 
     @strawberry.mutation(description="Import a scheme from YAML (an exported document or a body): a new draft, or a "
                          "new draft version of the caller's scheme with the same code. Same validation as drafting.")  # fmt: skip
-    async def import_scheme(self, info: Info, yaml: str) -> SchemePayload:
+    async def import_scheme(
+        self, info: Info, yaml: _arg(str, "An exported scheme document, or a scheme body, as YAML.")
+    ) -> SchemePayload:
         document, problems = parse_yaml(yaml, "scheme")
         body, more = scheme_body_from_document(document) if not problems else (None, [])
         if problems or more:
@@ -325,7 +355,9 @@ class Mutation:
 
     @strawberry.mutation(description="Import indicators from YAML (the export format): changed indicators become new "
                          "versions; all-or-nothing, every problem listed. Role: admin.")  # fmt: skip
-    async def import_catalog(self, info: Info, yaml: str) -> CatalogImportPayload:
+    async def import_catalog(
+        self, info: Info, yaml: _arg(str, "Indicators in the catalog export format (`exportCatalog`), as YAML.")
+    ) -> CatalogImportPayload:
         created, problems = await catalog_io.import_catalog(info.context.session, info.context.principal, yaml)
         return CatalogImportPayload(
             ok=not problems,

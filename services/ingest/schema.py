@@ -384,7 +384,11 @@ class Query:
         return Me(subject=p.subject, unit_id=strawberry.ID(p.unit_id), roles=sorted(p.roles))
 
     @strawberry.field(description="A unit by id; null if it does not exist or is outside the caller's scope.")
-    async def unit(self, info: strawberry.Info[RequestContext, None], id: strawberry.ID) -> Unit | None:
+    async def unit(
+        self,
+        info: strawberry.Info[RequestContext, None],
+        id: Annotated[strawberry.ID, strawberry.argument(description="The unit's stable code, e.g. `GD-GZ`.")],
+    ) -> Unit | None:
         return await _unit_loader(info).load(str(id))
 
     @strawberry.field(
@@ -395,8 +399,10 @@ class Query:
     async def units(
         self,
         info: strawberry.Info[RequestContext, None],
-        under: strawberry.ID | None = None,
-        kind: UnitKindEnum | None = None,
+        under: Annotated[
+            strawberry.ID | None, strawberry.argument(description="The subtree's root (default: the caller's unit).")
+        ] = None,
+        kind: Annotated[UnitKindEnum | None, strawberry.argument(description="Only units of this kind.")] = None,
         include_inactive: Annotated[
             bool, strawberry.argument(description="Include merged or dissolved units.")
         ] = False,
@@ -433,7 +439,7 @@ class Mutation:
     async def register_units(
         self,
         info: strawberry.Info[RequestContext, None],
-        units: list[UnitInput],
+        units: Annotated[list[UnitInput], strawberry.argument(description="The units to register or update.")],
         dry_run: Annotated[bool, strawberry.argument(description="Report without writing.")] = False,
     ) -> UnitRegistrationReport:
         report = await register_units(
