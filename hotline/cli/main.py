@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -53,6 +55,18 @@ def _service_url(name: str, given: str | None) -> str:
     if url := os.environ.get(f"HOTLINE_{name.upper()}_URL"):
         return url.rstrip("/")
     return f"http://127.0.0.1:{_port(name)}"
+
+
+@contextmanager
+def _reaching(name: str, url: str) -> Iterator[None]:
+    """A service that does not answer is one line naming where it was looked for, not a traceback."""
+    try:
+        yield
+    except httpx.TransportError as exc:
+        env = f"HOTLINE_{name.upper()}"
+        console.print(f"[red]cannot reach the {name} service at {url}:[/red] {exc or type(exc).__name__}")
+        console.print(f"(where it listens: --{name}-url, {env}_URL or {env}_PORT)")
+        raise typer.Exit(1) from exc
 
 
 IngestUrl = Annotated[
@@ -182,7 +196,7 @@ def units_load(
     """Register or update units from a file through the ingest service's bulk endpoint."""
     ingest_url = _service_url("ingest", ingest_url)
     bearer = os.environ.get("HOTLINE_TOKEN") or mint_token(secret=_secret(), unit_id=unit, roles=["admin"])
-    with file.open("rb") as handle:
+    with _reaching("ingest", ingest_url), file.open("rb") as handle:
         response = httpx.post(
             f"{ingest_url}/units/bulk",
             params={"dry_run": str(dry_run).lower()},
@@ -234,12 +248,13 @@ def ingest(
     if mapping and mapping.endswith(".json"):
         path = Path(mapping)
         name = path.stem
-        response = httpx.put(
-            f"{ingest_url}/mappings/{name}",
-            content=path.read_bytes(),
-            headers={**headers, "content-type": "application/json"},
-            timeout=60,
-        )
+        with _reaching("ingest", ingest_url):
+            response = httpx.put(
+                f"{ingest_url}/mappings/{name}",
+                content=path.read_bytes(),
+                headers={**headers, "content-type": "application/json"},
+                timeout=60,
+            )
         if response.status_code != 200:
             console.print(f"[red]mapping refused ({response.status_code}):[/red] {response.text}")
             raise typer.Exit(1)
@@ -251,7 +266,7 @@ def ingest(
         if v is not None
     }
     columns = ["{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeElapsedColumn()]
-    with Progress(*columns, console=console) as progress:
+    with _reaching("ingest", ingest_url), Progress(*columns, console=console) as progress:
         task = progress.add_task(f"uploading {file.name}", total=file.stat().st_size)
         response = httpx.post(
             f"{ingest_url}/batches",

@@ -170,3 +170,20 @@ def test_up_starts_services_and_gateway_on_the_ports_of_the_environment(monkeypa
     monkeypatch.setenv("HOTLINE_SCORING_PORT", "x")
     refused = CliRunner().invoke(app, ["up", "--no-demo"])
     assert refused.exit_code != 0 and "HOTLINE_SCORING_PORT must be a port number" in refused.output
+
+
+def test_an_ingest_that_does_not_answer_is_one_clear_line(tmp_path, monkeypatch):
+    import httpx
+
+    def refuse(url, **kwargs):
+        raise httpx.ConnectError("[Errno 111] Connection refused")
+
+    monkeypatch.setattr(httpx, "post", refuse)
+    monkeypatch.delenv("HOTLINE_INGEST_URL", raising=False)
+    monkeypatch.setenv("HOTLINE_INGEST_PORT", "4361")
+    units = tmp_path / "units.csv"
+    units.write_text("id,parent_id,kind,name_zh\n")
+    result = CliRunner().invoke(app, ["units", "load", str(units)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "cannot reach the ingest service at http://127.0.0.1:4361" in result.output
+    assert "HOTLINE_INGEST_PORT" in result.output
