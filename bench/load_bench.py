@@ -171,12 +171,17 @@ async def prepare(stack: Stack, rng: random.Random, orders: int, calls: int) -> 
         )  # fmt: skip
         assert published["publishScheme"]["ok"], published
         run_input = {"schemeId": scheme["schemeId"], "schemeVersion": 1, "periodKind": "QUARTER", "period": "2025-Q1"}
-        started = (await gql(gateway, "mutation($i: StartRunInput!) { startRun(input: $i) { problems run { id } } }",
+        started = (await gql(gateway, "mutation($i: StartRunInput!) { startRun(input: $i) { problems { path code message } run { id } } }",
                              {"i": run_input}, province))["startRun"]  # fmt: skip
         assert not started["problems"], started
         run_id = started["run"]["id"]
         await wait_run(gateway, run_id, province)
-        await gql(gateway, "mutation($i: ID!) { publishRun(runId: $i) { problems } }", {"i": run_id}, province)
+        await gql(
+            gateway,
+            "mutation($i: ID!) { publishRun(runId: $i) { problems { path code message } } }",
+            {"i": run_id},
+            province,
+        )
         results = (await gql(gateway, "query($i: ID!) { run(id: $i) { results(first: 10) { edges { node { id unitId } } } } }",
                              {"i": run_id}, province))["run"]["results"]["edges"]  # fmt: skip
         city_result = next(e["node"]["id"] for e in results if e["node"]["unitId"] == "GD-GZ")
@@ -255,7 +260,7 @@ async def under_load_with_work(stack: Stack, ids: dict, clients: int, seconds: f
     async def recompute() -> str:
         async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=120) as gateway:
             queued = await gql(gateway, 'mutation($i: ID!) { recomputeRun(runId: $i, reason: "bench: under load") '
-                               "{ problems } }", {"i": ids["run"]}, province)  # fmt: skip
+                               "{ problems { path code message } } }", {"i": ids["run"]}, province)  # fmt: skip
             assert not queued["recomputeRun"]["problems"], queued
             await wait_run(gateway, ids["run"], province, revision=2)
             return "done"

@@ -33,6 +33,11 @@ def data_of(result: dict[str, Any]) -> dict[str, Any]:
     return result["data"]
 
 
+def problem(path: str, code: str, message: str) -> dict[str, str]:
+    """A problem as the payloads of indicators and scoring list it."""
+    return {"path": path, "code": code, "message": message}
+
+
 def error_codes(result: dict[str, Any]) -> list[str]:
     return [e.get("extensions", {}).get("code") for e in result.get("errors") or []]
 

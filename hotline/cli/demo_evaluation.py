@@ -76,6 +76,14 @@ class DemoError(RuntimeError):
     pass
 
 
+PROBLEMS = "problems { path code message }"
+
+
+def _explain(problems: list[dict]) -> str:
+    """Problems as people read them: ``input.period (invalid_period): '2022-13' is not a year …``."""
+    return "; ".join(f"{p['path'] or '-'} ({p['code']}): {p['message']}" for p in problems)
+
+
 def _gql(client: httpx.Client, query: str, variables: dict | None = None) -> dict:
     response = client.post("/graphql", json={"query": query, "variables": variables or {}})
     body = response.json()
@@ -84,12 +92,12 @@ def _gql(client: httpx.Client, query: str, variables: dict | None = None) -> dic
     return body["data"]
 
 
-_PAYLOAD = "ok problems { path code message } scheme { schemeId version code }"
+_PAYLOAD = f"ok {PROBLEMS} scheme {{ id schemeId version code }}"
 
 
 def _published_scheme(client: httpx.Client) -> dict | None:
     """The latest published version of the demo scheme, with its body."""
-    data = _gql(client, "{ schemes(status: PUBLISHED) { schemeId version code body } }")
+    data = _gql(client, "{ schemes(status: PUBLISHED) { id schemeId version code body } }")
     found = [s for s in data["schemes"] if s["code"] == SCHEME_CODE]
     return max(found, key=lambda s: s["version"]) if found else None
 
@@ -97,13 +105,14 @@ def _published_scheme(client: httpx.Client) -> dict | None:
 def _mutate(client: httpx.Client, mutation: str, variables: dict, name: str, refused: str) -> dict:
     payload = _gql(client, mutation, variables)[name]
     if payload["problems"] or not payload["ok"]:
-        raise DemoError(f"{refused}: {payload['problems']}")
+        raise DemoError(f"{refused}: {_explain(payload['problems'])}")
     return payload["scheme"]
 
 
 def _publish(client: httpx.Client, scheme: dict) -> dict:
-    mutation = f"mutation($id: ID!, $v: Int!) {{ publishScheme(schemeId: $id, version: $v) {{ {_PAYLOAD} }} }}"
-    variables = {"id": scheme["schemeId"], "v": scheme["version"]}
+    # The version's own id names scheme and version at once (`<uuid>:<version>`), here as in startRun.
+    mutation = f"mutation($id: ID!) {{ publishScheme(schemeId: $id) {{ {_PAYLOAD} }} }}"
+    variables = {"id": scheme["id"]}
     return _mutate(client, mutation, variables, "publishScheme", "demo scheme not published")
 
 
@@ -137,15 +146,14 @@ def seed_demo_evaluation(gateway_url: str, secret: str, timeout: float = 120.0) 
     token = mint_token(secret=secret, unit_id=ORGANIZER_UNIT, roles=["organizer"], subject="hotline-demo-organizer")
     with httpx.Client(base_url=gateway_url, headers={"authorization": f"Bearer {token}"}, timeout=60) as client:
         scheme = _ensure_scheme(client)
-        run_input = {"schemeId": scheme["schemeId"], "schemeVersion": scheme["version"], "periodKind": "YEAR",
-                     "period": PERIOD}  # fmt: skip
+        run_input = {"schemeId": scheme["id"], "periodKind": "YEAR", "period": PERIOD}
         started = _gql(
             client,
-            "mutation($i: StartRunInput!) { startRun(input: $i) { problems run { id status } } }",
+            f"mutation($i: StartRunInput!) {{ startRun(input: $i) {{ {PROBLEMS} run {{ id status }} }} }}",
             {"i": run_input},
         )["startRun"]
         if started["problems"]:
-            raise DemoError(f"demo run refused: {started['problems']}")
+            raise DemoError(f"demo run refused: {_explain(started['problems'])}")
         run_id = started["run"]["id"]
         deadline = time.monotonic() + timeout
         status = started["run"]["status"]
@@ -155,6 +163,8 @@ def seed_demo_evaluation(gateway_url: str, secret: str, timeout: float = 120.0) 
         if status != "done":
             raise DemoError(f"demo run {run_id} ended {status}")
         published = _gql(
-            client, "mutation($id: ID!) { publishRun(runId: $id) { problems run { id status } } }", {"id": run_id}
+            client,
+            f"mutation($id: ID!) {{ publishRun(runId: $id) {{ {PROBLEMS} run {{ id status }} }} }}",
+            {"id": run_id},
         )["publishRun"]
         return {"run": run_id, "scheme": scheme["schemeId"], "problems": published["problems"]}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -33,6 +35,47 @@ DEMO_TOKENS = [
 
 def _secret() -> str:
     return os.environ.get("HOTLINE_JWT_SECRET", DEVELOPMENT_JWT_SECRET)
+
+
+def _port(name: str) -> int:
+    """``HOTLINE_<NAME>_PORT`` (what ``hotline up`` listens on), else the service's default port."""
+    from hotline.kit.settings import SERVICE_DEFAULT_PORTS
+
+    variable = f"HOTLINE_{name.upper()}_PORT"
+    port = os.environ.get(variable) or str(SERVICE_DEFAULT_PORTS[name])
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise typer.BadParameter(f"{variable} must be a port number (1–65535), not {port!r}")
+    return int(port)
+
+
+def _service_url(name: str, given: str | None) -> str:
+    """Where a command finds a service: the option, else ``HOTLINE_<NAME>_URL``, else 127.0.0.1 on ``_port``."""
+    if given:
+        return given.rstrip("/")
+    if url := os.environ.get(f"HOTLINE_{name.upper()}_URL"):
+        return url.rstrip("/")
+    return f"http://127.0.0.1:{_port(name)}"
+
+
+@contextmanager
+def _reaching(name: str, url: str) -> Iterator[None]:
+    """A service that does not answer is one line naming where it was looked for, not a traceback."""
+    try:
+        yield
+    except httpx.TransportError as exc:
+        env = f"HOTLINE_{name.upper()}"
+        console.print(f"[red]cannot reach the {name} service at {url}:[/red] {exc or type(exc).__name__}")
+        console.print(f"(where it listens: --{name}-url, {env}_URL or {env}_PORT)")
+        raise typer.Exit(1) from exc
+
+
+IngestUrl = Annotated[
+    str | None,
+    typer.Option(
+        help="The ingest service (default: HOTLINE_INGEST_URL, else http://127.0.0.1:$HOTLINE_INGEST_PORT, "
+        "else port 4101)"
+    ),
+]
 
 
 def _resolve_database() -> tuple[str, object | None]:
@@ -76,12 +119,15 @@ def migrate() -> None:
 @app.command()
 def up(
     demo: Annotated[bool, typer.Option(help="Load the demo data")] = True,
-    gateway_port: Annotated[int, typer.Option(help="Gateway port", envvar="HOTLINE_GATEWAY_PORT")] = 4000,
+    gateway_port: Annotated[
+        int, typer.Option(help="Gateway port", envvar="HOTLINE_GATEWAY_PORT", min=1, max=65535)
+    ] = 4000,
 ) -> None:
     """Start the database, run migrations, load demo data, start services and gateway; Ctrl-C stops all."""
     from hotline.cli.demo import load_demo
-    from hotline.cli.stack import Stack, StartupError, migrate_all
+    from hotline.cli.stack import SERVICES, Stack, StartupError, migrate_all
 
+    ports = {spec.name: _port(spec.name) for spec in SERVICES}  # refuse a bad port before anything starts
     url, server = _resolve_database()
     migrate_all(url)
     console.print("migrations: done")
@@ -90,7 +136,9 @@ def up(
         console.print(f"demo units: {loaded['units']}")
         for filename, counts in loaded["records"].items():
             console.print(f"demo records {filename}: {counts}")
-    stack = Stack(database_url=url, log_dir=STATE_DIR / "logs", jwt_secret=_secret(), gateway_port=gateway_port)
+    stack = Stack(
+        database_url=url, log_dir=STATE_DIR / "logs", jwt_secret=_secret(), ports=ports, gateway_port=gateway_port
+    )
     stopping = False
 
     def on_signal(signum, _frame) -> None:
@@ -141,13 +189,14 @@ def up(
 @units_app.command("load")
 def units_load(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV or JSON file of units")],
-    ingest_url: Annotated[str, typer.Option(help="The ingest service")] = "http://127.0.0.1:4101",
+    ingest_url: IngestUrl = None,
     unit: Annotated[str, typer.Option(help="Caller's unit for the development token")] = "GD",
     dry_run: Annotated[bool, typer.Option(help="Report without writing")] = False,
 ) -> None:
     """Register or update units from a file through the ingest service's bulk endpoint."""
+    ingest_url = _service_url("ingest", ingest_url)
     bearer = os.environ.get("HOTLINE_TOKEN") or mint_token(secret=_secret(), unit_id=unit, roles=["admin"])
-    with file.open("rb") as handle:
+    with _reaching("ingest", ingest_url), file.open("rb") as handle:
         response = httpx.post(
             f"{ingest_url}/units/bulk",
             params={"dry_run": str(dry_run).lower()},
@@ -187,23 +236,25 @@ def ingest(
     ] = None,
     time_zone: Annotated[str | None, typer.Option(help="Zone of naive timestamps (default Asia/Shanghai)")] = None,
     expected_rows: Annotated[int | None, typer.Option(help="Rows the source says it sent")] = None,
-    ingest_url: Annotated[str, typer.Option(help="The ingest service")] = "http://127.0.0.1:4101",
+    ingest_url: IngestUrl = None,
     unit: Annotated[str, typer.Option(help="Caller's unit for the development token")] = "GD",
 ) -> None:
     """Send a file of raw records to the ingest service's bulk endpoint (streamed) and print the batch report."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeElapsedColumn, TransferSpeedColumn
 
+    ingest_url = _service_url("ingest", ingest_url)
     bearer = os.environ.get("HOTLINE_TOKEN") or mint_token(secret=_secret(), unit_id=unit, roles=["admin"])
     headers = {"authorization": f"Bearer {bearer}"}
     if mapping and mapping.endswith(".json"):
         path = Path(mapping)
         name = path.stem
-        response = httpx.put(
-            f"{ingest_url}/mappings/{name}",
-            content=path.read_bytes(),
-            headers={**headers, "content-type": "application/json"},
-            timeout=60,
-        )
+        with _reaching("ingest", ingest_url):
+            response = httpx.put(
+                f"{ingest_url}/mappings/{name}",
+                content=path.read_bytes(),
+                headers={**headers, "content-type": "application/json"},
+                timeout=60,
+            )
         if response.status_code != 200:
             console.print(f"[red]mapping refused ({response.status_code}):[/red] {response.text}")
             raise typer.Exit(1)
@@ -215,7 +266,7 @@ def ingest(
         if v is not None
     }
     columns = ["{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeElapsedColumn()]
-    with Progress(*columns, console=console) as progress:
+    with _reaching("ingest", ingest_url), Progress(*columns, console=console) as progress:
         task = progress.add_task(f"uploading {file.name}", total=file.stat().st_size)
         response = httpx.post(
             f"{ingest_url}/batches",

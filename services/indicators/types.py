@@ -113,7 +113,12 @@ class Band:
     high: float = strawberry.field(description="Upper edge of the band.")
 
 
-@strawberry.type(description="One immutable version of an indicator (指标) definition; runs pin versions.")
+@strawberry.federation.type(
+    keys=["code version"],
+    description="One immutable version of an indicator (指标) definition; runs pin versions. An entity keyed by "
+    "`code version`: scoring's `IndicatorScore.definition` resolves here. The catalog is readable by every "
+    "authenticated caller.",
+)
 class IndicatorVersion:
     code: strawberry.ID = strawberry.field(description="Indicator code, e.g. `answer_rate`.")
     version: int = strawberry.field(description="Version number, from 1; a changed definition is a new version.")
@@ -140,6 +145,16 @@ class IndicatorVersion:
             band=band, levels=list(row.levels), formula=row.formula, description=row.description,
             created_at=row.created_at, dimension_code=row.dimension,
         )  # fmt: skip
+
+    @classmethod
+    async def resolve_reference(
+        cls, info: Info, code: Any = None, version: Any = None, **_: Any
+    ) -> IndicatorVersion | None:
+        # Every representation of a request is loaded in one query (a per-request DataLoader); a key that is
+        # not a text code and a whole version names nothing.
+        if not isinstance(code, str) or not isinstance(version, int) or isinstance(version, bool):
+            return None
+        return await loaders.indicator_version(info).load((code, version))
 
     @strawberry.field(description="Measure codes the formula uses (from the shared measure catalog).")
     def measures(self) -> list[str]:
@@ -230,7 +245,10 @@ class GradeBand:
     "version is immutable and is what a scoring run pins.",
 )
 class SchemeVersion:
-    id: strawberry.ID = strawberry.field(description="`<scheme id>:<version>`.")
+    id: strawberry.ID = strawberry.field(
+        description="`<scheme id>:<version>`. Every argument that names a scheme (`schemeId`, `id`, scoring's "
+        "`StartRunInput.schemeId`) takes it, as well as the bare scheme id."
+    )
     scheme_id: strawberry.ID = strawberry.field(description="The scheme (uuid).")
     version: int = strawberry.field(description="Version number, from 1.")
     code: str = strawberry.field(description="The scheme's code, unique per organizer, e.g. `GD-12345-2025`.")

@@ -125,14 +125,21 @@ async def _latest(session: AsyncSession, scheme: models.Scheme) -> models.Scheme
 
 
 async def update_draft(
-    session: AsyncSession, principal: Principal, scope: Scope, scheme_id: uuid.UUID, body: Any
-) -> Outcome:
-    """Replace the draft's body. A published or archived version is never changed."""
+    session: AsyncSession, principal: Principal, scope: Scope, scheme_id: uuid.UUID, body: Any,
+    version: int | None = None,
+) -> Outcome:  # fmt: skip
+    """Replace the draft's body (``version``, when given, must be the draft's). A published or archived
+    version is never changed."""
     _require_manager(principal)
     scheme = await repository.managed_scheme(session, principal, scope, scheme_id, lock=True)
     if scheme is None:
         return _not_found()
     latest = await _latest(session, scheme)
+    if version is not None and version != latest.version:
+        message = (
+            f"version {version} is not the scheme's draft (its latest version is {latest.version}, {latest.status})"
+        )
+        return Outcome(scheme, None, [Problem("schemeId", "not_a_draft", message)])
     if latest.status != "draft":
         message = f"version {latest.version} is {latest.status} and cannot change; open a new version to edit it"
         return Outcome(scheme, latest, [Problem("", "immutable", message)])
@@ -192,13 +199,19 @@ async def archive(
     return Outcome(scheme, row)
 
 
-async def open_new_version(session: AsyncSession, principal: Principal, scope: Scope, scheme_id: uuid.UUID) -> Outcome:
-    """A new draft copied from the latest version (the way to edit a published scheme)."""
+async def open_new_version(
+    session: AsyncSession, principal: Principal, scope: Scope, scheme_id: uuid.UUID, version: int | None = None
+) -> Outcome:
+    """A new draft copied from the latest version (the way to edit a published scheme); ``version``, when
+    given, must be that latest one (so a caller editing an older version learns that a newer one exists)."""
     _require_manager(principal)
     scheme = await repository.managed_scheme(session, principal, scope, scheme_id, lock=True)
     if scheme is None:
         return _not_found()
     latest = await _latest(session, scheme)
+    if version is not None and version != latest.version:
+        message = f"a new version is copied from the latest, version {latest.version}, not from version {version}"
+        return Outcome(scheme, None, [Problem("schemeId", "not_latest", message)])
     if latest.status == "draft":
         return Outcome(
             scheme, latest, [Problem("", "draft_exists", f"version {latest.version} is already a draft; edit it")]

@@ -12,7 +12,7 @@ from strawberry.tools import merge_types
 
 from hotline.kit.auth import Role
 from hotline.kit.graphql import RequestContext, described_enum, federation_schema
-from hotline.kit.pagination import check_page_size, decode_cursor, encode_cursor
+from hotline.kit.pagination import PageInfo, check_page_size, decode_cursor, encode_cursor
 from hotline.kit.scope import PATH_SEPARATOR, Scope
 from services.ingest import models, repository
 from services.ingest.directory import RowAction
@@ -235,12 +235,6 @@ class UnitEdge:
     node: Unit = strawberry.field(description="The unit.")
 
 
-@strawberry.type(description="Pagination state of a connection.")
-class PageInfo:
-    has_next_page: bool = strawberry.field(description="Whether more items follow the last edge.")
-    end_cursor: str | None = strawberry.field(description="Cursor of the last edge, if any.")
-
-
 @strawberry.type(description="A page of units in tree order.")
 class UnitConnection:
     edges: list[UnitEdge] = strawberry.field(description="The units of this page.")
@@ -390,7 +384,11 @@ class Query:
         return Me(subject=p.subject, unit_id=strawberry.ID(p.unit_id), roles=sorted(p.roles))
 
     @strawberry.field(description="A unit by id; null if it does not exist or is outside the caller's scope.")
-    async def unit(self, info: strawberry.Info[RequestContext, None], id: strawberry.ID) -> Unit | None:
+    async def unit(
+        self,
+        info: strawberry.Info[RequestContext, None],
+        id: Annotated[strawberry.ID, strawberry.argument(description="The unit's stable code, e.g. `GD-GZ`.")],
+    ) -> Unit | None:
         return await _unit_loader(info).load(str(id))
 
     @strawberry.field(
@@ -401,8 +399,10 @@ class Query:
     async def units(
         self,
         info: strawberry.Info[RequestContext, None],
-        under: strawberry.ID | None = None,
-        kind: UnitKindEnum | None = None,
+        under: Annotated[
+            strawberry.ID | None, strawberry.argument(description="The subtree's root (default: the caller's unit).")
+        ] = None,
+        kind: Annotated[UnitKindEnum | None, strawberry.argument(description="Only units of this kind.")] = None,
         include_inactive: Annotated[
             bool, strawberry.argument(description="Include merged or dissolved units.")
         ] = False,
@@ -439,7 +439,7 @@ class Mutation:
     async def register_units(
         self,
         info: strawberry.Info[RequestContext, None],
-        units: list[UnitInput],
+        units: Annotated[list[UnitInput], strawberry.argument(description="The units to register or update.")],
         dry_run: Annotated[bool, strawberry.argument(description="Report without writing.")] = False,
     ) -> UnitRegistrationReport:
         report = await register_units(

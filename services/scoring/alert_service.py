@@ -15,6 +15,7 @@ from hotline.kit.services import ServiceClients
 from services.scoring import repository, sources
 from services.scoring.alerts import RULES, detect
 from services.scoring.models import Alert, UnitRef
+from services.scoring.problems import Problem
 
 MAX_DAYS = 92
 
@@ -22,15 +23,18 @@ MAX_DAYS = 92
 async def check(
     session: AsyncSession, services: ServiceClients, principal: Principal, scope: Scope, *, under: str, start: date,
     end: date, rule_code: str, kind: str | None,
-) -> tuple[list[Alert], list[str]]:  # fmt: skip
+) -> tuple[list[Alert], list[Problem]]:  # fmt: skip
     """Run a rule over the units below ``under`` (peers = same parent); store and return new alerts."""
     rule = RULES.get(rule_code)
-    problems = [] if rule else [f"unknown rule {rule_code!r}: {', '.join(sorted(RULES))}"]
+    problems = (
+        [] if rule else [Problem("rule", "unknown_rule", f"unknown rule {rule_code!r}: {', '.join(sorted(RULES))}")]
+    )
     if end < start or (end - start).days >= MAX_DAYS:
-        problems.append(f"the range must run forwards and cover at most {MAX_DAYS} days")
+        message = f"the range must run forwards and cover at most {MAX_DAYS} days"
+        problems.append(Problem("endDate", "invalid_range", message))
     root = await session.scalar(select(UnitRef.c.path).where(UnitRef.c.id == under, in_scope(UnitRef.c.path, scope)))
     if root is None:
-        problems.append(f"{under} is unknown or outside your scope")
+        problems.append(Problem("under", "unknown_unit", f"{under} is unknown or outside your scope"))
     if problems:
         return [], problems
     query = select(UnitRef.c.id, UnitRef.c.parent_id).where(

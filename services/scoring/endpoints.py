@@ -18,6 +18,7 @@ from hotline.kit.directory import directory_scope
 from hotline.kit.errors import BadRequestError, ConflictError, NotFoundError
 from services.scoring import reports, repository, runs
 from services.scoring.models import EvaluationRun, UnitResult
+from services.scoring.problems import messages
 from services.scoring.report_pdf import pdf_report
 
 router = APIRouter(tags=["scoring"])
@@ -118,7 +119,7 @@ async def create_revision(
             appeal_id=body.appeal_id, reason=body.reason, requested_by=principal.subject,
         )  # fmt: skip
         if outcome.problems:
-            raise ConflictError("the adjustments cannot be applied", problems=outcome.problems)
+            raise ConflictError("the adjustments cannot be applied", problems=messages(outcome.problems))
     answer = {"run_id": str(run.id), "revision": outcome.extra["revision"], "results": outcome.extra["results"]}
     # 201: a new revision; 200: the key was seen before and this is the revision it made then.
     return JSONResponse(answer, status_code=200 if outcome.extra["repeated"] else 201)

@@ -315,7 +315,7 @@ class RankingEntry:
 )
 class EvaluationRun:
     id: strawberry.ID = strawberry.field(description="Run id.")
-    scheme_id: str = strawberry.field(description="The scheme.")
+    scheme_id: str = strawberry.field(description="The scheme (its bare id; `scheme.id` is `<scheme id>:<version>`).")
     scheme_version: int = strawberry.field(description="The scheme version.")
     scheme_code: str = strawberry.field(description="The scheme's code.")
     scheme_name_zh: str = strawberry.field(description="The scheme's Chinese name.")

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hotline.kit.auth import Principal, Role
 from hotline.kit.scope import Scope, in_scope
 from services.scoring.models import EvaluationRun, ExpertScore, RunJob, RunRevision, UnitRef
+from services.scoring.problems import Problem
 from services.scoring.scheme import Item, parse_scheme
 
 MAX_SCORES_PER_SHEET = 2000  # a province's cities × the expert items, with room; larger sheets are split
@@ -46,8 +47,8 @@ class Awaiting:
 
 async def _entry_problems(
     session: AsyncSession, scope: Scope, run: EvaluationRun, entries: list[ExpertScoreInput]
-) -> list[list[str]]:
-    """Each entry's problems (empty when it may be stored)."""
+) -> list[list[tuple[str, str, str]]]:
+    """Each entry's problems as (its field, code, message); empty when it may be stored."""
     items = {i.code: i for i in parse_scheme(run.scheme_document).expert_items}
     wanted = sorted({e.unit_id for e in entries} & set(run.cohort_units))
     visible = set(
@@ -57,16 +58,19 @@ async def _entry_problems(
     for entry in entries:
         problems = []
         if not entry.justification.strip():
-            problems.append("a written justification is required")
+            problems.append(("justification", "required", "a written justification is required"))
         item = items.get(entry.indicator)
         if item is None:
-            problems.append(f"{entry.indicator} is not an expert-scored indicator of this scheme")
+            message = f"{entry.indicator} is not an expert-scored indicator of this scheme"
+            problems.append(("indicator", "not_expert_scored", message))
         elif not 0 <= entry.score <= item.points:
-            problems.append(f"the score must be between 0 and {item.points:g}")
+            problems.append(("score", "out_of_range", f"the score must be between 0 and {item.points:g}"))
         if entry.unit_id not in visible:
-            problems.append(f"{entry.unit_id} is not a unit of this run's cohort in your scope")
+            message = f"{entry.unit_id} is not a unit of this run's cohort in your scope"
+            problems.append(("unitId", "not_in_cohort", message))
         if (entry.unit_id, entry.indicator) in seen:
-            problems.append(f"{entry.unit_id} is scored on {entry.indicator} twice in this sheet")
+            message = f"{entry.unit_id} is scored on {entry.indicator} twice in this sheet"
+            problems.append(("indicator", "duplicate", message))
         seen.add((entry.unit_id, entry.indicator))
         found.append(problems)
     return found
@@ -93,22 +97,27 @@ async def _store(session: AsyncSession, principal: Principal, run: EvaluationRun
     )
 
 
-def _refusals(principal: Principal, run: EvaluationRun) -> tuple[list[str], list[str]]:
+def _refusals(principal: Principal, run: EvaluationRun) -> tuple[list[Problem], list[Problem]]:
     """Problems of the whole request: before the entries' (the role) and after them (finality)."""
-    before = [] if principal.has_any(Role.EXPERT) else ["entering expert scores needs the role expert"]
-    after = ["the run's results are final"] if run.final_at is not None else []
+    before = (
+        []
+        if principal.has_any(Role.EXPERT)
+        else [Problem("", "forbidden", "entering expert scores needs the role expert")]
+    )
+    after = [Problem("runId", "results_final", "the run's results are final")] if run.final_at is not None else []
     return before, after
 
 
 async def enter_expert_score(
     session: AsyncSession, principal: Principal, scope: Scope, run: EvaluationRun, *, unit_id: str, indicator: str,
     score: float, justification: str,
-) -> list[str]:  # fmt: skip
+) -> list[Problem]:  # fmt: skip
     """One expert's score of one unit's expert-scored indicator, with a written justification; kept for the
     next revision (``enter_expert_scores`` or a recomputation)."""
     entry = ExpertScoreInput(unit_id, indicator, score, justification)
     before, after = _refusals(principal, run)
-    problems = before + (await _entry_problems(session, scope, run, [entry]))[0] + after
+    found = (await _entry_problems(session, scope, run, [entry]))[0]
+    problems = before + [Problem(path, code, message) for path, code, message in found] + after
     if not problems:
         await _store(session, principal, run, [entry])
     return problems
@@ -116,20 +125,22 @@ async def enter_expert_score(
 
 async def enter_expert_scores(
     session: AsyncSession, principal: Principal, scope: Scope, run: EvaluationRun, entries: list[ExpertScoreInput]
-) -> tuple[list[str], bool]:
-    """An expert's sheet: every score stored, or none with every problem (``scores[i] (unit, item): …``).
-    Returns the problems and whether a recomputation was queued (False when one was waiting already)."""
+) -> tuple[list[Problem], bool]:
+    """An expert's sheet: every score stored, or none with every problem (at ``scores[i].<field>``, the
+    message naming the unit and item). Returns the problems and whether a recomputation was queued (False
+    when one was waiting already)."""
     await lock(session, run)  # first: the run's state (final?) as it stands, and the worker waits for the sheet
     before, after = _refusals(principal, run)
     if not entries:
-        before.append("the sheet holds no score")
+        before.append(Problem("scores", "required", "the sheet holds no score"))
     if len(entries) > MAX_SCORES_PER_SHEET:
-        return [*before, f"a sheet holds at most {MAX_SCORES_PER_SHEET} scores; split it"], False
+        message = f"a sheet holds at most {MAX_SCORES_PER_SHEET} scores; split it"
+        return [*before, Problem("scores", "too_many", message)], False
     per_entry = await _entry_problems(session, scope, run, entries)
     problems = before + [
-        f"scores[{i}] ({e.unit_id}, {e.indicator}): {p}"
+        Problem(f"scores[{i}].{path}", code, f"{e.unit_id}, {e.indicator}: {message}")
         for i, (e, found) in enumerate(zip(entries, per_entry, strict=True))
-        for p in found
+        for path, code, message in found
     ]
     problems += after
     if problems:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import date
 
-from sqlalchemy import and_, exists, or_, select, tuple_
+from sqlalchemy import and_, exists, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.kit.scope import Scope, in_scope
@@ -49,6 +50,26 @@ def visible_runs(scope: Scope):
         .join(ORG, ORG.c.id == EvaluationRun.organizer_id)
         .where(or_(in_scope(ORG.c.path, scope), and_(EvaluationRun.published_at.isnot(None), has_own_result)))
     )
+
+
+async def list_runs(
+    session: AsyncSession, scope: Scope, *, after: tuple[date, uuid.UUID] | None, limit: int
+) -> list[EvaluationRun]:
+    """Visible runs, newest period first and then by id: a total order, so keyset pages never skip or repeat."""
+    query = visible_runs(scope)
+    if after is not None:
+        period_from, run_id = after
+        query = query.where(
+            or_(
+                EvaluationRun.period_from < period_from,
+                and_(EvaluationRun.period_from == period_from, EvaluationRun.id > run_id),
+            )
+        )
+    return list(await session.scalars(query.order_by(EvaluationRun.period_from.desc(), EvaluationRun.id).limit(limit)))
+
+
+async def count_runs(session: AsyncSession, scope: Scope) -> int:
+    return await session.scalar(select(func.count()).select_from(visible_runs(scope).subquery()))
 
 
 async def runs_by_ids(session: AsyncSession, scope: Scope, ids: Sequence[str]) -> dict[str, EvaluationRun]:

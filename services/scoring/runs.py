@@ -31,6 +31,7 @@ from services.scoring.models import (
     UnitResult,
 )
 from services.scoring.periods import Period, PeriodError, parse_period
+from services.scoring.problems import Problem
 from services.scoring.scheme import SchemeError, parse_scheme
 from services.scoring.store import diff_details, store_revision
 
@@ -54,13 +55,16 @@ class Outcome:
 
     run: EvaluationRun | None = None
     existing: bool = False
-    problems: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+SCHEME = "input.schemeId"  # where a problem of the scheme version the input names is reported
 
 
 async def resolve_cohort(
     session: AsyncSession, cohort: dict, scope: Scope, organizer: str | None = None
-) -> tuple[list[str], list[str]]:
+) -> tuple[list[str], list[Problem]]:
     """The cohort's unit ids (sorted), resolved in the caller's scope against the directory read model.
 
     A cohort given by kind takes its units under ``cohort.under``, the organizer when the document names
@@ -71,16 +75,18 @@ async def resolve_cohort(
             await session.scalars(select(UnitRef.c.id).where(UnitRef.c.id.in_(wanted), in_scope(UnitRef.c.path, scope)))
         )
         missing = [u for u in wanted if u not in found]
-        return sorted(found), [f"cohort unit {u} is unknown or outside your scope" for u in missing]
+        return sorted(found), [
+            Problem(SCHEME, "unknown_unit", f"cohort unit {u} is unknown or outside your scope") for u in missing
+        ]
     under = cohort.get("under") or organizer
     parent = await session.scalar(select(UnitRef.c.path).where(UnitRef.c.id == under, in_scope(UnitRef.c.path, scope)))
     if parent is None:
-        return [], [f"cohort root {under} is unknown or outside your scope"]
+        return [], [Problem(SCHEME, "unknown_unit", f"cohort root {under} is unknown or outside your scope")]
     query = select(UnitRef.c.id).where(UnitRef.c.path.like(parent + PATH_SEPARATOR + "%"), UnitRef.c.active.is_(True))
     if cohort.get("kind"):
         query = query.where(UnitRef.c.kind == cohort["kind"])
     units = sorted(await session.scalars(query))
-    return units, [] if units else [f"no {cohort.get('kind') or 'unit'} under {under}"]
+    return units, [] if units else [Problem(SCHEME, "empty_cohort", f"no {cohort.get('kind') or 'unit'} under {under}")]
 
 
 async def start_run(
@@ -98,22 +104,23 @@ async def start_run(
 ) -> Outcome:
     """Start (or find) the run of a published scheme version for a period; queue its computation."""
     if not principal.has_any(*ORGANIZER_ROLES):
-        return Outcome(problems=["starting a run needs the role organizer or admin"])
+        return Outcome(problems=[Problem("", "forbidden", "starting a run needs the role organizer or admin")])
     try:
         period = parse_period(period_kind, period_value, period_start, period_end)
     except PeriodError as exc:
-        return Outcome(problems=[str(exc)])
+        return Outcome(problems=[Problem(_period_path(period_kind, period_start), "invalid_period", str(exc))])
     try:
         document = await sources.scheme_document(services, scheme_id, version, acting_for=principal.unit_id)
     except sources.NotFoundError:
-        return Outcome(problems=[f"scheme {scheme_id} version {version} is unknown or outside your scope"])
+        message = f"scheme {scheme_id} version {version} is unknown or outside your scope"
+        return Outcome(problems=[Problem(SCHEME, "not_found", message)])
     problems = _check_scheme(document, period)
     organizer = document.get("organizer")
     organizer_path = await session.scalar(
         select(UnitRef.c.path).where(UnitRef.c.id == organizer, in_scope(UnitRef.c.path, scope))
     )
     if organizer_path is None:
-        problems.append(f"the scheme's organizer {organizer} is outside your scope")
+        problems.append(Problem(SCHEME, "outside_scope", f"the scheme's organizer {organizer} is outside your scope"))
     units, cohort_problems = await resolve_cohort(session, document.get("cohort") or {}, scope, organizer)
     problems += cohort_problems
     if problems:
@@ -141,18 +148,28 @@ async def start_run(
     return Outcome(run=await session.get(EvaluationRun, inserted))
 
 
-def _check_scheme(document: dict, period: Period) -> list[str]:
+def _period_path(kind: str, start) -> str:
+    """The input field a period problem is about: the period text, or a custom period's dates."""
+    if kind != "custom":
+        return "input.period"
+    return "input.startDate" if start is None else "input.endDate"
+
+
+def _check_scheme(document: dict, period: Period) -> list[Problem]:
     problems = []
     if document.get("status") != "published":
-        problems.append("only a published scheme version can be run (it must be published to the units first)")
+        message = "only a published scheme version can be run (it must be published to the units first)"
+        problems.append(Problem(SCHEME, "not_published", message))
     try:
         scheme = parse_scheme(document)
     except SchemeError as exc:
-        return problems + exc.problems
+        return problems + [Problem(SCHEME, "invalid_scheme", p) for p in exc.problems]
     if period.kind != "custom" and period.kind != scheme.granularity and scheme.granularity != "custom":
-        problems.append(f"the scheme evaluates by {scheme.granularity}, not by {period.kind}")
+        message = f"the scheme evaluates by {scheme.granularity}, not by {period.kind}"
+        problems.append(Problem("input.periodKind", "period_mismatch", message))
     if period.full_months < scheme.minimum_months:
-        problems.append(f"a {scheme.kind} evaluation needs at least {scheme.minimum_months} months of data")
+        message = f"a {scheme.kind} evaluation needs at least {scheme.minimum_months} months of data"
+        problems.append(Problem(_period_path(period.kind, period.start), "period_too_short", message))
     return problems
 
 
@@ -184,14 +201,14 @@ async def organizer_run(session: AsyncSession, scope: Scope, run_id: str) -> Eva
     )
 
 
-async def publish(session: AsyncSession, principal: Principal, run: EvaluationRun) -> list[str]:
+async def publish(session: AsyncSession, principal: Principal, run: EvaluationRun) -> list[Problem]:
     """Publish a finished run's results to its cohort and open the appeal window."""
     if not principal.has_any(*ORGANIZER_ROLES):
-        return ["publishing needs the role organizer or admin"]
+        return [Problem("", "forbidden", "publishing needs the role organizer or admin")]
     if run.status != "done":
-        return [f"only a finished run can be published (this one is {run.status})"]
+        return [Problem("runId", "not_finished", f"only a finished run can be published (this one is {run.status})")]
     if run.published_at is not None:
-        return ["the run is already published"]
+        return [Problem("runId", "already_published", "the run is already published")]
     now = datetime.now(UTC)
     window = appeal_limits(run.scheme_document)["window_days"]
     run.published_at, run.published_by = now, principal.subject
@@ -219,17 +236,19 @@ async def _touch_results(session: AsyncSession, run: EvaluationRun) -> None:
     await session.flush()
 
 
-async def queue_recompute(session: AsyncSession, principal: Principal, run: EvaluationRun, reason: str) -> list[str]:
+async def queue_recompute(
+    session: AsyncSession, principal: Principal, run: EvaluationRun, reason: str
+) -> list[Problem]:
     """Queue a recomputation with fresh data and the current expert scores (a new revision)."""
     if not principal.has_any(*ORGANIZER_ROLES):
-        return ["recomputing needs the role organizer or admin"]
+        return [Problem("", "forbidden", "recomputing needs the role organizer or admin")]
     await experts.lock(session, run)  # an expert's sheet queueing its own recomputation is seen, not doubled
     if run.status not in ("done", "failed"):
-        return [f"the run is still {run.status}"]
+        return [Problem("runId", "not_finished", f"the run is still {run.status}")]
     if run.final_at is not None:
-        return ["the run's results are final"]
+        return [Problem("runId", "results_final", "the run's results are final")]
     if not reason.strip():
-        return ["a reason is required"]
+        return [Problem("reason", "required", "a reason is required")]
     run.status, run.progress = "queued", 0
     session.add(RunJob(run_id=run.id, kind="recompute", reason=reason, requested_by=principal.subject))
     await session.flush()
@@ -263,9 +282,9 @@ async def apply_adjustments(
             return Outcome(run=run, extra=await _revision_changes(session, run, made))
     problems = []
     if run.status != "done":
-        problems.append(f"the run is {run.status}; only a finished run can be revised")
+        problems.append(Problem("", "not_finished", f"the run is {run.status}; only a finished run can be revised"))
     if run.final_at is not None:
-        problems.append("the run's results are final")
+        problems.append(Problem("", "results_final", "the run's results are final"))
     if problems:
         return Outcome(run=run, problems=problems)
     current = await session.get(RunRevision, (run.id, run.current_revision))
@@ -273,10 +292,14 @@ async def apply_adjustments(
     codes = {i.code: i for i in parse_scheme(run.scheme_document).items}
     for number, adj in enumerate(adjustments):
         kind, unit, indicator = adj.get("kind"), adj.get("unit"), adj.get("indicator")
+        where = f"adjustments[{number}]"
         if unit not in run.cohort_units:
-            problems.append(f"adjustment {number}: {unit} is not in the run's cohort")
+            problems.append(
+                Problem(f"{where}.unit", "not_in_cohort", f"adjustment {number}: {unit} is not in the run's cohort")
+            )
         if indicator not in codes:
-            problems.append(f"adjustment {number}: {indicator} is not an indicator of the scheme")
+            message = f"adjustment {number}: {indicator} is not an indicator of the scheme"
+            problems.append(Problem(f"{where}.indicator", "unknown_indicator", message))
         if kind == "exclude_records":
             records = adj.get("records") or []
             answer = (
@@ -286,10 +309,11 @@ async def apply_adjustments(
             )
             contribution = answer["contributions"]
             for r in answer.get("not_found", []):
-                problems.append(
+                message = (
                     f"adjustment {number}: record {r['source']}/{r['record_id']} is unknown to ingest "
                     "(or outside the organizer's scope)"
                 )
+                problems.append(Problem(f"{where}.records", "unknown_records", message))
             inputs.setdefault("exclusions", []).append(
                 {"unit": unit, "indicator": indicator, "records": records, "contribution": contribution}
             )
@@ -298,9 +322,8 @@ async def apply_adjustments(
         elif kind == "expert_score":
             inputs.setdefault("expert_overrides", {}).setdefault(unit, {})[indicator] = float(adj["score"])
         else:
-            problems.append(
-                f"adjustment {number}: unknown kind {kind!r} (exclude_records, correct_value, expert_score)"
-            )
+            message = f"adjustment {number}: unknown kind {kind!r} (exclude_records, correct_value, expert_score)"
+            problems.append(Problem(f"{where}.kind", "unknown_kind", message))
     if problems:
         return Outcome(run=run, problems=problems)
     inputs.setdefault("adjustments", []).append({"appeal_id": appeal_id, "reason": reason, "adjustments": adjustments})

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import uuid
 
 import strawberry
+from strawberry.federation.schema_directives import ListSize
 from strawberry.scalars import JSON
 
+from hotline.domain.scheme_ref import SchemeRefError, parse_scheme_ref
 from hotline.kit.auth import Role
+from hotline.kit.errors import BadRequestError
 from hotline.kit.graphql import RequestContext, federation_schema
-from hotline.kit.pagination import check_page_size, decode_cursor, encode_cursor
+from hotline.kit.pagination import PageInfo, check_page_size, decode_cursor, encode_cursor
 from services.scoring import alert_service, experts, repository, runs, suggestions, weights
 from services.scoring.entities import EvaluationRun, SchemeVersion, Unit, UnitResult
 from services.scoring.models import EvaluationRun as RunRow
+from services.scoring.problems import Problem
 from services.scoring.rollups import rollup
-from services.scoring.types import CursorArg, PageSizeArg, ResultRollup, RunIdArg, described
+from services.scoring.types import CursorArg, PageSizeArg, ResultRollup, RunIdArg, ScoringProblem, described
 
 Info = strawberry.Info[RequestContext, None]
 
@@ -32,8 +37,13 @@ class PeriodKind(enum.Enum):
 
 @strawberry.input(description="Start a run of a published scheme version for a period.")
 class StartRunInput:
-    scheme_id: str = strawberry.field(description="The scheme (uuid).")
-    scheme_version: int = strawberry.field(description="A published version of it.")
+    scheme_id: str = strawberry.field(
+        description="The scheme: its id (uuid), or the `id` of one of its versions, `<uuid>:<version>` — then that "
+        "version is run unless `schemeVersion` is given, which must then be the same."
+    )
+    scheme_version: int | None = strawberry.field(
+        default=None, description="A published version of it; may be left out when `schemeId` names the version."
+    )
     period_kind: PeriodKind = strawberry.field(description="Month, quarter, year or custom.")
     period: str | None = strawberry.field(default=None, description="`2025-03`, `2025-Q1` or `2025` (not for custom).")
     start_date: dt.date | None = strawberry.field(default=None, description="Custom periods: first day.")
@@ -44,13 +54,48 @@ class StartRunInput:
 class RunPayload:
     run: EvaluationRun | None = strawberry.field(description="The run (null when refused before one existed).")
     existing: bool = strawberry.field(description="True when the same run already existed and nothing new was started.")
-    problems: list[str] = strawberry.field(description="Why the command was refused; empty on success.")
+    problems: list[ScoringProblem] = strawberry.field(
+        description="Every reason the command was refused; empty on success."
+    )
 
 
 @strawberry.type(description="Outcome of an expert score entry.")
 class ExpertScorePayload:
     accepted: bool = strawberry.field(description="True when the score was stored.")
-    problems: list[str] = strawberry.field(description="Why it was refused.")
+    problems: list[ScoringProblem] = strawberry.field(description="Every reason it was refused; empty on success.")
+
+
+@strawberry.type(description="One run in a connection, with its cursor.")
+class EvaluationRunEdge:
+    cursor: str = strawberry.field(description="Opaque cursor; pass as `after` to continue after this run.")
+    node: EvaluationRun = strawberry.field(description="The run.")
+
+
+@strawberry.type(description="A page of evaluation runs, newest period first (then by id).")
+class EvaluationRunConnection:
+    edges: list[EvaluationRunEdge] = strawberry.field(description="The runs of this page.")
+    page_info: PageInfo = strawberry.field(description="Whether there is a next page, and its cursor.")
+    total_count: int = strawberry.field(description="Number of runs visible to the caller over all pages.")
+
+
+# A connection costs its page size in the gateway's demand control (as `units` and `appeals`).
+PAGE_COST = ListSize(slicing_arguments=["first"], sized_fields=["edges"], require_one_slicing_argument=False)
+
+
+def _run_cursor(run: RunRow) -> str:
+    return encode_cursor(f"{run.period_from.isoformat()}|{run.id}")
+
+
+def _after_run(after: str) -> tuple[dt.date, uuid.UUID]:
+    """The position a `runs` cursor stands for; anything else is a bad request, never the first page."""
+    try:
+        period_from, _, run_id = decode_cursor(after).partition("|")
+        return dt.date.fromisoformat(period_from), uuid.UUID(run_id)
+    except (BadRequestError, ValueError):
+        shown = after if len(after) <= 80 else after[:80] + "…"
+        raise BadRequestError(
+            f"invalid cursor {shown!r}: pass the `cursor` of an edge, or `pageInfo.endCursor`, that `runs` returned"
+        ) from None
 
 
 @strawberry.input(description="One score of an expert's sheet (专家评分表).")
@@ -69,8 +114,8 @@ class ExpertScoresPayload:
         "or running takes the sheet in (a running one is followed by another that does)."
     )
     run: EvaluationRun | None = strawberry.field(description="The run (null when it was not found).")
-    problems: list[str] = strawberry.field(
-        description="Why the sheet was refused, each entry's as `scores[i] (unit, indicator): …`; empty on success."
+    problems: list[ScoringProblem] = strawberry.field(
+        description="Every reason the sheet was refused (an entry's at `scores[i].<field>`); empty on success."
     )
 
 
@@ -87,7 +132,7 @@ class WeightSuggestion:
     indicators: list[str] = strawberry.field(description="Indicator codes, in the order of the weights.")
     weights: list[float] = strawberry.field(description="Weights adding up to 1 (empty when refused).")
     consistency_ratio: float | None = strawberry.field(description="AHP: the consistency ratio (refused above 0.1).")
-    problems: list[str] = strawberry.field(description="Why no weights were suggested.")
+    problems: list[ScoringProblem] = strawberry.field(description="Why no weights were suggested; empty otherwise.")
 
 
 @strawberry.type(description="An alert (预警) raised by a rule over daily measures, addressed to the unit's parent.")
@@ -116,7 +161,7 @@ class Alert:
 @strawberry.type(description="Outcome of an alert check or acknowledgement.")
 class AlertPayload:
     alerts: list[Alert] = strawberry.field(description="The alerts raised or acknowledged.")
-    problems: list[str] = strawberry.field(description="Why it was refused.")
+    problems: list[ScoringProblem] = strawberry.field(description="Every reason it was refused; empty on success.")
 
 
 async def _organizer_run(info: Info, run_id: strawberry.ID) -> RunRow | None:
@@ -133,10 +178,17 @@ async def _visible_run(info: Info, run_id: strawberry.ID) -> RunRow | None:
     )
 
 
-def _payload(run: RunRow | None, problems: list[str], existing: bool = False) -> RunPayload:
+def _problems(problems: list[Problem]) -> list[ScoringProblem]:
+    return [ScoringProblem.of(p) for p in problems]
+
+
+def _payload(run: RunRow | None, problems: list[Problem], existing: bool = False) -> RunPayload:
     return RunPayload(
-        run=EvaluationRun.from_row(run) if run is not None else None, existing=existing, problems=problems
+        run=EvaluationRun.from_row(run) if run is not None else None, existing=existing, problems=_problems(problems)
     )
+
+
+RUN_NOT_FOUND = Problem("runId", "not_found", "run not found")
 
 
 @strawberry.type(description="Queries of the scoring service.")
@@ -145,15 +197,22 @@ class Query:
     async def run(self, info: Info, id: RunIdArg) -> EvaluationRun | None:
         return await EvaluationRun.resolve_reference(info, id)
 
-    @strawberry.field(description="Runs visible to the caller, newest period first.")
-    async def runs(self, info: Info, first: PageSizeArg = 50) -> list[EvaluationRun]:
+    @strawberry.field(
+        description="Runs visible to the caller (its subtree organizes them, or published with a result of its "
+        "subtree), newest period first and then by id, with cursor pagination.",
+        directives=[PAGE_COST],
+    )
+    async def runs(self, info: Info, first: PageSizeArg = 50, after: CursorArg = None) -> EvaluationRunConnection:
         check_page_size(first)
-        query = (
-            repository.visible_runs(await info.context.scope())
-            .order_by(RunRow.period_from.desc(), RunRow.id)
-            .limit(first)
+        position = _after_run(after) if after is not None else None
+        session, scope = info.context.session, await info.context.scope()
+        rows = await repository.list_runs(session, scope, after=position, limit=first + 1)
+        edges = [EvaluationRunEdge(cursor=_run_cursor(r), node=EvaluationRun.from_row(r)) for r in rows[:first]]
+        return EvaluationRunConnection(
+            edges=edges,
+            page_info=PageInfo(has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None),
+            total_count=await repository.count_runs(session, scope),
         )
-        return [EvaluationRun.from_row(r) for r in await info.context.session.scalars(query)]
 
     @strawberry.field(description="A result by id; null if unknown or not visible to the caller.")
     async def unit_result(self, info: Info, id: described(strawberry.ID, "Id of the result.")) -> UnitResult | None:
@@ -207,10 +266,12 @@ class Query:
         run = await _organizer_run(info, run_id)
         if run is None:
             return WeightSuggestion(
-                method=method, indicators=[], weights=[], consistency_ratio=None, problems=["run not found"]
+                method=method, indicators=[], weights=[], consistency_ratio=None, problems=_problems([RUN_NOT_FOUND])
             )
         codes, w, problems = await suggestions.from_run(info.context.session, run, method)
-        return WeightSuggestion(method=method, indicators=codes, weights=w, consistency_ratio=None, problems=problems)
+        return WeightSuggestion(
+            method=method, indicators=codes, weights=w, consistency_ratio=None, problems=_problems(problems)
+        )
 
     @strawberry.field(
         description="AHP weights from pairwise judgements (row i vs column j); refused when the consistency ratio exceeds 0.1."
@@ -222,11 +283,17 @@ class Query:
             list[list[float]], "Pairwise matrix: how much more important row i is than column j (1–9, reciprocal)."
         ),
     ) -> WeightSuggestion:
+        problems = []
+        if len(indicators) != len(judgements):
+            message = f"{len(indicators)} indicator codes for a judgement matrix of {len(judgements)} rows"
+            problems.append(Problem("indicators", "size_mismatch", message))
         try:
             result = weights.ahp_weights(judgements)
         except weights.WeightError as exc:
+            problems.append(Problem("judgements", exc.code, str(exc)))
+        if problems:
             return WeightSuggestion(
-                method="ahp", indicators=indicators, weights=[], consistency_ratio=None, problems=[str(exc)]
+                method="ahp", indicators=indicators, weights=[], consistency_ratio=None, problems=_problems(problems)
             )
         return WeightSuggestion(
             method="ahp",
@@ -244,9 +311,16 @@ class Mutation:
     )
     async def start_run(self, info: Info, input: described(StartRunInput, "Scheme version and period.")) -> RunPayload:
         ctx = info.context
+        try:
+            ref = parse_scheme_ref(input.scheme_id, input.scheme_version, version_name="schemeVersion")
+        except SchemeRefError as exc:
+            return _payload(None, [Problem("input.schemeId", exc.code, exc.message)])
+        if ref.version is None:
+            message = "name the scheme version: `schemeVersion`, or `schemeId` as `<uuid>:<version>`"
+            return _payload(None, [Problem("input.schemeVersion", "version_required", message)])
         outcome = await runs.start_run(
-            ctx.session, ctx.services, ctx.principal, await ctx.scope(), scheme_id=input.scheme_id,
-            version=input.scheme_version, period_kind=input.period_kind.value, period_value=input.period,
+            ctx.session, ctx.services, ctx.principal, await ctx.scope(), scheme_id=ref.scheme_id,
+            version=ref.version, period_kind=input.period_kind.value, period_value=input.period,
             period_start=input.start_date, period_end=input.end_date,
         )  # fmt: skip
         return _payload(outcome.run, outcome.problems, outcome.existing)
@@ -255,7 +329,7 @@ class Mutation:
     async def publish_run(self, info: Info, run_id: RunIdArg) -> RunPayload:
         run = await _organizer_run(info, run_id)
         if run is None:
-            return _payload(None, ["run not found"])
+            return _payload(None, [RUN_NOT_FOUND])
         return _payload(run, await runs.publish(info.context.session, info.context.principal, run))
 
     @strawberry.mutation(
@@ -266,7 +340,7 @@ class Mutation:
     ) -> RunPayload:
         run = await _organizer_run(info, run_id)
         if run is None:
-            return _payload(None, ["run not found"])
+            return _payload(None, [RUN_NOT_FOUND])
         return _payload(run, await runs.queue_recompute(info.context.session, info.context.principal, run, reason))
 
     @strawberry.mutation(
@@ -287,7 +361,7 @@ class Mutation:
         scope = await ctx.scope()
         run = await _visible_run(info, run_id)
         if run is None:
-            return ExpertScorePayload(accepted=False, problems=["run not found"])
+            return ExpertScorePayload(accepted=False, problems=_problems([RUN_NOT_FOUND]))
         problems = await experts.enter_expert_score(
             ctx.session,
             ctx.principal,
@@ -298,7 +372,7 @@ class Mutation:
             score=score,
             justification=justification,
         )
-        return ExpertScorePayload(accepted=not problems, problems=problems)
+        return ExpertScorePayload(accepted=not problems, problems=_problems(problems))
 
     @strawberry.mutation(
         description="An expert (role expert) enters a sheet of scores (专家评分表): units of the run's cohort in "
@@ -317,12 +391,12 @@ class Mutation:
         scope = await ctx.scope()
         run = await _visible_run(info, run_id)
         if run is None:
-            return ExpertScoresPayload(accepted=0, revision_queued=False, run=None, problems=["run not found"])
+            return ExpertScoresPayload(accepted=0, revision_queued=False, run=None, problems=_problems([RUN_NOT_FOUND]))
         entries = [experts.ExpertScoreInput(s.unit_id, s.indicator, s.score, s.justification) for s in scores]
         problems, queued = await experts.enter_expert_scores(ctx.session, ctx.principal, scope, run, entries)
         return ExpertScoresPayload(
             accepted=0 if problems else len(entries), revision_queued=queued, run=EvaluationRun.from_row(run),
-            problems=problems,
+            problems=_problems(problems),
         )  # fmt: skip
 
     @strawberry.mutation(
@@ -339,7 +413,8 @@ class Mutation:
     ) -> AlertPayload:
         ctx = info.context
         if not ctx.principal.has_any(Role.ORGANIZER, Role.ADMIN):
-            return AlertPayload(alerts=[], problems=["checking alerts needs the role organizer or admin"])
+            forbidden = Problem("", "forbidden", "checking alerts needs the role organizer or admin")
+            return AlertPayload(alerts=[], problems=_problems([forbidden]))
         rows, problems = await alert_service.check(
             ctx.session,
             ctx.services,
@@ -351,7 +426,7 @@ class Mutation:
             rule_code=rule,
             kind=kind,
         )
-        return AlertPayload(alerts=[Alert.from_row(r) for r in rows], problems=problems)
+        return AlertPayload(alerts=[Alert.from_row(r) for r in rows], problems=_problems(problems))
 
     @strawberry.mutation(description="Acknowledge an alert addressed to a unit in the caller's scope.")
     async def acknowledge_alert(
@@ -362,7 +437,9 @@ class Mutation:
     ) -> AlertPayload:
         ctx = info.context
         row = await alert_service.acknowledge(ctx.session, ctx.principal, await ctx.scope(), str(id), note)
-        return AlertPayload(alerts=[Alert.from_row(row)] if row else [], problems=[] if row else ["alert not found"])
+        if row is None:
+            return AlertPayload(alerts=[], problems=_problems([Problem("id", "not_found", "alert not found")]))
+        return AlertPayload(alerts=[Alert.from_row(row)], problems=[])
 
 
 schema = federation_schema(query=Query, mutation=Mutation, types=[UnitResult, EvaluationRun, Unit, SchemeVersion])

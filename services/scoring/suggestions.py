@@ -6,14 +6,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring import repository
 from services.scoring.models import EvaluationRun, UnitResult
+from services.scoring.problems import Problem
 from services.scoring.scheme import parse_scheme
 from services.scoring.weights import WeightError, critic_weights, entropy_weights
 
 
-async def from_run(session: AsyncSession, run: EvaluationRun, method: str) -> tuple[list[str], list[float], list[str]]:
+async def from_run(
+    session: AsyncSession, run: EvaluationRun, method: str
+) -> tuple[list[str], list[float], list[Problem]]:
     """Entropy or CRITIC weights over the units with every non-expert indicator applicable."""
     if method not in ("entropy", "critic"):
-        return [], [], [f"unknown method {method!r}: entropy or critic (AHP takes judgements)"]
+        message = f"unknown method {method!r}: entropy or critic (AHP takes judgements)"
+        return [], [], [Problem("method", "unknown_method", message)]
     scheme = parse_scheme(run.scheme_document)
     items = [i for i in scheme.items if i.rule.type != "expert"]
     from sqlalchemy import select
@@ -32,5 +36,5 @@ async def from_run(session: AsyncSession, run: EvaluationRun, method: str) -> tu
     try:
         w = entropy_weights(matrix, lower) if method == "entropy" else critic_weights(matrix, lower)
     except WeightError as exc:
-        return codes, [], [str(exc)]
+        return codes, [], [Problem("runId", exc.code, str(exc))]
     return codes, w, []

@@ -6,9 +6,11 @@ import datetime as dt
 from typing import Annotated, Any
 
 import strawberry
+from strawberry.federation.schema_directives import Key
 from strawberry.scalars import JSON
 
 from services.scoring.explain import explain_indicator
+from services.scoring.problems import CODES, Problem
 
 
 def described(kind: Any, description: str) -> Any:
@@ -134,6 +136,20 @@ class MeasureSource:
     records: int = strawberry.field(description="Records of that batch counted in the measure.")
 
 
+@strawberry.federation.type(
+    name="IndicatorVersion",
+    keys=[Key(fields="code version", resolvable=False)],
+    description="One immutable version of an indicator (指标) definition; runs pin versions. An entity keyed by "
+    "`code version`: scoring's `IndicatorScore.definition` resolves here. The catalog is readable by every "
+    "authenticated caller.",
+)
+class CatalogIndicator:
+    """A reference to the indicators service's catalog entry; the gateway fetches its fields there."""
+
+    code: strawberry.ID = strawberry.field(description="Indicator code, e.g. `answer_rate`.")
+    version: int = strawberry.field(description="Version number, from 1; a changed definition is a new version.")
+
+
 @strawberry.type(description="A unit's score on one indicator (指标得分) with everything that explains it.")
 class IndicatorScore:
     indicator: str = strawberry.field(description="Indicator code.")
@@ -182,6 +198,17 @@ class IndicatorScore:
     explanation: Explanation = strawberry.field(description="Plain-language explanation of the score.")
     unit_id: strawberry.Private[str]
     period: strawberry.Private[tuple[str, str, str]]  # from, to, organizer
+    version: strawberry.Private[int | None] = None  # the indicator version the scheme pinned
+
+    @strawberry.field(
+        description="The catalog's definition of the indicator version scored (name, unit, direction, formula, "
+        "dimension …), resolved by the indicators service in one request for the whole answer; null when the "
+        "catalog has no such version."
+    )
+    def definition(self) -> CatalogIndicator | None:
+        if self.version is None:
+            return None
+        return CatalogIndicator(code=strawberry.ID(self.indicator), version=self.version)
 
     @classmethod
     def from_detail(cls, row: dict[str, Any], unit_id: str, period: tuple[str, str, str]) -> IndicatorScore:
@@ -199,7 +226,7 @@ class IndicatorScore:
             series=[SeriesPoint(month=m, value=v) for m, v in row["series"]] if "series" in row else None,
             trend=Trend(**row["trend"]) if "trend" in row else None,
             explanation=Explanation(**explain_indicator(row)),
-            unit_id=unit_id, period=period,
+            unit_id=unit_id, period=period, version=row.get("version"),
         )  # fmt: skip
 
 
@@ -326,3 +353,23 @@ class ResultRollup:
     total: Statistics = strawberry.field(description="Statistics of their totals.")
     grades: JSON = strawberry.field(description="Count of results per grade code.")
     dimensions: JSON = strawberry.field(description="Mean score per dimension.")
+
+
+@strawberry.type(
+    description="A problem that refused a scoring command: where (the input field), a stable code, and what is "
+    "wrong — the shape of indicators' `SchemeProblem`."
+)
+class ScoringProblem:
+    path: str = strawberry.field(
+        description="The input field to blame, e.g. `input.period`, `input.schemeId`, `runId` (empty: the whole request)."
+    )
+    code: str = strawberry.field(
+        description="Stable problem code: "
+        + "; ".join(f"`{code}` — {meaning}" for code, meaning in CODES.items())
+        + "."
+    )
+    message: str = strawberry.field(description="What is wrong and what is expected.")
+
+    @classmethod
+    def of(cls, problem: Problem) -> ScoringProblem:
+        return cls(path=problem.path, code=problem.code, message=problem.message)

@@ -18,7 +18,12 @@ MAX_CONSISTENCY_RATIO = 0.1
 
 
 class WeightError(ValueError):
-    """The data or judgements cannot give weights (too few units, inconsistent judgements …)."""
+    """The data or judgements cannot give weights (too few units, inconsistent judgements …); ``code`` says
+    which: ``insufficient_data``, ``invalid_matrix`` or ``inconsistent``."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,9 +37,9 @@ class AhpResult:
 def _normalised(matrix: Sequence[Sequence[float]], lower_better: Sequence[bool]) -> np.ndarray:
     x = np.asarray(matrix, dtype=float)
     if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 1:
-        raise WeightError("need at least two units and one indicator")
+        raise WeightError("need at least two units and one indicator", "insufficient_data")
     if x.shape[1] != len(lower_better):
-        raise WeightError("one direction per indicator is needed")
+        raise WeightError("one direction per indicator is needed", "insufficient_data")
     lo, hi = x.min(axis=0), x.max(axis=0)
     span = np.where(hi > lo, hi - lo, 1.0)
     positive = (x - lo) / span
@@ -74,12 +79,14 @@ def ahp_weights(judgements: Sequence[Sequence[float]]) -> AhpResult:
     consistency ratio exceeds 0.1 or the matrix is not positive and reciprocal."""
     n = len(judgements)
     if n < 2 or any(len(row) != n for row in judgements):
-        raise WeightError("the judgement matrix must be square with at least two indicators")
+        raise WeightError("the judgement matrix must be square with at least two indicators", "invalid_matrix")
     a = np.asarray(judgements, dtype=float)
     if not np.isfinite(a).all():
-        raise WeightError("the judgement matrix must hold finite numbers")
+        raise WeightError("the judgement matrix must hold finite numbers", "invalid_matrix")
     if (a <= 0).any() or not np.allclose(a * a.T, 1.0, rtol=1e-6):
-        raise WeightError("the judgement matrix must be positive and reciprocal (a[j][i] = 1 / a[i][j])")
+        raise WeightError(
+            "the judgement matrix must be positive and reciprocal (a[j][i] = 1 / a[i][j])", "invalid_matrix"
+        )
     eigenvalues, eigenvectors = np.linalg.eig(a)
     k = int(np.argmax(eigenvalues.real))
     lambda_max = float(eigenvalues[k].real)
@@ -88,7 +95,9 @@ def ahp_weights(judgements: Sequence[Sequence[float]]) -> AhpResult:
     ri = RANDOM_INDEX.get(n, 1.59)
     cr = 0.0 if ri == 0 else ci / ri
     if cr > MAX_CONSISTENCY_RATIO:
-        raise WeightError(f"the judgements are inconsistent: consistency ratio {cr:.3f} > {MAX_CONSISTENCY_RATIO}")
+        raise WeightError(
+            f"the judgements are inconsistent: consistency ratio {cr:.3f} > {MAX_CONSISTENCY_RATIO}", "inconsistent"
+        )
     return AhpResult(
         weights=_finish(vector),
         lambda_max=round(lambda_max, 6),

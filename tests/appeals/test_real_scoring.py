@@ -81,12 +81,16 @@ async def scoring(scoring_app):
 @pytest.fixture
 async def published(scoring, scoring_app) -> dict:
     """A run started, computed and published through scoring's own API and worker."""
-    start = """mutation($input: StartRunInput!) { startRun(input: $input) { problems run { id } } }"""
+    start = (
+        """mutation($input: StartRunInput!) { startRun(input: $input) { problems { path code message } run { id } } }"""
+    )
     run_input = {"schemeId": example_scheme()["id"], "schemeVersion": 1, "periodKind": "MONTH", "period": "2025-03"}
     started = data_of(await gql(scoring, start, {"input": run_input}, headers=ORGANIZER))["startRun"]
     assert started["problems"] == [], started
     await worker.drain(scoring_app.state.database, scoring_app.state.services)
-    publish = "mutation($id: ID!) { publishRun(runId: $id) { problems run { id status publishedAt } } }"
+    publish = (
+        "mutation($id: ID!) { publishRun(runId: $id) { problems { path code message } run { id status publishedAt } } }"
+    )
     run = data_of(await gql(scoring, publish, {"id": started["run"]["id"]}, headers=ORGANIZER))["publishRun"]
     assert run["problems"] == [] and run["run"]["status"] == "done", run
     return run["run"]

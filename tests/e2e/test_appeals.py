@@ -83,7 +83,7 @@ def spot_tests() -> list[dict]:
 
 PAYLOAD = "{ ok problems { code message field } appeal { id version status decisionDueAt submittedAt } }"
 SCHEME_PAYLOAD = "{ ok problems { path code message } scheme { schemeId version status } }"
-RUN_PAYLOAD = "{ problems run { id status currentRevision publishedAt appealWindowClosesAt } }"
+RUN_PAYLOAD = "{ problems { path code message } run { id status currentRevision publishedAt appealWindowClosesAt } }"
 
 
 async def published_run(gateway: httpx.AsyncClient, ingest_http: httpx.AsyncClient) -> dict:

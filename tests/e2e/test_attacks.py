@@ -69,7 +69,7 @@ async def test_each_subgraph_refuses_forged_tokens(stack, name):
         root = {
             "ingest": "me { unitId }",
             "indicators": "schemes { id }",
-            "scoring": "runs { id }",
+            "scoring": "runs { totalCount }",
             "appeals": "__typename",
         }[name]
         for label, token in forged_tokens().items():

@@ -201,7 +201,8 @@ async def test_postgres_restarted_mid_run(cluster_system):
             raise AssertionError(body)
 
         started = await gql(
-            "mutation($i: StartRunInput!) { startRun(input: $i) { problems run { id } } }", {"i": run_input}
+            "mutation($i: StartRunInput!) { startRun(input: $i) { problems { path code message } run { id } } }",
+            {"i": run_input},
         )
         assert not started["startRun"]["problems"], started
         run_id = started["startRun"]["run"]["id"]
@@ -227,7 +228,7 @@ async def test_postgres_restarted_mid_run(cluster_system):
         if row["status"] == "failed":
             assert row["error"], row
             retried = await gql(
-                'mutation($id: ID!) { recomputeRun(runId: $id, reason: "database restarted") { problems } }',
+                'mutation($id: ID!) { recomputeRun(runId: $id, reason: "database restarted") { problems { path code message } } }',
                 {"id": run_id},
             )
             assert not retried["recomputeRun"]["problems"], retried

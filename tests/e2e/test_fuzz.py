@@ -100,6 +100,8 @@ GRAPHQL_TARGETS = {
         ("mutation($b: JSON!) { createScheme(body: $b) { __typename } }", {"b": JSONISH}),
         ("mutation($y: String!) { importScheme(yaml: $y) { __typename } }", {"y": ODD_TEXT | st.just("a: [1, {b: }")}),
         ("query($id: ID!, $v: Int) { scheme(id: $id, version: $v) { id } }", {"id": ODD_TEXT, "v": st.none() | st.integers(-(2**31), 2**31 - 1)}),
+        ("mutation($id: ID!, $v: Int) { publishScheme(schemeId: $id, version: $v) { ok } }", {"id": ODD_TEXT | st.sampled_from(["00000000-0000-4000-8000-000000000000:1", "x:2147483647", "x:999999999"]), "v": st.none() | st.integers(-(2**31), 2**31 - 1)}),
+        ("query($r: [_Any!]!) { _entities(representations: $r) { ... on IndicatorVersion { nameZh } } }", {"r": st.lists(st.fixed_dictionaries({"__typename": st.just("IndicatorVersion"), "code": JSONISH, "version": JSONISH}), max_size=3)}),
         ("query($c: String!, $v: Int) { indicator(code: $c, version: $v) { __typename } }", {"c": ODD_TEXT, "v": st.none() | st.integers(-(2**31), 2**31 - 1)}),
     ],
     "scoring": [
@@ -108,6 +110,7 @@ GRAPHQL_TARGETS = {
                                     optional={"period": ODD_TEXT, "startDate": st.dates().map(str), "endDate": st.dates().map(str)})}),
         ("query($id: ID!) { run(id: $id) { id } unitResult(id: $id) { id } }", {"id": ODD_TEXT}),
         ("query($a: String, $f: Int!) { resultChanges(after: $a, first: $f) { __typename } }", {"a": ODD_TEXT, "f": st.integers(-(2**31), 2**31 - 1)}),
+        ("query($a: String, $f: Int!) { runs(after: $a, first: $f) { totalCount } }", {"a": ODD_TEXT, "f": st.integers(-(2**31), 2**31 - 1)}),
         ("query($i: [String!]!, $j: [[Float!]!]!) { ahpWeights(indicators: $i, judgements: $j) { __typename } }",
          {"i": st.lists(ODD_TEXT, max_size=4), "j": st.lists(st.lists(st.floats(allow_nan=False, allow_infinity=False), max_size=4), max_size=4)}),
         ("query($r: ID!, $m: String!) { suggestedWeights(runId: $r, method: $m) { __typename } }", {"r": ODD_TEXT, "m": ODD_TEXT}),

@@ -28,7 +28,7 @@ def _json_lines(stack: Stack, name: str) -> list[dict]:
 async def test_a_request_id_follows_a_request_through_the_gateway_and_every_subgraph(gateway, stack):
     request_id = f"e2e-{uuid.uuid4().hex}"
     # One root field of every subgraph, so that every service takes part in the request.
-    query = "query Overview { me { unit { id } } dimensions { code } runs(first: 1) { id } appeals(first: 1) { edges { cursor } } }"
+    query = "query Overview { me { unit { id } } dimensions { code } runs(first: 1) { edges { cursor } } appeals(first: 1) { edges { cursor } } }"
     result = await gql(gateway, query, headers={**auth("GD-GZ", "organizer"), "x-request-id": request_id})
     data_of(result)
 

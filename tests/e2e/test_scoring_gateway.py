@@ -10,7 +10,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from hotline.kit.db import Database
 from services.scoring.inputs import evaluate
@@ -20,15 +22,22 @@ from tests.scoring.example import MEASURES, example_scheme
 from tests.support import auth, data_of, gql
 
 UNITS = {"UA": "GZ-HOUSING", "UB": "GZ-TRANSPORT", "UC": "GZ-WATER", "UD": "GZ-TIANHE"}
+# A second run on other departments, so that each unit above keeps exactly one result.
+CATALOG_UNITS = {"UA": "GZ-URBANMGMT", "UB": "GZ-ECOENV", "UC": "GZ-MARKET", "UD": "GZ-HRSS"}
 
 
 @pytest.fixture(scope="module")
 async def published_run(stack) -> str:
     document = example_scheme(organizer="GD-GZ", cohort={"units": sorted(UNITS.values())})
+    return await store_published_run(stack, document, UNITS)
+
+
+async def store_published_run(stack, document: dict, units: dict[str, str]) -> str:
+    """The hand-computed example, computed by scoring's engine for ``units`` and stored as a published run."""
     inputs = {
         "period": {"kind": "month", "from": "2025-03-01", "to": "2025-03-31", "label": "2025-03", "months": [3]},
-        "units": sorted(UNITS.values()),
-        "measures": {UNITS[u]: m for u, m in MEASURES.items()},
+        "units": sorted(units.values()),
+        "measures": {units[u]: m for u, m in MEASURES.items()},
     }
     outcome, sha = evaluate(document, inputs)
     database = Database.from_url(stack.database_url)
@@ -76,3 +85,68 @@ async def test_scope_holds_for_results_through_the_gateway(gateway, published_ru
     assert other_city == {"run": None}
     foreign = '{ unit(id: "GZ-HOUSING") { results { total } } }'
     assert data_of(await gql(gateway, foreign, headers=auth("GZ-WATER", "unit"))) == {"unit": None}
+
+
+PORTAL = """query Portal($id: ID!) { run(id: $id) { results { edges { node { unitId total indicators {
+  indicator score catalog: definition { code version nameZh unit direction } } } } } } }"""
+# Two items of the example carry codes of their own; a real scheme pins catalog versions only (indicators
+# gives no document otherwise), as this copy does.
+CATALOG_CODES = {"satisfaction_rate": "hotline_service_satisfaction", "complaints": "first_contact_rate"}
+
+
+@pytest.fixture(scope="module")
+async def catalog_run(stack) -> str:
+    document = example_scheme(organizer="GD-GZ", cohort={"units": sorted(CATALOG_UNITS.values())})
+    for item in document["items"]:
+        item["indicator"]["code"] = CATALOG_CODES.get(item["indicator"]["code"], item["indicator"]["code"])
+    return await store_published_run(stack, document, CATALOG_UNITS)
+
+
+async def indicators_graphql_requests(stack) -> float:
+    """POSTs the indicators subgraph has answered on /graphql (its own Prometheus counter)."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        text = (await client.get(f"{stack.service_url('indicators')}/metrics")).text
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "hotline_http_requests_total" and s.labels.get("route") == "/graphql"
+    )
+
+
+async def test_a_portal_gets_the_catalogs_names_for_every_score_in_one_request(gateway, stack, catalog_run):
+    """`IndicatorScore.definition` resolves to indicators' `IndicatorVersion`: names, unit and direction come
+    in the same request, with one `_entities` call to indicators whatever the number of results."""
+    calls, answers = [], {}
+    for name, headers in (("city", auth("GD-GZ", "organizer")), ("unit", auth(CATALOG_UNITS["UC"], "unit"))):
+        before = await indicators_graphql_requests(stack)
+        answers[name] = data_of(await gql(gateway, PORTAL, {"id": catalog_run}, headers=headers))["run"]
+        calls.append(await indicators_graphql_requests(stack) - before)
+    city = [e["node"] for e in answers["city"]["results"]["edges"]]
+    unit = [e["node"] for e in answers["unit"]["results"]["edges"]]
+    assert (len(city), len(unit)) == (4, 1) and unit[0]["total"] == 80.95
+    # Four results of five scores each, or one result: one request to indicators either way.
+    assert calls == [1, 1]
+    for node in city + unit:
+        catalog = {i["indicator"]: i["catalog"] for i in node["indicators"]}
+        assert catalog["answer_rate"] == {
+            "code": "answer_rate", "version": 1, "nameZh": "接通率", "unit": "percent", "direction": "HIGHER_BETTER",
+        }  # fmt: skip
+        assert catalog["average_answer_wait"]["direction"] == "LOWER_BETTER"
+        assert catalog["average_handle_time"]["direction"] == "TARGET_BAND"
+        assert all(c is not None and c["nameZh"] for c in catalog.values()), catalog
+
+
+async def test_a_score_the_catalog_does_not_know_loses_only_its_definition(gateway, published_run):
+    """The field is nullable: a version indicators does not hold answers null there (the gateway adds an
+    error for it), and every other part of the caller's answer stays."""
+    answer = await gql(gateway, PORTAL, {"id": published_run}, headers=auth("GZ-WATER", "unit"))
+    [node] = [e["node"] for e in answer["data"]["run"]["results"]["edges"]]
+    assert node["total"] == 80.95 and len(node["indicators"]) == 5
+    catalog = {i["indicator"]: i["catalog"] for i in node["indicators"]}
+    assert catalog["satisfaction_rate"] is None and catalog["complaints"] is None
+    assert catalog["answer_rate"]["nameZh"] == "接通率"
+    assert {tuple(e["path"][:7]) for e in answer["errors"]} == {
+        ("run", "results", "edges", 0, "node", "indicators", 2),
+        ("run", "results", "edges", 0, "node", "indicators", 3),
+    }

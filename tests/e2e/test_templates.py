@@ -47,7 +47,9 @@ CREATE = """mutation($t: String!, $code: String!, $name: String!) {
     ok problems { path code message } scheme { schemeId version body } } }"""
 PUBLISH = """mutation($id: ID!, $v: Int!) { publishScheme(schemeId: $id, version: $v) {
   ok problems { path code message } scheme { status } } }"""
-START = "mutation($i: StartRunInput!) { startRun(input: $i) { problems run { id status cohort } } }"
+START = (
+    "mutation($i: StartRunInput!) { startRun(input: $i) { problems { path code message } run { id status cohort } } }"
+)
 STATUS = "query($id: ID!) { run(id: $id) { status error currentRevision expertScoresNotInRevision } }"
 RESULTS = """query($id: ID!) { run(id: $id) { status currentRevision
   revisions { revision reason }
@@ -57,7 +59,7 @@ RESULTS = """query($id: ID!) { run(id: $id) { status currentRevision
     indicators { indicator applicable naReason value score rule { type } measures { code value }
       experts { expert score justification } explanation { en zh } } } } } } }"""
 SHEET = """mutation($run: ID!, $scores: [ExpertScoreInput!]!) { enterExpertScores(runId: $run, scores: $scores) {
-  accepted revisionQueued problems } }"""
+  accepted revisionQueued problems { path code message } } }"""
 
 
 def cohort_of(organizer: str, kind: str) -> list[str]:
@@ -185,11 +187,15 @@ async def test_experts_complete_the_awaiting_items_in_a_new_revision(gateway, ru
     refused = data_of(await gql(gateway, SHEET, {"run": run["id"], "scores": sheet(1, bad=True)}, headers=expert_1))
     assert refused["enterExpertScores"]["accepted"] == 0
     assert refused["enterExpertScores"]["problems"] == [
-        "scores[6] (GZ-T1-A004, cc_personalised_service): the score must be between 0 and 5",
-        "scores[7] (GZ-T1-A004, cc_problem_solving): the score must be between 0 and 10",
-    ]
+        {"path": "scores[6].score", "code": "out_of_range",
+         "message": "GZ-T1-A004, cc_personalised_service: the score must be between 0 and 5"},
+        {"path": "scores[7].score", "code": "out_of_range",
+         "message": "GZ-T1-A004, cc_problem_solving: the score must be between 0 and 10"},
+    ]  # fmt: skip
     as_unit = data_of(await gql(gateway, SHEET, {"run": run["id"], "scores": sheet(1)}, headers=user("GZ-T1", "unit")))
-    assert as_unit["enterExpertScores"] == {"accepted": 0, "revisionQueued": False, "problems": ["run not found"]}
+    assert as_unit["enterExpertScores"] == {
+        "accepted": 0, "revisionQueued": False, "problems": [{"path": "runId", "code": "not_found", "message": "run not found"}]
+    }  # fmt: skip
 
     # Three experts each enter their sheet: 3 × 8 agents × 2 items = 48 scores.
     for n in (1, 2, 3):

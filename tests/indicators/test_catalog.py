@@ -15,7 +15,7 @@ from services.indicators.catalog import (
     plan_versions,
     read_catalog,
 )
-from tests.support import auth, data_of, gql
+from tests.support import auth, data_of, error_codes, gql
 
 VIEWER = auth("GZ-HOUSING", "unit")
 
@@ -179,3 +179,48 @@ async def test_catalog_export_and_import(indicators):
     assert "line 1" in bad["importCatalog"]["problems"][0]["message"]
     refused = data_of(await gql(indicators, mutation, {"y": exported}, headers=auth("GD", "organizer")))
     assert refused["importCatalog"]["problems"][0]["code"] == "forbidden"
+
+
+ENTITIES = """query($r: [_Any!]!) { _entities(representations: $r) {
+  ... on IndicatorVersion { code version nameZh unit direction dimension { code } } } }"""
+
+
+async def test_indicator_versions_are_entities_resolved_in_one_query(indicators, engine):
+    """Scoring's IndicatorScore.definition points here by `code version`: every representation of a request
+    is loaded with one SQL statement, whatever their number; unknown or malformed keys answer null."""
+    from sqlalchemy import event
+
+    codes = ["answer_rate", "average_answer_wait", "average_handle_time", "first_contact_rate"]
+    few = [{"__typename": "IndicatorVersion", "code": c, "version": 1} for c in codes[:1]]
+    many = [{"__typename": "IndicatorVersion", "code": c, "version": 1} for c in codes] * 25
+    odd = [
+        {"__typename": "IndicatorVersion", "code": "answer_rate", "version": 99},
+        {"__typename": "IndicatorVersion", "code": "no_such_indicator", "version": 1},
+        {"__typename": "IndicatorVersion", "code": "answer_rate", "version": "1"},
+        {"__typename": "IndicatorVersion", "code": ["answer_rate"], "version": 1},
+        {"__typename": "IndicatorVersion", "code": "answer_rate"},
+    ]
+    counts = []
+    for representations in (few, many + odd):
+        statements: list[str] = []
+
+        def record(conn, cursor, statement, *args, into=statements):
+            if "indicator_version" in statement:
+                into.append(statement)
+
+        event.listen(engine.sync_engine, "before_cursor_execute", record)
+        try:
+            found = data_of(await gql(indicators, ENTITIES, {"r": representations}, headers=VIEWER))["_entities"]
+        finally:
+            event.remove(engine.sync_engine, "before_cursor_execute", record)
+        counts.append(len(statements))
+    assert counts == [1, 1]
+    assert found[0] == {
+        "code": "answer_rate", "version": 1, "nameZh": "接通率", "unit": "percent", "direction": "HIGHER_BETTER",
+        "dimension": {"code": "service_response"},
+    }  # fmt: skip
+    assert [f["code"] for f in found[:4]] == codes and len(found) == 105
+    assert found[100:] == [None] * 5
+    # The catalog is for authenticated callers only, entities included.
+    anonymous = await gql(indicators, ENTITIES, {"r": few})
+    assert error_codes(anonymous) == ["UNAUTHENTICATED"] and not anonymous.get("data")

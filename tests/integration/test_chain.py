@@ -80,7 +80,9 @@ def scheme_body() -> dict:
 SCHEME_PAYLOAD = "ok problems { path code message } scheme { schemeId version status }"
 CREATE = f"mutation($body: JSON!) {{ createScheme(body: $body) {{ {SCHEME_PAYLOAD} }} }}"
 PUBLISH = f"mutation($id: ID!, $v: Int!) {{ publishScheme(schemeId: $id, version: $v) {{ {SCHEME_PAYLOAD} }} }}"
-START = "mutation($input: StartRunInput!) { startRun(input: $input) { problems run { id status } } }"
+START = (
+    "mutation($input: StartRunInput!) { startRun(input: $input) { problems { path code message } run { id status } } }"
+)
 RUN = """query($id: ID!) { run(id: $id) { status error results(first: 10) { edges { node {
   id unitId total rank grade { code }
   indicators { indicator value score reference { value setBy } } } } } } }"""

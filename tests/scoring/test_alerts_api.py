@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from tests.support import auth, data_of, gql
+from tests.support import auth, data_of, gql, problem
 
 CHECK = """
 mutation { checkAlerts(under: "GD-GZ", startDate: "2025-04-01", endDate: "2025-04-07", kind: "undertaking_unit") {
-  problems alerts { id unitId notifyUnitId firstDay lastDay detail } } }
+  problems { path code message } alerts { id unitId notifyUnitId firstDay lastDay detail } } }
 """
 LIST = "query($ack: Boolean) { alerts(acknowledged: $ack) { id unitId acknowledgedBy acknowledgementNote } }"
-ACK = 'mutation($id: ID!) { acknowledgeAlert(id: $id, note: "班长已约谈") { problems alerts { acknowledgedAt } } }'
+ACK = 'mutation($id: ID!) { acknowledgeAlert(id: $id, note: "班长已约谈") { problems { path code message } alerts { acknowledgedAt } } }'
 
 
 def satisfaction(measures, unit, day, satisfied, rated=100):
@@ -43,7 +43,7 @@ async def test_three_bad_days_alert_the_parent(scoring, measures):
     assert data_of(await gql(scoring, LIST, {}, headers=auth("UB", "unit")))["alerts"] == []
     assert data_of(await gql(scoring, ACK, {"id": alert["id"]}, headers=auth("GD-SZ", "organizer")))[
         "acknowledgeAlert"
-    ]["problems"] == ["alert not found"]
+    ]["problems"] == [problem("id", "not_found", "alert not found")]
     acked = data_of(await gql(scoring, ACK, {"id": alert["id"]}, headers=organizer))["acknowledgeAlert"]
     assert acked["problems"] == [] and acked["alerts"][0]["acknowledgedAt"]
     assert data_of(await gql(scoring, LIST, {"ack": False}, headers=organizer))["alerts"] == []
@@ -53,9 +53,18 @@ async def test_three_bad_days_alert_the_parent(scoring, measures):
 
 async def test_checking_alerts_needs_the_organizer_role_and_a_unit_in_scope(scoring, measures):
     refused = data_of(await gql(scoring, CHECK, headers=auth("GD-GZ", "viewer")))["checkAlerts"]
-    assert refused["problems"] == ["checking alerts needs the role organizer or admin"]
+    assert refused["problems"] == [problem("", "forbidden", "checking alerts needs the role organizer or admin")]
     outside = data_of(await gql(scoring, CHECK, headers=auth("GD-SZ", "organizer")))["checkAlerts"]
-    assert outside["problems"] == ["GD-GZ is unknown or outside your scope"]
+    assert outside["problems"] == [problem("under", "unknown_unit", "GD-GZ is unknown or outside your scope")]
+    # Every problem at once, each naming its argument.
+    bad = """mutation { checkAlerts(under: "GD-SZ", startDate: "2025-04-07", endDate: "2025-04-01", rule: "x") {
+      problems { path code message } alerts { id } } }"""
+    everything = data_of(await gql(scoring, bad, headers=auth("GD-GZ", "organizer")))["checkAlerts"]
+    assert [(p["path"], p["code"]) for p in everything["problems"]] == [
+        ("rule", "unknown_rule"),
+        ("endDate", "invalid_range"),
+        ("under", "unknown_unit"),
+    ]
 
 
 async def test_the_scheduled_sweep_checks_the_whole_tree_without_being_asked(scoring_app, scoring, measures):

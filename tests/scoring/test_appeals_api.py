@@ -14,7 +14,7 @@ from hotline.kit.settings import DEVELOPMENT_SERVICE_SECRET
 from tests.scoring.example import example_scheme, indicator
 from tests.scoring.test_publication import publish
 from tests.scoring.test_runs import ORGANIZER, finished_run, results_by_unit
-from tests.support import auth, data_of, gql
+from tests.support import auth, data_of, gql, problem
 
 
 def service(unit_id: str) -> dict[str, str]:
@@ -166,7 +166,7 @@ async def test_runs_awaiting_settlement_are_published_closed_and_not_final(scori
 
 EXPERT = """
 mutation($run: ID!, $unit: String!, $score: Float!, $why: String!) {
-  enterExpertScore(runId: $run, unitId: $unit, indicator: "innovation", score: $score, justification: $why) { accepted problems } }
+  enterExpertScore(runId: $run, unitId: $unit, indicator: "innovation", score: $score, justification: $why) { accepted problems { path code message } } }
 """
 
 
@@ -184,18 +184,27 @@ async def test_expert_scores_need_the_role_and_a_justification_and_enter_a_new_r
     run = await finished_run(scoring, drain)
     args = {"run": run["id"], "unit": "UA", "score": 8.0, "why": "建成了网格联动机制"}
     refused = data_of(await gql(scoring, EXPERT, args, headers=ORGANIZER))["enterExpertScore"]
-    assert refused == {"accepted": False, "problems": ["entering expert scores needs the role expert"]}
+    assert refused == {
+        "accepted": False,
+        "problems": [problem("", "forbidden", "entering expert scores needs the role expert")],
+    }
     blank = data_of(await gql(scoring, EXPERT, {**args, "why": "  "}, headers=auth("GD-GZ", "expert")))[
         "enterExpertScore"
     ]
-    assert blank["problems"] == ["a written justification is required"]
+    assert blank["problems"] == [problem("justification", "required", "a written justification is required")]
     too_high = data_of(await gql(scoring, EXPERT, {**args, "score": 11.0}, headers=auth("GD-GZ", "expert")))
-    assert too_high["enterExpertScore"]["problems"] == ["the score must be between 0 and 10"]
+    assert too_high["enterExpertScore"]["problems"] == [
+        problem("score", "out_of_range", "the score must be between 0 and 10")
+    ]
+    elsewhere = data_of(await gql(scoring, EXPERT, {**args, "unit": "SZ-HOUSING"}, headers=auth("GD-GZ", "expert")))
+    assert elsewhere["enterExpertScore"]["problems"] == [
+        problem("unitId", "not_in_cohort", "SZ-HOUSING is not a unit of this run's cohort in your scope")
+    ]
     ok = data_of(await gql(scoring, EXPERT, args, headers=auth("GD-GZ", "expert")))["enterExpertScore"]
     assert ok == {"accepted": True, "problems": []}
     await gql(
         scoring,
-        'mutation($id: ID!) { recomputeRun(runId: $id, reason: "expert scores") { problems } }',
+        'mutation($id: ID!) { recomputeRun(runId: $id, reason: "expert scores") { problems { path code message } } }',
         {"id": run["id"]},
         headers=ORGANIZER,
     )
@@ -233,18 +242,31 @@ async def test_an_indicator_explains_itself_down_to_ingest_batches(scoring, drai
 
 async def test_weight_suggestions_from_a_run_and_from_judgements(scoring, drain):
     run = await finished_run(scoring, drain)
-    query = 'query($id: ID!) { suggestedWeights(runId: $id, method: "entropy") { indicators weights problems } }'
+    query = 'query($id: ID!) { suggestedWeights(runId: $id, method: "entropy") { indicators weights problems { path code message } } }'
     entropy = data_of(await gql(scoring, query, {"id": run["id"]}, headers=ORGANIZER))["suggestedWeights"]
     assert entropy["problems"] == [] and len(entropy["weights"]) == 5 and abs(sum(entropy["weights"]) - 1) < 1e-5
-    ahp = '{ ahpWeights(indicators: ["a", "b"], judgements: [[1, 3], [0.3333333333, 1]]) { weights consistencyRatio problems } }'
+    ahp = '{ ahpWeights(indicators: ["a", "b"], judgements: [[1, 3], [0.3333333333, 1]]) { weights consistencyRatio problems { path code message } } }'
     assert data_of(await gql(scoring, ahp, headers=ORGANIZER))["ahpWeights"] == {
         "weights": [0.75, 0.25],
         "consistencyRatio": 0.0,
         "problems": [],
     }
-    bad = '{ ahpWeights(indicators: ["a", "b", "c"], judgements: [[1, 9, 0.1111111111], [0.1111111111, 1, 9], [9, 0.1111111111, 1]]) { weights problems } }'
+    bad = '{ ahpWeights(indicators: ["a", "b", "c"], judgements: [[1, 9, 0.1111111111], [0.1111111111, 1, 9], [9, 0.1111111111, 1]]) { weights problems { path code message } } }'
     refused = data_of(await gql(scoring, bad, headers=ORGANIZER))["ahpWeights"]
-    assert refused["weights"] == [] and "consistency ratio" in refused["problems"][0]
+    [inconsistent] = refused["problems"]
+    assert refused["weights"] == [] and (inconsistent["path"], inconsistent["code"]) == ("judgements", "inconsistent")
+    assert "consistency ratio" in inconsistent["message"]
+    # Codes that do not match the matrix, and a matrix that is not reciprocal: both at once.
+    mismatched = '{ ahpWeights(indicators: ["a"], judgements: [[1, 2], [2, 1]]) { weights problems { path code } } }'
+    assert data_of(await gql(scoring, mismatched, headers=ORGANIZER))["ahpWeights"] == {
+        "weights": [],
+        "problems": [{"path": "indicators", "code": "size_mismatch"}, {"path": "judgements", "code": "invalid_matrix"}],
+    }
+    unknown = 'query($id: ID!) { suggestedWeights(runId: $id, method: "magic") { weights problems { path code } } }'
+    assert data_of(await gql(scoring, unknown, {"id": run["id"]}, headers=ORGANIZER))["suggestedWeights"] == {
+        "weights": [],
+        "problems": [{"path": "method", "code": "unknown_method"}],
+    }
 
 
 async def test_the_reports_open_and_say_what_they_should(scoring, drain):

@@ -40,9 +40,9 @@ RUN = """query($id: ID!) { run(id: $id) { status error currentRevision expertSco
   results { edges { node { unitId total indicators { indicator formula applicable naReason score series { month }
     experts { expert score justification } explanation { zh en } } } } } } }"""
 SHEET = """mutation($run: ID!, $scores: [ExpertScoreInput!]!) { enterExpertScores(runId: $run, scores: $scores) {
-  accepted revisionQueued problems run { id status } } }"""
+  accepted revisionQueued problems { path code message } run { id status } } }"""
 ONE = """mutation($run: ID!, $unit: String!, $score: Float!) { enterExpertScore(runId: $run, unitId: $unit,
-  indicator: "innovation", score: $score, justification: "联动机制") { accepted problems } }"""
+  indicator: "innovation", score: $score, justification: "联动机制") { accepted problems { path code message } } }"""
 
 
 async def read(scoring, run_id: str, headers=ORGANIZER) -> dict:
@@ -74,7 +74,7 @@ async def test_a_cohort_by_kind_without_under_is_the_organizers(scoring, schemes
     wide = data_of(
         await gql(
             scoring,
-            "mutation($i: StartRunInput!) { startRun(input: $i) { problems run { cohort } } }",
+            "mutation($i: StartRunInput!) { startRun(input: $i) { problems { path code message } run { cohort } } }",
             {"i": {"schemeId": "province-wide", "schemeVersion": 1, "periodKind": "MONTH", "period": "2025-03"}},
             headers=auth("GD", "organizer"),
         )
@@ -129,18 +129,22 @@ async def test_a_sheet_is_stored_whole_or_not_at_all(scoring, drain, schemes):
     bad = [*scored(["UA"], 8), *scored(["UB"], 11), *scored(["SZ-HOUSING"], 5), *scored(["UA"], 7, why=" ")]
     refused = await sheet(scoring, run_id, bad)
     assert (refused["accepted"], refused["revisionQueued"]) == (0, False)
-    assert refused["problems"] == [
-        "scores[1] (UB, innovation): the score must be between 0 and 10",
-        "scores[2] (SZ-HOUSING, innovation): SZ-HOUSING is not a unit of this run's cohort in your scope",
-        "scores[3] (UA, innovation): a written justification is required",
-        "scores[3] (UA, innovation): UA is scored on innovation twice in this sheet",
-    ]
+    assert [(p["path"], p["code"], p["message"]) for p in refused["problems"]] == [
+        ("scores[1].score", "out_of_range", "UB, innovation: the score must be between 0 and 10"),
+        ("scores[2].unitId", "not_in_cohort",
+         "SZ-HOUSING, innovation: SZ-HOUSING is not a unit of this run's cohort in your scope"),
+        ("scores[3].justification", "required", "UA, innovation: a written justification is required"),
+        ("scores[3].indicator", "duplicate", "UA, innovation: UA is scored on innovation twice in this sheet"),
+    ]  # fmt: skip
     as_organizer = await sheet(scoring, run_id, scored(["UA"], 8), headers=ORGANIZER)
-    assert as_organizer["problems"] == ["entering expert scores needs the role expert"]
+    assert as_organizer["problems"] == [
+        {"path": "", "code": "forbidden", "message": "entering expert scores needs the role expert"}
+    ]
     wrong_item = await sheet(scoring, run_id, [{**scored(["UA"], 8)[0], "indicator": "answer_rate"}])
     assert wrong_item["problems"] == [
-        "scores[0] (UA, answer_rate): answer_rate is not an expert-scored indicator of this scheme"
-    ]
+        {"path": "scores[0].indicator", "code": "not_expert_scored",
+         "message": "UA, answer_rate: answer_rate is not an expert-scored indicator of this scheme"}
+    ]  # fmt: skip
     assert await drain() == 0  # nothing was stored, nothing queued
     after = await read(scoring, run_id)
     assert after["expertScoresNotInRevision"] == 0 and after["currentRevision"] == 1
@@ -206,7 +210,7 @@ async def test_a_single_score_waits_for_the_next_revision(scoring, drain, scheme
     assert await drain() == 0  # no revision per score
     waiting = await read(scoring, run_id)
     assert waiting["expertScoresNotInRevision"] == 1 and "UC" in waiting["awaitingExpertScores"][0]["unitIds"]
-    recompute = 'mutation($id: ID!) { recomputeRun(runId: $id, reason: "专家评分") { problems } }'
+    recompute = 'mutation($id: ID!) { recomputeRun(runId: $id, reason: "专家评分") { problems { message } } }'
     assert data_of(await gql(scoring, recompute, {"id": run_id}, headers=ORGANIZER))["recomputeRun"]["problems"] == []
     assert await drain() == 1
     done = await read(scoring, run_id)
@@ -224,5 +228,6 @@ async def test_final_results_refuse_sheets(scoring, drain, schemes, scoring_app)
             {"id": run_id},
         )
     refused = await sheet(scoring, run_id, scored(["UA"], 8))
-    assert refused["problems"] == ["the run's results are final"] and refused["accepted"] == 0
+    assert refused["problems"] == [{"path": "runId", "code": "results_final", "message": "the run's results are final"}]
+    assert refused["accepted"] == 0
     assert await drain() == 0

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from tests.scoring.example import example_scheme
 from tests.scoring.test_runs import ORGANIZER, finished_run, results_by_unit
-from tests.support import auth, data_of, gql
+from tests.support import auth, data_of, gql, problem
 
 UNIT_UB = auth("UB", "unit")
 OTHER_CITY = auth("GD-SZ", "organizer")
 PROVINCE = auth("GD", "viewer")
-PUBLISH = "mutation($id: ID!) { publishRun(runId: $id) { problems run { publishedAt appealWindowClosesAt } } }"
+PUBLISH = "mutation($id: ID!) { publishRun(runId: $id) { problems { path code message } run { publishedAt appealWindowClosesAt } } }"
 MINE = """
 query($id: ID!) { run(id: $id) { id summary { units total { mean max } indicators { indicator applicableUnits } }
   results { edges { node { unitId total rank indicators { indicator score explanation { zh en } } } } }
@@ -51,11 +51,15 @@ async def test_public_rankings_show_peers_details_to_the_cohort(scoring, drain, 
 async def test_publishing_is_for_the_organizer_side_and_only_once(scoring, drain):
     run = await finished_run(scoring, drain)
     assert (await publish(scoring, run["id"], auth("GD-GZ", "viewer")))["problems"] == [
-        "publishing needs the role organizer or admin"
+        problem("", "forbidden", "publishing needs the role organizer or admin")
     ]
-    assert (await publish(scoring, run["id"], OTHER_CITY))["problems"] == ["run not found"]
+    assert (await publish(scoring, run["id"], OTHER_CITY))["problems"] == [
+        problem("runId", "not_found", "run not found")
+    ]
     await publish(scoring, run["id"])
-    assert (await publish(scoring, run["id"]))["problems"] == ["the run is already published"]
+    assert (await publish(scoring, run["id"]))["problems"] == [
+        problem("runId", "already_published", "the run is already published")
+    ]
 
 
 async def test_entities_outside_scope_look_exactly_like_missing_ones(scoring, drain):

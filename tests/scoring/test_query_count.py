@@ -8,7 +8,7 @@ from tests.scoring.example import example_scheme
 from tests.scoring.test_runs import ORGANIZER
 from tests.support import data_of, gql
 
-START = "mutation($input: StartRunInput!) { startRun(input: $input) { problems run { id } } }"
+START = "mutation($input: StartRunInput!) { startRun(input: $input) { problems { path code message } run { id } } }"
 RESULTS = "query($id: ID!) { run(id: $id) { results { edges { node { id unitId } } } } }"
 DETAIL = """query($id: ID!) { unitResult(id: $id) { total rank grade { code } dimensions { dimension score }
   run { id status } indicators { indicator score reference { value setBy } measures { code value } explanation { zh en } } } }"""

@@ -166,7 +166,7 @@ def test_bad_reference_parameters_are_refused_by_scoring_too():
         parse_scheme(scheme(item(RESOLUTION, {"policy": "best_in_cohort", "min_sample": 100})))
 
 
-START = "mutation($input: StartRunInput!) { startRun(input: $input) { problems run { id } } }"
+START = "mutation($input: StartRunInput!) { startRun(input: $input) { problems { path code message } run { id } } }"
 REFERENCES = """query($id: ID!) { run(id: $id) { status error
   summary { indicators { indicator reference { value setBy percentile qualifyingUnits minSample { measure count } } } }
   results { edges { node { unitId indicators { indicator score reference { value policy setBy percentile

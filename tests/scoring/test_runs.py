@@ -7,12 +7,12 @@ from services.scoring import worker
 from services.scoring.inputs import evaluate
 from services.scoring.models import RunRevision
 from tests.scoring.example import SCHEME_ID, example_scheme
-from tests.support import auth, data_of, gql
+from tests.support import auth, data_of, gql, problem
 
 ORGANIZER = auth("GD-GZ", "organizer")
 START = """
 mutation($input: StartRunInput!) { startRun(input: $input) {
-  existing problems run { id status progress currentRevision period { label startDate endDate } cohort } } }
+  existing problems { path code message } run { id status progress currentRevision period { label startDate endDate } cohort } } }
 """
 RUN = """
 query($id: ID!) { run(id: $id) { id status progress error currentRevision scheme { id }
@@ -98,19 +98,59 @@ async def test_a_failing_fetch_fails_the_run_with_the_reason(scoring, drain, mea
 
 async def test_refusals_are_listed_as_problems(scoring, schemes):
     unit = await start(scoring, auth("UA", "unit"))
-    assert unit["run"] is None and unit["problems"] == ["starting a run needs the role organizer or admin"]
+    assert unit["run"] is None
+    assert unit["problems"] == [problem("", "forbidden", "starting a run needs the role organizer or admin")]
     other_city = await start(scoring, auth("GD-SZ", "organizer"))
-    assert "the scheme's organizer GD-GZ is outside your scope" in other_city["problems"]
+    outside = problem("input.schemeId", "outside_scope", "the scheme's organizer GD-GZ is outside your scope")
+    assert outside in other_city["problems"]
+    # Every cohort unit outside the caller's subtree is named too, with its own problem.
+    assert [p["code"] for p in other_city["problems"]] == ["outside_scope"] + ["unknown_unit"] * 4
     schemes.add(example_scheme(id="draft-1", organizer="GD-GZ", status="draft"))
     draft = await start(scoring, schemeId="draft-1")
-    assert any("published" in p for p in draft["problems"])
+    assert [(p["path"], p["code"]) for p in draft["problems"]] == [("input.schemeId", "not_published")]
     unknown = await start(scoring, schemeId="nope")
-    assert unknown["problems"] == ["scheme nope version 1 is unknown or outside your scope"]
+    assert unknown["problems"] == [
+        problem("input.schemeId", "not_found", "scheme nope version 1 is unknown or outside your scope")
+    ]
     schemes.add(example_scheme(id="special-1", organizer="GD-GZ", kind="special"))
     short = await start(scoring, schemeId="special-1")
-    assert "a special evaluation needs at least 3 months of data" in short["problems"]
+    assert short["problems"] == [
+        problem("input.period", "period_too_short", "a special evaluation needs at least 3 months of data")
+    ]
     bad_period = await start(scoring, period="2025-13")
-    assert bad_period["problems"] == ["'2025-13' is not a month (expected e.g. 2025-03, 2025-Q1 or 2025)"]
+    assert bad_period["problems"] == [
+        problem("input.period", "invalid_period", "'2025-13' is not a month (expected e.g. 2025-03, 2025-Q1 or 2025)")
+    ]
+    by_quarter = await start(scoring, periodKind="QUARTER", period="2025-Q1")
+    assert by_quarter["problems"] == [
+        problem("input.periodKind", "period_mismatch", "the scheme evaluates by month, not by quarter")
+    ]
+    no_end = await start(scoring, periodKind="CUSTOM", period=None, startDate="2025-03-01")
+    assert [(p["path"], p["code"]) for p in no_end["problems"]] == [("input.endDate", "invalid_period")]
+
+
+async def test_the_scheme_is_named_by_its_id_or_by_the_key_of_its_version(scoring):
+    """`schemeId` takes the bare scheme id with `schemeVersion`, or `<id>:<version>` (a SchemeVersion's `id`)."""
+    bare = await start(scoring)
+    assert bare["problems"] == [] and bare["existing"] is False
+    keyed = await start(scoring, schemeId=f"{SCHEME_ID}:1", schemeVersion=None)
+    assert keyed["problems"] == [] and keyed["existing"] is True and keyed["run"]["id"] == bare["run"]["id"]
+    both = await start(scoring, schemeId=f"{SCHEME_ID}:1", schemeVersion=1)
+    assert both["problems"] == [] and both["run"]["id"] == bare["run"]["id"]
+    conflict = await start(scoring, schemeId=f"{SCHEME_ID}:2", schemeVersion=1)
+    assert conflict["run"] is None and conflict["problems"] == [
+        problem(
+            "input.schemeId",
+            "version_conflict",
+            "the id names version 2 but schemeVersion is 1: give the version once, or the same twice",
+        )
+    ]
+    missing = await start(scoring, schemeVersion=None)
+    assert [(p["path"], p["code"]) for p in missing["problems"]] == [("input.schemeVersion", "version_required")]
+    for malformed in (f"{SCHEME_ID}:one", f"{SCHEME_ID}:0", f"{SCHEME_ID}:1:2", "", "a b"):
+        refused = await start(scoring, schemeId=malformed, schemeVersion=None)
+        assert [(p["path"], p["code"]) for p in refused["problems"]] == [("input.schemeId", "invalid_id")], malformed
+        assert "`<scheme id>` or `<scheme id>:<version>`" in refused["problems"][0]["message"]
 
 
 async def test_a_run_is_reproducible_from_its_stored_inputs(scoring, drain, db):
@@ -127,9 +167,7 @@ async def test_a_run_is_reproducible_from_its_stored_inputs(scoring, drain, db):
     assert stored.inputs["measures"]["UB"]["calls.complaints"] == 3.0  # the measures it used are kept
 
 
-RECOMPUTE = (
-    "mutation($id: ID!, $reason: String!) { recomputeRun(runId: $id, reason: $reason) { problems run { status } } }"
-)
+RECOMPUTE = "mutation($id: ID!, $reason: String!) { recomputeRun(runId: $id, reason: $reason) { problems { path code message } run { status } } }"
 DIFF = (
     "query($id: ID!) { run(id: $id) { diff(fromRevision: 1, toRevision: 2) { unitId indicator field before after } } }"
 )
@@ -172,7 +210,7 @@ async def test_a_finished_run_refuses_a_second_recompute_while_queued(scoring, d
     run = await finished_run(scoring, drain)
     await gql(scoring, RECOMPUTE, {"id": run["id"], "reason": "one"}, headers=ORGANIZER)
     second = data_of(await gql(scoring, RECOMPUTE, {"id": run["id"], "reason": "two"}, headers=ORGANIZER))
-    assert second["recomputeRun"]["problems"] == ["the run is still queued"]
+    assert second["recomputeRun"]["problems"] == [problem("runId", "not_finished", "the run is still queued")]
 
 
 async def test_a_job_whose_worker_died_is_taken_again(scoring, scoring_app, drain, db):
@@ -197,7 +235,9 @@ async def test_a_custom_period_must_last_the_schemes_minimum_in_whole_months(sco
     short = await start(
         scoring, schemeId="special-c", periodKind="CUSTOM", period=None, startDate="2025-01-15", endDate="2025-03-14"
     )
-    assert short["problems"] == ["a special evaluation needs at least 3 months of data"]
+    assert short["problems"] == [
+        problem("input.endDate", "period_too_short", "a special evaluation needs at least 3 months of data")
+    ]
     enough = await start(
         scoring, schemeId="special-c", periodKind="CUSTOM", period=None, startDate="2025-01-15", endDate="2025-04-14"
     )
@@ -213,3 +253,22 @@ async def test_the_stale_timeout_is_configurable(scoring, scoring_app, monkeypat
     monkeypatch.setattr(get_settings(), "scoring_job_stale_seconds", 0.0)
     assert worker.stale_after().total_seconds() == 0
     assert await worker.claim_job(scoring_app.state.database) is not None  # taken again at once
+
+
+async def test_each_indicator_score_points_to_the_catalog_version_it_was_scored_by(scoring, drain, schemes):
+    """`IndicatorScore.definition` is the indicators service's `IndicatorVersion` entity (key `code version`):
+    scoring answers the key, the gateway the rest."""
+    document = example_scheme(organizer="GD-GZ")
+    document["items"][1]["indicator"]["version"] = 3  # the scheme pinned a later version of one indicator
+    schemes.add(document)
+    run = await finished_run(scoring, drain)
+    query = """query($id: ID!) { run(id: $id) { results(first: 1) { edges { node {
+      indicators { indicator definition { __typename code version } } } } } } }"""
+    node = data_of(await gql(scoring, query, {"id": run["id"]}, headers=ORGANIZER))["run"]["results"]["edges"][0]
+    assert [(i["indicator"], i["definition"]) for i in node["node"]["indicators"]] == [
+        (code, {"__typename": "IndicatorVersion", "code": code, "version": version})
+        for code, version in [
+            ("answer_rate", 1), ("average_answer_wait", 3), ("satisfaction_rate", 1), ("complaints", 1),
+            ("average_handle_time", 1),
+        ]
+    ]  # fmt: skip

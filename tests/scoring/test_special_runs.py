@@ -10,7 +10,7 @@ from tests.scoring.example import SCHEME_ID, example_scheme
 from tests.scoring.test_runs import ORGANIZER, results_by_unit
 from tests.support import data_of, gql
 
-START = "mutation($input: StartRunInput!) { startRun(input: $input) { problems run { id } } }"
+START = "mutation($input: StartRunInput!) { startRun(input: $input) { problems { path code message } run { id } } }"
 SERIES = """query($id: ID!) { run(id: $id) { status error results { edges { node { unitId
   indicators { indicator value series { month value } trend { direction slope } reference { value policy periods } } } } } } }"""
 

@@ -17,7 +17,7 @@ from tests.scoring.example import MEASURES, example_scheme
 from tests.scoring.fakes import FakeMeasures, FakeSchemes, RoutingTransport
 from tests.support import TEST_SECRET, auth, data_of, gql
 
-START = "mutation($input: StartRunInput!) { startRun(input: $input) { problems run { id } } }"
+START = "mutation($input: StartRunInput!) { startRun(input: $input) { problems { path code message } run { id } } }"
 STATUS = "query($id: ID!) { run(id: $id) { status currentRevision } }"
 ORGANIZER = auth("GD-GZ", "organizer")
 
