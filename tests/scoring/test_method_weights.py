@@ -69,6 +69,8 @@ def test_ahp_weighs_the_judged_indicators_in_scheme_order():
         ("ahp", (["answer_rate", "answer_rate"], [[1, 1], [1, 1]]), "appears twice"),
         ("ahp", (["answer_rate", "complaints"], [[1]]), "1 rows for 2 indicators"),
         ("ahp", (["answer_rate", "complaints"], [[1, 3], [3, 1]]), "reciprocal"),
+        ("ahp", (["answer_rate", "complaints"], [[1, 2], [0.5]]), "square"),
+        ("ahp", ([], []), "square with at least two"),
         ("median", None, "unknown method 'median'"),
     ],
 )
