@@ -10,14 +10,16 @@ The method, exactly:
 2. **Factor level**: indicator j of a unit enters as xⱼ = T · scoreⱼ / pointsⱼ — its score as a share
    of its points, on the total's scale. Scores, not values: a score already carries the indicator's
    direction, reference and rule, and the bands are drawn on scores. With the scheme's points as
-   weights, Σⱼ wⱼxⱼ is the unit's total (under the rescale N/A policy).
+   weights, Σⱼ wⱼxⱼ is the unit's total (under the rescale N/A policy, up to rounding).
 3. **Membership** (trapezoidal functions that add up to 1): at each inner boundary tₖ (k = 1…K − 1) a
    linear transition of half-width δₖ = min(wₖ₋₁, wₖ) / 2, wₖ the band widths, so neighbouring
    transitions never overlap. Fₖ(x) = clip((x − tₖ + δₖ) / 2δₖ, 0, 1) is the degree to which x has
    reached band k (a step at tₖ when δₖ = 0), F₀ = 1, F_K = 0, and the membership in band k is
-   rₖ(x) = Fₖ(x) − Fₖ₊₁(x): 1 inside the band's core, ½ and ½ exactly at a boundary, between 0 and 1
-   in a transition, each row summing to 1. Band k's trapezoid has the corners
-   (tₖ − δₖ, tₖ + δₖ, tₖ₊₁ − δₖ₊₁, tₖ₊₁ + δₖ₊₁), with δ₀ = δ_K = 0.
+   rₖ(x) = Fₖ(x) − Fₖ₊₁(x): 1 inside the band's core, ½ and ½ exactly at a boundary (with a
+   transition), between 0 and 1 in a transition, each row summing to 1. Band k's trapezoid has the
+   corners (tₖ − δₖ, tₖ + δₖ, tₖ₊₁ − δₖ₊₁, tₖ₊₁ + δₖ₊₁), with δ₀ = δ_K = 0: centred on the band, its
+   flat top the band's core and its half-membership points the band's edges — so the grade of largest
+   membership of a single x is x's own band, and the fuzziness lies only near the boundaries.
 4. **Weights** W: the chosen method's, restricted to the unit's applicable indicators and renormalised
    to add up to 1 (N/A indicators are left out).
 5. **Composite** B = W ∘ R with the weighted-average operator M(·,⊕): bₖ = min(1, Σⱼ wⱼ·rⱼₖ) — the
@@ -90,7 +92,9 @@ class Level:
 
 def levels_of(bands: Sequence[GradeBand], full_scale: float) -> tuple[Level, ...]:
     """The evaluation set from the scheme's grade bands (best first, as the scheme lists them)."""
-    ascending = sorted(bands, key=lambda b: b.min)
+    # The scheme's order (highest minimum first; equal minima as listed) turned round, so that of two bands
+    # with the same minimum the one a total earns (the first listed) is the one with a width.
+    ascending = list(reversed(sorted(bands, key=lambda b: -b.min)))
     edges = [0.0] + [min(max(b.min, 0.0), full_scale) for b in ascending[1:]] + [float(full_scale)]
     widths = [edges[k + 1] - edges[k] for k in range(len(ascending))]
     delta = [0.0] + [min(widths[k - 1], widths[k]) / 2 for k in range(1, len(ascending))] + [0.0]

@@ -15,6 +15,7 @@ from services.scoring.fuzzy import (
     explain_method,
     explain_unit,
     levels_of,
+    maximum_membership,
     memberships,
 )
 from services.scoring.scheme import GradeBand, parse_scheme
@@ -57,7 +58,9 @@ def test_four_bands_and_a_band_that_cannot_be_reached():
         [0, 0, 0.25, 0.75]
     )
     # Two bands with the same minimum: the lower one has no width and no membership anywhere; the other is a step.
+    # As for totals, the first listed of the two is the one earned from 90 on.
     same = levels_of([GradeBand("top", "优", 90), GradeBand("dup", "重", 90), GradeBand("low", "差", 0)], 100)
+    assert [(lv.code, lv.lower, lv.upper) for lv in same] == [("top", 90, 100), ("dup", 90, 90), ("low", 0, 90)]
     assert [memberships(x, same) for x in (89.9, 90, 100)] == [[0, 0, 1], [1, 0, 0], [1, 0, 0]]
 
 
@@ -115,6 +118,19 @@ def test_units_without_a_fuzzy_result_say_why():
     assert zero.reason == "zero_weight" and zero.score is None
     assert "总分未给出" in explain_unit(withheld, "points", LEVELS)["zh"]
     assert "weighs 0" in explain_unit(zero, "points", LEVELS)["en"]
+
+
+def test_the_largest_membership_of_a_single_level_is_its_crisp_band():
+    # The trapezoids cross ½ at the band edges, and a tie goes to the higher grade: one indicator alone
+    # gets the grade a total of the same figure gets (engine: the first band whose minimum it reaches).
+    rng = random.Random(2025)
+    for _ in range(200):
+        bands = _random_bands(rng)
+        levels = levels_of(bands, 100)
+        for x in [rng.uniform(0, 100) for _ in range(20)] + [b.min for b in bands]:
+            crisp = next(b for b in sorted(bands, key=lambda b: -b.min) if x >= b.min)
+            degrees = memberships(x, levels)
+            assert levels[maximum_membership(degrees)[0]].code == crisp.code, (x, bands, degrees)
 
 
 def _random_bands(rng: random.Random):
