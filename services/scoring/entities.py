@@ -11,7 +11,7 @@ from strawberry.federation.schema_directives import Key, ListSize
 
 from hotline.kit.graphql import RequestContext
 from hotline.kit.pagination import check_page_size, decode_cursor, encode_cursor
-from services.scoring import experts, repository, sources
+from services.scoring import experts, fuzzy_view, repository, sources
 from services.scoring.explain import explain_withheld
 from services.scoring.models import EvaluationRun as RunRow
 from services.scoring.models import UnitResult as ResultRow
@@ -435,6 +435,18 @@ class EvaluationRun:
             )
             for r in rows
         ]
+
+    @strawberry.field(
+        description="Fuzzy comprehensive evaluation (模糊综合评价) of the current revision's results with the "
+        "chosen weights: one entry per unit whose result the caller may see."
+    )
+    async def fuzzy_evaluation(
+        self,
+        info: Info,
+        method: described(fuzzy_view.WeightMethodEnum, "How the indicator weights are set."),
+        ahp: described(fuzzy_view.AhpJudgementsInput | None, "Method AHP: the indicators and their judgements.") = None,
+    ) -> fuzzy_view.FuzzyEvaluation:
+        return await fuzzy_view.fuzzy_evaluation(info, self._row, method, ahp)
 
     @strawberry.field(description="What changed between two revisions, for the results the caller may see.")
     async def diff(

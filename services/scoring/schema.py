@@ -128,7 +128,7 @@ class ResultChanges:
 
 @strawberry.type(description="Suggested weights for a scheme's indicators, or why none could be given.")
 class WeightSuggestion:
-    method: str = strawberry.field(description="`entropy`, `critic` or `ahp`.")
+    method: str = strawberry.field(description="`entropy`, `critic`, `pca` or `ahp`.")
     indicators: list[str] = strawberry.field(description="Indicator codes, in the order of the weights.")
     weights: list[float] = strawberry.field(description="Weights adding up to 1 (empty when refused).")
     consistency_ratio: float | None = strawberry.field(description="AHP: the consistency ratio (refused above 0.1).")
@@ -258,10 +258,11 @@ class Query:
         return [Alert.from_row(r) for r in rows]
 
     @strawberry.field(
-        description="Weights suggested from a run's indicator values: `entropy` or `critic` (organizer side)."
+        description="Weights suggested from a run's indicator values: `entropy`, `critic` or `pca` (principal "
+        "components, seed 001) (organizer side)."
     )
     async def suggested_weights(
-        self, info: Info, run_id: RunIdArg, method: described(str, "`entropy` or `critic`.")
+        self, info: Info, run_id: RunIdArg, method: described(str, "`entropy`, `critic` or `pca`.")
     ) -> WeightSuggestion:
         run = await _organizer_run(info, run_id)
         if run is None:

@@ -1,4 +1,4 @@
-"""Weight suggestions: entropy and CRITIC from a cohort's indicator values, AHP from pairwise judgements.
+"""Weight suggestions: entropy, CRITIC and PCA from a cohort's indicator values, AHP from pairwise judgements.
 
 Inputs are plain matrices (units × indicators, or indicators × indicators); outputs are weights that
 add up to 1, rounded to 6 places, in the order of the indicators given.
@@ -15,6 +15,8 @@ import numpy as np
 RANDOM_INDEX = {1: 0.0, 2: 0.0, 3: 0.58, 4: 0.90, 5: 1.12, 6: 1.24, 7: 1.32, 8: 1.41, 9: 1.45, 10: 1.49,
                 11: 1.51, 12: 1.48, 13: 1.56, 14: 1.57, 15: 1.59}  # fmt: skip
 MAX_CONSISTENCY_RATIO = 0.1
+# PCA keeps the fewest leading components that explain at least this share of the variance.
+PCA_CUMULATIVE_SHARE = 0.85
 
 
 class WeightError(ValueError):
@@ -32,6 +34,14 @@ class AhpResult:
     lambda_max: float
     consistency_index: float
     consistency_ratio: float
+
+
+@dataclass(frozen=True, slots=True)
+class PcaResult:
+    weights: list[float]
+    eigenvalues: list[float]  # of the correlation matrix, largest first
+    components: int  # how many leading components were kept
+    cumulative_share: float  # the share of the variance they explain
 
 
 def _normalised(matrix: Sequence[Sequence[float]], lower_better: Sequence[bool]) -> np.ndarray:
@@ -103,4 +113,50 @@ def ahp_weights(judgements: Sequence[Sequence[float]]) -> AhpResult:
         lambda_max=round(lambda_max, 6),
         consistency_index=round(ci, 6),
         consistency_ratio=round(cr, 6),
+    )
+
+
+def pca_weights(matrix: Sequence[Sequence[float]]) -> PcaResult:
+    """Principal-component weights (主成分分析法; seed 001: 模糊综合评价法结合主成分分析确定指标权重).
+
+    1. Standardise each indicator over the units: z = (x − mean) / sd (sd with n − 1). An indicator
+       that does not vary carries no information: it is left out and weighs 0.
+    2. R = ZᵀZ / (n − 1), the correlation matrix; its eigenvalues λ₁ ≥ … ≥ λₘ and unit eigenvectors uₖ
+       (``numpy.linalg.eigh``).
+    3. Keep the fewest leading components whose cumulative share Σλₖ / Σλ reaches 85 %.
+    4. Indicator j's coefficient in component k is its loading over √λₖ, i.e. uⱼₖ; its coefficient in
+       the composite is cⱼ = Σₖ (λₖ / Σ_kept λ) · |uⱼₖ| — the kept components weighted by the variance
+       they explain. The magnitude is taken because an eigenvector's sign is arbitrary (so an
+       indicator's direction, which only flips the sign of its column, does not matter either).
+    5. wⱼ = cⱼ / Σ c.
+    """
+    x = np.asarray(matrix, dtype=float)
+    if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 1:
+        raise WeightError("need at least two units and one indicator", "insufficient_data")
+    if not np.isfinite(x).all():
+        raise WeightError("the indicator values must be finite numbers", "insufficient_data")
+    n = x.shape[0]
+    mean, sd = x.mean(axis=0), x.std(axis=0, ddof=1)
+    varying = sd > 1e-12 * np.maximum(1.0, np.abs(mean))
+    if not varying.any():
+        raise WeightError(
+            "no indicator varies across the units: principal components have no variance to explain",
+            "insufficient_data",
+        )
+    z = (x[:, varying] - mean[varying]) / sd[varying]
+    correlation = z.T @ z / (n - 1)
+    eigenvalues, eigenvectors = np.linalg.eigh(correlation)
+    order = np.argsort(-eigenvalues, kind="stable")
+    lam = np.clip(eigenvalues[order], 0.0, None)  # rounding can leave a zero eigenvalue slightly negative
+    vectors = eigenvectors[:, order]
+    cumulative = np.cumsum(lam) / lam.sum()
+    kept = int(np.argmax(cumulative >= PCA_CUMULATIVE_SHARE - 1e-12)) + 1
+    coefficients = np.abs(vectors[:, :kept]) @ (lam[:kept] / lam[:kept].sum())
+    raw = np.zeros(x.shape[1])
+    raw[varying] = coefficients
+    return PcaResult(
+        weights=_finish(raw),
+        eigenvalues=[round(float(v), 6) for v in lam],
+        components=kept,
+        cumulative_share=round(float(cumulative[kept - 1]), 6),
     )

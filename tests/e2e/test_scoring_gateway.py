@@ -15,10 +15,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from hotline.kit.db import Database
+from services.scoring.fuzzy import evaluate_cohort
 from services.scoring.inputs import evaluate
 from services.scoring.models import EvaluationRun
 from services.scoring.store import store_revision
 from tests.scoring.example import MEASURES, example_scheme
+from tests.scoring.test_fuzzy import engine_details
 from tests.support import auth, data_of, gql
 
 UNITS = {"UA": "GZ-HOUSING", "UB": "GZ-TRANSPORT", "UC": "GZ-WATER", "UD": "GZ-TIANHE"}
@@ -150,3 +152,38 @@ async def test_a_score_the_catalog_does_not_know_loses_only_its_definition(gatew
         ("run", "results", "edges", 0, "node", "indicators", 2),
         ("run", "results", "edges", 0, "node", "indicators", 3),
     }
+
+
+FUZZY = """
+query($id: ID!) { run(id: $id) { fuzzyEvaluation(method: PCA) { method revision problems { message }
+  weights { indicator weight } principalComponents { components cumulativeShare }
+  units { unitId total composite grade { code nameZh } score membership { indicator memberships } explanation { zh en } } } } }
+"""
+
+
+async def test_the_fuzzy_evaluation_through_the_gateway_in_scope(gateway, published_run):
+    city = data_of(await gql(gateway, FUZZY, {"id": published_run}, headers=auth("GD-GZ", "organizer")))
+    evaluation = city["run"]["fuzzyEvaluation"]
+    assert evaluation["problems"] == [] and evaluation["method"] == "PCA" and evaluation["revision"] == 1
+    assert [u["unitId"] for u in evaluation["units"]] == sorted(UNITS.values())
+    assert abs(sum(w["weight"] for w in evaluation["weights"]) - 1) < 1e-5
+    assert evaluation["principalComponents"]["cumulativeShare"] >= 0.85
+    # The same figures as the pure evaluation of the same inputs (tests/scoring/test_fuzzy.py), here read
+    # back from the stored revision through the gateway. GZ-WATER plays UC.
+    scheme, details = engine_details({UNITS[u]: m for u, m in MEASURES.items()}, organizer="GD-GZ")
+    expected = {u.unit: u for u in evaluate_cohort(scheme, details, "pca").units}["GZ-WATER"]
+    water = next(u for u in evaluation["units"] if u["unitId"] == "GZ-WATER")
+    assert water["composite"] == list(expected.composite) and water["score"] == expected.score
+    assert water["grade"]["code"] == expected.grade.code and water["total"] == 80.95
+    assert [r["indicator"] for r in water["membership"]] == [r.factor.indicator for r in expected.rows]
+    assert "主成分分析法" in water["explanation"]["zh"] and "B = W·R" in water["explanation"]["en"]
+    # The unit itself: its own row only (rankings are not public in this scheme), the same weights.
+    own = data_of(await gql(gateway, FUZZY, {"id": published_run}, headers=auth("GZ-WATER", "unit")))
+    mine = own["run"]["fuzzyEvaluation"]
+    assert [u["unitId"] for u in mine["units"]] == ["GZ-WATER"] and mine["units"][0] == water
+    assert mine["weights"] == evaluation["weights"]
+    # The province above sees all of it; a sibling city sees nothing — not even the run.
+    province = data_of(await gql(gateway, FUZZY, {"id": published_run}, headers=auth("GD", "viewer")))
+    assert len(province["run"]["fuzzyEvaluation"]["units"]) == 4
+    sibling = data_of(await gql(gateway, FUZZY, {"id": published_run}, headers=auth("GD-SZ", "organizer")))
+    assert sibling == {"run": None}
