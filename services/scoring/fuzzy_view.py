@@ -127,7 +127,9 @@ class FuzzyUnitEvaluation:
     reason: str | None = strawberry.field(
         description="Why there is no fuzzy result: `total_withheld`, `no_applicable_indicator` or `zero_weight`."
     )
-    explanation: FuzzyExplanation = strawberry.field(description="Weights, membership matrix, B, grade and score, in words.")
+    explanation: FuzzyExplanation = strawberry.field(
+        description="Weights, membership matrix, B, grade and score, in words."
+    )
 
     @classmethod
     def of(cls, result: UnitFuzzy, method: str, levels: tuple[Level, ...]) -> FuzzyUnitEvaluation:
