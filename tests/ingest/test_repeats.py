@@ -4,6 +4,7 @@ bank call log, against a count made here in plain Python."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections import defaultdict
@@ -315,3 +316,55 @@ async def test_a_month_built_whole_judges_its_calls_and_moves_the_next_months(co
         expected_days[at.date()] += expected[rid]
     assert {d: v for d, v in by_day.items() if v} == {d: v for d, v in expected_days.items() if v}
     assert reports[1]["repeatCallers"]["computed"] == 300
+
+
+async def test_the_migration_judges_calls_stored_before_it_as_a_load_does(fresh_database):
+    """Calls and orders stored before ``ingest_0009``: taken back to ``ingest_0007`` (no look-back, ``calls.repeat``
+    recounted from the sources' flags, no order measures), then upgraded — the verdicts and the daily measures are
+    those the load had made."""
+    from hotline.cli.stack import SERVICES
+    from hotline.kit import migrations
+
+    url = await fresh_database("hotline_repeats_migration")
+    await load_demo_units(url)
+    calls = [call(f"c{i}", f"h{i % 7}", f"2025-{1 + i % 3:02d}-{1 + (i * 5) % 28:02d} {i % 24:02d}:00:00",
+                  unit=("GZ-T1-A001", "SZ-T1-A001", "GZ-T2")[i % 3]) for i in range(120)]  # fmt: skip
+    orders = [{"record_id": f"o{i}", "unit_id": "GD-GZ", "received_at": f"2025-01-{1 + i % 28:02d} 09:00",
+               "channel": "phone", "handling_unit_id": "GZ-HOUSING", "due_at": "2025-02-01 09:00" if i % 3 else "",
+               "closed_at": f"2025-01-{1 + i % 28:02d} 18:00" if i % 2 else "2025-02-05 09:00"} for i in range(40)]  # fmt: skip
+    query = ('SELECT unit_id, day, "calls.repeat", "orders.with_due", "orders.closed_late" FROM ingest.daily_measure '
+             "ORDER BY 1, 2")  # fmt: skip
+
+    async def state():
+        database = Database.from_url(url)
+        try:
+            async with database.session() as session:
+                columns = (await session.execute(text(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = 'ingest' "
+                    "AND table_name = 'raw_call' AND column_name = 'repeat_lookback'"))).all()  # fmt: skip
+                verdict = "repeat_lookback" if columns else "NULL"
+                raw = (await session.execute(text(f"SELECT record_id, {verdict} FROM ingest.raw_call"))).all()
+                return dict(raw), [tuple(r) for r in (await session.execute(text(query))).all()]
+        finally:
+            await database.dispose()
+
+    database = Database.from_url(url)
+    try:
+        for kind, rows in (("call", calls), ("work_order", orders)):
+            sub = Submission(kind=kind, source="acd", filename="rows.csv")
+            report = await submit(database, DEMO_ADMIN, sub, binary=io.BytesIO(to_csv(rows).encode()))
+            assert report["counts"]["new"] == len(rows), report
+    finally:
+        await database.dispose()
+    loaded = await state()
+    assert sum(loaded[0].values()) > 10 and sum(r[2] for r in loaded[1]) > 10 and sum(r[3] for r in loaded[1]) > 10
+    ingest_dir = next(s for s in SERVICES if s.name == "ingest").service_dir
+    await asyncio.to_thread(migrations.downgrade, ingest_dir, url, "ingest_0007")
+    database = Database.from_url(url)
+    try:
+        async with database.session() as session:
+            assert await session.scalar(text('SELECT sum("calls.repeat") FROM ingest.daily_measure')) == 0
+    finally:
+        await database.dispose()
+    await asyncio.to_thread(migrations.upgrade, ingest_dir, url)
+    assert await state() == loaded
