@@ -27,9 +27,10 @@ before (a re-send of the calls concerned does not either, being duplicates; with
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 WINDOW = "interval '168 hours'"
+LOOK_BACK = timedelta(hours=168)
 BODY_KINDS = ("province_body", "city_body")
 CHANGES = "repeat_change"  # calls removed from the stored set: (caller_hash, started_at)
 JUDGED = "repeat_judged"  # the verdicts that move
@@ -94,9 +95,10 @@ def judge_sql(current: str | None, previous: str, stored_filter: str, days: tupl
     if current is not None:
         changed += f" UNION ALL SELECT caller_hash, started_at FROM {current} WHERE caller_hash IS NOT NULL"
         candidates.append(
-            f"""SELECT true AS current, c.batch_id, c.row_no, c.source, c.record_id, c.day, c.unit_id,
-           {previous} AS previous, c.caller_hash, b.body_id, c.started_at, {qualifying(a="c")} AS qualifying,
-           c.repeat_caller IS NULL AS target
+            # the current calls are known by their row (batch, row number): the sort carries no more of them
+            f"""SELECT true AS current, c.batch_id, c.row_no, NULL::text AS source, NULL::text AS record_id,
+           NULL::date AS day, NULL::text AS unit_id, {previous} AS previous, c.caller_hash, b.body_id, c.started_at,
+           {qualifying(a="c")} AS qualifying, c.repeat_caller IS NULL AS target
     FROM {current} c JOIN {BODIES} b ON b.unit_id = c.unit_id
     WHERE c.caller_hash IS NOT NULL"""
         )
@@ -121,35 +123,50 @@ span AS (  -- per caller: the calls a change may move lie in [first_at, last_at]
 candidate AS (
     {union_all}
 ),
-judged AS (
+judged AS (  -- the caller's latest earlier call to the body (at least a microsecond before) within 168 hours
     SELECT current, batch_id, row_no, source, record_id, day, unit_id, previous, target,
-           qualifying AND count(*) FILTER (WHERE qualifying) OVER (
+           qualifying AND coalesce(max(started_at) FILTER (WHERE qualifying) OVER (
                PARTITION BY caller_hash COLLATE "C", body_id ORDER BY started_at
-               RANGE BETWEEN {WINDOW} PRECEDING AND interval '1 microsecond' PRECEDING) > 0 AS repeat
+               RANGE BETWEEN UNBOUNDED PRECEDING AND interval '1 microsecond' PRECEDING
+           ) >= started_at - {WINDOW}, false) AS repeat
     FROM candidate
 )
 SELECT current, batch_id, row_no, source, record_id, day, unit_id, previous, repeat
 FROM judged WHERE target AND repeat IS DISTINCT FROM previous"""
 
 
-async def judge(apg, *, current: str | None = None, previous: str = "NULL::boolean", stored_filter: str = "true"):
-    """Fill ``JUDGED`` (see ``judge_sql``) on ``apg``; ``False`` when nothing changed that has a caller hash."""
+async def judge(
+    apg,
+    *,
+    current: str | None = None,
+    previous: str = "NULL::boolean",
+    stored_filter: str = "true",
+    current_times: tuple | None = None,
+) -> bool:
+    """Fill ``JUDGED`` (see ``judge_sql``) on ``apg``; ``False`` when nothing changed that has a caller hash.
+    ``current_times``: the first and last time of the current calls with a caller hash, if counted already."""
     await apg.execute(CHANGES_DDL)
-    union = f"SELECT started_at FROM {CHANGES}"
+    times = [t for t in await apg.fetchrow(f"SELECT min(started_at), max(started_at) FROM {CHANGES}") if t]
     if current is not None:
-        union += f" UNION ALL SELECT started_at FROM {current} WHERE caller_hash IS NOT NULL"
-    # the days holding every stored call concerned: local days, whatever the zone (a day's slack each side)
-    bounds = await apg.fetchrow(
-        f"SELECT (min(started_at) - {WINDOW})::date - 2, (max(started_at) + {WINDOW})::date + 2 FROM ({union}) x"
-    )
+        if current_times is None:
+            current_times = tuple(
+                await apg.fetchrow(
+                    f"SELECT min(started_at), max(started_at) FROM {current} WHERE caller_hash IS NOT NULL"
+                )
+            )
+        times += [t for t in current_times if t]
     await apg.execute(f"DROP TABLE IF EXISTS {JUDGED}")
-    if bounds[0] is None:
+    if not times:
         return False
+    # the days holding every stored call concerned: local days, whatever the zone (two days' slack each side)
+    days = ((min(times) - LOOK_BACK).date() - timedelta(2), (max(times) + LOOK_BACK).date() + timedelta(2))
     await apg.execute(BODIES_SQL)
+    await apg.execute(f"ANALYZE {BODIES}")  # a few rows: without statistics the join would hash the calls instead
     # the window sorts the callers' calls: in memory rather than in many spilled runs (one statement)
     await apg.execute("SET LOCAL work_mem = '128MB'")
-    await apg.execute(judge_sql(current, previous, stored_filter, (bounds[0], bounds[1])))
+    await apg.execute(judge_sql(current, previous, stored_filter, days))
     await apg.execute("SET LOCAL work_mem TO DEFAULT")
+    await apg.execute(f"ANALYZE {JUDGED}")  # joined with the calls next: its size decides the plan
     return True
 
 
@@ -211,9 +228,12 @@ async def judge_stage(apg, stage: str) -> tuple[dict[str, int], bool]:
     and the stored calls around them; the stored ones that move are written. Returns the batch's report, and
     whether ``JUDGED`` holds the stage's verdicts (``stage_join``)."""
     counted = ", ".join(f"count(*) FILTER (WHERE {condition})" for _, condition in STAGE_COUNTS)
-    row = await apg.fetchrow(f"SELECT {counted} FROM {stage}")
+    times = (
+        "min(started_at) FILTER (WHERE caller_hash IS NOT NULL), max(started_at) FILTER (WHERE caller_hash IS NOT NULL)"
+    )
+    row = await apg.fetchrow(f"SELECT {counted}, {times} FROM {stage}")
     counts = {name: row[i] for i, (name, _) in enumerate(STAGE_COUNTS)}
-    if not await judge(apg, current=stage, previous=unjudged("c")):
+    if not await judge(apg, current=stage, previous=unjudged("c"), current_times=tuple(row[-2:])):
         return report(counts, 0, 0), False
     repeats = await apg.fetchval(f"SELECT count(*) FROM {JUDGED} WHERE current AND repeat")
     return report(counts, repeats, await apply_to_stored(apg)), True
