@@ -7,8 +7,9 @@ parses the one before), straight into one table shaped like the raw table's part
 from the record's time at the month's UTC offset, ``batch_id`` and ``row_no`` filled in by defaults: each
 half numbers its rows from its own sequence, so row numbers are the file's). That table is created and
 committed beforehand under a name of its own (``ingest.bulk_load_<kind>_<batch>``), and both halves are
-committed into it, but nobody reads it — it is not part of the raw table. Then the three connections share
-the rest (``_attach_if_clean``): indexes, checks, sums. If the table holds rows of one month only and passes
+committed into it, but nobody reads it — it is not part of the raw table. Calls are then judged for repeat callers
+(``repeats.judge_month``, half of the callers on each helper) before anything is summed, and the three connections
+share the rest (``_attach_if_clean``): indexes, checks, sums. If the table holds rows of one month only and passes
 every check, the load's transaction renames and attaches it as that month's partition. A month the raw table
 already holds, if it holds at most ``STORED_SHARE`` times the file's rows, is rebuilt the same way: its rows
 are copied as they are into the table before the indexes and sums, and the table takes the old partition's
@@ -441,9 +442,11 @@ async def _attach_if_clean(
         if was_stored:  # the month's stored rows as they are (their day: that of their own time zone)
             columns = ", ".join([*kind.field_names, *(name for name, _ in SYSTEM_COLUMNS), *kind.derived_columns])
             await one.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM ONLY ingest.{partition}")
-        # the look-back of the month's calls, before anything is summed; stored calls of the months around that move
-        # are written by the load's transaction once the month is attached
-        moves = await repeats.judge_month(one, table, other_months, feed.batch_id) if tracked else ([], 0)
+
+    async def judge(helper, part: int):
+        return await repeats.judge_month(helper, table, other_months, feed.batch_id, (part, 2))
+
+    async def take_stock():
         # statistics (after DROP EXPRESSION, which drops the column's): the checks' join and the sums (without
         # them, 40,000 groups are assumed and sorted on disk instead of hashing a few hundred)
         await one.execute(f"SET LOCAL default_statistics_target = 10; ANALYZE {table}")
@@ -453,9 +456,17 @@ async def _attach_if_clean(
             raw,
         )
         blocks = await one.fetchval("SELECT pg_relation_size($1::regclass) / current_setting('block_size')::int", table)
-        return indexes, blocks, moves
+        return indexes, blocks
 
-    indexes, blocks, (moves, moved_here) = await _helper_transaction(one, settle)
+    await _helper_transaction(one, settle)
+    moves, moved_here = [], 0
+    if tracked:  # the look-back of the month's calls, before anything is summed: half of the callers on each helper;
+        # the stored calls of the months around that move are written by the load's transaction once attached
+        for part_moves, part_moved in await asyncio.gather(
+            _helper_transaction(one, lambda: judge(one, 0)), _helper_transaction(other, lambda: judge(other, 1))
+        ):
+            moves, moved_here = moves + part_moves, moved_here + part_moved
+    indexes, blocks = await _helper_transaction(one, take_stock)
     sides = list(aggregation.rules_by_kind()[kind.name])
     # the sums' parts (side, first block, block after the last) not yet taken by a connection
     todo = collections.deque((side, *span) for side in sides for span in _block_ranges(blocks, SUM_PARTS))

@@ -16,10 +16,11 @@ withdrawal) — across batches and across months (raw calls are partitioned by m
 into late February). A stored call whose verdict moves is updated and its (unit, day) joins the keys the batch
 recomputes (``touched``), so its measures move with it, in the batch's transaction.
 
-Set-based: the callers' stored calls around the changed ones are found through each month partition's index on
-``(caller_hash, started_at)`` (migration ``ingest_0009``) — or by a hash join over the days concerned when the
-batch brings many callers — and one window over them, per caller and body in time order, gives every verdict.
-The verdicts that move are kept in ``repeat_judged``; the calls that do not move are not written.
+Set-based, no query per call: the stored calls of the days around the changed ones (the month partitions concerned,
+and within them each month's BRIN index on ``(day, batch_id)``) are joined by hash to the callers concerned, and
+one window over them, per caller and body in time order, gives every verdict. The verdicts that move are kept in
+``repeat_judged``; the calls that do not move are not written. (Why no index on the caller: migration
+``ingest_0009``.)
 
 The unit tree is read when a call is judged: a unit moved to another city later does not move verdicts made
 before (a re-send of the calls concerned does not either, being duplicates; withdrawing and re-sending does).
@@ -81,26 +82,32 @@ SELECT u.id AS unit_id,
 FROM ingest.unit u"""
 
 
-def judge_sql(current: str | None, previous: str, stored_filter: str, days: tuple[date, date]) -> str:
+def judge_sql(
+    current: str | None, previous: str, stored_filter: str, days: tuple[date, date], share: str = "true"
+) -> str:
     """The statement filling ``JUDGED`` with every call whose verdict moves.
 
     ``current``: a table of the batch's calls not in the raw table (a stage, a month's scratch table), all judged,
     ``previous`` (over alias ``c``) being their verdict so far; the stored calls matching ``stored_filter`` (alias
     ``r``) on the days ``days`` (which hold every stored call concerned) are judged when they fall in the 168 hours
-    after a change, and read as earlier calls before it. Changes: ``CHANGES`` and the current calls.
+    after a change, and read as earlier calls before it. Changes: ``CHANGES`` and the current calls. ``share``
+    (over alias ``{a}``): only the callers it holds (``judge_month`` shares the callers between two connections).
     """
     qualifying = _QUALIFYING.format
-    changed = f"SELECT caller_hash, started_at FROM {CHANGES}"
+    changed = f"SELECT caller_hash, started_at FROM {CHANGES} x WHERE {share.format(a='x')}"
     candidates = []
     if current is not None:
-        changed += f" UNION ALL SELECT caller_hash, started_at FROM {current} WHERE caller_hash IS NOT NULL"
+        changed += (
+            f" UNION ALL SELECT caller_hash, started_at FROM {current} x "
+            f"WHERE caller_hash IS NOT NULL AND {share.format(a='x')}"
+        )
         candidates.append(
             # the current calls are known by their row (batch, row number): the sort carries no more of them
             f"""SELECT true AS current, c.batch_id, c.row_no, NULL::text AS source, NULL::text AS record_id,
            NULL::date AS day, NULL::text AS unit_id, {previous} AS previous, c.caller_hash, b.body_id, c.started_at,
            {qualifying(a="c")} AS qualifying, c.repeat_caller IS NULL AS target
     FROM {current} c JOIN {BODIES} b ON b.unit_id = c.unit_id
-    WHERE c.caller_hash IS NOT NULL"""
+    WHERE c.caller_hash IS NOT NULL AND {share.format(a="c")}"""
         )
     low, high = days
     candidates.append(
@@ -108,7 +115,7 @@ def judge_sql(current: str | None, previous: str, stored_filter: str, days: tupl
            r.repeat_lookback AS previous, r.caller_hash, b.body_id, r.started_at, {qualifying(a="r")} AS qualifying,
            r.repeat_caller IS NULL AND r.started_at >= s.first_at AS target
     FROM span s
-    JOIN ingest.raw_call r ON r.caller_hash = s.caller_hash COLLATE "C"
+    JOIN ingest.raw_call r ON r.caller_hash = s.caller_hash
          AND r.started_at >= s.first_at - {WINDOW} AND r.started_at <= s.last_at
     JOIN {BODIES} b ON b.unit_id = r.unit_id
     WHERE r.caller_hash IS NOT NULL AND r.day BETWEEN '{low.isoformat()}' AND '{high.isoformat()}'
@@ -142,6 +149,7 @@ async def judge(
     previous: str = "NULL::boolean",
     stored_filter: str = "true",
     current_times: tuple | None = None,
+    share: str = "true",
 ) -> bool:
     """Fill ``JUDGED`` (see ``judge_sql``) on ``apg``; ``False`` when nothing changed that has a caller hash.
     ``current_times``: the first and last time of the current calls with a caller hash, if counted already."""
@@ -164,7 +172,7 @@ async def judge(
     await apg.execute(f"ANALYZE {BODIES}")  # a few rows: without statistics the join would hash the calls instead
     # the window sorts the callers' calls: in memory rather than in many spilled runs (one statement)
     await apg.execute("SET LOCAL work_mem = '128MB'")
-    await apg.execute(judge_sql(current, previous, stored_filter, days))
+    await apg.execute(judge_sql(current, previous, stored_filter, days, share))
     await apg.execute("SET LOCAL work_mem TO DEFAULT")
     await apg.execute(f"ANALYZE {JUDGED}")  # joined with the calls next: its size decides the plan
     return True
@@ -254,12 +262,17 @@ def report_from(row, other_calls_changed: int) -> dict[str, int]:
     return report(counts, row[f"repeat_{len(STAGE_COUNTS)}"], other_calls_changed)
 
 
-async def judge_month(helper, table: str, stored_filter: str, batch_id: int) -> tuple[list, int]:
+async def judge_month(
+    helper, table: str, stored_filter: str, batch_id: int, part: tuple[int, int] = (0, 1)
+) -> tuple[list, int]:
     """Judge every call of a month's scratch table (``newmonth``: the file's calls, and the month's stored calls
     copied there) and the stored calls of the months around it (``stored_filter``); write the scratch table's
-    moved verdicts. Returns the stored calls' moved verdicts (for ``apply_to_stored`` by the load's transaction)
-    and how many of the month's stored calls moved."""
-    if not await judge(helper, current=table, previous="c.repeat_lookback", stored_filter=stored_filter):
+    moved verdicts. ``part`` (i, n): only the callers of the i-th of n shares (one per connection). Returns the
+    stored calls' moved verdicts (for ``apply_to_stored`` by the load's transaction) and how many of the month's
+    stored calls moved."""
+    index, parts = part
+    share = f"(hashtext({{a}}.caller_hash) & 2147483647) % {int(parts)} = {int(index)}" if parts > 1 else "true"
+    if not await judge(helper, current=table, previous="c.repeat_lookback", stored_filter=stored_filter, share=share):
         return [], 0
     moved_here = await helper.fetchval(
         f"""WITH m AS (UPDATE {table} s SET repeat_lookback = j.repeat FROM {JUDGED} j

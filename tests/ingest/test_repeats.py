@@ -79,9 +79,11 @@ async def test_the_look_back_reaches_into_the_previous_month_168_hours_to_the_se
         call("mar-a", "h1", "2025-03-05 10:00:00"),  # exactly 168 h after: a repeat
         call("mar-b", "h2", "2025-03-05 10:00:01"),  # one second more: not
         call("mar-c", "h3", "2025-03-02 08:00:00"),  # two days into March, looking back into February
+        call("mar-d", "h4", "2025-03-03 08:00:00"),  # two calls at the same instant: neither is before the other
+        call("mar-e", "h4", "2025-03-03 08:00:00", unit="GZ-T1-A002"),
     ])  # fmt: skip
     got = await verdicts(db)
-    assert (got["mar-a"], got["mar-b"], got["mar-c"]) == (True, False, True)
+    assert (got["mar-a"], got["mar-b"], got["mar-c"], got["mar-d"], got["mar-e"]) == (True, False, True, False, False)
     assert await repeats_by_day(ingest, "GD-GZ", "2025-02-01", "2025-03-31") == {"2025-03-02": 1, "2025-03-05": 1}
 
 
