@@ -431,6 +431,12 @@ async def _attach_if_clean(
 
     other_months = f"(r.day < '{month.isoformat()}' OR r.day >= '{next_month(month).isoformat()}')"
     tracked = repeats.tracks(kind.name)
+    zone = ZoneInfo(str(feed.tz))
+    following = next_month(month)
+    instants = (
+        datetime(month.year, month.month, 1, tzinfo=zone),
+        datetime(following.year, following.month, 1, tzinfo=zone),
+    )
 
     async def settle():
         judged = ", ALTER COLUMN repeat_lookback DROP EXPRESSION" if tracked else ""
@@ -444,7 +450,7 @@ async def _attach_if_clean(
             await one.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM ONLY ingest.{partition}")
 
     async def judge(helper, part: int):
-        return await repeats.judge_month(helper, table, other_months, feed.batch_id, (part, 2))
+        return await repeats.judge_month(helper, table, instants, other_months, feed.batch_id, (part, 2))
 
     async def take_stock():
         # statistics (after DROP EXPRESSION, which drops the column's): the checks' join and the sums (without

@@ -28,7 +28,8 @@ before (a re-send of the calls concerned does not either, being duplicates; with
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 WINDOW = "interval '168 hours'"
 LOOK_BACK = timedelta(hours=168)
@@ -82,38 +83,48 @@ SELECT u.id AS unit_id,
 FROM ingest.unit u"""
 
 
-def judge_sql(
-    current: str | None, previous: str, stored_filter: str, days: tuple[date, date], share: str = "true"
-) -> str:
+@dataclass(frozen=True, slots=True)
+class Current:
+    """The batch's calls not in the raw table (a stage, a month's scratch table): every one is judged."""
+
+    table: str
+    previous: str  # their verdict so far (over alias ``c``)
+    times: tuple[datetime | None, datetime | None] | None = None  # first and last time of those with a hash, if known
+    near_stored: str = "true"  # (over alias ``x``) those whose 168 hours may reach stored calls
+    by_ctid: bool = False  # ``JUDGED.ref``: their ctid (a table no other connection changes until it is read)
+
+
+def judge_sql(current: Current | None, stored_filter: str, days: tuple[date, date], share: str = "true") -> str:
     """The statement filling ``JUDGED`` with every call whose verdict moves.
 
-    ``current``: a table of the batch's calls not in the raw table (a stage, a month's scratch table), all judged,
-    ``previous`` (over alias ``c``) being their verdict so far; the stored calls matching ``stored_filter`` (alias
-    ``r``) on the days ``days`` (which hold every stored call concerned) are judged when they fall in the 168 hours
-    after a change, and read as earlier calls before it. Changes: ``CHANGES`` and the current calls. ``share``
-    (over alias ``{a}``): only the callers it holds (``judge_month`` shares the callers between two connections).
+    ``current``: the batch's calls not in the raw table, all judged; the stored calls matching ``stored_filter``
+    (alias ``r``) on the days ``days`` (which hold every stored call concerned) are judged when they fall in the
+    168 hours after a change, and read as earlier calls before it. Changes: ``CHANGES`` and the current calls.
+    ``share`` (over alias ``{a}``): only the callers it holds (``judge_month`` shares the callers between two
+    connections).
     """
     qualifying = _QUALIFYING.format
     changed = f"SELECT caller_hash, started_at FROM {CHANGES} x WHERE {share.format(a='x')}"
     candidates = []
     if current is not None:
         changed += (
-            f" UNION ALL SELECT caller_hash, started_at FROM {current} x "
-            f"WHERE caller_hash IS NOT NULL AND {share.format(a='x')}"
+            f" UNION ALL SELECT caller_hash, started_at FROM {current.table} x "
+            f"WHERE caller_hash IS NOT NULL AND {share.format(a='x')} AND {current.near_stored}"
         )
         candidates.append(
             # the current calls are known by their row (batch, row number): the sort carries no more of them
             f"""SELECT true AS current, c.batch_id, c.row_no, NULL::text AS source, NULL::text AS record_id,
-           NULL::date AS day, NULL::text AS unit_id, {previous} AS previous, c.caller_hash, b.body_id, c.started_at,
-           {qualifying(a="c")} AS qualifying, c.repeat_caller IS NULL AS target
-    FROM {current} c JOIN {BODIES} b ON b.unit_id = c.unit_id
+           NULL::date AS day, NULL::text AS unit_id, {current.previous} AS previous, c.caller_hash, b.body_id,
+           c.started_at, {qualifying(a="c")} AS qualifying, c.repeat_caller IS NULL AS target,
+           {"c.ctid" if current.by_ctid else "NULL::tid"} AS ref
+    FROM {current.table} c JOIN {BODIES} b ON b.unit_id = c.unit_id
     WHERE c.caller_hash IS NOT NULL AND {share.format(a="c")}"""
         )
     low, high = days
     candidates.append(
         f"""SELECT false AS current, r.batch_id, r.row_no, r.source, r.record_id, r.day, r.unit_id,
            r.repeat_lookback AS previous, r.caller_hash, b.body_id, r.started_at, {qualifying(a="r")} AS qualifying,
-           r.repeat_caller IS NULL AND r.started_at >= s.first_at AS target
+           r.repeat_caller IS NULL AND r.started_at >= s.first_at AS target, NULL::tid AS ref
     FROM span s
     JOIN ingest.raw_call r ON r.caller_hash = s.caller_hash
          AND r.started_at >= s.first_at - {WINDOW} AND r.started_at <= s.last_at
@@ -131,37 +142,25 @@ candidate AS (
     {union_all}
 ),
 judged AS (  -- the caller's latest earlier call to the body (at least a microsecond before) within 168 hours
-    SELECT current, batch_id, row_no, source, record_id, day, unit_id, previous, target,
+    SELECT current, batch_id, row_no, source, record_id, day, unit_id, previous, target, ref,
            qualifying AND coalesce(max(started_at) FILTER (WHERE qualifying) OVER (
                PARTITION BY caller_hash COLLATE "C", body_id ORDER BY started_at
                RANGE BETWEEN UNBOUNDED PRECEDING AND interval '1 microsecond' PRECEDING
            ) >= started_at - {WINDOW}, false) AS repeat
     FROM candidate
 )
-SELECT current, batch_id, row_no, source, record_id, day, unit_id, previous, repeat
+SELECT current, batch_id, row_no, source, record_id, day, unit_id, previous, repeat, ref
 FROM judged WHERE target AND repeat IS DISTINCT FROM previous"""
 
 
-async def judge(
-    apg,
-    *,
-    current: str | None = None,
-    previous: str = "NULL::boolean",
-    stored_filter: str = "true",
-    current_times: tuple | None = None,
-    share: str = "true",
-) -> bool:
-    """Fill ``JUDGED`` (see ``judge_sql``) on ``apg``; ``False`` when nothing changed that has a caller hash.
-    ``current_times``: the first and last time of the current calls with a caller hash, if counted already."""
+async def judge(apg, current: Current | None = None, stored_filter: str = "true", share: str = "true") -> bool:
+    """Fill ``JUDGED`` (see ``judge_sql``) on ``apg``; ``False`` when nothing changed that has a caller hash."""
     await apg.execute(CHANGES_DDL)
     times = [t for t in await apg.fetchrow(f"SELECT min(started_at), max(started_at) FROM {CHANGES}") if t]
     if current is not None:
-        if current_times is None:
-            current_times = tuple(
-                await apg.fetchrow(
-                    f"SELECT min(started_at), max(started_at) FROM {current} WHERE caller_hash IS NOT NULL"
-                )
-            )
+        current_times = current.times or await apg.fetchrow(
+            f"SELECT min(started_at), max(started_at) FROM {current.table} WHERE caller_hash IS NOT NULL"
+        )
         times += [t for t in current_times if t]
     await apg.execute(f"DROP TABLE IF EXISTS {JUDGED}")
     if not times:
@@ -172,7 +171,7 @@ async def judge(
     await apg.execute(f"ANALYZE {BODIES}")  # a few rows: without statistics the join would hash the calls instead
     # the window sorts the callers' calls: in memory rather than in many spilled runs (one statement)
     await apg.execute("SET LOCAL work_mem = '128MB'")
-    await apg.execute(judge_sql(current, previous, stored_filter, days, share))
+    await apg.execute(judge_sql(current, stored_filter, days, share))
     await apg.execute("SET LOCAL work_mem TO DEFAULT")
     await apg.execute(f"ANALYZE {JUDGED}")  # joined with the calls next: its size decides the plan
     return True
@@ -241,7 +240,7 @@ async def judge_stage(apg, stage: str) -> tuple[dict[str, int], bool]:
     )
     row = await apg.fetchrow(f"SELECT {counted}, {times} FROM {stage}")
     counts = {name: row[i] for i, (name, _) in enumerate(STAGE_COUNTS)}
-    if not await judge(apg, current=stage, previous=unjudged("c"), current_times=tuple(row[-2:])):
+    if not await judge(apg, Current(stage, unjudged("c"), times=(row[-2], row[-1]))):
         return report(counts, 0, 0), False
     repeats = await apg.fetchval(f"SELECT count(*) FROM {JUDGED} WHERE current AND repeat")
     return report(counts, repeats, await apply_to_stored(apg)), True
@@ -263,20 +262,31 @@ def report_from(row, other_calls_changed: int) -> dict[str, int]:
 
 
 async def judge_month(
-    helper, table: str, stored_filter: str, batch_id: int, part: tuple[int, int] = (0, 1)
+    helper, table: str, month: tuple[datetime, datetime], other_months: str, batch_id: int, part=(0, 1)
 ) -> tuple[list, int]:
     """Judge every call of a month's scratch table (``newmonth``: the file's calls, and the month's stored calls
-    copied there) and the stored calls of the months around it (``stored_filter``); write the scratch table's
-    moved verdicts. ``part`` (i, n): only the callers of the i-th of n shares (one per connection). Returns the
-    stored calls' moved verdicts (for ``apply_to_stored`` by the load's transaction) and how many of the month's
-    stored calls moved."""
+    copied there; ``month``: the month's first instant and the next month's, in the file's zone) and the stored
+    calls of the other months (``other_months``, over alias ``r``: the partitions not copied); write the scratch
+    table's moved verdicts. ``part`` (i, n): only the callers of the i-th of n shares (one per connection). Returns
+    the stored calls' moved verdicts (for ``apply_to_stored`` by the load's transaction) and how many of the
+    month's stored calls moved."""
+    first, after = month
     index, parts = part
     share = f"(hashtext({{a}}.caller_hash) & 2147483647) % {int(parts)} = {int(index)}" if parts > 1 else "true"
-    if not await judge(helper, current=table, previous="c.repeat_lookback", stored_filter=stored_filter, share=share):
+    # only the calls of the month's first and last 168 hours reach the other months (two days' slack: a stored
+    # call's month is that of its own zone)
+    reach = LOOK_BACK + timedelta(days=2)
+    edges = f"(x.started_at < '{(first + reach).isoformat()}' OR x.started_at >= '{(after - reach).isoformat()}')"
+    current = Current(table, "c.repeat_lookback", times=month, near_stored=edges, by_ctid=True)
+    if not await judge(helper, current, stored_filter=other_months, share=share):
         return [], 0
-    moved_here = await helper.fetchval(
-        f"""WITH m AS (UPDATE {table} s SET repeat_lookback = j.repeat FROM {JUDGED} j
-                       WHERE j.current AND s.batch_id = j.batch_id AND s.row_no = j.row_no RETURNING s.batch_id)
-            SELECT count(*) FILTER (WHERE batch_id <> {int(batch_id)}) FROM m"""
-    )
+    moved_here = 0
+    for verdict in (True, False):  # the moved rows only, fetched by their ctid (the other connection's rows are
+        # other callers')
+        moved_here += await helper.fetchval(
+            f"""WITH m AS (UPDATE {table} SET repeat_lookback = {verdict}
+                           WHERE ctid = ANY(ARRAY(SELECT ref FROM {JUDGED} WHERE current AND repeat = {verdict}))
+                           RETURNING batch_id)
+                SELECT count(*) FILTER (WHERE batch_id <> {int(batch_id)}) FROM m"""
+        )
     return await stored_moves(helper), moved_here
