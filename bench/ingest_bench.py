@@ -1,8 +1,10 @@
 """Ingest benchmark (run by hand, not in the test suite).
 
-    .venv/bin/python bench/ingest_bench.py [--rows 1000000] [--pairs 3] [--server postgresql://postgres@127.0.0.1:5432/postgres]
+    .venv/bin/python bench/ingest_bench.py [--rows 1000000] [--pairs 3] [--callers 200000]
+        [--server postgresql://postgres@127.0.0.1:5432/postgres]
 
-1. writes an N-row call CSV in the canonical format (demo agents, February 2025);
+1. writes an N-row call CSV in the canonical format (demo agents, February 2025), its calls from ``--callers``
+   hashed callers (0: no caller hash, so no repeat-caller look-back to compute);
 2. for each of ``--pairs`` pairs, in a fresh database built by the migrations with the demo units registered:
    times PostgreSQL's own COPY of that file into an unindexed table with the same columns, then the end-to-end
    ingest of the same file (parse, validate, dedupe, store, aggregate) through ``services.ingest.batches.submit``
@@ -38,7 +40,9 @@ COLUMNS = ["source", "record_id", "unit_id", "started_at", "direction", "outcome
            "resolved_first_contact", "repeat_caller", "complaint", "caller_hash", "work_order_id"]  # fmt: skip
 
 
-def write_calls(path: Path, rows: int, agents: list[str]) -> None:
+def write_calls(path: Path, rows: int, agents: list[str], callers: int = 200_000) -> None:
+    """``callers``: how many distinct hashed callers the calls come from (0: no caller hash, so no repeat-caller
+    look-back to compute)."""
     rng = random.Random(42)
     start = datetime(2025, 2, 1)
     with path.open("w", newline="", encoding="utf-8") as handle:
@@ -54,7 +58,7 @@ def write_calls(path: Path, rows: int, agents: list[str]) -> None:
                 ["bench-acd", f"call-{i}", agents[i % len(agents)], began.strftime("%Y-%m-%d %H:%M:%S"), "inbound",
                  outcome, rng.randrange(5, 60), queue, rng.randrange(1, 8) if talk else "", talk,
                  talk + 30 if talk else "", answered, "", "false", "true" if talk else "", "", "",
-                 f"h{rng.randrange(200000)}", ""]
+                 f"h{rng.randrange(callers)}" if callers else "", ""]
             )  # fmt: skip
 
 
@@ -142,6 +146,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--pairs", type=int, default=3, help="side-by-side COPY/ingest pairs (the median counts)")
     parser.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument(
+        "--callers", type=int, default=200_000, help="distinct hashed callers (0: calls without a caller hash)"
+    )
     parser.add_argument("--child", nargs=2)
     args = parser.parse_args()
     if args.child:
@@ -164,7 +171,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "calls.csv"
             began = time.perf_counter()
-            write_calls(path, args.rows, agents)
+            write_calls(path, args.rows, agents, args.callers)
             size_mb = path.stat().st_size / 1e6
             print(f"generated {args.rows:,} calls, {size_mb:.0f} MB in {time.perf_counter() - began:.1f} s")
             # each pair: a fresh database, PostgreSQL's COPY, then the ingest, one right after the other (a shared

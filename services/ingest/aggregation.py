@@ -140,14 +140,26 @@ def first_sums(kind: str) -> str:
 async def recompute(connection, kind: str, summed: bool = False) -> None:
     """Recompute the daily measures of ``kind`` for the keys in ``touched`` (asyncpg connection).
 
-    ``summed``: the sums per (unit, day) of every side are there already, and their keys in ``touched``
-    (``newmonth``).
+    ``summed``: the sums per (unit, day) of every side are there already for the days they hold (``newmonth``: a
+    month's every day), and their keys in ``touched``; keys of other days in ``touched`` (stored calls of the
+    next month whose repeat verdict moved, ``repeats``) are summed here from the raw rows.
     """
     from services.ingest.rules import flow_measures
 
     days = None if summed else await connection.fetchval(AFFECTED_DAYS_SQL)
     for side in rules_by_kind()[kind]:
-        if not summed:
+        if summed:
+            other_days = await connection.fetchval(
+                f"{AFFECTED_DAYS_SQL} WHERE t.day NOT IN (SELECT day FROM {per_unit_table(side)})"
+            )
+            if other_days:
+                columns = ", ".join(["unit_id", "day", *(quote(r.measure) for r in rules_by_kind()[kind][side])])
+                raw_rows = f"ingest.raw_{kind} r\nWHERE r.day = ANY($1::date[])"
+                await connection.execute(
+                    f"INSERT INTO {per_unit_table(side)} ({columns}) {per_unit_select(kind, side, raw_rows)}",
+                    other_days,
+                )
+        else:
             await connection.execute(per_unit_sql(kind, side), days or [])
         await connection.execute(recompute_sql(kind, side))
         await connection.execute(f"DROP TABLE {per_unit_table(side)}")

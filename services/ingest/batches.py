@@ -29,7 +29,7 @@ from hotline.kit.auth import Principal, Role
 from hotline.kit.db import Database
 from hotline.kit.errors import BadRequestError, ForbiddenError, NotFoundError
 from hotline.kit.scope import Scope
-from services.ingest import loader, newmonth, repository, store
+from services.ingest import loader, newmonth, repeats, repository, store
 from services.ingest import quality as quality_module
 from services.ingest.mapping import ColumnMapping, MappingError
 from services.ingest.reader import FileFormatError, detect_format, plain_csv_layout, read_rows
@@ -150,7 +150,7 @@ async def submit(
 
             second = _second_connection(database)
             report = await loader.load(apg, KINDS[sub.kind], feed, source_rows, set_status, plain, second)
-            await store.finish_batch(apg, batch_id, feed.counts, report)
+            await store.finish_batch(apg, batch_id, feed.counts, report, feed.repeat_callers)
     except (FileFormatError, MappingError) as exc:
         BATCH_DURATION.labels(kind=sub.kind, status="failed").observe(time.perf_counter() - started)
         await _record_failure(database, batch_id, str(exc))
@@ -224,11 +224,15 @@ async def _resend_of_intact_batch(apg, sub: Submission, principal: Principal, sh
     quality["consistency"] = {**quality["consistency"], "checks": checks}
     await apg.execute(
         "UPDATE ingest.batch SET status = 'done', finished_at = now(), rows_read = $2, rows_valid = $3, "
-        "rows_duplicate = $3, quality = $4::jsonb WHERE id = $1",
+        "rows_duplicate = $3, quality = $4::jsonb, rows_skipped = $5, "
+        'repeat_callers = CASE WHEN $6 THEN \'{"sourceFlag": 0, "computed": 0, "computedRepeats": 0, '
+        '"noCallerHash": 0, "otherCallsChanged": 0}\'::jsonb END WHERE id = $1',
         batch_id,
         previous["rows_read"],
         previous["rows_valid"],
         json.dumps(quality),
+        previous["rows_skipped"],
+        repeats.tracks(sub.kind),  # every row a duplicate: no call stored, no verdict moved
     )
     return True
 
@@ -291,6 +295,10 @@ async def batch_report(session: AsyncSession, principal: Principal, batch_id: in
     return batch_to_dict(row, problems)
 
 
+def _json(value):
+    return json.loads(value) if isinstance(value, str) else value
+
+
 def batch_to_dict(row, problems: list[dict]) -> dict[str, Any]:
     quality = row["quality"]
     return {
@@ -316,8 +324,10 @@ def batch_to_dict(row, problems: list[dict]) -> dict[str, Any]:
             "corrected": row["rows_corrected"],
             "duplicate": row["rows_duplicate"],
             "repeatedInFile": row["rows_repeated_in_file"],
+            "skipped": row["rows_skipped"],
         },
-        "quality": json.loads(quality) if isinstance(quality, str) else quality,
+        "repeatCallers": _json(row["repeat_callers"]),
+        "quality": _json(quality),
         "problems": problems,
     }
 
@@ -334,11 +344,15 @@ async def withdraw(database: Database, principal: Principal, batch_id: int) -> d
         if row["status"] != "done":
             raise BadRequestError(f"batch {batch_id} is {row['status']}; only a done batch can be withdrawn")
         apg = await _driver(session)
-        removed = await loader.withdraw_rows(apg, row["kind"], batch_id)
+        removed, moved = await loader.withdraw_rows(apg, row["kind"], batch_id)
         await apg.execute(
-            "UPDATE ingest.batch SET status = 'withdrawn', withdrawn_at = now(), withdrawn_by = $2 WHERE id = $1",
+            "UPDATE ingest.batch SET status = 'withdrawn', withdrawn_at = now(), withdrawn_by = $2, "
+            "repeat_callers = CASE WHEN $3::int IS NULL THEN repeat_callers "
+            "ELSE coalesce(repeat_callers, '{}') || jsonb_build_object('otherCallsChangedByWithdrawal', $3::int) END "
+            "WHERE id = $1",
             batch_id,
             principal.subject,
+            moved,
         )
     async with database.session() as session:
         report = await batch_report(session, principal, batch_id)

@@ -35,7 +35,7 @@ from typing import Any, BinaryIO
 
 import asyncpg
 
-from services.ingest import aggregation, bulk, quality
+from services.ingest import aggregation, bulk, quality, repeats
 from services.ingest.mapping import ColumnMapping
 from services.ingest.reader import BadRow, CsvLayout, FileFormatError, plain_data
 from services.ingest.records import SYSTEM_COLUMNS, RecordKind
@@ -61,6 +61,7 @@ class LoadCounts:
     rows_corrected: int = 0
     rows_duplicate: int = 0
     rows_repeated_in_file: int = 0
+    rows_skipped: int = 0  # left out by the mapping's skip_when / keep_when: not checked, not stored
     problems: list[Problem] = field(default_factory=list)
     rejected_out_of_scope: int = 0
 
@@ -100,6 +101,7 @@ class RowFeed:
     repeats_unknown: bool = False  # staged set-based: repeated keys are found in SQL by merge_stage
     summed: bool = False  # stored whole as a month new to the raw table, its sums made already (``newmonth``)
     checks: list | None = None  # the consistency checks of its rows, run already (``newmonth``)
+    repeat_callers: dict[str, int] | None = None  # calls: how the stored rows got their repeat flag (``repeats``)
 
     def __post_init__(self) -> None:
         self.validator = RowValidator(self.kind, self.tz)
@@ -110,6 +112,9 @@ class RowFeed:
     def _canonical(self, row_no: int, row: dict[str, Any]) -> dict[str, Any] | None:
         if self.mapping is None:
             canonical = row
+        elif self.mapping.skips(row):
+            self.counts.rows_skipped += 1
+            return None
         else:
             try:
                 canonical = self.mapping.apply(row)
@@ -268,16 +273,19 @@ async def merge_stage(apg, kind: RecordKind, stage: str, feed: RowFeed) -> None:
     await apg.execute(aggregation.TOUCHED_DDL)
     # corrections: the stored versions leave, and the keys they counted for are recomputed
     await apg.execute(aggregation.touch_sql(kind.name, f"EXISTS (SELECT 1 FROM {stage} s WHERE {key_match('s', 'r')})"))
+    if repeats.tracks(kind.name):
+        await apg.execute(repeats.CHANGES_DDL)  # the replaced versions' callers: their look-backs are judged again
     corrected = await apg.fetchval(
-        f"""WITH d AS (DELETE FROM {table} r USING {stage} s
-                       WHERE {key_match("r", "s")} RETURNING 1)
-            SELECT count(*) FROM d"""
+        repeats.counted_delete(kind.name, f"DELETE FROM {table} r USING {stage} s WHERE {key_match('r', 's')}")
     )
     feed.counts.rows_corrected = corrected
     staged = await apg.fetchval(f"SELECT count(*) FROM {stage}")
     feed.counts.rows_new = staged - corrected
     await apg.execute(aggregation.touch_sql(kind.name, "true", table=stage))
-    await insert_into_raw(apg, kind, stage)
+    judged = False
+    if repeats.tracks(kind.name):
+        feed.repeat_callers, judged = await repeats.judge_stage(apg, stage)
+    await insert_into_raw(apg, kind, stage, judged)
 
 
 # every month partition's own unique index on the natural key (migration ingest_0007: a unique index of the
@@ -296,8 +304,9 @@ def partition_name(kind: RecordKind, month: date) -> str:
     return f"{kind.table}_{month:%Y}m{month:%m}"
 
 
-async def insert_into_raw(apg, kind: RecordKind, stage: str) -> None:
-    """Move the stage's rows into the raw table.
+async def insert_into_raw(apg, kind: RecordKind, stage: str, judged: bool = False) -> None:
+    """Move the stage's rows into the raw table (calls with their look-back verdict: ``repeats.stage_join``, from
+    ``repeats.JUDGED`` when ``judged``).
 
     A month the raw table has no partition for yet is built whole: a plain table is filled, then attached as the
     month's partition; its key index and (by attaching) the parent's indexes are built in one sorted pass each —
@@ -306,7 +315,12 @@ async def insert_into_raw(apg, kind: RecordKind, stage: str) -> None:
     that already have a partition are inserted as usual. ``touched`` holds every (unit, day) of the stage.
     """
     table = f"ingest.{kind.table}"
-    columns = ", ".join(kind.field_names)
+    columns = ", ".join([*kind.field_names, "day", "batch_id", "row_no", *kind.derived_columns])
+    values = ", ".join(f"s.{c}" for c in [*kind.field_names, "day", "batch_id", "row_no"])
+    rows = f"{stage} s"
+    if repeats.tracks(kind.name):
+        join, verdict = repeats.stage_join("s")
+        rows, values = (rows + join, f"{values}, {verdict}") if judged else (rows, f"{values}, {repeats.unjudged('s')}")
     fresh: list[date] = []
     stored: list[date] = []
     for (month,) in await apg.fetch("SELECT DISTINCT date_trunc('month', day)::date FROM touched ORDER BY 1"):
@@ -321,8 +335,7 @@ async def insert_into_raw(apg, kind: RecordKind, stage: str) -> None:
             f"CHECK (day >= '{month.isoformat()}' AND day < '{next_month(month).isoformat()}'))"
         )
         await apg.execute(
-            f"INSERT INTO {partition} ({columns}, day, batch_id, row_no) SELECT {columns}, day, batch_id, row_no "
-            f"FROM {stage} WHERE day >= $1 AND day < $2",
+            f"INSERT INTO {partition} ({columns}) SELECT {values} FROM {rows} WHERE s.day >= $1 AND s.day < $2",
             month,
             next_month(month),
         )
@@ -331,8 +344,8 @@ async def insert_into_raw(apg, kind: RecordKind, stage: str) -> None:
         await apg.execute(f"ALTER TABLE {partition} DROP CONSTRAINT month_bounds")
     if stored:
         await apg.execute(
-            f"INSERT INTO {table} ({columns}, day, batch_id, row_no) SELECT {columns}, day, batch_id, row_no "
-            f"FROM {stage} WHERE date_trunc('month', day)::date = ANY($1::date[])",
+            f"INSERT INTO {table} ({columns}) SELECT {values} FROM {rows} "
+            f"WHERE date_trunc('month', s.day)::date = ANY($1::date[])",
             stored,
         )
 
@@ -341,17 +354,22 @@ def next_month(month: date) -> date:
     return date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
 
-async def withdraw_rows(apg, kind: str, batch_id: int) -> int:
-    """Delete a batch's rows and recompute the keys they counted for; returns the rows removed."""
+async def withdraw_rows(apg, kind: str, batch_id: int) -> tuple[int, int | None]:
+    """Delete a batch's rows and recompute the keys they counted for; returns the rows removed and, for calls, how
+    many stored calls' repeat verdicts moved (their look-back held a withdrawn call)."""
     await apg.execute("SELECT pg_advisory_xact_lock(hashtext($1))", KIND_LOCK + kind)
     await apg.execute(aggregation.TOUCHED_DDL)
     await apg.execute(aggregation.touch_sql(kind, f"r.batch_id = {int(batch_id)}"))
+    if repeats.tracks(kind):
+        await apg.execute(repeats.CHANGES_DDL)
     removed = await apg.fetchval(
-        f"WITH d AS (DELETE FROM ingest.raw_{kind} r WHERE r.batch_id = $1 RETURNING 1) SELECT count(*) FROM d",
-        batch_id,
+        repeats.counted_delete(kind, f"DELETE FROM ingest.raw_{kind} r WHERE r.batch_id = {int(batch_id)}")
     )
+    moved = None
+    if repeats.tracks(kind):
+        moved = await repeats.apply_to_stored(apg) if await repeats.judge(apg) else 0
     await aggregation.recompute(apg, kind)
-    return removed
+    return removed, moved
 
 
 @dataclass

@@ -7,8 +7,9 @@ parses the one before), straight into one table shaped like the raw table's part
 from the record's time at the month's UTC offset, ``batch_id`` and ``row_no`` filled in by defaults: each
 half numbers its rows from its own sequence, so row numbers are the file's). That table is created and
 committed beforehand under a name of its own (``ingest.bulk_load_<kind>_<batch>``), and both halves are
-committed into it, but nobody reads it — it is not part of the raw table. Then the three connections share
-the rest (``_attach_if_clean``): indexes, checks, sums. If the table holds rows of one month only and passes
+committed into it, but nobody reads it — it is not part of the raw table. Calls are then judged for repeat callers
+(``repeats.judge_month``, half of the callers on each helper) before anything is summed, and the three connections
+share the rest (``_attach_if_clean``): indexes, checks, sums. If the table holds rows of one month only and passes
 every check, the load's transaction renames and attaches it as that month's partition. A month the raw table
 already holds, if it holds at most ``STORED_SHARE`` times the file's rows, is rebuilt the same way: its rows
 are copied as they are into the table before the indexes and sums, and the table takes the old partition's
@@ -37,7 +38,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from services.ingest import aggregation, bulk, quality
+from services.ingest import aggregation, bulk, quality, repeats
 from services.ingest.loader import KIND_LOCK, RowFeed, key_index_sql, key_match, next_month, partition_name
 from services.ingest.reader import CsvLayout
 from services.ingest.records import SYSTEM_COLUMNS, RecordKind
@@ -328,6 +329,11 @@ async def _create_scratch(helper, kind, table, feed, zone, month: date, other_pi
         f"ADD CONSTRAINT month_times CHECK ({kind.day_field} >= '{first.isoformat()}' "
         f"AND {kind.day_field} < '{after.isoformat()}')"
     )
+    if repeats.tracks(kind.name):  # every call's look-back not judged yet (``repeats.judge_month`` judges them)
+        await helper.execute(
+            f"ALTER TABLE {table} DROP COLUMN repeat_lookback, "
+            f"ADD COLUMN repeat_lookback boolean GENERATED ALWAYS AS ({repeats.unjudged()}) STORED"
+        )
 
 
 async def _partitioned(apg, kind: RecordKind, month: date) -> bool:
@@ -423,15 +429,30 @@ async def _attach_if_clean(
     if await _partitioned(apg, kind, month) != was_stored:
         return False
 
+    other_months = f"(r.day < '{month.isoformat()}' OR r.day >= '{next_month(month).isoformat()}')"
+    tracked = repeats.tracks(kind.name)
+    zone = ZoneInfo(str(feed.tz))
+    following = next_month(month)
+    instants = (
+        datetime(month.year, month.month, 1, tzinfo=zone),
+        datetime(following.year, following.month, 1, tzinfo=zone),
+    )
+
     async def settle():
+        judged = ", ALTER COLUMN repeat_lookback DROP EXPRESSION" if tracked else ""
         await one.execute(
             f"ALTER TABLE {table} ALTER COLUMN day DROP EXPRESSION, ALTER COLUMN source DROP DEFAULT, "
-            f"ALTER COLUMN batch_id DROP DEFAULT, ALTER COLUMN row_no DROP DEFAULT, DROP CONSTRAINT month_times; "
-            f"DROP SEQUENCE {table}_a, {table}_b"
+            f"ALTER COLUMN batch_id DROP DEFAULT, ALTER COLUMN row_no DROP DEFAULT, DROP CONSTRAINT month_times"
+            f"{judged}; DROP SEQUENCE {table}_a, {table}_b"
         )
         if was_stored:  # the month's stored rows as they are (their day: that of their own time zone)
-            columns = ", ".join([*kind.field_names, *(name for name, _ in SYSTEM_COLUMNS)])
+            columns = ", ".join([*kind.field_names, *(name for name, _ in SYSTEM_COLUMNS), *kind.derived_columns])
             await one.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM ONLY ingest.{partition}")
+
+    async def judge(helper, part: int):
+        return await repeats.judge_month(helper, table, instants, other_months, feed.batch_id, (part, 2))
+
+    async def take_stock():
         # statistics (after DROP EXPRESSION, which drops the column's): the checks' join and the sums (without
         # them, 40,000 groups are assumed and sorted on disk instead of hashing a few hundred)
         await one.execute(f"SET LOCAL default_statistics_target = 10; ANALYZE {table}")
@@ -443,7 +464,15 @@ async def _attach_if_clean(
         blocks = await one.fetchval("SELECT pg_relation_size($1::regclass) / current_setting('block_size')::int", table)
         return indexes, blocks
 
-    indexes, blocks = await _helper_transaction(one, settle)
+    await _helper_transaction(one, settle)
+    moves, moved_here = [], 0
+    if tracked:  # the look-back of the month's calls, before anything is summed: half of the callers on each helper;
+        # the stored calls of the months around that move are written by the load's transaction once attached
+        for part_moves, part_moved in await asyncio.gather(
+            _helper_transaction(one, lambda: judge(one, 0)), _helper_transaction(other, lambda: judge(other, 1))
+        ):
+            moves, moved_here = moves + part_moves, moved_here + part_moved
+    indexes, blocks = await _helper_transaction(one, take_stock)
     sides = list(aggregation.rules_by_kind()[kind.name])
     # the sums' parts (side, first block, block after the last) not yet taken by a connection
     todo = collections.deque((side, *span) for side in sides for span in _block_ranges(blocks, SUM_PARTS))
@@ -470,7 +499,6 @@ async def _attach_if_clean(
     async def check_rows():
         # keys stored in other months (one stored in this month: the key index's build finds it, the month's rows
         # being in the table too)
-        other_months = f"(r.day < '{month.isoformat()}' OR r.day >= '{next_month(month).isoformat()}')"
         stored = await other.fetchval(
             f"SELECT EXISTS (SELECT 1 FROM {table} s JOIN {raw} r ON {key_match('r', 's')} AND {other_months} "
             f"WHERE s.batch_id = {int(feed.batch_id)})"
@@ -488,10 +516,12 @@ async def _attach_if_clean(
     # (of the batch's rows: a stored month's rows are in the table too, and are summed with them)
     batch = f"r.batch_id = {int(feed.batch_id)}"
     consistency = quality.check_aggregates(kind.name, batch)
+    repeat_counts = repeats.sums_counts(batch) if tracked else ()
     counts = (
         ("rows_summed", f"count(*) FILTER (WHERE {batch})"),
         ("rows_refused", f"count(*) FILTER (WHERE {batch} AND NOT coalesce({ok}, false))"),
         *consistency,
+        *repeat_counts,
     )
 
     def part_sql(side: str, low: int, high: int | None) -> str:
@@ -541,11 +571,11 @@ async def _attach_if_clean(
         "HAVING sum(rows_summed) > 0 ORDER BY 1"
     )
     total = sum(n for _, n, _ in grouped)
-    if consistency:
-        totals = ", ".join(f"sum({name})::bigint AS {name}" for name, _ in consistency)
-        feed.checks = quality.checks_from(kind.name, await apg.fetchrow(f"SELECT {totals} FROM {sums_table}"))
-    else:
-        feed.checks = []
+    totals_row = None
+    if consistency or repeat_counts:
+        totals = ", ".join(f"sum({name})::bigint AS {name}" for name, _ in (*consistency, *repeat_counts))
+        totals_row = await apg.fetchrow(f"SELECT {totals} FROM {sums_table}")
+    feed.checks = quality.checks_from(kind.name, totals_row) if consistency else []
     if total != lines or total == 0 or any(refused for _, _, refused in grouped) or not unique or stored:
         return False
     if was_stored:  # its rows are in the table too: the table takes the partition's place
@@ -560,6 +590,9 @@ async def _attach_if_clean(
         f"FOR VALUES FROM ('{month.isoformat()}') TO ('{next_month(month).isoformat()}')"
     )
     await apg.execute(f"ALTER TABLE {partition} DROP CONSTRAINT month_bounds")
+    if tracked:  # the stored calls of the months around whose verdict moved: their keys join ``touched``
+        moved_around = await repeats.apply_to_stored(apg, moves)
+        feed.repeat_callers = repeats.report_from(totals_row, moved_here + moved_around)
     period_low, period_high = feed.period
     for day, n, _ in grouped:
         feed.days.add(day)

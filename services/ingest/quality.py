@@ -81,8 +81,10 @@ def assemble(
     time_order_violations: int,
     out_of_period: int,
     out_of_scope: int,
+    rows_skipped: int = 0,
 ) -> dict[str, Any]:
-    """The four dimensions of spec 5.2.7 from plain counts."""
+    """The four dimensions of spec 5.2.7 from plain counts (rows a mapping skipped are received, and neither valid
+    nor rejected: precision is over the rows checked)."""
     missing = days_without(period, days_with_data)
     failed = sum(c["failed"] for c in checks)
     checked = sum(c["checked"] for c in checks)
@@ -96,7 +98,7 @@ def assemble(
         "precision": {
             "rowsValid": rows_valid,
             "rowsRejected": rows_rejected,
-            "validShare": share(rows_valid, rows_read),
+            "validShare": share(rows_valid, rows_read - rows_skipped),
         },
         "consistency": {
             "checks": checks,
@@ -159,6 +161,7 @@ async def batch_quality(apg, kind, feed) -> dict[str, Any]:
         ),
         out_of_period=feed.out_of_period,
         out_of_scope=counts.rejected_out_of_scope,
+        rows_skipped=counts.rows_skipped,
     )
 
 
@@ -193,7 +196,8 @@ async def unit_quality(apg, scope: Scope, unit_path: str, period: tuple[date, da
     # precision and scope relevance: the batches that brought the subtree's records for the period
     batch = await apg.fetchrow(
         "SELECT coalesce(sum(rows_read), 0) AS read, coalesce(sum(rows_valid), 0) AS valid, "
-        "coalesce(sum(rows_rejected), 0) AS rejected, coalesce(sum((quality->'relevance'->>'outOfScope')::int), 0) AS oos "
+        "coalesce(sum(rows_rejected), 0) AS rejected, coalesce(sum((quality->'relevance'->>'outOfScope')::int), 0) AS oos, "
+        "coalesce(sum(rows_skipped), 0) AS skipped "
         "FROM ingest.batch WHERE id = ANY($1::bigint[])",
         list(batch_ids),
     )
@@ -208,6 +212,7 @@ async def unit_quality(apg, scope: Scope, unit_path: str, period: tuple[date, da
         time_order_violations=0,
         out_of_period=0,
         out_of_scope=batch["oos"],
+        rows_skipped=batch["skipped"],
     )
     report["recordsByKind"] = records
     return report

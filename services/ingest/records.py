@@ -42,6 +42,9 @@ class RecordKind:
     description: str
     day_field: str  # the timestamp whose local date the record's measures count on
     fields: tuple[Field, ...] = field(default=())
+    # columns of the raw table that ingest computes itself (not part of the canonical format, never compared by
+    # de-duplication), kept with the row wherever it is copied
+    derived_columns: tuple[str, ...] = ()
 
     @property
     def table(self) -> str:
@@ -117,14 +120,21 @@ CALL = RecordKind(
         _flag("transferred", "Transferred to another agent or line."),
         _flag("resolved_first_contact", "Resolved at the first contact (FCR)."),
         _flag(
-            "repeat_caller", "The caller had called the same hotline body in the previous 7 days (set by the source)."
+            "repeat_caller",
+            "The caller had called the same hotline body in the previous 7 days, as the source judged it; when "
+            "empty, ingest judges it from `caller_hash` (docs/contracts.md §7).",
         ),
         _flag("complaint", "A complaint about the hotline's own service."),
-        Field("caller_hash", "text", "Hashed caller number (never the number itself)."),
+        Field(
+            "caller_hash",
+            "text",
+            "Hashed caller number (never the number itself); the same number must give the same hash in every batch.",
+        ),
         Field(
             "work_order_id", "text", "record_id of the work order the call created, if any (same source system family)."
         ),
     ),
+    derived_columns=("repeat_lookback",),
 )
 
 WORK_ORDER = RecordKind(

@@ -38,6 +38,35 @@ class BatchCounts:
     )
     duplicate: int = strawberry.field(description="Valid rows identical to a stored record: nothing changed.")
     repeated_in_file: int = strawberry.field(description="Identical repeats of an earlier row of the same batch.")
+    skipped: int = strawberry.field(
+        description="Rows the column mapping left out (`skip_when` / `keep_when`): read, neither checked nor stored, "
+        "not rejected."
+    )
+
+
+@strawberry.type(
+    description="How a call batch's calls got their repeat-caller flag (重复来电, 7-day look-back; docs/contracts.md "
+    "§7). Counts the calls the batch stored (new and corrected); duplicates keep the flag they had."
+)
+class RepeatCallers:
+    source_flag: int = strawberry.field(description="Calls whose source set `repeat_caller` (used as given).")
+    computed: int = strawberry.field(
+        description="Calls without a source flag but with a `caller_hash`: judged by ingest from the hashed caller."
+    )
+    computed_repeats: int = strawberry.field(
+        description="Of those, the calls judged repeats (the same caller called the same hotline body in the 168 "
+        "hours before)."
+    )
+    no_caller_hash: int = strawberry.field(
+        description="Calls with neither a source flag nor a caller hash: not available, counted as no repeat."
+    )
+    other_calls_changed: int = strawberry.field(
+        description="Stored calls of other batches whose judged flag this batch moved (it brought, replaced or "
+        "removed a call in their 7-day look-back); their measures were recomputed with the batch's."
+    )
+    other_calls_changed_by_withdrawal: int | None = strawberry.field(
+        description="When the batch was withdrawn: stored calls whose judged flag the withdrawal moved."
+    )
 
 
 @strawberry.type(
@@ -54,7 +83,9 @@ class Completeness:
 class Precision:
     rows_valid: int = strawberry.field(description="Valid rows.")
     rows_rejected: int = strawberry.field(description="Rejected rows.")
-    valid_share: float | None = strawberry.field(description="rows_valid / rows read.")
+    valid_share: float | None = strawberry.field(
+        description="rows_valid / rows checked (rows read, less those the column mapping skipped)."
+    )
 
 
 @strawberry.type(description="One cross-record check (一致性), e.g. a rating's work order exists.")
@@ -136,6 +167,9 @@ class IngestBatch:
     withdrawn_at: dt.datetime | None = strawberry.field(description="When it was withdrawn.")
     error: str | None = strawberry.field(description="Why a failed batch failed (the file could not be read).")
     counts: BatchCounts = strawberry.field(description="Row counts.")
+    repeat_callers: RepeatCallers | None = strawberry.field(
+        description="Calls only (null for other record types, and until done): how the repeat-caller flag was set."
+    )
     quality: DataQuality | None = strawberry.field(description="Data quality of the batch (null until done).")
     problems: list[RecordProblem] = strawberry.field(description="Rejected rows' problems (first 1,000).")
 
@@ -164,9 +198,24 @@ def batch_from_report(r: dict[str, Any]) -> IngestBatch:
             corrected=c["corrected"],
             duplicate=c["duplicate"],
             repeated_in_file=c["repeatedInFile"],
+            skipped=c["skipped"],
         ),
+        repeat_callers=_repeat_callers(r.get("repeatCallers")),
         quality=quality_from_dict(r["quality"]),
         problems=[RecordProblem(**p) for p in r["problems"]],
+    )
+
+
+def _repeat_callers(report: dict[str, int] | None) -> RepeatCallers | None:
+    if not report:
+        return None
+    return RepeatCallers(
+        source_flag=report["sourceFlag"],
+        computed=report["computed"],
+        computed_repeats=report["computedRepeats"],
+        no_caller_hash=report["noCallerHash"],
+        other_calls_changed=report["otherCallsChanged"],
+        other_calls_changed_by_withdrawal=report.get("otherCallsChangedByWithdrawal"),
     )
 
 
@@ -176,7 +225,8 @@ class ColumnMappingType:
     kind: str = strawberry.field(description="Record type it produces.")
     description: str = strawberry.field(description="What layout it reads.")
     spec: JSON = strawberry.field(
-        description="The mapping document (renames, constants, formats, value maps, unit look-up)."
+        description="The mapping document (renames, constants, date formats, durations, value maps, conditional "
+        "fields, skipped rows, unit look-up; docs/contracts.md §7)."
     )
     owner_unit_id: strawberry.ID = strawberry.field(description="Unit that saved it.")
 

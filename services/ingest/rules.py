@@ -86,7 +86,8 @@ RULES: tuple[Rule, ...] = (
     Rule("calls.outbound", "call", "unit", _b("r.direction = 'outbound'")),
     Rule("calls.transferred", "call", "unit", _b(f"{_ANSWERED} AND r.transferred")),
     Rule("calls.resolved_first_contact", "call", "unit", _b(f"{_ANSWERED} AND r.resolved_first_contact")),
-    Rule("calls.repeat", "call", "unit", _b(f"{_ANSWERED} AND r.repeat_caller")),
+    # the source's flag; where it gave none, ingest's 7-day look-back over hashed callers (``repeats.py``)
+    Rule("calls.repeat", "call", "unit", _b(f"{_ANSWERED} AND coalesce(r.repeat_caller, r.repeat_lookback)")),
     Rule("calls.complaints", "call", "unit", _b("r.outcome <> 'phantom' AND r.complaint")),
     # --- work_order: received side = unit_id; handling side = handling unit; day received
     Rule("orders.received", "work_order", "unit", "1"),
@@ -131,6 +132,14 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule("orders.closed", "work_order", "handling", _b(_CLOSED)),
     Rule("orders.closed_on_time", "work_order", "handling", _b(_ON_TIME)),
+    Rule("orders.with_due", "work_order", "handling", _b("r.due_at IS NOT NULL")),
+    # NOT NULL is NULL: a closed order with neither a verdict nor a due time is neither on time nor late
+    Rule(
+        "orders.closed_late",
+        "work_order",
+        "handling",
+        _b(f"{_CLOSED} AND NOT coalesce(r.on_time, r.closed_at <= r.due_at)"),
+    ),
     Rule(
         "orders.closed_first_time",
         "work_order",

@@ -61,11 +61,13 @@ async def set_progress(session: AsyncSession, batch_id: int, status: str, rows_r
     )
 
 
-async def finish_batch(apg, batch_id: int, counts, quality: dict[str, Any]) -> None:
+async def finish_batch(
+    apg, batch_id: int, counts, quality: dict[str, Any], repeat_callers: dict[str, int] | None = None
+) -> None:
     await apg.execute(
         "UPDATE ingest.batch SET status = 'done', finished_at = now(), rows_read = $2, rows_valid = $3, "
         "rows_rejected = $4, rows_new = $5, rows_corrected = $6, rows_duplicate = $7, rows_repeated_in_file = $8, "
-        "quality = $9::jsonb WHERE id = $1",
+        "quality = $9::jsonb, rows_skipped = $10, repeat_callers = $11::jsonb WHERE id = $1",
         batch_id,
         counts.rows_read,
         counts.rows_valid,
@@ -75,6 +77,8 @@ async def finish_batch(apg, batch_id: int, counts, quality: dict[str, Any]) -> N
         counts.rows_duplicate,
         counts.rows_repeated_in_file,
         json.dumps(quality),
+        counts.rows_skipped,
+        None if repeat_callers is None else json.dumps(repeat_callers),
     )
     if counts.problems:
         await apg.copy_records_to_table(

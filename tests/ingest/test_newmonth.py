@@ -92,7 +92,7 @@ async def test_a_new_month_is_copied_in_two_streams_and_stored_as_the_python_pat
     report = await _send(database, content)
     assert report["status"] == "done" and "parallelCopyAttach" in report["timingsSeconds"], report
     assert report["counts"] == {"read": 400, "valid": 400, "rejected": 0, "new": 400, "corrected": 0,
-                                "duplicate": 0, "repeatedInFile": 0}  # fmt: skip
+                                "duplicate": 0, "repeatedInFile": 0, "skipped": 0}  # fmt: skip
     # two streams over two connections, the halves meeting at a line
     (first, pid_a), (second, pid_b) = sorted(spans)
     assert pid_a != pid_b and first[1] == second[0] and content.encode()[second[0] - 1 : second[0]] == b"\n"
@@ -172,8 +172,8 @@ async def test_a_month_holding_a_few_rows_is_rebuilt_with_the_file(fresh_databas
             assert ("parallelCopyAttach" in report["timingsSeconds"]) is fast
             raw = await _fetch(
                 database,
-                "SELECT record_id, day, batch_id, row_no, started_at, outcome, talk_seconds FROM ingest.raw_call "
-                "ORDER BY record_id",
+                "SELECT record_id, day, batch_id, row_no, started_at, outcome, talk_seconds, repeat_lookback "
+                "FROM ingest.raw_call ORDER BY record_id",
             )
             measures = await _fetch(database, "SELECT * FROM ingest.daily_measure ORDER BY unit_id, day")
             # the UTC row keeps its day (10 May; 11 May in the file's zone)
