@@ -51,7 +51,7 @@ BROUGHT_DDL = f"CREATE TEMP TABLE {BROUGHT} (unit_id text NOT NULL, day date NOT
 
 def brought_sql(kind: str, table: str) -> str:
     """Keep the (unit, day) keys of ``table``'s rows (alias ``r``) on every side: what the batch stored."""
-    parts = [f"SELECT {SIDES[side]} AS unit_id, r.day FROM {table} r" for side in rules_by_kind()[kind]]
+    parts = [f"SELECT DISTINCT {SIDES[side]} AS unit_id, r.day FROM {table} r" for side in rules_by_kind()[kind]]
     return f"CREATE TEMP TABLE {BROUGHT} ON COMMIT DROP AS " + " UNION ".join(parts)
 
 
