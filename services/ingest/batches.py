@@ -257,10 +257,11 @@ async def _resend_of_intact_batch(apg, sub: Submission, principal: Principal, sh
         previous["rows_valid"],
         json.dumps(quality),
     )
-    fields = await apg.fetchval("SELECT fields FROM ingest.batch_coverage WHERE batch_id = $1", previous["id"])
-    supplied = set(fields or ()) | {f.name for f in KINDS[sub.kind].fields if f.required}
-    period = (sub.period_from, sub.period_to)
-    await coverage.record(apg, batch_id, sub.kind, sub.covers, period, supplied, brought=False)
+    if sub.covers and sub.period_from and sub.period_to:  # else it covers nothing: it stores no row
+        fields = await apg.fetchval("SELECT fields FROM ingest.batch_coverage WHERE batch_id = $1", previous["id"])
+        supplied = set(fields or ()) | {f.name for f in KINDS[sub.kind].fields if f.required}
+        period = (sub.period_from, sub.period_to)
+        await coverage.record(apg, batch_id, sub.kind, sub.covers, period, supplied, brought=False)
     return True
 
 

@@ -357,3 +357,18 @@ async def test_the_migration_infers_the_coverage_of_batches_stored_before_it_fro
         assert await read() == recorded
     finally:
         await database.dispose()
+
+
+async def test_an_identical_resend_of_a_declaring_batch_declares_as_its_read_would(ingest):
+    await register_tree(ingest)
+    declared = {"covers": "GZ-T1", "period_from": "2025-01-01", "period_to": "2025-01-31"}
+    first = (await send(ingest, "call", _calls(JANUARY), **declared)).json()
+    again = (await send(ingest, "call", _calls(JANUARY), **declared)).json()
+    assert again["timingsSeconds"] == {"identicalResend": True} and again["counts"]["duplicate"] == 2
+    assert again["coverage"] == first["coverage"] and first["coverage"]["units"] == [
+        {"unit": "GZ-T1", "how": "declared"}
+    ]
+    # the first batch withdrawn (its rows with it), the re-send still declares the team covered for January
+    await ingest.post(f"/batches/{first['batchId']}/withdraw", headers=ADMIN)
+    answer = await measures(ingest, [A1, A2, "SZ-T1"], ["calls.complaints"])
+    assert answer["uncovered"] == {"SZ-T1": {"total": ["calls.complaints"]}}
