@@ -242,8 +242,10 @@ async def _resend_of_intact_batch(apg, sub: Submission, principal: Principal, sh
 
     Its coverage is what a read of the file would record: it stores no row, so only a declared period and declared
     units cover anything (the same fields as the earlier batch: the same bytes, read the same way)."""
-    await apg.execute("SELECT pg_advisory_xact_lock(hashtext($1))", loader.KIND_LOCK + sub.kind)
-    previous = await store.identical_intact_batch(apg, sub.kind, sub.source, principal.unit_id, sha, batch_id)
+    lock = loader.KIND_LOCK + sub.kind
+    previous = await store.identical_intact_batch(
+        apg, sub.kind, sub.source, principal.unit_id, sha, batch_id, lock=lock
+    )
     if previous is None:
         return False
     quality = json.loads(previous["quality"]) if isinstance(previous["quality"], str) else dict(previous["quality"])

@@ -266,22 +266,26 @@ async def mapping_owner(session: AsyncSession, name: str) -> str | None:
     return await session.scalar(text("SELECT owner_unit_id FROM ingest.column_mapping WHERE name = :n"), {"n": name})
 
 
-async def identical_intact_batch(apg, kind: str, source: str, submitter_unit_id: str, sha: str, batch_id: int):
+async def identical_intact_batch(
+    apg, kind: str, source: str, submitter_unit_id: str, sha: str, batch_id: int, *, lock: str | None = None
+):
     """An earlier batch with the same content digest, fully accepted, whose stored rows are all still in place.
 
     Re-sending it again would find every row a duplicate; ``None`` when that cannot be known without
-    re-reading (some row rejected or deduplicated then, or since replaced or withdrawn).
+    re-reading (some row rejected or deduplicated then, or since replaced or withdrawn). ``lock``: the advisory
+    lock (the kind's writers') to take once an earlier batch with the digest is found, and look again under —
+    only then: it is held to the end of the load's transaction, and a batch that is no re-send must not hold
+    it while its file is read.
     """
-    previous = await apg.fetchrow(
+    candidate = (
         "SELECT * FROM ingest.batch WHERE kind = $1 AND source = $2 AND content_sha256 = $3 AND submitter_unit_id = $4 "
         "AND status = 'done' AND rows_rejected = 0 AND rows_duplicate = 0 AND rows_repeated_in_file = 0 AND id <> $5 "
-        "ORDER BY id DESC LIMIT 1",
-        kind,
-        source,
-        sha,
-        submitter_unit_id,
-        batch_id,
+        "ORDER BY id DESC LIMIT 1"
     )
+    previous = await apg.fetchrow(candidate, kind, source, sha, submitter_unit_id, batch_id)
+    if previous is not None and lock is not None:
+        await apg.execute("SELECT pg_advisory_xact_lock(hashtext($1))", lock)
+        previous = await apg.fetchrow(candidate, kind, source, sha, submitter_unit_id, batch_id)
     if previous is None:
         return None
     stored = await apg.fetchval(f"SELECT count(*) FROM ingest.raw_{kind} WHERE batch_id = $1", previous["id"])
