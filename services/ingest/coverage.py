@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import enum
 import functools
+import json
 from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
-from typing import Any
 
 from hotline.kit.errors import BadRequestError
 from services.ingest.mapping import ColumnMapping
@@ -149,14 +149,26 @@ async def withdraw(apg, batch_id: int) -> None:
 
 # For the visible units ($1 ids, $2 paths), the coverage of the requested kinds ($5) overlapping [$3, $4]: a unit is
 # covered by the batches naming it (any role) and by those declaring one of its proper ancestors — an equijoin on
-# every id of its path. One statement for the whole request; ``by=total`` needs no day range, so its rows collapse.
+# every id of its path. One statement for the whole request. Units covered by the same batches share a row (a
+# cohort's units mostly do), so a province-scale answer is a few rows, each naming its units and its batches' kind,
+# fields and days inside the range (``by=total`` needs no days: the range itself, so equal items collapse).
 UNCOVERED_SQL = """
-SELECT DISTINCT q.id, c.kind, c.fields, {days}
-FROM unnest($1::text[], $2::text[]) AS q(id, path)
-CROSS JOIN LATERAL unnest(string_to_array(q.path, '/')) AS a(id)
-JOIN ingest.batch_coverage_unit cu ON cu.unit_id = a.id AND (a.id = q.id OR cu.role = 'declared')
-JOIN ingest.batch_coverage c ON c.batch_id = cu.batch_id
-WHERE c.kind = ANY($5::text[]) AND c.first_day <= $4 AND c.last_day >= $3
+WITH c AS (
+    SELECT batch_id, kind, fields, greatest(first_day, $3::date) AS first_day, least(last_day, $4::date) AS last_day
+    FROM ingest.batch_coverage
+    WHERE kind = ANY($5::text[]) AND first_day <= $4::date AND last_day >= $3::date
+),
+per_unit AS (
+    SELECT q.id, array_agg(DISTINCT cu.batch_id) AS batches
+    FROM unnest($1::text[], $2::text[]) AS q(id, path)
+    CROSS JOIN LATERAL unnest(string_to_array(q.path, '/')) AS a(id)
+    JOIN ingest.batch_coverage_unit cu ON cu.unit_id = a.id AND (a.id = q.id OR cu.role = 'declared')
+    WHERE cu.batch_id IN (SELECT batch_id FROM c)
+    GROUP BY q.id
+)
+SELECT s.units,
+       (SELECT jsonb_agg(DISTINCT jsonb_build_array(c.kind, c.fields, {days})) FROM c WHERE c.batch_id = ANY(s.batches))
+FROM (SELECT batches, array_agg(id) AS units FROM per_unit GROUP BY batches) s
 """
 
 
@@ -187,25 +199,26 @@ def uncovered(
     measures: list[str],
     units: Mapping[str, int | None],
     periods: list[tuple[str, date, date]],
-    coverage: Iterable[tuple[str, str, Any, date, date]],
+    groups: Iterable[tuple[Iterable[str], Iterable[tuple[str, Iterable[str], date, date]]]],
 ) -> dict[str, dict[str, list[str]]]:
     """``{unit: {period: [measures no batch covered there, sorted]}}`` for ``units`` (id → population), leaving out
-    units and periods with every measure covered. ``coverage``: (unit, kind, fields, first day, last day) rows.
-    ``unit.population`` is covered when the directory holds a population; a measure no rule makes, never."""
+    units and periods with every measure covered. ``groups``: (units, their coverage) — the coverage a list of
+    (kind, fields, first day, last day); a unit in no group has none. ``unit.population`` is covered when the
+    directory holds a population; a measure no rule makes, never."""
     wanted = sorted(set(measures))
-    by_unit: dict[str, list[tuple[frozenset[str], date, date]]] = {}
-    for unit, kind, fields, first, last in coverage:
-        by_unit.setdefault(unit, []).append((covered_by(kind, frozenset(fields)), first, last))
     flows = [m for m in wanted if rule_for(m) is not None]
-    population = "unit.population" in wanted
     others = [m for m in wanted if rule_for(m) is None and m != "unit.population"]
+    population = "unit.population" in wanted
+    coverage_of: dict[str, tuple] = {}
+    for members, items in groups:
+        ranges = tuple((covered_by(kind, frozenset(fields)), first, last) for kind, fields, first, last in items)
+        coverage_of.update(dict.fromkeys(members, ranges))
     answers: dict[tuple, dict[str, list[str]]] = {}  # units with the same coverage share one answer
     out: dict[str, dict[str, list[str]]] = {}
     for unit, people in units.items():
-        ranges = tuple(sorted(by_unit.get(unit, ()), key=lambda r: (r[1], r[2], sorted(r[0]))))
-        key = (ranges, people is None)
+        key = (coverage_of.get(unit, ()), population and people is None)
         if key not in answers:
-            answers[key] = _uncovered_periods(flows, ranges, periods, others, population and people is None)
+            answers[key] = _uncovered_periods(flows, key[0], periods, others, key[1])
         if answers[key]:
             out[unit] = answers[key]
     return out
@@ -231,19 +244,18 @@ async def uncovered_of(
 ) -> dict[str, dict[str, list[str]]]:
     """The ``uncovered`` part of the answer for the visible units (id → (path, population)), in one statement."""
     kinds = sorted({rule.kind for m in measures if (rule := rule_for(m)) is not None})
-    rows: list = []
+    groups: list = []
     if visible and kinds:
-        days = "$3::date, $4::date" if by == "total" else "greatest(c.first_day, $3), least(c.last_day, $4)"
+        days = "$3::date, $4::date" if by == "total" else "c.first_day, c.last_day"
         rows = await apg.fetch(
-            UNCOVERED_SQL.format(days=days),
-            list(visible),
-            [path for path, _ in visible.values()],
-            low,
-            high,
-            kinds,
+            UNCOVERED_SQL.format(days=days), list(visible), [path for path, _ in visible.values()], low, high, kinds
         )
+        for members, items in rows:
+            items = json.loads(items) if isinstance(items, str) else items  # (decoded already by SQLAlchemy's codec)
+            parsed = [(k, f, date.fromisoformat(a), date.fromisoformat(b)) for k, f, a, b in items]
+            groups.append((members, parsed))
     units = {unit: population for unit, (_, population) in visible.items()}
-    return uncovered(measures, units, spans(low, high, by), rows)
+    return uncovered(measures, units, spans(low, high, by), groups)
 
 
 def kinds_measures(kind: str) -> list[str]:

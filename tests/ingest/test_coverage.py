@@ -44,7 +44,7 @@ async def _save_bank_mapping(ingest) -> None:
 
 def test_uncovered_is_computed_per_unit_and_period_from_the_coverage_rows():
     calls = frozenset({"source", "record_id", "unit_id", "started_at", "direction", "outcome", "talk_seconds"})
-    rows = [("U1", "call", calls, date(2025, 1, 10), date(2025, 2, 5))]
+    rows = [(["U1"], [("call", calls, date(2025, 1, 10), date(2025, 2, 5))])]
     periods = coverage.spans(date(2025, 1, 1), date(2025, 3, 31), "month")
     assert periods == [("2025-01", date(2025, 1, 1), date(2025, 1, 31)), ("2025-02", date(2025, 2, 1), date(2025, 2, 28)),
                        ("2025-03", date(2025, 3, 1), date(2025, 3, 31))]  # fmt: skip
