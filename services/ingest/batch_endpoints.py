@@ -13,7 +13,7 @@ from fastapi.responses import PlainTextResponse
 from hotline.kit.app import DatabaseDep, PrincipalDep
 from hotline.kit.auth import Role
 from hotline.kit.errors import BadRequestError, ForbiddenError, NotFoundError, PayloadTooLargeError
-from services.ingest import batches, repository, store
+from services.ingest import batches, coverage, repository, store
 from services.ingest.batches import Submission
 from services.ingest.mapping import check_mapping
 from services.ingest.records import KINDS, csv_header, json_schema
@@ -131,6 +131,15 @@ async def submit_batch(
     period_from: Annotated[date | None, Query(description="First day the batch declares to cover (relevance)")] = None,
     period_to: Annotated[date | None, Query(description="Last day the batch declares to cover")] = None,
     expected_rows: Annotated[int | None, Query(ge=0, description="Rows the source says it sent (completeness)")] = None,
+    covers: Annotated[
+        str | None,
+        Query(
+            description="Units the batch declares it covers, comma-separated (`GZ-T1,GZ-T2`): each with its whole "
+            "subtree, for the batch's days (`period_from`…`period_to`, else those of its rows), so that a measure "
+            "the batch's fields make and its rows leave at 0 is a true zero for every unit there. Each must be a "
+            "unit of the caller's subtree. Without it, the batch covers the units its rows name (docs/contracts.md §4)."
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     binary, upload_name, content_type = await _spool(request)
     try:
@@ -145,6 +154,7 @@ async def submit_batch(
             format=format,
             filename=filename or upload_name,
             content_type=content_type,
+            covers=coverage.parse_covers(covers),
         )
         return await batches.submit(database, principal, sub, binary=binary)
     finally:
@@ -161,7 +171,8 @@ async def list_batches(
     async with database.session() as session:
         scope = await repository.scope_for(session, principal.unit_id)
         rows = await store.list_batches(session, scope, limit=limit, status=status)
-    return [batches.batch_to_dict(r, []) for r in rows]
+        covered = await store.batch_coverage(session, [r["id"] for r in rows])
+    return [batches.batch_to_dict(r, [], covered.get(r["id"])) for r in rows]
 
 
 @router.get("/batches/{batch_id}", summary="A batch's status, counts, quality report and problems")

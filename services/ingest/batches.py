@@ -29,7 +29,7 @@ from hotline.kit.auth import Principal, Role
 from hotline.kit.db import Database
 from hotline.kit.errors import BadRequestError, ForbiddenError, NotFoundError
 from hotline.kit.scope import Scope
-from services.ingest import loader, newmonth, repeats, repository, store
+from services.ingest import coverage, loader, newmonth, repeats, repository, store
 from services.ingest import quality as quality_module
 from services.ingest.mapping import ColumnMapping, MappingError
 from services.ingest.reader import FileFormatError, detect_format, plain_csv_layout, read_rows
@@ -69,6 +69,7 @@ class Submission:
     format: str | None = None
     filename: str | None = None
     content_type: str | None = None
+    covers: tuple[str, ...] = ()  # the units the batch declares it covers, each with its subtree (``covers=``)
 
 
 async def _driver(session: AsyncSession):
@@ -117,40 +118,19 @@ async def submit(
     started = time.perf_counter()
     async with database.unit_of_work() as session:
         scope = await repository.scope_for(session, principal.unit_id)
+        await store.check_covers(session, scope, sub.covers)
         mapping = await _resolve_mapping(session, scope, sub)
         sha = submission_digest(binary, sub, mapping, tz) if binary is not None else None
         batch_id = await store.create_batch(session, principal, sub, mapping, sha)
     try:
         async with database.unit_of_work() as session:
+            await store.hold_load_lock(session, batch_id)  # a batch whose lock is free is not being loaded
             apg = await _driver(session)
-            await store.hold_load_lock(apg, batch_id)  # a batch whose lock is free is not being loaded
             if sha is not None and await _resend_of_intact_batch(apg, sub, principal, sha, batch_id):
-                async with database.session() as fresh:
-                    report = await batch_report(fresh, principal, batch_id)
-                report["timingsSeconds"] = {"identicalResend": True}
-                return report
-            feed = loader.RowFeed(
-                kind=KINDS[sub.kind],
-                tz=ZoneInfo(mapping.time_zone) if mapping and mapping.time_zone and not sub.time_zone else tz,
-                source=sub.source,
-                batch_id=batch_id,
-                units_in_scope=await store.unit_ids_in_scope(session, scope),
-                mapping=mapping,
-                counts=loader.LoadCounts(),
-                period=(sub.period_from, sub.period_to),
-                expected_rows=sub.expected_rows,
-            )
-            source_rows = _source_rows(binary, rows, sub, mapping)
-            plain = _plain_csv(binary, sub, mapping)
-
-            async def set_status(status: str, rows_read: int | None = None) -> None:
-                # its own short transaction (another connection in production): pollers see the progress
-                async with database.unit_of_work() as progress_session:
-                    await store.set_progress(progress_session, batch_id, status, rows_read)
-
-            second = _second_connection(database)
-            report = await loader.load(apg, KINDS[sub.kind], feed, source_rows, set_status, plain, second)
-            await store.finish_batch(apg, batch_id, feed.counts, report, feed.repeat_callers)
+                timings: dict[str, Any] = {"identicalResend": True}
+            else:
+                loading = _Loading(database, apg, sub, tz, mapping, batch_id)
+                timings = await loading.run(await store.unit_ids_in_scope(session, scope), binary, rows)
     except (FileFormatError, MappingError) as exc:
         BATCH_DURATION.labels(kind=sub.kind, status="failed").observe(time.perf_counter() - started)
         await _record_failure(database, batch_id, str(exc))
@@ -160,13 +140,55 @@ async def submit(
         # unexpected: the load rolled back; record that the batch failed, then let the error be masked and logged
         await _record_failure(database, batch_id, "unexpected error while loading; nothing was stored")
         raise
-    async with database.session() as session:
+    async with database.session() as session:  # after the load's commit
         report = await batch_report(session, principal, batch_id)
-    report["timingsSeconds"] = feed.timings  # phases of this load (not stored)
+    report["timingsSeconds"] = timings  # phases of this load (not stored)
     BATCH_DURATION.labels(kind=sub.kind, status=report.get("status", "done")).observe(time.perf_counter() - started)
     for outcome in ("new", "corrected", "duplicate", "rejected"):
         ROWS.labels(kind=sub.kind, outcome=outcome).inc(report["counts"].get(outcome, 0))
     return report
+
+
+@dataclass
+class _Loading:
+    """One batch's load, inside the load's unit of work (``apg``: its asyncpg connection)."""
+
+    database: Database
+    apg: Any
+    sub: Submission
+    tz: ZoneInfo
+    mapping: ColumnMapping | None
+    batch_id: int
+
+    async def run(self, units_in_scope: set[str], binary: BinaryIO | None, rows: list | None) -> dict[str, float]:
+        """Read, check, store and aggregate the rows and record the batch's coverage; the phases' seconds."""
+        sub, mapping = self.sub, self.mapping
+        kind = KINDS[sub.kind]
+        header, source_rows = _source_rows(binary, rows, sub, mapping)
+        feed = loader.RowFeed(
+            kind=kind,
+            tz=ZoneInfo(mapping.time_zone) if mapping and mapping.time_zone and not sub.time_zone else self.tz,
+            source=sub.source,
+            batch_id=self.batch_id,
+            units_in_scope=units_in_scope,
+            mapping=mapping,
+            counts=loader.LoadCounts(),
+            period=(sub.period_from, sub.period_to),
+            expected_rows=sub.expected_rows,
+            covers=sub.covers,
+            fields=coverage.supplied_fields(kind, header=header, mapping=mapping),
+            fields_from_rows=mapping is None and header is None,  # JSON rows: their keys
+        )
+        plain = _plain_csv(binary, sub, mapping)
+        second = _second_connection(self.database)
+        report = await loader.load(self.apg, kind, feed, source_rows, self.set_status, plain, second)
+        await store.finish_batch(self.apg, self.batch_id, feed.counts, report, feed.repeat_callers)
+        return feed.timings
+
+    async def set_status(self, status: str, rows_read: int | None = None) -> None:
+        # its own short transaction (another connection in production): pollers see the progress
+        async with self.database.unit_of_work() as progress_session:
+            await store.set_progress(progress_session, self.batch_id, status, rows_read)
 
 
 def _second_connection(database: Database):
@@ -205,6 +227,8 @@ def submission_digest(binary: BinaryIO, sub: Submission, mapping: ColumnMapping 
     """SHA-256 of the file and of everything that decides how it is read."""
     digest = hashlib.sha256()
     settings = [sub.format, str(tz), str(sub.period_from), str(sub.period_to), str(sub.expected_rows)]
+    if sub.covers:  # (only then: the digests of batches stored before ``covers`` existed stay what they were)
+        settings.append(sorted(sub.covers))
     digest.update(json.dumps([settings, mapping.spec if mapping else None], sort_keys=True, default=str).encode())
     while chunk := binary.read(1 << 20):
         digest.update(chunk)
@@ -214,9 +238,14 @@ def submission_digest(binary: BinaryIO, sub: Submission, mapping: ColumnMapping 
 
 async def _resend_of_intact_batch(apg, sub: Submission, principal: Principal, sha: str, batch_id: int) -> bool:
     """A byte-identical re-send of a fully accepted batch whose rows are all still stored changes nothing:
-    record it as all duplicates without re-reading the file (under the kind's lock, so no correction races)."""
-    await apg.execute("SELECT pg_advisory_xact_lock(hashtext($1))", loader.KIND_LOCK + sub.kind)
-    previous = await store.identical_intact_batch(apg, sub.kind, sub.source, principal.unit_id, sha, batch_id)
+    record it as all duplicates without re-reading the file (under the kind's lock, so no correction races).
+
+    Its coverage is what a read of the file would record: it stores no row, so only a declared period and declared
+    units cover anything (the same fields as the earlier batch: the same bytes, read the same way)."""
+    lock = loader.KIND_LOCK + sub.kind
+    previous = await store.identical_intact_batch(
+        apg, sub.kind, sub.source, principal.unit_id, sha, batch_id, lock=lock
+    )
     if previous is None:
         return False
     quality = json.loads(previous["quality"]) if isinstance(previous["quality"], str) else dict(previous["quality"])
@@ -234,6 +263,11 @@ async def _resend_of_intact_batch(apg, sub: Submission, principal: Principal, sh
         previous["rows_skipped"],
         repeats.tracks(sub.kind),  # every row a duplicate: no call stored, no verdict moved
     )
+    if sub.covers and sub.period_from and sub.period_to:  # else it covers nothing: it stores no row
+        fields = await apg.fetchval("SELECT fields FROM ingest.batch_coverage WHERE batch_id = $1", previous["id"])
+        supplied = set(fields or ()) | {f.name for f in KINDS[sub.kind].fields if f.required}
+        period = (sub.period_from, sub.period_to)
+        await coverage.record(apg, batch_id, sub.kind, sub.covers, period, supplied, brought=False)
     return True
 
 
@@ -252,19 +286,20 @@ def _plain_csv(binary: BinaryIO | None, sub: Submission, mapping: ColumnMapping 
 
     def reopen() -> Iterator:
         binary.seek(0)
-        return _source_rows(binary, None, sub, None)
+        return _source_rows(binary, None, sub, None)[1]
 
     return loader.PlainCsv(binary, layout, reopen)
 
 
 def _source_rows(
     binary: BinaryIO | None, rows: list | None, sub: Submission, mapping: ColumnMapping | None
-) -> Iterator:
+) -> tuple[list[str] | None, Iterator]:
+    """The file's header (``None`` for JSON rows, which have none) and its rows."""
     kind = KINDS[sub.kind]
     if rows is not None:
         if not rows:
             raise FileFormatError("the batch has no rows")
-        return iter(enumerate((r if isinstance(r, dict) else {} for r in rows), start=1))
+        return None, iter(enumerate((r if isinstance(r, dict) else {} for r in rows), start=1))
     assert binary is not None
     fmt = detect_format(sub.filename, sub.content_type, sub.format)
     header, iterator = read_rows(binary, fmt, mapping.delimiter if mapping else None)
@@ -282,7 +317,7 @@ def _source_rows(
                     + (f"missing required columns {missing}; " if missing else "")
                     + "expected the canonical columns (GET /records/formats) or a mapping"
                 )
-    return iterator
+    return header or None, iterator
 
 
 async def batch_report(session: AsyncSession, principal: Principal, batch_id: int, problems_limit: int = 1000) -> dict:
@@ -292,14 +327,16 @@ async def batch_report(session: AsyncSession, principal: Principal, batch_id: in
     if row is None:
         raise NotFoundError(f"no batch {batch_id} in your scope")
     problems = await store.batch_problems(session, batch_id, problems_limit)
-    return batch_to_dict(row, problems)
+    covered = await store.batch_coverage(session, [batch_id])
+    return batch_to_dict(row, problems, covered.get(batch_id))
 
 
 def _json(value):
     return json.loads(value) if isinstance(value, str) else value
 
 
-def batch_to_dict(row, problems: list[dict]) -> dict[str, Any]:
+def batch_to_dict(row, problems: list[dict], covered: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A batch's report; ``covered``: what it covers (``store.batch_coverage``), ``None`` when nothing."""
     quality = row["quality"]
     return {
         "batchId": row["id"],
@@ -328,6 +365,7 @@ def batch_to_dict(row, problems: list[dict]) -> dict[str, Any]:
         },
         "repeatCallers": _json(row["repeat_callers"]),
         "quality": _json(quality),
+        "coverage": covered,
         "problems": problems,
     }
 

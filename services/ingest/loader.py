@@ -5,7 +5,8 @@ nothing is (a row is never half-applied). Natural key: (kind, source, record_id)
 row is a duplicate and changes nothing; a changed row is a correction that replaces the stored
 version (whatever batch brought it) and re-aggregates the keys both versions touched. Rows repeated
 inside one file count once when identical; a differing repeat is rejected with a pointer to the first.
-Writers of one record kind are serialized by an advisory lock.
+Writers of one record kind are serialized by an advisory lock. What the batch covers (kind, days, units, fields:
+``coverage.py``) is recorded in the same transaction, from the keys of the rows it stored.
 
 A plain canonical CSV (no mapping, UTF-8, no quote characters) takes the bulk path instead of the
 Python row loop: PostgreSQL COPYs it (plain lines typed, others as text) and checks it set-based (``bulk.py``); only the
@@ -35,7 +36,7 @@ from typing import Any, BinaryIO
 
 import asyncpg
 
-from services.ingest import aggregation, bulk, quality, repeats
+from services.ingest import aggregation, bulk, coverage, quality, repeats
 from services.ingest.mapping import ColumnMapping
 from services.ingest.reader import BadRow, CsvLayout, FileFormatError, plain_data
 from services.ingest.records import SYSTEM_COLUMNS, RecordKind
@@ -102,12 +103,19 @@ class RowFeed:
     summed: bool = False  # stored whole as a month new to the raw table, its sums made already (``newmonth``)
     checks: list | None = None  # the consistency checks of its rows, run already (``newmonth``)
     repeat_callers: dict[str, int] | None = None  # calls: how the stored rows got their repeat flag (``repeats``)
+    covers: tuple[str, ...] = ()  # the units the batch declares it covers (``covers=``; checked in scope)
+    fields: set[str] = field(default_factory=set)  # the canonical fields it supplies (``coverage.supplied_fields``)
+    fields_from_rows: bool = False  # JSON rows: every row's keys add to ``fields``
 
     def __post_init__(self) -> None:
         self.validator = RowValidator(self.kind, self.tz)
         names = self.kind.field_names
         self._unit_fields = [(names.index(n), n) for n in ("unit_id", "handling_unit_id") if n in names]
         self._key = (names.index("source"), names.index("record_id"))
+
+    def supplied(self) -> set[str]:
+        """The canonical fields the batch supplied: those known beforehand or seen in its rows, and the required."""
+        return (self.fields & set(self.kind.field_names)) | {f.name for f in self.kind.fields if f.required}
 
     def _canonical(self, row_no: int, row: dict[str, Any]) -> dict[str, Any] | None:
         if self.mapping is None:
@@ -136,6 +144,8 @@ class RowFeed:
             canonical = self._canonical(row_no, row)
             if canonical is None:
                 continue
+            if self.fields_from_rows:
+                self.fields.update(canonical)
             values, day, problems = self.validator.check(row_no, canonical)
             if values is None:
                 self.counts.reject(problems)
@@ -281,7 +291,9 @@ async def merge_stage(apg, kind: RecordKind, stage: str, feed: RowFeed) -> None:
     feed.counts.rows_corrected = corrected
     staged = await apg.fetchval(f"SELECT count(*) FROM {stage}")
     feed.counts.rows_new = staged - corrected
-    await apg.execute(aggregation.touch_sql(kind.name, "true", table=stage))
+    # the keys of the rows the batch stores: recomputed, and what its coverage is inferred from
+    await apg.execute(coverage.brought_sql(kind.name, stage))
+    await apg.execute(f"INSERT INTO touched (unit_id, day) SELECT unit_id, day FROM {coverage.BROUGHT}")
     judged = False
     if repeats.tracks(kind.name):
         feed.repeat_callers, judged = await repeats.judge_stage(apg, stage)
@@ -355,7 +367,7 @@ def next_month(month: date) -> date:
 
 
 async def withdraw_rows(apg, kind: str, batch_id: int) -> tuple[int, int | None]:
-    """Delete a batch's rows and recompute the keys they counted for; returns the rows removed and, for calls, how
+    """Delete a batch's rows and its coverage, and recompute the keys they counted for; returns the rows removed and, for calls, how
     many stored calls' repeat verdicts moved (their look-back held a withdrawn call)."""
     await apg.execute("SELECT pg_advisory_xact_lock(hashtext($1))", KIND_LOCK + kind)
     await apg.execute(aggregation.TOUCHED_DDL)
@@ -369,6 +381,7 @@ async def withdraw_rows(apg, kind: str, batch_id: int) -> tuple[int, int | None]
     if repeats.tracks(kind):
         moved = await repeats.apply_to_stored(apg) if await repeats.judge(apg) else 0
     await aggregation.recompute(apg, kind)
+    await coverage.withdraw(apg, batch_id)
     return removed, moved
 
 
@@ -422,6 +435,8 @@ async def load(
     await set_status("aggregating", feed.counts.rows_read)
     await aggregation.recompute(apg, kind.name, feed.summed)
     phases["aggregate"] = time.perf_counter() - began - sum(phases.values())
+    await coverage.record(apg, feed.batch_id, kind.name, feed.covers, feed.period, feed.supplied())
+    phases["coverage"] = time.perf_counter() - began - sum(phases.values())
     report = await quality.batch_quality(apg, kind, feed)
     if stage is not None and "." in stage:  # the bulk path's stage is a table of the schema, not a temporary one
         await apg.execute(f"DROP TABLE {stage}")

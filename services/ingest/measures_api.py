@@ -1,7 +1,8 @@
 """The measures API (docs/contracts.md §4): bulk values, their sources, and per-record contributions.
 
 All three answer for many units in one SQL statement per record kind (never per unit), and filter by
-the caller's scope: a unit outside it is reported exactly like an unknown one.
+the caller's scope: a unit outside it is reported exactly like an unknown one. The values come with what no
+batch covered (``uncovered``, from ``coverage.py``: one more statement), so that an absent value is not read as 0.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 from hotline.domain.measures import Aggregation, measure_catalog
 from hotline.kit.errors import BadRequestError
 from hotline.kit.scope import Scope
+from services.ingest import coverage
 from services.ingest.aggregation import quote
 from services.ingest.rules import SIDES, rule_for, rules_by_kind
 
@@ -69,7 +71,7 @@ async def query_columns(
     apg, scope: Scope, units: list[str], measures: list[str], low: date, high: date, by: str
 ) -> tuple[dict, list[str], list[str], list[list[float]]]:
     """The answer of ``query`` as columns: the answer without ``rows``, then each row's unit, its period
-    and its values (``measures`` order)."""
+    and its values (``measures`` order). ``uncovered`` is computed for the same visible units as the values."""
     check_request(units, measures, low, high, by)
     catalog = measure_catalog()
     visible = await visible_units(apg, scope, list(dict.fromkeys(units)))
@@ -110,13 +112,15 @@ async def query_columns(
             row_units.append(unit)
             row_periods.append(period or "total")
             values.append(row)
+    in_order = {u: visible[u] for u in dict.fromkeys(units) if u in visible}
     head = {
         "from": low.isoformat(),
         "to": high.isoformat(),
         "by": by,
         "measures": measures,
-        "days_with_data": {u: days_with_data.get(u, 0) for u in dict.fromkeys(units) if u in visible},
+        "days_with_data": {u: days_with_data.get(u, 0) for u in in_order},
         "missing": [u for u in dict.fromkeys(units) if u not in visible],
+        "uncovered": await coverage.uncovered_of(apg, in_order, measures, low, high, by),
     }
     return head, row_units, row_periods, values
 

@@ -58,8 +58,9 @@ async def _driver(session):
     "/query",
     summary="Measures of many units over a range: total, per month or per day",
     description="Values follow `measures` order; a unit–period without data has zeros; `unit.population` is the "
-    "directory's value. Units unknown or outside the caller's subtree are listed in `missing`. "
-    "A row is `[unit, period, values]` with period `total`, `YYYY-MM` or `YYYY-MM-DD`. With "
+    "directory's value. Units unknown or outside the caller's subtree are listed in `missing`. `uncovered` says, "
+    "per unit and period, which requested measures no batch covered (no source sent the data they need for that "
+    "unit and time): their 0 is absent data, not a zero. A row is `[unit, period, values]` with period `total`, `YYYY-MM` or `YYYY-MM-DD`. With "
     "`Accept: application/vnd.hotline.measures-columns` the same answer comes as columns: a 4-byte little-endian "
     "header length, a JSON header (the answer without `rows`, plus `units` and `periods` per row), then the rows' "
     "values as little-endian float64 (docs/contracts.md §4).",

@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from services.ingest import aggregation, bulk, quality, repeats
+from services.ingest import aggregation, bulk, coverage, quality, repeats
 from services.ingest.loader import KIND_LOCK, RowFeed, key_index_sql, key_match, next_month, partition_name
 from services.ingest.reader import CsvLayout
 from services.ingest.records import SYSTEM_COLUMNS, RecordKind
@@ -236,7 +236,8 @@ async def load(
 ) -> bool:
     """Load the file as its month's partition (new, or rebuilt with the month's stored rows), as described above;
     ``False``: nothing was stored, and the file must take the usual bulk path. ``True``: the rows are stored, ``feed`` counts them, their sums per (unit, day)
-    are made (``aggregation.per_unit_table``; ``feed.summed``) and ``touched`` holds their keys.
+    are made (``aggregation.per_unit_table``; ``feed.summed``), ``touched`` holds their keys, and ``coverage.BROUGHT``
+    the keys of the batch's own rows.
     """
     zone = str(feed.tz)
     pattern = bulk.plain_line_pattern(kind, layout, zone)
@@ -517,15 +518,17 @@ async def _attach_if_clean(
     batch = f"r.batch_id = {int(feed.batch_id)}"
     consistency = quality.check_aggregates(kind.name, batch)
     repeat_counts = repeats.sums_counts(batch) if tracked else ()
+    summed = (("rows_summed", f"count(*) FILTER (WHERE {batch})"),)  # every side: the batch's keys (coverage)
     counts = (
-        ("rows_summed", f"count(*) FILTER (WHERE {batch})"),
+        *summed,
         ("rows_refused", f"count(*) FILTER (WHERE {batch} AND NOT coalesce({ok}, false))"),
         *consistency,
         *repeat_counts,
     )
+    extra = {side: counts if side == sides[0] else summed for side in sides}
 
     def part_sql(side: str, low: int, high: int | None) -> str:
-        return part_select(kind.name, side, table, (low, high), counts if side == sides[0] else ())
+        return part_select(kind.name, side, table, (low, high), extra[side])
 
     await apg.execute(_SERIAL)
     for side in sides:
@@ -558,9 +561,7 @@ async def _attach_if_clean(
     for side in sides:
         if fetched[side]:
             await apg.copy_records_to_table(_parts(side), records=fetched[side])
-        await apg.execute(
-            aggregation.merged_sums_sql(kind.name, side, _parts(side), counts if side == sides[0] else ())
-        )
+        await apg.execute(aggregation.merged_sums_sql(kind.name, side, _parts(side), extra[side]))
         await apg.execute(f"DROP TABLE {_parts(side)}")
         sums = aggregation.per_unit_table(side)
         await apg.execute(f"INSERT INTO touched (unit_id, day) SELECT unit_id, day FROM {sums}")
@@ -600,6 +601,11 @@ async def _attach_if_clean(
             feed.out_of_period += n
     feed.counts.rows_read = feed.counts.rows_valid = feed.counts.rows_new = total
     feed.summed = True
+    # the keys of the batch's rows, every side: what its coverage is inferred from (the usual path: ``merge_stage``)
+    keys = " UNION ".join(
+        f"SELECT unit_id, day FROM {aggregation.per_unit_table(side)} WHERE rows_summed > 0" for side in sides
+    )
+    await apg.execute(f"CREATE TEMP TABLE {coverage.BROUGHT} ON COMMIT DROP AS {keys}")
     return True
 
 

@@ -33,6 +33,9 @@ class Field:
     values: tuple[str, ...] = ()
     minimum: float | None = None
     maximum: float | None = None
+    # what an empty value means, as an SQL literal, where the format documents it (``agent_served``: true); a rule
+    # that reads the field through ``coalesce(r.<field>, <this literal>)`` does not need the field supplied
+    default: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +80,8 @@ def _seconds(name: str, description: str, required: bool = False) -> Field:
     return Field(name, "float", description, required, minimum=0)
 
 
-def _flag(name: str, description: str) -> Field:
-    return Field(name, "bool", description)
+def _flag(name: str, description: str, default: str | None = None) -> Field:
+    return Field(name, "bool", description, default=default)
 
 
 def _points(name: str, description: str) -> Field:
@@ -148,7 +151,11 @@ WORK_ORDER = RecordKind(
         Field("received_at", "timestamp", "When the request was registered (受理时间).", True),
         Field("channel", "enum", "Intake channel (受理渠道).", True, CHANNELS),
         Field("category", "text", "Category of the request, as the source names it."),
-        _flag("handled_directly", "Resolved by the hotline body itself without dispatch (直办)."),
+        _flag(
+            "handled_directly",
+            "Resolved by the hotline body itself without dispatch (直办); empty: not handled directly.",
+            default="false",
+        ),
         Field(
             "handling_unit_id",
             "text",
@@ -173,7 +180,7 @@ WORK_ORDER = RecordKind(
             "returned_for_redo", "int", "Times the hotline returned the unit's reply for redo (退回重办).", minimum=0
         ),
         _flag("supervised", "Put under supervision (督办)."),
-        _flag("resolved", "Closed as resolved (for supervised orders; default: true when closed)."),
+        _flag("resolved", "Closed as resolved (for supervised orders; default: true when closed).", default="true"),
         _flag("reopened", "Reopened after closure (重启)."),
         Field("status", "enum", "Lifecycle status.", False, ("open", "dispatched", "replied", "closed")),
     ),
@@ -257,7 +264,7 @@ CHAT_SESSION = RecordKind(
         Field("started_at", "timestamp", "When the session started.", True),
         _seconds("first_response_seconds", "Seconds to the agent's first response."),
         _seconds("duration_seconds", "Session duration in seconds."),
-        Field("agent_served", "bool", "Served by a human agent (default true)."),
+        Field("agent_served", "bool", "Served by a human agent (default true).", default="true"),
     ),
 )
 

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.scalars import JSON
 
-from hotline.kit.graphql import RequestContext
-from services.ingest import batches, quality, repository, store
+from hotline.kit.graphql import RequestContext, described_enum
+from services.ingest import batches, coverage, quality, repository, store
 from services.ingest.batches import Submission
 from services.ingest.records import KINDS
 
@@ -147,6 +147,61 @@ def quality_from_dict(q: dict[str, Any] | None) -> DataQuality | None:
     )
 
 
+CoverageHowEnum = described_enum(
+    coverage.CoverageHow,
+    name="CoverageHow",
+    description="How a batch came to cover a unit.",
+    values={
+        "DECLARED": "Named by the submitter (`covers`): the unit, its whole subtree and its ancestors are covered.",
+        "INFERRED": "The batch's stored rows are attributed to it: the unit and its ancestors are covered.",
+    },
+)
+
+
+@strawberry.type(description="A unit a batch covers, and how.")
+class CoveredUnit:
+    unit_id: strawberry.ID = strawberry.field(description="The unit.")
+    how: CoverageHowEnum = strawberry.field(description="Declared with the batch, or inferred from its rows.")
+
+
+@strawberry.type(
+    description="What a batch covers (数据覆盖范围): for its record type, its days and units, a measure whose fields it "
+    "supplied is counted there — a 0 is a true zero, not absent data (docs/contracts.md §4)."
+)
+class BatchCoverage:
+    kind: str = strawberry.field(description="Record type.")
+    first_day: dt.date = strawberry.field(description="First day covered.")
+    last_day: dt.date = strawberry.field(description="Last day covered.")
+    days_declared: bool = strawberry.field(
+        description="True if the days are the declared period; false if they are the first and last day of the "
+        "rows the batch stored."
+    )
+    units_declared: bool = strawberry.field(description="True if the submitter declared the units (`covers`).")
+    units: list[CoveredUnit] = strawberry.field(
+        description="The units covered, declared or inferred (their ancestors are covered too, and a declared "
+        "unit's subtree)."
+    )
+    fields: list[str] = strawberry.field(description="The canonical fields the batch supplied.")
+    measures_not_covered: list[str] = strawberry.field(
+        description="Measures of its record type the batch cannot cover: a field they need was not supplied."
+    )
+
+
+def coverage_from_dict(c: dict[str, Any] | None) -> BatchCoverage | None:
+    if not c:
+        return None
+    return BatchCoverage(
+        kind=c["kind"],
+        first_day=dt.date.fromisoformat(c["firstDay"]),
+        last_day=dt.date.fromisoformat(c["lastDay"]),
+        days_declared=c["daysDeclared"],
+        units_declared=c["unitsDeclared"],
+        units=[CoveredUnit(unit_id=strawberry.ID(u["unit"]), how=CoverageHowEnum(u["how"])) for u in c["units"]],
+        fields=c["fields"],
+        measures_not_covered=c["measuresNotCovered"],
+    )
+
+
 @strawberry.type(description="A batch of raw records (数据批次) and its report: status, counts, quality, problems.")
 class IngestBatch:
     id: strawberry.ID = strawberry.field(description="Batch id.")
@@ -171,6 +226,10 @@ class IngestBatch:
         description="Calls only (null for other record types, and until done): how the repeat-caller flag was set."
     )
     quality: DataQuality | None = strawberry.field(description="Data quality of the batch (null until done).")
+    coverage: BatchCoverage | None = strawberry.field(
+        description="What the applied batch covers; null if it covers nothing (not done, withdrawn, or no row "
+        "stored and no unit and period declared)."
+    )
     problems: list[RecordProblem] = strawberry.field(description="Rejected rows' problems (first 1,000).")
 
 
@@ -202,6 +261,7 @@ def batch_from_report(r: dict[str, Any]) -> IngestBatch:
         ),
         repeat_callers=_repeat_callers(r.get("repeatCallers")),
         quality=quality_from_dict(r["quality"]),
+        coverage=coverage_from_dict(r.get("coverage")),
         problems=[RecordProblem(**p) for p in r["problems"]],
     )
 
@@ -266,7 +326,8 @@ class RecordsQuery:
         async with _session_lock(info):
             scope = await repository.scope_for(session, info.context.principal.unit_id)
             rows = await store.list_batches(session, scope, limit=max(1, min(first, 200)), status=status)
-        return [batch_from_report(batches.batch_to_dict(r, [])) for r in rows]
+            covered = await store.batch_coverage(session, [r["id"] for r in rows])
+        return [batch_from_report(batches.batch_to_dict(r, [], covered.get(r["id"]))) for r in rows]
 
     @strawberry.field(description="Data quality (spec 5.2.7) of everything stored for a unit's subtree over a period.")
     async def data_quality(
@@ -318,12 +379,33 @@ class RecordsMutation:
         source: Annotated[str, strawberry.argument(description="Sending system (default `source` of the rows).")],
         records: Annotated[list[JSON], strawberry.argument(description="The rows, as canonical JSON objects.")],
         time_zone: Annotated[str | None, strawberry.argument(description="Zone of naive timestamps.")] = None,
+        covers: Annotated[
+            list[strawberry.ID] | None,
+            strawberry.argument(
+                description="Units the batch declares it covers, each with its whole subtree (units of the caller's "
+                "subtree): a measure whose fields the rows supply and that they leave at 0 is then a true zero "
+                "there. Without it, the batch covers the units its rows name."
+            ),
+        ] = None,
+        period_from: Annotated[
+            dt.date | None, strawberry.argument(description="First day the batch declares to cover.")
+        ] = None,
+        period_to: Annotated[
+            dt.date | None, strawberry.argument(description="Last day the batch declares to cover.")
+        ] = None,
     ) -> IngestBatch:
         if len(records) > 5000:
             from hotline.kit.errors import BadRequestError
 
             raise BadRequestError("at most 5,000 records per mutation; use POST /batches for files")
-        sub = Submission(kind=kind, source=source, time_zone=time_zone)
+        sub = Submission(
+            kind=kind,
+            source=source,
+            time_zone=time_zone,
+            period_from=period_from,
+            period_to=period_to,
+            covers=coverage.parse_covers([str(u) for u in covers] if covers is not None else None),
+        )
         report = await batches.submit(_database(info), info.context.principal, sub, rows=list(records))
         return batch_from_report(report)
 

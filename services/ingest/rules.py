@@ -6,10 +6,17 @@ A (unit, day) value is the sum of the contributions of the rows of the unit's wh
 day. The same expressions serve the aggregation, ``/measures/sources`` and ``/measures/contribution``,
 so an explanation can never disagree with a value. ``tests/ingest/test_rules.py`` checks that the rules
 cover the catalog exactly (both directions).
+
+What a rule *needs* (``needs``): the optional fields of its record kind it reads, derived from its expression —
+a measure is covered by a batch only if the batch supplied them (docs/contracts.md §4, "Coverage"). A source
+that sends no ``complaint`` column has not said "no complaints", so ``calls.complaints`` is not covered by it.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
+import re
 from dataclasses import dataclass
 
 from hotline.domain.measures import Aggregation, measure_catalog
@@ -219,6 +226,93 @@ RULES: tuple[Rule, ...] = (
     # --- reported_item
     Rule("reported.items", "reported_item", "unit", "1"),
 )
+
+
+# What a rule needs, in disjunctive form: a tuple of alternatives, each a set of optional fields that together
+# suffice; ``(frozenset(),)`` needs nothing beyond the kind's required fields, which every batch supplies.
+Needs = tuple[frozenset[str], ...]
+NOTHING: Needs = (frozenset(),)
+_FIELD_REFERENCE = re.compile(r"\br\.([a-z_][a-z0-9_]*)")
+# Columns ingest computes itself, and the fields they are computed from: a batch that supplies those supplies them
+# (``raw_call.repeat_lookback``, the look-back verdict of ``repeats``, comes from the hashed caller).
+DERIVED_FROM = {"repeat_lookback": frozenset({"caller_hash"})}
+_COALESCE = re.compile(r"\bcoalesce\(", re.IGNORECASE)
+
+
+def _calls(sql: str) -> tuple[str, list[list[str]]]:
+    """``sql`` without its outermost ``coalesce(…)`` calls, and each call's arguments (split at its own commas)."""
+    rest, calls, position = [], [], 0
+    while match := _COALESCE.search(sql, position):
+        rest.append(sql[position : match.start()])
+        depth, start, args, i = 1, match.end(), [], match.end()
+        while depth:
+            char = sql[i]
+            if char == "(":
+                depth += 1
+            elif char == ")":
+                depth -= 1
+            elif char == "," and depth == 1:
+                args.append(sql[start:i])
+                start = i + 1
+            i += 1
+        args.append(sql[start : i - 1])
+        calls.append(args)
+        position = i
+    rest.append(sql[position:])
+    return " ".join(rest), calls
+
+
+def _minimal(alternatives) -> Needs:
+    """The alternatives without those that ask for more than another one does, in a stable order."""
+    unique = set(alternatives)
+    kept = [a for a in unique if not any(b < a for b in unique)]
+    return tuple(sorted(kept, key=lambda a: (len(a), sorted(a))))
+
+
+def needs_of(sql: str, kind: str) -> Needs:
+    """The optional fields of ``kind`` an SQL expression over a raw row needs to mean what it says.
+
+    Every field it reads is needed, except: ``coalesce(a, b, …)`` is satisfied by any one of its arguments (its
+    arguments' own needs are alternatives: ``coalesce(r.handle_seconds, r.talk_seconds)`` needs either), and a
+    constant argument is an alternative only when it is the documented default of the field before it
+    (``coalesce(r.agent_served, true)``) — a made-up default (``coalesce(r.reassignments, 0)``) is not data.
+    """
+    fields = {f.name: f for f in KINDS[kind].fields}
+    rest, calls = _calls(sql)
+    parts: list[Needs] = []
+    for name in _FIELD_REFERENCE.findall(rest):
+        if name in DERIVED_FROM:
+            parts.append((DERIVED_FROM[name],))
+            continue
+        if name not in fields:
+            raise ValueError(f"{kind}: an expression reads r.{name}, which is not a field of the kind")
+        parts.append(NOTHING if fields[name].required else (frozenset({name}),))
+    for args in calls:
+        alternatives: list[frozenset[str]] = []
+        for previous, arg in zip([None, *args], args, strict=False):
+            if _FIELD_REFERENCE.search(arg):
+                alternatives += needs_of(arg, kind)
+            elif (bare := re.fullmatch(r"\s*r\.([a-z_][a-z0-9_]*)\s*", previous or "")) and (
+                fields[bare.group(1)].default == arg.strip().lower()
+            ):
+                alternatives.append(frozenset())
+        parts.append(_minimal(alternatives) if alternatives else NOTHING)
+    combined = [frozenset().union(*choice) for choice in itertools.product(*parts)] if parts else [frozenset()]
+    return _minimal(combined)
+
+
+@functools.cache
+def needs(measure: str) -> Needs:
+    """The optional fields a measure's rule reads (its side's unit and its expression): see ``needs_of``."""
+    rule = rule_for(measure)
+    if rule is None:
+        raise KeyError(measure)
+    return needs_of(f"{SIDES[rule.side]} {rule.expression}", rule.kind)
+
+
+def needs_met(measure: str, supplied) -> bool:
+    """Whether fields ``supplied`` (a batch's) give what ``measure`` needs."""
+    return any(alternative <= supplied for alternative in needs(measure))
 
 
 def rules_by_kind() -> dict[str, dict[str, list[Rule]]]:

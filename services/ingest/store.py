@@ -9,7 +9,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.kit.auth import Principal
+from hotline.kit.errors import BadRequestError
 from hotline.kit.scope import PATH_SEPARATOR, Scope
+from services.ingest import coverage
 
 # A batch is visible to a caller iff the unit that submitted it is inside the caller's subtree.
 _BATCH_IN_SCOPE = "JOIN ingest.unit su ON su.id = b.submitter_unit_id WHERE (su.path = :path OR su.path LIKE :prefix)"
@@ -28,6 +30,54 @@ async def unit_ids_in_scope(session: AsyncSession, scope: Scope) -> set[str]:
         text("SELECT id FROM ingest.unit WHERE path = :path OR path LIKE :prefix"), _scope_params(scope)
     )
     return {r[0] for r in rows}
+
+
+async def check_covers(session: AsyncSession, scope: Scope, covers: tuple[str, ...]) -> None:
+    """Refuse declared units (``covers=``) that are not units of the caller's subtree — an unknown unit and one
+    outside the subtree get the same answer, so that the refusal tells nothing of other subtrees."""
+    if not covers:
+        return
+    result = await session.execute(
+        text("SELECT id FROM ingest.unit WHERE id = ANY(:ids) AND (path = :path OR path LIKE :prefix)"),
+        {**_scope_params(scope), "ids": list(covers)},
+    )
+    found = {r[0] for r in result}
+    if refused := [u for u in covers if u not in found]:
+        raise BadRequestError(
+            f"covers names units that are not units of your subtree: {', '.join(refused)}; a batch declares it "
+            "covers units it may send records for (each with its whole subtree)",
+            covers=refused,
+        )
+
+
+async def batch_coverage(session: AsyncSession, batch_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """What each of these batches covers (``coverage.py``), as shown in its report; a batch covering nothing is
+    left out."""
+    if not batch_ids:
+        return {}
+    rows = await session.execute(
+        text(
+            "SELECT c.batch_id, c.kind, c.first_day, c.last_day, c.days_declared, c.units_declared, c.fields, "
+            "coalesce((SELECT array_agg(ARRAY[u.unit_id, u.role] ORDER BY u.role, u.unit_id) "
+            "          FROM ingest.batch_coverage_unit u WHERE u.batch_id = c.batch_id AND u.role <> 'ancestor'), "
+            "         '{}') AS units "
+            "FROM ingest.batch_coverage c WHERE c.batch_id = ANY(:ids)"
+        ),
+        {"ids": list(batch_ids)},
+    )
+    out: dict[int, dict[str, Any]] = {}
+    for r in rows.mappings():
+        out[r["batch_id"]] = {
+            "kind": r["kind"],
+            "firstDay": r["first_day"].isoformat(),
+            "lastDay": r["last_day"].isoformat(),
+            "daysDeclared": r["days_declared"],
+            "unitsDeclared": r["units_declared"],
+            "units": [{"unit": unit, "how": how} for unit, how in r["units"]],
+            "fields": list(r["fields"]),
+            "measuresNotCovered": coverage.not_covered(r["kind"], r["fields"]),
+        }
+    return out
 
 
 async def create_batch(session: AsyncSession, principal: Principal, sub, mapping, content_sha256: str | None) -> int:
@@ -97,8 +147,11 @@ INTERRUPTED = (
 )
 
 
-async def hold_load_lock(apg, batch_id: int) -> None:
-    await apg.execute("SELECT pg_advisory_xact_lock($1, $2)", BATCH_LOAD_LOCK, batch_id)
+async def hold_load_lock(session: AsyncSession, batch_id: int) -> None:
+    """Take the batch's load lock for the session's transaction — through SQLAlchemy, which begins the transaction
+    (it does so at its first statement: a statement sent to the asyncpg connection before would run, and release
+    a transaction-level lock, on its own)."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(:lock, :id)"), {"lock": BATCH_LOAD_LOCK, "id": batch_id})
 
 
 async def fail_interrupted(session: AsyncSession, *, received_grace_seconds: float = 60.0) -> list[int]:
@@ -217,22 +270,26 @@ async def mapping_owner(session: AsyncSession, name: str) -> str | None:
     return await session.scalar(text("SELECT owner_unit_id FROM ingest.column_mapping WHERE name = :n"), {"n": name})
 
 
-async def identical_intact_batch(apg, kind: str, source: str, submitter_unit_id: str, sha: str, batch_id: int):
+async def identical_intact_batch(
+    apg, kind: str, source: str, submitter_unit_id: str, sha: str, batch_id: int, *, lock: str | None = None
+):
     """An earlier batch with the same content digest, fully accepted, whose stored rows are all still in place.
 
     Re-sending it again would find every row a duplicate; ``None`` when that cannot be known without
-    re-reading (some row rejected or deduplicated then, or since replaced or withdrawn).
+    re-reading (some row rejected or deduplicated then, or since replaced or withdrawn). ``lock``: the advisory
+    lock (the kind's writers') to take once an earlier batch with the digest is found, and look again under —
+    only then: it is held to the end of the load's transaction, and a batch that is no re-send must not hold
+    it while its file is read.
     """
-    previous = await apg.fetchrow(
+    candidate = (
         "SELECT * FROM ingest.batch WHERE kind = $1 AND source = $2 AND content_sha256 = $3 AND submitter_unit_id = $4 "
         "AND status = 'done' AND rows_rejected = 0 AND rows_duplicate = 0 AND rows_repeated_in_file = 0 AND id <> $5 "
-        "ORDER BY id DESC LIMIT 1",
-        kind,
-        source,
-        sha,
-        submitter_unit_id,
-        batch_id,
+        "ORDER BY id DESC LIMIT 1"
     )
+    previous = await apg.fetchrow(candidate, kind, source, sha, submitter_unit_id, batch_id)
+    if previous is not None and lock is not None:
+        await apg.execute("SELECT pg_advisory_xact_lock(hashtext($1))", lock)
+        previous = await apg.fetchrow(candidate, kind, source, sha, submitter_unit_id, batch_id)
     if previous is None:
         return None
     stored = await apg.fetchval(f"SELECT count(*) FROM ingest.raw_{kind} WHERE batch_id = $1", previous["id"])

@@ -190,6 +190,7 @@ async def test_the_compact_answer_is_the_json_answer_in_columns(ingest):
         assert as_json.headers["content-type"].startswith("application/json")
         assert compact.headers["content-type"] == COLUMNS_MEDIA_TYPE
         assert decode_columns(compact.content) == as_json.json() and as_json.json()["rows"]
+        assert as_json.json()["uncovered"]  # days and units no batch covered: in the header as in the JSON
 
 
 async def test_the_raw_rows_of_the_affected_days_are_summed_in_parallel_workers(db):

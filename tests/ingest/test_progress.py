@@ -53,3 +53,39 @@ async def test_status_and_rows_read_are_visible_while_the_batch_loads(fresh_data
     assert any(s == "validating" and 0 < n < 5000 for s, n in seen), seen
     order = ["received", "validating", "loading", "aggregating", "done"]
     assert [order.index(s) for s in statuses] == sorted(order.index(s) for s in statuses)
+
+
+async def test_a_loading_batch_holds_its_load_lock_and_not_its_kinds_until_it_stores(fresh_database, monkeypatch):
+    """While a batch is read (``validating``) its load lock is held — a restart's sweep must not take it for an
+    interrupted load — and the lock of the kind's writers is free: loads of one kind read their files side by side."""
+    from services.ingest import batches, store
+
+    url = await fresh_database("hotline_load_locks")
+    await load_demo_units(url)
+    content = to_csv([{"record_id": "k1", "unit_id": "GZ-T1-A001", "started_at": "2025-01-02 09:00:00",
+                       "direction": "inbound", "outcome": "answered"}]).encode()  # fmt: skip
+    database = Database.from_url(url)
+    seen: dict[str, bool] = {}
+    set_status = batches._Loading.set_status
+
+    async def spy(self, status: str, rows_read: int | None = None) -> None:
+        if status == "validating" and not seen:
+            other = await asyncpg.connect(url)
+            try:
+                seen["load lock free"] = await other.fetchval(
+                    "SELECT pg_try_advisory_xact_lock($1, $2::int)", store.BATCH_LOAD_LOCK, self.batch_id
+                )
+                seen["kind lock free"] = await other.fetchval(
+                    "SELECT pg_try_advisory_xact_lock(hashtext($1))", loader.KIND_LOCK + "call"
+                )
+            finally:
+                await other.close()
+        await set_status(self, status, rows_read)
+
+    monkeypatch.setattr(batches._Loading, "set_status", spy)
+    try:
+        report = await submit(database, DEMO_ADMIN, Submission(kind="call", source="locks"), binary=io.BytesIO(content))
+    finally:
+        await database.dispose()
+    assert report["status"] == "done"
+    assert seen == {"load lock free": False, "kind lock free": True}

@@ -10,7 +10,7 @@ import pytest
 from hotline.domain.measures import Aggregation, measure_catalog
 from services.ingest.mapping import ColumnMapping, MappingError, check_mapping
 from services.ingest.records import KINDS, csv_header, json_schema
-from services.ingest.rules import RULES, check_rules, flow_measures, rules_by_kind
+from services.ingest.rules import RULES, check_rules, flow_measures, needs, needs_of, rules_by_kind
 from services.ingest.validation import RowValidator
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -119,3 +119,68 @@ def test_a_bad_mapping_lists_every_problem():
     assert any(p.startswith("started_at: required") for p in problems)
     with pytest.raises(MappingError):
         ColumnMapping({"kind": "call", "fields": {}})
+
+
+# What each rule needs beyond its kind's required fields, read off its expression by hand ("a|b": either; "a+b": both).
+# A rule missing here needs nothing: a new rule reading an optional field fails below until its needs are written.
+NEEDS = {
+    "calls.answered_within_15s": ["queue_seconds"], "calls.answered_within_20s": ["queue_seconds"],
+    "calls.answer_wait_seconds": ["queue_seconds"], "calls.abandon_wait_seconds": ["queue_seconds"],
+    "calls.queue_seconds": ["queue_seconds"], "calls.ring_seconds": ["ring_seconds"],
+    "calls.talk_seconds": ["talk_seconds"], "calls.handle_seconds": ["handle_seconds", "talk_seconds"],
+    "calls.ivr_entered": ["ivr_seconds"], "calls.ivr_seconds": ["ivr_seconds"],
+    "calls.transferred": ["transferred"], "calls.resolved_first_contact": ["resolved_first_contact"],
+    "calls.repeat": ["repeat_caller", "caller_hash"],  # the look-back is computed from the hashed caller
+    "calls.complaints": ["complaint"],
+    "orders.mobile_responded_on_time": ["first_response_at"], "orders.handled_directly": ["handled_directly"],
+    "orders.direct_reopened": ["handled_directly+handling_unit_id+reopened"],
+    # handled_directly is read as coalesce(…, false), its documented default: an order with a handling unit
+    "orders.dispatched": ["handling_unit_id"], "orders.dispatched_on_time": ["dispatched_at+handling_unit_id"],
+    "orders.dispatched_precisely": ["handling_unit_id+reassignments"],
+    "orders.sent_back_to_origin": ["sent_back_to_origin"],
+    "orders.submission_seconds": ["call_ended_at+submitted_at"], "orders.submitted": ["call_ended_at+submitted_at"],
+    # coalesce(dispatched_at, received_at): received_at is required, so dispatched_at is not needed
+    "orders.first_contact_on_time": ["first_contact_at"],
+    "orders.closed": ["closed_at"], "orders.closed_on_time": ["closed_at+due_at", "closed_at+on_time"],
+    "orders.with_due": ["due_at"], "orders.closed_late": ["closed_at+due_at", "closed_at+on_time"],
+    "orders.closed_first_time": ["closed_at+reopened+returned_for_redo"], "orders.resolution_hours": ["closed_at"],
+    "orders.returned_for_redo": ["returned_for_redo"], "orders.reopened": ["reopened"],
+    "orders.supervised": ["supervised"], "orders.supervised_resolved": ["closed_at+supervised"],  # resolved: default
+    "orders.replied": ["replied_at"], "orders.reply_complete": ["replied_at+reply_complete"],
+    "surveys.dissatisfied_verified": ["verified"], "surveys.dissatisfied_followed_up": ["followed_up"],
+    **{f"surveys.reason.{r}": ["reasons"] for r in ("repeated_unhandled", "result_unexpected", "result_mismatch",
+                                                     "too_slow", "attitude")},
+    "inspections.attitude_points": ["attitude"], "inspections.professionalism_points": ["professionalism"],
+    "inspections.expression_points": ["expression"], "inspections.accuracy_points": ["accuracy"],
+    "inspections.order_quality_points": ["order_quality"], "inspections.accurate": ["accurate"],
+    "inspections.recorded_within_60s": ["recorded_within_60s"], "inspections.knowledge_errors": ["knowledge_error"],
+    "inspections.channel_compared": ["channel_compared"],
+    "inspections.channel_mismatched": ["channel_compared+channel_mismatch"],
+    "callbacks.done": ["done_at"],
+    # chats.sessions reads agent_served as coalesce(…, true), its documented default: it needs nothing
+    "chats.first_response_seconds": ["first_response_seconds"], "chats.duration_seconds": ["duration_seconds"],
+    "smart.response_seconds": ["response_seconds"], "knowledge.updates_within_24h": ["entered_at"],
+}  # fmt: skip
+
+
+def test_every_rule_needs_the_optional_fields_its_expression_reads():
+    assert set(NEEDS) <= {r.measure for r in RULES}
+    for rule in RULES:
+        expected = [frozenset(a.split("+")) for a in NEEDS.get(rule.measure, [])] or [frozenset()]
+        assert sorted(map(sorted, needs(rule.measure))) == sorted(map(sorted, expected)), rule.measure
+        # nothing it needs is a required field or a field of another kind
+        kind = KINDS[rule.kind]
+        assert all(not kind.field(f).required for alternative in needs(rule.measure) for f in alternative)
+
+
+def test_needs_read_alternatives_and_documented_defaults_off_the_expression():
+    assert needs_of("coalesce(coalesce(r.handle_seconds, r.talk_seconds), 0)", "call") == (
+        frozenset({"handle_seconds"}), frozenset({"talk_seconds"})
+    )  # fmt: skip
+    # a made-up default is no data; the documented one is
+    assert needs_of("coalesce(r.reassignments, 0) = 0", "work_order") == (frozenset({"reassignments"}),)
+    assert needs_of("coalesce(r.agent_served, true)", "chat_session") == (frozenset(),)
+    assert needs_of("coalesce(r.agent_served, false)", "chat_session") == (frozenset({"agent_served"}),)
+    assert needs_of("r.unit_id = 'GD' AND r.rating >= 4", "rating") == (frozenset(),)
+    with pytest.raises(ValueError, match=r"r\.colour"):
+        needs_of("r.colour = 'red'", "call")

@@ -23,7 +23,7 @@ stored and new calls are judged alike. The SQL is a frozen copy of the rule of t
 from alembic import op
 
 revision = "ingest_0009"
-down_revision = "ingest_0007"
+down_revision = "ingest_0008"
 branch_labels = None
 depends_on = None
 
