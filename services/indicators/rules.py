@@ -108,8 +108,12 @@ def check_reference(c: Checker, path: str, reference: Any) -> str | None:
             c.add(f"{path}.reference.lookback_periods", "invalid", "lookback_periods is a whole number, 1 or more")
         match = reference.get("match", [])
         if isinstance(match, list) and "business_type" in match:
-            c.add(f"{path}.reference.match", "unsupported", "a baseline by business type needs measures split by "
-                  "business type, which the measure catalog does not have; match lists period_type, same_months")
+            c.add(
+                f"{path}.reference.match",
+                "unsupported",
+                "a baseline by business type needs measures split by "
+                "business type, which the measure catalog does not have; match lists period_type, same_months",
+            )
         elif not isinstance(match, list) or any(not one_of(m, BASELINE_MATCH) for m in match):
             c.add(f"{path}.reference.match", "invalid", f"match lists any of {', '.join(BASELINE_MATCH)}")
         peaks = reference.get("peak_months")
@@ -117,10 +121,16 @@ def check_reference(c: Checker, path: str, reference: Any) -> str | None:
             not isinstance(peaks, list) or not peaks
             or any(not isinstance(m, int) or isinstance(m, bool) or not 1 <= m <= 12 for m in peaks)
         ):  # fmt: skip
-            c.add(f"{path}.reference.peak_months", "invalid", "peak_months lists calendar months 1–12, e.g. [3, 4, 5, 6]")
+            c.add(
+                f"{path}.reference.peak_months", "invalid", "peak_months lists calendar months 1–12, e.g. [3, 4, 5, 6]"
+            )
         elif isinstance(match, list) and "period_type" in match and not peaks:
-            c.add(f"{path}.reference.peak_months", "required", "match by period_type needs the peak months "
-                  "(e.g. the filing season [3, 4, 5, 6]) to tell a peak period from a normal one")
+            c.add(
+                f"{path}.reference.peak_months",
+                "required",
+                "match by period_type needs the peak months "
+                "(e.g. the filing season [3, 4, 5, 6]) to tell a peak period from a normal one",
+            )
     return policy
 
 
