@@ -92,7 +92,10 @@ def check_webhook(url: str, secret: str, *, production: bool) -> list[Problem]:
 
 
 def parties(appeal: Appeal) -> list[str]:
-    """Who is told of each step: the appellant, the organizer and, once escalated, the parent unit."""
+    """Who is told of each step: the appellant, the organizer and, once escalated, the parent unit — but of
+    an appeal never submitted (a draft, or a draft withdrawn), the filing unit alone."""
+    if appeal.submitted_at is None:
+        return [appeal.unit_id]
     return list(dict.fromkeys(u for u in (appeal.unit_id, appeal.organizer_id, appeal.escalated_to) if u))
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.kit.errors import ConflictError
@@ -22,19 +22,31 @@ def _unit_in_scope(unit_column: ColumnElement[str], scope: Scope) -> ColumnEleme
     return exists().where(UnitRef.c.id == unit_column, in_scope(UnitRef.c.path, scope))
 
 
+def submitted_or_own(scope: Scope) -> ColumnElement[bool]:
+    """A draft — an appeal never submitted, withdrawn ones included — is its filing unit's alone."""
+    return or_(Appeal.submitted_at.isnot(None), Appeal.unit_id == scope.unit_id)
+
+
 def visible(scope: Scope) -> ColumnElement[bool]:
     """An appeal is visible to its appellant's subtree, its organizer's subtree, and the unit it was
-    escalated to (each an EXISTS on the unit-directory read model, so the filter is in SQL)."""
-    return or_(
-        _unit_in_scope(Appeal.unit_id, scope),
-        _unit_in_scope(Appeal.organizer_id, scope),
-        _unit_in_scope(Appeal.escalated_to, scope),
+    escalated to (each an EXISTS on the unit-directory read model, so the filter is in SQL) — once it is
+    submitted; before that, to the filing unit only."""
+    return and_(
+        or_(
+            _unit_in_scope(Appeal.unit_id, scope),
+            _unit_in_scope(Appeal.organizer_id, scope),
+            _unit_in_scope(Appeal.escalated_to, scope),
+        ),
+        submitted_or_own(scope),
     )
 
 
 def organized_by(scope: Scope) -> ColumnElement[bool]:
-    """Appeals on runs the caller (or a unit under it) organizes, or escalated into its subtree."""
-    return or_(_unit_in_scope(Appeal.organizer_id, scope), _unit_in_scope(Appeal.escalated_to, scope))
+    """Submitted appeals on runs the caller (or a unit under it) organizes, or escalated into its subtree."""
+    return and_(
+        or_(_unit_in_scope(Appeal.organizer_id, scope), _unit_in_scope(Appeal.escalated_to, scope)),
+        Appeal.submitted_at.isnot(None),
+    )
 
 
 def facts(appeal: Appeal) -> AppealFacts:
