@@ -113,6 +113,8 @@ class RunRevision(Base):
     outcome_sha256: Mapped[str] = mapped_column(Text)
     # 1: units stored as ``result_revision.detail``, digest over the canonical JSON; 2: ``figures``.
     outcome_format: Mapped[int] = mapped_column(SmallInteger, server_default="1")
+    # An appeal revision's effects on the cohort (``consequences.effects``): references moved, results changed.
+    consequences: Mapped[dict | None] = mapped_column(JSONB, nullable=True)
 
 
 class UnitResult(Base):
