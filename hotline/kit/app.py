@@ -15,6 +15,7 @@ from typing import Annotated
 import asyncpg
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -25,7 +26,7 @@ from hotline.kit import metrics, tracing
 from hotline.kit.auth import Principal, TokenVerifier
 from hotline.kit.db import Database
 from hotline.kit.directory import DirectorySync
-from hotline.kit.errors import ApiError, api_error_from_database
+from hotline.kit.errors import ApiError, BadRequestError, api_error_from_database
 from hotline.kit.graphql import RequestContext
 from hotline.kit.logging import bind_service, configure_logging, get_logger
 from hotline.kit.requestid import REQUEST_ID_HEADER, set_request_id
@@ -175,6 +176,16 @@ class _BodyTooLarge(Exception):
     pass
 
 
+def request_validation_error(exc: RequestValidationError) -> BadRequestError:
+    """A request FastAPI could not read into its parameters, as the platform's 400 naming every field."""
+    problems = [
+        {"field": ".".join(str(part) for part in error.get("loc", ()) if part != "body"), "message": error.get("msg")}
+        for error in exc.errors()
+    ]
+    listed = "; ".join(f"{p['field'] or 'body'}: {p['message']}" for p in problems)
+    return BadRequestError(f"the request is not valid: {listed}", problems=problems)
+
+
 def _operations_router(name: str) -> APIRouter:
     """``/healthz`` (liveness), ``/readyz`` (the database answers) and ``/metrics`` (Prometheus)."""
     router = APIRouter()
@@ -265,6 +276,11 @@ def create_service_app(
     @app.exception_handler(ApiError)
     async def api_error_handler(_request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(status_code=exc.status_code, content={"error": exc.to_dict()})
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error_handler(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own answer is a bare 422 {"detail": …}; clients get the platform's body like every error.
+        return await api_error_handler(request, request_validation_error(exc))
 
     @app.exception_handler(DBAPIError)
     @app.exception_handler(asyncpg.PostgresError)

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
 
 from hotline.kit.graphql import RequestContext, described_enum
-from services.appeals import models, repository, workflow
+from services.appeals import models, plausibility, repository, workflow
+from services.appeals.spelling import spelled_data
 
 if TYPE_CHECKING:
+    from services.appeals.graphql_consequences import AppealConsequence
     from services.appeals.runtime import Runtime
+    from services.appeals.schema import UnitResult
+
+CONSEQUENCES = "services.appeals.graphql_consequences"
 
 Info = strawberry.Info[RequestContext, None]
 
@@ -58,11 +63,15 @@ ReasonEnum = described_enum(
 AskKindEnum = described_enum(
     workflow.RequestKind,
     name="AppealAskKind",
-    description="What the unit asks for: exclude records 剔除记录, correct a value 更正数值, re-score an expert item 重新评分.",
+    description="What the unit asks for: exclude records 剔除记录, correct a value 更正数值, re-score an expert item "
+    "重新评分, or (appealing a consequence of another unit's appeal) reconsider the correction that moved it.",
     values={
         "EXCLUDE_RECORDS": "剔除记录: leave the named records out of the indicator's measures.",
         "CORRECT_VALUE": "更正数值: replace the indicator's value with the one the unit gives and justifies.",
         "RESCORE_EXPERT_ITEM": "重新评分: have an expert-scored item scored again.",
+        "CONTEST_CONSEQUENCE": "对连带影响提出异议: in an appeal of a consequence only — reconsider the correction of "
+        "another unit's value that moved this unit's result; `value` is the value proposed for that correction "
+        "(optional: the deciding unit sets it).",
     },
 )
 
@@ -91,12 +100,34 @@ class RecordRefInput:
         return {"source": self.source, "record_id": self.record_id, **({"note": self.note} if self.note else {})}
 
 
+@strawberry.type(description="Why an action was refused (an expected problem, returned as data).")
+class AppealProblem:
+    code: str = strawberry.field(
+        description="Stable code: NOT_FOUND, WRONG_UNIT, NOT_PUBLISHED, WINDOW_CLOSED, SELF_REVIEW, "
+        "INVALID_TRANSITION, TOO_MANY_APPEALS, TOO_MANY_INDICATORS, ALREADY_ESCALATED, FILE_TYPE_REFUSED, "
+        "NOTHING_ASKED, CANNOT_REVERSE, VALUE_OUT_OF_RANGE, NO_ACCEPTED_VALUE, NOT_A_VALUE_UPHELD, "
+        "OUTSIDE_CONSEQUENCE, ALREADY_APPEALED, NOT_APPEALABLE, WRONG_ASK_KIND …; as a flag or warning: "
+        "OUT_OF_RANGE, BETTER_THAN_OBSERVED, VALUE_DIFFERS."
+    )
+    message: str = strawberry.field(description="What is wrong, for people.")
+    field: str | None = strawberry.field(description="The input field to blame, if one is.")
+
+    @classmethod
+    def of(cls, p: workflow.Problem) -> AppealProblem:
+        return cls(code=p.code, message=p.message, field=p.field)
+
+
 @strawberry.type(description="What the unit asks for on one disputed indicator.")
 class AppealAsk:
     indicator: str = strawberry.field(description="Indicator code, e.g. `on_time_closure_rate`.")
     kind: AskKindEnum = strawberry.field(description="Exclude records, correct the value, or re-score an expert item.")
     records: list[RecordRef] = strawberry.field(description="The records to exclude (exclude_records only).")
     value: float | None = strawberry.field(description="The corrected value or the score asked for.")
+    flags: list[AppealProblem] = strawberry.field(
+        description="For the reviewer: the value asked for is outside what the indicator can take (`OUT_OF_RANGE`; "
+        "it cannot be accepted as asked) or better than the best value observed in the cohort this period and "
+        "the last ones (`BETTER_THAN_OBSERVED`; every unit scored against the best would lose points)."
+    )
 
 
 @strawberry.input(description="What the unit asks for on one disputed indicator.")
@@ -115,20 +146,6 @@ class AppealAskInput:
         )
 
 
-@strawberry.type(description="Why an action was refused (an expected problem, returned as data).")
-class AppealProblem:
-    code: str = strawberry.field(
-        description="Stable code: NOT_FOUND, WRONG_UNIT, NOT_PUBLISHED, WINDOW_CLOSED, SELF_REVIEW, "
-        "INVALID_TRANSITION, TOO_MANY_APPEALS, TOO_MANY_INDICATORS, ALREADY_ESCALATED, FILE_TYPE_REFUSED …"
-    )
-    message: str = strawberry.field(description="What is wrong, for people.")
-    field: str | None = strawberry.field(description="The input field to blame, if one is.")
-
-    @classmethod
-    def of(cls, p: workflow.Problem) -> AppealProblem:
-        return cls(code=p.code, message=p.message, field=p.field)
-
-
 @strawberry.type(description="One step in an appeal's append-only record: who, when, what.")
 class AppealEvent:
     id: strawberry.ID = strawberry.field(description="Event id; increases with time.")
@@ -139,7 +156,10 @@ class AppealEvent:
     actor_subject: str = strawberry.field(description="Who acted (the token's subject).")
     actor_unit_id: str = strawberry.field(description="The unit the actor acted for.")
     occurred_at: dt.datetime = strawberry.field(description="When, by the server's clock.")
-    data: JSON = strawberry.field(description="What: the step's details (reason, outcome, scores, file hash …).")
+    data: JSON = strawberry.field(
+        description="What: the step's details (reason, outcome, scores, file hash …); statuses and outcomes spelled "
+        "as the enums are (`PARTLY_UPHELD`)."
+    )
 
     @classmethod
     def of(cls, e: models.AppealEvent) -> AppealEvent:
@@ -149,7 +169,7 @@ class AppealEvent:
             actor_subject=e.actor_subject,
             actor_unit_id=e.actor_unit_id,
             occurred_at=e.occurred_at,
-            data=e.data,
+            data=spelled_data(e.data),
         )
 
 
@@ -162,12 +182,41 @@ class IndicatorScoreChange:
     score_after: float | None = strawberry.field(description="Score in the new revision.")
 
 
+@strawberry.type(
+    name="AppealAcceptedValue",
+    description="A value a decision accepted for an upheld request: the one asked for, or another it names.",
+)
+class AcceptedValue:
+    indicator: str = strawberry.field(description="Indicator code.")
+    asked: float | None = strawberry.field(description="The value the unit asked for (null if it named none).")
+    accepted: float | None = strawberry.field(description="The value the decision accepted and scoring applied.")
+    differs: bool = strawberry.field(description="True when the decision accepted another value than the one asked.")
+
+
+@strawberry.input(name="AppealAcceptedValueInput", description="Accept this value for an upheld request.")
+class AcceptedValueInput:
+    indicator: str = strawberry.field(description="An indicator the decision upholds with a value request.")
+    value: float = strawberry.field(description="The value accepted (within what the indicator can take).")
+
+
 @strawberry.type(description="A decision on an appeal (申诉决定), always with a written reason.")
 class AppealDecision:
     level: int = strawberry.field(description="0: the organizer's decision; 1: the parent unit's after escalation.")
-    outcome: OutcomeEnum = strawberry.field(description="Upheld, partly upheld or rejected.")
+    outcome: OutcomeEnum = strawberry.field(
+        description="Upheld, partly upheld or rejected. At level 1, rejected rejects the escalation: the first "
+        "decision stands (`firstDecisionStands`)."
+    )
+    first_decision_stands: bool = strawberry.field(
+        description="True for an escalation rejected: the organizer's decision stands as it was (not an overturn)."
+    )
     reason: str = strawberry.field(description="The written reason.")
     upheld_indicators: list[str] = strawberry.field(description="Indicators this decision upheld.")
+    accepted_values: list[AcceptedValue] = strawberry.field(
+        description="Each value this decision accepted, and whether it differs from the one asked for."
+    )
+    information_waited_hours: float = strawberry.field(
+        description="Hours the appeal had waited for the unit's information by this decision (not the reviewers')."
+    )
     decided_by: str = strawberry.field(description="The reviewer (token subject).")
     deciding_unit_id: str = strawberry.field(description="The unit that decided.")
     decided_at: dt.datetime = strawberry.field(description="When.")
@@ -177,6 +226,16 @@ class AppealDecision:
     total_before: float | None = strawberry.field(description="The result's total score before the decision.")
     total_after: float | None = strawberry.field(description="The total after (equal to before when nothing changed).")
     indicator_changes: list[IndicatorScoreChange] = strawberry.field(description="Each changed indicator's score.")
+    decision_key: strawberry.Private[tuple[uuid.UUID, int]]
+
+    @strawberry.field(
+        description="Other units this decision's revision moved (score, rank or grade), as far as the caller may "
+        "see them: the organizer's side sees every one, a unit those in its subtree."
+    )
+    async def consequences(self, info: Info) -> list[Annotated[AppealConsequence, strawberry.lazy(CONSEQUENCES)]]:
+        from services.appeals.graphql_consequences import consequences_of_decision
+
+        return await consequences_of_decision(info, self.decision_key)
 
     @classmethod
     def of(cls, d: models.AppealDecision, total_until_now: float | None) -> AppealDecision:
@@ -185,8 +244,20 @@ class AppealDecision:
         return cls(
             level=d.level,
             outcome=workflow.Outcome(d.outcome),
+            first_decision_stands=d.level == 1 and d.outcome == workflow.Outcome.REJECTED.value,
             reason=d.reason,
             upheld_indicators=d.upheld_indicators,
+            accepted_values=[
+                AcceptedValue(
+                    indicator=v["indicator"],
+                    asked=v.get("asked"),
+                    accepted=v.get("accepted"),
+                    differs=v.get("asked") != v.get("accepted"),
+                )
+                for v in d.accepted_values or []
+            ],
+            information_waited_hours=round((d.information_waited_seconds or 0.0) / 3600, 2),
+            decision_key=(d.appeal_id, d.level),
             decided_by=d.decided_by,
             deciding_unit_id=d.deciding_unit_id,
             decided_at=d.decided_at,
@@ -215,7 +286,10 @@ class EvidenceFile:
     sha256: str = strawberry.field(description="SHA-256 of the content, hex.")
     uploaded_by: str = strawberry.field(description="Who uploaded it.")
     uploaded_at: dt.datetime = strawberry.field(description="When.")
-    download_path: str = strawberry.field(description="GET this path on the appeals service (bearer token).")
+    download_path: str = strawberry.field(
+        description="GET this path on the gateway (or the appeals service) with the bearer token; served to the "
+        "caller only if it may see the appeal."
+    )
 
 
 def _batched(info: Info, name: str, fetch):
@@ -239,7 +313,12 @@ class Appeal:
     status: StatusEnum = strawberry.field(description="Where the appeal stands.")
     result_id: strawberry.ID = strawberry.field(description="The disputed result (scoring's `UnitResult.id`).")
     run_id: strawberry.ID = strawberry.field(description="The evaluation run of the result.")
-    revision: int = strawberry.field(description="The run revision the appeal was filed against.")
+    revision: int = strawberry.field(
+        description="The run revision the appeal was filed against (it never changes; see `currentRevision`)."
+    )
+    consequence_id: strawberry.ID | None = strawberry.field(
+        description="For an appeal of a consequence of another unit's appeal: that consequence."
+    )
     unit_id: strawberry.ID = strawberry.field(description="The appellant: the evaluated unit.")
     organizer_id: strawberry.ID = strawberry.field(description="The run's organizer (评价组织单位).")
     deciding_unit_id: strawberry.ID = strawberry.field(
@@ -264,11 +343,38 @@ class Appeal:
     outcome: OutcomeEnum | None = strawberry.field(description="The current decision's outcome.")
     upheld_indicators: list[str] = strawberry.field(description="Indicators upheld so far.")
     score_total_at_filing: float | None = strawberry.field(description="The result's total when the appeal was filed.")
+    information_waited_hours: float = strawberry.field(
+        description="Hours spent waiting for the unit's information, all requests together."
+    )
     appeal_key: strawberry.Private[uuid.UUID]
     filing_scores: strawberry.Private[dict]
 
+    @strawberry.field(
+        description="The run's latest revision that appeals has learned of (from results read and from the "
+        "revisions decisions made); `result { revision }` asks scoring itself, recomputations included."
+    )
+    async def current_revision(self, info: Info) -> int:
+        ctx = info.context
+
+        async def load(run_ids: list[str]) -> list[int | None]:
+            found = await repository.latest_revisions(ctx.session, run_ids)
+            return [found.get(r) for r in run_ids]
+
+        latest = await ctx.loader("latest_revision", load).load(str(self.run_id))
+        return max(self.revision, latest or 0)
+
+    @strawberry.field(description="The disputed result, resolved by scoring (scoped by scoring as every read).")
+    def result(self) -> Annotated[UnitResult, strawberry.lazy("services.appeals.schema")]:
+        from services.appeals.schema import UnitResult
+
+        return UnitResult(id=self.result_id)
+
     @classmethod
     def of(cls, a: models.Appeal) -> Appeal:
+        facts = {
+            code: plausibility.IndicatorFacts.from_json(row)
+            for code, row in (a.score_at_filing.get("indicator_facts") or {}).items()
+        }
         return cls(
             id=strawberry.ID(str(a.id)),
             version=a.version,
@@ -276,6 +382,7 @@ class Appeal:
             result_id=strawberry.ID(a.result_id),
             run_id=strawberry.ID(a.run_id),
             revision=a.revision,
+            consequence_id=strawberry.ID(str(a.consequence_id)) if a.consequence_id else None,
             unit_id=strawberry.ID(a.unit_id),
             organizer_id=strawberry.ID(a.organizer_id),
             deciding_unit_id=strawberry.ID(a.deciding_unit_id),
@@ -289,6 +396,10 @@ class Appeal:
                     kind=workflow.RequestKind(x["kind"]),
                     value=x.get("value"),
                     records=[RecordRef(source=r["source"], record_id=r["record_id"]) for r in x["records"]],
+                    flags=[
+                        AppealProblem(code=code, message=message, field="value")
+                        for code, message in plausibility.flags(x.get("value"), facts.get(x["indicator"]))
+                    ],
                 )
                 for x in a.asks
             ],
@@ -312,6 +423,7 @@ class Appeal:
             outcome=workflow.Outcome(a.outcome) if a.outcome else None,
             upheld_indicators=list(a.upheld_indicators),
             score_total_at_filing=a.score_at_filing.get("total"),
+            information_waited_hours=round((a.information_waited_seconds or 0.0) / 3600, 2),
             appeal_key=a.id,
             filing_scores=a.score_at_filing,
         )
@@ -366,6 +478,10 @@ class Appeal:
 class AppealPayload:
     appeal: Appeal | None = strawberry.field(description="The appeal (null if it does not exist or is not visible).")
     problems: list[AppealProblem] = strawberry.field(description="Why the action was refused; empty on success.")
+    warnings: list[AppealProblem] = strawberry.field(
+        description="What the action did that deserves attention (a value accepted beyond anything observed, or "
+        "other than the one asked for); the action was applied."
+    )
     ok: bool = strawberry.field(description="True when the action was applied.")
 
     @classmethod
@@ -373,5 +489,6 @@ class AppealPayload:
         return cls(
             appeal=Appeal.of(done.appeal) if done.appeal is not None else None,
             problems=[AppealProblem.of(p) for p in done.problems],
+            warnings=[AppealProblem.of(p) for p in done.warnings],
             ok=not done.problems,
         )

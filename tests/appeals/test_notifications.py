@@ -12,7 +12,7 @@ from sqlalchemy import select
 from services.appeals.models import WebhookDelivery
 from services.appeals.notifications import MAX_ATTEMPTS, SIGNATURE_HEADER, backoff, sign, verify
 from tests.appeals.conftest import REVIEWER, TAKE, UNIT, auth, call, file_appeal
-from tests.support import data_of, gql
+from tests.support import data_of, error_codes, gql
 
 SECRET = "s3cret-of-gz-housing-0001"
 REGISTER = "mutation($u: String!, $s: String!) { registerAppealWebhook(url: $u, secret: $s) { webhook { url } problems { code } } }"
@@ -126,15 +126,21 @@ def test_production_webhooks_must_be_https_to_public_hosts():
     assert check_webhook("http://127.0.0.1:9000/x", SECRET, production=False) == []  # local receivers in development
 
 
-async def test_the_inbox_pages_by_entry_id(appeals):
+async def test_the_inbox_pages_by_cursor(appeals):
+    # One cursor argument type across the API (issue 17): `after: String`, an entry's opaque `cursor`.
     await file_appeal(appeals)
-    first = data_of(await gql(appeals, "{ appealInbox(first: 1) { id kind } }", headers=UNIT))["appealInbox"]
+    first = data_of(await gql(appeals, "{ appealInbox(first: 1) { id cursor kind } }", headers=UNIT))["appealInbox"]
     rest = data_of(
         await gql(
-            appeals, "query($a: ID) { appealInbox(first: 5, after: $a) { kind } }", {"a": first[0]["id"]}, headers=UNIT
+            appeals,
+            "query($a: String) { appealInbox(first: 5, after: $a) { kind } }",
+            {"a": first[0]["cursor"]},
+            headers=UNIT,
         )
     )["appealInbox"]
     assert [e["kind"] for e in first + rest] == ["submitted", "filed"]
+    bad = await gql(appeals, 'query { appealInbox(after: "not a cursor") { kind } }', headers=UNIT)
+    assert error_codes(bad) == ["BAD_REQUEST"]
 
 
 async def test_the_worker_in_the_lifespan_delivers(appeals_app, appeals, receiver, clock):
