@@ -117,23 +117,28 @@ def _request_middleware(name: str):
 
 class _BodyLimit:
     """Refuse a request body above ``limit`` bytes on ``paths`` with 413: by its Content-Length before
-    anything is read, and while it streams when it declares none (chunked)."""
+    anything is read, and while it streams when it declares none (chunked). A ``multipart/form-data`` body (a
+    GraphQL multipart upload, where the service takes them) may have up to ``multipart_limit`` bytes."""
 
-    def __init__(self, app, *, limit: int, paths: frozenset[str]) -> None:
-        self.app, self.limit, self.paths = app, limit, paths
+    def __init__(self, app, *, limit: int, paths: frozenset[str], multipart_limit: int | None = None) -> None:
+        self.app, self.paths = app, paths
+        self.plain_limit, self.multipart_limit = limit, multipart_limit
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["path"].rstrip("/") not in self.paths:
             return await self.app(scope, receive, send)
         headers = dict(scope.get("headers") or [])
+        content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        multipart = self.multipart_limit is not None and content_type == b"multipart/form-data"
+        limit = self.multipart_limit if multipart else self.plain_limit
         declared = headers.get(b"content-length")
         if declared is not None:
             try:
-                too_large = int(declared) > self.limit
+                too_large = int(declared) > limit
             except ValueError:
                 too_large = True
             if too_large:
-                return await self._refuse(send)
+                return await self._refuse(send, limit)
         received = 0
         started = False
 
@@ -142,7 +147,7 @@ class _BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
+                if received > limit:
                     raise _BodyTooLarge
             return message
 
@@ -155,12 +160,12 @@ class _BodyLimit:
             await self.app(scope, counting_receive, tracking_send)
         except _BodyTooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(send, limit)
 
-    async def _refuse(self, send) -> None:
+    async def _refuse(self, send, limit: int) -> None:
         body = (
             b'{"errors":[{"message":"request body larger than %d bytes","extensions":{"code":"PAYLOAD_TOO_LARGE"}}]}'
-            % self.limit
+            % limit
         )
         await send(
             {
@@ -223,12 +228,17 @@ def create_service_app(
     directory: bool = False,
     service_transports: dict[str, httpx.AsyncBaseTransport] | None = None,
     on_startup: Sequence[Callable[[FastAPI], Awaitable[None]]] = (),
+    graphql_uploads: bool = False,
 ) -> FastAPI:
     """Build a service: GraphQL at ``/graphql``, REST routers, ``/healthz`` and ``/readyz``.
 
     ``on_startup`` runs once the database is set up (recovery of work a killed process left behind).
     ``directory=True`` keeps a read model of the unit tree in the service's schema (``name``) for
     scope filters; ``service_transports`` replaces the network to named services (tests).
+    ``graphql_uploads=True`` takes GraphQL multipart requests (the GraphQL multipart request spec: files as
+    ``Upload`` variables) of up to ``graphql_max_upload_bytes``; JSON bodies keep ``graphql_max_body_bytes``.
+    Callers authenticate with bearer tokens, never cookies, so a multipart form from another site carries no
+    credentials (the reason Strawberry leaves it off by default does not apply).
     """
     settings = settings or get_settings()
     configure_logging(service=name, fmt=settings.effective_log_format, level=settings.log_level)
@@ -270,7 +280,12 @@ def create_service_app(
     app = FastAPI(title=f"hotline-eval {name} service", description=description, lifespan=lifespan)
     app.state.service_name = name
 
-    app.add_middleware(_BodyLimit, limit=settings.graphql_max_body_bytes, paths=frozenset({"/graphql"}))
+    app.add_middleware(
+        _BodyLimit,
+        limit=settings.graphql_max_body_bytes,
+        paths=frozenset({"/graphql"}),
+        multipart_limit=settings.graphql_max_upload_bytes if graphql_uploads else None,
+    )
     app.middleware("http")(_request_middleware(name))
 
     @app.exception_handler(ApiError)
@@ -296,6 +311,7 @@ def create_service_app(
         schema,
         context_getter=_graphql_context,
         graphql_ide="graphiql" if settings.env == "development" else None,
+        multipart_uploads_enabled=graphql_uploads,
     )
     app.include_router(graphql_router, prefix="/graphql")
     for router in routers:

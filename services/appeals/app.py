@@ -64,6 +64,7 @@ def create_app(
         directory=True,
         description="Appeals (申诉) against published evaluation results: filing, review, decisions, escalation, "
         "an immutable record, notifications and statistics.",
+        graphql_uploads=True,  # evidence files as GraphQL multipart uploads
     )
     platform_lifespan = app.router.lifespan_context
 
