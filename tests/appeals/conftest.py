@@ -30,6 +30,16 @@ for _row in TREE:
     PATHS[_row["id"]] = f"{PATHS[parent]}/{_row['id']}" if parent else _row["id"]
 
 
+def _facts(unit: str, maximum: float, *, best: float | None) -> dict:
+    """What scoring says an indicator's value can be (contracts §6): its range and the best value observed."""
+    return {
+        "unit": unit,
+        "direction": "higher_better",
+        "bounds": {"min": 0.0, "max": maximum},
+        "observed": {"best": best, "periods": ["2026-02"] if best is not None else []},
+    }
+
+
 def _result(result_id: str, unit: str, organizer: str, published_at: datetime | None, run: str = "RUN-GZ") -> dict:
     return {
         "id": result_id,
@@ -41,6 +51,7 @@ def _result(result_id: str, unit: str, organizer: str, published_at: datetime | 
         "appeal_window_closes_at": (published_at + timedelta(days=7)).isoformat() if published_at else None,
         "scheme": {"id": "S-GZ", "version": 1},
         "appeal_limits": dict(LIMITS),
+        "peer_appeals": {"allowed": True, "window_days": 5},
         "total": 80.0,
         "grade": {"code": "qualified", "name_zh": "合格"},
         "rank": 2,
@@ -54,6 +65,7 @@ def _result(result_id: str, unit: str, organizer: str, published_at: datetime | 
                 "score": 6.0,
                 "applicable": True,
                 "rule": "linear_band",
+                **_facts("percent", 100.0, best=96.0),
             },
             {
                 "indicator": "answer_rate",
@@ -63,6 +75,7 @@ def _result(result_id: str, unit: str, organizer: str, published_at: datetime | 
                 "score": 4.0,
                 "applicable": True,
                 "rule": "ratio_to_reference",
+                **_facts("percent", 100.0, best=95.0),
             },
             {
                 "indicator": "innovation",
@@ -72,6 +85,7 @@ def _result(result_id: str, unit: str, organizer: str, published_at: datetime | 
                 "score": 3.0,
                 "applicable": True,
                 "rule": "expert",
+                **_facts("points", 5.0, best=None),
             },
         ],
     }
