@@ -1,23 +1,23 @@
 """Issue 17 end to end, through the real gateway and the four services: an appeal that is fair to everyone it
-touches. 广州市 (GD-GZ) evaluates four departments on their 2025-Q3 work orders with a scheme it publishes
-itself (best-in-cohort references, so an upheld correction moves the peers); GZ-TRANSPORT appeals with a 9 MiB
+touches. 佛山市 (GD-FS) evaluates four departments on their 2025-Q3 work orders with a scheme it publishes
+itself (best-in-cohort references, so an upheld correction moves the peers); FS-TRANSPORT appeals with a 9 MiB
 PDF (a GraphQL multipart upload), the city's reviewer asks for information and previews the decision, decides
-in part accepting another value than the one asked; GZ-MARKET — moved from 100 to 87.5 and from first to
+in part accepting another value than the one asked; FS-MARKET — moved from 100 to 87.5 and from first to
 second — is told (inbox, signed webhook, its result's explanation) and appeals the consequence; the city
-decides it; GZ-TRANSPORT escalates, the province answers "rejected" (the first decision stands); the run
+decides it; FS-TRANSPORT escalates, the province answers "rejected" (the first decision stands); the run
 becomes final only after every window; the statistics say what happened.
 
 The numbers, by hand (on-time closure rate 50 points and average resolution time 50 points, both ratio to the
 cohort's best; ten orders each, received 1–10 July 2025):
-  GZ-TRANSPORT 8 of 10 on time (80 %), 12 h each → 40 + 4/12 × 50 = 16.6667 → 56.67, rank 4
-  GZ-MARKET   10 of 10 (100 %), 4 h       → 50 + 50                 = 100,   rank 1 (优秀)
-  GZ-HOUSING   9 of 10 (90 %),  6 h       → 45 + 4/6 × 50 = 33.3333 → 78.33, rank 2
-  GZ-WATER    10 of 10 (100 %), 8 h       → 50 + 4/8 × 50 = 25      → 75,    rank 3
-GZ-TRANSPORT asks for its two late orders to be excluded and its resolution time corrected to 2 h (better than
+  FS-TRANSPORT 8 of 10 on time (80 %), 12 h each → 40 + 4/12 × 50 = 16.6667 → 56.67, rank 4
+  FS-MARKET   10 of 10 (100 %), 4 h       → 50 + 50                 = 100,   rank 1 (优秀)
+  FS-HOUSING   9 of 10 (90 %),  6 h       → 45 + 4/6 × 50 = 33.3333 → 78.33, rank 2
+  FS-WATER    10 of 10 (100 %), 8 h       → 50 + 4/8 × 50 = 25      → 75,    rank 3
+FS-TRANSPORT asks for its two late orders to be excluded and its resolution time corrected to 2 h (better than
 anything observed: flagged). The city upholds the time only, accepting 3 h: the reference moves 4 → 3 (set by
-GZ-TRANSPORT): TRANSPORT 40 + 50 = 90 (rank 1); MARKET 50 + 3/4 × 50 = 87.5 (rank 2, 合格); HOUSING 45 + 25 = 70;
-WATER 50 + 18.75 = 68.75. GZ-MARKET contests it; the city upholds, setting TRANSPORT's value to 4 h, the best
-observed: the reference is 4 again (set by GZ-MARKET, the first of equals); MARKET is back at 100 (rank 1),
+FS-TRANSPORT): TRANSPORT 40 + 50 = 90 (rank 1); MARKET 50 + 3/4 × 50 = 87.5 (rank 2, 合格); HOUSING 45 + 25 = 70;
+WATER 50 + 18.75 = 68.75. FS-MARKET contests it; the city upholds, setting TRANSPORT's value to 4 h, the best
+observed: the reference is 4 again (set by FS-MARKET, the first of equals); MARKET is back at 100 (rank 1),
 TRANSPORT keeps 90 (rank 2), HOUSING 78.33 and WATER 75 follow.
 """
 
@@ -41,19 +41,19 @@ from services.appeals.notifications import SIGNATURE_HEADER, verify
 from tests.e2e.test_appeals import user
 from tests.support import data_of, gql
 
-ORGANIZER = user("GD-GZ", "gz-organizer", "organizer")
-REVIEWER = user("GD-GZ", "gz-reviewer-li", "reviewer")
+ORGANIZER = user("GD-FS", "fs-organizer", "organizer")
+REVIEWER = user("GD-FS", "fs-reviewer-li", "reviewer")
 PROVINCE_REVIEWER = user("GD", "gd-reviewer-zhao", "reviewer")
-TRANSPORT = user("GZ-TRANSPORT", "transport-clerk", "unit")
-MARKET = user("GZ-MARKET", "market-clerk", "unit")
-SOURCE = "e2e-gz-orders-2025q3"
-DEPARTMENTS = {"GZ-TRANSPORT": (12, 2), "GZ-MARKET": (4, 0), "GZ-HOUSING": (6, 1), "GZ-WATER": (8, 0)}
-HOOK_SECRET = "s3cret-of-gz-market-00001"
+TRANSPORT = user("FS-TRANSPORT", "transport-clerk", "unit")
+MARKET = user("FS-MARKET", "market-clerk", "unit")
+SOURCE = "e2e-fs-orders-2025q3"
+DEPARTMENTS = {"FS-TRANSPORT": (12, 2), "FS-MARKET": (4, 0), "FS-HOUSING": (6, 1), "FS-WATER": (8, 0)}
+HOOK_SECRET = "s3cret-of-fs-market-00001"
 
 SCHEME = {
-    "code": "GZ-DEPT-ORDERS-2025Q3",
-    "name_zh": "广州市承办单位2025年第三季度工单办理专项评价",
-    "name_en": "Guangzhou departments: work orders of 2025 Q3 (special evaluation)",
+    "code": "FS-DEPT-ORDERS-2025Q3",
+    "name_zh": "佛山市承办单位2025年第三季度工单办理专项评价",
+    "name_en": "Foshan departments: work orders of 2025 Q3 (special evaluation)",
     "kind": "special",
     "cohort": {"units": sorted(DEPARTMENTS)},
     "period": {"granularity": "quarter"},
@@ -75,7 +75,7 @@ def work_orders() -> list[dict]:
         for n in range(1, 11):
             received = datetime(2025, 7, n, 10, 0)
             rows.append(
-                {"record_id": f"WO-{short}-{n:02}", "unit_id": "GD-GZ", "handling_unit_id": unit,
+                {"record_id": f"WO-{short}-{n:02}", "unit_id": "GD-FS", "handling_unit_id": unit,
                  "received_at": received.isoformat(sep=" "), "channel": "phone",
                  "dispatched_at": received.isoformat(sep=" "), "due_at": (received + timedelta(days=3)).isoformat(sep=" "),
                  "closed_at": (received + timedelta(hours=hours)).isoformat(sep=" "), "on_time": n <= 10 - late,
@@ -228,15 +228,15 @@ async def test_an_appeal_fair_to_everyone_it_touches_through_the_gateway(stack, 
     run = await published_run(gateway)
     before = await results_of(gateway, run["id"])
     assert headline(before) == {
-        "GZ-HOUSING": (78.33, 2, "qualified"), "GZ-MARKET": (100.0, 1, "excellent"),
-        "GZ-TRANSPORT": (56.67, 4, "needs_improvement"), "GZ-WATER": (75.0, 3, "qualified"),
+        "FS-HOUSING": (78.33, 2, "qualified"), "FS-MARKET": (100.0, 1, "excellent"),
+        "FS-TRANSPORT": (56.67, 4, "needs_improvement"), "FS-WATER": (75.0, 3, "qualified"),
     }  # fmt: skip
     receiver = Receiver()
     register = "mutation($u: String!, $s: String!) { registerAppealWebhook(url: $u, secret: $s) { problems { code } } }"
     hook = data_of(await gql(gateway, register, {"u": receiver.url, "s": HOOK_SECRET}, headers=MARKET))
     assert hook["registerAppealWebhook"]["problems"] == []
 
-    # 1. GZ-TRANSPORT files a draft with a 9 MiB PDF, sent as a GraphQL multipart upload through the gateway.
+    # 1. FS-TRANSPORT files a draft with a 9 MiB PDF, sent as a GraphQL multipart upload through the gateway.
     file_appeal = (
         "mutation($r: ID!, $asks: [AppealAskInput!]) { fileAppeal(resultId: $r, "
         'indicators: ["on_time_closure_rate", "average_resolution_time"], reasonCategory: WRONG_DATA, '
@@ -247,7 +247,7 @@ async def test_an_appeal_fair_to_everyone_it_touches_through_the_gateway(stack, 
          "records": [{"source": SOURCE, "recordId": "WO-TRA-09"}, {"source": SOURCE, "recordId": "WO-TRA-10"}]},
         {"indicator": "average_resolution_time", "kind": "CORRECT_VALUE", "value": 2},
     ]  # fmt: skip
-    appeal = (await ok_payload(gateway, file_appeal, {"r": before["GZ-TRANSPORT"]["id"], "asks": asks}, TRANSPORT))[
+    appeal = (await ok_payload(gateway, file_appeal, {"r": before["FS-TRANSPORT"]["id"], "asks": asks}, TRANSPORT))[
         "appeal"
     ]
     assert appeal["status"] == "DRAFT"
@@ -302,11 +302,11 @@ async def test_an_appeal_fair_to_everyone_it_touches_through_the_gateway(stack, 
     assert seen["appellant"] == {"totalBefore": 56.67, "totalAfter": 90.0, "rankAfter": 1}
     assert {u["unitId"]: (u["totalBefore"], u["totalAfter"], u["rankBefore"], u["rankAfter"], u["gradeAfter"])
             for u in seen["otherUnits"]} == {
-        "GZ-HOUSING": (78.33, 70.0, 2, 3, "qualified"), "GZ-MARKET": (100.0, 87.5, 1, 2, "qualified"),
-        "GZ-WATER": (75.0, 68.75, 3, 4, "needs_improvement"),
+        "FS-HOUSING": (78.33, 70.0, 2, 3, "qualified"), "FS-MARKET": (100.0, 87.5, 1, 2, "qualified"),
+        "FS-WATER": (75.0, 68.75, 3, 4, "needs_improvement"),
     }  # fmt: skip
     assert seen["referenceMoves"] == [{"indicator": "average_resolution_time", "before": 4.0, "after": 3.0,
-                                       "setByBefore": "GZ-MARKET", "setByAfter": "GZ-TRANSPORT"}]  # fmt: skip
+                                       "setByBefore": "FS-MARKET", "setByAfter": "FS-TRANSPORT"}]  # fmt: skip
     assert headline(await results_of(gateway, run["id"])) == headline(before)  # the preview stored nothing
 
     # 4. A partial decision accepting 3 h, not the 2 h asked: the peers move, and are told.
@@ -322,14 +322,14 @@ async def test_an_appeal_fair_to_everyone_it_touches_through_the_gateway(stack, 
     assert (first["newRevision"], first["totalBefore"], first["totalAfter"]) == (2, 56.67, 90.0)
     assert first["acceptedValues"] == [{"indicator": "average_resolution_time", "asked": 2.0, "accepted": 3.0,
                                         "differs": True}]  # fmt: skip
-    assert {c["unitId"] for c in first["consequences"]} == {"GZ-HOUSING", "GZ-MARKET", "GZ-WATER"}
+    assert {c["unitId"] for c in first["consequences"]} == {"FS-HOUSING", "FS-MARKET", "FS-WATER"}
     after = await results_of(gateway, run["id"])
     assert headline(after) == {
-        "GZ-HOUSING": (70.0, 3, "qualified"), "GZ-MARKET": (87.5, 2, "qualified"),
-        "GZ-TRANSPORT": (90.0, 1, "excellent"), "GZ-WATER": (68.75, 4, "needs_improvement"),
+        "FS-HOUSING": (70.0, 3, "qualified"), "FS-MARKET": (87.5, 2, "qualified"),
+        "FS-TRANSPORT": (90.0, 1, "excellent"), "FS-WATER": (68.75, 4, "needs_improvement"),
     }  # fmt: skip
 
-    # 5. GZ-MARKET is told: its inbox, a signed webhook with the figures, the cause and the acting person, and
+    # 5. FS-MARKET is told: its inbox, a signed webhook with the figures, the cause and the acting person, and
     #    the explanation of its own result.
     inbox = data_of(await gql(gateway, """{ appealInbox { kind appealId consequence { id resultId totalBefore totalAfter
       rankBefore rankAfter appealable appealableIndicators appealableUntil explanation { en } } } }""",
@@ -343,26 +343,26 @@ async def test_an_appeal_fair_to_everyone_it_touches_through_the_gateway(stack, 
     headers, body, raw = await receiver.wait_for("peer_result_changed")
     assert verify(HOOK_SECRET, headers[SIGNATURE_HEADER], raw, now=int(time.time()))
     assert (body["unit"], body["appeal_id"], body["actor"], body["actor_unit"]) == (
-        "GZ-MARKET", appeal["id"], "gz-reviewer-li", "GD-GZ",
+        "FS-MARKET", appeal["id"], "fs-reviewer-li", "GD-FS",
     )  # fmt: skip
     assert (body["data"]["total_before"], body["data"]["total_after"]) == (100.0, 87.5)
-    assert body["data"]["references"][0]["set_by_after"] == "GZ-TRANSPORT"
+    assert body["data"]["references"][0]["set_by_after"] == "FS-TRANSPORT"
     assert body["data"]["cause"] == {"appeal_id": appeal["id"], "level": 0, "indicators": ["average_resolution_time"]}
     mine = data_of(await gql(gateway, "query($id: ID!) { unitResult(id: $id) { indicators { indicator explanation { en } } } }",
-                             {"id": after["GZ-MARKET"]["id"]}, headers=MARKET))["unitResult"]  # fmt: skip
+                             {"id": after["FS-MARKET"]["id"]}, headers=MARKET))["unitResult"]  # fmt: skip
     resolution = next(i for i in mine["indicators"] if i["indicator"] == "average_resolution_time")
     assert (
-        f"Revision 2 (the decision on appeal {appeal['id']}:0) moved the reference from 4 to 3 (set by GZ-TRANSPORT)"
+        f"Revision 2 (the decision on appeal {appeal['id']}:0) moved the reference from 4 to 3 (set by FS-TRANSPORT)"
         in (resolution["explanation"]["en"])
     )
-    # GZ-MARKET cannot read the appeal that moved it, nor GZ-TRANSPORT its peers' consequences.
+    # FS-MARKET cannot read the appeal that moved it, nor FS-TRANSPORT its peers' consequences.
     assert data_of(await gql(gateway, "query($id: ID!) { appeal(id: $id) { id } }", {"id": appeal["id"]},
                              headers=MARKET))["appeal"] is None  # fmt: skip
     assert data_of(await gql(gateway, "{ appealConsequences { totalCount } }", headers=TRANSPORT)) == {
         "appealConsequences": {"totalCount": 0}
     }
 
-    # 6. GZ-MARKET appeals the consequence; the city upholds it, setting TRANSPORT's value to the best observed.
+    # 6. FS-MARKET appeals the consequence; the city upholds it, setting TRANSPORT's value to the best observed.
     contest = (
         'mutation($r: ID!, $c: ID!) { fileAppeal(resultId: $r, consequenceId: $c, indicators: ["average_resolution_time"], '
         'reasonCategory: RULE_MISAPPLIED, reason: "3小时优于本市有记录以来的任何部门，不应作为参照值", '
@@ -370,7 +370,7 @@ async def test_an_appeal_fair_to_everyone_it_touches_through_the_gateway(stack, 
         + PAYLOAD
         + " }"
     )
-    contested = (await ok_payload(gateway, contest, {"r": after["GZ-MARKET"]["id"], "c": consequence["id"]}, MARKET))[
+    contested = (await ok_payload(gateway, contest, {"r": after["FS-MARKET"]["id"], "c": consequence["id"]}, MARKET))[
         "appeal"
     ]
     contested = await step(gateway, "takeAppeal", contested, REVIEWER)
@@ -380,16 +380,16 @@ async def test_an_appeal_fair_to_everyone_it_touches_through_the_gateway(stack, 
     assert contested["decisions"][0]["newRevision"] == 3
     restored = await results_of(gateway, run["id"])
     assert headline(restored) == {
-        "GZ-HOUSING": (78.33, 3, "qualified"), "GZ-MARKET": (100.0, 1, "excellent"),
-        "GZ-TRANSPORT": (90.0, 2, "excellent"), "GZ-WATER": (75.0, 4, "qualified"),
+        "FS-HOUSING": (78.33, 3, "qualified"), "FS-MARKET": (100.0, 1, "excellent"),
+        "FS-TRANSPORT": (90.0, 2, "excellent"), "FS-WATER": (75.0, 4, "qualified"),
     }  # fmt: skip
-    # GZ-TRANSPORT's corrected value moved on another unit's appeal: it is told in turn.
+    # FS-TRANSPORT's corrected value moved on another unit's appeal: it is told in turn.
     told = data_of(
         await gql(gateway, "{ appealInbox { kind consequence { rankBefore rankAfter } } }", headers=TRANSPORT)
     )
     assert {"kind": "peer_result_changed", "consequence": {"rankBefore": 1, "rankAfter": 2}} in told["appealInbox"]
 
-    # 7. GZ-TRANSPORT escalates its first decision; the province answers "rejected": the first decision stands.
+    # 7. FS-TRANSPORT escalates its first decision; the province answers "rejected": the first decision stands.
     appeal = await step(gateway, "escalateAppeal", appeal, TRANSPORT, ', reason: "超期工单应予剔除"')
     appeal = await step(gateway, "takeAppeal", appeal, PROVINCE_REVIEWER)
     rejected = action("decideAppeal", ", outcome: REJECTED, reason: $reason", ", $reason: String!")
@@ -423,10 +423,10 @@ async def test_an_appeal_fair_to_everyone_it_touches_through_the_gateway(stack, 
         {"key": "on_time_closure_rate", "decided": 1, "overturned": 0},
     ]
     assert stats["overturnByReviewer"] == [
+        {"key": "fs-reviewer-li", "decided": 2, "overturned": 2},
         {"key": "gd-reviewer-zhao", "decided": 1, "overturned": 0},
-        {"key": "gz-reviewer-li", "decided": 2, "overturned": 2},
     ]
-    assert stats["reversedOnEscalationByReviewer"] == [{"key": "gz-reviewer-li", "decided": 1, "overturned": 0}]
+    assert stats["reversedOnEscalationByReviewer"] == [{"key": "fs-reviewer-li", "decided": 1, "overturned": 0}]
     # Time to decision leaves out the wait for information: each appeal's hours less the hours it waited.
     mine = "query($id: ID!) { appeal(id: $id) { submittedAt informationWaitedHours decisions { decidedAt } } }"
     hours = []
