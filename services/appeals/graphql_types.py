@@ -363,6 +363,12 @@ class Appeal:
         latest = await ctx.loader("latest_revision", load).load(str(self.run_id))
         return max(self.revision, latest or 0)
 
+    @strawberry.field(description="For an appeal of a consequence of another unit's appeal: that consequence.")
+    async def consequence(self, info: Info) -> Annotated[AppealConsequence, strawberry.lazy(CONSEQUENCES)] | None:
+        from services.appeals.graphql_consequences import consequence_by_id
+
+        return await consequence_by_id(info, str(self.consequence_id)) if self.consequence_id else None
+
     @strawberry.field(description="The disputed result, resolved by scoring (scoped by scoring as every read).")
     def result(self) -> Annotated[UnitResult, strawberry.lazy("services.appeals.schema")]:
         from services.appeals.schema import UnitResult

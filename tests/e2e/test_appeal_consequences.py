@@ -270,6 +270,20 @@ async def test_an_appeal_fair_to_everyone_it_touches_through_the_gateway(stack, 
     appeal = added["appeal"]
     [file] = appeal["evidenceFiles"]
     assert (file["sizeBytes"], file["sha256"]) == (len(pdf), hashlib.sha256(pdf).hexdigest())
+    # The limits the README states, through the real gateway: a file of exactly 10 MiB is taken, one byte more is
+    # refused as FILE_TOO_LARGE, a multipart body above 11 MiB answers 413 PAYLOAD_TOO_LARGE before it is read.
+    for size, expected in ((10 * 1024 * 1024, None), (10 * 1024 * 1024 + 1, "FILE_TOO_LARGE"), (12 * 1024 * 1024, 413)):
+        content = b"%PDF-1.4\n" + bytes([size % 251]) * (size - 9)
+        response = await multipart(gateway, upload, {"id": appeal["id"], "v": appeal["version"], "f": None},
+                                   {"f": (f"{size}.pdf", content)}, TRANSPORT)  # fmt: skip
+        if expected == 413:
+            assert response.status_code == 413, response.text[:300]
+            assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+            continue
+        payload = data_of(response.json())["addEvidenceFile"]
+        assert [p["code"] for p in payload["problems"]] == ([expected] if expected else []), payload
+        appeal = payload["appeal"] if payload["ok"] else appeal
+    assert [f["sizeBytes"] for f in appeal["evidenceFiles"]] == [len(pdf), 10 * 1024 * 1024]
     # A draft is the filer's alone: the city cannot download its evidence yet, through the gateway or otherwise.
     assert (await gateway.get(file["downloadPath"], headers=REVIEWER)).status_code == 404
     downloaded = await gateway.get(file["downloadPath"], headers=TRANSPORT)
@@ -289,7 +303,7 @@ async def test_an_appeal_fair_to_everyone_it_touches_through_the_gateway(stack, 
     given = data_of(response.json())["giveInformation"]
     assert given["ok"], given
     appeal = given["appeal"]
-    assert appeal["status"] == "IN_REVIEW" and len(appeal["evidenceFiles"]) == 2
+    assert appeal["status"] == "IN_REVIEW" and len(appeal["evidenceFiles"]) == 3
 
     # 3. Before deciding, the reviewer sees whom the decision would move, and by how much (nothing is stored).
     preview = """query($id: ID!) { appealDecisionPreview(id: $id, outcome: PARTLY_UPHELD,
@@ -398,6 +412,16 @@ async def test_an_appeal_fair_to_everyone_it_touches_through_the_gateway(stack, 
     second = appeal["decisions"][1]
     assert (second["outcome"], second["firstDecisionStands"], second["newRevision"]) == ("REJECTED", True, None)
     assert appeal["currentRevision"] == 3 and appeal["revision"] == 1
+    # The disputed result itself, joined from scoring through the federation (scoped by scoring).
+    joined = "query($id: ID!) { appeal(id: $id) { result { revision total } } }"
+    assert data_of(await gql(gateway, joined, {"id": appeal["id"]}, headers=TRANSPORT))["appeal"]["result"] == {
+        "revision": 3, "total": 90.0,
+    }  # fmt: skip
+    own = "query($id: ID!) { appeal(id: $id) { consequenceId consequence { unitId totalBefore totalAfter } } }"
+    assert data_of(await gql(gateway, own, {"id": contested["id"]}, headers=MARKET))["appeal"] == {
+        "consequenceId": consequence["id"],
+        "consequence": {"unitId": "FS-MARKET", "totalBefore": 100.0, "totalAfter": 87.5},
+    }
 
     # 8. Final only after every window: the run's, the decisions' escalation times, the consequences' own.
     final = "query($id: ID!) { run(id: $id) { final } }"
