@@ -15,7 +15,8 @@ from strawberry.scalars import JSON
 from hotline.kit.errors import BadRequestError
 from hotline.kit.pagination import check_page_size, decode_cursor, encode_cursor
 from services.appeals import consequences, repository
-from services.appeals.graphql_types import Appeal, AppealProblem, Info
+from services.appeals.graphql_enums import Info
+from services.appeals.graphql_types import Appeal, AppealProblem
 from services.appeals.models import PeerConsequence
 
 

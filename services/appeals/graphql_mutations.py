@@ -15,17 +15,9 @@ from strawberry.file_uploads import Upload
 from hotline.kit.auth import Role
 from services.appeals import filing, notifications, review, service, workflow
 from services.appeals.evidence import MAX_FILE_BYTES
-from services.appeals.graphql_types import (
-    AcceptedValueInput,
-    AppealAskInput,
-    AppealPayload,
-    AppealProblem,
-    Info,
-    OutcomeEnum,
-    ReasonEnum,
-    RecordRefInput,
-    runtime,
-)
+from services.appeals.graphql_decisions import AcceptedValueInput
+from services.appeals.graphql_enums import Info, OutcomeEnum, ReasonEnum
+from services.appeals.graphql_types import AppealAskInput, AppealPayload, AppealProblem, RecordRefInput, runtime
 from services.appeals.models import Notification, Webhook
 
 

@@ -12,7 +12,7 @@ from hotline.kit.auth import Role
 from hotline.kit.errors import ForbiddenError
 from hotline.kit.graphql import described_enum
 from services.appeals import analytics, repository
-from services.appeals.graphql_types import Info
+from services.appeals.graphql_enums import Info
 from services.appeals.models import Appeal as AppealRow
 from services.appeals.models import AppealDecision
 from services.appeals.spelling import spelled

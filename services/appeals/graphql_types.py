@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.scalars import JSON
 
-from hotline.kit.graphql import RequestContext, described_enum
 from services.appeals import models, plausibility, repository, workflow
+from services.appeals.graphql_decisions import AppealDecision
+from services.appeals.graphql_enums import AskKindEnum, Info, OutcomeEnum, ReasonEnum, StatusEnum
 from services.appeals.spelling import spelled_data
 
 if TYPE_CHECKING:
@@ -19,61 +20,6 @@ if TYPE_CHECKING:
     from services.appeals.schema import UnitResult
 
 CONSEQUENCES = "services.appeals.graphql_consequences"
-
-Info = strawberry.Info[RequestContext, None]
-
-StatusEnum = described_enum(
-    workflow.Status,
-    name="AppealStatus",
-    description="Where an appeal stands: draft 草稿, submitted 已提交, in_review 审核中, information_requested "
-    "待补充材料, decided 已决定, escalated 已提请上级复核, withdrawn 已撤回.",
-    values={
-        "DRAFT": "草稿: being written by the unit; editable, not yet seen by reviewers.",
-        "SUBMITTED": "已提交: filed within the appeal window; waiting for a reviewer.",
-        "IN_REVIEW": "审核中: a reviewer has taken it up.",
-        "INFORMATION_REQUESTED": "待补充材料: the reviewer asked the unit for more information; the reply clock runs.",
-        "DECIDED": "已决定: upheld, partly upheld or rejected, with a written reason.",
-        "ESCALATED": "已提请上级复核: the unit asked the parent unit to review the decision (once).",
-        "WITHDRAWN": "已撤回: withdrawn by the unit before a decision.",
-    },
-)
-OutcomeEnum = described_enum(
-    workflow.Outcome,
-    name="AppealOutcome",
-    description="A decision: upheld 支持, partly_upheld 部分支持, rejected 驳回.",
-    values={
-        "UPHELD": "支持: every request of the appeal is granted; the run is recomputed as asked.",
-        "PARTLY_UPHELD": "部分支持: some indicators' requests are granted, the others refused, each with a reason.",
-        "REJECTED": "驳回: nothing is granted; the result stands.",
-    },
-)
-ReasonEnum = described_enum(
-    workflow.ReasonCategory,
-    name="AppealReasonCategory",
-    description="Why the unit disputes its result: wrong data 数据错误, wrong unit attribution 责任单位错误, formula or "
-    "rule misapplied 规则适用错误, force majeure 不可抗力, other 其他.",
-    values={
-        "WRONG_DATA": "数据错误: records behind the score are wrong, duplicated or missing.",
-        "WRONG_ATTRIBUTION": "责任单位错误: records were attributed to the wrong unit.",
-        "RULE_MISAPPLIED": "规则适用错误: the indicator's formula, reference or scoring rule was misapplied.",
-        "FORCE_MAJEURE": "不可抗力: events outside the unit's control (disaster, system outage) affected the data.",
-        "OTHER": "其他: any other reason, explained in the appeal's text.",
-    },
-)
-AskKindEnum = described_enum(
-    workflow.RequestKind,
-    name="AppealAskKind",
-    description="What the unit asks for: exclude records 剔除记录, correct a value 更正数值, re-score an expert item "
-    "重新评分, or (appealing a consequence of another unit's appeal) reconsider the correction that moved it.",
-    values={
-        "EXCLUDE_RECORDS": "剔除记录: leave the named records out of the indicator's measures.",
-        "CORRECT_VALUE": "更正数值: replace the indicator's value with the one the unit gives and justifies.",
-        "RESCORE_EXPERT_ITEM": "重新评分: have an expert-scored item scored again.",
-        "CONTEST_CONSEQUENCE": "对连带影响提出异议: in an appeal of a consequence only — reconsider the correction of "
-        "another unit's value that moved this unit's result; `value` is the value proposed for that correction "
-        "(optional: the deciding unit sets it).",
-    },
-)
 
 
 def runtime(info: Info) -> Runtime:
@@ -170,108 +116,6 @@ class AppealEvent:
             actor_unit_id=e.actor_unit_id,
             occurred_at=e.occurred_at,
             data=spelled_data(e.data),
-        )
-
-
-@strawberry.type(
-    name="AppealScoreChange", description="An indicator's score before and after the revision a decision caused."
-)
-class IndicatorScoreChange:
-    indicator: str = strawberry.field(description="Indicator code.")
-    score_before: float | None = strawberry.field(description="Score in the revision the appeal disputed.")
-    score_after: float | None = strawberry.field(description="Score in the new revision.")
-
-
-@strawberry.type(
-    name="AppealAcceptedValue",
-    description="A value a decision accepted for an upheld request: the one asked for, or another it names.",
-)
-class AcceptedValue:
-    indicator: str = strawberry.field(description="Indicator code.")
-    asked: float | None = strawberry.field(description="The value the unit asked for (null if it named none).")
-    accepted: float | None = strawberry.field(description="The value the decision accepted and scoring applied.")
-    differs: bool = strawberry.field(description="True when the decision accepted another value than the one asked.")
-
-
-@strawberry.input(name="AppealAcceptedValueInput", description="Accept this value for an upheld request.")
-class AcceptedValueInput:
-    indicator: str = strawberry.field(description="An indicator the decision upholds with a value request.")
-    value: float = strawberry.field(description="The value accepted (within what the indicator can take).")
-
-
-@strawberry.type(description="A decision on an appeal (申诉决定), always with a written reason.")
-class AppealDecision:
-    level: int = strawberry.field(description="0: the organizer's decision; 1: the parent unit's after escalation.")
-    outcome: OutcomeEnum = strawberry.field(
-        description="Upheld, partly upheld or rejected. At level 1, rejected rejects the escalation: the first "
-        "decision stands (`firstDecisionStands`)."
-    )
-    first_decision_stands: bool = strawberry.field(
-        description="True for an escalation rejected: the organizer's decision stands as it was (not an overturn)."
-    )
-    reason: str = strawberry.field(description="The written reason.")
-    upheld_indicators: list[str] = strawberry.field(description="Indicators this decision upheld.")
-    accepted_values: list[AcceptedValue] = strawberry.field(
-        description="Each value this decision accepted, and whether it differs from the one asked for."
-    )
-    information_waited_hours: float = strawberry.field(
-        description="Hours the appeal had waited for the unit's information by this decision (not the reviewers')."
-    )
-    decided_by: str = strawberry.field(description="The reviewer (token subject).")
-    deciding_unit_id: str = strawberry.field(description="The unit that decided.")
-    decided_at: dt.datetime = strawberry.field(description="When.")
-    due_at: dt.datetime | None = strawberry.field(description="When the decision was due.")
-    late: bool = strawberry.field(description="Whether it was decided after it was due.")
-    new_revision: int | None = strawberry.field(description="The run revision scoring made for it (null if none).")
-    total_before: float | None = strawberry.field(description="The result's total score before the decision.")
-    total_after: float | None = strawberry.field(description="The total after (equal to before when nothing changed).")
-    indicator_changes: list[IndicatorScoreChange] = strawberry.field(description="Each changed indicator's score.")
-    decision_key: strawberry.Private[tuple[uuid.UUID, int]]
-
-    @strawberry.field(
-        description="Other units this decision's revision moved (score, rank or grade), as far as the caller may "
-        "see them: the organizer's side sees every one, a unit those in its subtree."
-    )
-    async def consequences(self, info: Info) -> list[Annotated[AppealConsequence, strawberry.lazy(CONSEQUENCES)]]:
-        from services.appeals.graphql_consequences import consequences_of_decision
-
-        return await consequences_of_decision(info, self.decision_key)
-
-    @classmethod
-    def of(cls, d: models.AppealDecision, total_until_now: float | None) -> AppealDecision:
-        change = d.score_change or {}
-        before = change.get("total_before", total_until_now)
-        return cls(
-            level=d.level,
-            outcome=workflow.Outcome(d.outcome),
-            first_decision_stands=d.level == 1 and d.outcome == workflow.Outcome.REJECTED.value,
-            reason=d.reason,
-            upheld_indicators=d.upheld_indicators,
-            accepted_values=[
-                AcceptedValue(
-                    indicator=v["indicator"],
-                    asked=v.get("asked"),
-                    accepted=v.get("accepted"),
-                    differs=v.get("asked") != v.get("accepted"),
-                )
-                for v in d.accepted_values or []
-            ],
-            information_waited_hours=round((d.information_waited_seconds or 0.0) / 3600, 2),
-            decision_key=(d.appeal_id, d.level),
-            decided_by=d.decided_by,
-            deciding_unit_id=d.deciding_unit_id,
-            decided_at=d.decided_at,
-            due_at=d.due_at,
-            late=d.due_at is not None and d.decided_at > d.due_at,
-            new_revision=d.new_revision,
-            total_before=before,
-            total_after=change.get("total_after", before),
-            indicator_changes=[
-                IndicatorScoreChange(
-                    indicator=i["indicator"], score_before=i.get("score_before"), score_after=i.get("score_after")
-                )
-                for i in change.get("indicators", [])
-            ],
         )
 
 

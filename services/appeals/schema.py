@@ -22,9 +22,10 @@ from services.appeals.graphql_consequences import (
     consequence_by_id,
     consequence_page,
 )
+from services.appeals.graphql_enums import Info, OutcomeEnum, StatusEnum
 from services.appeals.graphql_mutations import AcceptedValues, AppealId, Mutation, WebhookInfo, accepted_of, deps_of
 from services.appeals.graphql_statistics import AppealStatistics, SideEnum, statistics_for
-from services.appeals.graphql_types import Appeal, Info, OutcomeEnum, StatusEnum
+from services.appeals.graphql_types import Appeal
 from services.appeals.models import Notification, Webhook
 
 PAGE_COST = ListSize(slicing_arguments=["first"], sized_fields=["edges"], require_one_slicing_argument=False)
