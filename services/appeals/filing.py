@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 
 from services.appeals import consequence_rules, consequences, evidence, repository, workflow
-from services.appeals.models import Appeal, EvidenceFile
+from services.appeals.models import Appeal, EvidenceFile, PeerConsequence
 from services.appeals.service import NOT_FOUND, Deps, Done, ask_from_json, ask_to_json, load_for_change
 from services.appeals.settlement import settle_if_final
 from services.appeals.workflow import Ask, Problem, Status
@@ -69,10 +69,42 @@ async def file_appeal(
     problems += _record_problems(evidence_records)
     if problems:
         return Done(None, problems)
+    appeal = _new_appeal(deps, result, indicators, category, reason, asks, evidence_records, consequence)
+    deps.session.add(appeal)
+    await deps.session.flush()
+    run_window = workflow.window_closes_at(appeal.published_at, result.limits.window_days)
+    await repository.remember_run(deps.session, appeal.run_id, appeal.organizer_id, run_window, result.revision)
+    await repository.record(
+        deps.session,
+        appeal,
+        "filed",
+        deps.actor,
+        deps.now,
+        result_id=result.result_id,
+        revision=result.revision,
+        indicators=appeal.indicators,
+        reason_category=appeal.reason_category,
+        **({"consequence_id": str(consequence.id)} if consequence else {}),
+    )
+    return Done(appeal, [])
+
+
+def _new_appeal(
+    deps: Deps,
+    result: workflow.ResultFacts,
+    indicators: Sequence[str],
+    category: workflow.ReasonCategory | None,
+    reason: str,
+    asks: Sequence[Ask],
+    evidence_records: Sequence[dict[str, str]],
+    consequence: PeerConsequence | None,
+) -> Appeal:
+    """The draft's row: the result's facts copied (limits, scores, what each value can plausibly be), and for an
+    appeal of a consequence its own window and indicators."""
     assert result.published_at is not None
     run_window = workflow.window_closes_at(result.published_at, result.limits.window_days)
     appealable = sorted(consequence.appealable_indicators) if consequence else None
-    appeal = Appeal(
+    return Appeal(
         id=uuid.uuid4(),
         result_id=result.result_id,
         result_ids=[result.result_id],
@@ -107,22 +139,6 @@ async def file_appeal(
         consequence_id=consequence.id if consequence else None,
         information_waited_seconds=0.0,
     )
-    deps.session.add(appeal)
-    await deps.session.flush()
-    await repository.remember_run(deps.session, appeal.run_id, appeal.organizer_id, run_window, result.revision)
-    await repository.record(
-        deps.session,
-        appeal,
-        "filed",
-        deps.actor,
-        deps.now,
-        result_id=result.result_id,
-        revision=result.revision,
-        indicators=appeal.indicators,
-        reason_category=appeal.reason_category,
-        **({"consequence_id": str(consequence.id)} if consequence else {}),
-    )
-    return Done(appeal, [])
 
 
 async def _consequence(deps: Deps, consequence_id: str):

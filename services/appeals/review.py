@@ -118,38 +118,39 @@ async def decide_appeal(
         first_decision_stands=plan.first_stands,
     )
     if plan.adjustments:
-        answer = await deps.scoring.revise(
-            appeal.run_id,
-            acting_for=deps.actor.unit_id,
-            appeal_id=f"{appeal.id}:{plan.level}",
-            reason=reason,
-            adjustments=plan.adjustments,
-        )
-        decision.new_revision = answer.revision
-        mine = answer.of_unit(appeal.unit_id)
-        if mine is not None:
-            decision.score_change = mine.to_json()
-            if mine.result_id not in appeal.result_ids:  # scoring keeps the result id across revisions
-                appeal.result_ids = [*appeal.result_ids, mine.result_id]  # flushed below
-        figures = mine.to_json() if mine is not None else {"revision": answer.revision}
-        await repository.record(
-            deps.session, appeal, "revision_applied", deps.actor, deps.now, adjustments=plan.adjustments, **figures
-        )
-        await repository.remember_run(
-            deps.session, appeal.run_id, appeal.organizer_id, appeal.window_closes_at, answer.revision
-        )
-        await consequences.record(
-            deps.session,
-            appeal,
-            level=plan.level,
-            answer=answer,
-            adjustments=plan.adjustments,
-            actor=deps.actor,
-            now=deps.now,
-        )
+        await _revise(deps, appeal, decision, plan, reason)
     await deps.session.flush()
     await settle_if_final(deps.session, deps.scoring, appeal.run_id, now=deps.now)
     return Done(appeal, [], plan.warnings)
+
+
+async def _revise(deps: Deps, appeal: Appeal, decision: AppealDecision, plan: Plan, reason: str) -> None:
+    """Scoring makes the revision; the decision keeps the appellant's scores before and after, and every other
+    unit the revision moved is recorded and told."""
+    answer = await deps.scoring.revise(
+        appeal.run_id,
+        acting_for=deps.actor.unit_id,
+        appeal_id=f"{appeal.id}:{plan.level}",
+        reason=reason,
+        adjustments=plan.adjustments,
+    )
+    decision.new_revision = answer.revision
+    mine = answer.of_unit(appeal.unit_id)
+    if mine is not None:
+        decision.score_change = mine.to_json()
+        if mine.result_id not in appeal.result_ids:  # scoring keeps the result id across revisions
+            appeal.result_ids = [*appeal.result_ids, mine.result_id]  # flushed by the caller
+    figures = mine.to_json() if mine is not None else {"revision": answer.revision}
+    await repository.record(
+        deps.session, appeal, "revision_applied", deps.actor, deps.now, adjustments=plan.adjustments, **figures
+    )
+    await repository.remember_run(
+        deps.session, appeal.run_id, appeal.organizer_id, appeal.window_closes_at, answer.revision
+    )
+    await consequences.record(
+        deps.session, appeal, level=plan.level, answer=answer, adjustments=plan.adjustments, actor=deps.actor,
+        now=deps.now,
+    )  # fmt: skip
 
 
 @dataclass
