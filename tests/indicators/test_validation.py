@@ -244,3 +244,16 @@ def test_a_dynamic_baseline_matches_what_scoring_can_compute():
         fine = copy.deepcopy(body)
         fine["items"][index]["reference"]["match"] = match
         assert problems(fine) == [], match
+
+
+def test_peer_appeal_settings_are_optional_a_flag_and_a_window_of_1_to_90_days():
+    body = body_of("call_centre_kpi")
+    body["appeal"] = {"window_days": 7, "peer_appeals": False, "peer_window_days": 10}
+    assert not {p for p in problems(body) if p[0].startswith("appeal")}
+    body["appeal"] = {"peer_appeals": "yes", "peer_window_days": 0}
+    assert {(path, code) for path, code, _ in problems(body) if path.startswith("appeal")} == {
+        ("appeal.peer_appeals", "invalid"),
+        ("appeal.peer_window_days", "out_of_range"),
+    }
+    body["appeal"] = {"peer_window_days": 91}
+    assert ("appeal.peer_window_days", "out_of_range") in {(path, code) for path, code, _ in problems(body)}
