@@ -56,7 +56,17 @@ class AppealProblem:
         "OUT_OF_RANGE, BETTER_THAN_OBSERVED, VALUE_DIFFERS."
     )
     message: str = strawberry.field(description="What is wrong, for people.")
-    field: str | None = strawberry.field(description="The input field to blame, if one is.")
+    field: str | None = strawberry.field(
+        description="The input field to blame, if one is (null: the whole request).",
+        deprecation_reason="Use `path`, the name every payload of the API uses.",
+    )
+
+    @strawberry.field(
+        description="The input field to blame, e.g. `indicators`, `reason` (empty: the whole request) — the same "
+        "`path` as in scoring's and indicators' problems, so one client shape reads every payload."
+    )
+    def path(self) -> str:
+        return self.field or ""
 
     @classmethod
     def of(cls, p: workflow.Problem) -> AppealProblem:

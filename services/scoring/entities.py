@@ -251,7 +251,10 @@ class UnitResult:
         scores = [IndicatorScore.from_detail(r, str(self.unit_id), self._period) for r in rows]
         for score in scores:  # a score another unit's appeal moved says so, with the cause
             for zh, en in notes.get(score.indicator, []):
-                score.explanation = Explanation(zh=f"{score.explanation.zh}{zh}", en=f"{score.explanation.en} {en}")
+                score.explanation = Explanation(
+                    zh=f"{score.explanation.zh}{zh}", en=f"{score.explanation.en} {en}",
+                    calculation=score.explanation.calculation,
+                )  # fmt: skip
         return scores
 
     @strawberry.field(description="This result as it was in another revision of the run (null if there is none).")

@@ -336,7 +336,7 @@ APPEAL_FIELDS = """
                 indicatorChanges { indicator scoreBefore scoreAfter } }
     events { kind actorSubject actorUnitId occurredAt data }
 """
-PAYLOAD = "{ ok problems { code message field } appeal { " + APPEAL_FIELDS + " } }"
+PAYLOAD = "{ ok problems { code message field path } appeal { " + APPEAL_FIELDS + " } }"
 
 
 async def call(client, mutation: str, variables: dict[str, Any], headers) -> dict:

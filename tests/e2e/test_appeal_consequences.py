@@ -151,7 +151,7 @@ async def published_run(gateway) -> dict:
     published = data_of(await gql(gateway, f"mutation($id: ID!) {{ publishScheme(schemeId: $id, version: 1) {payload} }}",
                                   {"id": scheme_id}, headers=ORGANIZER))["publishScheme"]  # fmt: skip
     assert published["ok"], published
-    start = "mutation($i: StartRunInput!) { startRun(input: $i) { problems run { id } } }"
+    start = "mutation($i: StartRunInput!) { startRun(input: $i) { problems { path code message } run { id } } }"
     run_input = {"schemeId": scheme_id, "schemeVersion": 1, "periodKind": "QUARTER", "period": "2025-Q3"}
     started = data_of(await gql(gateway, start, {"i": run_input}, headers=ORGANIZER))["startRun"]
     assert started["problems"] == [], started
@@ -164,7 +164,7 @@ async def published_run(gateway) -> dict:
                                 headers=ORGANIZER))["run"]  # fmt: skip
         status = run["status"]
     assert status == "done", run
-    publish = "mutation($id: ID!) { publishRun(runId: $id) { problems run { id publishedAt } } }"
+    publish = "mutation($id: ID!) { publishRun(runId: $id) { problems { path code message } run { id publishedAt } } }"
     done = data_of(await gql(gateway, publish, {"id": run_id}, headers=ORGANIZER))["publishRun"]
     assert done["problems"] == [], done
     return done["run"]
