@@ -18,6 +18,7 @@ import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-fi
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
 import { composeToFile } from './compose.mjs';
+import { loadManifest, persistedDocumentsOptions } from './trusted-documents.mjs';
 
 const env = process.env;
 
@@ -59,6 +60,8 @@ export function settings() {
     // Traces (off by default), as for the services: none | otlp (OTLP/HTTP to HOTLINE_OTEL_ENDPOINT) | console.
     otelExporter: env.HOTLINE_OTEL_EXPORTER || 'none',
     otelEndpoint: env.HOTLINE_OTEL_ENDPOINT || undefined,
+    // Trusted documents: with a manifest, only its operations run, sent by hash (trusted-documents.mjs).
+    trustedDocuments: env.HOTLINE_GATEWAY_TRUSTED_DOCUMENTS || undefined,
   };
 }
 
@@ -188,6 +191,7 @@ export function createGateway(supergraph, s = settings(), log = createLogger(s),
     healthCheckEndpoint: '/healthz',
     readinessCheckEndpoint: '/readyz',
     landingPage: false,
+    ...(s.trustedDocuments && { persistedDocuments: persistedDocumentsOptions(loadManifest(s.trustedDocuments)) }),
     logging: log,
     graphiql: s.development ? { title: 'hotline-eval' } : false,
     maskedErrors: !s.development,
