@@ -15,7 +15,9 @@ against the released supergraph is ``gateway/breaking-changes.mjs``. No stack, d
 from __future__ import annotations
 
 import importlib
+import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -127,3 +129,10 @@ def write(files: Mapping[str, str], root: Path = REPO_ROOT) -> list[str]:
             target.write_text(text)
             changed.append(path)
     return changed
+
+
+def registered_operations(manifest: Path = REPO_ROOT / MANIFEST) -> dict[str, str]:
+    """The trusted-documents manifest's operations: operation name → the hash a client sends."""
+    documents = json.loads(manifest.read_text())
+    names = {digest: re.match(r"(?:query|mutation|subscription) (\w+)", text) for digest, text in documents.items()}
+    return {match.group(1): digest for digest, match in names.items() if match}
