@@ -3,6 +3,8 @@ manifest, regenerated in memory and compared with the committed ones; a differen
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from pathlib import Path
 
@@ -12,6 +14,8 @@ from typer.testing import CliRunner
 from hotline.cli import schema_files
 from hotline.cli.main import app
 from hotline.cli.stack import REPO_ROOT, SERVICES
+
+PORTAL_GUIDE = REPO_ROOT / "docs" / "portal.md"
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +96,15 @@ def test_hotline_schema_check_fails_on_drift_naming_the_command(monkeypatch, gen
     result = runner.invoke(app, ["schema", "--check"])
     assert result.exit_code == 1
     assert "schema/appeals.graphql" in result.output and "make schema" in result.output
+
+
+def test_the_manifest_holds_every_portal_operation_of_the_guide_by_its_hash(generated):
+    """docs/portal.md shows each registered operation as it is in schema/operations/ (what the manifest holds)."""
+    manifest = json.loads(generated["gateway/persisted-documents.json"])
+    files = sorted(schema_files.OPERATIONS_DIR.glob("*.graphql"))
+    assert len(manifest) == len(files)
+    guide = PORTAL_GUIDE.read_text()
+    shown = dict(re.findall(r"<!-- operation: (\w+) -->\s*```graphql\n(.*?)```", guide, re.S))
+    assert sorted(shown) == sorted(f.stem for f in files), "docs/portal.md must show every registered operation"
+    for file in files:
+        assert shown[file.stem] == file.read_text(), f"docs/portal.md shows {file.name} differently"
