@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint clean
+.PHONY: install demo test lint clean schema schema-release
 
 install: $(VENV)/.installed gateway/node_modules/.installed
 
@@ -24,6 +24,18 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+
+# The schema contract from the code: schema/<service>.graphql, schema/supergraph.graphql and
+# gateway/persisted-documents.json (no stack needed), then the breaking-change check against the release.
+schema: install
+	$(BIN)/hotline schema
+	cd gateway && node breaking-changes.mjs
+
+# At a release: the current supergraph becomes the baseline of the breaking-change check
+# (schema/supergraph.released.graphql) and schema/breaking-changes.yaml starts empty.
+schema-release: install
+	$(BIN)/hotline schema --check
+	cd gateway && node breaking-changes.mjs --release
 
 test: lint
 	cd gateway && node --test test/

@@ -20,6 +20,13 @@ ranking load while an ingest batch is loaded and the run is recomputed, and chec
 failed. Every request is counted; any error or non-200 answer is reported and fails the run.
 Identical in-flight subgraph requests are deduplicated by the gateway (its default): the figures
 include that effect, as a portal would see it. The machine is shared: compare ratios, not seconds.
+
+With ``--trusted`` the portal's queries are the registered operations of docs/portal.md (``Ranking``,
+``ResultExplained``, ``UnitAppeals``), sent by hash to a second gateway in trusted-documents mode
+(``HOTLINE_GATEWAY_TRUSTED_DOCUMENTS=gateway/persisted-documents.json``), as a production portal sends
+them; the setup still goes through the development gateway. ``Ranking`` and ``UnitAppeals`` are also sent,
+as text, straight at their subgraph; ``ResultExplained`` joins indicators' catalog, so it has no direct path.
+These operations ask for more than the default queries: compare their figures with each other, not with those.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import argparse
 import asyncio
 import csv
 import io
+import json
 import os
 import random
 import shutil
@@ -42,6 +50,7 @@ import httpx
 
 from hotline.cli.database import DEFAULT_SERVER_URL, create_database, drop_database
 from hotline.cli.demo import load_demo_units
+from hotline.cli.schema_files import MANIFEST, REPO_ROOT, registered_operations
 from hotline.cli.stack import SERVICES, Stack, migrate_all
 from hotline.kit.auth import mint_token
 from hotline.kit.settings import DEVELOPMENT_JWT_SECRET
@@ -213,8 +222,21 @@ SCENARIOS = {
 }
 
 
-async def load(url: str, headers: dict, query: str, variables: dict, clients: int, seconds: float) -> dict:
-    """``clients`` loops, each sending the query back to back for ``seconds``; every answer checked."""
+# --trusted: each scenario's registered operation (docs/portal.md), its variables from the prepared ids, and
+# whether its owning subgraph alone can answer it (ResultExplained's `definition` comes from indicators).
+TRUSTED_SCENARIOS = {
+    "ranking": ("Ranking", lambda ids: {"runId": ids["run"]}, True),
+    "city_result": ("ResultExplained", lambda ids: {"resultId": ids["city_result"]}, False),
+    "unit_appeals": ("UnitAppeals", lambda ids: {"unitId": "GD-GZ"}, True),
+}
+
+
+async def load(
+    url: str, headers: dict, query: str, variables: dict, clients: int, seconds: float, document_id: str | None = None
+) -> dict:
+    """``clients`` loops, each sending the query (or, given ``document_id``, its hash) back to back for ``seconds``;
+    every answer checked."""
+    body = {"documentId": document_id} if document_id else {"query": query}
     latencies: list[float] = []
     failures: list[str] = []
     deadline = time.monotonic() + seconds
@@ -222,7 +244,7 @@ async def load(url: str, headers: dict, query: str, variables: dict, clients: in
     async def client_loop(client: httpx.AsyncClient) -> None:
         while time.monotonic() < deadline:
             started = time.perf_counter()
-            response = await client.post("/graphql", json={"query": query, "variables": variables}, headers=headers)
+            response = await client.post("/graphql", json={**body, "variables": variables}, headers=headers)
             latencies.append(time.perf_counter() - started)
             if response.status_code != 200 or response.json().get("errors"):
                 failures.append(f"{response.status_code} {response.text[:200]}")
@@ -242,9 +264,15 @@ async def load(url: str, headers: dict, query: str, variables: dict, clients: in
     }
 
 
-async def under_load_with_work(stack: Stack, ids: dict, clients: int, seconds: float, rng: random.Random) -> dict:
-    """The ranking under load while an ingest batch loads and the run is recomputed."""
+async def under_load_with_work(
+    stack: Stack, ids: dict, clients: int, seconds: float, rng: random.Random, trusted: Stack | None = None
+) -> dict:
+    """The ranking under load while an ingest batch loads and the run is recomputed (by hash, with ``trusted``)."""
     _service, headers, query = SCENARIOS["ranking"]
+    portal_url, variables, document_id = stack.gateway_url, {"run": ids["run"]}, None
+    if trusted:
+        operation, variables_of, _direct = TRUSTED_SCENARIOS["ranking"]
+        portal_url, variables, document_id = trusted.gateway_url, variables_of(ids), registered_operations()[operation]
     province = token("GD", "organizer")
 
     async def ingest_batch() -> str:
@@ -266,9 +294,49 @@ async def under_load_with_work(stack: Stack, ids: dict, clients: int, seconds: f
             return "done"
 
     portal, batch_status, run_status = await asyncio.gather(
-        load(stack.gateway_url, headers, query, {"run": ids["run"]}, clients, seconds), ingest_batch(), recompute()
+        load(portal_url, headers, query, variables, clients, seconds, document_id), ingest_batch(), recompute()
     )
     return {"portal": portal, "ingest_batch": batch_status, "recompute": run_status}
+
+
+def start_trusted_gateway(stack: Stack) -> Stack:
+    """A second gateway over the same services, in trusted-documents mode with the committed manifest."""
+    trusted = Stack(
+        database_url=stack.database_url, log_dir=stack.log_dir / "trusted", jwt_secret=SECRET, env="development",
+        ports=stack.ports, gateway_port=free_port(),
+    )  # fmt: skip
+    os.environ["HOTLINE_GATEWAY_TRUSTED_DOCUMENTS"] = str(REPO_ROOT / MANIFEST)
+    try:
+        trusted.start_gateway()
+    finally:
+        del os.environ["HOTLINE_GATEWAY_TRUSTED_DOCUMENTS"]
+    trusted.wait_ready("gateway", f"{trusted.gateway_url}/healthz", timeout=90.0)
+    return trusted
+
+
+async def measure_trusted(
+    stack: Stack, trusted: Stack, scenario: str, service: str, headers: dict, ids: dict, args: argparse.Namespace
+) -> bool:
+    """One scenario's registered operation by hash through the trusted gateway and, where its subgraph alone can
+    answer it, as text straight at the subgraph; True if anything failed."""
+    operation, variables_of, direct = TRUSTED_SCENARIOS[scenario]
+    document_id = registered_operations()[operation]
+    text = json.loads((REPO_ROOT / MANIFEST).read_text())[document_id]
+    paths = [("trusted", trusted.gateway_url, document_id)] + ([("direct", stack.service_url(service), None)] * direct)
+    figures, failed = {}, False
+    for path, base, by_hash in paths:
+        f = figures[path] = await load(base, headers, text, variables_of(ids), args.clients, args.seconds, by_hash)
+        print(f"{scenario:<14}{path:<10}{f['requests']:>9}{f['rps']:>9.1f}{f['p50_ms']:>9.1f}{f['p99_ms']:>9.1f}")
+        if f["failures"]:
+            failed = True
+            print(f"  {len(f['failures'])} failures, first: {f['failures'][0]}")
+    if direct:
+        ratio = figures["trusted"]["p50_ms"] / figures["direct"]["p50_ms"]
+        throughput = figures["trusted"]["rps"] / figures["direct"]["rps"]
+        print(f"{'':<14}{operation} by hash: p50 ×{ratio:.2f}, throughput ×{throughput:.2f} of the subgraph's own")
+    else:
+        print(f"{'':<14}{operation} by hash (it joins indicators' catalog: no direct path)")
+    return failed
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -283,6 +351,7 @@ async def main(args: argparse.Namespace) -> None:
         ports={s.name: free_port() for s in SERVICES}, gateway_port=free_port(),
     )  # fmt: skip
     rng = random.Random(7)
+    trusted = None
     try:
         await asyncio.to_thread(migrate_all, url)
         await load_demo_units(url)
@@ -292,7 +361,11 @@ async def main(args: argparse.Namespace) -> None:
         print(f"{args.clients} concurrent clients, {args.seconds:.0f} s per measurement\n")
         print(f"{'query':<14}{'path':<10}{'requests':>9}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}")
         failed = False
+        trusted = await asyncio.to_thread(start_trusted_gateway, stack) if args.trusted else None
         for scenario, (service, headers, query) in SCENARIOS.items():
+            if trusted:
+                failed |= await measure_trusted(stack, trusted, scenario, service, headers, ids, args)
+                continue
             variables = {"ranking": {"run": ids["run"]}, "city_result": {"result": ids["city_result"]}}.get(
                 scenario, {}
             )
@@ -310,7 +383,7 @@ async def main(args: argparse.Namespace) -> None:
             print(
                 f"{'':<14}gateway overhead: p50 ×{ratio:.2f}, throughput ×{figures['gateway']['rps'] / figures['direct']['rps']:.2f}"
             )
-        work = await under_load_with_work(stack, ids, args.clients, args.seconds, rng)
+        work = await under_load_with_work(stack, ids, args.clients, args.seconds, rng, trusted)
         p = work["portal"]
         print(f"\nranking under load while ingesting 20,000 calls and recomputing the run: {p['requests']} requests, "
               f"{p['rps']:.1f} req/s, p50 {p['p50_ms']:.1f} ms, p99 {p['p99_ms']:.1f} ms, failures {len(p['failures'])}; "
@@ -319,6 +392,8 @@ async def main(args: argparse.Namespace) -> None:
             failed = True
         print("\nRESULT:", "FAILURES — see above" if failed else "every request answered, every job finished")
     finally:
+        if trusted:
+            await asyncio.to_thread(trusted.stop)
         await asyncio.to_thread(stack.stop)
         await drop_database(server, name)
         shutil.rmtree(log_dir, ignore_errors=True)
@@ -330,4 +405,7 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of each measurement")
     parser.add_argument("--orders", type=int, default=2000, help="synthetic work orders per city")
     parser.add_argument("--calls", type=int, default=5000, help="synthetic calls per city")
+    parser.add_argument(
+        "--trusted", action="store_true", help="the portal's registered operations by hash, trusted-documents mode"
+    )
     asyncio.run(main(parser.parse_args()))

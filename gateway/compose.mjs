@@ -1,6 +1,9 @@
 // Composes the supergraph from the running subgraphs' SDL (Apollo Federation 2).
 // Usage: HOTLINE_SUBGRAPHS="ingest=http://127.0.0.1:4101/graphql,..." node compose.mjs
-import { writeFile } from 'node:fs/promises';
+//   --sdl-dir DIR: read each subgraph's SDL from DIR/<name>.graphql instead of asking the running
+//                  subgraph (`make schema` composes schema/supergraph.graphql this way, no stack needed);
+//   --out FILE:    write the supergraph there (`-`: standard output) instead of HOTLINE_SUPERGRAPH_PATH.
+import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { composeServices } from '@theguild/federation-composition';
@@ -44,9 +47,19 @@ export class CompositionError extends Error {}
 /** Fetch every subgraph's SDL and compose; throws CompositionError listing every problem. */
 export async function composeSupergraph(subgraphs, { waitSeconds = 30 } = {}) {
   const deadline = Date.now() + waitSeconds * 1000;
-  const services = await Promise.all(
-    subgraphs.map(async (s) => ({ name: s.name, url: s.url, typeDefs: parse(await fetchSdl(s, deadline)) })),
+  return composeSdl(await Promise.all(subgraphs.map(async (s) => ({ ...s, sdl: await fetchSdl(s, deadline) }))));
+}
+
+/** Read every subgraph's SDL from `dir/<name>.graphql` and compose, as `composeSupergraph` does. */
+export async function composeSupergraphFromFiles(subgraphs, dir) {
+  return composeSdl(
+    await Promise.all(subgraphs.map(async (s) => ({ ...s, sdl: await readFile(resolve(dir, `${s.name}.graphql`), 'utf8') }))),
   );
+}
+
+/** Compose `[{name, url, sdl}]` into the supergraph SDL; throws CompositionError listing every problem. */
+export function composeSdl(subgraphs) {
+  const services = subgraphs.map((s) => ({ name: s.name, url: s.url, typeDefs: parse(s.sdl) }));
   const result = composeServices(services);
   if (result.errors?.length) {
     const lines = result.errors.map((e) => `  - ${e.message}${e.extensions?.code ? ` [${e.extensions.code}]` : ''}`);
@@ -69,9 +82,23 @@ export async function composeToFile() {
   return { path, sdl, subgraphs };
 }
 
+function option(name) {
+  const at = process.argv.indexOf(name);
+  return at > 0 ? process.argv[at + 1] : undefined;
+}
+
+async function composeFromFilesCli(sdlDir, out) {
+  const sdl = await composeSupergraphFromFiles(parseSubgraphList(process.env.HOTLINE_SUBGRAPHS), sdlDir);
+  const path = out === '-' ? undefined : resolve(out ?? supergraphPath());
+  if (path) await writeFile(path, sdl);
+  else process.stdout.write(sdl);
+  return { path };
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
-  composeToFile().then(
-    ({ path }) => console.log(`supergraph written to ${path}`),
+  const sdlDir = option('--sdl-dir');
+  (sdlDir ? composeFromFilesCli(sdlDir, option('--out')) : composeToFile()).then(
+    ({ path }) => path && console.log(`supergraph written to ${path}`),
     (error) => {
       console.error(error.message);
       process.exit(1);

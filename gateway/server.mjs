@@ -18,6 +18,8 @@ import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-fi
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
 import { composeToFile } from './compose.mjs';
+import { corsOptions, corsPlugins, parseCorsOrigins } from './cors.mjs';
+import { loadManifest, persistedDocumentsOptions } from './trusted-documents.mjs';
 import { createTokenVerifier, passThrough, restRoute, serviceUrls } from './rest.mjs';
 
 const env = process.env;
@@ -63,6 +65,10 @@ export function settings() {
     // Traces (off by default), as for the services: none | otlp (OTLP/HTTP to HOTLINE_OTEL_ENDPOINT) | console.
     otelExporter: env.HOTLINE_OTEL_EXPORTER || 'none',
     otelEndpoint: env.HOTLINE_OTEL_ENDPOINT || undefined,
+    // CORS: the exact origins a browser may call from (comma-separated); none by default (cors.mjs).
+    corsOrigins: parseCorsOrigins(env.HOTLINE_GATEWAY_CORS_ORIGINS),
+    // Trusted documents: with a manifest, only its operations run, sent by hash (trusted-documents.mjs).
+    trustedDocuments: env.HOTLINE_GATEWAY_TRUSTED_DOCUMENTS || undefined,
   };
 }
 
@@ -192,6 +198,8 @@ export function createGateway(supergraph, s = settings(), log = createLogger(s),
     healthCheckEndpoint: '/healthz',
     readinessCheckEndpoint: '/readyz',
     landingPage: false,
+    cors: corsOptions(s.corsOrigins),
+    ...(s.trustedDocuments && { persistedDocuments: persistedDocumentsOptions(loadManifest(s.trustedDocuments)) }),
     logging: log,
     graphiql: s.development ? { title: 'hotline-eval' } : false,
     maskedErrors: !s.development,
@@ -219,6 +227,7 @@ export function createGateway(supergraph, s = settings(), log = createLogger(s),
     multipart: true,
     plugins: () => [
       ...extraPlugins,
+      ...corsPlugins(s.corsOrigins),
       useJWT({
         signingKeyProviders,
         tokenVerification: {

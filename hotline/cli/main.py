@@ -186,6 +186,33 @@ def up(
     console.print("stopped")
 
 
+@app.command()
+def schema(
+    check: Annotated[
+        bool, typer.Option(help="Only compare the committed files with the code; exit 1 if they differ")
+    ] = False,
+) -> None:
+    """Regenerate the schema contract: schema/<service>.graphql, schema/supergraph.graphql and
+    gateway/persisted-documents.json (what `make schema` runs; no stack needed)."""
+    from hotline.cli import schema_files
+
+    try:
+        files = schema_files.generate()
+    except schema_files.SchemaContractError as exc:
+        console.print(f"[red]schema:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from exc
+    if check:
+        if differing := schema_files.drift(files):
+            console.print(schema_files.drift_message(differing), highlight=False)
+            raise typer.Exit(1)
+        console.print("the committed schema contract matches the code")
+        return
+    changed = schema_files.write(files)
+    console.print(
+        f"written: {', '.join(changed)}" if changed else "unchanged: the committed files match the code", soft_wrap=True
+    )
+
+
 @units_app.command("load")
 def units_load(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV or JSON file of units")],

@@ -34,7 +34,7 @@ async def published_run(stack) -> str:
     return await store_published_run(stack, document, UNITS)
 
 
-async def store_published_run(stack, document: dict, units: dict[str, str]) -> str:
+async def store_published_run(stack, document: dict, units: dict[str, str], organizer: str = "GD-GZ") -> str:
     """The hand-computed example, computed by scoring's engine for ``units`` and stored as a published run."""
     inputs = {
         "period": {"kind": "month", "from": "2025-03-01", "to": "2025-03-31", "label": "2025-03", "months": [3]},
@@ -46,7 +46,7 @@ async def store_published_run(stack, document: dict, units: dict[str, str]) -> s
     run_id = uuid.uuid4()
     async with database.unit_of_work() as session:
         run = EvaluationRun(
-            id=run_id, scheme_id=document["id"], scheme_version=1, scheme_document=document, organizer_id="GD-GZ",
+            id=run_id, scheme_id=document["id"], scheme_version=1, scheme_document=document, organizer_id=organizer,
             cohort_units=inputs["units"], cohort_hash=f"e2e-{run_id}", period_kind="month",
             period_from=date(2025, 3, 1), period_to=date(2025, 3, 31), status="done", progress=100,
             current_revision=0, requested_by="e2e", published_at=datetime.now(UTC),
