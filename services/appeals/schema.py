@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Annotated
 
 import strawberry
@@ -13,7 +15,7 @@ from strawberry.federation.schema_directives import ListSize
 from hotline.kit.auth import Role
 from hotline.kit.graphql import federation_schema
 from hotline.kit.pagination import check_page_size, decode_cursor, encode_cursor
-from services.appeals import filing, notifications, repository, review, service, workflow
+from services.appeals import filing, live, notifications, repository, review, service, workflow
 from services.appeals.graphql_statistics import AppealStatistics, statistics_for
 from services.appeals.graphql_types import (
     Appeal,
@@ -124,6 +126,16 @@ class InboxEntry:
     created_at: dt.datetime = strawberry.field(description="When.")
     read_at: dt.datetime | None = strawberry.field(description="When the unit marked it read.")
 
+    @classmethod
+    def of(cls, n: Notification) -> InboxEntry:
+        return cls(
+            id=strawberry.ID(str(n.id)),
+            appeal_id=strawberry.ID(str(n.appeal_id)),
+            kind=n.kind,
+            created_at=n.created_at,
+            read_at=n.read_at,
+        )
+
 
 @strawberry.type(name="AppealWebhook", description="The caller's unit's webhook (the secret is never shown).")
 class WebhookInfo:
@@ -193,16 +205,7 @@ class Query:
         if after is not None:
             query = query.where(Notification.id < int(after))
         rows = await info.context.session.scalars(query.order_by(Notification.id.desc()).limit(first))
-        return [
-            InboxEntry(
-                id=strawberry.ID(str(n.id)),
-                appeal_id=strawberry.ID(str(n.appeal_id)),
-                kind=n.kind,
-                created_at=n.created_at,
-                read_at=n.read_at,
-            )
-            for n in rows
-        ]
+        return [InboxEntry.of(n) for n in rows]
 
     @strawberry.field(description="The caller's unit's webhook, if one is registered.")
     async def appeal_webhook(self, info: Info) -> WebhookInfo | None:
@@ -396,4 +399,20 @@ class Mutation:
         return result.rowcount
 
 
-schema = federation_schema(query=Query, mutation=Mutation, types=[Appeal, UnitResult, Unit])
+@strawberry.type(
+    description="Subscriptions of the appeals service (server-sent events or graphql-ws through the gateway); a "
+    "subscription ends with `UNAUTHENTICATED` when the caller's token expires."
+)
+class Subscription:
+    @strawberry.subscription(
+        description="The caller's unit's inbox entries as they are written (a reviewer's: its deciding unit's), "
+        "each as `appealInbox` lists it, of an appeal the caller may see — never a step taken while the appeal "
+        "was a draft. To catch up after a reconnection, read `appealInbox`."
+    )
+    async def appeal_inbox_events(self, info: Info) -> AsyncGenerator[InboxEntry, None]:
+        async with aclosing(live.inbox_entries(info.context)) as entries:
+            async for entry in entries:
+                yield InboxEntry.of(entry)
+
+
+schema = federation_schema(query=Query, mutation=Mutation, subscription=Subscription, types=[Appeal, UnitResult, Unit])
