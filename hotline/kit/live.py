@@ -135,9 +135,14 @@ class ChangeFeed:
         committed after it is delivered, so a subscription reads its first state only after entering."""
         listener = Listener(wants, expires_at=expires_at)
         self._listeners.add(listener)
-        LIVE_SUBSCRIPTIONS.labels(self.channel).inc()
         try:
             await self._ensure_connected()
+        except BaseException:
+            self._listeners.discard(listener)
+            raise
+        # Counted once LISTEN is in force: a subscription counted is one a change committed now reaches.
+        LIVE_SUBSCRIPTIONS.labels(self.channel).inc()
+        try:
             yield listener
         finally:
             self._listeners.discard(listener)
