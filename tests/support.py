@@ -183,4 +183,5 @@ async def subscribe(app, schema, feed: FakeFeed, query: str, variables=None, *, 
         database=app.state.database,
         live=feed,
     )
+    context.streamed = True  # as the SSE transport marks it
     return await feed.follow(await schema.subscribe(query, variable_values=variables, context_value=context))

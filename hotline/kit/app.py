@@ -96,6 +96,14 @@ class _SubgraphRouter(GraphQLRouter):
         GRAPHQL_SSE_PROTOCOL: _LineFeedSSE,
     }
 
+    async def execute_operation(self, request, request_adapter, request_data, context, root_value, sub_response):
+        # A subscription needs a stream to send its events on (``SubscriptionsStream`` refuses it otherwise).
+        context.streamed = getattr(request_data, "protocol", "http") != "http"
+        return await super().execute_operation(
+            request=request, request_adapter=request_adapter, request_data=request_data, context=context,
+            root_value=root_value, sub_response=sub_response,
+        )  # fmt: skip
+
 
 def _route_template(request: Request) -> str:
     """The matched route as a template (``/units/{unit_id}``): a bounded metric label, unlike the raw path."""

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 from strawberry.extensions import SchemaExtension
 from strawberry.fastapi import BaseContext
+from strawberry.types.graphql import OperationType
 
 from hotline.kit import metrics
 from hotline.kit.auth import Principal
@@ -54,6 +55,8 @@ class RequestContext(BaseContext):
         # A subscription reads each event in a session of its own (``hotline.kit.live``).
         self.database = database
         self.live = live
+        # Whether the request streams its results (a subscription over server-sent events).
+        self.streamed = False
         self._principal = principal
         self.auth_error = auth_error
         self.services = services
@@ -118,6 +121,18 @@ class Authenticate(SchemaExtension):
                 data=None,
                 errors=[GraphQLError(error.message, extensions={"code": error.code})],
             )
+        yield
+
+
+class SubscriptionsStream(SchemaExtension):
+    """A subscription asked for as a plain request (no ``Accept: text/event-stream``) has no way to send its events:
+    refused as a bad request instead of failing inside the resolver."""
+
+    def on_execute(self) -> Iterator[None]:
+        ctx = self.execution_context
+        if ctx.operation_type is OperationType.SUBSCRIPTION and not getattr(ctx.context, "streamed", False):
+            message = "a subscription is served as server-sent events: send it with Accept: text/event-stream"
+            ctx.result = ExecutionResult(data=None, errors=[GraphQLError(message, extensions={"code": "BAD_REQUEST"})])
         yield
 
 
@@ -217,7 +232,9 @@ def federation_schema(**kwargs: Any) -> strawberry.federation.Schema:
     ``federation_version="2.9"``: the composition library the gateway uses rejects 2.10+.
     """
     # OperationMetrics first: its after-hook runs last, so it sees the error codes ErrorCodes assigned.
-    extensions = [OperationMetrics, Authenticate, UnitOfWork, ErrorCodes, *kwargs.pop("extensions", [])]
+    extensions = [
+        OperationMetrics, Authenticate, SubscriptionsStream, UnitOfWork, ErrorCodes, *kwargs.pop("extensions", [])
+    ]  # fmt: skip
     return _SubgraphSchema(federation_version="2.9", extensions=extensions, **kwargs)
 
 

@@ -128,3 +128,15 @@ async def test_published_results_reach_each_caller_as_far_as_it_may_see_them(sco
     for subscriber in (organizer, ub, sibling_city):
         await subscriber.close()
     assert feed.listeners == []
+
+
+async def test_the_subgraph_streams_a_subscription_as_server_sent_events_and_refuses_it_as_a_plain_request(scoring):
+    query = {"query": 'subscription { runProgress(runId: "not-a-run-id") { id } }'}
+    headers = {**ORGANIZER, "accept": "text/event-stream"}
+    streamed = await scoring.post("/graphql", json=query, headers=headers)
+    assert streamed.headers["content-type"].startswith("text/event-stream")
+    # Events framed with "\n" only: the gateway's HTTP executor splits events on a blank line written "\n\n".
+    assert streamed.text == 'event: next\ndata: {"data":{"runProgress":null}}\n\nevent: complete\ndata: \n\n'
+    plain = (await scoring.post("/graphql", json=query, headers=ORGANIZER)).json()
+    assert [e["extensions"]["code"] for e in plain["errors"]] == ["BAD_REQUEST"]
+    assert "Accept: text/event-stream" in plain["errors"][0]["message"]
