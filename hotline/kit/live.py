@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.kit import metrics
 from hotline.kit.db import Database
-from hotline.kit.errors import TokenExpiredError
+from hotline.kit.errors import DatabaseUnavailableError, TokenExpiredError
 from hotline.kit.graphql import RequestContext
 from hotline.kit.serial import SerialSession
 
@@ -99,8 +99,8 @@ def _expired(expires_at: float | None) -> TokenExpiredError:
     return TokenExpiredError(f"the token expired at {at}: the subscription ended; subscribe again with a new token")
 
 
-class LiveUnavailableError(RuntimeError):
-    """The database could not be reached to listen for changes."""
+class LiveUnavailableError(DatabaseUnavailableError):
+    """The database could not be reached to listen for changes: the subscription is refused (retry shortly)."""
 
 
 class ChangeFeed:
@@ -167,7 +167,7 @@ class ChangeFeed:
                 connection = await asyncpg.connect(self._dsn, timeout=10)
                 connection.add_termination_listener(self._terminated)
                 await connection.add_listener(self.channel, self._notified)
-            except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
                 raise LiveUnavailableError(f"cannot listen for changes on {self.channel}: {exc}") from exc
             self._connection = connection
             self._lost.clear()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 import uuid
 from datetime import date
@@ -13,7 +14,7 @@ import asyncpg
 import pytest
 
 from hotline.kit.errors import TokenExpiredError
-from hotline.kit.live import Batch, ChangeFeed, Listener
+from hotline.kit.live import Batch, ChangeFeed, Listener, LiveUnavailableError
 
 
 @pytest.fixture
@@ -120,3 +121,20 @@ async def test_a_run_announces_its_changes_and_which_make_new_published_results(
         await feed.aclose()
     assert [p["results"] for p in heard] == [None, None, "published", "revised", "final"]
     assert {p["run"] for p in heard} == {str(run_id)}
+
+
+async def test_without_a_database_to_listen_on_a_subscription_is_refused_as_unavailable(free_port):
+    feed = ChangeFeed(f"postgresql://postgres@127.0.0.1:{free_port}/nowhere", "test_live_nowhere")
+    with pytest.raises(LiveUnavailableError) as refused:
+        async with feed.listen(lambda p: True):
+            pass
+    assert (refused.value.code, refused.value.status_code) == ("DATABASE_UNAVAILABLE", 503)
+    assert feed._listeners == set()
+    await feed.aclose()
+
+
+@pytest.fixture
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
