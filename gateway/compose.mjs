@@ -66,7 +66,7 @@ export async function composeToFile() {
   const sdl = await composeSupergraph(subgraphs, { waitSeconds: Number(process.env.HOTLINE_COMPOSE_WAIT_SECONDS || 30) });
   const path = supergraphPath();
   await writeFile(path, sdl);
-  return { path, sdl };
+  return { path, sdl, subgraphs };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {

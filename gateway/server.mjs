@@ -20,6 +20,7 @@ import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { composeToFile } from './compose.mjs';
+import { createTokenVerifier, passThrough, restRoute, serviceUrls } from './rest.mjs';
 
 const env = process.env;
 
@@ -43,6 +44,9 @@ export function settings() {
     maxDirectives: Number(env.HOTLINE_GATEWAY_MAX_DIRECTIVES || 50),
     // Request bodies above this are refused with 413 before they are read (GraphQL documents are small).
     maxBodyBytes: Number(env.HOTLINE_GATEWAY_MAX_BODY_BYTES || 1024 * 1024),
+    // A multipart body (a file upload: GraphQL multipart request, or appeals' REST evidence upload) may be
+    // larger: a 10 MiB evidence file and its operation and form framing.
+    maxUploadBytes: Number(env.HOTLINE_GATEWAY_MAX_UPLOAD_BYTES || 11 * 1024 * 1024),
     // Per-client rate limit (token bucket: HOTLINE_GATEWAY_RATE_LIMIT operations a second, bursts of
     // HOTLINE_GATEWAY_RATE_BURST), keyed by the verified token subject, else the client IP. In memory,
     // per replica: N replicas admit N times the rate (a shared store such as Redis is needed for an
@@ -346,6 +350,9 @@ export function createGateway(supergraph, s = settings(), log = createLogger(s),
     transportEntries: SUBSCRIPTION_TRANSPORT,
     // Identical in-flight subgraph requests are merged (deduplicated) by default; benchmarks must know it.
     demandControl: { maxCost: s.maxCost, listSize: 50 },
+    // The GraphQL multipart request spec: files as `Upload` variables, passed on to the subgraph as multipart.
+    // Tokens travel in the Authorization header, never in cookies, so a cross-site form carries no credentials.
+    multipart: true,
     plugins: () => [
       ...extraPlugins,
       useJWT({
@@ -409,6 +416,10 @@ function serveMetrics(s, log) {
   return metricsServer;
 }
 
+function isMultipart(req) {
+  return /^multipart\/form-data\b/i.test(req.headers['content-type'] || '');
+}
+
 function refuse(req, res, status, message) {
   // The body is discarded unread (not parsed, not buffered) so the client sees the answer rather than
   // a reset connection; a client still sending after 5 s is cut off.
@@ -424,8 +435,9 @@ function refuse(req, res, status, message) {
 export async function main() {
   const s = settings();
   let supergraph;
+  let subgraphs;
   try {
-    ({ sdl: supergraph } = await composeToFile());
+    ({ sdl: supergraph, subgraphs } = await composeToFile());
   } catch (error) {
     console.error(error.message);
     process.exit(1);
@@ -441,6 +453,12 @@ export async function main() {
   const gateway = createGateway(supergraph, s, log, tracing);
   // Load the supergraph now: an HTTP request would load it on its way in, an operation over graphql-ws would not.
   await gateway.getSchema();
+  const rest = {
+    urls: serviceUrls(env, subgraphs),
+    verify: createTokenVerifier(s),
+    take: s.rateLimit > 0 ? createRateLimiter({ rate: s.rateLimit, burst: s.rateBurst ?? s.rateLimit * 2 }) : null,
+    log,
+  };
   const quiet = new Set(['/healthz', '/readyz', s.metricsPath]);
   const server = createServer((req, res) => {
     // A request id follows the request through every service; adopt the client's or make one.
@@ -461,13 +479,16 @@ export async function main() {
       else log.info(line, 'request');
     });
     // Oversized bodies are refused before a byte is read; a body must declare its length.
+    const limit = isMultipart(req) ? s.maxUploadBytes : s.maxBodyBytes;
     const declared = req.headers['content-length'];
-    if (declared !== undefined && Number(declared) > s.maxBodyBytes) {
-      return refuse(req, res, 413, `request body larger than ${s.maxBodyBytes} bytes`);
+    if (declared !== undefined && Number(declared) > limit) {
+      return refuse(req, res, 413, `request body larger than ${limit} bytes`);
     }
     if (declared === undefined && req.headers['transfer-encoding'] && req.method !== 'GET') {
       return refuse(req, res, 411, 'a request body must carry Content-Length');
     }
+    const route = restRoute(req);
+    if (route) return passThrough(req, res, route, rest);
     return gateway(req, res);
   });
   server.listen(s.port, s.host, () => {

@@ -15,6 +15,7 @@ from typing import Annotated, ClassVar
 import asyncpg
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -27,7 +28,7 @@ from hotline.kit import metrics, tracing
 from hotline.kit.auth import Principal, TokenVerifier
 from hotline.kit.db import Database
 from hotline.kit.directory import DirectorySync
-from hotline.kit.errors import ApiError, api_error_from_database
+from hotline.kit.errors import ApiError, BadRequestError, api_error_from_database
 from hotline.kit.graphql import RequestContext
 from hotline.kit.live import ChangeFeed
 from hotline.kit.logging import bind_service, configure_logging, get_logger
@@ -147,23 +148,28 @@ def _request_middleware(name: str):
 
 class _BodyLimit:
     """Refuse a request body above ``limit`` bytes on ``paths`` with 413: by its Content-Length before
-    anything is read, and while it streams when it declares none (chunked)."""
+    anything is read, and while it streams when it declares none (chunked). A ``multipart/form-data`` body (a
+    GraphQL multipart upload, where the service takes them) may have up to ``multipart_limit`` bytes."""
 
-    def __init__(self, app, *, limit: int, paths: frozenset[str]) -> None:
-        self.app, self.limit, self.paths = app, limit, paths
+    def __init__(self, app, *, limit: int, paths: frozenset[str], multipart_limit: int | None = None) -> None:
+        self.app, self.paths = app, paths
+        self.plain_limit, self.multipart_limit = limit, multipart_limit
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["path"].rstrip("/") not in self.paths:
             return await self.app(scope, receive, send)
         headers = dict(scope.get("headers") or [])
+        content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        multipart = self.multipart_limit is not None and content_type == b"multipart/form-data"
+        limit = self.multipart_limit if multipart else self.plain_limit
         declared = headers.get(b"content-length")
         if declared is not None:
             try:
-                too_large = int(declared) > self.limit
+                too_large = int(declared) > limit
             except ValueError:
                 too_large = True
             if too_large:
-                return await self._refuse(send)
+                return await self._refuse(send, limit)
         received = 0
         started = False
 
@@ -172,7 +178,7 @@ class _BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
+                if received > limit:
                     raise _BodyTooLarge
             return message
 
@@ -185,12 +191,12 @@ class _BodyLimit:
             await self.app(scope, counting_receive, tracking_send)
         except _BodyTooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(send, limit)
 
-    async def _refuse(self, send) -> None:
+    async def _refuse(self, send, limit: int) -> None:
         body = (
             b'{"errors":[{"message":"request body larger than %d bytes","extensions":{"code":"PAYLOAD_TOO_LARGE"}}]}'
-            % self.limit
+            % limit
         )
         await send(
             {
@@ -204,6 +210,16 @@ class _BodyLimit:
 
 class _BodyTooLarge(Exception):
     pass
+
+
+def request_validation_error(exc: RequestValidationError) -> BadRequestError:
+    """A request FastAPI could not read into its parameters, as the platform's 400 naming every field."""
+    problems = [
+        {"field": ".".join(str(part) for part in error.get("loc", ()) if part != "body"), "message": error.get("msg")}
+        for error in exc.errors()
+    ]
+    listed = "; ".join(f"{p['field'] or 'body'}: {p['message']}" for p in problems)
+    return BadRequestError(f"the request is not valid: {listed}", problems=problems)
 
 
 def _operations_router(name: str) -> APIRouter:
@@ -244,6 +260,7 @@ def create_service_app(
     service_transports: dict[str, httpx.AsyncBaseTransport] | None = None,
     on_startup: Sequence[Callable[[FastAPI], Awaitable[None]]] = (),
     live_channel: str | None = None,
+    graphql_uploads: bool = False,
 ) -> FastAPI:
     """Build a service: GraphQL at ``/graphql``, REST routers, ``/healthz`` and ``/readyz``.
 
@@ -251,6 +268,10 @@ def create_service_app(
     ``directory=True`` keeps a read model of the unit tree in the service's schema (``name``) for
     scope filters; ``service_transports`` replaces the network to named services (tests). ``live_channel``
     names the PostgreSQL channel the service's triggers notify, for its subscriptions (``hotline.kit.live``).
+    ``graphql_uploads=True`` takes GraphQL multipart requests (the GraphQL multipart request spec: files as
+    ``Upload`` variables) of up to ``graphql_max_upload_bytes``; JSON bodies keep ``graphql_max_body_bytes``.
+    Callers authenticate with bearer tokens, never cookies, so a multipart form from another site carries no
+    credentials (the reason Strawberry leaves it off by default does not apply).
     """
     settings = settings or get_settings()
     configure_logging(service=name, fmt=settings.effective_log_format, level=settings.log_level)
@@ -296,12 +317,22 @@ def create_service_app(
     app = FastAPI(title=f"hotline-eval {name} service", description=description, lifespan=lifespan)
     app.state.service_name = name
 
-    app.add_middleware(_BodyLimit, limit=settings.graphql_max_body_bytes, paths=frozenset({"/graphql"}))
+    app.add_middleware(
+        _BodyLimit,
+        limit=settings.graphql_max_body_bytes,
+        paths=frozenset({"/graphql"}),
+        multipart_limit=settings.graphql_max_upload_bytes if graphql_uploads else None,
+    )
     app.middleware("http")(_request_middleware(name))
 
     @app.exception_handler(ApiError)
     async def api_error_handler(_request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(status_code=exc.status_code, content={"error": exc.to_dict()})
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error_handler(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own answer is a bare 422 {"detail": …}; clients get the platform's body like every error.
+        return await api_error_handler(request, request_validation_error(exc))
 
     @app.exception_handler(DBAPIError)
     @app.exception_handler(asyncpg.PostgresError)
@@ -320,6 +351,7 @@ def create_service_app(
         # Subscriptions are served over SSE only: the gateway is their one client (a POST with
         # ``Accept: text/event-stream``, the caller's token in ``Authorization`` as for any request).
         subscription_protocols=(GRAPHQL_SSE_PROTOCOL,),
+        multipart_uploads_enabled=graphql_uploads,
     )
     app.include_router(graphql_router, prefix="/graphql")
     for router in routers:

@@ -48,8 +48,14 @@ class Settings(BaseSettings):
     # How often scoring checks its alert rules over the whole tree (seconds; 0 = only on request).
     scoring_alert_sweep_seconds: float = 3600.0
     # A GraphQL request body above this is refused with 413 before it is parsed (uploads are REST, with
-    # their own limits).
+    # their own limits, or GraphQL multipart requests where a service takes them: see the next setting).
     graphql_max_body_bytes: int = 1024 * 1024
+    # A GraphQL multipart request (a file upload, appeals' evidence) above this is refused with 413: a file of up
+    # to 10 MiB and its operation and form framing (1 MiB).
+    graphql_max_upload_bytes: int = 11 * 1024 * 1024
+    # Appeals' worker: how often it delivers due webhooks, and how often it sweeps runs for finality (seconds).
+    appeals_delivery_seconds: float = 2.0
+    appeals_sweep_seconds: float = 60.0
     # Ingest: the largest file a batch upload (REST POST /batches) may send.
     ingest_max_upload_bytes: int = 2 * 1024 * 1024 * 1024
     db_echo: bool = False

@@ -49,12 +49,13 @@ def create_app(
     *,
     webhook_transport: httpx.AsyncBaseTransport | None = None,
     worker: bool = True,
-    delivery_interval: float = 2.0,
-    sweep_interval: float = 60.0,
+    delivery_interval: float | None = None,
+    sweep_interval: float | None = None,
     webhook_wait_initial: float = 0.5,
 ) -> FastAPI:
     """``clock`` is the server's clock (tests inject one); ``worker=False`` leaves the background worker off
-    (tests drive ``app.state.appeals.sender`` and ``settlement.sweep`` themselves)."""
+    (tests drive ``app.state.appeals.sender`` and ``settlement.sweep`` themselves). The worker's intervals
+    default to the settings ``HOTLINE_APPEALS_DELIVERY_SECONDS`` (2) and ``HOTLINE_APPEALS_SWEEP_SECONDS`` (60)."""
     app = create_service_app(
         name="appeals",
         schema=schema,
@@ -66,6 +67,7 @@ def create_app(
         live_channel=CHANNEL,
         description="Appeals (申诉) against published evaluation results: filing, review, decisions, escalation, "
         "an immutable record, notifications and statistics.",
+        graphql_uploads=True,  # evidence files as GraphQL multipart uploads
     )
     platform_lifespan = app.router.lifespan_context
 
@@ -74,11 +76,12 @@ def create_app(
         async with platform_lifespan(app):
             sender = WebhookSender(app.state.database, transport=webhook_transport, wait_initial=webhook_wait_initial)
             app.state.appeals = Runtime(scoring=ScoringClient(app.state.services), clock=clock, sender=sender)
-            task = (
-                asyncio.create_task(run_worker(app, delivery_interval=delivery_interval, sweep_interval=sweep_interval))
-                if worker
-                else None
-            )
+            settings_ = app.state.settings
+            intervals = {
+                "delivery_interval": delivery_interval or settings_.appeals_delivery_seconds,
+                "sweep_interval": sweep_interval or settings_.appeals_sweep_seconds,
+            }
+            task = asyncio.create_task(run_worker(app, **intervals)) if worker else None
             try:
                 yield
             finally:

@@ -14,6 +14,7 @@ from hotline.kit.errors import NotFoundError
 from services.appeals import filing, repository
 from services.appeals.evidence import MAX_FILE_BYTES
 from services.appeals.service import Deps, actor_of
+from services.appeals.spelling import spelled
 
 router = APIRouter(prefix="/appeals", tags=["appeals"])
 
@@ -21,7 +22,8 @@ router = APIRouter(prefix="/appeals", tags=["appeals"])
 @router.get(
     "/{appeal_id}/evidence/{file_id}",
     summary="Download an evidence file of an appeal the caller may see",
-    description="Served with its sniffed type, as an attachment, with `X-Content-Type-Options: nosniff`.",
+    description="Served with its sniffed type, as an attachment, with `X-Content-Type-Options: nosniff`; a "
+    "draft's files to its filing unit only. Also served by the gateway at the same path (the `downloadPath`).",
 )
 async def download_evidence(
     appeal_id: uuid.UUID, file_id: uuid.UUID, request: Request, principal: PrincipalDep, database: DatabaseDep
@@ -48,7 +50,9 @@ async def download_evidence(
     summary="Attach an evidence file to an appeal (multipart field `file`, form field `expected_version`)",
     description="The appellant's unit only, while the appeal is a draft or information is requested. The type "
     "is judged by content (PDF, PNG, JPEG, DOCX, XLSX, UTF-8 text), at most 10 MiB. Answers the problems if "
-    "refused, like the GraphQL mutation `addEvidenceFile`; a concurrent change answers 409 CONFLICT.",
+    "refused, like the GraphQL mutation `addEvidenceFile`; a concurrent change answers 409 CONFLICT; a missing "
+    "or malformed field 400 BAD_REQUEST in the platform's error body. Statuses are spelled as in GraphQL "
+    "(`DRAFT`). Also served by the gateway at the same path.",
 )
 async def upload_evidence(
     appeal_id: uuid.UUID,
@@ -71,5 +75,6 @@ async def upload_evidence(
     return {
         "ok": not done.problems,
         "problems": [{"code": p.code, "message": p.message, "field": p.field} for p in done.problems],
-        "appeal": {"id": str(done.appeal.id), "version": done.appeal.version, "status": done.appeal.status},
+        "warnings": [{"code": p.code, "message": p.message, "field": p.field} for p in done.warnings],
+        "appeal": {"id": str(done.appeal.id), "version": done.appeal.version, "status": spelled(done.appeal.status)},
     }

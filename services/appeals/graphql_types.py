@@ -4,67 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
 
-from hotline.kit.graphql import RequestContext, described_enum
-from services.appeals import models, repository, workflow
+from services.appeals import models, plausibility, repository, workflow
+from services.appeals.graphql_decisions import AppealDecision
+from services.appeals.graphql_enums import AskKindEnum, Info, OutcomeEnum, ReasonEnum, StatusEnum
+from services.appeals.spelling import spelled_data
 
 if TYPE_CHECKING:
+    from services.appeals.graphql_consequences import AppealConsequence
     from services.appeals.runtime import Runtime
+    from services.appeals.schema import UnitResult
 
-Info = strawberry.Info[RequestContext, None]
-
-StatusEnum = described_enum(
-    workflow.Status,
-    name="AppealStatus",
-    description="Where an appeal stands: draft 草稿, submitted 已提交, in_review 审核中, information_requested "
-    "待补充材料, decided 已决定, escalated 已提请上级复核, withdrawn 已撤回.",
-    values={
-        "DRAFT": "草稿: being written by the unit; editable, not yet seen by reviewers.",
-        "SUBMITTED": "已提交: filed within the appeal window; waiting for a reviewer.",
-        "IN_REVIEW": "审核中: a reviewer has taken it up.",
-        "INFORMATION_REQUESTED": "待补充材料: the reviewer asked the unit for more information; the reply clock runs.",
-        "DECIDED": "已决定: upheld, partly upheld or rejected, with a written reason.",
-        "ESCALATED": "已提请上级复核: the unit asked the parent unit to review the decision (once).",
-        "WITHDRAWN": "已撤回: withdrawn by the unit before a decision.",
-    },
-)
-OutcomeEnum = described_enum(
-    workflow.Outcome,
-    name="AppealOutcome",
-    description="A decision: upheld 支持, partly_upheld 部分支持, rejected 驳回.",
-    values={
-        "UPHELD": "支持: every request of the appeal is granted; the run is recomputed as asked.",
-        "PARTLY_UPHELD": "部分支持: some indicators' requests are granted, the others refused, each with a reason.",
-        "REJECTED": "驳回: nothing is granted; the result stands.",
-    },
-)
-ReasonEnum = described_enum(
-    workflow.ReasonCategory,
-    name="AppealReasonCategory",
-    description="Why the unit disputes its result: wrong data 数据错误, wrong unit attribution 责任单位错误, formula or "
-    "rule misapplied 规则适用错误, force majeure 不可抗力, other 其他.",
-    values={
-        "WRONG_DATA": "数据错误: records behind the score are wrong, duplicated or missing.",
-        "WRONG_ATTRIBUTION": "责任单位错误: records were attributed to the wrong unit.",
-        "RULE_MISAPPLIED": "规则适用错误: the indicator's formula, reference or scoring rule was misapplied.",
-        "FORCE_MAJEURE": "不可抗力: events outside the unit's control (disaster, system outage) affected the data.",
-        "OTHER": "其他: any other reason, explained in the appeal's text.",
-    },
-)
-AskKindEnum = described_enum(
-    workflow.RequestKind,
-    name="AppealAskKind",
-    description="What the unit asks for: exclude records 剔除记录, correct a value 更正数值, re-score an expert item 重新评分.",
-    values={
-        "EXCLUDE_RECORDS": "剔除记录: leave the named records out of the indicator's measures.",
-        "CORRECT_VALUE": "更正数值: replace the indicator's value with the one the unit gives and justifies.",
-        "RESCORE_EXPERT_ITEM": "重新评分: have an expert-scored item scored again.",
-    },
-)
+CONSEQUENCES = "services.appeals.graphql_consequences"
 
 
 def runtime(info: Info) -> Runtime:
@@ -91,12 +46,44 @@ class RecordRefInput:
         return {"source": self.source, "record_id": self.record_id, **({"note": self.note} if self.note else {})}
 
 
+@strawberry.type(description="Why an action was refused (an expected problem, returned as data).")
+class AppealProblem:
+    code: str = strawberry.field(
+        description="Stable code: NOT_FOUND, WRONG_UNIT, NOT_PUBLISHED, WINDOW_CLOSED, SELF_REVIEW, "
+        "INVALID_TRANSITION, TOO_MANY_APPEALS, TOO_MANY_INDICATORS, ALREADY_ESCALATED, FILE_TYPE_REFUSED, "
+        "NOTHING_ASKED, CANNOT_REVERSE, VALUE_OUT_OF_RANGE, NO_ACCEPTED_VALUE, NOT_A_VALUE_UPHELD, "
+        "OUTSIDE_CONSEQUENCE, ALREADY_APPEALED, NOT_APPEALABLE, WRONG_ASK_KIND …; as a flag or warning: "
+        "OUT_OF_RANGE, BETTER_THAN_OBSERVED, VALUE_DIFFERS."
+    )
+    message: str = strawberry.field(description="What is wrong, for people.")
+    field: str | None = strawberry.field(
+        description="The input field to blame, if one is (null: the whole request).",
+        deprecation_reason="Use `path`, the name every payload of the API uses.",
+    )
+
+    @strawberry.field(
+        description="The input field to blame, e.g. `indicators`, `reason` (empty: the whole request) — the same "
+        "`path` as in scoring's and indicators' problems, so one client shape reads every payload."
+    )
+    def path(self) -> str:
+        return self.field or ""
+
+    @classmethod
+    def of(cls, p: workflow.Problem) -> AppealProblem:
+        return cls(code=p.code, message=p.message, field=p.field)
+
+
 @strawberry.type(description="What the unit asks for on one disputed indicator.")
 class AppealAsk:
     indicator: str = strawberry.field(description="Indicator code, e.g. `on_time_closure_rate`.")
     kind: AskKindEnum = strawberry.field(description="Exclude records, correct the value, or re-score an expert item.")
     records: list[RecordRef] = strawberry.field(description="The records to exclude (exclude_records only).")
     value: float | None = strawberry.field(description="The corrected value or the score asked for.")
+    flags: list[AppealProblem] = strawberry.field(
+        description="For the reviewer: the value asked for is outside what the indicator can take (`OUT_OF_RANGE`; "
+        "it cannot be accepted as asked) or better than the best value observed in the cohort this period and "
+        "the last ones (`BETTER_THAN_OBSERVED`; every unit scored against the best would lose points)."
+    )
 
 
 @strawberry.input(description="What the unit asks for on one disputed indicator.")
@@ -115,20 +102,6 @@ class AppealAskInput:
         )
 
 
-@strawberry.type(description="Why an action was refused (an expected problem, returned as data).")
-class AppealProblem:
-    code: str = strawberry.field(
-        description="Stable code: NOT_FOUND, WRONG_UNIT, NOT_PUBLISHED, WINDOW_CLOSED, SELF_REVIEW, "
-        "INVALID_TRANSITION, TOO_MANY_APPEALS, TOO_MANY_INDICATORS, ALREADY_ESCALATED, FILE_TYPE_REFUSED …"
-    )
-    message: str = strawberry.field(description="What is wrong, for people.")
-    field: str | None = strawberry.field(description="The input field to blame, if one is.")
-
-    @classmethod
-    def of(cls, p: workflow.Problem) -> AppealProblem:
-        return cls(code=p.code, message=p.message, field=p.field)
-
-
 @strawberry.type(description="One step in an appeal's append-only record: who, when, what.")
 class AppealEvent:
     id: strawberry.ID = strawberry.field(description="Event id; increases with time.")
@@ -139,7 +112,10 @@ class AppealEvent:
     actor_subject: str = strawberry.field(description="Who acted (the token's subject).")
     actor_unit_id: str = strawberry.field(description="The unit the actor acted for.")
     occurred_at: dt.datetime = strawberry.field(description="When, by the server's clock.")
-    data: JSON = strawberry.field(description="What: the step's details (reason, outcome, scores, file hash …).")
+    data: JSON = strawberry.field(
+        description="What: the step's details (reason, outcome, scores, file hash …); statuses and outcomes spelled "
+        "as the enums are (`PARTLY_UPHELD`)."
+    )
 
     @classmethod
     def of(cls, e: models.AppealEvent) -> AppealEvent:
@@ -149,58 +125,7 @@ class AppealEvent:
             actor_subject=e.actor_subject,
             actor_unit_id=e.actor_unit_id,
             occurred_at=e.occurred_at,
-            data=e.data,
-        )
-
-
-@strawberry.type(
-    name="AppealScoreChange", description="An indicator's score before and after the revision a decision caused."
-)
-class IndicatorScoreChange:
-    indicator: str = strawberry.field(description="Indicator code.")
-    score_before: float | None = strawberry.field(description="Score in the revision the appeal disputed.")
-    score_after: float | None = strawberry.field(description="Score in the new revision.")
-
-
-@strawberry.type(description="A decision on an appeal (申诉决定), always with a written reason.")
-class AppealDecision:
-    level: int = strawberry.field(description="0: the organizer's decision; 1: the parent unit's after escalation.")
-    outcome: OutcomeEnum = strawberry.field(description="Upheld, partly upheld or rejected.")
-    reason: str = strawberry.field(description="The written reason.")
-    upheld_indicators: list[str] = strawberry.field(description="Indicators this decision upheld.")
-    decided_by: str = strawberry.field(description="The reviewer (token subject).")
-    deciding_unit_id: str = strawberry.field(description="The unit that decided.")
-    decided_at: dt.datetime = strawberry.field(description="When.")
-    due_at: dt.datetime | None = strawberry.field(description="When the decision was due.")
-    late: bool = strawberry.field(description="Whether it was decided after it was due.")
-    new_revision: int | None = strawberry.field(description="The run revision scoring made for it (null if none).")
-    total_before: float | None = strawberry.field(description="The result's total score before the decision.")
-    total_after: float | None = strawberry.field(description="The total after (equal to before when nothing changed).")
-    indicator_changes: list[IndicatorScoreChange] = strawberry.field(description="Each changed indicator's score.")
-
-    @classmethod
-    def of(cls, d: models.AppealDecision, total_until_now: float | None) -> AppealDecision:
-        change = d.score_change or {}
-        before = change.get("total_before", total_until_now)
-        return cls(
-            level=d.level,
-            outcome=workflow.Outcome(d.outcome),
-            reason=d.reason,
-            upheld_indicators=d.upheld_indicators,
-            decided_by=d.decided_by,
-            deciding_unit_id=d.deciding_unit_id,
-            decided_at=d.decided_at,
-            due_at=d.due_at,
-            late=d.due_at is not None and d.decided_at > d.due_at,
-            new_revision=d.new_revision,
-            total_before=before,
-            total_after=change.get("total_after", before),
-            indicator_changes=[
-                IndicatorScoreChange(
-                    indicator=i["indicator"], score_before=i.get("score_before"), score_after=i.get("score_after")
-                )
-                for i in change.get("indicators", [])
-            ],
+            data=spelled_data(e.data),
         )
 
 
@@ -215,7 +140,10 @@ class EvidenceFile:
     sha256: str = strawberry.field(description="SHA-256 of the content, hex.")
     uploaded_by: str = strawberry.field(description="Who uploaded it.")
     uploaded_at: dt.datetime = strawberry.field(description="When.")
-    download_path: str = strawberry.field(description="GET this path on the appeals service (bearer token).")
+    download_path: str = strawberry.field(
+        description="GET this path on the gateway (or the appeals service) with the bearer token; served to the "
+        "caller only if it may see the appeal."
+    )
 
 
 def _batched(info: Info, name: str, fetch):
@@ -239,7 +167,12 @@ class Appeal:
     status: StatusEnum = strawberry.field(description="Where the appeal stands.")
     result_id: strawberry.ID = strawberry.field(description="The disputed result (scoring's `UnitResult.id`).")
     run_id: strawberry.ID = strawberry.field(description="The evaluation run of the result.")
-    revision: int = strawberry.field(description="The run revision the appeal was filed against.")
+    revision: int = strawberry.field(
+        description="The run revision the appeal was filed against (it never changes; see `currentRevision`)."
+    )
+    consequence_id: strawberry.ID | None = strawberry.field(
+        description="For an appeal of a consequence of another unit's appeal: that consequence."
+    )
     unit_id: strawberry.ID = strawberry.field(description="The appellant: the evaluated unit.")
     organizer_id: strawberry.ID = strawberry.field(description="The run's organizer (评价组织单位).")
     deciding_unit_id: strawberry.ID = strawberry.field(
@@ -264,11 +197,44 @@ class Appeal:
     outcome: OutcomeEnum | None = strawberry.field(description="The current decision's outcome.")
     upheld_indicators: list[str] = strawberry.field(description="Indicators upheld so far.")
     score_total_at_filing: float | None = strawberry.field(description="The result's total when the appeal was filed.")
+    information_waited_hours: float = strawberry.field(
+        description="Hours spent waiting for the unit's information, all requests together."
+    )
     appeal_key: strawberry.Private[uuid.UUID]
     filing_scores: strawberry.Private[dict]
 
+    @strawberry.field(
+        description="The run's latest revision that appeals has learned of (from results read and from the "
+        "revisions decisions made); `result { revision }` asks scoring itself, recomputations included."
+    )
+    async def current_revision(self, info: Info) -> int:
+        ctx = info.context
+
+        async def load(run_ids: list[str]) -> list[int | None]:
+            found = await repository.latest_revisions(ctx.session, run_ids)
+            return [found.get(r) for r in run_ids]
+
+        latest = await ctx.loader("latest_revision", load).load(str(self.run_id))
+        return max(self.revision, latest or 0)
+
+    @strawberry.field(description="For an appeal of a consequence of another unit's appeal: that consequence.")
+    async def consequence(self, info: Info) -> Annotated[AppealConsequence, strawberry.lazy(CONSEQUENCES)] | None:
+        from services.appeals.graphql_consequences import consequence_by_id
+
+        return await consequence_by_id(info, str(self.consequence_id)) if self.consequence_id else None
+
+    @strawberry.field(description="The disputed result, resolved by scoring (scoped by scoring as every read).")
+    def result(self) -> Annotated[UnitResult, strawberry.lazy("services.appeals.schema")]:
+        from services.appeals.schema import UnitResult
+
+        return UnitResult(id=self.result_id)
+
     @classmethod
     def of(cls, a: models.Appeal) -> Appeal:
+        facts = {
+            code: plausibility.IndicatorFacts.from_json(row)
+            for code, row in (a.score_at_filing.get("indicator_facts") or {}).items()
+        }
         return cls(
             id=strawberry.ID(str(a.id)),
             version=a.version,
@@ -276,6 +242,7 @@ class Appeal:
             result_id=strawberry.ID(a.result_id),
             run_id=strawberry.ID(a.run_id),
             revision=a.revision,
+            consequence_id=strawberry.ID(str(a.consequence_id)) if a.consequence_id else None,
             unit_id=strawberry.ID(a.unit_id),
             organizer_id=strawberry.ID(a.organizer_id),
             deciding_unit_id=strawberry.ID(a.deciding_unit_id),
@@ -289,6 +256,10 @@ class Appeal:
                     kind=workflow.RequestKind(x["kind"]),
                     value=x.get("value"),
                     records=[RecordRef(source=r["source"], record_id=r["record_id"]) for r in x["records"]],
+                    flags=[
+                        AppealProblem(code=code, message=message, field="value")
+                        for code, message in plausibility.flags(x.get("value"), facts.get(x["indicator"]))
+                    ],
                 )
                 for x in a.asks
             ],
@@ -312,6 +283,7 @@ class Appeal:
             outcome=workflow.Outcome(a.outcome) if a.outcome else None,
             upheld_indicators=list(a.upheld_indicators),
             score_total_at_filing=a.score_at_filing.get("total"),
+            information_waited_hours=round((a.information_waited_seconds or 0.0) / 3600, 2),
             appeal_key=a.id,
             filing_scores=a.score_at_filing,
         )
@@ -366,6 +338,10 @@ class Appeal:
 class AppealPayload:
     appeal: Appeal | None = strawberry.field(description="The appeal (null if it does not exist or is not visible).")
     problems: list[AppealProblem] = strawberry.field(description="Why the action was refused; empty on success.")
+    warnings: list[AppealProblem] = strawberry.field(
+        description="What the action did that deserves attention (a value accepted beyond anything observed, or "
+        "other than the one asked for); the action was applied."
+    )
     ok: bool = strawberry.field(description="True when the action was applied.")
 
     @classmethod
@@ -373,5 +349,6 @@ class AppealPayload:
         return cls(
             appeal=Appeal.of(done.appeal) if done.appeal is not None else None,
             problems=[AppealProblem.of(p) for p in done.problems],
+            warnings=[AppealProblem.of(p) for p in done.warnings],
             ok=not done.problems,
         )

@@ -1,10 +1,11 @@
 """Live updates of the appeals subgraph: a unit's inbox entries as they are written (``appealInboxEvents``).
 
-Migration ``appeals_0002`` makes every inbox entry announce itself on the channel ``hotline_appeals``
+Migration ``appeals_0003`` makes every inbox entry announce itself on the channel ``hotline_appeals``
 (``{"unit": <the inbox's unit>, "entry": <its id>}``). A subscription takes the announcements of its caller's unit
-and reads each entry with the inbox's filters, re-checked per entry: the caller's unit's entry (as ``appealInbox``),
-of an appeal the caller may see (``repository.visible``), and never a step of a draft — an entry written before
-the appeal was submitted reaches no subscriber, its filing unit's included (it made the step itself).
+and reads each entry with the inbox's own filter, re-checked per entry — an entry of the caller's unit, as
+``appealInbox`` reads them (a step of its appeals, or a consequence for it of another unit's appeal) — and never a
+step of a draft: an entry written before the appeal was submitted reaches no subscriber, its filing unit's included
+(it took the step itself).
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.kit.graphql import RequestContext
 from hotline.kit.live import event_session, listening
-from hotline.kit.scope import Scope
-from services.appeals import repository
 from services.appeals.models import Appeal, Notification
 
 CHANNEL = "hotline_appeals"
@@ -40,13 +39,13 @@ async def inbox_entries(ctx: RequestContext) -> AsyncIterator[Notification]:
                             select(Notification.id).where(Notification.unit_id == unit, Notification.id > since)
                         )
                     )
-                for entry in await pushable(ctx.session, await ctx.scope(), unit, wanted - sent):
+                for entry in await pushable(ctx.session, unit, wanted - sent):
                     sent.add(entry.id)
                     yield entry
 
 
-async def pushable(session: AsyncSession, scope: Scope, unit_id: str, ids: Collection[int]) -> list[Notification]:
-    """Of the entries ``ids``, those a subscriber of ``unit_id`` with ``scope`` receives, oldest first."""
+async def pushable(session: AsyncSession, unit_id: str, ids: Collection[int]) -> list[Notification]:
+    """Of the entries ``ids``, those a subscriber of ``unit_id`` receives, oldest first."""
     if not ids:
         return []
     rows = await session.scalars(
@@ -55,7 +54,6 @@ async def pushable(session: AsyncSession, scope: Scope, unit_id: str, ids: Colle
         .where(
             Notification.id.in_(list(ids)),
             Notification.unit_id == unit_id,
-            repository.visible(scope),
             # Written once the appeal was submitted: a draft's steps are its filing unit's own business.
             Appeal.submitted_at.isnot(None),
             Notification.created_at >= Appeal.submitted_at,

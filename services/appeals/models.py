@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, LargeBinary, Text
+from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, LargeBinary, Text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -60,6 +60,10 @@ class Appeal(Base):
     upheld_indicators: Mapped[list[str]] = mapped_column(ARRAY(Text))
     version: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # An appeal of a consequence (another unit's appeal moved this unit's result): its own window and indicators.
+    consequence_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("peer_consequence.id"), nullable=True)
+    # Time spent waiting for the unit's information, all requests together (left out of the time to decision).
+    information_waited_seconds: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 class AppealDecision(Base):
@@ -79,6 +83,10 @@ class AppealDecision(Base):
     due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     new_revision: Mapped[int | None] = mapped_column(Integer, nullable=True)
     score_change: Mapped[dict | None] = mapped_column(JSONB, nullable=True)
+    # Per upheld value: {indicator, asked, accepted} — the decision may accept a value other than the one asked.
+    accepted_values: Mapped[list[dict]] = mapped_column(JSONB, default=list)
+    # The appeal's time waiting for information when this decision was made (cumulative).
+    information_waited_seconds: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 class AppealEvent(Base):
@@ -123,15 +131,43 @@ class Webhook(Base):
     registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class PeerConsequence(Base):
+    """A unit whose result moved because of a decision on another unit's appeal (a reference, a cohort mean or a
+    rank moved): what changed, why, and whether and until when it may appeal the consequence."""
+
+    __tablename__ = "peer_consequence"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    run_id: Mapped[str] = mapped_column(Text)
+    revision: Mapped[int] = mapped_column(Integer)
+    result_id: Mapped[str] = mapped_column(Text)
+    unit_id: Mapped[str] = mapped_column(Text)
+    organizer_id: Mapped[str] = mapped_column(Text)
+    cause_appeal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("appeal.id"))
+    cause_level: Mapped[int] = mapped_column(Integer)
+    # The corrections that moved it: indicator → the unit whose value the decision adjusted.
+    cause_targets: Mapped[dict] = mapped_column(JSONB)
+    deciding_unit_id: Mapped[str] = mapped_column(Text)
+    decided_by: Mapped[str] = mapped_column(Text)
+    # total/rank/grade before and after, and each changed indicator's value and score before and after.
+    figures: Mapped[dict] = mapped_column(JSONB)
+    reference_moves: Mapped[list[dict]] = mapped_column(JSONB)
+    appealable: Mapped[bool] = mapped_column(Boolean)
+    appealable_indicators: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    appealable_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Notification(Base):
-    """One step of an appeal told to one party: the unit's inbox entry."""
+    """One step of an appeal, or one consequence of another unit's appeal, told to one unit: its inbox entry."""
 
     __tablename__ = "notification"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     unit_id: Mapped[str] = mapped_column(Text)
     appeal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("appeal.id"))
-    event_id: Mapped[int] = mapped_column(ForeignKey("appeal_event.id"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("appeal_event.id"), nullable=True)
+    consequence_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("peer_consequence.id"), nullable=True)
     kind: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -162,3 +198,5 @@ class RunSettlement(Base):
     organizer_id: Mapped[str] = mapped_column(Text)
     window_closes_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The latest revision of the run appeals has learned of (from results read and revisions made).
+    latest_revision: Mapped[int | None] = mapped_column(Integer, nullable=True)

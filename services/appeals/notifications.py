@@ -1,8 +1,10 @@
 """Notifications of every appeal step: an inbox per unit and signed webhooks through a DB-backed outbox.
 
 Each recorded event is written, in the same transaction, as one inbox entry per party (the appellant,
-the organizer, and the unit escalated to) and one outbox row per party that registered a webhook — so a
-notification exists if and only if the step committed. The delivery worker POSTs due outbox rows with
+the organizer, and the unit escalated to — of a draft, the filing unit alone) and one outbox row per party
+that registered a webhook — so a notification exists if and only if the step committed. A decision whose
+revision moves another unit's result tells that unit the same way (``peer_result_changed``). Every body names
+the acting unit and person (``actor_unit``, ``actor``) and spells statuses as the GraphQL enums do. The delivery worker POSTs due outbox rows with
 an HMAC-SHA256 signature over ``<timestamp>.<body>`` (header ``X-Hotline-Signature: t=<ts>,v1=<hex>``),
 retries quickly within one pass (stamina), and otherwise backs off in the database (the next attempt
 doubles from 30 s up to 1 h) until ``MAX_ATTEMPTS``, when the row is marked failed.
@@ -15,7 +17,9 @@ import hmac
 import ipaddress
 import json
 import logging
+import uuid
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlparse
 
 import httpx
@@ -25,7 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.kit import metrics
 from hotline.kit.db import Database
-from services.appeals.models import Appeal, AppealEvent, Notification, Webhook, WebhookDelivery
+from services.appeals.models import Appeal, AppealEvent, Notification, PeerConsequence, Webhook, WebhookDelivery
+from services.appeals.spelling import spelled, spelled_data
 from services.appeals.workflow import Problem
 
 logger = logging.getLogger("hotline.appeals.webhooks")
@@ -40,6 +45,8 @@ SIGNATURE_HEADER = "x-hotline-signature"
 DELIVERY_HEADER = "x-hotline-delivery"
 EVENT_HEADER = "x-hotline-event"
 MAX_ATTEMPTS = 8
+# The step told to a unit whose result a decision on another unit's appeal moved.
+CONSEQUENCE_EVENT = "peer_result_changed"
 MIN_SECRET_LENGTH = 16
 
 
@@ -92,23 +99,70 @@ def check_webhook(url: str, secret: str, *, production: bool) -> list[Problem]:
 
 
 def parties(appeal: Appeal) -> list[str]:
-    """Who is told of each step: the appellant, the organizer and, once escalated, the parent unit."""
+    """Who is told of each step: the appellant, the organizer and, once escalated, the parent unit — but of
+    an appeal never submitted (a draft, or a draft withdrawn), the filing unit alone."""
+    if appeal.submitted_at is None:
+        return [appeal.unit_id]
     return list(dict.fromkeys(u for u in (appeal.unit_id, appeal.organizer_id, appeal.escalated_to) if u))
 
 
 async def notify(session: AsyncSession, appeal: Appeal, event: AppealEvent) -> None:
     """Inbox entries and outbox rows for one recorded event (same transaction as the event)."""
-    recipients = parties(appeal)
+    payload = {
+        "event": event.kind,
+        "event_id": event.id,
+        "appeal_id": str(appeal.id),
+        "result_id": appeal.result_id,
+        "run_id": appeal.run_id,
+        "status": spelled(appeal.status),
+        "actor_unit": event.actor_unit_id,
+        "actor": event.actor_subject,
+        "occurred_at": event.occurred_at.isoformat(),
+        "data": spelled_data(event.data),
+    }
+    await _tell(session, parties(appeal), appeal.id, payload, event_id=event.id)
+
+
+async def notify_consequence(session: AsyncSession, consequence: PeerConsequence, data: dict[str, Any]) -> None:
+    """The inbox entry and outbox row telling a unit that a decision on another unit's appeal moved its result."""
+    payload = {
+        "event": CONSEQUENCE_EVENT,
+        "consequence_id": str(consequence.id),
+        "appeal_id": str(consequence.cause_appeal_id),
+        "result_id": consequence.result_id,
+        "run_id": consequence.run_id,
+        "revision": consequence.revision,
+        "actor_unit": consequence.deciding_unit_id,
+        "actor": consequence.decided_by,
+        "occurred_at": consequence.created_at.isoformat(),
+        "data": data,
+    }
+    await _tell(session, [consequence.unit_id], consequence.cause_appeal_id, payload, consequence_id=consequence.id)
+
+
+async def _tell(
+    session: AsyncSession,
+    recipients: list[str],
+    appeal_id: uuid.UUID,
+    payload: dict[str, Any],
+    *,
+    event_id: int | None = None,
+    consequence_id: uuid.UUID | None = None,
+) -> None:
+    """One inbox entry per recipient, and one outbox row per recipient with a webhook (``payload`` + the
+    entry's id and the recipient)."""
+    occurred_at = datetime.fromisoformat(payload["occurred_at"])
     rows = await session.execute(
         insert(Notification)
         .values(
             [
                 {
                     "unit_id": u,
-                    "appeal_id": appeal.id,
-                    "event_id": event.id,
-                    "kind": event.kind,
-                    "created_at": event.occurred_at,
+                    "appeal_id": appeal_id,
+                    "event_id": event_id,
+                    "consequence_id": consequence_id,
+                    "kind": payload["event"],
+                    "created_at": occurred_at,
                 }
                 for u in recipients
             ]
@@ -117,32 +171,17 @@ async def notify(session: AsyncSession, appeal: Appeal, event: AppealEvent) -> N
     )
     notification_ids = dict((unit, nid) for nid, unit in rows.all())
     hooked = set(await session.scalars(select(Webhook.unit_id).where(Webhook.unit_id.in_(recipients))))
-    deliveries = []
-    for unit in recipients:
-        if unit not in hooked:
-            continue
-        payload = {
+    deliveries = [
+        {
             "notification_id": notification_ids[unit],
-            "unit": unit,
-            "event": event.kind,
-            "event_id": event.id,
-            "appeal_id": str(appeal.id),
-            "result_id": appeal.result_id,
-            "run_id": appeal.run_id,
-            "status": appeal.status,
-            "actor_unit": event.actor_unit_id,
-            "occurred_at": event.occurred_at.isoformat(),
-            "data": event.data,
+            "unit_id": unit,
+            "payload": {"notification_id": notification_ids[unit], "unit": unit, **payload},
+            "attempts": 0,
+            "next_attempt_at": occurred_at,
         }
-        deliveries.append(
-            {
-                "notification_id": notification_ids[unit],
-                "unit_id": unit,
-                "payload": payload,
-                "attempts": 0,
-                "next_attempt_at": event.occurred_at,
-            }
-        )
+        for unit in recipients
+        if unit in hooked
+    ]
     if deliveries:
         await session.execute(insert(WebhookDelivery), deliveries)
 

@@ -8,33 +8,46 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hotline.kit.errors import ConflictError
+from hotline.kit.errors import BadRequestError, ConflictError
 from hotline.kit.scope import Scope, in_scope
-from services.appeals.models import Appeal, AppealDecision, AppealEvent, EvidenceFile, UnitRef
+from services.appeals.models import Appeal, AppealDecision, AppealEvent, EvidenceFile, RunSettlement, UnitRef
 from services.appeals.notifications import notify
 from services.appeals.workflow import Actor, AppealFacts, Status
 
 
-def _unit_in_scope(unit_column: ColumnElement[str], scope: Scope) -> ColumnElement[bool]:
+def unit_in_scope(unit_column: ColumnElement[str], scope: Scope) -> ColumnElement[bool]:
     return exists().where(UnitRef.c.id == unit_column, in_scope(UnitRef.c.path, scope))
+
+
+def submitted_or_own(scope: Scope) -> ColumnElement[bool]:
+    """A draft — an appeal never submitted, withdrawn ones included — is its filing unit's alone."""
+    return or_(Appeal.submitted_at.isnot(None), Appeal.unit_id == scope.unit_id)
 
 
 def visible(scope: Scope) -> ColumnElement[bool]:
     """An appeal is visible to its appellant's subtree, its organizer's subtree, and the unit it was
-    escalated to (each an EXISTS on the unit-directory read model, so the filter is in SQL)."""
-    return or_(
-        _unit_in_scope(Appeal.unit_id, scope),
-        _unit_in_scope(Appeal.organizer_id, scope),
-        _unit_in_scope(Appeal.escalated_to, scope),
+    escalated to (each an EXISTS on the unit-directory read model, so the filter is in SQL) — once it is
+    submitted; before that, to the filing unit only."""
+    return and_(
+        or_(
+            unit_in_scope(Appeal.unit_id, scope),
+            unit_in_scope(Appeal.organizer_id, scope),
+            unit_in_scope(Appeal.escalated_to, scope),
+        ),
+        submitted_or_own(scope),
     )
 
 
 def organized_by(scope: Scope) -> ColumnElement[bool]:
-    """Appeals on runs the caller (or a unit under it) organizes, or escalated into its subtree."""
-    return or_(_unit_in_scope(Appeal.organizer_id, scope), _unit_in_scope(Appeal.escalated_to, scope))
+    """Submitted appeals on runs the caller (or a unit under it) organizes, or escalated into its subtree."""
+    return and_(
+        or_(unit_in_scope(Appeal.organizer_id, scope), unit_in_scope(Appeal.escalated_to, scope)),
+        Appeal.submitted_at.isnot(None),
+    )
 
 
 def facts(appeal: Appeal) -> AppealFacts:
@@ -49,6 +62,8 @@ def facts(appeal: Appeal) -> AppealFacts:
         decided_at=appeal.decided_at,
         escalation_days=appeal.escalation_days,
         upheld_indicators=frozenset(appeal.upheld_indicators or ()),
+        submitted=appeal.submitted_at is not None,
+        is_consequence_appeal=appeal.consequence_id is not None,
     )
 
 
@@ -69,6 +84,7 @@ async def list_appeals(
     deciding_unit_id: str | None = None,
     result_ids: Sequence[str] | None = None,
     unit_ids: Sequence[str] | None = None,
+    consequence_ids: Sequence[uuid.UUID] | None = None,
     after: str | None = None,
     limit: int | None = None,
 ) -> list[Appeal]:
@@ -86,9 +102,14 @@ async def list_appeals(
         query = query.where(Appeal.result_ids.overlap(list(result_ids)))
     if unit_ids is not None:
         query = query.where(Appeal.unit_id.in_(list(unit_ids)))
+    if consequence_ids is not None:
+        query = query.where(Appeal.consequence_id.in_(list(consequence_ids)))
     if after:
         filed_at, _, appeal_id = after.partition("|")
-        key = (datetime.fromisoformat(filed_at), uuid.UUID(appeal_id))
+        try:
+            key = (datetime.fromisoformat(filed_at), uuid.UUID(appeal_id))
+        except ValueError as exc:
+            raise BadRequestError("invalid cursor: pass an `endCursor` or `cursor` this API gave") from exc
         query = query.where(func.row(Appeal.filed_at, Appeal.id) < func.row(*key))
     query = query.order_by(Appeal.filed_at.desc(), Appeal.id.desc())
     if limit is not None:
@@ -105,11 +126,43 @@ async def count_visible(session: AsyncSession, scope: Scope, **filters: Any) -> 
 
 
 async def appeals_on_result(session: AsyncSession, run_id: str, unit_id: str) -> int:
-    """Appeals a unit has on a run (every revision's result), withdrawn ones not counted."""
+    """Appeals a unit has on a run (every revision's result), withdrawn ones and appeals of consequences of
+    other units' appeals (which have limits of their own) not counted."""
     query = select(func.count()).where(
-        Appeal.run_id == run_id, Appeal.unit_id == unit_id, Appeal.status != Status.WITHDRAWN.value
+        Appeal.run_id == run_id,
+        Appeal.unit_id == unit_id,
+        Appeal.status != Status.WITHDRAWN.value,
+        Appeal.consequence_id.is_(None),
     )
     return int(await session.scalar(query) or 0)
+
+
+async def appeals_on_consequence(session: AsyncSession, consequence_id: uuid.UUID) -> int:
+    """Appeals filed against a consequence, withdrawn ones not counted (one may be open at a time)."""
+    query = select(func.count()).where(Appeal.consequence_id == consequence_id, Appeal.status != Status.WITHDRAWN.value)
+    return int(await session.scalar(query) or 0)
+
+
+async def remember_run(
+    session: AsyncSession, run_id: str, organizer_id: str, window_closes_at: datetime, revision: int | None
+) -> None:
+    """Know a run (its window, for settlement) and the latest revision of it learned so far."""
+    statement = insert(RunSettlement).values(
+        run_id=run_id, organizer_id=organizer_id, window_closes_at=window_closes_at, latest_revision=revision
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[RunSettlement.run_id],
+            set_={"latest_revision": func.greatest(RunSettlement.latest_revision, statement.excluded.latest_revision)},
+        )
+    )
+
+
+async def latest_revisions(session: AsyncSession, run_ids: Sequence[str]) -> dict[str, int | None]:
+    rows = await session.execute(
+        select(RunSettlement.run_id, RunSettlement.latest_revision).where(RunSettlement.run_id.in_(list(run_ids)))
+    )
+    return dict(rows.all())
 
 
 async def parent_of(session: AsyncSession, unit_id: str) -> str | None:

@@ -1,5 +1,6 @@
-"""The appeals subgraph: queries, mutations, and the federation extensions ``UnitResult.appeals`` and
-``Unit.appeals``. Resolvers only translate: rules live in ``workflow``, actions in ``filing`` and ``review``."""
+"""The appeals subgraph: queries, the federation extensions ``UnitResult.appeals`` and ``Unit.appeals``, and the
+schema (mutations in ``graphql_mutations``). Resolvers only translate: rules live in ``workflow``, actions in
+``filing`` and ``review``."""
 
 from __future__ import annotations
 
@@ -9,26 +10,24 @@ from contextlib import aclosing
 from typing import Annotated
 
 import strawberry
-from sqlalchemy import select, update
+from sqlalchemy import select
 from strawberry.federation.schema_directives import ListSize
 
-from hotline.kit.auth import Role
+from hotline.kit.errors import BadRequestError
 from hotline.kit.graphql import federation_schema
 from hotline.kit.pagination import check_page_size, decode_cursor, encode_cursor
-from services.appeals import filing, live, notifications, repository, review, service, workflow
-from services.appeals.graphql_statistics import AppealStatistics, statistics_for
-from services.appeals.graphql_types import (
-    Appeal,
-    AppealAskInput,
-    AppealPayload,
-    AppealProblem,
-    Info,
-    OutcomeEnum,
-    ReasonEnum,
-    RecordRefInput,
-    StatusEnum,
-    runtime,
+from services.appeals import live, repository, review, workflow
+from services.appeals.graphql_consequences import (
+    AppealConsequence,
+    AppealConsequenceConnection,
+    AppealDecisionPreview,
+    consequence_by_id,
+    consequence_page,
 )
+from services.appeals.graphql_enums import Info, OutcomeEnum, StatusEnum
+from services.appeals.graphql_mutations import AcceptedValues, AppealId, Mutation, WebhookInfo, accepted_of, deps_of
+from services.appeals.graphql_statistics import AppealStatistics, SideEnum, statistics_for
+from services.appeals.graphql_types import Appeal
 from services.appeals.models import Notification, Webhook
 
 PAGE_COST = ListSize(slicing_arguments=["first"], sized_fields=["edges"], require_one_slicing_argument=False)
@@ -38,25 +37,9 @@ def _arg(description: str):
     return strawberry.argument(description=description)
 
 
-AppealId = Annotated[strawberry.ID, _arg("The appeal's id.")]
-Version = Annotated[int, _arg("The appeal's `version` as you last read it (optimistic concurrency).")]
-Reason = Annotated[str, _arg("The reason, in writing.")]
-Message = Annotated[str, _arg("The message to the other party.")]
-Records = Annotated[list[RecordRefInput] | None, _arg("Records named as evidence, as (source, record id).")]
-Indicators = Annotated[list[str], _arg("Codes of the disputed indicators (at most the scheme's limit).")]
-Asks = Annotated[list[AppealAskInput] | None, _arg("What the unit asks for, per disputed indicator.")]
 RunId = Annotated[strawberry.ID | None, _arg("Only this evaluation run.")]
-
-
-async def _deps(info: Info) -> service.Deps:
-    rt = runtime(info)
-    return service.Deps(
-        session=info.context.session,
-        actor=service.actor_of(info.context.principal),
-        scope=await info.context.scope(),
-        now=rt.clock(),
-        scoring=rt.scoring,
-    )
+PageSize = Annotated[int, _arg("Page size, 1–500.")]
+Cursor = Annotated[str | None, _arg("Cursor to continue after (an `endCursor` or `cursor` this API gave).")]
 
 
 def _scoped_by(info: Info, name: str, column: str):
@@ -118,36 +101,38 @@ class AppealConnection:
     total_count: int = strawberry.field(description="Matching appeals over all pages.")
 
 
-@strawberry.type(name="AppealInboxEntry", description="An entry in a unit's inbox: one step of one appeal.")
+@strawberry.type(
+    name="AppealInboxEntry",
+    description="An entry in a unit's inbox: one step of one of its appeals, or a consequence for it of a decision "
+    "on another unit's appeal (`peer_result_changed`).",
+)
 class InboxEntry:
     id: strawberry.ID = strawberry.field(description="Entry id.")
-    appeal_id: strawberry.ID = strawberry.field(description="The appeal.")
-    kind: str = strawberry.field(description="The step (an appeal event kind).")
+    cursor: str = strawberry.field(description="Opaque cursor; pass as `after` to continue with older entries.")
+    appeal_id: strawberry.ID = strawberry.field(
+        description="The appeal; for `peer_result_changed`, the other unit's appeal whose decision moved your result "
+        "(its content stays its parties')."
+    )
+    kind: str = strawberry.field(description="The step (an appeal event kind), or `peer_result_changed`.")
     created_at: dt.datetime = strawberry.field(description="When.")
     read_at: dt.datetime | None = strawberry.field(description="When the unit marked it read.")
+    consequence_id: strawberry.ID | None = strawberry.field(description="For `peer_result_changed`: the consequence.")
+
+    @strawberry.field(description="For `peer_result_changed`: what moved, why, and until when it may be appealed.")
+    async def consequence(self, info: Info) -> AppealConsequence | None:
+        return await consequence_by_id(info, self.consequence_id) if self.consequence_id else None
 
     @classmethod
     def of(cls, n: Notification) -> InboxEntry:
         return cls(
             id=strawberry.ID(str(n.id)),
+            cursor=encode_cursor(str(n.id)),
             appeal_id=strawberry.ID(str(n.appeal_id)),
             kind=n.kind,
             created_at=n.created_at,
             read_at=n.read_at,
+            consequence_id=strawberry.ID(str(n.consequence_id)) if n.consequence_id else None,
         )
-
-
-@strawberry.type(name="AppealWebhook", description="The caller's unit's webhook (the secret is never shown).")
-class WebhookInfo:
-    url: str = strawberry.field(description="Where notifications are POSTed.")
-    registered_by: str = strawberry.field(description="Who registered it.")
-    registered_at: dt.datetime = strawberry.field(description="When.")
-
-
-@strawberry.type(name="AppealWebhookPayload", description="The outcome of registering a webhook.")
-class WebhookPayload:
-    webhook: WebhookInfo | None = strawberry.field(description="The webhook now registered.")
-    problems: list[AppealProblem] = strawberry.field(description="Why it was refused; empty on success.")
 
 
 @strawberry.type(description="Queries of the appeals service.")
@@ -156,7 +141,10 @@ class Query:
     async def appeal(self, info: Info, id: AppealId) -> Appeal | None:
         return await Appeal.resolve_reference(info, id)
 
-    @strawberry.field(description="Appeals the caller may see, newest first.", directives=[PAGE_COST])
+    @strawberry.field(
+        description="Appeals the caller may see, newest first (a draft only by its filing unit).",
+        directives=[PAGE_COST],
+    )
     async def appeals(
         self,
         info: Info,
@@ -166,8 +154,8 @@ class Query:
         deciding_unit_id: Annotated[
             strawberry.ID | None, _arg("Only appeals this unit decides now (a reviewers' queue).")
         ] = None,
-        first: Annotated[int, strawberry.argument(description="Page size, 1–500.")] = 50,
-        after: Annotated[str | None, strawberry.argument(description="Cursor to continue after.")] = None,
+        first: PageSize = 50,
+        after: Cursor = None,
     ) -> AppealConnection:
         check_page_size(first)
         scope = await info.context.scope()
@@ -188,22 +176,26 @@ class Query:
             total_count=await repository.count_visible(info.context.session, scope, **filters),
         )
 
-    @strawberry.field(description="The caller's unit's inbox: every step of its appeals, newest first.")
+    @strawberry.field(
+        description="The caller's unit's inbox, newest first: every step of its appeals (of a draft, only the "
+        "filing unit's own) and every consequence for it of decisions on other units' appeals."
+    )
     async def appeal_inbox(
         self,
         info: Info,
         unread_only: Annotated[bool, _arg("Only entries not marked read.")] = False,
-        first: Annotated[int, strawberry.argument(description="Page size, 1–500.")] = 50,
-        after: Annotated[
-            strawberry.ID | None, strawberry.argument(description="Continue after this entry id (older entries).")
-        ] = None,
+        first: PageSize = 50,
+        after: Cursor = None,
     ) -> list[InboxEntry]:
         check_page_size(first)
         query = select(Notification).where(Notification.unit_id == info.context.principal.unit_id)
         if unread_only:
             query = query.where(Notification.read_at.is_(None))
         if after is not None:
-            query = query.where(Notification.id < int(after))
+            position = decode_cursor(after)
+            if not position.isdigit():
+                raise BadRequestError(f"invalid cursor {after!r}: pass an entry's `cursor`")
+            query = query.where(Notification.id < int(position))
         rows = await info.context.session.scalars(query.order_by(Notification.id.desc()).limit(first))
         return [InboxEntry.of(n) for n in rows]
 
@@ -214,189 +206,67 @@ class Query:
             WebhookInfo(url=row.url, registered_by=row.registered_by, registered_at=row.registered_at) if row else None
         )
 
-    @strawberry.field(description="Statistics of appeals on the runs the caller organizes (or escalated to it).")
-    async def appeal_statistics(self, info: Info, run_id: RunId = None) -> AppealStatistics:
-        return await statistics_for(info, run_id)
-
-
-@strawberry.type(
-    description="Mutations of the appeals service. Changes take `expectedVersion`; a concurrent "
-    "change answers the GraphQL error `CONFLICT`. Refusals come back as `problems`."
-)
-class Mutation:
-    @strawberry.mutation(
-        description="File an appeal against the caller's unit's published result (a draft; "
-        "`submit: true` submits it at once). Role unit, inside the appeal window."
+    @strawberry.field(
+        description="Appeal statistics (申诉统计). The organizer's side (roles organizer, reviewer, admin, viewer): "
+        "submitted appeals on runs organized in the caller's subtree or escalated into it. A unit (role unit "
+        "alone): its own appeals. Drafts count only in their filing unit's own figures."
     )
-    async def file_appeal(
+    async def appeal_statistics(
         self,
         info: Info,
-        result_id: Annotated[strawberry.ID, _arg("The disputed result (scoring's UnitResult id).")],
-        indicators: Indicators,
-        reason_category: Annotated[ReasonEnum, _arg("Category of the reason.")],
-        reason: Reason,
-        asks: Asks = None,
-        evidence_records: Records = None,
-        submit: Annotated[bool, _arg("Submit at once instead of keeping a draft.")] = False,
-    ) -> AppealPayload:
-        deps = await _deps(info)
-        done = await filing.file_appeal(
-            deps,
-            result_id=str(result_id),
-            indicators=indicators,
-            category=workflow.ReasonCategory(reason_category),
-            reason=reason,
-            asks=[a.to_ask() for a in asks or []],
-            evidence_records=[r.to_json() for r in evidence_records or []],
-        )
-        if submit and done.appeal is not None and not done.problems:
-            done = await filing.submit_appeal(deps, str(done.appeal.id), done.appeal.version)
-        return AppealPayload.of(done)
+        run_id: RunId = None,
+        side: Annotated[
+            SideEnum | None, _arg("Whose figures: ORGANIZER or APPELLANT; by default the caller's roles decide.")
+        ] = None,
+    ) -> AppealStatistics:
+        return await statistics_for(info, run_id, side)
 
-    @strawberry.mutation(description="Edit a draft (omitted arguments keep their value).")
-    async def edit_appeal(
+    @strawberry.field(description="A consequence of another unit's appeal; null if unknown or not visible.")
+    async def appeal_consequence(
+        self, info: Info, id: Annotated[strawberry.ID, _arg("The consequence's id.")]
+    ) -> AppealConsequence | None:
+        return await consequence_by_id(info, str(id))
+
+    @strawberry.field(
+        description="Consequences of decisions on appeals the caller may see, newest first: a unit's own (what other "
+        "units' appeals did to its results), or, on the organizer's side, everyone's.",
+        directives=[PAGE_COST],
+    )
+    async def appeal_consequences(
         self,
         info: Info,
-        id: AppealId,
-        expected_version: Version,
-        indicators: Annotated[list[str] | None, _arg("New disputed indicators.")] = None,
-        reason_category: Annotated[ReasonEnum | None, _arg("New reason category.")] = None,
-        reason: Annotated[str | None, _arg("New reason text.")] = None,
-        asks: Asks = None,
-        evidence_records: Records = None,
-    ) -> AppealPayload:
-        changes: dict = {}
-        if indicators is not None:
-            changes["indicators"] = indicators
-        if reason_category is not None:
-            changes["category"] = workflow.ReasonCategory(reason_category)
-        if reason is not None:
-            changes["reason"] = reason
-        if asks is not None:
-            changes["asks"] = [a.to_ask() for a in asks]
-        if evidence_records is not None:
-            changes["evidence_records"] = [r.to_json() for r in evidence_records]
-        return AppealPayload.of(await filing.edit_appeal(await _deps(info), str(id), expected_version, changes))
-
-    @strawberry.mutation(description="Submit a draft to the organizer (inside the appeal window).")
-    async def submit_appeal(self, info: Info, id: AppealId, expected_version: Version) -> AppealPayload:
-        return AppealPayload.of(await filing.submit_appeal(await _deps(info), str(id), expected_version))
-
-    @strawberry.mutation(description="Attach an evidence file (base64; ≤ 10 MiB; PDF, PNG, JPEG, DOCX, XLSX, text).")
-    async def add_evidence_file(
-        self,
-        info: Info,
-        id: AppealId,
-        expected_version: Version,
-        filename: Annotated[str, _arg("The file's name (no path).")],
-        content_base64: Annotated[str, _arg("The file's content, base64.")],
-    ) -> AppealPayload:
-        content = filing.decode_base64(content_base64)
-        done = await filing.add_evidence_file(await _deps(info), str(id), expected_version, filename, content)
-        return AppealPayload.of(done)
-
-    @strawberry.mutation(description="A reviewer of the deciding unit takes the appeal (it is assigned to them).")
-    async def take_appeal(self, info: Info, id: AppealId, expected_version: Version) -> AppealPayload:
-        return AppealPayload.of(await review.assign_appeal(await _deps(info), str(id), expected_version))
-
-    @strawberry.mutation(description="Ask the unit for more information; its reply is due in `replyDays` days.")
-    async def request_information(
-        self,
-        info: Info,
-        id: AppealId,
-        expected_version: Version,
-        message: Message,
-        reply_days: Annotated[int, _arg("Days the unit has to reply (1–60).")] = 5,
-    ) -> AppealPayload:
-        done = await review.request_information(await _deps(info), str(id), expected_version, message, reply_days)
-        return AppealPayload.of(done)
-
-    @strawberry.mutation(description="The unit gives the information asked for (and may name more records).")
-    async def give_information(
-        self,
-        info: Info,
-        id: AppealId,
-        expected_version: Version,
-        message: Message,
-        evidence_records: Records = None,
-    ) -> AppealPayload:
-        records = [r.to_json() for r in evidence_records or []]
-        return AppealPayload.of(
-            await filing.give_information(await _deps(info), str(id), expected_version, message, records)
+        run_id: RunId = None,
+        unit_id: Annotated[strawberry.ID | None, _arg("Only consequences for this unit.")] = None,
+        first: PageSize = 50,
+        after: Cursor = None,
+    ) -> AppealConsequenceConnection:
+        return await consequence_page(
+            info, run_id=str(run_id) if run_id else None, unit_id=unit_id, first=first, after=after
         )
 
-    @strawberry.mutation(
-        description="Decide with a written reason; upheld indicators are revised by scoring, and "
-        "the decision shows the score before and after."
+    @strawberry.field(
+        description="What a decision would do before it is made (a reviewer of the deciding unit): its problems and "
+        "warnings, and scoring's dry run of its revision — the appellant's result and every other unit's it would "
+        "move, with the references it would move. Nothing is stored."
     )
-    async def decide_appeal(
+    async def appeal_decision_preview(
         self,
         info: Info,
         id: AppealId,
-        expected_version: Version,
-        outcome: Annotated[OutcomeEnum, _arg("Upheld, partly upheld or rejected.")],
-        reason: Reason,
+        outcome: Annotated[OutcomeEnum, _arg("The outcome considered.")],
         upheld_indicators: Annotated[list[str] | None, _arg("For partly upheld: the indicators upheld.")] = None,
-    ) -> AppealPayload:
-        done = await review.decide_appeal(
-            await _deps(info), str(id), expected_version, workflow.Outcome(outcome), reason, upheld_indicators or []
+        accepted_values: AcceptedValues = None,
+        reason: Annotated[str, _arg("The reason considered (optional for a preview).")] = "",
+    ) -> AppealDecisionPreview:
+        preview = await review.preview_decision(
+            await deps_of(info),
+            str(id),
+            workflow.Outcome(outcome),
+            reason,
+            upheld_indicators or [],
+            accepted_of(accepted_values),
         )
-        return AppealPayload.of(done)
-
-    @strawberry.mutation(description="Escalate a decision once to the organizer's parent unit, in time.")
-    async def escalate_appeal(
-        self, info: Info, id: AppealId, expected_version: Version, reason: Reason
-    ) -> AppealPayload:
-        return AppealPayload.of(await filing.escalate_appeal(await _deps(info), str(id), expected_version, reason))
-
-    @strawberry.mutation(description="Withdraw the appeal (the appellant, until it is decided).")
-    async def withdraw_appeal(
-        self, info: Info, id: AppealId, expected_version: Version, reason: Annotated[str, _arg("Why (optional).")] = ""
-    ) -> AppealPayload:
-        return AppealPayload.of(await filing.withdraw_appeal(await _deps(info), str(id), expected_version, reason))
-
-    @strawberry.mutation(
-        description="Register (or replace) the caller's unit's webhook. Roles unit, organizer, reviewer or admin."
-    )
-    async def register_appeal_webhook(
-        self,
-        info: Info,
-        url: Annotated[str, _arg("Where to POST (https to a public host in production).")],
-        secret: Annotated[str, _arg("Shared secret for the HMAC signature (at least 16 characters).")],
-    ) -> WebhookPayload:
-        p = info.context.principal
-        production = info.context.request.app.state.settings.env == "production"
-        problems = notifications.check_webhook(url, secret, production=production)
-        if not p.has_any(Role.UNIT, Role.ORGANIZER, Role.REVIEWER, Role.ADMIN):
-            problems.append(workflow.Problem("FORBIDDEN_ROLE", "registering a webhook needs a role of the unit"))
-        if problems:
-            return WebhookPayload(webhook=None, problems=[AppealProblem.of(x) for x in problems])
-        now = runtime(info).clock()
-        session = info.context.session
-        row = await session.get(Webhook, p.unit_id)
-        if row is None:
-            row = Webhook(unit_id=p.unit_id, url=url, secret=secret, registered_by=p.subject, registered_at=now)
-            session.add(row)
-        else:
-            row.url, row.secret, row.registered_by, row.registered_at = url, secret, p.subject, now
-        await session.flush()
-        info_ = WebhookInfo(url=row.url, registered_by=row.registered_by, registered_at=row.registered_at)
-        return WebhookPayload(webhook=info_, problems=[])
-
-    @strawberry.mutation(description="Mark inbox entries of the caller's unit as read; returns how many changed.")
-    async def mark_appeal_inbox_read(
-        self, info: Info, ids: Annotated[list[strawberry.ID], _arg("Inbox entry ids.")]
-    ) -> int:
-        result = await info.context.session.execute(
-            update(Notification)
-            .where(
-                Notification.id.in_([int(i) for i in ids]),
-                Notification.unit_id == info.context.principal.unit_id,
-                Notification.read_at.is_(None),
-            )
-            .values(read_at=runtime(info).clock())
-        )
-        return result.rowcount
+        return AppealDecisionPreview.of(preview)
 
 
 @strawberry.type(
@@ -406,8 +276,8 @@ class Mutation:
 class Subscription:
     @strawberry.subscription(
         description="The caller's unit's inbox entries as they are written (a reviewer's: its deciding unit's), "
-        "each as `appealInbox` lists it, of an appeal the caller may see — never a step taken while the appeal "
-        "was a draft. To catch up after a reconnection, read `appealInbox`."
+        "each as `appealInbox` lists it (a step of its appeals, or a consequence for it of another unit's appeal) "
+        "— never a step taken while the appeal was a draft. To catch up after a reconnection, read `appealInbox`."
     )
     async def appeal_inbox_events(self, info: Info) -> AsyncGenerator[InboxEntry, None]:
         async with aclosing(live.inbox_entries(info.context)) as entries:
@@ -416,3 +286,5 @@ class Subscription:
 
 
 schema = federation_schema(query=Query, mutation=Mutation, subscription=Subscription, types=[Appeal, UnitResult, Unit])
+
+__all__ = ["Mutation", "Query", "Unit", "UnitResult", "schema"]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from hotline.kit.errors import ApiError, ConflictError, NotFoundError
 from hotline.kit.services import ServiceClients, ServiceUnavailableError
+from services.appeals.plausibility import IndicatorFacts
 from services.appeals.workflow import AppealLimits, ResultFacts
 
 # Acting for no unit: the settlement listing is for service tokens only, like ingest's /units/snapshot.
@@ -44,6 +45,20 @@ class ScoreChange:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class RevisionAnswer:
+    """Scoring's answer to a revision (or its dry run): the revision, each changed result's scores, and what it
+    did to the cohort — the references that moved and every changed result (contracts §6)."""
+
+    revision: int
+    changes: list[ScoreChange]
+    references: list[dict[str, Any]] = field(default_factory=list)
+    consequences: list[dict[str, Any]] = field(default_factory=list)
+
+    def of_unit(self, unit: str) -> ScoreChange | None:
+        return next((c for c in self.changes if c.unit == unit), None)
+
+
 def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
@@ -52,6 +67,7 @@ def result_facts(body: dict[str, Any]) -> ResultFacts:
     """Parse ``GET /results/{id}``; a missing field is scoring breaking the contract (a 502, not our bug)."""
     try:
         appeal = body["appeal_limits"]
+        peers = body.get("peer_appeals") or {}
         return ResultFacts(
             result_id=str(body["id"]),
             run_id=str(body["run_id"]),
@@ -69,6 +85,9 @@ def result_facts(body: dict[str, Any]) -> ResultFacts:
             total=body.get("total"),
             indicator_scores={i["indicator"]: i.get("score") for i in body["indicators"]},
             final=bool(body.get("final", False)),
+            indicator_facts={i["indicator"]: IndicatorFacts.of(i) for i in body["indicators"]},
+            peer_appeals=bool(peers.get("allowed", True)),
+            peer_window_days=int(peers.get("window_days", appeal["window_days"])),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ScoringRefusedError(f"the scoring service answered a result this service cannot read: {exc!r}") from exc
@@ -82,7 +101,7 @@ def _error_message(response) -> str:
 
 
 class ScoringClient:
-    """The three calls of contracts §6 plus the settlement listing, over ``ServiceClients``."""
+    """The calls of contracts §6 (result, revision and its dry run, settlement, the settlement listing)."""
 
     def __init__(self, services: ServiceClients) -> None:
         self._services = services
@@ -99,29 +118,49 @@ class ScoringClient:
 
     async def revise(
         self, run_id: str, *, acting_for: str, appeal_id: str, reason: str, adjustments: list[dict[str, Any]]
-    ) -> list[ScoreChange]:
+    ) -> RevisionAnswer:
         """Ask for a new revision of the run (idempotent per appeal id and decision level: scoring answers
         ``201`` for a new revision and ``200`` with the same revision when the key was seen before)."""
+        return await self._revision("revisions", run_id, acting_for, appeal_id, reason, adjustments)
+
+    async def dry_run(
+        self, run_id: str, *, acting_for: str, appeal_id: str, reason: str, adjustments: list[dict[str, Any]]
+    ) -> RevisionAnswer:
+        """What the revision would do, computed by scoring and stored nowhere (a decision's preview)."""
+        return await self._revision("revisions/dry-run", run_id, acting_for, appeal_id, reason, adjustments)
+
+    async def _revision(
+        self, path: str, run_id: str, acting_for: str, appeal_id: str, reason: str, adjustments: list[dict[str, Any]]
+    ) -> RevisionAnswer:
         response = await self._services.request(
             "scoring",
             "POST",
-            f"/runs/{quote(run_id, safe='')}/revisions",
+            f"/runs/{quote(run_id, safe='')}/{path}",
             acting_for=acting_for,
             json={"appeal_id": appeal_id, "reason": reason, "adjustments": adjustments},
         )
         self._raise_for(response)
         body = response.json()
-        return [
-            ScoreChange(
-                revision=int(body["revision"]),
-                unit=str(r["unit"]),
-                result_id=str(r["result_id"]),
-                total_before=r.get("total_before"),
-                total_after=r.get("total_after"),
-                indicators=list(r.get("indicators", [])),
-            )
-            for r in body["results"]
-        ]
+        try:
+            revision = int(body["revision"])
+            changes = [
+                ScoreChange(
+                    revision=revision,
+                    unit=str(r["unit"]),
+                    result_id=str(r["result_id"]),
+                    total_before=r.get("total_before"),
+                    total_after=r.get("total_after"),
+                    indicators=list(r.get("indicators", [])),
+                )
+                for r in body["results"]
+            ]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ScoringRefusedError(
+                f"the scoring service answered a revision this service cannot read: {exc!r}"
+            ) from exc
+        return RevisionAnswer(
+            revision, changes, list(body.get("references") or []), list(body.get("consequences") or [])
+        )
 
     async def settle(self, run_id: str, *, acting_for: str, summary: dict[str, Any]) -> None:
         response = await self._services.request(

@@ -8,7 +8,7 @@ when there is a problem. A concurrent change raises ``CONFLICT`` (the unit of wo
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +37,8 @@ class Deps:
 class Done:
     appeal: Appeal | None
     problems: list[Problem]
+    # What the actor should know although nothing was refused (e.g. a value accepted beyond anything observed).
+    warnings: list[Problem] = field(default_factory=list)
 
 
 def actor_of(principal: Principal) -> Actor:
@@ -77,3 +79,12 @@ async def load_for_change(deps: Deps, appeal_id: str, expected_version: int) -> 
     if appeal is not None and appeal.version != expected_version:
         repository.raise_conflict(appeal.id, expected_version, appeal.version)
     return appeal
+
+
+async def load_visible(deps: Deps, appeal_id: str) -> Appeal | None:
+    """The appeal if the caller may see it (for reads that change nothing, such as a decision's preview)."""
+    try:
+        key = uuid.UUID(appeal_id)
+    except ValueError:
+        return None
+    return (await repository.appeals_by_ids(deps.session, deps.scope, [key])).get(key)

@@ -1,5 +1,6 @@
-"""Finality: a run's results are final once its appeal window has closed and every appeal on it is
-settled (``workflow.run_is_final``); scoring is then told (``POST /runs/{id}/settled``).
+"""Finality: a run's results are final once its appeal window has closed, every appeal on it is settled, and
+every window a decision opened for a unit it moved (a consequence) has closed (``workflow.run_is_final``);
+scoring is then told (``POST /runs/{id}/settled``).
 
 Checked on each decision and by a periodic sweep (the worker): the sweep also learns from scoring the
 runs whose window has closed, so a run without any appeal becomes final too.
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.kit.db import Database
 from hotline.kit.errors import ApiError
-from services.appeals import repository
+from services.appeals import consequences, repository
 from services.appeals.models import Appeal, RunSettlement
 from services.appeals.scoring import ScoringClient
 from services.appeals.workflow import run_is_final
@@ -30,7 +31,9 @@ async def settle_if_final(session: AsyncSession, scoring: ScoringClient, run_id:
     if run is None or run.settled_at is not None:
         return False
     appeals = list(await session.scalars(select(Appeal).where(Appeal.run_id == run_id)))
-    if not run_is_final(run.window_closes_at, [repository.facts(a) for a in appeals], now=now):
+    windows = await consequences.windows_of_run(session, run_id)
+    facts = [repository.facts(a) for a in appeals]
+    if not run_is_final(run.window_closes_at, facts, now=now, consequence_windows=windows):
         return False
     summary = {
         "settled_at": now.isoformat(),

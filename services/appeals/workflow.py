@@ -7,6 +7,15 @@
                                                                       assign ─▶ in_review ─▶ decide ─▶ decided
     withdraw: from any state before a decision (draft … in_review, information_requested, escalated)
 
+After an escalation the parent unit's decision either upholds more (upheld, partly upheld: what the first
+decision upheld stays upheld, its revision is applied) or rejects the escalation (rejected: the first decision
+stands as it was). A decision upholds only indicators the appeal asks something for, so that every upheld
+indicator is a change scoring can make.
+
+An appeal of a consequence (a decision on another unit's appeal moved this unit's result) is filed within the
+consequence's own window, on the indicators the consequence names, and asks to reconsider the correction that
+moved it (``contest_consequence``): upheld, the deciding unit sets the corrected value anew.
+
 Every check returns the list of problems that refuse the action (empty = allowed); nothing here
 touches a database or the network, so the rules are tested directly.
 """
@@ -17,6 +26,8 @@ import enum
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+
+from services.appeals.plausibility import IndicatorFacts
 
 
 class Status(enum.StrEnum):
@@ -66,6 +77,10 @@ class RequestKind(enum.StrEnum):
     EXCLUDE_RECORDS = "exclude_records"
     CORRECT_VALUE = "correct_value"
     RESCORE_EXPERT_ITEM = "rescore_expert_item"
+    CONTEST_CONSEQUENCE = "contest_consequence"
+
+
+VALUE_KINDS = frozenset({RequestKind.CORRECT_VALUE, RequestKind.RESCORE_EXPERT_ITEM, RequestKind.CONTEST_CONSEQUENCE})
 
 
 # The state an action leads to, from each state that allows it.
@@ -136,6 +151,10 @@ class ResultFacts:
     total: float | None
     indicator_scores: Mapping[str, float | None]
     final: bool
+    # What each indicator's value can plausibly be (bounds, best observed), and the scheme's peer-appeal setting.
+    indicator_facts: Mapping[str, IndicatorFacts] = field(default_factory=dict)
+    peer_appeals: bool = True
+    peer_window_days: int = 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +181,8 @@ class AppealFacts:
     decided_at: datetime | None = None
     escalation_days: int = 0
     upheld_indicators: frozenset[str] = field(default_factory=frozenset)
+    submitted: bool = False
+    is_consequence_appeal: bool = False
 
 
 def window_closes_at(published_at: datetime, window_days: int) -> datetime:
@@ -217,8 +238,11 @@ def check_records(records: Sequence[tuple[str, str]], where: str) -> list[Proble
     ]
 
 
-def check_asks(asks: Sequence[Ask], indicators: Collection[str], scores: Collection[str], limit: int) -> list[Problem]:
-    """The indicators disputed and what is asked for each."""
+def check_asks(
+    asks: Sequence[Ask], indicators: Collection[str], scores: Collection[str], limit: int, *, consequence: bool = False
+) -> list[Problem]:
+    """The indicators disputed and what is asked for each; an appeal of a consequence asks to reconsider the
+    correction that moved it, an ordinary appeal anything but that."""
     problems: list[Problem] = []
     if not indicators:
         problems.append(Problem("NO_INDICATOR", "name at least one disputed indicator", "indicators"))
@@ -233,9 +257,18 @@ def check_asks(asks: Sequence[Ask], indicators: Collection[str], scores: Collect
         if ask.indicator not in indicators:
             problems.append(Problem("ASK_OUTSIDE_APPEAL", f"{ask.indicator!r} is not a disputed indicator", where))
         problems += check_records(ask.records, f"{where}.records")
+        if consequence != (ask.kind is RequestKind.CONTEST_CONSEQUENCE):
+            problems.append(
+                Problem(
+                    "WRONG_ASK_KIND",
+                    "an appeal of a consequence asks to contest it (contest_consequence), and only it may",
+                    where,
+                )
+            )
         if ask.kind is RequestKind.EXCLUDE_RECORDS and not ask.records:
             problems.append(Problem("NO_RECORDS", "name the records to exclude as (source, record_id)", where))
-        if ask.kind is not RequestKind.EXCLUDE_RECORDS and ask.value is None:
+        needs_value = ask.kind in (RequestKind.CORRECT_VALUE, RequestKind.RESCORE_EXPERT_ITEM)
+        if needs_value and ask.value is None:
             problems.append(Problem("NO_VALUE", f"{ask.kind.value} needs the value asked for", where))
         if ask.kind is not RequestKind.EXCLUDE_RECORDS and ask.records:
             problems.append(Problem("UNEXPECTED_RECORDS", f"{ask.kind.value} takes a value, not records", where))
@@ -334,8 +367,12 @@ def check_decide(
     reason: str,
     disputed: Collection[str],
     upheld_indicators: Collection[str],
+    asks: Sequence[Ask] = (),
 ) -> list[Problem]:
-    """A decision always has a written reason; partly upheld names the indicators upheld, a strict subset."""
+    """A decision always has a written reason; partly upheld names the indicators upheld, a strict subset; only
+    indicators the appeal asks something for can be upheld. After an escalation, rejected means the first
+    decision stands; upholding never takes back what the first decision upheld. (The values a decision accepts
+    are checked by ``values``.)"""
     problems = _reviewer(actor, appeal) or _transition(Action.DECIDE, appeal.status)
     if problems:
         return problems
@@ -356,11 +393,23 @@ def check_decide(
         problems.append(Problem("BAD_OUTCOME", "upheld applies to every disputed indicator", "upheld_indicators"))
     if outcome is Outcome.REJECTED and upheld:
         problems.append(Problem("BAD_OUTCOME", "a rejection upholds no indicator", "upheld_indicators"))
-    if appeal.escalated_to and appeal.upheld_indicators - upheld_of(outcome, disputed, upheld):
+    now_upheld = upheld_of(outcome, disputed, upheld) & disputed
+    asked = {a.indicator for a in asks}
+    for code in sorted(now_upheld - asked - appeal.upheld_indicators):
+        problems.append(
+            Problem(
+                "NOTHING_ASKED",
+                f"the appeal asks nothing for {code!r}: upholding it would change nothing (uphold only indicators "
+                "with a request, or reject)",
+                "upheld_indicators",
+            )
+        )
+    if appeal.escalated_to and outcome is not Outcome.REJECTED and appeal.upheld_indicators - now_upheld:
         problems.append(
             Problem(
                 "CANNOT_REVERSE",
-                "an indicator upheld before escalation stays upheld: its revision is already applied",
+                "an indicator upheld before escalation stays upheld: its revision is already applied "
+                "(to let the first decision stand, reject the escalation)",
                 "upheld_indicators",
             )
         )
@@ -376,19 +425,32 @@ def upheld_of(outcome: Outcome, disputed: Collection[str], upheld: Collection[st
     return frozenset(upheld)
 
 
-def adjustments(unit_id: str, asks: Sequence[Ask], upheld: Collection[str]) -> list[dict]:
-    """What scoring applies for the upheld indicators (contracts §6, ``POST /runs/{id}/revisions``)."""
+def adjustments(
+    unit_id: str,
+    asks: Sequence[Ask],
+    upheld: Collection[str],
+    accepted: Mapping[str, float] | None = None,
+    targets: Mapping[str, str] | None = None,
+) -> list[dict]:
+    """What scoring applies for the upheld indicators (contracts §6, ``POST /runs/{id}/revisions``): the value
+    accepted where the decision gives one; a contested consequence sets the value of the unit whose correction
+    moved it (``targets``: indicator → that unit)."""
+    accepted = accepted or {}
     out: list[dict] = []
     for ask in asks:
         if ask.indicator not in upheld:
             continue
+        value = accepted.get(ask.indicator, ask.value)
         if ask.kind is RequestKind.EXCLUDE_RECORDS:
             records = [{"source": s, "record_id": r} for s, r in ask.records]
             out.append({"kind": "exclude_records", "unit": unit_id, "indicator": ask.indicator, "records": records})
         elif ask.kind is RequestKind.CORRECT_VALUE:
-            out.append({"kind": "correct_value", "unit": unit_id, "indicator": ask.indicator, "value": ask.value})
+            out.append({"kind": "correct_value", "unit": unit_id, "indicator": ask.indicator, "value": value})
+        elif ask.kind is RequestKind.CONTEST_CONSEQUENCE:
+            target = (targets or {}).get(ask.indicator, unit_id)
+            out.append({"kind": "correct_value", "unit": target, "indicator": ask.indicator, "value": value})
         else:
-            out.append({"kind": "expert_score", "unit": unit_id, "indicator": ask.indicator, "score": ask.value})
+            out.append({"kind": "expert_score", "unit": unit_id, "indicator": ask.indicator, "score": value})
     return out
 
 
@@ -419,7 +481,7 @@ def is_settled(appeal: AppealFacts, *, now: datetime) -> bool:
     """Whether an appeal can no longer change a result: withdrawn, or decided and past escalation."""
     if appeal.status is Status.WITHDRAWN:
         return True
-    if appeal.status is Status.DRAFT:  # never submitted: it lapses with the window
+    if appeal.status is Status.DRAFT:  # never submitted: it lapses with the window (a consequence's, for its appeal)
         return now >= appeal.window_closes_at
     if appeal.status is not Status.DECIDED:
         return False
@@ -428,6 +490,17 @@ def is_settled(appeal: AppealFacts, *, now: datetime) -> bool:
     return now >= escalation_closes_at(appeal.decided_at, appeal.escalation_days)
 
 
-def run_is_final(window_closes: datetime, appeals: Sequence[AppealFacts], *, now: datetime) -> bool:
-    """A run's results are final once its window has closed and every appeal on it is settled."""
-    return now >= window_closes and all(is_settled(a, now=now) for a in appeals)
+def run_is_final(
+    window_closes: datetime,
+    appeals: Sequence[AppealFacts],
+    *,
+    now: datetime,
+    consequence_windows: Sequence[datetime] = (),
+) -> bool:
+    """A run's results are final once its window has closed, every appeal on it is settled, and every window a
+    consequence of a decision opened for another unit has closed (an appeal filed in it is among ``appeals``)."""
+    return (
+        now >= window_closes
+        and all(is_settled(a, now=now) for a in appeals)
+        and all(now >= closes for closes in consequence_windows)
+    )

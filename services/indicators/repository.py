@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, and_, false, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.kit.auth import Principal
-from hotline.kit.scope import Scope, in_scope
+from hotline.kit.scope import PATH_SEPARATOR, Scope, in_scope
 from services.indicators import models
 from services.indicators.access import UnitInfo, is_manager
 from services.indicators.validation import IndicatorFacts
@@ -90,6 +90,17 @@ async def units_in_scope(session: AsyncSession, scope: Scope, ids: Iterable[str]
         )
     )
     return {r.id: UnitInfo(r.id, r.kind, r.path) for r in rows}
+
+
+async def cohort_size(session: AsyncSession, under: str, kind: str) -> int:
+    """How many active units of ``kind`` lie below ``under`` (a cohort given by kind, as scoring resolves it)."""
+    parent = await session.scalar(select(UnitRef.c.path).where(UnitRef.c.id == under))
+    if parent is None:
+        return 0
+    query = select(func.count()).where(
+        UnitRef.c.path.like(parent + PATH_SEPARATOR + "%"), UnitRef.c.kind == kind, UnitRef.c.active.is_(True)
+    )
+    return int(await session.scalar(query))
 
 
 async def unit_info(session: AsyncSession, unit_id: str) -> UnitInfo | None:

@@ -23,10 +23,14 @@ REFERENCE_PARAMS: dict[str, dict[str, bool]] = {
     "cohort_mean": {},
     "fixed": {"value": True, "label_zh": False, "label_en": False},  # labels: how explanations name the value
     "target": {"value": True, "label_zh": False, "label_en": False},
-    "dynamic_baseline": {"lookback_periods": True, "match": False},
+    "dynamic_baseline": {"lookback_periods": True, "match": False, "peak_months": False},
     "none": {},
 }
-BASELINE_MATCH = ("period_type", "business_type")
+# What an earlier period must share with the evaluated one to count toward a dynamic baseline (contracts §5):
+# its type — peak (most of its months in ``peak_months``, e.g. 12366's filing season) or normal — and/or the same
+# calendar months. Seed 000 also names business types (个税咨询/企业申报); the measure catalog has no measures
+# split by business type, so a baseline by business type cannot be computed and is refused.
+BASELINE_MATCH = ("period_type", "same_months")
 
 
 def check_rule(c: Checker, path: str, rule: Any, reference: Any, facts: IndicatorFacts | None) -> None:
@@ -103,8 +107,30 @@ def check_reference(c: Checker, path: str, reference: Any) -> str | None:
         if lookback is not None and (not isinstance(lookback, int) or isinstance(lookback, bool) or lookback < 1):
             c.add(f"{path}.reference.lookback_periods", "invalid", "lookback_periods is a whole number, 1 or more")
         match = reference.get("match", [])
-        if not isinstance(match, list) or any(not one_of(m, BASELINE_MATCH) for m in match):
+        if isinstance(match, list) and "business_type" in match:
+            c.add(
+                f"{path}.reference.match",
+                "unsupported",
+                "a baseline by business type needs measures split by "
+                "business type, which the measure catalog does not have; match lists period_type, same_months",
+            )
+        elif not isinstance(match, list) or any(not one_of(m, BASELINE_MATCH) for m in match):
             c.add(f"{path}.reference.match", "invalid", f"match lists any of {', '.join(BASELINE_MATCH)}")
+        peaks = reference.get("peak_months")
+        if peaks is not None and (
+            not isinstance(peaks, list) or not peaks
+            or any(not isinstance(m, int) or isinstance(m, bool) or not 1 <= m <= 12 for m in peaks)
+        ):  # fmt: skip
+            c.add(
+                f"{path}.reference.peak_months", "invalid", "peak_months lists calendar months 1–12, e.g. [3, 4, 5, 6]"
+            )
+        elif isinstance(match, list) and "period_type" in match and not peaks:
+            c.add(
+                f"{path}.reference.peak_months",
+                "required",
+                "match by period_type needs the peak months "
+                "(e.g. the filing season [3, 4, 5, 6]) to tell a peak period from a normal one",
+            )
     return policy
 
 

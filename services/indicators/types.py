@@ -321,7 +321,9 @@ class SchemeVersion:
 
     @strawberry.field(description="Appeal window and limits: window_days, max_appeals_per_result, "
                       "max_indicators_per_appeal, escalation_days, decision_days (days the deciding unit "
-                      "has for a decision; default 15).")  # fmt: skip
+                      "has for a decision; default 15); when named, peer_appeals (whether a unit whose result "
+                      "another unit's appeal moved may appeal that consequence; default true) and "
+                      "peer_window_days (its window; default window_days).")  # fmt: skip
     def appeal(self) -> JSON:
         return with_defaults(self.row_body)["appeal"]
 

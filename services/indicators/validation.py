@@ -32,6 +32,10 @@ DEFAULT_APPEAL = {
     "window_days": 7, "max_appeals_per_result": 3, "max_indicators_per_appeal": 5, "escalation_days": 5,
     "decision_days": 15,
 }  # fmt: skip
+# Optional appeal settings with no value written into documents when absent (documents of schemes that do
+# not name them stay as they were): whether a unit whose result another unit's appeal moved may appeal that
+# consequence (default yes), and its window in days (default the appeal window).
+OPTIONAL_APPEAL = {"peer_appeals": bool, "peer_window_days": int}
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 TOP_LEVEL = {
     "code", "name_zh", "name_en", "kind", "template", "cohort", "period", "na_policy", "expert_aggregation",
@@ -185,11 +189,17 @@ def _check_appeal(c: Checker, appeal: Any) -> None:
         c.add(
             "appeal",
             "invalid",
-            "appeal is {window_days, max_appeals_per_result, max_indicators_per_appeal, escalation_days, decision_days}",
+            "appeal is {window_days, max_appeals_per_result, max_indicators_per_appeal, escalation_days, decision_days,"
+            " peer_appeals, peer_window_days}",
         )
         return
-    for name in sorted(set(appeal) - set(DEFAULT_APPEAL)):
+    for name in sorted(set(appeal) - set(DEFAULT_APPEAL) - set(OPTIONAL_APPEAL)):
         c.add(f"appeal.{name}", "unknown_parameter", f"appeal has no parameter {name!r}")
+    if "peer_appeals" in appeal and not isinstance(appeal["peer_appeals"], bool):
+        c.add("appeal.peer_appeals", "invalid", "appeal.peer_appeals is true or false")
+    peer_days = appeal.get("peer_window_days", 1)
+    if not isinstance(peer_days, int) or isinstance(peer_days, bool) or not 1 <= peer_days <= 90:
+        c.add("appeal.peer_window_days", "out_of_range", "appeal.peer_window_days is a whole number from 1 to 90")
     for name, (low, high) in {
         "window_days": (1, 90), "max_appeals_per_result": (1, 50),
         "max_indicators_per_appeal": (1, 200), "escalation_days": (0, 90), "decision_days": (1, 90),

@@ -20,6 +20,7 @@ from hotline.kit.errors import ForbiddenError
 from hotline.kit.scope import Scope
 from services.indicators import models, repository
 from services.indicators.access import is_manager
+from services.indicators.documents import explicit_cohort
 from services.indicators.templates import scheme_body_from_template
 from services.indicators.validation import CODE_PATTERN, Problem, validate_scheme
 
@@ -74,6 +75,18 @@ async def check(session: AsyncSession, scope: Scope, body: Any) -> list[Problem]
         body, indicators=indicators, template_items=template_items, cohort_kinds=kinds if named else None
     )
     return problems
+
+
+async def _empty_cohort(session: AsyncSession, organizer: str, body: dict) -> list[Problem]:
+    """A cohort given by kind that holds no unit would publish a scheme that evaluates nobody (e.g. a city
+    taking a province's template of cities): refused at publication, where a draft may still be shaped."""
+    cohort = explicit_cohort(body.get("cohort"), organizer)
+    if not isinstance(cohort, dict) or "kind" not in cohort:
+        return []
+    if await repository.cohort_size(session, cohort["under"], cohort["kind"]):
+        return []
+    message = f"no active unit of kind {cohort['kind']} lies under {cohort['under']}: the scheme would evaluate nobody"
+    return [Problem("cohort", "empty_cohort", message)]
 
 
 def _require_manager(principal: Principal) -> None:
@@ -167,6 +180,7 @@ async def publish(
     if row.status != "draft":
         return Outcome(scheme, row, [Problem("version", "not_a_draft", f"version {version} is already {row.status}")])
     problems = await check(session, scope, row.body)
+    problems += await _empty_cohort(session, scheme.organizer_id, row.body) if not problems else []
     if problems:
         return Outcome(scheme, row, problems)
     now = datetime.now(UTC)

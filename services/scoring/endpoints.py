@@ -16,7 +16,7 @@ from sqlalchemy import select
 from hotline.kit.app import DatabaseDep, PrincipalDep
 from hotline.kit.directory import directory_scope
 from hotline.kit.errors import BadRequestError, ConflictError, NotFoundError
-from services.scoring import reports, repository, runs
+from services.scoring import plausibility, reports, repository, runs
 from services.scoring.models import EvaluationRun, UnitResult
 from services.scoring.problems import messages
 from services.scoring.report_pdf import pdf_report
@@ -70,16 +70,20 @@ async def get_result(
             return _unpublished(*pending)
         row, run = found[result_id]
         detail = (await repository.details(session, [(row.id, row.revision)]))[(row.id, row.revision)]
+        seen = await plausibility.observed(session, run)
     return {
         "id": str(row.id), "unit": row.unit_id, "run_id": str(run.id), "revision": row.revision,
         "organizer": run.organizer_id, "scheme": {"id": run.scheme_id, "version": run.scheme_version},
         "published_at": run.published_at.isoformat() if run.published_at else None,
         "appeal_window_closes_at": run.appeal_window_closes_at.isoformat() if run.appeal_window_closes_at else None,
         "appeal_limits": runs.appeal_limits(run.scheme_document),
+        "peer_appeals": runs.peer_appeals(run.scheme_document),
         "total": detail["total"], "grade": detail["grade"], "rank": detail["rank"],
         "indicators": [
             {"indicator": i["indicator"], "name_zh": i["name_zh"], "value": i["value"], "points": i["points"],
-             "score": i["score"], "applicable": i["applicable"], "rule": i["rule"]["type"]}
+             "score": i["score"], "applicable": i["applicable"], "rule": i["rule"]["type"],
+             "unit": i["unit"], "direction": i["direction"], "bounds": plausibility.bounds(i["unit"], i["points"]),
+             "observed": seen.get(i["indicator"], {"best": None, "periods": []})}
             for i in detail["indicators"]
         ],
         "final": run.final_at is not None,
@@ -93,6 +97,7 @@ def _unpublished(row: UnitResult, run: EvaluationRun) -> dict[str, Any]:
         "organizer": run.organizer_id, "scheme": {"id": run.scheme_id, "version": run.scheme_version},
         "published_at": None, "appeal_window_closes_at": None,
         "appeal_limits": runs.appeal_limits(run.scheme_document),
+        "peer_appeals": runs.peer_appeals(run.scheme_document),
         "total": None, "grade": None, "rank": None, "indicators": [], "final": False,
     }  # fmt: skip
 
@@ -120,9 +125,31 @@ async def create_revision(
         )  # fmt: skip
         if outcome.problems:
             raise ConflictError("the adjustments cannot be applied", problems=messages(outcome.problems))
-    answer = {"run_id": str(run.id), "revision": outcome.extra["revision"], "results": outcome.extra["results"]}
+    answer = {
+        "run_id": str(run.id),
+        **{k: outcome.extra[k] for k in ("revision", "results", "references", "consequences")},
+    }
     # 201: a new revision; 200: the key was seen before and this is the revision it made then.
     return JSONResponse(answer, status_code=200 if outcome.extra["repeated"] else 201)
+
+
+@router.post(
+    "/runs/{run_id}/revisions/dry-run",
+    summary="What a decision's adjustments would do, computed and not stored: the revision's answer (services only)",
+)
+async def dry_run_revision(
+    run_id: str, body: RevisionRequest, request: Request, principal: PrincipalDep, database: DatabaseDep
+) -> dict[str, Any]:
+    principal.require_internal()
+    async with database.session() as session:
+        run = await _organizer_run(request, session, principal, run_id)
+        outcome = await runs.apply_adjustments(
+            session, request.app.state.services, run, adjustments=[a.model_dump(exclude_none=True) for a in body.adjustments],
+            appeal_id=body.appeal_id, reason=body.reason, requested_by=principal.subject, dry_run=True,
+        )  # fmt: skip
+        if outcome.problems:
+            raise ConflictError("the adjustments cannot be applied", problems=outcome.problems)
+    return {"run_id": str(run.id), **outcome.extra}
 
 
 @router.post(

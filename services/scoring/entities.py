@@ -11,7 +11,7 @@ from strawberry.federation.schema_directives import Key, ListSize
 
 from hotline.kit.graphql import RequestContext
 from hotline.kit.pagination import check_page_size, decode_cursor, encode_cursor
-from services.scoring import experts, fuzzy_view, repository, sources
+from services.scoring import consequences, experts, fuzzy_view, repository, sources
 from services.scoring.explain import explain_withheld
 from services.scoring.models import EvaluationRun as RunRow
 from services.scoring.models import UnitResult as ResultRow
@@ -69,6 +69,17 @@ def _detail_loader(info: Info):
         return [found.get(k) for k in keys]
 
     return ctx.loader("detail", load)
+
+
+def _appeal_effects_loader(info: Info):
+    """Per run: (revision, appeal id, stored effects) of its appeal revisions, oldest first (one query)."""
+    ctx = info.context
+
+    async def load(run_ids: list[str]) -> list[list[tuple[int, str | None, dict]]]:
+        found = await repository.appeal_effects(ctx.session, run_ids)
+        return [found.get(r, []) for r in run_ids]
+
+    return ctx.loader("appeal_effects", load)
 
 
 def _unit_results_loader(info: Info):
@@ -234,10 +245,17 @@ class UnitResult:
         directives=[ListSize(assumed_size=40)],
     )
     async def indicators(self, info: Info) -> list[IndicatorScore]:
-        return [
-            IndicatorScore.from_detail(r, str(self.unit_id), self._period)
-            for r in (await self._detail(info)).get("indicators", [])
-        ]
+        rows = (await self._detail(info)).get("indicators", [])
+        effects = [e for e in await _appeal_effects_loader(info).load(str(self.run_id)) if e[0] <= self.revision]
+        notes = consequences.explanation_notes(str(self.unit_id), effects) if effects else {}
+        scores = [IndicatorScore.from_detail(r, str(self.unit_id), self._period) for r in rows]
+        for score in scores:  # a score another unit's appeal moved says so, with the cause
+            for zh, en in notes.get(score.indicator, []):
+                score.explanation = Explanation(
+                    zh=f"{score.explanation.zh}{zh}", en=f"{score.explanation.en} {en}",
+                    calculation=score.explanation.calculation,
+                )  # fmt: skip
+        return scores
 
     @strawberry.field(description="This result as it was in another revision of the run (null if there is none).")
     async def at_revision(

@@ -1,6 +1,6 @@
 """Live updates of the scoring subgraph: a run's progress, and results as they are published.
 
-Migration ``scoring_0004`` makes every change of a run announce itself on the channel ``hotline_scoring``
+Migration ``scoring_0005`` makes every change of a run announce itself on the channel ``hotline_scoring``
 (``{"run": id, "results": null | "published" | "revised" | "final"}``). A subscription only wakes on it: it reads
 the run and its results again with the queries' own scoped SQL (``repository.runs_by_ids``, the ``run(id)``
 look-up; ``repository.results_of_run``, ``EvaluationRun.results``), in a session of its own for each event — so a

@@ -114,6 +114,8 @@ class RunRevision(Base):
     # 1: units stored as ``result_revision.detail``, digest over the canonical JSON; 2: ``figures``; 3: figures
     # of the exact arithmetic (``totals``) with coverage — each format reproduced with its own arithmetic.
     outcome_format: Mapped[int] = mapped_column(SmallInteger, server_default="1")
+    # An appeal revision's effects on the cohort (``consequences.effects``): references moved, results changed.
+    consequences: Mapped[dict | None] = mapped_column(JSONB, nullable=True)
 
 
 class UnitResult(Base):

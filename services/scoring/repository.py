@@ -205,6 +205,22 @@ async def details(session: AsyncSession, keys: Sequence[tuple[uuid.UUID, int]]) 
     return found
 
 
+async def appeal_effects(
+    session: AsyncSession, run_ids: Sequence[str]
+) -> dict[str, list[tuple[int, str | None, dict]]]:
+    """The stored effects of the runs' appeal revisions (``RunRevision.consequences``), oldest first."""
+    keys = [k for k in (_uuid(r) for r in run_ids) if k is not None]
+    rows = await session.execute(
+        select(RunRevision.run_id, RunRevision.revision, RunRevision.appeal_id, RunRevision.consequences)
+        .where(RunRevision.run_id.in_(keys), RunRevision.consequences.isnot(None))
+        .order_by(RunRevision.run_id, RunRevision.revision)
+    )
+    out: dict[str, list[tuple[int, str | None, dict]]] = {}
+    for run_id, revision, appeal_id, stored in rows:
+        out.setdefault(str(run_id), []).append((revision, appeal_id, stored))
+    return out
+
+
 async def revisions_of(session: AsyncSession, run_id) -> list[RunRevision]:
     return list(
         await session.scalars(select(RunRevision).where(RunRevision.run_id == run_id).order_by(RunRevision.revision))

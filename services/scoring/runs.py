@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hotline.kit.auth import Principal, Role
 from hotline.kit.scope import PATH_SEPARATOR, Scope, in_scope
 from hotline.kit.services import ServiceClients
-from services.scoring import experts, repository, sources
+from services.scoring import consequences, experts, repository, sources
 from services.scoring.inputs import OUTCOME_FORMAT, evaluate
 from services.scoring.models import (
     RESULT_CHANGE_SEQ,
@@ -47,6 +47,15 @@ def appeal_limits(document: dict) -> dict[str, int]:
     """The run's appeal limits: the scheme document's ``appeal:`` block over the defaults."""
     given = document.get("appeal") or {}
     return {name: int(given.get(name, default)) for name, default in DEFAULT_APPEAL_LIMITS.items()}
+
+
+def peer_appeals(document: dict) -> dict[str, Any]:
+    """Whether a unit whose result another unit's appeal moved may appeal that consequence, and within how many
+    days of being told (scheme ``appeal.peer_appeals``, default yes; ``appeal.peer_window_days``, default the
+    appeal window)."""
+    given = document.get("appeal") or {}
+    window = int(given.get("peer_window_days", appeal_limits(document)["window_days"]))
+    return {"allowed": bool(given.get("peer_appeals", True)), "window_days": window}
 
 
 @dataclass
@@ -266,15 +275,17 @@ async def revision_details(session: AsyncSession, run_id, revision: int) -> dict
 
 async def apply_adjustments(
     session: AsyncSession, services: ServiceClients, run: EvaluationRun, *, adjustments: list[dict], appeal_id: str | None,
-    reason: str, requested_by: str,
+    reason: str, requested_by: str, dry_run: bool = False,
 ) -> Outcome:  # fmt: skip
     """Appeal adjustments (contract §6) → a new revision computed from the current one's stored inputs.
 
     ``appeal_id`` is the idempotency key: when a revision of the run already carries it, that
-    revision's changes are answered again (``extra["repeated"]``) and nothing new is made."""
+    revision's changes are answered again (``extra["repeated"]``) and nothing new is made. ``dry_run``
+    computes the revision and its effects on the cohort and stores nothing (the organizer's preview)."""
     # One revision at a time per run: concurrent decisions wait here, and a repeated key sees the first.
-    await session.refresh(run, with_for_update=True)
-    if appeal_id:
+    if not dry_run:
+        await session.refresh(run, with_for_update=True)
+    if appeal_id and not dry_run:
         made = await session.scalar(
             select(RunRevision).where(RunRevision.run_id == run.id, RunRevision.appeal_id == appeal_id)
         )
@@ -333,13 +344,33 @@ async def apply_adjustments(
     arithmetic = OUTCOME_FORMAT if current.outcome_format >= 3 else 2
     outcome, sha = evaluate(run.scheme_document, inputs, outcome_format=arithmetic)
     new_revision = run.current_revision + 1
-    ids = await store_revision(
-        session, run, revision=new_revision, inputs=inputs, outcome=outcome, sha256=sha, reason=reason,
-        created_by=requested_by, appeal_id=appeal_id,
-    )  # fmt: skip
+    adjusted = {a["unit"] for a in adjustments}
     after = {u["unit"]: u for u in outcome["units"]}
-    results = _changes(before, after, ids, {a["unit"] for a in adjustments})
-    return Outcome(run=run, extra={"revision": new_revision, "repeated": False, "results": results})
+    if dry_run:
+        ids = await _result_ids(session, run)
+    else:
+        ids = await store_revision(
+            session, run, revision=new_revision, inputs=inputs, outcome=outcome, sha256=sha, reason=reason,
+            created_by=requested_by, appeal_id=appeal_id,
+        )  # fmt: skip
+    made = consequences.effects(
+        before, after, ids, before_cohort=current.cohort_summary["cohort"], after_cohort=outcome["cohort"],
+        adjusted=adjusted,
+    )  # fmt: skip
+    if not dry_run:
+        await session.execute(
+            update(RunRevision)
+            .where(RunRevision.run_id == run.id, RunRevision.revision == new_revision)
+            .values(consequences={"appeal_id": appeal_id, **made})
+        )
+    results = _changes(before, after, ids, adjusted)
+    extra = {"revision": new_revision, "repeated": False, "results": results, **made}
+    return Outcome(run=run, extra={**extra, "dry_run": True} if dry_run else extra)
+
+
+async def _result_ids(session: AsyncSession, run: EvaluationRun) -> dict[str, uuid.UUID]:
+    rows = await session.execute(select(UnitResult.unit_id, UnitResult.id).where(UnitResult.run_id == run.id))
+    return dict(rows.all())
 
 
 async def _revision_changes(session: AsyncSession, run: EvaluationRun, made: RunRevision) -> dict[str, Any]:
@@ -352,8 +383,16 @@ async def _revision_changes(session: AsyncSession, run: EvaluationRun, made: Run
     ids = dict(
         (await session.execute(select(UnitResult.unit_id, UnitResult.id).where(UnitResult.run_id == run.id))).all()
     )
-    return {"revision": made.revision, "repeated": True,
-            "results": _changes(before, after, ids, {a["unit"] for a in entry["adjustments"]})}  # fmt: skip
+    adjusted = {a["unit"] for a in entry["adjustments"]}
+    stored = made.consequences
+    if stored is None:  # a revision made before its effects were stored: recomputed from both revisions
+        previous = await session.get(RunRevision, (run.id, made.revision - 1))
+        stored = consequences.effects(
+            before, after, ids, before_cohort=previous.cohort_summary["cohort"],
+            after_cohort=made.cohort_summary["cohort"], adjusted=adjusted,
+        )  # fmt: skip
+    return {"revision": made.revision, "repeated": True, "results": _changes(before, after, ids, adjusted),
+            "references": stored["references"], "consequences": stored["consequences"]}  # fmt: skip
 
 
 def _changes(before: dict, after: dict, ids: dict, adjusted: set[str]) -> list[dict[str, Any]]:

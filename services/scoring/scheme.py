@@ -206,7 +206,7 @@ def _item(raw: Mapping[str, Any], index: int, problems: list[str]) -> Item | Non
             policy=policy,
             value=None if ref_raw.get("value") is None else float(ref_raw["value"]),
             lookback_periods=int(ref_raw.get("lookback_periods", 3)),
-            match=str(ref_raw.get("match", "any")),
+            match=baseline_match(ref_raw.get("match")),
             peak_months=tuple(sorted(int(m) for m in ref_raw.get("peak_months", ()))),
             label_zh=ref_raw.get("label_zh"),
             label_en=ref_raw.get("label_en"),
@@ -229,6 +229,16 @@ def _percentile(ref_raw: Mapping[str, Any], where: str, code: str, problems: lis
         problems.append(f"{where} ({code}): reference policy percentile needs a percentile above 0 and at most 100")
         return None
     return float(p)
+
+
+def baseline_match(raw: Any) -> str:
+    """A dynamic baseline's ``match`` as the engine reads it: the document's list (contracts §5: ``period_type``,
+    ``same_months``) — ``same_month`` when it asks for the same calendar months (which share their type too),
+    ``season`` for the period type alone (peak or normal, by ``peak_months``), ``any`` when empty; the
+    engine's own words are accepted as they are (documents stored before the list form)."""
+    if isinstance(raw, list | tuple):
+        return "same_month" if "same_months" in raw else "season" if "period_type" in raw else "any"
+    return str(raw or "any")
 
 
 def _reference_sample(ref_raw: Mapping[str, Any], where: str, code: str, problems: list[str]) -> MinSample | None:

@@ -30,6 +30,16 @@ for _row in TREE:
     PATHS[_row["id"]] = f"{PATHS[parent]}/{_row['id']}" if parent else _row["id"]
 
 
+def _facts(unit: str, maximum: float, *, best: float | None) -> dict:
+    """What scoring says an indicator's value can be (contracts §6): its range and the best value observed."""
+    return {
+        "unit": unit,
+        "direction": "higher_better",
+        "bounds": {"min": 0.0, "max": maximum},
+        "observed": {"best": best, "periods": ["2026-02"] if best is not None else []},
+    }
+
+
 def _result(result_id: str, unit: str, organizer: str, published_at: datetime | None, run: str = "RUN-GZ") -> dict:
     return {
         "id": result_id,
@@ -41,6 +51,7 @@ def _result(result_id: str, unit: str, organizer: str, published_at: datetime | 
         "appeal_window_closes_at": (published_at + timedelta(days=7)).isoformat() if published_at else None,
         "scheme": {"id": "S-GZ", "version": 1},
         "appeal_limits": dict(LIMITS),
+        "peer_appeals": {"allowed": True, "window_days": 5},
         "total": 80.0,
         "grade": {"code": "qualified", "name_zh": "合格"},
         "rank": 2,
@@ -54,6 +65,7 @@ def _result(result_id: str, unit: str, organizer: str, published_at: datetime | 
                 "score": 6.0,
                 "applicable": True,
                 "rule": "linear_band",
+                **_facts("percent", 100.0, best=96.0),
             },
             {
                 "indicator": "answer_rate",
@@ -63,6 +75,7 @@ def _result(result_id: str, unit: str, organizer: str, published_at: datetime | 
                 "score": 4.0,
                 "applicable": True,
                 "rule": "ratio_to_reference",
+                **_facts("percent", 100.0, best=95.0),
             },
             {
                 "indicator": "innovation",
@@ -72,6 +85,7 @@ def _result(result_id: str, unit: str, organizer: str, published_at: datetime | 
                 "score": 3.0,
                 "applicable": True,
                 "rule": "expert",
+                **_facts("points", 5.0, best=None),
             },
         ],
     }
@@ -97,7 +111,9 @@ def _revision_problems(body: dict) -> list[str]:
 @dataclass
 class FakeScoring:
     """Scoring as contracts §6 describes it: scoped by the acting unit, result ids stable across revisions,
-    revisions (idempotent by ``appeal_id``) add 1.5 points per adjustment."""
+    revisions (idempotent by ``appeal_id``) add 1.5 points per adjustment. ``peer_effects`` makes an
+    adjustment of an indicator move other units' scores too (a best-in-cohort reference moving): indicator →
+    the reference before and after, and each peer's score change on it."""
 
     results: dict[str, dict] = field(default_factory=dict)
     revisions: list[dict] = field(default_factory=list)
@@ -108,6 +124,7 @@ class FakeScoring:
     calls: list[tuple[str, str, str]] = field(default_factory=list)
     fail_revisions: bool = False
     published_at: datetime = PUBLISHED_AT
+    peer_effects: dict[str, dict] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         at = self.published_at
@@ -140,7 +157,7 @@ class FakeScoring:
                 r = {**r, "total": None, "grade": None, "rank": None, "indicators": []}
             return httpx.Response(200, json=r)
         if request.method == "POST" and parts[2] == "revisions":
-            return self._revise(parts[1], acting, json.loads(request.content))
+            return self._revise(parts[1], acting, json.loads(request.content), dry_run=parts[3:] == ["dry-run"])
         if request.method == "POST" and parts[2] == "settled":
             self.settled.append((parts[1], acting, json.loads(request.content)))
             return httpx.Response(
@@ -150,42 +167,78 @@ class FakeScoring:
             return httpx.Response(200, json={"runs": self.awaiting})
         return httpx.Response(404, json={"error": {"code": "NOT_FOUND", "message": path}})
 
-    def _revise(self, run_id: str, acting: str, body: dict) -> httpx.Response:
+    def _revise(self, run_id: str, acting: str, body: dict, *, dry_run: bool = False) -> httpx.Response:
         if self.fail_revisions:
             return httpx.Response(503, json={"error": {"code": "SERVICE_UNAVAILABLE", "message": "down"}})
         problems = _revision_problems(body)
         if problems:
             error = {"code": "CONFLICT", "message": problems[0], "details": {"problems": problems}}
             return httpx.Response(409, json={"error": error})
-        if body["appeal_id"] in self.answered:
+        if body["appeal_id"] in self.answered and not dry_run:
             return httpx.Response(200, json=self.answered[body["appeal_id"]])
-        self.revisions.append({"run_id": run_id, "acting": acting, **body})
+        results = self.results if not dry_run else json.loads(json.dumps(self.results))
         revision = self.run_revisions.get(run_id, 1) + 1
-        self.run_revisions[run_id] = revision
-        by_unit: dict[str, list[dict]] = {}
-        for adj in body["adjustments"]:
-            by_unit.setdefault(adj["unit"], []).append(adj)
-        out = []
-        for unit, adjustments in by_unit.items():
-            result = next(r for r in self.results.values() if r["unit"] == unit and r["run_id"] == run_id)
-            total_before, changes = result["total"], []
-            for adj in adjustments:
-                item = next(i for i in result["indicators"] if i["indicator"] == adj["indicator"])
-                changes.append(
-                    {"indicator": adj["indicator"], "score_before": item["score"], "score_after": item["score"] + 1.5}
-                )
-                item["score"] += 1.5
-            result["total"], result["revision"] = total_before + 1.5 * len(adjustments), revision
-            out.append(
-                {
-                    "result_id": result["id"],
-                    "unit": unit,
-                    "total_before": total_before,
-                    "total_after": result["total"],
-                    "indicators": changes,
-                }
+        changes: dict[str, dict] = {}  # unit → its change, in the shape of a consequence
+        references = []
+
+        def change_of(result: dict, adjusted: bool) -> dict:
+            if result["unit"] not in changes:
+                changes[result["unit"]] = {
+                    "result_id": result["id"], "unit": result["unit"], "adjusted": adjusted,
+                    "total_before": result["total"], "rank_before": result["rank"],
+                    "grade_before": result["grade"]["code"], "indicators": [],
+                }  # fmt: skip
+            return changes[result["unit"]]
+
+        def move(result: dict, indicator: str, delta: float, adjusted: bool, value: float | None = None) -> None:
+            entry = change_of(result, adjusted)
+            item = next(i for i in result["indicators"] if i["indicator"] == indicator)
+            entry["indicators"].append(
+                {"indicator": indicator, "value_before": item["value"], "score_before": item["score"]}
             )
-        answer = {"run_id": run_id, "revision": revision, "results": out}
+            item["score"] += delta
+            if value is not None:
+                item["value"] = value
+            entry["indicators"][-1].update(value_after=item["value"], score_after=item["score"])
+            result["total"] += delta
+
+        for adj in body["adjustments"]:
+            result = next(r for r in results.values() if r["unit"] == adj["unit"] and r["run_id"] == run_id)
+            move(result, adj["indicator"], 1.5, True, adj.get("value"))
+            effect = self.peer_effects.get(adj["indicator"])
+            if effect is None:
+                continue
+            references.append({"indicator": adj["indicator"], "policy": "best_in_cohort", **effect["reference"]})
+            for peer, delta in effect["peers"].items():
+                peer_result = next(r for r in results.values() if r["unit"] == peer and r["run_id"] == run_id)
+                move(peer_result, adj["indicator"], delta, False)
+                if "rank" in effect:
+                    peer_result["rank"] = effect["rank"].get(peer, peer_result["rank"])
+        for unit, entry in changes.items():
+            result = next(r for r in results.values() if r["unit"] == unit and r["run_id"] == run_id)
+            result["revision"] = revision
+            entry.update(total_after=result["total"], rank_after=result["rank"], grade_after=result["grade"]["code"])
+        answer = {
+            "run_id": run_id,
+            "revision": revision,
+            "results": [
+                {
+                    "result_id": c["result_id"], "unit": c["unit"], "total_before": c["total_before"],
+                    "total_after": c["total_after"],
+                    "indicators": [
+                        {"indicator": i["indicator"], "score_before": i["score_before"], "score_after": i["score_after"]}
+                        for i in c["indicators"]
+                    ],
+                }
+                for c in changes.values()
+            ],
+            "references": references,
+            "consequences": list(changes.values()),
+        }  # fmt: skip
+        if dry_run:
+            return httpx.Response(200, json={**answer, "dry_run": True})
+        self.revisions.append({"run_id": run_id, "acting": acting, **body})
+        self.run_revisions[run_id] = revision
         self.answered[body["appeal_id"]] = answer
         return httpx.Response(201, json=answer)
 
@@ -283,7 +336,7 @@ APPEAL_FIELDS = """
                 indicatorChanges { indicator scoreBefore scoreAfter } }
     events { kind actorSubject actorUnitId occurredAt data }
 """
-PAYLOAD = "{ ok problems { code message field } appeal { " + APPEAL_FIELDS + " } }"
+PAYLOAD = "{ ok problems { code message field path } appeal { " + APPEAL_FIELDS + " } }"
 
 
 async def call(client, mutation: str, variables: dict[str, Any], headers) -> dict:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from services.appeals.analytics import AppealRow, DecisionRow, compute
 from tests.appeals.conftest import DECIDE, REVIEWER, REVIEWER_2, TAKE, auth, call, file_appeal
-from tests.support import data_of, gql
+from tests.support import data_of, error_codes, gql
 
 T0 = datetime(2026, 3, 3, tzinfo=UTC)
 
@@ -77,7 +77,7 @@ async def test_statistics_through_the_api_for_the_organizer_only(appeals, clock)
     assert (await _decide(appeals, a2, REVIEWER_2, "REJECTED"))["ok"]
     s = data_of(await gql(appeals, STATS, {"run": "RUN-GZ"}, headers=auth("GD-GZ", "organizer")))["appealStatistics"]
     assert s["total"] == 2 and s["decided"] == 2
-    assert s["byStatus"] == [{"key": "decided", "count": 2}]
+    assert s["byStatus"] == [{"key": "DECIDED", "count": 2}]  # spelled as the AppealStatus enum, like everywhere
     assert s["byUnit"] == [{"key": "GZ-HOUSING", "count": 1}, {"key": "GZ-WATER", "count": 1}]
     assert s["byReason"] == [{"key": "wrong_data", "count": 2}]
     assert s["overturnByIndicator"] == [
@@ -91,8 +91,15 @@ async def test_statistics_through_the_api_for_the_organizer_only(appeals, clock)
     assert s["reversedOnEscalationByReviewer"] == []  # nothing escalated
     assert s["meanHoursToDecision"] == (6 + 6 + 11 * 24) / 2
     assert s["decidedLate"] == 1 and s["lateAppealIds"] == [a2["id"]]
-    # A unit is not an organizer: it sees no statistics of its peers' appeals.
+    # A unit is not an organizer: it sees its own figures (issue 17: not all zeros), never its peers' appeals.
     unit_view = data_of(await gql(appeals, STATS, {"run": None}, headers=auth("GZ-HOUSING", "unit")))
-    assert unit_view["appealStatistics"]["total"] == 0
+    mine = unit_view["appealStatistics"]
+    assert (mine["total"], mine["decided"], mine["byUnit"]) == (1, 1, [{"key": "GZ-HOUSING", "count": 1}])
+    assert mine["overturnByIndicator"] == [
+        {"key": "answer_rate", "decided": 1, "overturned": 1, "rate": 1.0},
+        {"key": "on_time_closure_rate", "decided": 1, "overturned": 0, "rate": 0.0},
+    ]
+    side = "query { appealStatistics(side: ORGANIZER) { total } }"
+    assert error_codes(await gql(appeals, side, headers=auth("GZ-HOUSING", "unit"))) == ["FORBIDDEN"]
     province = data_of(await gql(appeals, STATS, {"run": None}, headers=auth("GD", "organizer")))
     assert province["appealStatistics"]["total"] == 3

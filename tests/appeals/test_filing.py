@@ -72,6 +72,7 @@ async def test_asks_must_fit_the_disputed_indicators(appeals):
     refused = await file_appeal(appeals, indicators=["answer_rate"], asks=asks)
     assert problem_codes(refused) == ["ASK_OUTSIDE_APPEAL", "NO_RECORDS", "NO_VALUE"]
     assert [p["field"] for p in refused["problems"]] == ["asks[0]", "asks[1]", "asks[2]"]
+    assert [p["path"] for p in refused["problems"]] == ["asks[0]", "asks[1]", "asks[2]"]  # one shape: `path`
 
 
 EDIT = (

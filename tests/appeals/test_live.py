@@ -1,13 +1,16 @@
 """``appealInboxEvents`` on the subgraph (``services/appeals/live.py``): each party's inbox entries as they are
 written, never a draft's, never another unit's. The tests' changes never commit, so the test announces each new
-entry as the trigger of migration appeals_0002 would (``tests/e2e/test_live.py`` runs it the whole way round)."""
+entry as the trigger of migration appeals_0003 would (``tests/e2e/test_live.py`` runs it the whole way round)."""
 
 from __future__ import annotations
+
+import uuid
 
 import pytest
 from sqlalchemy import select
 
-from services.appeals.models import Notification
+from services.appeals.live import pushable
+from services.appeals.models import Notification, PeerConsequence
 from services.appeals.schema import schema
 from tests.appeals.conftest import SUBMIT, TAKE, UNIT, call, file_appeal
 from tests.support import FakeFeed, subscribe, token
@@ -73,3 +76,27 @@ async def test_without_a_token_the_inbox_subscription_is_refused(appeals_app, fe
     result = await refused.next()
     assert [e.formatted["extensions"]["code"] for e in result.errors] == ["UNAUTHENTICATED"]
     assert await refused.next() is None
+
+
+async def test_an_entry_about_another_units_appeal_reaches_the_unit_it_was_written_for(appeals_app, appeals, clock):
+    """A consequence (``peer_result_changed``) is written to a unit that may not read the cause's appeal itself:
+    pushed to it as ``appealInbox`` lists it, and to no other unit."""
+    appeal = (await file_appeal(appeals, submit=True))["appeal"]
+    clock.advance(minutes=1)
+    async with appeals_app.state.database.session() as session:
+        consequence = PeerConsequence(
+            id=uuid.uuid4(), run_id="RUN-GZ", revision=2, result_id="R-WATER", unit_id="GZ-WATER",
+            organizer_id="GD-GZ", cause_appeal_id=uuid.UUID(appeal["id"]), cause_level=0, cause_targets={},
+            deciding_unit_id="GD-GZ", decided_by="reviewer-li", figures={}, reference_moves=[], appealable=False,
+            appealable_indicators=[], appealable_until=None, created_at=clock(),
+        )  # fmt: skip
+        entry = Notification(
+            unit_id="GZ-WATER", appeal_id=consequence.cause_appeal_id, consequence_id=consequence.id,
+            kind="peer_result_changed", created_at=clock(),
+        )  # fmt: skip
+        session.add(consequence)
+        await session.flush()
+        session.add(entry)
+        await session.flush()
+        assert [n.id for n in await pushable(session, "GZ-WATER", [entry.id])] == [entry.id]
+        assert await pushable(session, "GZ-HOUSING", [entry.id]) == []

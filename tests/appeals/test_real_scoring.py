@@ -168,9 +168,11 @@ async def test_an_appeal_decided_escalated_and_decided_again_revises_the_real_ru
     rt = appeals_app.state.appeals
     adjustment = {"kind": "exclude_records", "unit": "GZ-HOUSING", "indicator": "complaints",
                   "records": [{"source": "calls", "record_id": "C-1"}]}  # fmt: skip
-    [again] = await rt.scoring.revise(
-        published["id"], acting_for="GD-GZ", appeal_id=f"{appeal['id']}:0", reason="retry", adjustments=[adjustment]
-    )
+    [again] = (
+        await rt.scoring.revise(
+            published["id"], acting_for="GD-GZ", appeal_id=f"{appeal['id']}:0", reason="retry", adjustments=[adjustment]
+        )
+    ).changes
     assert (again.revision, again.result_id, again.total_before, again.total_after) == (2, before["id"], 69.33, 71.33)
     assert (await result_of(scoring, published["id"], "GZ-HOUSING"))["revision"] == 2
 

@@ -102,6 +102,12 @@ async def test_evidence_downloads_are_scoped(appeals):
     assert own.status_code == 200 and own.content == pdf
     assert own.headers["content-type"] == "application/pdf" and own.headers["x-content-type-options"] == "nosniff"
     assert own.headers["content-disposition"].startswith("attachment")
+    # A draft's evidence is the filer's alone (issue 17); once submitted, the organizer may download it.
+    assert (await appeals.get(file["downloadPath"], headers=auth("GD-GZ", "organizer"))).status_code == 404
+    version = data_of(await gql(appeals, "query($id: ID!) { appeal(id: $id) { version } }", {"id": draft["id"]},
+                                headers=UNIT))["appeal"]["version"]  # fmt: skip
+    submit = "mutation($id: ID!, $v: Int!) { submitAppeal(id: $id, expectedVersion: $v) { ok } }"
+    assert data_of(await gql(appeals, submit, {"id": draft["id"], "v": version}, headers=UNIT))["submitAppeal"]["ok"]
     assert (await appeals.get(file["downloadPath"], headers=auth("GD-GZ", "organizer"))).status_code == 200
     for headers in (WATER, CITY_SZ, as_user("GD-SZ", "x", "reviewer")):
         response = await appeals.get(file["downloadPath"], headers=headers)

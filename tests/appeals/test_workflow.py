@@ -108,36 +108,57 @@ def test_reviewers_never_review_their_own_unit():
 
 def test_decisions_and_their_adjustments():
     a = appeal(wf.Status.IN_REVIEW)
-    ok = wf.check_decide(
-        REVIEWER, a, outcome=wf.Outcome.PARTLY_UPHELD, reason="r", disputed=["a", "b"], upheld_indicators=["a"]
-    )
-    assert ok == []
     asks = [
         wf.Ask("a", wf.RequestKind.EXCLUDE_RECORDS, (("src", "1"),)),
         wf.Ask("b", wf.RequestKind.CORRECT_VALUE, value=9.0),
         wf.Ask("c", wf.RequestKind.RESCORE_EXPERT_ITEM, value=4.0),
     ]
+    ok = wf.check_decide(
+        REVIEWER, a, outcome=wf.Outcome.PARTLY_UPHELD, reason="r", disputed=["a", "b"], upheld_indicators=["a"],
+        asks=asks,
+    )  # fmt: skip
+    assert ok == []
+    # Upholding an indicator the appeal asks nothing for would change nothing: refused (issue 17).
+    nothing = wf.check_decide(
+        REVIEWER, a, outcome=wf.Outcome.PARTLY_UPHELD, reason="r", disputed=["a", "b", "d"], upheld_indicators=["d"],
+        asks=asks,
+    )  # fmt: skip
+    assert codes(nothing) == ["NOTHING_ASKED"]
     assert wf.adjustments("U", asks, {"a", "c"}) == [
         {"kind": "exclude_records", "unit": "U", "indicator": "a", "records": [{"source": "src", "record_id": "1"}]},
         {"kind": "expert_score", "unit": "U", "indicator": "c", "score": 4.0},
     ]
     for outcome, upheld in ((wf.Outcome.REJECTED, ["a"]), (wf.Outcome.UPHELD, ["a"])):
         refused = wf.check_decide(
-            REVIEWER, a, outcome=outcome, reason="r", disputed=["a", "b"], upheld_indicators=upheld
+            REVIEWER, a, outcome=outcome, reason="r", disputed=["a", "b"], upheld_indicators=upheld, asks=asks
         )
         assert codes(refused) == ["BAD_OUTCOME"]
     assert wf.upheld_of(wf.Outcome.UPHELD, ["a", "b"], []) == {"a", "b"}
     assert wf.upheld_of(wf.Outcome.REJECTED, ["a", "b"], ["a"]) == frozenset()
-    # After escalation an indicator already upheld (its revision applied) cannot be taken back.
+    # After escalation an indicator already upheld (its revision applied) cannot be taken back by upholding
+    # something else; the parent may reject the escalation instead, and then the first decision stands (issue 17).
     escalated = appeal(
         wf.Status.IN_REVIEW, escalated_to="TOP", deciding_unit_id="TOP", upheld_indicators=frozenset("a")
     )
     top = wf.Actor("top", "TOP", frozenset({"reviewer"}))
     assert codes(
         wf.check_decide(
-            top, escalated, outcome=wf.Outcome.REJECTED, reason="r", disputed=["a", "b"], upheld_indicators=[]
+            top, escalated, outcome=wf.Outcome.PARTLY_UPHELD, reason="r", disputed=["a", "b", "c"],
+            upheld_indicators=["c"], asks=asks,
         )
-    ) == ["CANNOT_REVERSE"]
+    ) == ["CANNOT_REVERSE"]  # fmt: skip
+    assert (
+        wf.check_decide(
+            top,
+            escalated,
+            outcome=wf.Outcome.REJECTED,
+            reason="r",
+            disputed=["a", "b"],
+            upheld_indicators=[],
+            asks=asks,
+        )
+        == []
+    )
 
 
 def test_escalation_and_settlement():

@@ -40,6 +40,9 @@ async def stack(fresh_database, tmp_path_factory) -> AsyncIterator[Stack]:
     # JSON logs, as in production, so the tests can follow a request id through every process's log.
     with pytest.MonkeyPatch.context() as env:
         env.setenv("HOTLINE_LOG_FORMAT", "json")
+        # The appeals worker sweeps for finality every second (tests move deadlines into the past to end windows).
+        env.setenv("HOTLINE_APPEALS_SWEEP_SECONDS", "1")
+        env.setenv("HOTLINE_APPEALS_DELIVERY_SECONDS", "0.5")
         await asyncio.to_thread(system.start)
     yield system
     await asyncio.to_thread(system.stop)

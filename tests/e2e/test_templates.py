@@ -146,6 +146,10 @@ async def test_a_template_created_without_a_cohort_runs_to_the_end_on_the_demo_r
             assert withheld["reason"] in ("below_min_applicable_share", "no_applicable_data", "nothing_applicable")
         elif unit in with_records:
             assert result["total"] is not None, (template, unit, result["applicableShare"])
+        if unit not in with_records:  # no record at all: absent, not zero — never a total, never a rank
+            assert result["total"] is None and withheld["reason"] == "nothing_applicable", (template, unit, result)
+            assert all(not i["applicable"] and i["naReason"] in ("no_data", "no_expert_score")
+                       for i in result["indicators"]), (template, unit)  # fmt: skip
     # Expert-scored items are not applicable yet, awaiting expert scores, and the run lists them.
     experts = sorted(i["indicator"]["code"] for i in run["body"]["items"] if i["rule"]["type"] == "expert")
     assert experts, template

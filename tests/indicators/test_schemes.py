@@ -258,6 +258,23 @@ async def test_every_shipped_template_created_with_no_cohort_validates_publishes
         assert expert and all(i["rule"] == {"type": "expert"} for i in expert), code
 
 
+async def test_a_cohort_that_holds_nobody_is_refused_at_publication(indicators, tree):
+    """A city taking the province's template of cities (no cohort given: city bodies under the city) drafts
+    fine, but publishing a scheme that would evaluate nobody is refused — not left for startRun to find."""
+    variables = {"t": "gb12345_provincial", "code": "GZ-WRONG-LEVEL"}
+    created = data_of(await gql(indicators, TEMPLATE_DRAFT, variables, headers=GZ_ORGANIZER))
+    scheme = created["createSchemeFromTemplate"]["scheme"]
+    assert scheme["body"]["cohort"] == {"kind": "city_body", "under": "GD-GZ"}
+    refused = data_of(await gql(indicators, PUBLISH, {"id": scheme["schemeId"], "v": 1}, headers=GZ_ORGANIZER))
+    assert refused["publishScheme"]["ok"] is False
+    assert [(p["path"], p["code"]) for p in refused["publishScheme"]["problems"]] == [("cohort", "empty_cohort")]
+    body = {**scheme["body"], "cohort": {"kind": "undertaking_unit", "under": "GD-GZ"}}
+    fixed = data_of(await gql(indicators, UPDATE, {"id": scheme["schemeId"], "body": body}, headers=GZ_ORGANIZER))
+    assert fixed["updateSchemeDraft"]["ok"], fixed
+    again = data_of(await gql(indicators, PUBLISH, {"id": scheme["schemeId"], "v": 1}, headers=GZ_ORGANIZER))
+    assert "empty_cohort" not in [p["code"] for p in again["publishScheme"]["problems"]], again
+
+
 async def test_a_document_states_the_cohorts_unit_when_the_body_leaves_it_out(indicators, tree):
     scheme = await draft(indicators)
     body = {**scheme["body"], "cohort": {"kind": "city_body"}}  # contracts §5: `under` defaults to the organizer

@@ -217,3 +217,43 @@ def test_robust_references_are_accepted_and_their_bad_parameters_refused_at_thei
         body["items"][rate]["reference"] = reference
         found = [(path, code) for path, code, _ in problems(body)]
         assert found == [expected], (reference, found)
+
+
+def test_a_dynamic_baseline_matches_what_scoring_can_compute():
+    """`match` lists period_type and/or same_months; period_type needs the peak months; business_type is refused
+    (no measures are split by business type), each problem at its path."""
+    body = body_of("tax_12366")
+    index, item = next((i, it) for i, it in enumerate(body["items"]) if it["reference"]["policy"] == "dynamic_baseline")
+    assert item["reference"] == {"policy": "dynamic_baseline", "lookback_periods": 12, "match": ["period_type"],
+                                 "peak_months": [3, 4, 5, 6]}  # fmt: skip
+    path = f"items[{index}].reference"
+    cases = [
+        ({"match": ["period_type", "business_type"]}, (f"{path}.match", "unsupported")),
+        ({"match": ["season"]}, (f"{path}.match", "invalid")),
+        ({"peak_months": None}, (f"{path}.peak_months", "required")),
+        ({"peak_months": [0, 13]}, (f"{path}.peak_months", "invalid")),
+    ]
+    for change, expected in cases:
+        changed = copy.deepcopy(body)
+        reference = changed["items"][index]["reference"]
+        reference.update(change)
+        if change.get("peak_months", 1) is None:
+            del reference["peak_months"]
+        assert [(p, c) for p, c, _ in problems(changed)] == [expected], change
+    for match in ([], ["same_months"], ["period_type", "same_months"]):
+        fine = copy.deepcopy(body)
+        fine["items"][index]["reference"]["match"] = match
+        assert problems(fine) == [], match
+
+
+def test_peer_appeal_settings_are_optional_a_flag_and_a_window_of_1_to_90_days():
+    body = body_of("call_centre_kpi")
+    body["appeal"] = {"window_days": 7, "peer_appeals": False, "peer_window_days": 10}
+    assert not {p for p in problems(body) if p[0].startswith("appeal")}
+    body["appeal"] = {"peer_appeals": "yes", "peer_window_days": 0}
+    assert {(path, code) for path, code, _ in problems(body) if path.startswith("appeal")} == {
+        ("appeal.peer_appeals", "invalid"),
+        ("appeal.peer_window_days", "out_of_range"),
+    }
+    body["appeal"] = {"peer_window_days": 91}
+    assert ("appeal.peer_window_days", "out_of_range") in {(path, code) for path, code, _ in problems(body)}

@@ -91,7 +91,7 @@ async def test_a_subscriber_too_slow_to_keep_up_reads_everything_again():
 
 
 async def test_a_run_announces_its_changes_and_which_make_new_published_results(database_url, writer):
-    """Migration scoring_0004: the trigger on ``scoring.evaluation_run`` (committed changes on a run of no tree)."""
+    """Migration scoring_0005: the trigger on ``scoring.evaluation_run`` (committed changes on a run of no tree)."""
     feed = ChangeFeed(database_url, "hotline_scoring")
     run_id = uuid.uuid4()
     try:

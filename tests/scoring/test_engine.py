@@ -236,3 +236,27 @@ def test_explanations_of_rules_without_a_reference_say_so():
     explanation = explain_indicator(none)
     assert "不设参照值" in explanation["zh"] and "no reference value is used" in explanation["en"]
     assert "none" not in explanation["zh"]
+
+
+def test_a_documents_baseline_match_list_is_read_as_the_engine_matches():
+    """Contracts §5: `match: [period_type]` with `peak_months` compares periods of the same type (as `season`),
+    `[same_months]` the same calendar months, `[]` any earlier period — the list indicators validates."""
+    history = [
+        EarlierPeriod("2024-05", (5,), {"UA": {"calls.answered": 60, "calls.offered": 100}}),
+        EarlierPeriod("2024-06", (6,), {"UA": {"calls.answered": 99, "calls.offered": 100}}),
+        EarlierPeriod("2025-03", (3,), {"UA": {"calls.answered": 80, "calls.offered": 100}}),
+        EarlierPeriod("2025-04", (4,), {"UA": {"calls.answered": 90, "calls.offered": 100}}),
+    ]
+    measures = {"UA": {"calls.answered": 85, "calls.offered": 100}}
+    expected = {  # May 2025, peak months 3–5: the latest three of each kind of earlier period
+        ("period_type",): (76.6667, ["2024-05", "2025-03", "2025-04"]),  # peak months only: (60 + 80 + 90) / 3
+        ("same_months",): (60.0, ["2024-05"]),  # the Mays only
+        (): (89.6667, ["2024-06", "2025-03", "2025-04"]),  # any: the latest three, (99 + 80 + 90) / 3
+    }
+    for match, (value, periods) in expected.items():
+        item = {**example_scheme()["items"][0], "min_sample": None}
+        item["reference"] = {"policy": "dynamic_baseline", "lookback_periods": 3, "match": list(match),
+                             "peak_months": [3, 4, 5]}  # fmt: skip
+        ua = by_unit(run(example_scheme(items=[item]), measures=measures, period_months=(5,), history=history))["UA"]
+        ref = ua["indicators"][0]["reference"]
+        assert (ref["value"], ref["periods"]) == (value, periods), match

@@ -1,5 +1,5 @@
 """Scoring's subscriptions (``services/scoring/live.py``) on the subgraph: what each caller receives, read with the
-queries' scope. The tests' changes never commit, so the test announces what the trigger of migration scoring_0004
+queries' scope. The tests' changes never commit, so the test announces what the trigger of migration scoring_0005
 would (``tests/platform/test_live.py`` shows the trigger does; ``tests/e2e/test_live.py`` the whole way round)."""
 
 from __future__ import annotations

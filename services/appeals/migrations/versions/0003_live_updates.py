@@ -5,15 +5,15 @@ Each row inserted into ``appeals.notification`` sends, when its transaction comm
 every path that writes an inbox entry announces it, on any replica. The payload carries no content: a
 subscriber reads the entry with the inbox's own filters (its unit, the appeal visible, no draft).
 
-Revision ID: appeals_0002
-Revises: appeals_0001
+Revision ID: appeals_0003
+Revises: appeals_0002
 Create Date: 2026-12-07
 """
 
 from alembic import op
 
-revision = "appeals_0002"
-down_revision = "appeals_0001"
+revision = "appeals_0003"
+down_revision = "appeals_0002"
 branch_labels = None
 depends_on = None
 

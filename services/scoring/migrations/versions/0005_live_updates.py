@@ -7,15 +7,15 @@ results becoming final). A trigger, so that every path that writes a run announc
 publication, recomputations, appeal revisions, settlement), on any replica. The payload names the run only: a
 subscriber reads the run again with the queries' scoped SQL.
 
-Revision ID: scoring_0004
-Revises: scoring_0003
+Revision ID: scoring_0005
+Revises: scoring_0004
 Create Date: 2026-12-07
 """
 
 from alembic import op
 
-revision = "scoring_0004"
-down_revision = "scoring_0003"
+revision = "scoring_0005"
+down_revision = "scoring_0004"
 branch_labels = None
 depends_on = None
 
