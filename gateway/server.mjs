@@ -2,7 +2,7 @@
 import { createServer } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
-import { createGatewayRuntime } from '@graphql-hive/gateway-runtime';
+import { createGatewayRuntime, getGraphQLWSOptions } from '@graphql-hive/gateway-runtime';
 import { ConsoleLogWriter, JSONLogWriter, Logger } from '@graphql-hive/logger';
 import usePrometheus from '@graphql-mesh/plugin-prometheus';
 import { collectDefaultMetrics, register } from 'prom-client';
@@ -17,6 +17,8 @@ import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
 import { composeToFile } from './compose.mjs';
 import { corsOptions, corsPlugins, parseCorsOrigins } from './cors.mjs';
 import { loadManifest, persistedDocumentsOptions } from './trusted-documents.mjs';
@@ -117,7 +119,7 @@ export async function tracingPlugins(s, log) {
 // The JWT plugin only verifies (reject: false); this refuses any operation without a valid token,
 // with the error code the services use, so a client sees one contract whichever part answered.
 function useRequireAuthentication() {
-  return {
+  const check = {
     onExecute({ args, setResultAndStopExecution }) {
       if (!args.contextValue?.jwt?.payload) {
         setResultAndStopExecution({
@@ -130,6 +132,8 @@ function useRequireAuthentication() {
       }
     },
   };
+  // A subscription does not execute, it subscribes: refused alike.
+  return { ...check, onSubscribe: check.onExecute };
 }
 
 // A token bucket per key: `take(key)` returns 0 when admitted, else the seconds until a token is back.
@@ -160,7 +164,7 @@ export function createRateLimiter({ rate, burst = rate * 2, now = () => Date.now
 // Runs after the JWT plugin: a verified subject is the client; without one, the peer address.
 function useRateLimit(s) {
   const take = createRateLimiter({ rate: s.rateLimit, burst: s.rateBurst ?? s.rateLimit * 2 });
-  return {
+  const admit = {
     onExecute({ args, setResultAndStopExecution }) {
       const ctx = args.contextValue ?? {};
       const subject = ctx.jwt?.payload?.sub;
@@ -181,7 +185,137 @@ function useRateLimit(s) {
       }
     },
   };
+  // A subscribe is an operation too (and holds a subgraph stream for as long as it lasts).
+  return { ...admit, onSubscribe: admit.onExecute };
 }
+
+// ---- Live updates (GraphQL subscriptions) -------------------------------------------------------------------------
+// Clients subscribe over server-sent events (POST /graphql with `Accept: text/event-stream`) or graphql-ws (a
+// WebSocket on /graphql, the token in `connectionParams.authorization`). The gateway subscribes to the subgraph that
+// owns the field over server-sent events, as a POST like any other request with the client's token forwarded in
+// Authorization (each subgraph verifies it and scopes every event), and ends the subscription with UNAUTHENTICATED
+// when the token that opened it expires.
+
+// Every subgraph: subscriptions over the HTTP transport as server-sent events, POSTed (the document in the body).
+export const SUBSCRIPTION_TRANSPORT = {
+  '*': { options: { subscriptions: { kind: 'http', options: { method: 'POST' } } } },
+};
+
+const EXPIRED = Symbol('expired');
+const MAX_TIMER_MS = 2 ** 31 - 1; // setTimeout's limit (~24.8 days): longer waits are re-armed
+
+/** `source`'s results until the time `expiresAtMs` (ms since the epoch); then `expired()` as the last result, and the
+ * source is closed (which closes the subgraph's stream). */
+export function untilExpiry(source, expiresAtMs, expired, now = Date.now) {
+  const iterator = source[Symbol.asyncIterator]();
+  let timer;
+  let ended = false;
+  let hasExpired = false;
+  let wake; // resolves the pending next() at expiry (a promise per call: racing one long-lived promise would leak)
+  const arm = () => {
+    const left = expiresAtMs - now();
+    if (left > 0) timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+    else {
+      hasExpired = true;
+      wake?.(EXPIRED);
+    }
+  };
+  arm();
+  const end = () => {
+    ended = true;
+    clearTimeout(timer);
+  };
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    async next() {
+      if (ended) return { done: true, value: undefined };
+      const step = hasExpired
+        ? EXPIRED
+        : await Promise.race([iterator.next(), new Promise((resolve) => (wake = resolve))]);
+      wake = undefined;
+      if (step === EXPIRED) {
+        end();
+        Promise.resolve(iterator.return?.()).catch(() => {});
+        return { done: false, value: expired() };
+      }
+      if (step.done) end();
+      return step;
+    },
+    async return(value) {
+      end();
+      await iterator.return?.();
+      return { done: true, value };
+    },
+    async throw(error) {
+      end();
+      if (iterator.throw) return iterator.throw(error);
+      throw error;
+    },
+  };
+}
+
+function tokenExpired(exp) {
+  const at = new Date(exp * 1000).toISOString().replace('.000Z', 'Z');
+  return new GraphQLError(`the token expired at ${at}: the subscription ended; subscribe again with a new token`, {
+    extensions: { code: 'UNAUTHENTICATED' },
+  });
+}
+
+// After useRequireAuthentication: a subscription lives as long as the verified token that opened it.
+function useSubscriptionExpiry() {
+  return {
+    onSubscribe({ args }) {
+      const exp = args.contextValue?.jwt?.payload?.exp;
+      if (typeof exp !== 'number') return undefined;
+      return {
+        onSubscribeResult({ result, setResult }) {
+          if (typeof result?.[Symbol.asyncIterator] === 'function') {
+            setResult(untilExpiry(result, exp * 1000, () => ({ errors: [tokenExpired(exp)] })));
+          }
+        },
+      };
+    },
+  };
+}
+
+// The WebSocket's upgrade request stands for each operation sent over it, with the connection's token.
+function operationRequest(gateway, ctx) {
+  const upgrade = ctx.extra.request;
+  const headers = new gateway.fetchAPI.Headers();
+  const params = ctx.connectionParams ?? {};
+  const authorization = params.authorization ?? params.Authorization ?? upgrade.headers.authorization;
+  if (typeof authorization === 'string') headers.set('authorization', authorization);
+  for (const name of ['x-request-id', 'traceparent', 'tracestate', 'user-agent']) {
+    if (typeof upgrade.headers[name] === 'string') headers.set(name, upgrade.headers[name]);
+  }
+  if (!headers.has('x-request-id')) headers.set('x-request-id', randomUUID().replaceAll('-', ''));
+  return new gateway.fetchAPI.Request('http://gateway/graphql', { headers });
+}
+
+/** graphql-ws (`graphql-transport-ws`) on the gateway's server at /graphql: every operation sent over a socket runs
+ * through the gateway's plugins as an HTTP request would (token verified, limits, subscription expiry). */
+export function serveGraphQLWS(server, gateway, s, log) {
+  const wsServer = new WebSocketServer({ server, path: '/graphql', maxPayload: s.maxBodyBytes });
+  useServer(
+    getGraphQLWSOptions(gateway, (ctx) => ({
+      req: ctx.extra.request,
+      socket: ctx.extra.socket,
+      request: operationRequest(gateway, ctx),
+    })),
+    wsServer,
+  );
+  wsServer.on('connection', (socket) => {
+    const started = process.hrtime.bigint();
+    socket.on('close', (code) => {
+      const duration_ms = Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10;
+      log.info({ path: '/graphql', protocol: 'graphql-ws', close_code: code, duration_ms }, 'websocket');
+    });
+  });
+  return wsServer;
+}
+// ---- end of live updates -------------------------------------------------------------------------------------------
 
 export function createGateway(supergraph, s = settings(), log = createLogger(s), extraPlugins = []) {
   if (!defaultMetricsCollected) {
@@ -220,6 +354,8 @@ export function createGateway(supergraph, s = settings(), log = createLogger(s),
         return headers;
       },
     },
+    // Subscriptions reach the subgraphs as server-sent events (see "Live updates" above).
+    transportEntries: SUBSCRIPTION_TRANSPORT,
     // Identical in-flight subgraph requests are merged (deduplicated) by default; benchmarks must know it.
     demandControl: { maxCost: s.maxCost, listSize: 50 },
     // The GraphQL multipart request spec: files as `Upload` variables, passed on to the subgraph as multipart.
@@ -244,6 +380,7 @@ export function createGateway(supergraph, s = settings(), log = createLogger(s),
       maxDirectivesPlugin({ n: s.maxDirectives }),
       ...(s.development ? [] : [blockFieldSuggestionsPlugin()]),
       useRequireAuthentication(),
+      useSubscriptionExpiry(),
       // Prometheus at /metrics: requests, durations and errors by operation; subgraph calls by subgraph.
       usePrometheus({
         endpoint: s.metricsPort ? false : s.metricsPath,
@@ -323,6 +460,8 @@ export async function main() {
     process.exit(1);
   }
   const gateway = createGateway(supergraph, s, log, tracing);
+  // Load the supergraph now: an HTTP request would load it on its way in, an operation over graphql-ws would not.
+  await gateway.getSchema();
   const rest = {
     urls: serviceUrls(env, subgraphs),
     verify: createTokenVerifier(s),
@@ -365,8 +504,11 @@ export async function main() {
     log.info({ url: `http://${s.host}:${s.port}/graphql` }, 'hotline-eval gateway serving');
   });
   const metricsServer = s.metricsPort ? serveMetrics(s, log) : undefined;
+  const wsServer = serveGraphQLWS(server, gateway, s, log);
   const stop = () => {
     metricsServer?.close();
+    for (const socket of wsServer.clients) socket.close(1001, 'gateway stopping');
+    wsServer.close();
     server.close(() => gateway.dispose().finally(() => process.exit(0)));
     setTimeout(() => process.exit(0), 5000).unref();
   };

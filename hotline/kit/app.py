@@ -8,9 +8,9 @@ OpenTelemetry traces and the mapping of ``ApiError`` to JSON responses.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 import asyncpg
 import httpx
@@ -21,6 +21,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.fastapi import GraphQLRouter
+from strawberry.http.streaming import HTTPStreamTransport, SSETransport
+from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL
 
 from hotline.kit import metrics, tracing
 from hotline.kit.auth import Principal, TokenVerifier
@@ -28,6 +30,7 @@ from hotline.kit.db import Database
 from hotline.kit.directory import DirectorySync
 from hotline.kit.errors import ApiError, BadRequestError, api_error_from_database
 from hotline.kit.graphql import RequestContext
+from hotline.kit.live import ChangeFeed
 from hotline.kit.logging import bind_service, configure_logging, get_logger
 from hotline.kit.requestid import REQUEST_ID_HEADER, set_request_id
 from hotline.kit.serial import SerialSession
@@ -72,7 +75,35 @@ async def _graphql_context(request: Request) -> AsyncIterator[RequestContext]:
             services=request.app.state.services,
             directory=request.app.state.directory,
             service=request.app.state.service_name,
+            database=database,
+            live=request.app.state.live,
         )
+
+
+class _LineFeedSSE(SSETransport):
+    """Server-sent events with ``\n`` line ends: Hive Gateway's HTTP executor splits a stream into events on
+    ``\n\n`` only, so Strawberry's ``\r\n`` framing (valid SSE too) would never yield an event to it."""
+
+    def encode_event(self, event: str, data: str | None = None) -> str:
+        return super().encode_event(event, data).replace("\r\n", "\n")
+
+    def encode_comment(self, comment: str) -> str:
+        return super().encode_comment(comment).replace("\r\n", "\n")
+
+
+class _SubgraphRouter(GraphQLRouter):
+    stream_transport_classes_by_protocol: ClassVar[Mapping[str, type[HTTPStreamTransport]]] = {
+        **GraphQLRouter.stream_transport_classes_by_protocol,
+        GRAPHQL_SSE_PROTOCOL: _LineFeedSSE,
+    }
+
+    async def execute_operation(self, request, request_adapter, request_data, context, root_value, sub_response):
+        # A subscription needs a stream to send its events on (``SubscriptionsStream`` refuses it otherwise).
+        context.streamed = getattr(request_data, "protocol", "http") != "http"
+        return await super().execute_operation(
+            request=request, request_adapter=request_adapter, request_data=request_data, context=context,
+            root_value=root_value, sub_response=sub_response,
+        )  # fmt: skip
 
 
 def _route_template(request: Request) -> str:
@@ -228,13 +259,15 @@ def create_service_app(
     directory: bool = False,
     service_transports: dict[str, httpx.AsyncBaseTransport] | None = None,
     on_startup: Sequence[Callable[[FastAPI], Awaitable[None]]] = (),
+    live_channel: str | None = None,
     graphql_uploads: bool = False,
 ) -> FastAPI:
     """Build a service: GraphQL at ``/graphql``, REST routers, ``/healthz`` and ``/readyz``.
 
     ``on_startup`` runs once the database is set up (recovery of work a killed process left behind).
     ``directory=True`` keeps a read model of the unit tree in the service's schema (``name``) for
-    scope filters; ``service_transports`` replaces the network to named services (tests).
+    scope filters; ``service_transports`` replaces the network to named services (tests). ``live_channel``
+    names the PostgreSQL channel the service's triggers notify, for its subscriptions (``hotline.kit.live``).
     ``graphql_uploads=True`` takes GraphQL multipart requests (the GraphQL multipart request spec: files as
     ``Upload`` variables) of up to ``graphql_max_upload_bytes``; JSON bodies keep ``graphql_max_body_bytes``.
     Callers authenticate with bearer tokens, never cookies, so a multipart form from another site carries no
@@ -266,11 +299,15 @@ def create_service_app(
             if directory
             else None
         )
+        # Live updates for the subgraph's subscriptions: one LISTEN connection, opened by the first subscriber.
+        app.state.live = ChangeFeed.for_database(app.state.database, live_channel) if live_channel else None
         for step in on_startup:
             await step(app)
         try:
             yield
         finally:
+            if app.state.live is not None:
+                await app.state.live.aclose()
             await app.state.services.aclose()
             if owned:
                 await app.state.database.dispose()
@@ -307,10 +344,13 @@ def create_service_app(
             raise exc
         return await api_error_handler(request, mapped)
 
-    graphql_router = GraphQLRouter(
+    graphql_router = _SubgraphRouter(
         schema,
         context_getter=_graphql_context,
         graphql_ide="graphiql" if settings.env == "development" else None,
+        # Subscriptions are served over SSE only: the gateway is their one client (a POST with
+        # ``Accept: text/event-stream``, the caller's token in ``Authorization`` as for any request).
+        subscription_protocols=(GRAPHQL_SSE_PROTOCOL,),
         multipart_uploads_enabled=graphql_uploads,
     )
     app.include_router(graphql_router, prefix="/graphql")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import jwt
 
@@ -40,6 +40,8 @@ class Principal:
     roles: frozenset[Role]
     # True only for a token another service minted (service secret and audience), never for a user's.
     internal: bool = False
+    # When the token stops being valid (its ``exp``, Unix seconds): a subscription ends then.
+    expires_at: float | None = field(default=None, compare=False)
 
     def has_any(self, *roles: Role) -> bool:
         return bool(self.roles.intersection(roles))
@@ -152,7 +154,9 @@ def principal_from_claims(claims: dict) -> Principal:
         roles = frozenset(Role(r) for r in raw_roles)
     except ValueError as exc:
         raise UnauthenticatedError(f"invalid token: unknown role in {raw_roles!r}") from exc
-    return Principal(subject=str(claims["sub"]), unit_id=unit_id, roles=roles)
+    exp = claims.get("exp")
+    expires_at = float(exp) if isinstance(exp, int | float) else None
+    return Principal(subject=str(claims["sub"]), unit_id=unit_id, roles=roles, expires_at=expires_at)
 
 
 def mint_token(

@@ -36,6 +36,10 @@ class UnauthenticatedError(ApiError):
     code = "UNAUTHENTICATED"
 
 
+class TokenExpiredError(UnauthenticatedError):
+    """The token that opened a subscription has expired: the subscription ends (an expected end, not logged)."""
+
+
 class ForbiddenError(ApiError):
     """Authenticated, but the caller's roles do not allow the action."""
 

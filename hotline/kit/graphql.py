@@ -6,7 +6,7 @@ import enum
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import strawberry
 from graphql import ExecutionResult, GraphQLError, OperationDefinitionNode
@@ -14,14 +14,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 from strawberry.extensions import SchemaExtension
 from strawberry.fastapi import BaseContext
+from strawberry.types.graphql import OperationType
 
 from hotline.kit import metrics
 from hotline.kit.auth import Principal
 from hotline.kit.directory import DirectorySync, directory_scope
-from hotline.kit.errors import ApiError, UnauthenticatedError, api_error_from_database
+from hotline.kit.errors import ApiError, TokenExpiredError, UnauthenticatedError, api_error_from_database
 from hotline.kit.requestid import current_request_id
 from hotline.kit.scope import Scope
 from hotline.kit.services import ServiceClients
+
+if TYPE_CHECKING:
+    from hotline.kit.db import Database
+    from hotline.kit.live import ChangeFeed
 
 logger = logging.getLogger("hotline.graphql")
 E = TypeVar("E", bound=enum.Enum)
@@ -41,10 +46,17 @@ class RequestContext(BaseContext):
         services: ServiceClients | None = None,
         directory: DirectorySync | None = None,
         service: str = "",
+        database: Database | None = None,
+        live: ChangeFeed | None = None,
     ):
         super().__init__()
         self.service = service
         self.session = session
+        # A subscription reads each event in a session of its own (``hotline.kit.live``).
+        self.database = database
+        self.live = live
+        # Whether the request streams its results (a subscription over server-sent events).
+        self.streamed = False
         self._principal = principal
         self.auth_error = auth_error
         self.services = services
@@ -66,6 +78,11 @@ class RequestContext(BaseContext):
         if "scope" not in self.cache:
             self.cache["scope"] = await directory_scope(self.session, self.directory, self.principal.unit_id)
         return self.cache["scope"]
+
+    def forget(self) -> None:
+        """Drop the cached scope and the data loaders (a subscription's next event reads afresh)."""
+        self._loaders.clear()
+        self.cache.clear()
 
     def loader(self, name: str, load_fn: Callable[[list[Any]], Awaitable[list[Any]]]) -> DataLoader:
         """A DataLoader that lives for this request only (so its cache never crosses callers)."""
@@ -107,6 +124,18 @@ class Authenticate(SchemaExtension):
         yield
 
 
+class SubscriptionsStream(SchemaExtension):
+    """A subscription asked for as a plain request (no ``Accept: text/event-stream``) has no way to send its events:
+    refused as a bad request instead of failing inside the resolver."""
+
+    def on_execute(self) -> Iterator[None]:
+        ctx = self.execution_context
+        if ctx.operation_type is OperationType.SUBSCRIPTION and not getattr(ctx.context, "streamed", False):
+            message = "a subscription is served as server-sent events: send it with Accept: text/event-stream"
+            ctx.result = ExecutionResult(data=None, errors=[GraphQLError(message, extensions={"code": "BAD_REQUEST"})])
+        yield
+
+
 class UnitOfWork(SchemaExtension):
     """Commits the request's session when the operation succeeded, rolls back otherwise."""
 
@@ -121,11 +150,19 @@ class UnitOfWork(SchemaExtension):
 
 
 class ErrorCodes(SchemaExtension):
-    """Gives every error an ``extensions.code``; masks unexpected errors and logs them with the request id."""
+    """Gives every error an ``extensions.code``; masks unexpected errors and logs them with the request id.
+    A subscription's results are coded one by one as they are sent (``on_stream_result``)."""
 
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
+        self._code(self.execution_context.result)
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        self._code(result)
+        yield
+
+    @staticmethod
+    def _code(result: Any) -> None:
         if result is None or not getattr(result, "errors", None):
             return
         mapped = []
@@ -181,14 +218,24 @@ class OperationMetrics(SchemaExtension):
             metrics.GRAPHQL_ERRORS.labels(service, operation, str(code)[:40]).inc()
 
 
+class _SubgraphSchema(strawberry.federation.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        # A subscription ending because its token expired is the normal end of a long subscription, not an error
+        # of the server: it is answered to the caller, and logging it with a traceback would bury the real ones.
+        errors = [e for e in errors if not isinstance(e.original_error, TokenExpiredError)]
+        super().process_errors(errors, execution_context)
+
+
 def federation_schema(**kwargs: Any) -> strawberry.federation.Schema:
     """A Federation 2 subgraph schema with the platform's extensions.
 
     ``federation_version="2.9"``: the composition library the gateway uses rejects 2.10+.
     """
     # OperationMetrics first: its after-hook runs last, so it sees the error codes ErrorCodes assigned.
-    extensions = [OperationMetrics, Authenticate, UnitOfWork, ErrorCodes, *kwargs.pop("extensions", [])]
-    return strawberry.federation.Schema(federation_version="2.9", extensions=extensions, **kwargs)
+    extensions = [
+        OperationMetrics, Authenticate, SubscriptionsStream, UnitOfWork, ErrorCodes, *kwargs.pop("extensions", [])
+    ]  # fmt: skip
+    return _SubgraphSchema(federation_version="2.9", extensions=extensions, **kwargs)
 
 
 def described_enum(cls: type[E], *, name: str, description: str, values: dict[str, str]) -> type[E]:

@@ -15,6 +15,7 @@ from hotline.kit.app import create_service_app
 from hotline.kit.db import Database
 from hotline.kit.settings import Settings
 from services.appeals.endpoints import router
+from services.appeals.live import CHANNEL
 from services.appeals.notifications import WebhookSender
 from services.appeals.runtime import Clock, Runtime, utc_now
 from services.appeals.schema import schema
@@ -63,6 +64,7 @@ def create_app(
         database=database,
         service_transports=service_transports,
         directory=True,
+        live_channel=CHANNEL,
         description="Appeals (申诉) against published evaluation results: filing, review, decisions, escalation, "
         "an immutable record, notifications and statistics.",
         graphql_uploads=True,  # evidence files as GraphQL multipart uploads

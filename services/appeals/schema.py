@@ -5,6 +5,8 @@ schema (mutations in ``graphql_mutations``). Resolvers only translate: rules liv
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Annotated
 
 import strawberry
@@ -14,7 +16,7 @@ from strawberry.federation.schema_directives import ListSize
 from hotline.kit.errors import BadRequestError
 from hotline.kit.graphql import federation_schema
 from hotline.kit.pagination import check_page_size, decode_cursor, encode_cursor
-from services.appeals import repository, review, workflow
+from services.appeals import live, repository, review, workflow
 from services.appeals.graphql_consequences import (
     AppealConsequence,
     AppealConsequenceConnection,
@@ -120,6 +122,18 @@ class InboxEntry:
     async def consequence(self, info: Info) -> AppealConsequence | None:
         return await consequence_by_id(info, self.consequence_id) if self.consequence_id else None
 
+    @classmethod
+    def of(cls, n: Notification) -> InboxEntry:
+        return cls(
+            id=strawberry.ID(str(n.id)),
+            cursor=encode_cursor(str(n.id)),
+            appeal_id=strawberry.ID(str(n.appeal_id)),
+            kind=n.kind,
+            created_at=n.created_at,
+            read_at=n.read_at,
+            consequence_id=strawberry.ID(str(n.consequence_id)) if n.consequence_id else None,
+        )
+
 
 @strawberry.type(description="Queries of the appeals service.")
 class Query:
@@ -183,18 +197,7 @@ class Query:
                 raise BadRequestError(f"invalid cursor {after!r}: pass an entry's `cursor`")
             query = query.where(Notification.id < int(position))
         rows = await info.context.session.scalars(query.order_by(Notification.id.desc()).limit(first))
-        return [
-            InboxEntry(
-                id=strawberry.ID(str(n.id)),
-                cursor=encode_cursor(str(n.id)),
-                appeal_id=strawberry.ID(str(n.appeal_id)),
-                kind=n.kind,
-                created_at=n.created_at,
-                read_at=n.read_at,
-                consequence_id=strawberry.ID(str(n.consequence_id)) if n.consequence_id else None,
-            )
-            for n in rows
-        ]
+        return [InboxEntry.of(n) for n in rows]
 
     @strawberry.field(description="The caller's unit's webhook, if one is registered.")
     async def appeal_webhook(self, info: Info) -> WebhookInfo | None:
@@ -266,6 +269,22 @@ class Query:
         return AppealDecisionPreview.of(preview)
 
 
-schema = federation_schema(query=Query, mutation=Mutation, types=[Appeal, UnitResult, Unit])
+@strawberry.type(
+    description="Subscriptions of the appeals service (server-sent events or graphql-ws through the gateway); a "
+    "subscription ends with `UNAUTHENTICATED` when the caller's token expires."
+)
+class Subscription:
+    @strawberry.subscription(
+        description="The caller's unit's inbox entries as they are written (a reviewer's: its deciding unit's), "
+        "each as `appealInbox` lists it (a step of its appeals, or a consequence for it of another unit's appeal) "
+        "— never a step taken while the appeal was a draft. To catch up after a reconnection, read `appealInbox`."
+    )
+    async def appeal_inbox_events(self, info: Info) -> AsyncGenerator[InboxEntry, None]:
+        async with aclosing(live.inbox_entries(info.context)) as entries:
+            async for entry in entries:
+                yield InboxEntry.of(entry)
+
+
+schema = federation_schema(query=Query, mutation=Mutation, subscription=Subscription, types=[Appeal, UnitResult, Unit])
 
 __all__ = ["Mutation", "Query", "Unit", "UnitResult", "schema"]

@@ -13,6 +13,7 @@ from hotline.kit.app import create_service_app
 from hotline.kit.db import Database
 from hotline.kit.settings import Settings
 from services.scoring.endpoints import router
+from services.scoring.live import CHANNEL
 from services.scoring.schema import schema
 from services.scoring.worker import alert_sweep_loop, worker_loop
 
@@ -34,6 +35,7 @@ def create_app(
         description="Evaluation runs and results of hotline-eval: scores, grades, ranks, explanations, alerts, reports.",
         directory=True,
         service_transports=service_transports,
+        live_channel=CHANNEL,
     )
     platform_lifespan = app.router.lifespan_context
 

@@ -17,6 +17,7 @@ from hotline.kit.graphql import RequestContext, federation_schema
 from hotline.kit.pagination import PageInfo, check_page_size, decode_cursor, encode_cursor
 from services.scoring import alert_service, experts, repository, runs, suggestions, weights
 from services.scoring.entities import EvaluationRun, SchemeVersion, Unit, UnitResult
+from services.scoring.live import Subscription
 from services.scoring.models import EvaluationRun as RunRow
 from services.scoring.problems import Problem
 from services.scoring.rollups import rollup
@@ -443,4 +444,6 @@ class Mutation:
         return AlertPayload(alerts=[Alert.from_row(row)], problems=[])
 
 
-schema = federation_schema(query=Query, mutation=Mutation, types=[UnitResult, EvaluationRun, Unit, SchemeVersion])
+schema = federation_schema(
+    query=Query, mutation=Mutation, subscription=Subscription, types=[UnitResult, EvaluationRun, Unit, SchemeVersion]
+)
