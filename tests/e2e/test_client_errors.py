@@ -11,6 +11,8 @@ import json
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.e2e.test_scoring_gateway import store_published_run
 from tests.scoring.example import example_scheme
@@ -217,3 +219,73 @@ async def test_malformed_representations_are_bad_requests_on_every_subgraph(stac
                     assert error["path"] == ["_entities", 1], label
                     assert answer["data"]["_entities"][0] == control["data"]["_entities"][0], label
                     assert "representation" in error["message"], label
+
+
+# ---- Property-based: any cursor, any representation (hypothesis) ----
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.floats() | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=10,
+)
+# Arbitrary text, base64url of arbitrary JSON (a forger's first try), and codec-shaped payloads with odd fields.
+CURSORS = (
+    st.text(max_size=80)
+    | JSONISH.map(lambda v: base64.urlsafe_b64encode(json.dumps(v).encode()).decode())
+    | st.tuples(st.sampled_from([c.split(".")[-1] for c in CONNECTIONS] + ["results"]), JSONISH, JSONISH).map(
+        lambda t: (
+            base64.urlsafe_b64encode(json.dumps([t[0], t[1], t[2]][: 2 + (t[2] is not None)]).encode())
+            .decode()
+            .rstrip("=")
+        )
+    )
+)
+PROPERTY = settings(
+    max_examples=25, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
+)
+
+
+def _no_internal_error(client: httpx.Client, query: str, variables: dict, headers: dict) -> dict:
+    response = client.post("/graphql", json={"query": query, "variables": variables}, headers=headers)
+    assert response.status_code < 500 and "INTERNAL_SERVER_ERROR" not in response.text, (variables, response.text)
+    answer = response.json()
+    for error in answer.get("errors") or []:
+        assert error.get("extensions", {}).get("code") in ("BAD_REQUEST", "GRAPHQL_VALIDATION_FAILED"), answer
+    return answer
+
+
+@pytest.mark.parametrize("connection", list(CONNECTIONS))
+def test_any_cursor_is_a_page_or_a_bad_request_through_the_gateway(stack, cursor_run, connection):
+    headers = UNIT if connection == "appealInbox" else CITY
+    with httpx.Client(base_url=stack.gateway_url, timeout=30) as client:
+
+        @PROPERTY
+        @given(cursor=CURSORS)
+        def check(cursor):
+            answer = _no_internal_error(client, CONNECTIONS[connection], {"a": cursor, "r": cursor_run}, headers)
+            if answer.get("errors"):
+                assert "invalid cursor" in answer["errors"][0]["message"], answer
+
+        check()
+
+
+@pytest.mark.parametrize("name", list(ENTITIES))
+def test_any_representation_is_an_entity_null_or_a_bad_request(stack, name):
+    typenames = [*ENTITIES[name], "Query", "Nope"]
+    keys = sorted({k for good in ENTITIES[name].values() for k in good} | {"extra"})
+    representation = st.one_of(
+        JSONISH,
+        st.builds(
+            lambda t, fields: {"__typename": t, **fields},
+            st.sampled_from(typenames),
+            st.dictionaries(st.sampled_from(keys), JSONISH, max_size=3),
+        ),
+    )
+    with httpx.Client(base_url=stack.service_url(name), timeout=30) as client:
+
+        @PROPERTY
+        @given(representations=st.lists(representation, min_size=1, max_size=3))
+        def check(representations):
+            _no_internal_error(client, ENTITIES_QUERY, {"r": representations}, ADMIN)
+
+        check()
