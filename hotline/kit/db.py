@@ -1,4 +1,9 @@
-"""Async engine, per-service metadata and the per-request unit of work.
+"""Async engine, per-service table models and the per-request unit of work.
+
+Each service declares its tables as SQLModel classes (``table=True``) on a base of its own, made with
+``service_registry``: its own ``MetaData`` bound to its own Postgres schema, so that Alembic's
+autogenerate comparison and any ``create_all`` stay inside that one service (``SQLModel.metadata`` is
+shared by every SQLModel class in the process and is never used).
 
 One unit of work per request: the request's session commits when the operation succeeds and
 rolls back otherwise; domain code only ``flush()``es.
@@ -17,7 +22,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import registry
+from sqlmodel import SQLModel
 
 from hotline.kit.settings import Settings, to_async_url
 
@@ -35,13 +41,23 @@ def service_metadata(schema: str) -> MetaData:
     return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
 
 
-def declarative_base_for(schema: str) -> type[DeclarativeBase]:
-    """A declarative base bound to a service's schema."""
+class ServiceModel(SQLModel):
+    """Base of every service's table classes (``class XModel(ServiceModel, registry=service_registry(S))``).
 
-    class Base(DeclarativeBase):
-        metadata = service_metadata(schema)
+    A row object is one row of the session's identity map: equal only to itself and hashable by identity, as a
+    SQLAlchemy mapped object is (Pydantic's field-by-field ``==`` would make two rows with the same values equal,
+    and the objects unhashable)."""
 
-    return Base
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
+
+def service_registry(schema: str) -> registry:
+    """The mapper registry of one service's table models: ``class XModel(ServiceModel, registry=service_registry(S))``.
+
+    SQLModel then gives that base (and every table class under it) the registry's own metadata instead of the
+    process-wide ``SQLModel.metadata``."""
+    return registry(metadata=service_metadata(schema))
 
 
 class Database:

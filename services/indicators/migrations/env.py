@@ -7,8 +7,8 @@ template becomes a new version. Skipped while the catalog tables do not exist (d
 
 from hotline.kit.migrations import run_env
 from services.indicators import SCHEMA
-from services.indicators.models import Base
+from services.indicators.models import metadata
 from services.indicators.sync import sync_builtin_data
 
-run_env(schema=SCHEMA, target_metadata=Base.metadata)
+run_env(schema=SCHEMA, target_metadata=metadata)
 sync_builtin_data()
