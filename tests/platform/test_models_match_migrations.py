@@ -98,3 +98,16 @@ def test_daily_measure_has_a_column_for_each_catalog_sum_measure():
 
     assert sorted(DAILY_MEASURES) == sorted(flow_measures())
     assert getattr(DailyMeasure, measure_attribute("calls.offered")).expression.name == "calls.offered"
+
+
+def test_the_directory_sync_writes_the_columns_the_read_model_classes_declare():
+    from sqlalchemy import MetaData
+
+    from hotline.kit.directory import SNAPSHOT_COLUMNS, unit_ref_table
+    from services.scoring.models import UnitRef
+
+    written = unit_ref_table(MetaData(schema="scoring"))
+    assert [(c.name, c.nullable, type(c.type)) for c in written.columns] == [
+        (c.name, c.nullable, type(c.type)) for c in UnitRef.columns
+    ]
+    assert list(SNAPSHOT_COLUMNS) == [c.name for c in UnitRef.columns]
