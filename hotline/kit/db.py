@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import MetaData
+from sqlalchemy import ForeignKeyConstraint, MetaData, PrimaryKeyConstraint
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import registry
+from sqlalchemy.sql.elements import conv
 from sqlmodel import SQLModel
 
 from hotline.kit.settings import Settings, to_async_url
@@ -50,6 +51,21 @@ class ServiceModel(SQLModel):
 
     __eq__ = object.__eq__
     __hash__ = object.__hash__
+
+
+def postgres_named_keys(
+    table: str, primary_key: tuple[str, ...], foreign_keys: dict[str, str] | None = None, *, use_alter: tuple = ()
+) -> tuple[PrimaryKeyConstraint | ForeignKeyConstraint, ...]:
+    """``__table_args__`` for keys a migration left unnamed, under the names PostgreSQL gave them (``<table>_pkey``,
+    ``<table>_<column>_fkey``) rather than the naming convention's: ``foreign_keys`` maps a column to its target
+    (``"appeal.id"``); a column in ``use_alter`` is one side of a cycle of references."""
+    return (
+        PrimaryKeyConstraint(*primary_key, name=conv(f"{table}_pkey")),
+        *(
+            ForeignKeyConstraint([column], [target], name=conv(f"{table}_{column}_fkey"), use_alter=column in use_alter)
+            for column, target in (foreign_keys or {}).items()
+        ),
+    )
 
 
 def service_registry(schema: str) -> registry:

@@ -11,7 +11,7 @@ a whole subtree, which a snapshot carries for free, and a province's tree is a f
 
 Usage in a service:
 - models: ``class UnitRefRow(UnitRefColumns, XModel, table=True)`` with ``__tablename__ = "unit_ref"`` and
-  ``__table_args__ = unit_ref_indexes()`` (likewise ``UnitRefStateColumns`` for ``unit_ref_state``), and
+  ``__table_args__ = unit_ref_table_args()`` (likewise ``UnitRefStateColumns`` for ``unit_ref_state``), and
   ``UnitRef = UnitRefRow.__table__`` for queries; a migration calls ``create_unit_ref_tables(op, SCHEMA)``.
 - app: ``create_service_app(..., directory=True)``; then ``await info.context.scope()`` in resolvers
   (or ``await directory_scope(...)`` elsewhere) gives the caller's ``Scope``, and
@@ -48,7 +48,7 @@ from sqlalchemy.sql.elements import conv
 from sqlmodel import Field, SQLModel
 
 from hotline.kit import metrics
-from hotline.kit.db import Database
+from hotline.kit.db import Database, postgres_named_keys
 from hotline.kit.scope import Scope
 from hotline.kit.services import ServiceClients, ServiceUnavailableError
 
@@ -89,15 +89,22 @@ class UnitRefStateColumns(SQLModel):
     )
 
 
-def unit_ref_indexes() -> tuple[Index]:
-    """``__table_args__`` of a service's ``unit_ref`` class (a new Index per table: one cannot be shared)."""
-    return (Index("ix_unit_ref_path_prefix", "path", postgresql_ops={"path": "text_pattern_ops"}),)
+def unit_ref_table_args() -> tuple:
+    """``__table_args__`` of a service's ``unit_ref`` class (new objects per table: one cannot be shared); the key
+    ``create_unit_ref_tables`` leaves unnamed under the name PostgreSQL gives it."""
+    return (
+        *postgres_named_keys("unit_ref", ("id",)),
+        Index("ix_unit_ref_path_prefix", "path", postgresql_ops={"path": "text_pattern_ops"}),
+    )
 
 
-def unit_ref_state_checks() -> tuple[CheckConstraint]:
-    """``__table_args__`` of a service's ``unit_ref_state`` class: the check ``create_unit_ref_tables`` leaves
-    unnamed, under the name PostgreSQL gives it."""
-    return (CheckConstraint("singleton", name=conv("unit_ref_state_singleton_check")),)
+def unit_ref_state_table_args() -> tuple:
+    """``__table_args__`` of a service's ``unit_ref_state`` class: the key and check ``create_unit_ref_tables``
+    leaves unnamed, under the names PostgreSQL gives them."""
+    return (
+        *postgres_named_keys("unit_ref_state", ("singleton",)),
+        CheckConstraint("singleton", name=conv("unit_ref_state_singleton_check")),
+    )
 
 
 SNAPSHOT_COLUMNS = tuple(UnitRefColumns.model_fields)

@@ -3,8 +3,8 @@ table classes on ``AppealsModel``, whose own metadata (``service_registry``) hol
 
 The classes declare what the migrations built (``tests/platform/test_models_match_migrations.py`` compares
 them); a change of a table is a new migration first, then the class. The migrations left primary and foreign
-keys unnamed (PostgreSQL's ``appeal_pkey``, ``appeal_decision_appeal_id_fkey``); Alembic compares those by their
-columns, not their names.
+keys unnamed: the classes declare them under the names PostgreSQL gave them (``appeal_pkey``,
+``appeal_decision_appeal_id_fkey``; appeal and peer_consequence refer to each other, so ``use_alter`` on one side).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Float,
-    ForeignKey,
     Identity,
     Index,
     LargeBinary,
@@ -29,8 +28,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlmodel import Field
 
-from hotline.kit.db import ServiceModel, service_registry
-from hotline.kit.directory import UnitRefColumns, UnitRefStateColumns, unit_ref_indexes, unit_ref_state_checks
+from hotline.kit.db import ServiceModel, postgres_named_keys, service_registry
+from hotline.kit.directory import UnitRefColumns, UnitRefStateColumns, unit_ref_state_table_args, unit_ref_table_args
 from services.appeals import SCHEMA
 
 TIMESTAMPTZ = DateTime(timezone=True)
@@ -65,6 +64,9 @@ class Appeal(AppealsModel, table=True):
 
     __tablename__ = "appeal"
     __table_args__ = (
+        *postgres_named_keys(
+            "appeal", ("id",), {"consequence_id": "peer_consequence.id"}, use_alter=("consequence_id",)
+        ),
         CheckConstraint(f"status IN ({STATUSES})", name="status_known"),
         CheckConstraint(f"outcome IN ({OUTCOMES})", name="outcome_known"),
         CheckConstraint("version > 0", name="version_positive"),
@@ -109,12 +111,11 @@ class Appeal(AppealsModel, table=True):
     version: int = Field(sa_column_kwargs={"server_default": "1"})
     updated_at: datetime = Field(sa_type=TIMESTAMPTZ)
     # An appeal of a consequence (another unit's appeal moved this unit's result): its own window and indicators.
-    # ``use_alter``: appeal and peer_consequence refer to each other (appeals_0002 added this key to the table).
-    consequence_id: uuid.UUID | None = Field(
-        default=None, sa_type=UUID(as_uuid=True), sa_column_args=[ForeignKey("peer_consequence.id", use_alter=True)]
-    )
+    consequence_id: uuid.UUID | None = Field(default=None, sa_type=UUID(as_uuid=True))
     # Time spent waiting for the unit's information, all requests together (left out of the time to decision).
-    information_waited_seconds: float = Field(default=0.0, sa_type=Float, sa_column_kwargs={"server_default": "0"})
+    information_waited_seconds: float = Field(
+        default=0.0, sa_type=Float, sa_column_kwargs={"server_default": text("0")}
+    )
 
 
 class AppealDecision(AppealsModel, table=True):
@@ -122,6 +123,7 @@ class AppealDecision(AppealsModel, table=True):
 
     __tablename__ = "appeal_decision"
     __table_args__ = (
+        *postgres_named_keys("appeal_decision", ("id",), {"appeal_id": "appeal.id"}),
         CheckConstraint("level IN (0, 1)", name="level"),
         CheckConstraint(f"outcome IN ({OUTCOMES})", name="outcome_known"),
         CheckConstraint("btrim(reason) <> ''", name="reason_written"),
@@ -129,7 +131,7 @@ class AppealDecision(AppealsModel, table=True):
     )
 
     id: int | None = Field(default=None, **_identity())
-    appeal_id: uuid.UUID = Field(foreign_key="appeal.id", sa_type=UUID(as_uuid=True))
+    appeal_id: uuid.UUID = Field(sa_type=UUID(as_uuid=True))
     level: int
     outcome: str = Field(sa_type=Text)
     reason: str = Field(sa_type=Text)
@@ -143,7 +145,9 @@ class AppealDecision(AppealsModel, table=True):
     # Per upheld value: {indicator, asked, accepted} — the decision may accept a value other than the one asked.
     accepted_values: list[dict] = Field(default_factory=list, sa_type=JSONB, sa_column_kwargs={"server_default": "[]"})
     # The appeal's time waiting for information when this decision was made (cumulative).
-    information_waited_seconds: float = Field(default=0.0, sa_type=Float, sa_column_kwargs={"server_default": "0"})
+    information_waited_seconds: float = Field(
+        default=0.0, sa_type=Float, sa_column_kwargs={"server_default": text("0")}
+    )
 
 
 class AppealEvent(AppealsModel, table=True):
@@ -151,12 +155,13 @@ class AppealEvent(AppealsModel, table=True):
 
     __tablename__ = "appeal_event"
     __table_args__ = (
+        *postgres_named_keys("appeal_event", ("id",), {"appeal_id": "appeal.id"}),
         CheckConstraint(f"kind IN ({EVENT_KINDS})", name="kind_known"),
         Index("ix_appeal_event_appeal_id_id", "appeal_id", "id"),
     )
 
     id: int | None = Field(default=None, **_identity())
-    appeal_id: uuid.UUID = Field(foreign_key="appeal.id", sa_type=UUID(as_uuid=True))
+    appeal_id: uuid.UUID = Field(sa_type=UUID(as_uuid=True))
     kind: str = Field(sa_type=Text)
     actor_subject: str = Field(sa_type=Text)
     actor_unit_id: str = Field(sa_type=Text)
@@ -168,10 +173,14 @@ class EvidenceFile(AppealsModel, table=True):
     """A file of evidence, stored in the database (bytea) with its sniffed type and SHA-256."""
 
     __tablename__ = "evidence_file"
-    __table_args__ = (CheckConstraint("size_bytes > 0", name="size"), UniqueConstraint("appeal_id", "sha256"))
+    __table_args__ = (
+        *postgres_named_keys("evidence_file", ("id",), {"appeal_id": "appeal.id"}),
+        CheckConstraint("size_bytes > 0", name="size"),
+        UniqueConstraint("appeal_id", "sha256"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True, sa_type=UUID(as_uuid=True))
-    appeal_id: uuid.UUID = Field(foreign_key="appeal.id", sa_type=UUID(as_uuid=True))
+    appeal_id: uuid.UUID = Field(sa_type=UUID(as_uuid=True))
     filename: str = Field(sa_type=Text)
     media_type: str = Field(sa_type=Text)
     size_bytes: int
@@ -185,6 +194,7 @@ class Webhook(AppealsModel, table=True):
     """A unit's webhook: where its notifications are POSTed, and the secret that signs them."""
 
     __tablename__ = "webhook"
+    __table_args__ = postgres_named_keys("webhook", ("unit_id",))
 
     unit_id: str = Field(primary_key=True, sa_type=Text)
     url: str = Field(sa_type=Text)
@@ -199,6 +209,7 @@ class PeerConsequence(AppealsModel, table=True):
 
     __tablename__ = "peer_consequence"
     __table_args__ = (
+        *postgres_named_keys("peer_consequence", ("id",), {"cause_appeal_id": "appeal.id"}),
         UniqueConstraint("cause_appeal_id", "cause_level", "unit_id", name="uq_peer_consequence_cause_unit"),
         CheckConstraint("NOT appealable OR appealable_until IS NOT NULL", name="window"),
         Index("ix_peer_consequence_unit_id", "unit_id"),
@@ -211,7 +222,7 @@ class PeerConsequence(AppealsModel, table=True):
     result_id: str = Field(sa_type=Text)
     unit_id: str = Field(sa_type=Text)
     organizer_id: str = Field(sa_type=Text)
-    cause_appeal_id: uuid.UUID = Field(foreign_key="appeal.id", sa_type=UUID(as_uuid=True))
+    cause_appeal_id: uuid.UUID = Field(sa_type=UUID(as_uuid=True))
     cause_level: int
     # The corrections that moved it: indicator → the unit whose value the decision adjusted.
     cause_targets: dict = Field(sa_type=JSONB)
@@ -231,6 +242,11 @@ class Notification(AppealsModel, table=True):
 
     __tablename__ = "notification"
     __table_args__ = (
+        *postgres_named_keys(
+            "notification",
+            ("id",),
+            {"appeal_id": "appeal.id", "event_id": "appeal_event.id", "consequence_id": "peer_consequence.id"},
+        ),
         UniqueConstraint("unit_id", "event_id"),
         CheckConstraint("(event_id IS NULL) <> (consequence_id IS NULL)", name="step_or_consequence"),
         Index("ix_notification_unit_id_id", "unit_id", "id"),
@@ -238,11 +254,9 @@ class Notification(AppealsModel, table=True):
 
     id: int | None = Field(default=None, **_identity())
     unit_id: str = Field(sa_type=Text)
-    appeal_id: uuid.UUID = Field(foreign_key="appeal.id", sa_type=UUID(as_uuid=True))
-    event_id: int | None = Field(default=None, foreign_key="appeal_event.id", sa_type=BigInteger)
-    consequence_id: uuid.UUID | None = Field(
-        default=None, foreign_key="peer_consequence.id", sa_type=UUID(as_uuid=True)
-    )
+    appeal_id: uuid.UUID = Field(sa_type=UUID(as_uuid=True))
+    event_id: int | None = Field(default=None, sa_type=BigInteger)
+    consequence_id: uuid.UUID | None = Field(default=None, sa_type=UUID(as_uuid=True))
     kind: str = Field(sa_type=Text)
     created_at: datetime = Field(sa_type=TIMESTAMPTZ)
     read_at: datetime | None = Field(default=None, sa_type=TIMESTAMPTZ)
@@ -253,6 +267,7 @@ class WebhookDelivery(AppealsModel, table=True):
 
     __tablename__ = "webhook_delivery"
     __table_args__ = (
+        *postgres_named_keys("webhook_delivery", ("id",), {"notification_id": "notification.id"}),
         Index(
             "ix_webhook_delivery_due",
             "next_attempt_at",
@@ -261,10 +276,10 @@ class WebhookDelivery(AppealsModel, table=True):
     )
 
     id: int | None = Field(default=None, **_identity())
-    notification_id: int = Field(foreign_key="notification.id", sa_type=BigInteger)
+    notification_id: int = Field(sa_type=BigInteger)
     unit_id: str = Field(sa_type=Text)
     payload: dict = Field(sa_type=JSONB)
-    attempts: int = Field(sa_column_kwargs={"server_default": "0"})
+    attempts: int = Field(sa_column_kwargs={"server_default": text("0")})
     next_attempt_at: datetime = Field(sa_type=TIMESTAMPTZ)
     delivered_at: datetime | None = Field(default=None, sa_type=TIMESTAMPTZ)
     failed_at: datetime | None = Field(default=None, sa_type=TIMESTAMPTZ)
@@ -275,6 +290,7 @@ class RunSettlement(AppealsModel, table=True):
     """A run the appeals service knows, and when it told scoring that the run's results are final."""
 
     __tablename__ = "run_settlement"
+    __table_args__ = postgres_named_keys("run_settlement", ("run_id",))
 
     run_id: str = Field(primary_key=True, sa_type=Text)
     organizer_id: str = Field(sa_type=Text)
@@ -288,14 +304,14 @@ class UnitRefRow(UnitRefColumns, AppealsModel, table=True):
     """The unit directory's read model (``hotline.kit.directory``), synced from the ingest service."""
 
     __tablename__ = "unit_ref"
-    __table_args__ = unit_ref_indexes()
+    __table_args__ = unit_ref_table_args()
 
 
 class UnitRefState(UnitRefStateColumns, AppealsModel, table=True):
     """The version of the unit directory the read model holds."""
 
     __tablename__ = "unit_ref_state"
-    __table_args__ = unit_ref_state_checks()
+    __table_args__ = unit_ref_state_table_args()
 
 
 # Queries join the read model as a table (``UnitRef.c.path``).

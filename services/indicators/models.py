@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlmodel import Field
 
 from hotline.kit.db import ServiceModel, service_registry
-from hotline.kit.directory import UnitRefColumns, UnitRefStateColumns, unit_ref_indexes, unit_ref_state_checks
+from hotline.kit.directory import UnitRefColumns, UnitRefStateColumns, unit_ref_state_table_args, unit_ref_table_args
 from services.indicators import SCHEMA
 
 NOW = {"server_default": func.now()}
@@ -150,14 +150,14 @@ class UnitRefRow(UnitRefColumns, IndicatorsModel, table=True):
     """The unit directory's read model (``hotline.kit.directory``), synced from the ingest service."""
 
     __tablename__ = "unit_ref"
-    __table_args__ = unit_ref_indexes()
+    __table_args__ = unit_ref_table_args()
 
 
 class UnitRefState(UnitRefStateColumns, IndicatorsModel, table=True):
     """The version of the unit directory the read model holds."""
 
     __tablename__ = "unit_ref_state"
-    __table_args__ = unit_ref_state_checks()
+    __table_args__ = unit_ref_state_table_args()
 
 
 # Queries join the read model as a table (``UnitRef.c.path``).

@@ -33,7 +33,7 @@ from sqlalchemy.sql.elements import conv
 from sqlmodel import Field
 
 from hotline.kit.db import ServiceModel, service_registry
-from hotline.kit.directory import UnitRefColumns, UnitRefStateColumns, unit_ref_indexes, unit_ref_state_checks
+from hotline.kit.directory import UnitRefColumns, UnitRefStateColumns, unit_ref_state_table_args, unit_ref_table_args
 from services.scoring import SCHEMA
 
 NOW = {"server_default": func.now()}
@@ -138,7 +138,7 @@ class RunRevision(ScoringModel, table=True):
     outcome_sha256: str = Field(sa_type=Text)
     # 1: units stored as ``result_revision.detail``, digest over the canonical JSON; 2: ``figures``; 3: figures
     # of the exact arithmetic (``totals``) with coverage — each format reproduced with its own arithmetic.
-    outcome_format: int = Field(sa_type=SmallInteger, sa_column_kwargs={"server_default": "1"})
+    outcome_format: int = Field(sa_type=SmallInteger, sa_column_kwargs={"server_default": text("1")})
     # An appeal revision's effects on the cohort (``consequences.effects``): references moved, results changed.
     consequences: dict | None = Field(default=None, sa_type=JSONB(none_as_null=True))
 
@@ -228,14 +228,14 @@ class UnitRefRow(UnitRefColumns, ScoringModel, table=True):
     """The unit directory's read model (``hotline.kit.directory``), synced from the ingest service."""
 
     __tablename__ = "unit_ref"
-    __table_args__ = unit_ref_indexes()
+    __table_args__ = unit_ref_table_args()
 
 
 class UnitRefState(UnitRefStateColumns, ScoringModel, table=True):
     """The version of the unit directory the read model holds."""
 
     __tablename__ = "unit_ref_state"
-    __table_args__ = unit_ref_state_checks()
+    __table_args__ = unit_ref_state_table_args()
 
 
 # Queries join the read model as a table (``UnitRef.c.path``).

@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, Identity, Index, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.sql.elements import conv
 from sqlmodel import Field
 
 from services.ingest.models.base import NOW, TIMESTAMPTZ, IngestModel
@@ -31,14 +32,16 @@ class Unit(IngestModel, table=True):
     """
 
     __tablename__ = "unit"
+    # ingest_0001 gave its checks full names and the naming convention prefixed them again: the names the
+    # database has (nothing refers to them; a rename would be a migration for looks only).
     __table_args__ = (
         CheckConstraint(
             "kind IN ('province_body','city_body','district','undertaking_unit','agent_team','agent')",
-            name="kind_known",
+            name=conv("ck_unit_ck_unit_kind_known"),
         ),
-        CheckConstraint("population IS NULL OR population >= 0", name="population_non_negative"),
-        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="validity_ordered"),
-        CheckConstraint("id ~ '^[A-Z0-9][A-Z0-9-]{0,63}$'", name="id_format"),
+        CheckConstraint("population IS NULL OR population >= 0", name=conv("ck_unit_ck_unit_population_non_negative")),
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name=conv("ck_unit_ck_unit_validity_ordered")),
+        CheckConstraint("id ~ '^[A-Z0-9][A-Z0-9-]{0,63}$'", name=conv("ck_unit_ck_unit_id_format")),
         # Prefix matches (scope filters: path LIKE 'GD/GD-GZ/%') use this b-tree index.
         Index("ix_unit_path_prefix", "path", postgresql_ops={"path": "text_pattern_ops"}),
         Index("ix_unit_parent_id", "parent_id"),
@@ -63,8 +66,11 @@ class UnitChange(IngestModel, table=True):
     """Append-only history of the unit tree: every creation, update and move, with who and when."""
 
     __tablename__ = "unit_change"
+    # As for unit: the name the database has.
     __table_args__ = (
-        CheckConstraint("change IN ('created','updated','moved')", name="change_known"),
+        CheckConstraint(
+            "change IN ('created','updated','moved')", name=conv("ck_unit_change_ck_unit_change_change_known")
+        ),
         Index("ix_unit_change_unit_id_changed_at", "unit_id", "changed_at"),
     )
 

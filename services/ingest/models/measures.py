@@ -6,7 +6,7 @@ import types
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Column, Date, Float, Text
+from sqlalchemy import Column, Date, Float, Text, text
 from sqlmodel import Field
 
 from services.ingest.models.base import IngestModel
@@ -60,7 +60,9 @@ def _daily_measure_body(namespace: dict[str, Any]) -> None:
     for measure in DAILY_MEASURES:
         attribute = measure_attribute(measure)
         annotations[attribute] = float
-        namespace[attribute] = Field(default=0.0, sa_column=Column(measure, Float, nullable=False, server_default="0"))
+        namespace[attribute] = Field(
+            default=0.0, sa_column=Column(measure, Float, nullable=False, server_default=text("0"))
+        )
     namespace["__annotations__"] = annotations
 
 
