@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import logging
 import random
 import resource
 import statistics
@@ -137,6 +138,9 @@ async def register_units_in_process(url: str) -> dict:
     from services.ingest.app import create_app
 
     app = create_app(settings=Settings(env="development", database_url=url, jwt_secret=DEVELOPMENT_JWT_SECRET))
+    # The app's log set-up would otherwise print every request and migration step.
+    for chatty in ("httpx", "alembic", "hotline.app", "hotline.indicators.sync"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         headers = demo_headers(DEVELOPMENT_JWT_SECRET)
