@@ -22,5 +22,6 @@ export default defineConfig({
       args: ['--no-sandbox', '--disable-dev-shm-usage'],
     },
     acceptDownloads: true,
+    actionTimeout: 20_000,
   },
 });
