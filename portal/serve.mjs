@@ -18,6 +18,7 @@ const TYPES = {
   '.svg': 'image/svg+xml',
   '.png': 'image/png',
   '.woff2': 'font/woff2',
+  '.ttf': 'font/ttf',
 };
 
 /** The demo tokens of a tokens file as `hotline up` writes it: `# label`, the token, a blank line. */

@@ -10,6 +10,7 @@ Chart.register(
   LineController, LineElement, Filler, Tooltip, Legend,
 );
 Chart.defaults.animation = false; // drawn at once: screenshots and slow machines alike
+Chart.defaults.font.family = "'Hotline Sans SC', system-ui, sans-serif";
 
 export function ChartBox({ config, label, height = 260 }: { config: ChartConfiguration; label: string; height?: number }) {
   const canvas = useRef<HTMLCanvasElement>(null);

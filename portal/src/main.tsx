@@ -76,7 +76,8 @@ function SignedIn({ hash }: { hash: string }) {
   );
 }
 
-loadConfig()
+// The bundled font first: the charts draw their labels on a canvas once, with whatever font is there then.
+Promise.all([loadConfig(), document.fonts.load("14px 'Hotline Sans SC'", '广州').catch(() => null)])
   .then(() => render(<Shell />, document.getElementById('app')!))
   .catch((error) => {
     document.getElementById('app')!.textContent = `config.json: ${error}`;

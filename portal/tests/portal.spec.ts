@@ -97,12 +97,13 @@ test('the overview: latest published run per scheme, ranking with flags, charts,
   await expect(ranking.locator('th')).toContainText(['排名', '单位', '等级', '总分', '95% 区间', '名次变化', '提示']);
   const subtree = page.getByTestId('subtree');
   await expect(subtree).toContainText('第 1 页');
+  await page.screenshot({ path: join(SHOTS, 'overview.png'), fullPage: true });
+
   const firstPage = await subtree.locator('tbody').innerText();
   await subtree.getByTestId('next-page').click();
   await expect(subtree).toContainText('第 2 页');
   await expect(subtree.locator('tbody')).not.toHaveText(firstPage);
   await expect(subtree.locator('tbody tr')).not.toHaveCount(0);
-  await page.screenshot({ path: join(SHOTS, 'overview.png'), fullPage: true });
   // English on request.
   await page.getByRole('button', { name: 'English' }).click();
   await expect(ranking.locator('th').first()).toHaveText('Rank');
