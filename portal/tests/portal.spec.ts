@@ -204,8 +204,18 @@ test('an appeal filed with evidence, taken and decided live; the unit sees the n
   await reviewer.page.getByTestId('queue').getByRole('link').last().click();
   const appeal = reviewer.page.getByTestId('appeal');
   await expect(appeal).toContainText('closure-log.txt');
+  // A second reviewer's page, read before the first one takes the appeal: its take is a concurrent change.
+  const stale = await reviewer.context.newPage();
+  const appealUrl = reviewer.page.url();
+  await signIn(stale, /广州市 \(organizer/); // the token lives in the tab's session storage: each tab signs in
+  await stale.goto(appealUrl);
+  await expect(stale.getByTestId('appeal')).toHaveAttribute('data-status', 'SUBMITTED');
   await appeal.getByRole('button', { name: '受理' }).click();
   await expect(appeal).toHaveAttribute('data-status', 'IN_REVIEW');
+  await stale.getByTestId('appeal').getByRole('button', { name: '受理' }).click();
+  await expect(stale.locator('.error[data-codes~=CONFLICT]')).toContainText('已重新读取');
+  await expect(stale.getByTestId('appeal')).toHaveAttribute('data-status', 'IN_REVIEW'); // read again
+  await stale.close();
   await appeal.locator('input[name=upheld][value=on_time_closure_rate]').check();
   await appeal.locator('textarea[name=decisionReason]').fill('核实办结记录，予以更正');
   await appeal.getByRole('button', { name: '作出决定' }).click();
@@ -228,6 +238,27 @@ test('an appeal filed with evidence, taken and decided live; the unit sees the n
     expect(side.errors).toEqual([]);
     await side.context.close();
   }
+});
+
+test('the province sees the roll-up of its cities; a viewer trying an organizer action is told it may not', async ({ browser }) => {
+  const { context, page, outside, errors } = await fresh(browser);
+  await signIn(page, /广东省/);
+  // Both of Guangzhou's published runs (the demo's, and the one the organizer's test published), each by scheme.
+  await expect(page.getByTestId('run-link')).toHaveCount(2);
+  await page.getByTestId('run-link').filter({ hasText: '工单办理' }).click();
+  await expect(page.getByTestId('ranking').locator('tbody tr')).toHaveCount(7);
+  await expect(page.getByTestId('subtree')).toContainText('广州市');
+  await page.getByRole('button', { name: '退出' }).click();
+  await signIn(page, /深圳市/);
+  await page.goto(`${PORTAL}/#/organizer`);
+  await page.locator('input[name=code]').fill('SZ-NOT-ALLOWED');
+  await page.locator('input[name=nameZh]').fill('无权创建');
+  await page.getByRole('button', { name: '创建草稿' }).click();
+  await expect(page.locator('.problems, .error').first()).toContainText(/forbidden|FORBIDDEN|无权|organizer/);
+  await page.screenshot({ path: join(SHOTS, 'forbidden.png') });
+  expect(outside).toEqual([]);
+  expect(errors).toEqual([]);
+  await context.close();
 });
 
 test("a sibling city's data is never shown", async ({ browser }) => {
