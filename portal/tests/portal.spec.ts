@@ -231,6 +231,21 @@ test('an appeal filed with evidence, taken and decided live; the unit sees the n
   expect(after).not.toEqual(before);
   await expect(demoRow.getByTestId('my-total')).toHaveText(after);
   await unit.page.screenshot({ path: join(SHOTS, 'unit-appeal.png'), fullPage: true });
+
+  // A second appeal, on which the reviewer asks for more information: the unit sees the request live.
+  await unit.page.locator('input[name=indicator][value=overall_closure_rate]').check();
+  await unit.page.locator('textarea[name=reason]').fill('办结数据缺少 12 月的工单（门户测试）');
+  await unit.page.getByRole('button', { name: '提交申诉' }).click();
+  await expect(unit.page.getByTestId('my-appeals').locator('tr[data-status=SUBMITTED]')).toHaveCount(1);
+  await reviewer.page.goto(`${PORTAL}/#/inbox`);
+  await reviewer.page.getByTestId('queue').getByRole('link').last().click();
+  await appeal.getByRole('button', { name: '受理' }).click();
+  await expect(appeal).toHaveAttribute('data-status', 'IN_REVIEW');
+  await appeal.locator('input[name=message]').fill('请补充 12 月工单的办结记录');
+  await appeal.getByRole('button', { name: '要求补充材料' }).click();
+  await expect(appeal).toHaveAttribute('data-status', 'INFORMATION_REQUESTED');
+  await expect(unit.page.getByTestId('my-appeals').locator('tr[data-status=INFORMATION_REQUESTED]')).toHaveCount(1);
+
   await demoRow.getByRole('link').click();
   await expect(unit.page.getByTestId('result')).toContainText('修订版 2');
   for (const side of [reviewer, unit]) {

@@ -86,6 +86,7 @@ function FileAppeal({ resultId, onFiled }: { resultId: string; onFiled: () => vo
   const [category, setCategory] = useState<AppealReasonCategory>('WRONG_DATA');
   const [reason, setReason] = useState('');
   const [file, setFile] = useState<File | null>(null);
+  const [fileKey, setFileKey] = useState(0);
   const [problems, setProblems] = useState<{ code: string; message: string; path?: string | null }[]>([]);
   const [error, setError] = useState<CombinedError | null>(null);
   const [done, setDone] = useState<string | null>(null);
@@ -113,6 +114,12 @@ function FileAppeal({ resultId, onFiled }: { resultId: string; onFiled: () => vo
     const s = sent.data?.submitAppeal;
     if (sent.error || !s?.ok) return (setError(sent.error ?? null), setProblems(s?.problems ?? []));
     setDone(f.appeal.id);
+    // A clean form for the next appeal (the file input is remade: its chosen file cannot be cleared otherwise).
+    setPicked([]);
+    setValues({});
+    setReason('');
+    setFile(null);
+    setFileKey((k) => k + 1);
     onFiled();
   }
 
@@ -145,7 +152,7 @@ function FileAppeal({ resultId, onFiled }: { resultId: string; onFiled: () => vo
         <textarea name="reason" rows={3} value={reason} onInput={(e) => setReason((e.target as HTMLTextAreaElement).value)} />
       </label>
       <label class="block">
-        {t('evidence')} <input type="file" name="evidence" onChange={(e) => setFile((e.target as HTMLInputElement).files?.[0] ?? null)} />
+        {t('evidence')} <input key={fileKey} type="file" name="evidence" onChange={(e) => setFile((e.target as HTMLInputElement).files?.[0] ?? null)} />
       </label>
       <Problems problems={problems} />
       <button onClick={file_} disabled={!picked.length || !reason.trim()}>{t('submit')}</button>
