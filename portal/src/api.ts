@@ -2,7 +2,6 @@
 // (never its text), subscriptions as server-sent events, the bearer token on every request.
 import { Client, CombinedError, fetchExchange, mapExchange, type TypedDocumentNode } from '@urql/core';
 import { persistedExchange } from '@urql/exchange-persisted';
-import { getOperationAST } from 'graphql';
 import { signal } from '@preact/signals';
 
 declare const __OPERATION_HASHES__: Record<string, string>;
@@ -41,7 +40,10 @@ export function signOut(reason: string | null = null) {
 }
 
 export function operationName(document: TypedDocumentNode<any, any>): string {
-  return getOperationAST(document)?.name?.value ?? '';
+  for (const definition of document.definitions) {
+    if (definition.kind === 'OperationDefinition') return definition.name?.value ?? '';
+  }
+  return '';
 }
 
 /** The registered hash of an operation; an unregistered one is a programming error, refused before sending. */
