@@ -19,6 +19,8 @@ from hotline.kit import migrations
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GATEWAY_DIR = REPO_ROOT / "gateway"
+PORTAL_DIR = REPO_ROOT / "portal"
+PORTAL_PORT = 5173
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,8 @@ class Stack:
     ports: dict[str, int] = field(default_factory=lambda: default_ports())
     gateway_port: int = field(default_factory=lambda: int(os.environ.get("HOTLINE_GATEWAY_PORT", GATEWAY_PORT)))
     env: str = "development"
+    # Origins a browser may call the gateway from (HOTLINE_GATEWAY_CORS_ORIGINS), e.g. the portal's; none if empty.
+    cors_origins: str = ""
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -122,7 +126,27 @@ class Stack:
             HOTLINE_SUBGRAPHS=",".join(f"{s.name}={self.service_url(s.name)}/graphql" for s in SERVICES),
             HOTLINE_SUPERGRAPH_PATH=str(self.log_dir / "supergraph.graphql"),
         )
+        if self.cors_origins and not env.get("HOTLINE_GATEWAY_CORS_ORIGINS"):
+            env["HOTLINE_GATEWAY_CORS_ORIGINS"] = self.cors_origins
         self._spawn("gateway", [node, "server.mjs"], GATEWAY_DIR, env)
+
+    def start_portal(self, port: int, gateway_url: str, tokens_file: Path | None = None) -> None:
+        """The reference portal (portal/dist, built by `make install`) served by portal/serve.mjs on ``port``,
+        talking to the gateway at ``gateway_url``; ``tokens_file`` offers its tokens on the sign-in screen."""
+        node = shutil.which("node")
+        if node is None:
+            raise StartupError("node is not installed: the portal's server needs Node.js 20+")
+        if not (PORTAL_DIR / "dist" / "index.html").exists():
+            raise StartupError(
+                "the portal is not built: run `make install` (or `cd portal && npm ci && npm run build`)"
+            )
+        env = dict(os.environ)
+        env.update(
+            HOTLINE_PORTAL_HOST="127.0.0.1", HOTLINE_PORTAL_PORT=str(port), HOTLINE_PORTAL_GATEWAY_URL=gateway_url
+        )
+        if tokens_file is not None:
+            env["HOTLINE_PORTAL_DEV_TOKENS"] = str(Path(tokens_file).resolve())
+        self._spawn("portal", [node, "serve.mjs"], PORTAL_DIR, env)
 
     def wait_ready(self, name: str, url: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -176,5 +200,5 @@ class Stack:
 
     def stop(self) -> None:
         """Stop the gateway first, then the services."""
-        for name in ["gateway", *[s.name for s in SERVICES]]:
+        for name in ["portal", "gateway", *[s.name for s in SERVICES]]:
             self.stop_one(name)
