@@ -6,7 +6,7 @@ import { lang } from './i18n';
 export function useUnitNames(under: string): (id: string) => string {
   const q = useQuery(UnitNamesDocument, { under, first: 500 });
   const names = new Map<string, { nameZh: string; nameEn: string }>();
-  for (const e of q.data?.units.edges ?? []) names.set(e.node.id, e.node);
+  for (const e of q.data?.units?.edges ?? []) names.set(e.node.id, e.node);
   return (id: string) => {
     const n = names.get(id);
     if (!n) return id;

@@ -22,13 +22,13 @@ export function Inbox({ me, appealId }: { me: Me; appealId: string | null }) {
     <div class="inbox">
       <section>
         <h2>
-          {t('queue')} ({inbox.data?.queue.totalCount ?? 0}) {live ? <span class="live" data-testid="live">● {t('liveOn')}</span> : null}{' '}
+          {t('queue')} ({inbox.data?.queue?.totalCount ?? 0}) {live ? <span class="live" data-testid="live">● {t('liveOn')}</span> : null}{' '}
           <small data-testid="events">{events}</small>
         </h2>
         <ErrorNote error={inbox.error} />
         <table data-testid="queue">
           <tbody>
-            {(inbox.data?.queue.edges ?? []).map(({ node: a }) => (
+            {(inbox.data?.queue?.edges ?? []).map(({ node: a }) => (
               <tr data-appeal={a.id}>
                 <td><a href={`#/inbox/${a.id}`}>{t('viewAppeal')} <code>{a.id.slice(0, 8)}</code></a></td>
                 <td>{nameOf(a.unitId)}</td>
@@ -39,7 +39,7 @@ export function Inbox({ me, appealId }: { me: Me; appealId: string | null }) {
             ))}
           </tbody>
         </table>
-        <h3>{t('unread')} ({inbox.data?.appealInbox.length ?? 0})</h3>
+        <h3>{t('unread')} ({inbox.data?.appealInbox?.length ?? 0})</h3>
         <ul class="unread">
           {(inbox.data?.appealInbox ?? []).slice(0, 10).map((e) => (
             <li><a href={`#/inbox/${e.appealId}`}>{e.kind}</a> <small>{e.createdAt}</small></li>

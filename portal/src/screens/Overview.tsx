@@ -11,8 +11,8 @@ export function Overview({ me, runId }: { me: Me; runId: string | null }) {
   const runs = useQuery(RunsDocument, { first: 100 });
   const nameOf = useUnitNames(me.unitId);
   // The latest published run of each scheme (runs come newest period first).
-  const latest = new Map<string, NonNullable<typeof runs.data>['runs']['edges'][number]['node']>();
-  for (const e of runs.data?.runs.edges ?? []) {
+  const latest = new Map<string, NonNullable<NonNullable<typeof runs.data>['runs']>['edges'][number]['node']>();
+  for (const e of runs.data?.runs?.edges ?? []) {
     if (e.node.publishedAt && !latest.has(e.node.schemeCode)) latest.set(e.node.schemeCode, e.node);
   }
   const shown = [...latest.values()];
@@ -149,12 +149,12 @@ function Subtree({ unitId }: { unitId: string }) {
   return (
     <section class="subtree" data-testid="subtree">
       <h2>
-        {t('subtree')} {unit ? `· ${named(unit)} (${unit.children.totalCount})` : ''}
+        {t('subtree')} {unit ? `· ${named(unit)} (${unit.children?.totalCount ?? 0})` : ''}
       </h2>
       <ErrorNote error={q.error} />
       <table>
         <tbody>
-          {unit?.children.edges.map((e) => (
+          {unit?.children?.edges.map((e) => (
             <tr>
               <td><code>{e.node.id}</code></td>
               <td>{named(e.node)}</td>
@@ -168,8 +168,8 @@ function Subtree({ unitId }: { unitId: string }) {
         <button disabled={cursors.length < 2} onClick={() => setCursors(cursors.slice(0, -1))}>{t('prev')}</button>
         <span>{t('page', { n: cursors.length })}</span>
         <button
-          disabled={!unit?.children.pageInfo.hasNextPage}
-          onClick={() => setCursors([...cursors, unit!.children.pageInfo.endCursor ?? null])}
+          disabled={!unit?.children?.pageInfo.hasNextPage}
+          onClick={() => setCursors([...cursors, unit!.children!.pageInfo.endCursor ?? null])}
           data-testid="next-page"
         >
           {t('next')}

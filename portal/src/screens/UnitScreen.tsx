@@ -56,7 +56,7 @@ export function UnitScreen({ me }: { me: Me }) {
             <tr><th>{t('appeal')}</th><th>{t('status')}</th><th>{t('indicators')}</th><th>{t('decisions')}</th></tr>
           </thead>
           <tbody>
-            {(appeals.data?.appeals.edges ?? []).map(({ node: a }) => (
+            {(appeals.data?.appeals?.edges ?? []).map(({ node: a }) => (
               <tr data-appeal={a.id} data-status={a.status}>
                 <td><code>{a.id.slice(0, 8)}</code><div><small>{a.filedAt}</small></div></td>
                 <td class="status">{a.status}{a.outcome ? ` · ${a.outcome}` : ''}</td>
