@@ -17,11 +17,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hotline.cli.demo import load_demo_records, load_demo_units
 from hotline.cli.demo_evaluation import seed_demo_evaluation
 from hotline.cli.main import DEMO_TOKENS
 from hotline.cli.stack import PORTAL_DIR, REPO_ROOT, Stack
 from hotline.kit.auth import mint_token
+from tests.demo_data import load_demo_records, load_demo_units
 from tests.e2e.conftest import free_port, private_stack
 from tests.support import TEST_SECRET, auth, data_of, gql
 
