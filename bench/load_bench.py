@@ -40,6 +40,7 @@ import os
 import random
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -361,6 +362,23 @@ async def load_steps(
     }
 
 
+PROFILE_DIR: Path | None = None
+
+
+async def profile(stack: Stack, service: str, label: str, seconds: float) -> None:
+    """With ``--profile DIR``: py-spy samples the service's process while it is under load (``DIR/<label>.txt``,
+    collapsed stacks: one line per stack and its count of samples); otherwise nothing."""
+    if PROFILE_DIR is None:
+        return
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    process = await asyncio.create_subprocess_exec(
+        spy, "record", "--pid", str(stack.processes[service].pid), "--duration", str(max(1, int(seconds) - 1)),
+        "--rate", "200", "--format", "raw", "--idle", "--output", str(PROFILE_DIR / f"{label}.txt"), "--nonblocking",
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    await process.wait()
+
+
 def print_figures(scenario: str, path: str, f: dict) -> bool:
     print(f"{scenario:<14}{path:<18}{f['requests']:>9}{f['rps']:>9.1f}{f['p50_ms']:>9.1f}{f['p99_ms']:>9.1f}")
     if f["failures"]:
@@ -388,7 +406,11 @@ async def measure(stack: Stack, scenario: str, ids: dict, clients: int, seconds:
         figures["services"].append(leg_service)
         noop = (stack.service_url(leg_service), lambda _data: {"query": NOOP})
         for path, leg in ((f"noop:{leg_service}", noop), (f"direct:{leg_service}", step)):
+            profiling = asyncio.create_task(
+                profile(stack, leg_service, f"{scenario}-{path.replace(':', '-')}-{clients}", seconds)
+            )
             figures[path] = await load_steps([leg], headers, clients, seconds)
+            await profiling
             failed |= print_figures(scenario, path, figures[path])
     if len(steps) > 1:
         figures["direct"] = await load_steps(steps, headers, clients, seconds)
@@ -554,4 +576,12 @@ if __name__ == "__main__":
     parser.add_argument(
         "--trusted", action="store_true", help="the portal's registered operations by hash, trusted-documents mode"
     )
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument(
+        "--profile", type=Path, default=None,
+        help="sample each subgraph with py-spy while it is under load (collapsed stacks and flame graphs into DIR)",
+    )  # fmt: skip
+    arguments = parser.parse_args()
+    if arguments.profile:
+        arguments.profile.mkdir(parents=True, exist_ok=True)
+        PROFILE_DIR = arguments.profile
+    asyncio.run(main(arguments))
