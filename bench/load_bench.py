@@ -543,7 +543,7 @@ async def main(args: argparse.Namespace) -> None:
                     for s in figures["services"]
                 )
                 line += f"; gateway p50 ×{figures['gateway']['p50_ms'] / figures['direct']['p50_ms']:.2f} of direct"
-                print(f"{'':<14}{line.split('  ', 1)[1]}\n")
+                print(f"{'':<14}{line}\n")
                 summary.append(line)
         if summary:
             print("ratios (targets: throughput ≥ ×0.50 of { __typename } on the same subgraph; gateway p50 ≤ ×1.30)")
