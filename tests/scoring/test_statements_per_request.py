@@ -83,4 +83,4 @@ async def test_statements_per_request_do_not_grow_with_the_results(ingest, scori
         counts[name] = (ranking, of_units, by_id)
     assert counts["N"] == counts["2N"], counts
     # Small as well as constant: savepoints of the test's transaction included, a handful of statements each.
-    assert all(c <= 10 for c in counts["2N"]), counts
+    assert all(0 < c <= 10 for c in counts["2N"]), counts
