@@ -386,7 +386,9 @@ def print_figures(scenario: str, path: str, f: dict) -> bool:
     return bool(f["failures"])
 
 
-async def measure(stack: Stack, scenario: str, ids: dict, clients: int, seconds: float) -> tuple[dict, bool]:
+async def measure(
+    stack: Stack, uncached: Stack, scenario: str, ids: dict, clients: int, seconds: float
+) -> tuple[dict, bool]:
     """One scenario, side by side: ``{ __typename }`` on each subgraph it uses, the subgraph alone with the
     scenario's request (for ``city_units`` each leg of the plan alone), the plan straight at the subgraphs, and
     the gateway."""
@@ -417,8 +419,10 @@ async def measure(stack: Stack, scenario: str, ids: dict, clients: int, seconds:
         failed |= print_figures(scenario, "direct:plan", figures["direct"])
     else:
         figures["direct"] = figures[f"direct:{service}"]
-    figures["gateway"] = await load(stack.gateway_url, headers, query, variables, clients, seconds)
+    figures["gateway"] = await load(uncached.gateway_url, headers, query, variables, clients, seconds)
     failed |= print_figures(scenario, "gateway", figures["gateway"])
+    figures["cached"] = await load(stack.gateway_url, headers, query, variables, clients, seconds)
+    failed |= print_figures(scenario, "gateway:cache", figures["cached"])
     return figures, failed
 
 
@@ -457,19 +461,29 @@ async def under_load_with_work(
     return {"portal": portal, "ingest_batch": batch_status, "recompute": run_status}
 
 
-def start_trusted_gateway(stack: Stack) -> Stack:
-    """A second gateway over the same services, in trusted-documents mode with the committed manifest."""
-    trusted = Stack(
-        database_url=stack.database_url, log_dir=stack.log_dir / "trusted", jwt_secret=SECRET, env="development",
+def start_second_gateway(stack: Stack, name: str, environment: dict[str, str]) -> Stack:
+    """Another gateway over the same services, started with ``environment`` added to the usual one."""
+    second = Stack(
+        database_url=stack.database_url, log_dir=stack.log_dir / name, jwt_secret=SECRET, env="development",
         ports=stack.ports, gateway_port=free_port(),
     )  # fmt: skip
-    os.environ["HOTLINE_GATEWAY_TRUSTED_DOCUMENTS"] = str(REPO_ROOT / MANIFEST)
+    saved = {k: os.environ.get(k) for k in environment}
+    os.environ.update(environment)
     try:
-        trusted.start_gateway()
+        second.start_gateway()
     finally:
-        del os.environ["HOTLINE_GATEWAY_TRUSTED_DOCUMENTS"]
-    trusted.wait_ready("gateway", f"{trusted.gateway_url}/healthz", timeout=90.0)
-    return trusted
+        for key, value in saved.items():
+            if value is None:
+                del os.environ[key]
+            else:
+                os.environ[key] = value
+    second.wait_ready("gateway", f"{second.gateway_url}/healthz", timeout=90.0)
+    return second
+
+
+def start_trusted_gateway(stack: Stack) -> Stack:
+    """A second gateway over the same services, in trusted-documents mode with the committed manifest."""
+    return start_second_gateway(stack, "trusted", {"HOTLINE_GATEWAY_TRUSTED_DOCUMENTS": str(REPO_ROOT / MANIFEST)})
 
 
 async def measure_trusted(
@@ -516,7 +530,7 @@ async def main(args: argparse.Namespace) -> None:
         ports={s.name: free_port() for s in SERVICES}, gateway_port=free_port(),
     )  # fmt: skip
     rng = random.Random(7)
-    trusted = None
+    trusted = uncached = None
     try:
         await asyncio.to_thread(migrate_all, url)
         await load_demo_units(url)
@@ -526,6 +540,11 @@ async def main(args: argparse.Namespace) -> None:
         print(f"{args.seconds:.0f} s per measurement\n")
         failed = False
         trusted = await asyncio.to_thread(start_trusted_gateway, stack) if args.trusted else None
+        # The stack's gateway keeps answers with results per caller (its default); this one keeps none, so the
+        # gateway's own cost is measured too.
+        uncached = await asyncio.to_thread(
+            start_second_gateway, stack, "uncached", {"HOTLINE_GATEWAY_RESPONSE_CACHE_TTL_MS": "0"}
+        )
         summary: list[str] = []
         for clients in args.clients:
             print(f"{clients} concurrent clients")
@@ -535,14 +554,17 @@ async def main(args: argparse.Namespace) -> None:
                     if scenario in TRUSTED_SCENARIOS:
                         failed |= await measure_trusted(stack, trusted, scenario, service, headers, ids, args, clients)
                     continue
-                figures, scenario_failed = await measure(stack, scenario, ids, clients, args.seconds)
+                figures, scenario_failed = await measure(stack, uncached, scenario, ids, clients, args.seconds)
                 failed |= scenario_failed
                 line = f"{clients:>3} clients  {scenario:<14}" + "  ".join(
                     f"throughput ×{figures[f'direct:{s}']['rps'] / figures[f'noop:{s}']['rps']:.2f} of "
                     f"{{ __typename }} on {s}"
                     for s in figures["services"]
                 )
-                line += f"; gateway p50 ×{figures['gateway']['p50_ms'] / figures['direct']['p50_ms']:.2f} of direct"
+                line += (
+                    f"; gateway p50 ×{figures['gateway']['p50_ms'] / figures['direct']['p50_ms']:.2f} of direct"
+                    f" (with its response cache ×{figures['cached']['p50_ms'] / figures['direct']['p50_ms']:.2f})"
+                )
                 print(f"{'':<14}{line}\n")
                 summary.append(line)
         if summary:
@@ -557,8 +579,9 @@ async def main(args: argparse.Namespace) -> None:
             failed = True
         print("\nRESULT:", "FAILURES — see above" if failed else "every request answered, every job finished")
     finally:
-        if trusted:
-            await asyncio.to_thread(trusted.stop)
+        for second in (trusted, uncached):
+            if second:
+                await asyncio.to_thread(second.stop)
         await asyncio.to_thread(stack.stop)
         await drop_database(server, name)
         shutil.rmtree(log_dir, ignore_errors=True)

@@ -12,9 +12,17 @@ const ROUTES = [
   { service: 'appeals', method: 'POST', pattern: new RegExp(`^/appeals/${UUID}/evidence$`) },
 ];
 // Request headers a service needs; nothing else of the client's goes through.
-const REQUEST_HEADERS = ['authorization', 'content-type', 'content-length', 'accept', 'x-request-id', 'traceparent', 'tracestate'];
-// Answer headers the client needs: the type, the attachment's name, its digest and the no-sniff guard.
-const ANSWER_HEADERS = ['content-type', 'content-length', 'content-disposition', 'x-content-type-options', 'x-content-sha256'];
+// `if-none-match`: an evidence file never changes, a client holding it is answered 304.
+const REQUEST_HEADERS = [
+  'authorization', 'content-type', 'content-length', 'accept', 'x-request-id', 'traceparent', 'tracestate',
+  'if-none-match',
+];
+// Answer headers the client needs: the type, the attachment's name, its digest and the no-sniff guard, and the
+// file's validators (etag, cache-control, vary).
+const ANSWER_HEADERS = [
+  'content-type', 'content-length', 'content-disposition', 'x-content-type-options', 'x-content-sha256', 'etag',
+  'cache-control', 'vary',
+];
 
 /** The REST route a request is for, or undefined (then it is GraphQL's, or nothing's). */
 export function restRoute(req) {
