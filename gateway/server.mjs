@@ -74,6 +74,8 @@ export function settings() {
     trustedDocuments: env.HOTLINE_GATEWAY_TRUSTED_DOCUMENTS || undefined,
     // Answers that read results, kept per caller this many ms (response-cache.mjs); 0 = off.
     responseCacheTtlMs: responseCacheTtl(env),
+    // Each answer says whether it came from the cache (extensions.responseCache): for tests and diagnosis only.
+    responseCacheMetadata: env.HOTLINE_GATEWAY_RESPONSE_CACHE_METADATA === '1',
   };
 }
 
@@ -384,8 +386,8 @@ export function createGateway(supergraph, s = settings(), log = createLogger(s),
       ...(s.development ? [] : [blockFieldSuggestionsPlugin()]),
       useRequireAuthentication(),
       useSubscriptionExpiry(),
-      // Per caller (subject, unit, roles); in development each answer says whether it came from the cache.
-      ...responseCachePlugins({ ttlMs: s.responseCacheTtlMs, metadata: s.development }),
+      // Answers with results, per caller (subject, unit, roles), for a short time (response-cache.mjs).
+      ...responseCachePlugins({ ttlMs: s.responseCacheTtlMs, metadata: s.responseCacheMetadata }),
       // Prometheus at /metrics: requests, durations and errors by operation; subgraph calls by subgraph.
       usePrometheus({
         endpoint: s.metricsPort ? false : s.metricsPath,

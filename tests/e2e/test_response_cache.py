@@ -1,24 +1,29 @@
 """The gateway's response cache through the real gateway (issue 16): answers that read results are kept per caller
 (subject, unit and roles), never served to another scope, emptied by a publication through the gateway, and a
-revision made behind the gateway shows within the TTL. In development each answer says whether it was cached
-(``extensions.responseCache``)."""
+revision made behind the gateway shows within the TTL. The gateway under test is a second one over the same services,
+started with ``HOTLINE_GATEWAY_RESPONSE_CACHE_METADATA=1`` so that each answer says whether it came from the cache
+(``extensions.responseCache``); otherwise configured as the stack's."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 import uuid
+from collections.abc import AsyncIterator
 from datetime import date
 
+import httpx
 import pytest
 from sqlalchemy import select
 
+from hotline.cli.stack import Stack
 from hotline.kit.db import Database
 from services.scoring.inputs import evaluate
 from services.scoring.models import EvaluationRun
 from services.scoring.store import store_revision
+from tests.e2e.conftest import free_port
 from tests.scoring.example import MEASURES, example_scheme
-from tests.support import auth, data_of, gql
+from tests.support import TEST_SECRET, auth, data_of, gql
 
 # Departments no other e2e test evaluates in March 2025 through this helper's runs.
 UNITS = {"UA": "GZ-POWER", "UB": "GZ-ECOENV", "UC": "GZ-HRSS", "UD": "GZ-URBANMGMT"}
@@ -37,6 +42,23 @@ def inputs_for(measures: dict) -> dict:
         "units": sorted(UNITS.values()),
         "measures": {UNITS[u]: m for u, m in measures.items()},
     }
+
+
+@pytest.fixture(scope="module")
+async def gateway(stack, tmp_path_factory) -> AsyncIterator[httpx.AsyncClient]:
+    second = Stack(
+        database_url=stack.database_url, log_dir=tmp_path_factory.mktemp("cache-gateway"), jwt_secret=TEST_SECRET,
+        ports=stack.ports, gateway_port=free_port(), env="development",
+    )  # fmt: skip
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("HOTLINE_GATEWAY_RESPONSE_CACHE_METADATA", "1")
+        await asyncio.to_thread(second.start_gateway)
+    try:
+        await asyncio.to_thread(second.wait_ready, "gateway", f"{second.gateway_url}/healthz", 90.0)
+        async with httpx.AsyncClient(base_url=second.gateway_url, timeout=30) as client:
+            yield client
+    finally:
+        await asyncio.to_thread(second.stop)
 
 
 @pytest.fixture
