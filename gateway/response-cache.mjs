@@ -12,6 +12,31 @@
 // appeal's decision go through mutations); a revision the worker finishes later, or a change made behind the gateway,
 // shows within the TTL. Each replica keeps its own cache.
 import { createInMemoryCache, useResponseCache } from '@envelop/response-cache';
+import { TypeInfo, getNamedType, visit, visitWithTypeInfo } from 'graphql';
+
+const CACHED_TYPE = 'UnitResult';
+const candidates = new WeakMap(); // document → whether it selects a result anywhere (documents are reused)
+
+/** Whether an operation can give a cacheable answer: it selects a field of type `UnitResult` somewhere. The others
+ * skip the cache altogether (no key to hash, no answer to walk), so they pay nothing for it. */
+export function selectsResults(schema, document) {
+  if (!schema || !document) return false;
+  let known = candidates.get(document);
+  if (known === undefined) {
+    known = false;
+    const typeInfo = new TypeInfo(schema);
+    visit(
+      document,
+      visitWithTypeInfo(typeInfo, {
+        Field() {
+          if (getNamedType(typeInfo.getType())?.name === CACHED_TYPE) known = true;
+        },
+      }),
+    );
+    candidates.set(document, known);
+  }
+  return known;
+}
 
 export function responseCacheTtl(env) {
   const raw = env.HOTLINE_GATEWAY_RESPONSE_CACHE_TTL_MS;
@@ -48,11 +73,15 @@ export function responseCachePlugins({ ttlMs, metadata = false }) {
   };
   const ttlPerSchemaCoordinate = { UnitResult: ttlMs };
   for (const coordinate of MOVING_FIELDS) ttlPerSchemaCoordinate[coordinate] = 0;
+  const CANDIDATE = Symbol('responseCacheCandidate');
   const emptyOnMutation = {
     onExecute({ args }) {
       const operation = args.document?.definitions?.find(
         (d) => d.kind === 'OperationDefinition' && (!args.operationName || d.name?.value === args.operationName),
       );
+      if (operation?.operation === 'query' && args.contextValue) {
+        args.contextValue[CANDIDATE] = selectsResults(args.schema, args.document);
+      }
       if (operation?.operation !== 'mutation') return undefined;
       // Before and after: nothing cached while the mutation runs survives it.
       store = createInMemoryCache({ max: 5000 });
@@ -70,7 +99,7 @@ export function responseCachePlugins({ ttlMs, metadata = false }) {
       ttl: 0, // only what ttlPerSchemaCoordinate allows
       ttlPerSchemaCoordinate,
       session: callerKey,
-      enabled: (context) => callerKey(context) !== null,
+      enabled: (context) => context?.[CANDIDATE] === true && callerKey(context) !== null,
       invalidateViaMutation: false, // every mutation empties the cache (above)
       includeExtensionMetadata: metadata,
     }),

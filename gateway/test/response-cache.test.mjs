@@ -27,3 +27,20 @@ test("the key is the caller's subject, unit and roles; no verified token, no key
   assert.equal(callerKey({}), null);
   assert.equal(callerKey({ jwt: { payload: { unit_id: 'GD' } } }), null);
 });
+
+test('only an operation that selects a result anywhere is a candidate for the cache', async () => {
+  const { buildSchema, parse } = await import('graphql');
+  const schema = buildSchema(`
+    type Query { run(id: ID!): Run, appeals: [Appeal!]!, me: String }
+    type Run { id: ID!, status: String, results: ResultConnection }
+    type ResultConnection { edges: [ResultEdge!]! }
+    type ResultEdge { node: UnitResult! }
+    type UnitResult { id: ID!, total: Float }
+    type Appeal { id: ID!, status: String }
+  `);
+  const { selectsResults } = await import('../response-cache.mjs');
+  assert.equal(selectsResults(schema, parse('{ run(id: "r") { results { edges { node { total } } } } }')), true);
+  assert.equal(selectsResults(schema, parse('{ run(id: "r") { status } }')), false);
+  assert.equal(selectsResults(schema, parse('{ appeals { id status } me }')), false);
+  assert.equal(selectsResults(schema, parse('query { ...F } fragment F on Query { run(id: "r") { results { edges { node { id } } } } }')), true);
+});
