@@ -2,24 +2,32 @@
 
 Run by hand (not part of the test suite):
 
-    .venv/bin/python bench/load_bench.py [--clients 8] [--seconds 10]
+    flock /tmp/hotline-bench.lock .venv/bin/python bench/load_bench.py [--clients 8,50] [--seconds 6] [--profile DIR]
 
 It builds a throwaway database on the local PostgreSQL (127.0.0.1:5432, or HOTLINE_BENCH_SERVER_URL),
 starts the four services and the gateway on free loopback ports, loads the demo unit tree and
 synthetic records for the five demo cities (2025-Q1), publishes a provincial special evaluation of
-the cities and runs it, has one city file an appeal, and then measures the portal's three main
-queries with a bounded number of concurrent clients for a bounded time each:
+the cities and runs it, has one city file an appeal, runs and publishes Guangzhou's evaluation of its
+undertaking units, and then measures the portal's four main reads with a bounded number of concurrent
+clients for a bounded time each, once for every number of clients in ``--clients``:
 
 - ``ranking``: a province's ranking of its cities with dimension subtotals (scoring);
 - ``city_result``: one city's result with per-indicator explanations (scoring);
-- ``unit_appeals``: a unit's appeals with their records (appeals).
+- ``unit_appeals``: a unit's appeals with their records (appeals);
+- ``city_units``: a city's undertaking units with their results (ingest's ``units`` joined with scoring's
+  ``Unit.results``).
 
-Each query runs once through the gateway and once against the owning subgraph directly; the output
-gives requests/s, p50 and p99 latency, and the gateway/direct ratio of p50. A final phase repeats the
-ranking load while an ingest batch is loaded and the run is recomputed, and checks that nothing
-failed. Every request is counted; any error or non-200 answer is reported and fails the run.
-Identical in-flight subgraph requests are deduplicated by the gateway (its default): the figures
-include that effect, as a portal would see it. The machine is shared: compare ratios, not seconds.
+Side by side, for each: ``{ __typename }`` on the owning subgraph (the no-op the query is compared with), the
+query straight at the subgraph (for ``city_units`` each leg alone, then the gateway's plan by hand: ingest's
+``units``, then scoring's ``_entities``), a second gateway without response cache, and the stack's gateway with
+its response cache (its default: answers with results kept per caller). Printed: requests/s, p50 and p99, the
+throughput ratio against the no-op (issue 16's target ≥ 0.5) and the gateway's p50 against the subgraph's (≤ 1.3).
+A final phase repeats the ranking load while an ingest batch is loaded and the run is recomputed, and checks
+that nothing failed. Every request is counted; any error or non-200 answer is reported and fails the run.
+Identical in-flight subgraph requests are deduplicated by the gateway (its default): the figures include that
+effect, as a portal would see it. The machine is shared: compare ratios measured side by side, not seconds.
+``--profile DIR`` samples each subgraph with py-spy (``py-spy`` from PyPI in the virtualenv) while it is under
+load, into collapsed-stack files.
 
 With ``--trusted`` the portal's queries are the registered operations of docs/portal.md (``Ranking``,
 ``ResultExplained``, ``UnitAppeals``), sent by hash to a second gateway in trusted-documents mode
