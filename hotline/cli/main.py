@@ -123,19 +123,17 @@ def up(
         int, typer.Option(help="Gateway port", envvar="HOTLINE_GATEWAY_PORT", min=1, max=65535)
     ] = 4000,
 ) -> None:
-    """Start the database, run migrations, load demo data, start services and gateway; Ctrl-C stops all."""
-    from hotline.cli.demo import load_demo
+    """Start the database, run migrations, start services and gateway, load the demo data through their API;
+    Ctrl-C stops all."""
+    import asyncio
+
+    from hotline.cli.demo import DemoLoadError, load_demo
     from hotline.cli.stack import SERVICES, Stack, StartupError, migrate_all
 
     ports = {spec.name: _port(spec.name) for spec in SERVICES}  # refuse a bad port before anything starts
     url, server = _resolve_database()
     migrate_all(url)
     console.print("migrations: done")
-    if demo:
-        loaded = load_demo(url)
-        console.print(f"demo units: {loaded['units']}")
-        for filename, counts in loaded["records"].items():
-            console.print(f"demo records {filename}: {counts}")
     stack = Stack(
         database_url=url, log_dir=STATE_DIR / "logs", jwt_secret=_secret(), ports=ports, gateway_port=gateway_port
     )
@@ -145,11 +143,21 @@ def up(
         nonlocal stopping
         stopping = True
 
+    def load_demo_data() -> None:
+        """The demo's units and records, through the running ingest service's REST API (as a client sends them)."""
+        loaded = asyncio.run(load_demo(stack.service_url("ingest"), _secret()))
+        console.print(f"demo units (through ingest's API): {loaded['units']}")
+        for filename, counts in loaded["records"].items():
+            console.print(f"demo records {filename}: {counts}")
+
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        stack.start()
+        stack.start(meanwhile=load_demo_data if demo else None)
     except StartupError as exc:
         console.print(f"[red]start-up failed:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    except (DemoLoadError, httpx.HTTPError) as exc:
+        console.print(f"[red]demo data failed:[/red] {exc}")
         raise typer.Exit(1) from exc
     if demo:
         from hotline.cli.demo_evaluation import DemoError, seed_demo_evaluation

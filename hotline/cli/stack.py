@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -143,8 +144,10 @@ class Stack:
             return "(no log)"
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
-    def start(self, *, gateway: bool = True) -> None:
-        """Start every service, wait until each is ready, then the gateway."""
+    def start(self, *, gateway: bool = True, meanwhile: Callable[[], object] | None = None) -> None:
+        """Start every service, wait until each is ready, then the gateway. ``meanwhile`` (``hotline up``'s demo
+        load through ingest's API) runs once the services are ready, while the gateway composes the supergraph.
+        Whatever fails, everything started is stopped again."""
         try:
             for spec in SERVICES:
                 self.start_service(spec)
@@ -152,6 +155,9 @@ class Stack:
                 self.wait_ready(spec.name, f"{self.service_url(spec.name)}/readyz")
             if gateway:
                 self.start_gateway()
+            if meanwhile is not None:
+                meanwhile()
+            if gateway:
                 self.wait_ready("gateway", f"{self.gateway_url}/healthz", timeout=90.0)
         except BaseException:
             self.stop()

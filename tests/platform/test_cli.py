@@ -6,10 +6,10 @@ import jwt
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from hotline.cli.demo import load_demo_units
 from hotline.cli.main import app
 from hotline.kit.db import Database
 from hotline.kit.settings import DEVELOPMENT_JWT_SECRET
+from tests.demo_data import load_demo_units
 
 
 def test_token_prints_a_verifiable_development_token():
@@ -150,7 +150,7 @@ def test_up_starts_services_and_gateway_on_the_ports_of_the_environment(monkeypa
         def __init__(self, **kwargs):
             started.update(kwargs)
 
-        def start(self):
+        def start(self, **_):
             raise stack.StartupError("stopped by the test")
 
         def stop(self):
