@@ -2,25 +2,32 @@
 
 Run by hand (not part of the test suite):
 
-    .venv/bin/python bench/load_bench.py [--clients 8] [--seconds 10]
+    flock /tmp/hotline-bench.lock .venv/bin/python bench/load_bench.py [--clients 8,50] [--seconds 6] [--profile DIR]
 
 It builds a throwaway database on the local PostgreSQL (127.0.0.1:5432, or HOTLINE_BENCH_SERVER_URL),
 starts the four services and the gateway on free loopback ports, loads the demo unit tree and
 synthetic records for the five demo cities (2025-Q1) through ingest's REST API, publishes a provincial
-special evaluation of the cities and runs it, has one city file an appeal (all through the gateway),
-and then measures the portal's three main
-queries with a bounded number of concurrent clients for a bounded time each:
+special evaluation of the cities and runs it, has one city file an appeal (all through the gateway), runs and
+publishes Guangzhou's evaluation of its undertaking units, and then measures the portal's four main reads with a
+bounded number of concurrent clients for a bounded time each, once for every number of clients in ``--clients``:
 
 - ``ranking``: a province's ranking of its cities with dimension subtotals (scoring);
 - ``city_result``: one city's result with per-indicator explanations (scoring);
-- ``unit_appeals``: a unit's appeals with their records (appeals).
+- ``unit_appeals``: a unit's appeals with their records (appeals);
+- ``city_units``: a city's undertaking units with their results (ingest's ``units`` joined with scoring's
+  ``Unit.results``).
 
-Each query runs once through the gateway and once against the owning subgraph directly; the output
-gives requests/s, p50 and p99 latency, and the gateway/direct ratio of p50. A final phase repeats the
-ranking load while an ingest batch is loaded and the run is recomputed, and checks that nothing
-failed. Every request is counted; any error or non-200 answer is reported and fails the run.
-Identical in-flight subgraph requests are deduplicated by the gateway (its default): the figures
-include that effect, as a portal would see it. The machine is shared: compare ratios, not seconds.
+Side by side, for each: ``{ __typename }`` on the owning subgraph (the no-op the query is compared with), the
+query straight at the subgraph (for ``city_units`` each leg alone, then the gateway's plan by hand: ingest's
+``units``, then scoring's ``_entities``), a second gateway without response cache, and the stack's gateway with
+its response cache (its default: answers with results kept per caller). Printed: requests/s, p50 and p99, the
+throughput ratio against the no-op (issue 16's target ≥ 0.5) and the gateway's p50 against the subgraph's (≤ 1.3).
+A final phase repeats the ranking load while an ingest batch is loaded and the run is recomputed, and checks
+that nothing failed. Every request is counted; any error or non-200 answer is reported and fails the run.
+Identical in-flight subgraph requests are deduplicated by the gateway (its default): the figures include that
+effect, as a portal would see it. The machine is shared: compare ratios measured side by side, not seconds.
+``--profile DIR`` samples each subgraph with py-spy (``py-spy`` from PyPI in the virtualenv) while it is under
+load, into collapsed-stack files.
 
 With ``--trusted`` the portal's queries are the registered operations of docs/portal.md (``Ranking``,
 ``ResultExplained``, ``UnitAppeals``), sent by hash to a second gateway in trusted-documents mode
@@ -41,9 +48,11 @@ import os
 import random
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -202,8 +211,60 @@ async def prepare(stack: Stack, rng: random.Random, orders: int, calls: int) -> 
                  reasonCategory: WRONG_DATA, reason: "Orders closed on time were counted late", submit: true)
                  { ok problems { message } } }""", {"r": city_result}, token("GD-GZ", "unit")))["fileAppeal"]  # fmt: skip
         assert filed["ok"], filed
-    return {"run": run_id, "city_result": city_result}
+        departments_run = await evaluate_departments(gateway)
+    return {"run": run_id, "city_result": city_result, "departments_run": departments_run}
 
+
+DEPARTMENT_SCHEME = {
+    "code": "GZ-DEPTS-2025Q1",
+    "name_zh": "广州市承办单位2025年第一季度专项评价",
+    "name_en": "Guangzhou undertaking units, 2025 Q1 special evaluation",
+    "kind": "special",
+    "cohort": {"kind": "undertaking_unit", "under": "GD-GZ"},
+    "period": {"granularity": "quarter"},
+    "na_policy": "rescale",
+    "expert_aggregation": "mean",
+    "rankings_public": True,
+    "appeal": {"window_days": 7, "max_appeals_per_result": 3, "max_indicators_per_appeal": 3},
+    "items": [
+        {"indicator": {"code": "on_time_closure_rate", "version": 1}, "points": 60,
+         "rule": {"type": "ratio_to_reference"}, "reference": {"policy": "best_in_cohort"}},
+        {"indicator": {"code": "overall_closure_rate", "version": 1}, "points": 40,
+         "rule": {"type": "threshold", "target": 95}, "reference": {"policy": "none"}},
+    ],
+}  # fmt: skip
+
+
+async def evaluate_departments(gateway: httpx.AsyncClient) -> str:
+    """Guangzhou's own evaluation of its undertaking units, run and published: the city's units then have
+    published totals to list (the ``city_units`` scenario)."""
+    city = token("GD-GZ", "organizer")
+    payload = "ok problems { message } scheme { schemeId version }"
+    created = (await gql(gateway, f"mutation($b: JSON!) {{ createScheme(body: $b) {{ {payload} }} }}",
+                         {"b": DEPARTMENT_SCHEME}, city))["createScheme"]  # fmt: skip
+    assert created["ok"] and not created["problems"], created
+    scheme_id = created["scheme"]["schemeId"]
+    published = await gql(gateway, f"mutation($i: ID!) {{ publishScheme(schemeId: $i, version: 1) {{ {payload} }} }}",
+                          {"i": scheme_id}, city)  # fmt: skip
+    assert published["publishScheme"]["ok"], published
+    run_input = {"schemeId": scheme_id, "schemeVersion": 1, "periodKind": "QUARTER", "period": "2025-Q1"}
+    started = (await gql(gateway, "mutation($i: StartRunInput!) { startRun(input: $i) { problems { path code message } run { id } } }",
+                         {"i": run_input}, city))["startRun"]  # fmt: skip
+    assert not started["problems"], started
+    run_id = started["run"]["id"]
+    await wait_run(gateway, run_id, city)
+    done = await gql(gateway, "mutation($i: ID!) { publishRun(runId: $i) { problems { path code message } } }",
+                     {"i": run_id}, city)  # fmt: skip
+    assert not done["publishRun"]["problems"], done
+    return run_id
+
+
+CITY_UNITS = """query($city: ID!) { units(under: $city, kind: UNDERTAKING_UNIT, first: 50) { edges { node {
+   id nameZh results { runId total rank grade { code } } } } } }"""
+CITY_UNITS_INGEST = """query($city: ID!) { units(under: $city, kind: UNDERTAKING_UNIT, first: 50) { edges { node {
+   id nameZh } } } }"""
+CITY_UNITS_SCORING = """query($r: [_Any!]!) { _entities(representations: $r) { ... on Unit {
+   results { runId total rank grade { code } } } } }"""
 
 SCENARIOS = {
     "ranking": (
@@ -223,7 +284,34 @@ SCENARIOS = {
         token("GD-GZ", "unit"),
         """{ appeals(first: 20) { edges { node { id status events { kind occurredAt } } } } }""",
     ),
+    # A city's units with their published totals: ingest's directory joined with scoring's results. Its direct
+    # path is the gateway's own plan sent by hand: ingest's `units`, then scoring's `_entities` for those units.
+    "city_units": ("scoring", token("GD-GZ", "viewer"), CITY_UNITS),
 }
+SCENARIO_VARIABLES = {
+    "ranking": lambda ids: {"run": ids["run"]},
+    "city_result": lambda ids: {"result": ids["city_result"]},
+    "unit_appeals": lambda ids: {},
+    "city_units": lambda ids: {"city": "GD-GZ"},
+}
+NOOP = "{ __typename }"
+
+
+def direct_steps(stack: Stack, scenario: str, variables: dict) -> list[tuple[str, Callable[[dict], dict]]]:
+    """The requests a client sends straight at the subgraphs for one answer: (subgraph URL, body from the data of
+    the previous step)."""
+    service, _headers, query = SCENARIOS[scenario]
+    if scenario != "city_units":
+        return [(stack.service_url(service), lambda _data: {"query": query, "variables": variables})]
+
+    def representations(data: dict) -> dict:
+        units = [{"__typename": "Unit", "id": e["node"]["id"]} for e in data["units"]["edges"]]
+        return {"query": CITY_UNITS_SCORING, "variables": {"r": units}}
+
+    return [
+        (stack.service_url("ingest"), lambda _data: {"query": CITY_UNITS_INGEST, "variables": variables}),
+        (stack.service_url("scoring"), representations),
+    ]
 
 
 # --trusted: each scenario's registered operation (docs/portal.md), its variables from the prepared ids, and
@@ -241,23 +329,40 @@ async def load(
     """``clients`` loops, each sending the query (or, given ``document_id``, its hash) back to back for ``seconds``;
     every answer checked."""
     body = {"documentId": document_id} if document_id else {"query": query}
+    return await load_steps([(url, lambda _data: {**body, "variables": variables})], headers, clients, seconds)
+
+
+async def load_steps(
+    steps: list[tuple[str, Callable[[dict], dict]]], headers: dict, clients: int, seconds: float
+) -> dict:
+    """``clients`` loops, each sending the steps' requests one after the other (a step's body made from the data of
+    the one before), back to back for ``seconds``; one latency per round of steps, every answer checked."""
     latencies: list[float] = []
     failures: list[str] = []
     deadline = time.monotonic() + seconds
 
-    async def client_loop(client: httpx.AsyncClient) -> None:
+    async def client_loop(http: dict[str, httpx.AsyncClient]) -> None:
         while time.monotonic() < deadline:
             started = time.perf_counter()
-            response = await client.post("/graphql", json={**body, "variables": variables}, headers=headers)
+            data: dict = {}
+            for base, make_body in steps:
+                response = await http[base].post("/graphql", json=make_body(data), headers=headers)
+                answer = response.json() if response.status_code == 200 else {}
+                if response.status_code != 200 or answer.get("errors"):
+                    failures.append(f"{response.status_code} {response.text[:200]}")
+                    break
+                data = answer["data"]
             latencies.append(time.perf_counter() - started)
-            if response.status_code != 200 or response.json().get("errors"):
-                failures.append(f"{response.status_code} {response.text[:200]}")
 
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+    http = {base: httpx.AsyncClient(base_url=base, timeout=60, limits=limits) for base, _ in steps}
+    try:
         began = time.monotonic()
-        await asyncio.gather(*(client_loop(client) for _ in range(clients)))
+        await asyncio.gather(*(client_loop(http) for _ in range(clients)))
         elapsed = time.monotonic() - began
+    finally:
+        for client in http.values():
+            await client.aclose()
     latencies.sort()
     return {
         "requests": len(latencies),
@@ -266,6 +371,70 @@ async def load(
         "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
         "failures": failures,
     }
+
+
+PROFILE_DIR: Path | None = None
+
+
+async def profile(stack: Stack, service: str, label: str, seconds: float) -> None:
+    """With ``--profile DIR``: py-spy samples the service's process while it is under load (``DIR/<label>.txt``,
+    collapsed stacks: one line per stack and its count of samples); otherwise nothing."""
+    if PROFILE_DIR is None:
+        return
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    process = await asyncio.create_subprocess_exec(
+        spy, "record", "--pid", str(stack.processes[service].pid), "--duration", str(max(1, int(seconds) - 1)),
+        "--rate", "200", "--format", "raw", "--idle", "--output", str(PROFILE_DIR / f"{label}.txt"), "--nonblocking",
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    await process.wait()
+
+
+def print_figures(scenario: str, path: str, f: dict) -> bool:
+    print(f"{scenario:<14}{path:<18}{f['requests']:>9}{f['rps']:>9.1f}{f['p50_ms']:>9.1f}{f['p99_ms']:>9.1f}")
+    if f["failures"]:
+        print(f"  {len(f['failures'])} failures, first: {f['failures'][0]}")
+    return bool(f["failures"])
+
+
+async def measure(
+    stack: Stack, uncached: Stack, scenario: str, ids: dict, clients: int, seconds: float
+) -> tuple[dict, bool]:
+    """One scenario, side by side: ``{ __typename }`` on each subgraph it uses, the subgraph alone with the
+    scenario's request (for ``city_units`` each leg of the plan alone), the plan straight at the subgraphs, and
+    the gateway."""
+    service, headers, query = SCENARIOS[scenario]
+    variables = SCENARIO_VARIABLES[scenario](ids)
+    steps = direct_steps(stack, scenario, variables)
+    figures: dict = {"services": []}
+    failed = False
+    if scenario == "city_units":
+        # Each leg alone, the scoring leg with the units the ingest leg answers.
+        async with httpx.AsyncClient(base_url=stack.service_url("ingest"), timeout=60) as ingest:
+            units = await gql(ingest, CITY_UNITS_INGEST, variables, headers)
+        legs = [("ingest", steps[0]), ("scoring", (steps[1][0], lambda _d, units=units: steps[1][1](units)))]
+    else:
+        legs = [(service, steps[0])]
+    for leg_service, step in legs:
+        figures["services"].append(leg_service)
+        noop = (stack.service_url(leg_service), lambda _data: {"query": NOOP})
+        for path, leg in ((f"noop:{leg_service}", noop), (f"direct:{leg_service}", step)):
+            profiling = asyncio.create_task(
+                profile(stack, leg_service, f"{scenario}-{path.replace(':', '-')}-{clients}", seconds)
+            )
+            figures[path] = await load_steps([leg], headers, clients, seconds)
+            await profiling
+            failed |= print_figures(scenario, path, figures[path])
+    if len(steps) > 1:
+        figures["direct"] = await load_steps(steps, headers, clients, seconds)
+        failed |= print_figures(scenario, "direct:plan", figures["direct"])
+    else:
+        figures["direct"] = figures[f"direct:{service}"]
+    figures["gateway"] = await load(uncached.gateway_url, headers, query, variables, clients, seconds)
+    failed |= print_figures(scenario, "gateway", figures["gateway"])
+    figures["cached"] = await load(stack.gateway_url, headers, query, variables, clients, seconds)
+    failed |= print_figures(scenario, "gateway:cache", figures["cached"])
+    return figures, failed
 
 
 async def under_load_with_work(
@@ -303,23 +472,40 @@ async def under_load_with_work(
     return {"portal": portal, "ingest_batch": batch_status, "recompute": run_status}
 
 
-def start_trusted_gateway(stack: Stack) -> Stack:
-    """A second gateway over the same services, in trusted-documents mode with the committed manifest."""
-    trusted = Stack(
-        database_url=stack.database_url, log_dir=stack.log_dir / "trusted", jwt_secret=SECRET, env="development",
+def start_second_gateway(stack: Stack, name: str, environment: dict[str, str]) -> Stack:
+    """Another gateway over the same services, started with ``environment`` added to the usual one."""
+    second = Stack(
+        database_url=stack.database_url, log_dir=stack.log_dir / name, jwt_secret=SECRET, env="development",
         ports=stack.ports, gateway_port=free_port(),
     )  # fmt: skip
-    os.environ["HOTLINE_GATEWAY_TRUSTED_DOCUMENTS"] = str(REPO_ROOT / MANIFEST)
+    saved = {k: os.environ.get(k) for k in environment}
+    os.environ.update(environment)
     try:
-        trusted.start_gateway()
+        second.start_gateway()
     finally:
-        del os.environ["HOTLINE_GATEWAY_TRUSTED_DOCUMENTS"]
-    trusted.wait_ready("gateway", f"{trusted.gateway_url}/healthz", timeout=90.0)
-    return trusted
+        for key, value in saved.items():
+            if value is None:
+                del os.environ[key]
+            else:
+                os.environ[key] = value
+    second.wait_ready("gateway", f"{second.gateway_url}/healthz", timeout=90.0)
+    return second
+
+
+def start_trusted_gateway(stack: Stack) -> Stack:
+    """A second gateway over the same services, in trusted-documents mode with the committed manifest."""
+    return start_second_gateway(stack, "trusted", {"HOTLINE_GATEWAY_TRUSTED_DOCUMENTS": str(REPO_ROOT / MANIFEST)})
 
 
 async def measure_trusted(
-    stack: Stack, trusted: Stack, scenario: str, service: str, headers: dict, ids: dict, args: argparse.Namespace
+    stack: Stack,
+    trusted: Stack,
+    scenario: str,
+    service: str,
+    headers: dict,
+    ids: dict,
+    args: argparse.Namespace,
+    clients: int,
 ) -> bool:
     """One scenario's registered operation by hash through the trusted gateway and, where its subgraph alone can
     answer it, as text straight at the subgraph; True if anything failed."""
@@ -329,7 +515,7 @@ async def measure_trusted(
     paths = [("trusted", trusted.gateway_url, document_id)] + ([("direct", stack.service_url(service), None)] * direct)
     figures, failed = {}, False
     for path, base, by_hash in paths:
-        f = figures[path] = await load(base, headers, text, variables_of(ids), args.clients, args.seconds, by_hash)
+        f = figures[path] = await load(base, headers, text, variables_of(ids), clients, args.seconds, by_hash)
         print(f"{scenario:<14}{path:<10}{f['requests']:>9}{f['rps']:>9.1f}{f['p50_ms']:>9.1f}{f['p99_ms']:>9.1f}")
         if f["failures"]:
             failed = True
@@ -355,38 +541,46 @@ async def main(args: argparse.Namespace) -> None:
         ports={s.name: free_port() for s in SERVICES}, gateway_port=free_port(),
     )  # fmt: skip
     rng = random.Random(7)
-    trusted = None
+    trusted = uncached = None
     try:
         await asyncio.to_thread(migrate_all, url)
         await asyncio.to_thread(stack.start)
         ids = await prepare(stack, rng, args.orders, args.calls)
         print(f"{len(CITIES)} cities × ({args.orders} orders + {args.calls} calls), run {ids['run']} published")
-        print(f"{args.clients} concurrent clients, {args.seconds:.0f} s per measurement\n")
-        print(f"{'query':<14}{'path':<10}{'requests':>9}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}")
+        print(f"{args.seconds:.0f} s per measurement\n")
         failed = False
         trusted = await asyncio.to_thread(start_trusted_gateway, stack) if args.trusted else None
-        for scenario, (service, headers, query) in SCENARIOS.items():
-            if trusted:
-                failed |= await measure_trusted(stack, trusted, scenario, service, headers, ids, args)
-                continue
-            variables = {"ranking": {"run": ids["run"]}, "city_result": {"result": ids["city_result"]}}.get(
-                scenario, {}
-            )
-            figures = {}
-            for path, base in (("gateway", stack.gateway_url), ("direct", stack.service_url(service))):
-                figures[path] = await load(base, headers, query, variables, args.clients, args.seconds)
-                f = figures[path]
-                print(
-                    f"{scenario:<14}{path:<10}{f['requests']:>9}{f['rps']:>9.1f}{f['p50_ms']:>9.1f}{f['p99_ms']:>9.1f}"
+        # The stack's gateway keeps answers with results per caller (its default); this one keeps none, so the
+        # gateway's own cost is measured too.
+        uncached = await asyncio.to_thread(
+            start_second_gateway, stack, "uncached", {"HOTLINE_GATEWAY_RESPONSE_CACHE_TTL_MS": "0"}
+        )
+        summary: list[str] = []
+        for clients in args.clients:
+            print(f"{clients} concurrent clients")
+            print(f"{'query':<14}{'path':<18}{'requests':>9}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}")
+            for scenario, (service, headers, _query) in SCENARIOS.items():
+                if trusted:
+                    if scenario in TRUSTED_SCENARIOS:
+                        failed |= await measure_trusted(stack, trusted, scenario, service, headers, ids, args, clients)
+                    continue
+                figures, scenario_failed = await measure(stack, uncached, scenario, ids, clients, args.seconds)
+                failed |= scenario_failed
+                line = f"{clients:>3} clients  {scenario:<14}" + "  ".join(
+                    f"throughput ×{figures[f'direct:{s}']['rps'] / figures[f'noop:{s}']['rps']:.2f} of "
+                    f"{{ __typename }} on {s}"
+                    for s in figures["services"]
                 )
-                if f["failures"]:
-                    failed = True
-                    print(f"  {len(f['failures'])} failures, first: {f['failures'][0]}")
-            ratio = figures["gateway"]["p50_ms"] / figures["direct"]["p50_ms"]
-            print(
-                f"{'':<14}gateway overhead: p50 ×{ratio:.2f}, throughput ×{figures['gateway']['rps'] / figures['direct']['rps']:.2f}"
-            )
-        work = await under_load_with_work(stack, ids, args.clients, args.seconds, rng, trusted)
+                line += (
+                    f"; gateway p50 ×{figures['gateway']['p50_ms'] / figures['direct']['p50_ms']:.2f} of direct"
+                    f" (with its response cache ×{figures['cached']['p50_ms'] / figures['direct']['p50_ms']:.2f})"
+                )
+                print(f"{'':<14}{line}\n")
+                summary.append(line)
+        if summary:
+            print("ratios (targets: throughput ≥ ×0.50 of { __typename } on the same subgraph; gateway p50 ≤ ×1.30)")
+            print("\n".join(summary))
+        work = await under_load_with_work(stack, ids, args.clients[0], args.seconds, rng, trusted)
         p = work["portal"]
         print(f"\nranking under load while ingesting 20,000 calls and recomputing the run: {p['requests']} requests, "
               f"{p['rps']:.1f} req/s, p50 {p['p50_ms']:.1f} ms, p99 {p['p99_ms']:.1f} ms, failures {len(p['failures'])}; "
@@ -395,8 +589,9 @@ async def main(args: argparse.Namespace) -> None:
             failed = True
         print("\nRESULT:", "FAILURES — see above" if failed else "every request answered, every job finished")
     finally:
-        if trusted:
-            await asyncio.to_thread(trusted.stop)
+        for second in (trusted, uncached):
+            if second:
+                await asyncio.to_thread(second.stop)
         await asyncio.to_thread(stack.stop)
         await drop_database(server, name)
         shutil.rmtree(log_dir, ignore_errors=True)
@@ -404,11 +599,22 @@ async def main(args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clients", type=int, default=8, help="concurrent clients (bounded)")
-    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each measurement")
+    parser.add_argument(
+        "--clients", type=lambda v: [int(n) for n in v.split(",")], default=[8, 50],
+        help="concurrent clients, one measurement round per number (comma-separated; default 8,50)",
+    )  # fmt: skip
+    parser.add_argument("--seconds", type=float, default=6.0, help="duration of each measurement")
     parser.add_argument("--orders", type=int, default=2000, help="synthetic work orders per city")
     parser.add_argument("--calls", type=int, default=5000, help="synthetic calls per city")
     parser.add_argument(
         "--trusted", action="store_true", help="the portal's registered operations by hash, trusted-documents mode"
     )
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument(
+        "--profile", type=Path, default=None,
+        help="sample each subgraph with py-spy while it is under load (collapsed stacks and flame graphs into DIR)",
+    )  # fmt: skip
+    arguments = parser.parse_args()
+    if arguments.profile:
+        arguments.profile.mkdir(parents=True, exist_ok=True)
+        PROFILE_DIR = arguments.profile
+    asyncio.run(main(arguments))

@@ -20,10 +20,18 @@ export function isRestPath(req) {
   return ROUTES.some((r) => r.pattern.test(path));
 }
 // Request headers a service needs; nothing else of the client's goes through.
-const REQUEST_HEADERS = ['authorization', 'content-type', 'content-length', 'accept', 'x-request-id', 'traceparent', 'tracestate'];
-// Answer headers the client needs: the type, the attachment's name, its digest and the no-sniff guard.
+// `if-none-match`: an evidence file never changes, a client holding it is answered 304.
+const REQUEST_HEADERS = [
+  'authorization', 'content-type', 'content-length', 'accept', 'x-request-id', 'traceparent', 'tracestate',
+  'if-none-match',
+];
+// Answer headers the client needs: the type, the attachment's name, its digest and the no-sniff guard, and the
+// file's validators (etag, cache-control, vary).
 // (A browser on a listed origin may read them: server.mjs adds the CORS headers of cors.mjs.)
-const ANSWER_HEADERS = ['content-type', 'content-length', 'content-disposition', 'x-content-type-options', 'x-content-sha256'];
+const ANSWER_HEADERS = [
+  'content-type', 'content-length', 'content-disposition', 'x-content-type-options', 'x-content-sha256', 'etag',
+  'cache-control', 'vary',
+];
 
 /** The REST route a request is for, or undefined (then it is GraphQL's, or nothing's). */
 export function restRoute(req) {

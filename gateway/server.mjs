@@ -22,6 +22,7 @@ import { WebSocketServer } from 'ws';
 import { composeToFile } from './compose.mjs';
 import { corsOptions, corsPlugins, parseCorsOrigins, restCors } from './cors.mjs';
 import { loadManifest, persistedDocumentsOptions } from './trusted-documents.mjs';
+import { responseCachePlugins, responseCacheTtl } from './response-cache.mjs';
 import { createTokenVerifier, isRestPath, passThrough, restRoute, serviceUrls } from './rest.mjs';
 
 const env = process.env;
@@ -71,6 +72,10 @@ export function settings() {
     corsOrigins: parseCorsOrigins(env.HOTLINE_GATEWAY_CORS_ORIGINS),
     // Trusted documents: with a manifest, only its operations run, sent by hash (trusted-documents.mjs).
     trustedDocuments: env.HOTLINE_GATEWAY_TRUSTED_DOCUMENTS || undefined,
+    // Answers that read results, kept per caller this many ms (response-cache.mjs); 0 = off.
+    responseCacheTtlMs: responseCacheTtl(env),
+    // Each answer says whether it came from the cache (extensions.responseCache): for tests and diagnosis only.
+    responseCacheMetadata: env.HOTLINE_GATEWAY_RESPONSE_CACHE_METADATA === '1',
   };
 }
 
@@ -384,6 +389,8 @@ export function createGateway(supergraph, s = settings(), log = createLogger(s),
       ...(s.development ? [] : [blockFieldSuggestionsPlugin()]),
       useRequireAuthentication(),
       useSubscriptionExpiry(),
+      // Answers with results, per caller (subject, unit, roles), for a short time (response-cache.mjs).
+      ...responseCachePlugins({ ttlMs: s.responseCacheTtlMs, metadata: s.responseCacheMetadata }),
       // Prometheus at /metrics: requests, durations and errors by operation; subgraph calls by subgraph.
       usePrometheus({
         endpoint: s.metricsPort ? false : s.metricsPath,

@@ -19,7 +19,7 @@ FROM ${NODE_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="hotline-eval gateway" org.opencontainers.image.source="hotline-eval"
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
-COPY package.json server.mjs compose.mjs cors.mjs rest.mjs trusted-documents.mjs persisted-documents.json ./
+COPY package.json server.mjs compose.mjs cors.mjs rest.mjs response-cache.mjs trusted-documents.mjs persisted-documents.json ./
 ENV NODE_ENV=production \
     HOTLINE_ENV=production \
     HOTLINE_LOG_FORMAT=json \

@@ -106,44 +106,55 @@ class _SubgraphRouter(GraphQLRouter):
         )  # fmt: skip
 
 
-def _route_template(request: Request) -> str:
+def _route_template(scope: dict) -> str:
     """The matched route as a template (``/units/{unit_id}``): a bounded metric label, unlike the raw path."""
-    if request.scope.get("route") is None:
+    if scope.get("route") is None:
         return "<unmatched>"
-    names = {str(value): name for name, value in request.scope.get("path_params", {}).items()}
-    segments = request.url.path.split("/")
+    names = {str(value): name for name, value in scope.get("path_params", {}).items()}
+    segments = scope["path"].split("/")
     return "/".join(f"{{{names[s]}}}" if s in names else s for s in segments)
 
 
-def _request_middleware(name: str):
-    """Request id, service name for the logs, the HTTP metrics and one access-log line per request."""
+_REQUEST_ID = REQUEST_ID_HEADER.encode()
 
-    async def middleware(request: Request, call_next):
-        rid = set_request_id(request.headers.get(REQUEST_ID_HEADER))
-        bind_service(name)
+
+class _RequestMiddleware:
+    """Request id, service name for the logs, the HTTP metrics and one access-log line per request.
+
+    Plain ASGI rather than ``BaseHTTPMiddleware``: that one runs the app in a task of its own and streams the
+    answer through a memory channel, a cost every request paid (issue 16's profile)."""
+
+    def __init__(self, app, *, name: str) -> None:
+        self.app, self.name = app, name
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        incoming = next((v for k, v in scope.get("headers") or [] if k == _REQUEST_ID), None)
+        rid = set_request_id(incoming.decode("latin-1") if incoming is not None else None)
+        bind_service(self.name)
         started = time.perf_counter()
         status = 500
+
+        async def send_with_id(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != _REQUEST_ID]
+                message = {**message, "headers": [*headers, (_REQUEST_ID, rid.encode("latin-1"))]}
+            await send(message)
+
         try:
-            response = await call_next(request)
-            status = response.status_code
-            response.headers[REQUEST_ID_HEADER] = rid
-            return response
+            await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            route = _route_template(request)
-            metrics.HTTP_REQUESTS.labels(name, request.method, route, str(status)).inc()
-            metrics.HTTP_DURATION.labels(name, request.method, route).observe(elapsed)
-            log = logger.debug if request.url.path in _QUIET_PATHS else logger.info
-            log(
-                "request",
-                method=request.method,
-                path=request.url.path,
-                route=route,
-                status=status,
-                duration_ms=round(elapsed * 1000, 1),
-            )
-
-    return middleware
+            route = _route_template(scope)
+            method = scope.get("method", "")
+            metrics.HTTP_REQUESTS.labels(self.name, method, route, str(status)).inc()
+            metrics.HTTP_DURATION.labels(self.name, method, route).observe(elapsed)
+            path = scope["path"]
+            log = logger.debug if path in _QUIET_PATHS else logger.info
+            log("request", method=method, path=path, route=route, status=status, duration_ms=round(elapsed * 1000, 1))
 
 
 class _BodyLimit:
@@ -323,7 +334,7 @@ def create_service_app(
         paths=frozenset({"/graphql"}),
         multipart_limit=settings.graphql_max_upload_bytes if graphql_uploads else None,
     )
-    app.middleware("http")(_request_middleware(name))
+    app.add_middleware(_RequestMiddleware, name=name)
 
     @app.exception_handler(ApiError)
     async def api_error_handler(_request: Request, exc: ApiError) -> JSONResponse:

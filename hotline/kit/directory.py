@@ -175,6 +175,10 @@ class DirectorySync:
         self._lock = asyncio.Lock()
         self._checked_at = float("-inf")
         self._version: str | None = None
+        # Callers' paths as of ``_version`` (bounded): the read model changes only with the version, so a path is
+        # read from the table once per version instead of once per request.
+        self._paths: dict[str, str | None] = {}
+        self._paths_version: str | None = None
 
     @property
     def table(self) -> Table:
@@ -241,9 +245,28 @@ class DirectorySync:
                 {"v": version},
             )
 
+    PATHS_KEPT = 10_000
+
+    async def path_of(self, session: AsyncSession, unit_id: str) -> str | None:
+        """A unit's path in the read model (None if unknown), remembered until the read model's version moves.
+
+        The version this process knows is at most the TTL old, which is the staleness the read model already
+        allows; a version seen moving (a refresh here) forgets every remembered path."""
+        if self._paths_version != self._version or self._version is None:
+            self._paths.clear()
+            self._paths_version = self._version
+        if unit_id in self._paths:
+            return self._paths[unit_id]
+        version = self._version
+        path = await session.scalar(select(self._table.c.path).where(self._table.c.id == unit_id))
+        if version is not None and version == self._version == self._paths_version:
+            if len(self._paths) >= self.PATHS_KEPT:
+                self._paths.clear()
+            self._paths[unit_id] = path
+        return path
+
 
 async def directory_scope(session: AsyncSession, directory: DirectorySync, unit_id: str) -> Scope:
     """The caller's scope from the read model (refreshed first if it is older than the TTL)."""
     await directory.ensure_fresh()
-    path = await session.scalar(select(directory.table.c.path).where(directory.table.c.id == unit_id))
-    return Scope(unit_id=unit_id, path=path)
+    return Scope(unit_id=unit_id, path=await directory.path_of(session, unit_id))

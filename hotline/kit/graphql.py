@@ -6,11 +6,12 @@ import enum
 import json
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import strawberry
-from graphql import ExecutionResult, GraphQLError, OperationDefinitionNode, get_named_type
+from graphql import DocumentNode, ExecutionResult, GraphQLError, OperationDefinitionNode, get_named_type, parse
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 from strawberry.extensions import SchemaExtension
@@ -113,6 +114,72 @@ def _root_field_names(document: Any, operation_name: str | None) -> set[str]:
             # Fragments at the root are treated as non-public: authentication is then required.
             names.add(name.value if name is not None else "<fragment>")
     return names
+
+
+class _Document:
+    """A query text's parsed document and, once validated, its validation errors (``None`` until then)."""
+
+    __slots__ = ("document", "errors")
+
+    def __init__(self, document: DocumentNode) -> None:
+        self.document = document
+        self.errors: dict[tuple, tuple[GraphQLError, ...]] = {}
+
+
+class DocumentCache(SchemaExtension):
+    """Parses and validates each distinct query text once per process, not once per request.
+
+    A portal sends the same few operations over and over (through the gateway, the same subgraph queries), and
+    parsing and validating a document cost more than answering many of them. The parsed document and its
+    validation errors, both functions of the text alone (and of the schema and rules, fixed per process), are
+    kept in a bounded LRU keyed by the query text; a text seen again skips both steps. A text that does not parse
+    is left to Strawberry (which answers the syntax error) and is not kept.
+    """
+
+    MAXSIZE = 1024
+    _cache: ClassVar[OrderedDict[tuple[int, str], _Document]] = OrderedDict()
+
+    def _entry(self) -> _Document | None:
+        ctx = self.execution_context
+        if not ctx.query:
+            return None
+        key = (id(ctx.schema), ctx.query)
+        entry = self._cache.get(key)
+        if entry is not None:
+            self._cache.move_to_end(key)
+            return entry
+        try:
+            document = parse(ctx.query, **ctx.parse_options)
+        except GraphQLError:
+            return None
+        entry = self._cache[key] = _Document(document)
+        if len(self._cache) > self.MAXSIZE:
+            self._cache.popitem(last=False)
+        return entry
+
+    def on_parse(self) -> Iterator[None]:
+        ctx = self.execution_context
+        if ctx.graphql_document is None:
+            entry = self._entry()
+            if entry is not None:
+                ctx.graphql_document = entry.document
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        ctx = self.execution_context
+        entry = self._cache.get((id(ctx.schema), ctx.query)) if ctx.query else None
+        if entry is None or entry.document is not ctx.graphql_document or ctx.pre_execution_errors is not None:
+            yield
+            return
+        rules = tuple(ctx.validation_rules)
+        known = entry.errors.get(rules)
+        if known is not None:
+            ctx.pre_execution_errors = list(known)
+            yield
+            return
+        yield
+        if ctx.pre_execution_errors is not None:
+            entry.errors[rules] = tuple(ctx.pre_execution_errors)
 
 
 class Authenticate(SchemaExtension):
@@ -293,8 +360,10 @@ def federation_schema(**kwargs: Any) -> strawberry.federation.Schema:
     ``federation_version="2.9"``: the composition library the gateway uses rejects 2.10+.
     """
     # OperationMetrics first: its after-hook runs last, so it sees the error codes ErrorCodes assigned.
+    # DocumentCache: parsing and validating a query text happen once per process (the portal's texts repeat).
     extensions = [
-        OperationMetrics, Authenticate, SubscriptionsStream, UnitOfWork, ErrorCodes, *kwargs.pop("extensions", [])
+        OperationMetrics, DocumentCache, Authenticate, SubscriptionsStream, UnitOfWork, ErrorCodes,
+        *kwargs.pop("extensions", []),
     ]  # fmt: skip
     return _SubgraphSchema(federation_version="2.9", extensions=extensions, **kwargs)
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 
 from hotline.kit.app import DatabaseDep, PrincipalDep
+from hotline.kit.conditional import matches, not_modified, validator_headers
 from hotline.kit.directory import directory_scope
 from hotline.kit.errors import NotFoundError
 from services.appeals import filing, repository
@@ -33,6 +34,10 @@ async def download_evidence(
         file = await repository.file_content(session, scope, appeal_id, file_id)
     if file is None:
         raise NotFoundError("no such evidence file (or it is not visible to you)")
+    # A stored file never changes: its digest is its validator (checked after the caller's scope, as above).
+    etag = f'"{file.sha256}"'
+    if matches(request, etag):
+        return not_modified(etag)
     safe_name = "".join(c if c.isalnum() or c in "._-" else "_" for c in file.filename)
     return Response(
         content=file.content,
@@ -41,6 +46,7 @@ async def download_evidence(
             "content-disposition": f"attachment; filename=\"{safe_name}\"; filename*=UTF-8''{safe_name}",
             "x-content-type-options": "nosniff",
             "x-content-sha256": file.sha256,
+            **validator_headers(etag),
         },
     )
 

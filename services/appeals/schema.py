@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 from sqlalchemy import select
@@ -100,7 +100,13 @@ class AppealConnection:
     edges: list[AppealEdge] = strawberry.field(description="The appeals of this page.")
     has_next_page: bool = strawberry.field(description="Whether more follow.")
     end_cursor: str | None = strawberry.field(description="Cursor of the last edge.")
-    total_count: int = strawberry.field(description="Matching appeals over all pages.")
+    _scope: strawberry.Private[Any]
+    _filters: strawberry.Private[dict]
+
+    @strawberry.field(description="Matching appeals over all pages.")
+    async def total_count(self, info: Info) -> int:
+        # Counted only when asked for: a portal's list page seldom does, and the count is a query of its own.
+        return await repository.count_visible(info.context.session, self._scope, **self._filters)
 
 
 @strawberry.type(
@@ -177,7 +183,8 @@ class Query:
             edges=edges,
             has_next_page=len(rows) > first,
             end_cursor=edges[-1].cursor if edges else None,
-            total_count=await repository.count_visible(info.context.session, scope, **filters),
+            _scope=scope,
+            _filters=filters,
         )
 
     @strawberry.field(

@@ -14,10 +14,11 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from hotline.kit.app import DatabaseDep, PrincipalDep
+from hotline.kit.conditional import etag_of, matches, not_modified, with_validators
 from hotline.kit.directory import directory_scope
 from hotline.kit.errors import BadRequestError, ConflictError, NotFoundError
 from services.scoring import plausibility, reports, repository, runs
-from services.scoring.models import EvaluationRun, UnitResult
+from services.scoring.models import EvaluationRun, RunRevision, UnitResult
 from services.scoring.problems import messages
 from services.scoring.report_pdf import pdf_report
 
@@ -53,9 +54,18 @@ async def _scope(request: Request, session, principal):
     "/results/{result_id}",
     summary="A result for the appeals service (or any caller in scope); unpublished: figures withheld",
 )
-async def get_result(
-    result_id: str, request: Request, principal: PrincipalDep, database: DatabaseDep
-) -> dict[str, Any]:
+async def get_result(result_id: str, request: Request, principal: PrincipalDep, database: DatabaseDep) -> Response:
+    """The answer carries an ``ETag`` (``If-None-Match`` → 304) and ``Cache-Control: private, no-cache``
+    (``hotline.kit.conditional``): it changes only with a new revision, publication, finality or other runs'
+    observed values."""
+    body = await _result_body(result_id, request, principal, database)
+    etag = etag_of(body)
+    if matches(request, etag):
+        return not_modified(etag)
+    return with_validators(JSONResponse(body), etag)
+
+
+async def _result_body(result_id: str, request: Request, principal, database) -> dict[str, Any]:
     async with database.session() as session:
         scope = await _scope(request, session, principal)
         found = await repository.results_by_ids(session, scope, [result_id])
@@ -194,20 +204,39 @@ async def awaiting_settlement(principal: PrincipalDep, database: DatabaseDep) ->
         }
 
 
-async def _report_data(request, database, principal, run_id: str) -> reports.ReportData:
+# Bump when a report's layout changes, so that clients holding an older rendering fetch the new one.
+REPORT_LAYOUT = 1
+
+
+async def _report(request, database, principal, run_id: str, kind: str, render) -> Response:
+    """A report with a weak ``ETag`` over everything it is made from (the run's current revision and its digest,
+    publication and finality, the units' names, the layout) — worked out before the results are read or the file
+    rendered, so ``If-None-Match`` with it is answered 304 at the cost of three small queries."""
     async with database.session() as session:
         run = await _organizer_run(request, session, principal, run_id)
         if run.current_revision == 0:
             raise BadRequestError("the run has no results yet")
+        digest = await session.scalar(
+            select(RunRevision.outcome_sha256).where(
+                RunRevision.run_id == run.id, RunRevision.revision == run.current_revision
+            )
+        )
+        names = await reports.unit_names(session, run.cohort_units)
+        etag = etag_of(
+            "report", kind, REPORT_LAYOUT, str(run.id), run.current_revision, digest, run.published_at, run.final_at,
+            run.appeal_window_closes_at, names, weak=True,
+        )  # fmt: skip
+        if matches(request, etag):
+            return not_modified(etag)
         rows = await session.execute(select(UnitResult.id, UnitResult.revision).where(UnitResult.run_id == run.id))
         found = await repository.details(session, [(r, v) for r, v in rows])
         revisions = await repository.revisions_of(session, run.id)
-        names = await reports.unit_names(session, run.cohort_units)
-    return reports.ReportData(
+    data = reports.ReportData(
         run_id=str(run.id), document=run.scheme_document, period_label=runs_period_label(run),
         results=sorted(found.values(), key=lambda d: (d["rank"] is None, d["rank"] or 0, d["unit"])),
         cohort=revisions[-1].cohort_summary["cohort"], revision=run.current_revision, unit_names=names,
     )  # fmt: skip
+    return with_validators(await render(data), etag)
 
 
 def runs_period_label(run: EvaluationRun) -> str:
@@ -229,17 +258,21 @@ def _download(content: bytes, run_id: str, extension: str, media_type: str) -> R
 
 @router.get("/runs/{run_id}/report.xlsx", summary="The run's workbook: results, indicators, ranks (organizer side)")
 async def report_xlsx(run_id: str, request: Request, principal: PrincipalDep, database: DatabaseDep) -> Response:
-    data = await _report_data(request, database, principal, run_id)
-    return _download(await run_in_threadpool(reports.workbook, data), run_id, "xlsx", XLSX_MEDIA_TYPE)
+    async def render(data: reports.ReportData) -> Response:
+        return _download(await run_in_threadpool(reports.workbook, data), run_id, "xlsx", XLSX_MEDIA_TYPE)
+
+    return await _report(request, database, principal, run_id, "xlsx", render)
 
 
 @router.get(
     "/runs/{run_id}/report.html",
     summary="The run's report with charts, problems found and rectification (organizer side)",
 )
-async def report_html(run_id: str, request: Request, principal: PrincipalDep, database: DatabaseDep) -> HTMLResponse:
-    data = await _report_data(request, database, principal, run_id)
-    return HTMLResponse(await run_in_threadpool(reports.html_report, data))
+async def report_html(run_id: str, request: Request, principal: PrincipalDep, database: DatabaseDep) -> Response:
+    async def render(data: reports.ReportData) -> Response:
+        return HTMLResponse(await run_in_threadpool(reports.html_report, data))
+
+    return await _report(request, database, principal, run_id, "html", render)
 
 
 @router.get(
@@ -247,5 +280,7 @@ async def report_html(run_id: str, request: Request, principal: PrincipalDep, da
     summary="The run's report as a PDF: the HTML report's sections and charts, for printing and filing (organizer side)",
 )
 async def report_pdf(run_id: str, request: Request, principal: PrincipalDep, database: DatabaseDep) -> Response:
-    data = await _report_data(request, database, principal, run_id)
-    return _download(await run_in_threadpool(pdf_report, data), run_id, "pdf", "application/pdf")
+    async def render(data: reports.ReportData) -> Response:
+        return _download(await run_in_threadpool(pdf_report, data), run_id, "pdf", "application/pdf")
+
+    return await _report(request, database, principal, run_id, "pdf", render)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import date
 
@@ -154,10 +155,24 @@ async def public_ranking(session: AsyncSession, scope: Scope, run: EvaluationRun
     return list(await session.scalars(query))
 
 
+# Expanders of run revisions, by (run, revision, outcome digest): a stored revision never changes (a new
+# computation is a new revision), so its scheme document and cohort summary are read, decoded and parsed once per
+# process instead of once per request. Bounded: the least recently used are dropped.
+_EXPANDERS: OrderedDict[tuple[uuid.UUID, int, str], Expander] = OrderedDict()
+EXPANDERS_KEPT = 256
+
+
+def _remember_expander(key: tuple[uuid.UUID, int, str], expander: Expander) -> None:
+    _EXPANDERS[key] = expander
+    while len(_EXPANDERS) > EXPANDERS_KEPT:
+        _EXPANDERS.popitem(last=False)
+
+
 async def details(session: AsyncSession, keys: Sequence[tuple[uuid.UUID, int]]) -> dict[tuple[uuid.UUID, int], dict]:
-    """Full result documents by (result id, revision) — three queries for any number of results: the
-    stored results (compact details, or heads and figures), then the runs' scheme documents and the
-    revisions' cohort summaries that restore the shared fields (``detail.Expander``)."""
+    """Full result documents by (result id, revision) — one query for any number of results when their run
+    revisions were read before (``_EXPANDERS``), else three: the stored results (compact details, or heads and
+    figures) with their revisions' digests, then the runs' scheme documents and the revisions' cohort summaries
+    that restore the shared fields (``detail.Expander``)."""
     if not keys:
         return {}
     rows = (
@@ -170,31 +185,50 @@ async def details(session: AsyncSession, keys: Sequence[tuple[uuid.UUID, int]]) 
                 ResultRevision.extras,
                 ResultRevision.figures,
                 UnitResult.run_id,
+                RunRevision.outcome_sha256,
             )
             .join(UnitResult, UnitResult.id == ResultRevision.result_id)
+            .join(
+                RunRevision,
+                and_(RunRevision.run_id == UnitResult.run_id, RunRevision.revision == ResultRevision.revision),
+            )
             .where(tuple_(ResultRevision.result_id, ResultRevision.revision).in_(list(keys)))
         )
     ).all()
     if not rows:
         return {}
-    run_ids = sorted({r.run_id for r in rows})
-    documents = dict(
-        (
-            await session.execute(
-                select(EvaluationRun.id, EvaluationRun.scheme_document).where(EvaluationRun.id.in_(run_ids))
-            )
-        ).all()
-    )
-    pairs = sorted({(r.run_id, r.revision) for r in rows})
-    summaries = {
-        (run_id, revision): summary
-        for run_id, revision, summary in await session.execute(
-            select(RunRevision.run_id, RunRevision.revision, RunRevision.cohort_summary).where(
-                tuple_(RunRevision.run_id, RunRevision.revision).in_(pairs)
-            )
+    expanders: dict[tuple[uuid.UUID, int], Expander] = {}
+    missing: set[tuple[uuid.UUID, int, str]] = set()
+    for r in rows:
+        key = (r.run_id, r.revision, r.outcome_sha256)
+        known = _EXPANDERS.get(key)
+        if known is None:
+            missing.add(key)
+        else:
+            _EXPANDERS.move_to_end(key)
+            expanders[(r.run_id, r.revision)] = known
+    if missing:
+        run_ids = sorted({run_id for run_id, _, _ in missing})
+        documents = dict(
+            (
+                await session.execute(
+                    select(EvaluationRun.id, EvaluationRun.scheme_document).where(EvaluationRun.id.in_(run_ids))
+                )
+            ).all()
         )
-    }
-    expanders = {pair: Expander(documents[pair[0]], summaries[pair]) for pair in pairs}
+        pairs = sorted({(run_id, revision) for run_id, revision, _ in missing})
+        summaries = {
+            (run_id, revision): summary
+            for run_id, revision, summary in await session.execute(
+                select(RunRevision.run_id, RunRevision.revision, RunRevision.cohort_summary).where(
+                    tuple_(RunRevision.run_id, RunRevision.revision).in_(pairs)
+                )
+            )
+        }
+        for run_id, revision, sha in missing:
+            expander = Expander(documents[run_id], summaries[(run_id, revision)])
+            expanders[(run_id, revision)] = expander
+            _remember_expander((run_id, revision, sha), expander)
     found = {}
     for r in rows:
         expander = expanders[(r.run_id, r.revision)]

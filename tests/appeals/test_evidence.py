@@ -34,7 +34,16 @@ async def test_upload_then_list_and_download(appeals):
     assert seen["version"] == version
     assert file["mediaType"] == "image/png" and file["sizeBytes"] == len(PNG)
     assert file["sha256"] == hashlib.sha256(PNG).hexdigest()
-    assert (await appeals.get(file["downloadPath"], headers=UNIT)).content == PNG
+    downloaded = await appeals.get(file["downloadPath"], headers=UNIT)
+    assert downloaded.content == PNG
+    # A file never changes: its digest is its validator, and a client holding it is answered 304 (issue 16).
+    assert downloaded.headers["etag"] == f'"{file["sha256"]}"'
+    assert downloaded.headers["cache-control"] == "private, no-cache"
+    held = await appeals.get(file["downloadPath"], headers={**UNIT, "if-none-match": downloaded.headers["etag"]})
+    assert held.status_code == 304 and held.content == b""
+    # Not to a caller who may not see it, tag or no tag.
+    foreign = {**auth("GZ-WATER", "unit"), "if-none-match": downloaded.headers["etag"]}
+    assert (await appeals.get(file["downloadPath"], headers=foreign)).status_code == 404
     again = await _upload(appeals, draft, PNG, version=version)
     assert [p["code"] for p in again.json()["problems"]] == ["DUPLICATE_FILE"]
 

@@ -289,6 +289,12 @@ async def test_an_appeal_fair_to_everyone_it_touches_through_the_gateway(stack, 
     downloaded = await gateway.get(file["downloadPath"], headers=TRANSPORT)
     assert downloaded.status_code == 200 and downloaded.content == pdf
     assert downloaded.headers["content-type"] == "application/pdf"
+    # Its validators come through the gateway, and a client holding the file is answered 304 through it too.
+    assert downloaded.headers["etag"] == f'"{file["sha256"]}"'
+    held = await gateway.get(file["downloadPath"], headers={**TRANSPORT, "if-none-match": downloaded.headers["etag"]})
+    assert held.status_code == 304 and held.content == b""
+    refused = await gateway.get(file["downloadPath"], headers={**REVIEWER, "if-none-match": downloaded.headers["etag"]})
+    assert refused.status_code == 404  # the draft's file is still not the city's, tag or no tag
     appeal = await step(gateway, "submitAppeal", appeal, TRANSPORT)
 
     # 2. The city's reviewer takes it and asks for information; the unit answers with a file.
