@@ -497,6 +497,7 @@ async def scoring_runs(args, url: str, ingest_app, conn: asyncpg.Connection, uni
 
     phases = _Phases()
     worker_log = logging.getLogger("hotline.scoring.worker")
+    saved = worker_log.level, worker_log.propagate
     worker_log.addHandler(phases)
     worker_log.setLevel(logging.INFO)
     worker_log.propagate = False
@@ -586,6 +587,9 @@ async def scoring_runs(args, url: str, ingest_app, conn: asyncpg.Connection, uni
     finally:
         await services.aclose()
         await database.dispose()
+        worker_log.removeHandler(phases)
+        worker_log.setLevel(saved[0])
+        worker_log.propagate = saved[1]
     return out
 
 
@@ -628,7 +632,7 @@ async def measures_api(args, client: httpx.AsyncClient, unit_rows: list[dict]) -
     for label, units, by in cases:
         body = {"units": units, "measures": MEASURES, "from": f"{YEAR}-01-01", "to": last.isoformat(), "by": by}
         times = []
-        for attempt in range(21):
+        for attempt in range(args.api_repeats + 1):
             t = time.perf_counter()
             response = await client.post("/measures/query", json=body, headers=headers)
             elapsed = time.perf_counter() - t
@@ -889,6 +893,7 @@ def main(argv: list[str] | None = None) -> dict | None:
     parser.add_argument("--no-portal", action="store_true", help="skip the stack and the portal queries")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each portal measurement")
+    parser.add_argument("--api-repeats", type=int, default=20, help="requests per measures-API case (p50)")
     parser.add_argument("--out", type=Path, help="the figures as JSON")
     parser.add_argument("--charts", type=Path, help="draw the charts into this folder")
     parser.add_argument("--charts-only", nargs="+", type=Path, help="draw charts from result JSON files, run nothing")
