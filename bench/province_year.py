@@ -519,6 +519,8 @@ async def scoring_runs(args, url: str, ingest_app, conn: asyncpg.Connection, uni
         ("comprehensive monthly, one city's units", "city", city, "comprehensive", "month", month),
         ("comprehensive annual, one city's units", "city", city, "comprehensive", "year", str(YEAR)),
     ]
+    if args.no_curve:  # the two runs of the issue only
+        configs = configs[:2]
     documents = {f"bench-{i}": scheme(f"bench-{i}", c[3], c[4], c[2], args.indicators) for i, c in enumerate(configs)}
 
     async def serve_scheme(request: httpx.Request) -> httpx.Response:
@@ -890,6 +892,7 @@ def main(argv: list[str] | None = None) -> dict | None:
     parser.add_argument("--cities", type=int, default=21, help="cities of the province (≤ 21)")
     parser.add_argument("--indicators", type=int, default=40)
     parser.add_argument("--repeat", type=int, default=3, help="repeats of each run and SQL (medians)")
+    parser.add_argument("--no-curve", action="store_true", help="only the two headline runs (no run-time curve)")
     parser.add_argument("--no-portal", action="store_true", help="skip the stack and the portal queries")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each portal measurement")
