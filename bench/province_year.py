@@ -796,14 +796,13 @@ def draw_charts(results: list[dict], folder: Path) -> list[Path]:
     ax = fig.subplots()
     for n, result in enumerate(results):
         tag = f"scale {result['args']['scale']:g}"
-        points = sorted(result["runs"], key=lambda r: r["units"] * r["days"])
+        points = result["runs"]
         x = [r["units"] * r["days"] for r in points]
-        ax.plot(x, [r["run_s"] for r in points], "o-", color=colours[n % 4], label=f"{tag}: scoring run")
-        ax.plot(x, [r["sql_s"] for r in points], "x--", color=colours[n % 4], label=f"{tag}: hand-written SQL")
-        if n == 0:
-            for r, xx in zip(points, x, strict=True):
-                ax.annotate(f"{r['kind'][:4]}. {r['period']}, {r['units']} u", (xx, r["run_s"]), fontsize=6,
-                            xytext=(3, 3), textcoords="offset points")  # fmt: skip
+        ax.scatter(x, [r["run_s"] for r in points], marker="o", color=colours[n % 4], label=f"{tag}: scoring run")
+        ax.scatter(x, [r["sql_s"] for r in points], marker="x", color=colours[n % 4], label=f"{tag}: hand-written SQL")
+        for r, xx in zip(points, x, strict=True):
+            ax.annotate(f"{r['kind'][:4]}. {r['period']}, {r['units']} u", (xx, r["run_s"]), fontsize=6,
+                        xytext=(3, 3), textcoords="offset points")  # fmt: skip
     ax.set(xscale="log", yscale="log", xlabel="units × days evaluated", ylabel="seconds (median)",
            title="Scoring run time against units × days")  # fmt: skip
     ax.grid(alpha=0.3, which="both")
@@ -815,6 +814,53 @@ def draw_charts(results: list[dict], folder: Path) -> list[Path]:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+
+
+def fit_ingest(results: list[dict]) -> dict[str, tuple[float, float, float]]:
+    """Per kind, least squares over every daily file of the given runs: seconds = a + b·rows + c·stored, where
+    ``stored`` is the rows of that kind already stored (the cost today grows with history, issue 20)."""
+    import numpy as np
+
+    fits = {}
+    for kind in FULL:
+        files = [f for r in results for f in r["load"]["files"] if f["kind"] == kind]
+        design = np.array([[1.0, f["rows"], f["stored_before"]] for f in files])
+        seconds = np.array([f["ingest_s"] for f in files])
+        coef, *_ = np.linalg.lstsq(design, seconds, rcond=None)
+        fits[kind] = tuple(float(x) for x in coef)
+    return fits
+
+
+def project_year(fits: dict, scale: float = 1.0, days: int = 365) -> dict:
+    """The year's ingest seconds at ``scale`` by the fitted model, and the last day's."""
+    out = {"total_s": 0.0, "last_day_s": 0.0, "by_kind": {}}
+    for kind, (a, b, c) in fits.items():
+        counts = day_counts(round(FULL[kind] * scale), days)
+        stored, total = 0, 0.0
+        for n in counts:
+            seconds = a + b * n + c * stored
+            total += seconds
+            stored += n
+        out["by_kind"][kind] = {"total_s": total, "last_day_s": seconds, "last_day_rows": counts[-1]}
+        out["total_s"] += total
+        out["last_day_s"] += seconds
+    return out
+
+
+def print_projection(results: list[dict]) -> dict:
+    fits = fit_ingest(results)
+    print("ingest model (least squares over every daily file): seconds = a + b·rows + c·rows already stored")
+    for kind, (a, b, c) in fits.items():
+        print(f"  {kind:<11} a {a:.3f} s, b {b * 1e6:.2f} s per million rows of the file, c {c * 1e6:.3f} s per "
+              "million rows stored")  # fmt: skip
+    projection = project_year(fits)
+    print(f"projected full-scale year of daily files: {projection['total_s'] / 3600:.1f} h of ingest; the last day's "
+          f"three files {projection['last_day_s']:.0f} s")  # fmt: skip
+    for kind, p in projection["by_kind"].items():
+        print(
+            f"  {kind:<11} {p['total_s'] / 3600:5.2f} h; last day {p['last_day_rows']:,} rows in {p['last_day_s']:.1f} s"
+        )
+    return {"fits": fits, "projection": projection}
 
 
 def report(result: dict) -> None:
@@ -904,6 +950,7 @@ def main(argv: list[str] | None = None) -> dict | None:
     args = parser.parse_args(argv)
     if args.charts_only:
         results = [json.loads(p.read_text()) for p in args.charts_only]
+        print_projection(results)
         for path in draw_charts(results, args.charts or Path("docs/images")):
             print(f"chart: {path}")
         return None
