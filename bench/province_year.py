@@ -208,6 +208,8 @@ class Model:
             seconds.append(hour * 3600 + self.rng.randrange(3600))
         self.seconds = seconds
         self.callers = max(1000, int(10_000_000 * scale))  # distinct hashed callers over the year
+        self.orders_per_day = max(1, int(FULL["work_order"] * scale / 365 * 0.9))
+        self.order_links = True
 
     def second(self) -> int:
         return self.seconds[int(self.rng.random() * len(self.seconds))]
@@ -293,7 +295,9 @@ def ratings_file(model: Model, day: int, n: int) -> bytes:
             lines.append(f"r{day:03d}-{i:06d},{unit},{ts(rated)},service,{rating},{reasons},{checked},{checked},")
         else:
             unit = handlers[int(rng.random() * len(handlers))][1]
-            order = f"o{max(0, day - 1 - int(rng.random() * 7)):03d}-{int(rng.random() * 1000):06d}"
+            # the rated order: one received in the week before (``--no-order-links``: none named)
+            rated_order = max(0, day - 1 - int(rng.random() * 7))
+            order = f"o{rated_order:03d}-{int(rng.random() * model.orders_per_day):06d}" if model.order_links else ""
             lines.append(
                 f"r{day:03d}-{i:06d},{unit},{ts(rated)},outcome,{rating},{reasons},{checked},{checked},{order}"
             )
@@ -329,6 +333,7 @@ async def bare_copy(conn: asyncpg.Connection, kind: str, body: bytes) -> float:
 
 async def load_year(args, url: str, client: httpx.AsyncClient, conn: asyncpg.Connection) -> dict:
     model = Model(args.cities, args.scale)
+    model.order_links = not args.no_order_links
     totals = {k: round(v * args.scale) for k, v in FULL.items()}
     counts = {k: day_counts(totals[k], args.days) for k in FULL}
     headers = {"authorization": f"Bearer {mint_token(secret=SECRET, unit_id='GD', roles=['admin'])}"}
@@ -817,31 +822,42 @@ def draw_charts(results: list[dict], folder: Path) -> list[Path]:
 
 
 def fit_ingest(results: list[dict]) -> dict[str, tuple[float, float, float]]:
-    """Per kind, least squares over every daily file of the given runs: seconds = a + b·rows + c·stored, where
-    ``stored`` is the rows of that kind already stored (the cost today grows with history, issue 20)."""
+    """Per kind, least squares over every daily file of the given runs: seconds = a + b·rows + c·x, where x is the
+    rows of that kind already stored (the merge's joins read the whole raw table, issue 20) — for ratings, the
+    file's rows × the work orders already stored (ingest's check that a rated order exists scans every stored order
+    for each rating that names one)."""
     import numpy as np
 
     fits = {}
     for kind in FULL:
-        files = [f for r in results for f in r["load"]["files"] if f["kind"] == kind]
-        design = np.array([[1.0, f["rows"], f["stored_before"]] for f in files])
-        seconds = np.array([f["ingest_s"] for f in files])
-        coef, *_ = np.linalg.lstsq(design, seconds, rcond=None)
-        fits[kind] = tuple(float(x) for x in coef)
+        design, seconds = [], []
+        for result in results:
+            orders = 0
+            for f in result["load"]["files"]:
+                if f["kind"] == kind:
+                    x = f["rows"] * orders if kind == "rating" else f["stored_before"]
+                    design.append([1.0, f["rows"], x])
+                    seconds.append(f["ingest_s"])
+                if f["kind"] == "work_order":
+                    orders += f["rows"]
+        coef, *_ = np.linalg.lstsq(np.array(design), np.array(seconds), rcond=None)
+        fits[kind] = tuple(float(v) for v in coef)
     return fits
 
 
 def project_year(fits: dict, scale: float = 1.0, days: int = 365) -> dict:
     """The year's ingest seconds at ``scale`` by the fitted model, and the last day's."""
     out = {"total_s": 0.0, "last_day_s": 0.0, "by_kind": {}}
+    counts = {kind: day_counts(round(FULL[kind] * scale), days) for kind in FULL}
     for kind, (a, b, c) in fits.items():
-        counts = day_counts(round(FULL[kind] * scale), days)
-        stored, total = 0, 0.0
-        for n in counts:
-            seconds = a + b * n + c * stored
+        stored = orders = 0
+        total = 0.0
+        for day, n in enumerate(counts[kind]):
+            orders += counts["work_order"][day]
+            seconds = a + b * n + c * (n * orders if kind == "rating" else stored)
             total += seconds
             stored += n
-        out["by_kind"][kind] = {"total_s": total, "last_day_s": seconds, "last_day_rows": counts[-1]}
+        out["by_kind"][kind] = {"total_s": total, "last_day_s": seconds, "last_day_rows": counts[kind][-1]}
         out["total_s"] += total
         out["last_day_s"] += seconds
     return out
@@ -849,10 +865,12 @@ def project_year(fits: dict, scale: float = 1.0, days: int = 365) -> dict:
 
 def print_projection(results: list[dict]) -> dict:
     fits = fit_ingest(results)
-    print("ingest model (least squares over every daily file): seconds = a + b·rows + c·rows already stored")
+    print("ingest model (least squares over every daily file): seconds = a + b·rows + c·x")
     for kind, (a, b, c) in fits.items():
-        print(f"  {kind:<11} a {a:.3f} s, b {b * 1e6:.2f} s per million rows of the file, c {c * 1e6:.3f} s per "
-              "million rows stored")  # fmt: skip
+        x = "x = rows × work orders stored: c per 10^12" if kind == "rating" else "x = rows stored: c per million"
+        print(
+            f"  {kind:<11} a {a:.3f} s, b {b * 1e6:.2f} s per million rows of the file, c {c * (1e12 if kind == 'rating' else 1e6):.3f} s ({x})"
+        )
     projection = project_year(fits)
     print(f"projected full-scale year of daily files: {projection['total_s'] / 3600:.1f} h of ingest; the last day's "
           f"three files {projection['last_day_s']:.0f} s")  # fmt: skip
@@ -939,6 +957,12 @@ def main(argv: list[str] | None = None) -> dict | None:
     parser.add_argument("--indicators", type=int, default=40)
     parser.add_argument("--repeat", type=int, default=3, help="repeats of each run and SQL (medians)")
     parser.add_argument("--no-curve", action="store_true", help="only the two headline runs (no run-time curve)")
+    parser.add_argument(
+        "--no-order-links",
+        action="store_true",
+        help="ratings name no work order (ingest's check that the rated order exists scans every stored order per "
+        "rating: see docs/performance.md)",
+    )
     parser.add_argument("--no-portal", action="store_true", help="skip the stack and the portal queries")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each portal measurement")
