@@ -367,6 +367,8 @@ async def load_year(args, url: str, client: httpx.AsyncClient, conn: asyncpg.Con
                 pairs.append(row)
             files.append(row)
             stored[kind] += counts[kind][day]
+        if day % 30 == 29:  # the files so far, should the run be stopped before the year is loaded
+            save(args, {"partial": f"{day + 1} days loaded", "load": {"files": files, "stored": stored}})
         if day % 10 == 9 or day == args.days - 1:
             last = [f for f in files if f["day"] == day]
             print(f"  day {day + 1:3d}/{args.days}: stored {sum(stored.values()):>11,}; this day "
@@ -897,6 +899,13 @@ def report(result: dict) -> None:
           f"({per['database_mb']:.0f} MB per million records)")  # fmt: skip
 
 
+def save(args, result: dict) -> None:
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        plain = {**result, "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
+        args.out.write_text(json.dumps(plain, indent=1, default=str))
+
+
 def args_days(result: dict) -> int:
     return result["args"]["days"]
 
@@ -930,16 +939,21 @@ async def run(args) -> dict:
                     result["load"] = await load_year(args, url, client, conn)
                     await conn.execute("ANALYZE")
                     result["storage"] = await storage(conn, name, result["load"]["stored"])
+                    save(args, result)  # a phase's figures kept even if a later one fails
                     report(result)
                     print("scoring runs over every unit vs hand-written SQL (medians):", flush=True)
                     result["runs"] = await scoring_runs(args, url, ingest_app, conn, rows)
+                    save(args, result)  # a phase's figures kept even if a later one fails
                     print("measures API for one city's year (in-process ASGI):", flush=True)
                     result["measures_api"] = await measures_api(args, client, rows)
+                    save(args, result)  # a phase's figures kept even if a later one fails
             if not args.no_portal:
                 print("portal queries (bench/load_bench.py's) through the gateway and direct:", flush=True)
                 result["portal"] = await portal(args, url)
+                save(args, result)  # a phase's figures kept even if a later one fails
             print("archiving the oldest month (DETACH PARTITION + pg_dump + DROP):", flush=True)
             result["archive"] = await archive_oldest_month(conn, url)
+            save(args, result)  # a phase's figures kept even if a later one fails
         finally:
             await conn.close()
     finally:
