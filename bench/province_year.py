@@ -361,7 +361,8 @@ async def load_year(args, url: str, client: httpx.AsyncClient, conn: asyncpg.Con
             if c.get("new") != counts[kind][day] or c.get("rejected"):
                 raise RuntimeError(f"{kind} {iso}: expected {counts[kind][day]} new rows, got {c}")
             row = {"day": day, "kind": kind, "rows": counts[kind][day], "bytes": len(body), "stored_before": stored[kind],
-                   "stored_all_before": sum(stored.values()), "ingest_s": round(ingest_s, 4)}  # fmt: skip
+                   "stored_all_before": sum(stored.values()),
+                "orders_stored": stored["work_order"], "ingest_s": round(ingest_s, 4)}  # fmt: skip
             if copy_s is not None:
                 row["copy_s"] = round(copy_s, 4)
                 pairs.append(row)
@@ -772,7 +773,8 @@ def draw_charts(results: list[dict], folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     made = []
     colours = ["tab:blue", "tab:orange", "tab:green", "tab:red"]
-    markers = {"call": "o", "work_order": "s", "rating": "^"}
+    kind_colour = {"call": "tab:blue", "work_order": "tab:green", "rating": "tab:red"}
+    scale_marker = ["o", "^", "s", "D"]
     fig = Figure(figsize=(12, 4.8), layout="constrained")
     left, right = fig.subplots(1, 2)
     for n, result in enumerate(results):
@@ -782,13 +784,14 @@ def draw_charts(results: list[dict], folder: Path) -> list[Path]:
             if not files:
                 continue
             x = [f["stored_before"] / 1e6 for f in files]
-            left.scatter(x, [f["ingest_s"] for f in files], s=6, marker=markers[kind], color=colours[n % 4], alpha=0.6,
-                         label=f"{tag}: {kind}")  # fmt: skip
-            right.scatter(x, [f["ingest_s"] / f["rows"] * 1e4 for f in files], s=6, marker=markers[kind],
-                          color=colours[n % 4], alpha=0.6, label=f"{tag}: {kind}")  # fmt: skip
+            links = "" if result["args"].get("no_order_links") else " (ratings name their order)"
+            style = {"s": 8, "marker": scale_marker[n % 4], "color": kind_colour[kind], "alpha": 0.6,
+                     "label": f"{tag}: {kind}{links if kind == 'rating' else ''}"}  # fmt: skip
+            left.scatter(x, [f["ingest_s"] for f in files], **style)
+            right.scatter(x, [f["ingest_s"] / f["rows"] * 1e4 for f in files], **style)
             copies = [f for f in files if "copy_s" in f]
             right.scatter([f["stored_before"] / 1e6 for f in copies], [f["copy_s"] / f["rows"] * 1e4 for f in copies],
-                          s=30, marker="x", color=colours[n % 4])  # fmt: skip
+                          s=40, marker="x", color=kind_colour[kind])  # fmt: skip
     left.set(xlabel="records of the file's kind already stored (millions)", ylabel="ingest of one daily file (s)",
              title="Daily-file ingest cost against stored size")  # fmt: skip
     right.set(xlabel="records of the file's kind already stored (millions)", ylabel="seconds per 10,000 rows",
@@ -800,9 +803,13 @@ def draw_charts(results: list[dict], folder: Path) -> list[Path]:
     fig.savefig(path, dpi=110)
     made.append(path)
 
+    if not any(r.get("runs") for r in results):
+        return made
     fig = Figure(figsize=(7.5, 5), layout="constrained")
     ax = fig.subplots()
     for n, result in enumerate(results):
+        if not result.get("runs"):
+            continue
         tag = f"scale {result['args']['scale']:g}"
         points = result["runs"]
         x = [r["units"] * r["days"] for r in points]
@@ -838,7 +845,7 @@ def fit_ingest(results: list[dict]) -> dict[str, tuple[float, float, float]]:
             orders = 0
             for f in result["load"]["files"]:
                 if f["kind"] == kind:
-                    x = f["rows"] * orders if kind == "rating" else f["stored_before"]
+                    x = f["rows"] * f.get("orders_stored", orders) if kind == "rating" else f["stored_before"]
                     design.append([1.0, f["rows"], x])
                     seconds.append(f["ingest_s"])
                 if f["kind"] == "work_order":
