@@ -365,6 +365,7 @@ async def load_year(args, url: str, client: httpx.AsyncClient, conn: asyncpg.Con
                 "orders_stored": stored["work_order"], "ingest_s": round(ingest_s, 4)}  # fmt: skip
             if copy_s is not None:
                 row["copy_s"] = round(copy_s, 4)
+                row["phases"] = report.get("timingsSeconds")  # ingest's own split of the paired files
                 pairs.append(row)
             files.append(row)
             stored[kind] += counts[kind][day]
