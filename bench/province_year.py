@@ -832,63 +832,70 @@ def draw_charts(results: list[dict], folder: Path) -> list[Path]:
 # ---------------------------------------------------------------------------------------------------------------
 
 
+LINKED = "rating"  # ratings naming their order (the default); "rating/no links" with --no-order-links
+
+
 def fit_ingest(results: list[dict]) -> dict[str, tuple[float, float, float]]:
     """Per kind, least squares over every daily file of the given runs: seconds = a + b·rows + c·x, where x is the
-    rows of that kind already stored (the merge's joins read the whole raw table, issue 20) — for ratings, the
-    file's rows × the work orders already stored (ingest's check that a rated order exists scans every stored order
-    for each rating that names one)."""
+    rows of that kind already stored (the merge's joins read the whole raw table, issue 20) — for ratings that name
+    their work order, the file's rows × the work orders already stored (ingest's check that a rated order exists
+    scans every stored order for each rating that names one). Ratings of ``--no-order-links`` runs are fitted apart
+    (``rating/no links``, x = ratings stored)."""
     import numpy as np
 
+    samples: dict[str, tuple[list, list]] = {}
+    for result in results:
+        orders = 0
+        links = not result["args"].get("no_order_links")
+        for f in result["load"]["files"]:
+            key = f["kind"] if f["kind"] != "rating" or links else "rating/no links"
+            if f["kind"] == "work_order":
+                orders = f.get("orders_stored", orders) + f["rows"]
+            x = f["rows"] * f.get("orders_stored", orders) if key == LINKED else f["stored_before"]
+            design, seconds = samples.setdefault(key, ([], []))
+            design.append([1.0, 0.0 if key == LINKED else f["rows"], x])  # linked ratings: rows are in x
+            seconds.append(f["ingest_s"])
     fits = {}
-    for kind in FULL:
-        design, seconds = [], []
-        for result in results:
-            orders = 0
-            for f in result["load"]["files"]:
-                if f["kind"] == kind:
-                    x = f["rows"] * f.get("orders_stored", orders) if kind == "rating" else f["stored_before"]
-                    design.append([1.0, f["rows"], x])
-                    seconds.append(f["ingest_s"])
-                if f["kind"] == "work_order":
-                    orders += f["rows"]
-        coef, *_ = np.linalg.lstsq(np.array(design), np.array(seconds), rcond=None)
-        fits[kind] = tuple(float(v) for v in coef)
+    for key, (design, seconds) in samples.items():
+        matrix = np.array(design)
+        used = [i for i in range(3) if matrix[:, i].any()]  # a column of zeros: that term is not fitted (0)
+        coef, *_ = np.linalg.lstsq(matrix[:, used], np.array(seconds), rcond=None)
+        full = [0.0, 0.0, 0.0]
+        for i, v in zip(used, coef, strict=True):
+            full[i] = float(v)
+        fits[key] = tuple(full)
     return fits
 
 
 def project_year(fits: dict, scale: float = 1.0, days: int = 365) -> dict:
-    """The year's ingest seconds at ``scale`` by the fitted model, and the last day's."""
-    out = {"total_s": 0.0, "last_day_s": 0.0, "by_kind": {}}
+    """Each fitted kind's year of daily files at ``scale`` by the model, and its last day's file."""
+    out = {}
     counts = {kind: day_counts(round(FULL[kind] * scale), days) for kind in FULL}
-    for kind, (a, b, c) in fits.items():
+    for key, (a, b, c) in fits.items():
+        kind = key.split("/")[0]
         stored = orders = 0
         total = 0.0
         for day, n in enumerate(counts[kind]):
             orders += counts["work_order"][day]
-            seconds = a + b * n + c * (n * orders if kind == "rating" else stored)
+            seconds = a + b * n + c * (n * orders if key == LINKED else stored)
             total += seconds
             stored += n
-        out["by_kind"][kind] = {"total_s": total, "last_day_s": seconds, "last_day_rows": counts[kind][-1]}
-        out["total_s"] += total
-        out["last_day_s"] += seconds
+        out[key] = {"total_s": total, "last_day_s": seconds, "last_day_rows": counts[kind][-1]}
     return out
 
 
 def print_projection(results: list[dict]) -> dict:
     fits = fit_ingest(results)
     print("ingest model (least squares over every daily file): seconds = a + b·rows + c·x")
-    for kind, (a, b, c) in fits.items():
-        x = "x = rows × work orders stored: c per 10^12" if kind == "rating" else "x = rows stored: c per million"
-        print(
-            f"  {kind:<11} a {a:.3f} s, b {b * 1e6:.2f} s per million rows of the file, c {c * (1e12 if kind == 'rating' else 1e6):.3f} s ({x})"
-        )
+    for key, (a, b, c) in fits.items():
+        x, unit = ("rows × work orders stored", 1e12) if key == LINKED else ("rows of the kind stored", 1e6)
+        print(f"  {key:<16} a {a:.3f} s, b {b * 1e6:.1f} s per million rows of the file, c {c * unit:.3f} s per "
+              f"{'10^12' if unit == 1e12 else 'million'} ({x})")  # fmt: skip
     projection = project_year(fits)
-    print(f"projected full-scale year of daily files: {projection['total_s'] / 3600:.1f} h of ingest; the last day's "
-          f"three files {projection['last_day_s']:.0f} s")  # fmt: skip
-    for kind, p in projection["by_kind"].items():
-        print(
-            f"  {kind:<11} {p['total_s'] / 3600:5.2f} h; last day {p['last_day_rows']:,} rows in {p['last_day_s']:.1f} s"
-        )
+    print("projected full-scale year of daily files (scale 1, 365 days):")
+    for key, p in projection.items():
+        print(f"  {key:<16} {p['total_s'] / 3600:6.2f} h; the last day's file ({p['last_day_rows']:,} rows) "
+              f"{p['last_day_s']:.1f} s")  # fmt: skip
     return {"fits": fits, "projection": projection}
 
 
