@@ -785,7 +785,7 @@ def draw_charts(results: list[dict], folder: Path) -> list[Path]:
             if not files:
                 continue
             x = [f["stored_before"] / 1e6 for f in files]
-            links = "" if result["args"].get("no_order_links") else " (ratings name their order)"
+            links = " (naming no order)" if result["args"].get("no_order_links") else " (naming their order)"
             style = {"s": 8, "marker": scale_marker[n % 4], "color": kind_colour[kind], "alpha": 0.6,
                      "label": f"{tag}: {kind}{links if kind == 'rating' else ''}"}  # fmt: skip
             left.scatter(x, [f["ingest_s"] for f in files], **style)
@@ -800,6 +800,7 @@ def draw_charts(results: list[dict], folder: Path) -> list[Path]:
     left.legend(fontsize=7, markerscale=2)
     for ax in (left, right):
         ax.grid(alpha=0.3)
+        ax.set_xscale("symlog", linthresh=0.01)  # the scales' stored sizes differ tenfold; linear below 10,000
     path = folder / "province_year_ingest.png"
     fig.savefig(path, dpi=110)
     made.append(path)
