@@ -331,18 +331,26 @@ async def bare_copy(conn: asyncpg.Connection, kind: str, body: bytes) -> float:
     return elapsed
 
 
-async def load_year(args, url: str, client: httpx.AsyncClient, conn: asyncpg.Connection) -> dict:
+async def load_year(
+    args, url: str, client: httpx.AsyncClient, conn: asyncpg.Connection, resume_at: int | None = None, stored=None
+) -> dict:
+    """The year's daily files; with ``resume_at`` (a resumed run) only three more days from that day on, each paired
+    with a COPY: the end-of-load figures of a run stopped before its last days."""
     model = Model(args.cities, args.scale)
     model.order_links = not args.no_order_links
     totals = {k: round(v * args.scale) for k, v in FULL.items()}
     counts = {k: day_counts(totals[k], args.days) for k in FULL}
     headers = {"authorization": f"Bearer {mint_token(secret=SECRET, unit_id='GD', roles=['admin'])}"}
     paired_days = set(range(min(3, args.days))) | set(range(max(0, args.days - 3), args.days))
-    stored = dict.fromkeys(FULL, 0)
+    days = range(args.days)
+    if resume_at is not None:
+        days = paired_days = range(resume_at, min(resume_at + 3, 365))
+        counts = {k: day_counts(totals[k], args.days) + [counts[k][-1]] * 365 for k in FULL}
+    stored = dict(stored or dict.fromkeys(FULL, 0))
     files, pairs = [], []
     generate_s = 0.0
     began = time.perf_counter()
-    for day in range(args.days):
+    for day in days:
         iso = (date(YEAR, 1, 1) + timedelta(day)).isoformat()
         for kind in FULL:
             t = time.perf_counter()
@@ -379,8 +387,9 @@ async def load_year(args, url: str, client: httpx.AsyncClient, conn: asyncpg.Con
     total_s = time.perf_counter() - began
     summary = {}
     for kind in FULL:
-        for label, days in (("start", range(0, 3)), ("end", range(args.days - 3, args.days))):
-            chosen = [p for p in pairs if p["kind"] == kind and p["day"] in days]
+        ends = range(args.days - 3, args.days) if resume_at is None else paired_days
+        for label, span in (("start", range(0, 3) if resume_at is None else ()), ("end", ends)):
+            chosen = [p for p in pairs if p["kind"] == kind and p["day"] in span]
             if chosen:
                 ratios = [p["copy_s"] / p["ingest_s"] for p in chosen]
                 summary[f"{kind}.{label}"] = {
@@ -801,6 +810,7 @@ def draw_charts(results: list[dict], folder: Path) -> list[Path]:
     for ax in (left, right):
         ax.grid(alpha=0.3)
         ax.set_xscale("symlog", linthresh=0.01)  # the scales' stored sizes differ tenfold; linear below 10,000
+        ax.set_xlim(left=0)
     path = folder / "province_year_ingest.png"
     fig.savefig(path, dpi=110)
     made.append(path)
@@ -905,7 +915,7 @@ def report(result: dict) -> None:
     print("\n=== summary ===")
     print(f"scale {result['args']['scale']:g}: {result['units']:,} units, {args_days(result)} days, "
           + ", ".join(f"{k} {v:,}" for k, v in load["stored"].items())
-          + f"; load wall {load['wall_s']:.0f} s (ingest {load['ingest_s']:.0f} s, generating files {load['generate_s']:.0f} s)")  # fmt: skip
+          + f"; load wall {load.get('wall_s', 0):.0f} s (ingest {load.get('ingest_s', 0):.0f} s)")  # fmt: skip
     print("daily file: ingest vs bare COPY (median of the days):")
     for key, p in load["pairs"].items():
         print(f"  {key:<18} days {p['days']}: {p['rows']:>9,.0f} rows, {p['stored_before'] / 1e6:7.2f} M stored: "
@@ -933,8 +943,13 @@ async def run(args) -> dict:
 
     for quiet in ("httpx", "hotline.app", "hotline.ingest", "uvicorn"):
         logging.getLogger(quiet).setLevel(logging.WARNING)
-    name = f"hotline_provyear_{uuid.uuid4().hex[:8]}"
-    url = await create_database(args.server, name)
+    if args.resume:  # a database a stopped run left behind (killed with its load under way): the later phases
+        name = args.resume
+        url = args.server.rsplit("/", 1)[0] + "/" + name
+        previous = json.loads(args.out.read_text()) if args.out and args.out.exists() else {}
+    else:
+        name = f"hotline_provyear_{uuid.uuid4().hex[:8]}"
+        url = await create_database(args.server, name)
     result: dict = {
         "args": vars(args),
         "database": name,
@@ -942,9 +957,12 @@ async def run(args) -> dict:
     }
     began = time.perf_counter()
     try:
-        await asyncio.to_thread(migrate_all, url)
         rows = unit_tree(args.cities)
-        result["units"] = await register(url, rows)
+        if args.resume:
+            result["units"] = len(rows)
+        else:
+            await asyncio.to_thread(migrate_all, url)
+            result["units"] = await register(url, rows)
         print(f"database {name}: {result['units']:,} units registered", flush=True)
         conn = await asyncpg.connect(url)
         ingest_app = create_ingest(settings=Settings(env="test", database_url=url, jwt_secret=SECRET))
@@ -953,7 +971,24 @@ async def run(args) -> dict:
                 transport = httpx.ASGITransport(app=ingest_app)
                 async with httpx.AsyncClient(transport=transport, base_url="http://ingest", timeout=3600) as client:
                     print("loading the year as daily files through POST /batches ...", flush=True)
-                    result["load"] = await load_year(args, url, client, conn)
+                    if args.resume:  # the load's files saved so far; the stored rows as the database holds them
+                        result["load"] = previous.get("load", {"files": []})
+                        result["load"]["stopped_after"] = previous.get("partial")
+                        result["load"]["stored"] = {
+                            k: await conn.fetchval(f"SELECT count(*) FROM ingest.raw_{k}") for k in FULL
+                        }
+                        last_day = await conn.fetchval(f"SELECT max(day) - date '{YEAR}-01-01' FROM ingest.raw_call")
+                        print(f"resumed: {result['load']['stored']} stored, last day {last_day + 1}", flush=True)
+                        more = await load_year(args, url, client, conn, last_day + 1, result["load"]["stored"])
+                        result["load"]["files"] += more["files"]
+                        result["load"]["pairs"] = more["pairs"]
+                        result["load"]["stored"] = more["stored"]
+                        # the runs and the measures API read up to the last whole month loaded
+                        through = date(YEAR, 1, 1) + timedelta(last_day + 3)
+                        args.days = (through.replace(day=1) - date(YEAR, 1, 1)).days
+                        print(f"the later phases read up to {date(YEAR, 1, 1) + timedelta(args.days - 1)}", flush=True)
+                    else:
+                        result["load"] = await load_year(args, url, client, conn)
                     await conn.execute("ANALYZE")
                     result["storage"] = await storage(conn, name, result["load"]["stored"])
                     save(args, result)  # a phase's figures kept even if a later one fails
@@ -1000,6 +1035,7 @@ def main(argv: list[str] | None = None) -> dict | None:
     parser.add_argument("--api-repeats", type=int, default=20, help="requests per measures-API case (p50)")
     parser.add_argument("--out", type=Path, help="the figures as JSON")
     parser.add_argument("--charts", type=Path, help="draw the charts into this folder")
+    parser.add_argument("--resume", help="the later phases on the database NAME a stopped run left (its --out)")
     parser.add_argument("--charts-only", nargs="+", type=Path, help="draw charts from result JSON files, run nothing")
     parser.add_argument("--server", default=DEFAULT_SERVER_URL)
     args = parser.parse_args(argv)
