@@ -3,17 +3,24 @@
 It proves the benchmark works end to end — its generated daily files are accepted whole by ingest's
 ``POST /batches``, every scoring run's values equal the hand-written SQL's, the storage, measures-API and
 archive figures are taken — not any figure of it (those come from the runs by hand in docs/performance.md).
+
+It takes 25–50 s on the shared 2-core machine (mostly PostgreSQL under the other sessions' load), more than the
+suite's budget for one test, so it runs only with ``HOTLINE_BENCH_SMOKE=1``:
+
+    HOTLINE_BENCH_SMOKE=1 .venv/bin/pytest tests/bench -q
 """
 
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
 from bench import province_year
 
 
+@pytest.mark.skipif(not os.environ.get("HOTLINE_BENCH_SMOKE"), reason="25–50 s: set HOTLINE_BENCH_SMOKE=1 to run it")
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_province_year_smoke_run(server_url, tmp_path):
     out = tmp_path / "figures.json"
