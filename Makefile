@@ -3,9 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint clean schema schema-release
+.PHONY: install demo test lint clean schema schema-release portal chromium
 
-install: $(VENV)/.installed gateway/node_modules/.installed
+install: $(VENV)/.installed gateway/node_modules/.installed portal
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,24 @@ $(VENV)/.installed: pyproject.toml
 gateway/node_modules/.installed: gateway/package.json gateway/package-lock.json
 	cd gateway && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# The reference portal: its packages (npm ci), then the typed client generated from schema/ and the bundle
+# (portal/dist), rebuilt when the portal, the schema or the trusted-documents manifest changed.
+PORTAL_SOURCES := $(shell find portal/src portal/index.html portal/vite.config.ts portal/codegen.ts -type f -not -path 'portal/src/gql/*' 2>/dev/null) \
+	schema/supergraph.graphql $(wildcard schema/operations/*.graphql) gateway/persisted-documents.json
+portal: portal/dist/index.html
+
+portal/node_modules/.installed: portal/package.json portal/package-lock.json
+	cd portal && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+portal/dist/index.html: portal/node_modules/.installed $(PORTAL_SOURCES)
+	cd portal && npm run build --silent
+	touch $@
+
+# The browser tests drive the system's Chromium (Debian's package), never a downloaded browser.
+chromium:
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
 
 demo: install
 	$(BIN)/hotline up
@@ -37,9 +55,9 @@ schema-release: install
 	$(BIN)/hotline schema --check
 	cd gateway && node breaking-changes.mjs --release
 
-test: lint
+test: lint chromium
 	cd gateway && node --test test/
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) gateway/node_modules .hotline
+	rm -rf $(VENV) gateway/node_modules portal/node_modules portal/dist portal/src/gql .hotline

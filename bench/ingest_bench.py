@@ -1,19 +1,30 @@
 """Ingest benchmark (run by hand, not in the test suite).
 
-    .venv/bin/python bench/ingest_bench.py [--rows 1000000] [--pairs 3] [--callers 200000]
+    .venv/bin/python bench/ingest_bench.py [--rows 1000000] [--pairs 3] [--callers 200000] [--api]
         [--server postgresql://postgres@127.0.0.1:5432/postgres]
 
 1. writes an N-row call CSV in the canonical format (demo agents, February 2025), its calls from ``--callers``
    hashed callers (0: no caller hash, so no repeat-caller look-back to compute);
-2. for each of ``--pairs`` pairs, in a fresh database built by the migrations with the demo units registered:
-   times PostgreSQL's own COPY of that file into an unindexed table with the same columns, then the end-to-end
-   ingest of the same file (parse, validate, dedupe, store, aggregate) through ``services.ingest.batches.submit``
-   — the code behind ``POST /batches`` — in a child process, and reports that process's peak RSS;
+2. for each of ``--pairs`` pairs, in a fresh database built by the migrations with the demo units registered
+   (through ingest's ``POST /units/bulk``, by the demo's own client code): times PostgreSQL's own COPY of that
+   file into an unindexed table with the same columns, then the end-to-end ingest of the same file (parse,
+   validate, dedupe, store, aggregate), and reports the ingest's peak RSS;
 3. prints each pair's throughputs and ratio, and the median ratio (this machine is shared: its speed drifts
    between runs, so only ratios of runs made side by side are compared);
 4. in the last database, re-sends the same file (recognised by its digest) and the same rows with other bytes
    (read in full), and checks that neither changed anything (rows and daily measures identical);
 5. drops the databases.
+
+Where it reaches inside the service, and why:
+
+- The timed ingest, by default, calls ``services.ingest.batches.submit`` — what ``POST /batches`` runs on the
+  spooled request body — in a child process with the service's modules imported and warmed up
+  (``app.warm_up``). The target compares ingest's *processing* with PostgreSQL's COPY of the same local file,
+  so the upload over HTTP is left out of that figure. ``--api`` times the same file sent as a client sends it
+  (``POST /batches`` to an ingest service process started per pair, the file streamed as the body; peak RSS is
+  the service process's): the HTTP upload and spooling included, for comparison.
+- Setup, by default, registers the units through ingest's REST API served in-process (its ASGI app over the
+  fresh database, no server process); with ``--api`` through the started service.
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import logging
 import random
 import resource
 import statistics
@@ -117,6 +129,94 @@ def child(url: str, path: str) -> None:
     print(f"RESULT {elapsed:.3f} {peak_mb:.1f} {report['status']} {report['counts']} phases {report['timingsSeconds']}")
 
 
+async def register_units_in_process(url: str) -> dict:
+    """The demo units through ingest's ``POST /units/bulk``, its ASGI app served in-process over ``url``."""
+    import httpx
+
+    from hotline.cli.demo import demo_headers, load_demo_units
+    from hotline.kit.settings import DEVELOPMENT_JWT_SECRET, Settings
+    from services.ingest.app import create_app
+
+    app = create_app(settings=Settings(env="development", database_url=url, jwt_secret=DEVELOPMENT_JWT_SECRET))
+    # The app's log set-up would otherwise print every request and migration step.
+    for chatty in ("httpx", "alembic", "hotline.app", "hotline.indicators.sync"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        headers = demo_headers(DEVELOPMENT_JWT_SECRET)
+        async with httpx.AsyncClient(transport=transport, base_url="http://ingest", headers=headers) as client:
+            return await load_demo_units(client)
+
+
+class IngestService:
+    """``--api``: an ingest service process over one database, reached as a client reaches it."""
+
+    def __init__(self, url: str, log_dir: Path) -> None:
+        from hotline.cli.stack import SERVICES, Stack
+        from hotline.kit.settings import DEVELOPMENT_JWT_SECRET
+
+        self.spec = next(s for s in SERVICES if s.name == "ingest")
+        self.stack = Stack(database_url=url, log_dir=log_dir, jwt_secret=DEVELOPMENT_JWT_SECRET,
+                           ports={s.name: free_port() for s in SERVICES})  # fmt: skip
+        self.stack.start_service(self.spec)
+        try:
+            self.stack.wait_ready("ingest", f"{self.base}/readyz")
+        except BaseException:
+            self.stop()
+            raise
+
+    @property
+    def base(self) -> str:
+        return self.stack.service_url("ingest")
+
+    def headers(self) -> dict[str, str]:
+        from hotline.cli.demo import demo_headers
+        from hotline.kit.settings import DEVELOPMENT_JWT_SECRET
+
+        return demo_headers(DEVELOPMENT_JWT_SECRET)
+
+    def register_units(self) -> dict:
+        import httpx
+
+        from hotline.cli.demo import load_demo_units
+
+        async def go() -> dict:
+            async with httpx.AsyncClient(base_url=self.base, headers=self.headers(), timeout=300) as client:
+                return await load_demo_units(client)
+
+        return asyncio.run(go())
+
+    def peak_rss_mb(self) -> float:
+        pid = self.stack.processes["ingest"].pid
+        status = Path(f"/proc/{pid}/status").read_text()
+        return int(next(x for x in status.splitlines() if x.startswith("VmHWM:")).split()[1]) / 1024
+
+    def ingest(self, path: Path) -> tuple[float, float, str]:
+        """``POST /batches`` with the file streamed as the body, timed from the first byte sent to the report."""
+        import httpx
+
+        params = {"kind": "call", "source": "bench-acd", "filename": path.name}
+        headers = {**self.headers(), "content-type": "text/csv"}
+        with path.open("rb") as handle:
+            began = time.perf_counter()
+            response = httpx.post(f"{self.base}/batches", params=params, content=handle, headers=headers, timeout=None)
+            elapsed = time.perf_counter() - began
+        response.raise_for_status()
+        report = response.json()
+        return elapsed, self.peak_rss_mb(), f"{report['status']} {report['counts']} phases {report['timingsSeconds']}"
+
+    def stop(self) -> None:
+        self.stack.stop()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def run_child(url: str, path: Path) -> tuple[float, float, str]:
     out = subprocess.run(
         [sys.executable, __file__, "--child", url, str(path)], capture_output=True, text=True, check=True, cwd=ROOT
@@ -149,21 +249,32 @@ def main() -> None:
     parser.add_argument(
         "--callers", type=int, default=200_000, help="distinct hashed callers (0: calls without a caller hash)"
     )
+    parser.add_argument(
+        "--api", action="store_true", help="time POST /batches on an ingest service process (upload included)"
+    )
     parser.add_argument("--child", nargs=2)
     args = parser.parse_args()
     if args.child:
         child(*args.child)
         return
     from hotline.cli.database import create_database, drop_database
-    from hotline.cli.demo import load_demo_units
     from hotline.cli.stack import migrate_all
+
+    services: dict[str, IngestService] = {}
 
     def fresh_database() -> tuple[str, str]:
         name = f"hotline_bench_{uuid.uuid4().hex[:8]}"
         url = asyncio.run(create_database(args.server, name))
         migrate_all(url)
-        asyncio.run(load_demo_units(url))
+        if args.api:
+            services[url] = IngestService(url, Path(tempfile.mkdtemp(prefix="hotline-ingest-bench-")))
+            services[url].register_units()
+        else:
+            asyncio.run(register_units_in_process(url))
         return name, url
+
+    def run_ingest(url: str, path: Path) -> tuple[float, float, str]:
+        return services[url].ingest(path) if args.api else run_child(url, path)
 
     names: list[str] = []
     try:
@@ -181,7 +292,7 @@ def main() -> None:
                 name, url = fresh_database()
                 names.append(name)
                 copy_s = asyncio.run(copy_baseline(url, path))
-                ingest_s, peak, counts = run_child(url, path)
+                ingest_s, peak, counts = run_ingest(url, path)
                 ratios.append(copy_s / ingest_s)
                 ingests.append(ingest_s)
                 print(f"pair {pair}: PostgreSQL COPY into an unindexed table {copy_s:.2f} s = {args.rows / copy_s:,.0f} "
@@ -192,7 +303,7 @@ def main() -> None:
                   f"(each: {', '.join(f'{r:.2f}' for r in ratios)}; target ≥ 0.5)")  # fmt: skip
             ingest_s = statistics.median(ingests)
             before = asyncio.run(measures_checksum(url))
-            resend_s, resend_peak, resend_counts = run_child(url, path)
+            resend_s, resend_peak, resend_counts = run_ingest(url, path)
             after = asyncio.run(measures_checksum(url))
             print(f"re-send of the same file:               {resend_s:.2f} s ({resend_s / ingest_s:.0%} of a first load), "
                   f"peak RSS {resend_peak:.0f} MB; {resend_counts}")  # fmt: skip
@@ -200,12 +311,14 @@ def main() -> None:
             # the same rows in a file that is not byte-identical (a trailing blank line): read and compared in full
             copy = Path(tmp) / "calls-again.csv"
             copy.write_bytes(path.read_bytes() + b"\n")
-            full_s, full_peak, full_counts = run_child(url, copy)
+            full_s, full_peak, full_counts = run_ingest(url, copy)
             after_full = asyncio.run(measures_checksum(url))
             print(f"same rows, other bytes (full re-read):  {full_s:.2f} s ({full_s / ingest_s:.0%} of a first load), "
                   f"peak RSS {full_peak:.0f} MB; {full_counts}")  # fmt: skip
             print(f"full re-read changed nothing: {before == after_full}")
     finally:
+        for service in services.values():
+            service.stop()
         for name in names:
             asyncio.run(drop_database(args.server, name))
 

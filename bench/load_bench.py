@@ -6,8 +6,9 @@ Run by hand (not part of the test suite):
 
 It builds a throwaway database on the local PostgreSQL (127.0.0.1:5432, or HOTLINE_BENCH_SERVER_URL),
 starts the four services and the gateway on free loopback ports, loads the demo unit tree and
-synthetic records for the five demo cities (2025-Q1), publishes a provincial special evaluation of
-the cities and runs it, has one city file an appeal, and then measures the portal's three main
+synthetic records for the five demo cities (2025-Q1) through ingest's REST API, publishes a provincial
+special evaluation of the cities and runs it, has one city file an appeal (all through the gateway),
+and then measures the portal's three main
 queries with a bounded number of concurrent clients for a bounded time each:
 
 - ``ranking``: a province's ranking of its cities with dimension subtotals (scoring);
@@ -49,7 +50,7 @@ from pathlib import Path
 import httpx
 
 from hotline.cli.database import DEFAULT_SERVER_URL, create_database, drop_database
-from hotline.cli.demo import load_demo_units
+from hotline.cli.demo import demo_headers, load_demo_units
 from hotline.cli.schema_files import MANIFEST, REPO_ROOT, registered_operations
 from hotline.cli.stack import SERVICES, Stack, migrate_all
 from hotline.kit.auth import mint_token
@@ -160,6 +161,9 @@ async def wait_run(client: httpx.AsyncClient, run_id: str, headers, revision: in
 async def prepare(stack: Stack, rng: random.Random, orders: int, calls: int) -> dict:
     """Records, the provincial scheme, its run (published) and one city's appeal; returns the ids."""
     admin, province = token("GD", "admin"), token("GD", "organizer")
+    # The demo unit tree through POST /units/bulk, as `hotline up` sends it.
+    async with httpx.AsyncClient(base_url=stack.service_url("ingest"), headers=demo_headers(SECRET)) as ingest:
+        await load_demo_units(ingest)
     async with httpx.AsyncClient(base_url=stack.service_url("ingest"), timeout=300) as ingest:
         for city in CITIES:
             order_csv, call_csv = synthetic_records(city, rng, orders, calls)
@@ -354,7 +358,6 @@ async def main(args: argparse.Namespace) -> None:
     trusted = None
     try:
         await asyncio.to_thread(migrate_all, url)
-        await load_demo_units(url)
         await asyncio.to_thread(stack.start)
         ids = await prepare(stack, rng, args.orders, args.calls)
         print(f"{len(CITIES)} cities × ({args.orders} orders + {args.calls} calls), run {ids['run']} published")

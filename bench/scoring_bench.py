@@ -18,6 +18,18 @@ the scheme document from a stand-in of the indicators service. It then times, si
 
 and prints both, the ratio (target ≤ 3×) and the worker's own fetch / compute / store split. The
 database is dropped at the end.
+
+Where it reaches inside the services, and why:
+
+- Setup writes ingest's unit table and a year of wide ``ingest.daily_measure`` rows (1.1 million at 3,000 units)
+  with SQL: making those measures through ``POST /batches`` would mean generating and ingesting many millions of
+  raw records first — a benchmark of ingest, not of scoring.
+- The timed run calls scoring's own code (``runs.start_run`` / ``runs.queue_recompute``, then
+  ``worker.process_next``) rather than ``startRun`` over GraphQL: the worker is a job queue polled from the
+  database, so a run started through the API would be timed with the poll interval and the client's status
+  polling added, neither of which is the run's cost. What the run asks of other services does go through their
+  API: ingest's real ``POST /measures/query`` (its app in-process over ASGI), and a stand-in answering the
+  indicators service's scheme-document call (contracts §5).
 """
 
 from __future__ import annotations

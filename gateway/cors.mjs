@@ -64,3 +64,30 @@ export function corsPlugins(origins) {
     },
   ];
 }
+
+/**
+ * CORS for the REST routes the gateway passes through (evidence files, reports), which the runtime does not
+ * serve: the same allowlist and headers as GraphQL. Sets the headers on `res` for a listed origin; answers a
+ * preflight (OPTIONS) itself and returns true when it did.
+ */
+export function restCors(origins, req, res) {
+  const allowed = new Set(origins);
+  const origin = req.headers.origin;
+  res.setHeader('vary', 'Origin');
+  if (!origin || !allowed.has(origin)) {
+    if (req.method !== 'OPTIONS') return false;
+    res.statusCode = 204;
+    res.end();
+    return true;
+  }
+  res.setHeader('access-control-allow-origin', origin);
+  res.setHeader('access-control-allow-credentials', 'true');
+  res.setHeader('access-control-expose-headers', [...EXPOSED_HEADERS, 'content-disposition', 'x-content-sha256'].join(', '));
+  if (req.method !== 'OPTIONS') return false;
+  res.setHeader('access-control-allow-methods', 'GET, POST');
+  res.setHeader('access-control-allow-headers', ALLOWED_HEADERS.join(', '));
+  res.setHeader('access-control-max-age', '600');
+  res.statusCode = 204;
+  res.end();
+  return true;
+}

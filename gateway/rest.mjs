@@ -10,10 +10,19 @@ const UUID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-
 const ROUTES = [
   { service: 'appeals', method: 'GET', pattern: new RegExp(`^/appeals/${UUID}/evidence/${UUID}$`) },
   { service: 'appeals', method: 'POST', pattern: new RegExp(`^/appeals/${UUID}/evidence$`) },
+  // A run's reports (organizer side): the workbook and the printable PDF (not the HTML page: no service-made page is served from the gateway origin).
+  { service: 'scoring', method: 'GET', pattern: new RegExp(`^/runs/${UUID}/report\\.(xlsx|pdf)$`) },
 ];
+
+/** Whether a path is one of the REST routes' (any method): a browser's CORS preflight asks with OPTIONS. */
+export function isRestPath(req) {
+  const path = (req.url || '').split('?')[0];
+  return ROUTES.some((r) => r.pattern.test(path));
+}
 // Request headers a service needs; nothing else of the client's goes through.
 const REQUEST_HEADERS = ['authorization', 'content-type', 'content-length', 'accept', 'x-request-id', 'traceparent', 'tracestate'];
 // Answer headers the client needs: the type, the attachment's name, its digest and the no-sniff guard.
+// (A browser on a listed origin may read them: server.mjs adds the CORS headers of cors.mjs.)
 const ANSWER_HEADERS = ['content-type', 'content-length', 'content-disposition', 'x-content-type-options', 'x-content-sha256'];
 
 /** The REST route a request is for, or undefined (then it is GraphQL's, or nothing's). */

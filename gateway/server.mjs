@@ -20,9 +20,9 @@ import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { composeToFile } from './compose.mjs';
-import { corsOptions, corsPlugins, parseCorsOrigins } from './cors.mjs';
+import { corsOptions, corsPlugins, parseCorsOrigins, restCors } from './cors.mjs';
 import { loadManifest, persistedDocumentsOptions } from './trusted-documents.mjs';
-import { createTokenVerifier, passThrough, restRoute, serviceUrls } from './rest.mjs';
+import { createTokenVerifier, isRestPath, passThrough, restRoute, serviceUrls } from './rest.mjs';
 
 const env = process.env;
 
@@ -336,6 +336,9 @@ export function createGateway(supergraph, s = settings(), log = createLogger(s),
     ...(s.trustedDocuments && { persistedDocuments: persistedDocumentsOptions(loadManifest(s.trustedDocuments)) }),
     logging: log,
     graphiql: s.development ? { title: 'hotline-eval' } : false,
+    // GraphiQL's scripts, styles and editor workers inlined in its page (no CDN): it works on an isolated network.
+    // Loaded on first use, and only where GraphiQL is served (development).
+    renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
     maskedErrors: !s.development,
     // The client's token, request id and trace context go on to every subgraph; each verifies the token again.
     propagateHeaders: {
@@ -496,6 +499,7 @@ export async function main() {
     if (declared === undefined && req.headers['transfer-encoding'] && req.method !== 'GET') {
       return refuse(req, res, 411, 'a request body must carry Content-Length');
     }
+    if (isRestPath(req) && restCors(s.corsOrigins, req, res)) return undefined; // a preflight, answered
     const route = restRoute(req);
     if (route) return passThrough(req, res, route, rest);
     return gateway(req, res);

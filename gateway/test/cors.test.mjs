@@ -84,3 +84,35 @@ test('an entry that is not an exact origin stops start-up', { timeout: 60000 }, 
     assert.match(stderr(), /HOTLINE_GATEWAY_CORS_ORIGINS: .* is not an origin/, value);
   }
 });
+
+test('the REST routes (evidence files, reports) answer a listed origin as GraphQL does, and nothing to others', async () => {
+  const { restCors } = await import('../cors.mjs');
+  const answer = (method, origin) => {
+    const headers = {};
+    const res = {
+      statusCode: 200,
+      ended: false,
+      setHeader: (name, value) => (headers[name.toLowerCase()] = value),
+      end() {
+        this.ended = true;
+      },
+    };
+    const handled = restCors(['https://portal.example.gov.cn'], { method, headers: origin ? { origin } : {} }, res);
+    return { handled, headers, status: res.statusCode };
+  };
+  const preflight = answer('OPTIONS', 'https://portal.example.gov.cn');
+  assert.equal(preflight.handled, true);
+  assert.equal(preflight.status, 204);
+  assert.equal(preflight.headers['access-control-allow-origin'], 'https://portal.example.gov.cn');
+  assert.match(preflight.headers['access-control-allow-headers'], /authorization/);
+  const get = answer('GET', 'https://portal.example.gov.cn');
+  assert.equal(get.handled, false); // passed on to the service, with the CORS headers set
+  assert.equal(get.headers['access-control-allow-credentials'], 'true');
+  assert.match(get.headers['access-control-expose-headers'], /content-disposition/);
+  for (const origin of ['https://evil.example', 'null', undefined]) {
+    const other = answer('OPTIONS', origin);
+    assert.equal(other.handled, true);
+    assert.equal(other.headers['access-control-allow-origin'], undefined);
+    assert.equal(answer('GET', origin).headers['access-control-allow-origin'], undefined);
+  }
+});

@@ -113,6 +113,12 @@ test('only the evidence paths of well-formed ids are REST routes', () => {
   assert.equal(route('GET', `/appeals/${APPEAL}/evidence/../../units/snapshot`), undefined);
   assert.equal(route('GET', '/appeals/not-a-uuid/evidence/also-not'), undefined);
   assert.equal(route('POST', '/graphql'), undefined);
+  // A run's reports: the workbook and the PDF, read only; not its HTML page, not other files.
+  assert.equal(route('GET', `/runs/${APPEAL}/report.xlsx`), 'scoring');
+  assert.equal(route('GET', `/runs/${APPEAL}/report.pdf`), 'scoring');
+  assert.equal(route('GET', `/runs/${APPEAL}/report.html`), undefined);
+  assert.equal(route('POST', `/runs/${APPEAL}/report.pdf`), undefined);
+  assert.equal(route('GET', `/runs/${APPEAL}/revisions`), undefined);
   const urls = serviceUrls({ HOTLINE_APPEALS_URL: 'http://appeals:4104/' }, [{ name: 'appeals', url: 'http://x/graphql' }]);
   assert.equal(urls.appeals, 'http://appeals:4104');
   assert.equal(serviceUrls({}, [{ name: 'appeals', url: 'http://x:1/graphql' }]).appeals, 'http://x:1');

@@ -1,39 +1,23 @@
 """Demo data: the unit tree of one province with five cities, their departments, districts and agents, and
-real public records (bank call-centre calls, Boston 311 cases, a government message board) loaded through
-the ingest service's own batch path with the shipped column mappings."""
+real public records (bank call-centre calls, Boston 311 cases, a government message board) loaded with the
+shipped column mappings — through the ingest service's public REST API, as a user's client loads them
+(`POST /units/bulk`, `PUT /mappings/{name}`, `POST /batches`; what `hotline units load` and `hotline ingest`
+send). This module imports no service (import contract "The demo is a client of the services")."""
 
 from __future__ import annotations
 
-import asyncio
-from importlib import resources
+import json
+from pathlib import Path
+from typing import Any
 
-from hotline.kit.auth import Principal, Role
-from hotline.kit.db import Database
+import httpx
 
+from hotline.kit.auth import Principal, Role, mint_token
+
+# Who loads the demo: an administrator of the province (the root of the demo tree).
 DEMO_ADMIN = Principal(subject="hotline-demo-loader", unit_id="GD", roles=frozenset({Role.ADMIN}))
-
-
-def demo_units_csv() -> bytes:
-    return resources.files("services.ingest").joinpath("demo/units.csv").read_bytes()
-
-
-async def load_demo_units(database_url: str) -> dict[str, int]:
-    """Register the demo units (idempotent: a second load reports every row unchanged)."""
-    # The CLI drives the ingest service's own registration code, as its bulk endpoint does.
-    from services.ingest.registration import parse_unit_file, register_units
-
-    rows = parse_unit_file(demo_units_csv(), filename="units.csv", content_type="text/csv")
-    database = Database.from_url(database_url)
-    try:
-        async with database.unit_of_work() as session:
-            report = await register_units(session, DEMO_ADMIN, rows)
-    finally:
-        await database.dispose()
-    if report.count("rejected"):
-        problems = [(o.row, [p.message for p in o.problems]) for o in report.outcomes if o.problems]
-        raise RuntimeError(f"demo units rejected: {problems[:5]}")
-    return {a: report.count(a) for a in ("created", "updated", "moved", "unchanged")}
-
+# The files the ingest service ships as its demo data (read as files; no code of the service is imported).
+DEMO_DIR = Path(__file__).resolve().parents[2] / "services" / "ingest" / "demo"
 
 # (file under services/ingest/demo/data, record kind, source system, mapping name)
 DEMO_RECORDS = [
@@ -43,39 +27,65 @@ DEMO_RECORDS = [
 ]
 
 
+class DemoLoadError(RuntimeError):
+    """The ingest service refused part of the demo data (the message says which and why)."""
+
+
+def demo_units_csv() -> bytes:
+    return (DEMO_DIR / "units.csv").read_bytes()
+
+
 def demo_mappings() -> dict[str, dict]:
-    import json
-
-    folder = resources.files("services.ingest").joinpath("demo/mappings")
-    return {
-        p.name.removesuffix(".json"): json.loads(p.read_text("utf-8"))
-        for p in folder.iterdir()
-        if p.name.endswith(".json")
-    }
+    folder = DEMO_DIR / "mappings"
+    return {p.stem: json.loads(p.read_text("utf-8")) for p in sorted(folder.glob("*.json"))}
 
 
-async def load_demo_records(database_url: str) -> dict[str, dict[str, int]]:
-    """Save the shipped mappings and load the real data files as batches (a second load changes nothing)."""
-    from services.ingest import store
-    from services.ingest.batches import Submission, submit
+def demo_headers(secret: str) -> dict[str, str]:
+    """The demo loader's bearer token (HS256, development secret), as ``hotline token`` mints one."""
+    roles = sorted(r.value for r in DEMO_ADMIN.roles)
+    bearer = mint_token(
+        secret=secret, unit_id=DEMO_ADMIN.unit_id, roles=roles, subject=DEMO_ADMIN.subject, ttl_seconds=3600
+    )
+    return {"authorization": f"Bearer {bearer}"}
 
-    database = Database.from_url(database_url)
+
+def _answer(response: httpx.Response, what: str) -> dict[str, Any]:
+    if response.status_code != 200:
+        raise DemoLoadError(f"{what}: ingest answered {response.status_code}: {response.text[:500]}")
+    return response.json()
+
+
+async def load_demo_units(ingest: httpx.AsyncClient) -> dict[str, int]:
+    """Register the demo units through ``POST /units/bulk`` (idempotent: a second load reports every row
+    unchanged). ``ingest``: a client of the ingest service carrying the loader's authorization."""
+    files = {"file": ("units.csv", demo_units_csv(), "text/csv")}
+    report = _answer(await ingest.post("/units/bulk", files=files), "demo units")
+    if report["counts"]["rejected"]:
+        problems = [(r["row"], [p["message"] for p in r["problems"]]) for r in report["rows"] if r["problems"]]
+        raise DemoLoadError(f"demo units rejected: {problems[:5]}")
+    return {a: report["counts"][a] for a in ("created", "updated", "moved", "unchanged")}
+
+
+async def load_demo_records(ingest: httpx.AsyncClient) -> dict[str, dict[str, int]]:
+    """Save the shipped mappings (``PUT /mappings/{name}``) and send the real data files as batches
+    (``POST /batches``, the file as the body); a second load changes nothing (every row a duplicate)."""
+    for name, spec in demo_mappings().items():
+        params = {"description": spec.get("description", "")}
+        _answer(await ingest.put(f"/mappings/{name}", json=spec, params=params), f"demo mapping {name}")
     out: dict[str, dict[str, int]] = {}
-    try:
-        async with database.unit_of_work() as session:
-            for name, spec in demo_mappings().items():
-                await store.save_mapping(session, DEMO_ADMIN, name, spec, spec.get("description", ""))
-        folder = resources.files("services.ingest").joinpath("demo/data")
-        for filename, kind, source, mapping in DEMO_RECORDS:
-            with folder.joinpath(filename).open("rb") as handle:
-                sub = Submission(kind=kind, source=source, mapping_name=mapping, filename=filename)
-                report = await submit(database, DEMO_ADMIN, sub, binary=handle)
-            out[filename] = report["counts"]
-    finally:
-        await database.dispose()
+    for filename, kind, source, mapping in DEMO_RECORDS:
+        params = {"kind": kind, "source": source, "mapping": mapping, "filename": filename}
+        body = (DEMO_DIR / "data" / filename).read_bytes()
+        headers = {"content-type": "application/octet-stream"}
+        report = _answer(
+            await ingest.post("/batches", params=params, content=body, headers=headers), f"demo records {filename}"
+        )
+        out[filename] = report["counts"]
     return out
 
 
-def load_demo(database_url: str) -> dict[str, object]:
-    units = asyncio.run(load_demo_units(database_url))
-    return {"units": units, "records": asyncio.run(load_demo_records(database_url))}
+async def load_demo(ingest_url: str, secret: str) -> dict[str, object]:
+    """The demo units, then the demo records, into the running ingest service at ``ingest_url``."""
+    async with httpx.AsyncClient(base_url=ingest_url, headers=demo_headers(secret), timeout=300) as ingest:
+        units = await load_demo_units(ingest)
+        return {"units": units, "records": await load_demo_records(ingest)}

@@ -123,33 +123,48 @@ def up(
         int, typer.Option(help="Gateway port", envvar="HOTLINE_GATEWAY_PORT", min=1, max=65535)
     ] = 4000,
 ) -> None:
-    """Start the database, run migrations, load demo data, start services and gateway; Ctrl-C stops all."""
-    from hotline.cli.demo import load_demo
-    from hotline.cli.stack import SERVICES, Stack, StartupError, migrate_all
+    """Start the database, run migrations, start services and gateway, load the demo data through their API,
+    serve the reference portal; Ctrl-C stops all."""
+    import asyncio
+
+    from hotline.cli.demo import DemoLoadError, load_demo
+    from hotline.cli.stack import PORTAL_DIR, PORTAL_PORT, SERVICES, Stack, StartupError, migrate_all
 
     ports = {spec.name: _port(spec.name) for spec in SERVICES}  # refuse a bad port before anything starts
+    portal_port = os.environ.get("HOTLINE_PORTAL_PORT") or str(PORTAL_PORT)
+    if not portal_port.isdigit() or not 0 < int(portal_port) < 65536:
+        raise typer.BadParameter(f"HOTLINE_PORTAL_PORT must be a port number (1–65535), not {portal_port!r}")
+    portal_origin = f"http://127.0.0.1:{portal_port}"
+    with_portal = (PORTAL_DIR / "dist" / "index.html").exists()
     url, server = _resolve_database()
     migrate_all(url)
     console.print("migrations: done")
-    if demo:
-        loaded = load_demo(url)
-        console.print(f"demo units: {loaded['units']}")
-        for filename, counts in loaded["records"].items():
-            console.print(f"demo records {filename}: {counts}")
     stack = Stack(
-        database_url=url, log_dir=STATE_DIR / "logs", jwt_secret=_secret(), ports=ports, gateway_port=gateway_port
-    )
+        database_url=url, log_dir=STATE_DIR / "logs", jwt_secret=_secret(), ports=ports, gateway_port=gateway_port,
+        # The reference portal is served from its own origin: the gateway lets exactly that origin call it.
+        cors_origins=portal_origin if with_portal else "",
+    )  # fmt: skip
     stopping = False
 
     def on_signal(signum, _frame) -> None:
         nonlocal stopping
         stopping = True
 
+    def load_demo_data() -> None:
+        """The demo's units and records, through the running ingest service's REST API (as a client sends them)."""
+        loaded = asyncio.run(load_demo(stack.service_url("ingest"), _secret()))
+        console.print(f"demo units (through ingest's API): {loaded['units']}")
+        for filename, counts in loaded["records"].items():
+            console.print(f"demo records {filename}: {counts}")
+
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        stack.start()
+        stack.start(meanwhile=load_demo_data if demo else None)
     except StartupError as exc:
         console.print(f"[red]start-up failed:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    except (DemoLoadError, httpx.HTTPError) as exc:
+        console.print(f"[red]demo data failed:[/red] {exc}")
         raise typer.Exit(1) from exc
     if demo:
         from hotline.cli.demo_evaluation import DemoError, seed_demo_evaluation
@@ -162,12 +177,24 @@ def up(
             console.print(f"[red]demo evaluation failed:[/red] {exc}")
             stack.stop()
             raise typer.Exit(1) from exc
+    if with_portal:
+        try:
+            stack.start_portal(portal_port, stack.gateway_url, STATE_DIR / "tokens.txt")
+            stack.wait_ready("portal", f"{portal_origin}/config.json", timeout=30.0)
+        except StartupError as exc:
+            console.print(f"[red]portal start-up failed:[/red] {exc}")
+            stack.stop()
+            raise typer.Exit(1) from exc
     lines = []
     for unit_id, roles, label in DEMO_TOKENS:
         lines += [f"# {label}", mint_token(secret=_secret(), unit_id=unit_id, roles=roles), ""]
     (STATE_DIR / "tokens.txt").write_text("\n".join(lines))
     console.print("Demo tokens (header  Authorization: Bearer <token>; also in .hotline/tokens.txt):\n")
     console.print("\n".join(lines), soft_wrap=True, highlight=False)
+    if with_portal:
+        console.print(f"Portal: {portal_origin}/   (sign in with a demo token above)")
+    else:
+        console.print("Portal: not built (make install builds portal/dist)")
     console.print(f"GraphiQL: {stack.gateway_url}/graphql   (logs: {STATE_DIR}/logs)")
     console.print("Press Ctrl-C to stop.")
     try:

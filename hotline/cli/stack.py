@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from hotline.kit import migrations
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GATEWAY_DIR = REPO_ROOT / "gateway"
+PORTAL_DIR = REPO_ROOT / "portal"
+PORTAL_PORT = 5173
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,8 @@ class Stack:
     ports: dict[str, int] = field(default_factory=lambda: default_ports())
     gateway_port: int = field(default_factory=lambda: int(os.environ.get("HOTLINE_GATEWAY_PORT", GATEWAY_PORT)))
     env: str = "development"
+    # Origins a browser may call the gateway from (HOTLINE_GATEWAY_CORS_ORIGINS), e.g. the portal's; none if empty.
+    cors_origins: str = ""
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -121,7 +126,27 @@ class Stack:
             HOTLINE_SUBGRAPHS=",".join(f"{s.name}={self.service_url(s.name)}/graphql" for s in SERVICES),
             HOTLINE_SUPERGRAPH_PATH=str(self.log_dir / "supergraph.graphql"),
         )
+        if self.cors_origins and not env.get("HOTLINE_GATEWAY_CORS_ORIGINS"):
+            env["HOTLINE_GATEWAY_CORS_ORIGINS"] = self.cors_origins
         self._spawn("gateway", [node, "server.mjs"], GATEWAY_DIR, env)
+
+    def start_portal(self, port: int, gateway_url: str, tokens_file: Path | None = None) -> None:
+        """The reference portal (portal/dist, built by `make install`) served by portal/serve.mjs on ``port``,
+        talking to the gateway at ``gateway_url``; ``tokens_file`` offers its tokens on the sign-in screen."""
+        node = shutil.which("node")
+        if node is None:
+            raise StartupError("node is not installed: the portal's server needs Node.js 20+")
+        if not (PORTAL_DIR / "dist" / "index.html").exists():
+            raise StartupError(
+                "the portal is not built: run `make install` (or `cd portal && npm ci && npm run build`)"
+            )
+        env = dict(os.environ)
+        env.update(
+            HOTLINE_PORTAL_HOST="127.0.0.1", HOTLINE_PORTAL_PORT=str(port), HOTLINE_PORTAL_GATEWAY_URL=gateway_url
+        )
+        if tokens_file is not None:
+            env["HOTLINE_PORTAL_DEV_TOKENS"] = str(Path(tokens_file).resolve())
+        self._spawn("portal", [node, "serve.mjs"], PORTAL_DIR, env)
 
     def wait_ready(self, name: str, url: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -143,8 +168,10 @@ class Stack:
             return "(no log)"
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
-    def start(self, *, gateway: bool = True) -> None:
-        """Start every service, wait until each is ready, then the gateway."""
+    def start(self, *, gateway: bool = True, meanwhile: Callable[[], object] | None = None) -> None:
+        """Start every service, wait until each is ready, then the gateway. ``meanwhile`` (``hotline up``'s demo
+        load through ingest's API) runs once the services are ready, while the gateway composes the supergraph.
+        Whatever fails, everything started is stopped again."""
         try:
             for spec in SERVICES:
                 self.start_service(spec)
@@ -152,6 +179,9 @@ class Stack:
                 self.wait_ready(spec.name, f"{self.service_url(spec.name)}/readyz")
             if gateway:
                 self.start_gateway()
+            if meanwhile is not None:
+                meanwhile()
+            if gateway:
                 self.wait_ready("gateway", f"{self.gateway_url}/healthz", timeout=90.0)
         except BaseException:
             self.stop()
@@ -170,5 +200,5 @@ class Stack:
 
     def stop(self) -> None:
         """Stop the gateway first, then the services."""
-        for name in ["gateway", *[s.name for s in SERVICES]]:
+        for name in ["portal", "gateway", *[s.name for s in SERVICES]]:
             self.stop_one(name)

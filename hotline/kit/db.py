@@ -1,4 +1,9 @@
-"""Async engine, per-service metadata and the per-request unit of work.
+"""Async engine, per-service table models and the per-request unit of work.
+
+Each service declares its tables as SQLModel classes (``table=True``) on a base of its own, made with
+``service_registry``: its own ``MetaData`` bound to its own Postgres schema, so that Alembic's
+autogenerate comparison and any ``create_all`` stay inside that one service (``SQLModel.metadata`` is
+shared by every SQLModel class in the process and is never used).
 
 One unit of work per request: the request's session commits when the operation succeeds and
 rolls back otherwise; domain code only ``flush()``es.
@@ -9,7 +14,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import MetaData
+from sqlalchemy import ForeignKeyConstraint, MetaData, PrimaryKeyConstraint
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -17,7 +22,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import registry
+from sqlalchemy.sql.elements import conv
+from sqlmodel import SQLModel
 
 from hotline.kit.settings import Settings, to_async_url
 
@@ -35,13 +42,38 @@ def service_metadata(schema: str) -> MetaData:
     return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
 
 
-def declarative_base_for(schema: str) -> type[DeclarativeBase]:
-    """A declarative base bound to a service's schema."""
+class ServiceModel(SQLModel):
+    """Base of every service's table classes (``class XModel(ServiceModel, registry=service_registry(S))``).
 
-    class Base(DeclarativeBase):
-        metadata = service_metadata(schema)
+    A row object is one row of the session's identity map: equal only to itself and hashable by identity, as a
+    SQLAlchemy mapped object is (Pydantic's field-by-field ``==`` would make two rows with the same values equal,
+    and the objects unhashable)."""
 
-    return Base
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
+
+def postgres_named_keys(
+    table: str, primary_key: tuple[str, ...], foreign_keys: dict[str, str] | None = None, *, use_alter: tuple = ()
+) -> tuple[PrimaryKeyConstraint | ForeignKeyConstraint, ...]:
+    """``__table_args__`` for keys a migration left unnamed, under the names PostgreSQL gave them (``<table>_pkey``,
+    ``<table>_<column>_fkey``) rather than the naming convention's: ``foreign_keys`` maps a column to its target
+    (``"appeal.id"``); a column in ``use_alter`` is one side of a cycle of references."""
+    return (
+        PrimaryKeyConstraint(*primary_key, name=conv(f"{table}_pkey")),
+        *(
+            ForeignKeyConstraint([column], [target], name=conv(f"{table}_{column}_fkey"), use_alter=column in use_alter)
+            for column, target in (foreign_keys or {}).items()
+        ),
+    )
+
+
+def service_registry(schema: str) -> registry:
+    """The mapper registry of one service's table models: ``class XModel(ServiceModel, registry=service_registry(S))``.
+
+    SQLModel then gives that base (and every table class under it) the registry's own metadata instead of the
+    process-wide ``SQLModel.metadata``."""
+    return registry(metadata=service_metadata(schema))
 
 
 class Database:

@@ -10,7 +10,9 @@ everywhere within that time. Why a full snapshot and not a change feed: a move r
 a whole subtree, which a snapshot carries for free, and a province's tree is a few thousand rows.
 
 Usage in a service:
-- models: ``UnitRef = unit_ref_table(Base.metadata)``; a migration calls ``create_unit_ref_tables(op, SCHEMA)``.
+- models: ``class UnitRefRow(UnitRefColumns, XModel, table=True)`` with ``__tablename__ = "unit_ref"`` and
+  ``__table_args__ = unit_ref_table_args()`` (likewise ``UnitRefStateColumns`` for ``unit_ref_state``), and
+  ``UnitRef = UnitRefRow.__table__`` for queries; a migration calls ``create_unit_ref_tables(op, SCHEMA)``.
 - app: ``create_service_app(..., directory=True)``; then ``await info.context.scope()`` in resolvers
   (or ``await directory_scope(...)`` elsewhere) gives the caller's ``Scope``, and
   ``in_scope(UnitRef.c.path, scope)`` filters any query joined to ``unit_ref``.
@@ -22,14 +24,31 @@ import asyncio
 import logging
 import time
 import zlib
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Date, MetaData, Table, Text, delete, insert, select, text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    MetaData,
+    Table,
+    Text,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import conv
+from sqlmodel import Field, SQLModel
 
 from hotline.kit import metrics
-from hotline.kit.db import Database
+from hotline.kit.db import Database, postgres_named_keys
 from hotline.kit.scope import Scope
 from hotline.kit.services import ServiceClients, ServiceUnavailableError
 
@@ -41,7 +60,54 @@ DIRECTORY_CHECKS = metrics.counter(
 )
 DIRECTORY_UNITS = metrics.gauge("directory_units", "Units in the read model after its last replacement", ["service"])
 
-SNAPSHOT_COLUMNS = ("id", "parent_id", "path", "kind", "name_zh", "name_en", "active", "valid_from", "valid_to")
+
+class UnitRefColumns(SQLModel):
+    """One unit of the read model. The same thing twice: the columns of ``<schema>.unit_ref`` (a service's table
+    class adds ``table=True``), and — its fields in this order — one entry of ingest's ``GET /units/snapshot``,
+    which ``DirectorySync`` validates with this class before writing it."""
+
+    id: str = Field(primary_key=True, sa_type=Text)
+    parent_id: str | None = Field(default=None, sa_type=Text)
+    path: str = Field(sa_type=Text)
+    kind: str = Field(sa_type=Text)
+    name_zh: str = Field(sa_type=Text)
+    name_en: str = Field(sa_type=Text)
+    active: bool = Field(sa_type=Boolean)
+    valid_from: date = Field(sa_type=Date)
+    valid_to: date | None = Field(default=None, sa_type=Date)
+
+
+class UnitRefStateColumns(SQLModel):
+    """The read model's one-row version table ``<schema>.unit_ref_state``: the snapshot version it holds."""
+
+    singleton: bool = Field(
+        default=True, primary_key=True, sa_type=Boolean, sa_column_kwargs={"server_default": "true"}
+    )
+    version: str = Field(sa_type=Text)
+    synced_at: datetime | None = Field(
+        default=None, sa_type=DateTime(timezone=True), nullable=False, sa_column_kwargs={"server_default": func.now()}
+    )
+
+
+def unit_ref_table_args() -> tuple:
+    """``__table_args__`` of a service's ``unit_ref`` class (new objects per table: one cannot be shared); the key
+    ``create_unit_ref_tables`` leaves unnamed under the name PostgreSQL gives it."""
+    return (
+        *postgres_named_keys("unit_ref", ("id",)),
+        Index("ix_unit_ref_path_prefix", "path", postgresql_ops={"path": "text_pattern_ops"}),
+    )
+
+
+def unit_ref_state_table_args() -> tuple:
+    """``__table_args__`` of a service's ``unit_ref_state`` class: the key and check ``create_unit_ref_tables``
+    leaves unnamed, under the names PostgreSQL gives them."""
+    return (
+        *postgres_named_keys("unit_ref_state", ("singleton",)),
+        CheckConstraint("singleton", name=conv("unit_ref_state_singleton_check")),
+    )
+
+
+SNAPSHOT_COLUMNS = tuple(UnitRefColumns.model_fields)
 # The snapshot is read with the identity of the tree's root; ingest answers it to service tokens only.
 SNAPSHOT_PATH = "/units/snapshot"
 
@@ -153,10 +219,9 @@ class DirectorySync:
         return True
 
     async def _replace(self, version: str, units: list[list[Any]]) -> None:
-        rows = [dict(zip(SNAPSHOT_COLUMNS, unit, strict=True)) for unit in units]
-        for row in rows:
-            for name in ("valid_from", "valid_to"):
-                row[name] = date.fromisoformat(row[name]) if row[name] else None
+        rows = [
+            UnitRefColumns.model_validate(dict(zip(SNAPSHOT_COLUMNS, unit, strict=True))).model_dump() for unit in units
+        ]
         lock_key = zlib.crc32(f"unit_ref:{self._schema}".encode())
         async with self._database.unit_of_work() as session:
             # Replicas of a service share the table: one writer at a time, and never backwards.

@@ -3,23 +3,33 @@
 from __future__ import annotations
 
 import enum
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import strawberry
-from graphql import ExecutionResult, GraphQLError, OperationDefinitionNode
+from graphql import ExecutionResult, GraphQLError, OperationDefinitionNode, get_named_type
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 from strawberry.extensions import SchemaExtension
 from strawberry.fastapi import BaseContext
+from strawberry.federation.schema import FederationAny
+from strawberry.federation.schema_directives import Key
 from strawberry.types.graphql import OperationType
+from strawberry.types.info import Info
 
 from hotline.kit import metrics
 from hotline.kit.auth import Principal
 from hotline.kit.directory import DirectorySync, directory_scope
-from hotline.kit.errors import ApiError, TokenExpiredError, UnauthenticatedError, api_error_from_database
+from hotline.kit.errors import (
+    ApiError,
+    BadRequestError,
+    TokenExpiredError,
+    UnauthenticatedError,
+    api_error_from_database,
+)
 from hotline.kit.requestid import current_request_id
 from hotline.kit.scope import Scope
 from hotline.kit.services import ServiceClients
@@ -218,7 +228,58 @@ class OperationMetrics(SchemaExtension):
             metrics.GRAPHQL_ERRORS.labels(service, operation, str(code)[:40]).inc()
 
 
+_KEY_VALUE_TYPES: dict[str, tuple[type, ...]] = {"ID": (str,), "String": (str,), "Int": (int,)}
+
+
 class _SubgraphSchema(strawberry.federation.Schema):
+    def entities_resolver(self, info: Info, representations: list[FederationAny]) -> list[FederationAny]:
+        """``_entities`` with every representation checked first against the entity's ``@key``: anything a client
+        could send that is not a representation this subgraph resolves (not an object, no or an unknown
+        ``__typename``, missing or extra fields, a key of the wrong type) is a ``BAD_REQUEST`` on its own index,
+        and never reaches ``resolve_reference``. An error inside ``resolve_reference`` stays a server error."""
+        results: list[Any] = []
+        for index, representation in enumerate(representations):
+            problem = self._representation_problem(representation)
+            if problem is not None:
+                results.append(BadRequestError(f"representation {index}: {problem}", representation=index))
+            else:
+                results.extend(super().entities_resolver(info, [dict(representation)]))
+        return results
+
+    def _representation_problem(self, representation: Any) -> str | None:
+        if not isinstance(representation, dict):
+            return "expected an object with `__typename` and the entity's key fields"
+        typename = representation.get("__typename")
+        entity_union = self._schema.get_type("_Entity")
+        entities = {t.name: t for t in getattr(entity_union, "types", ())}
+        if not isinstance(typename, str) or typename not in entities:
+            shown = json.dumps(typename, ensure_ascii=False)[:60]
+            return f"`__typename` {shown} is not an entity of this subgraph (one of {', '.join(sorted(entities))})"
+        definition = self.schema_converter.type_map[typename].definition
+        keys = [
+            frozenset(d.fields.split())
+            for d in getattr(definition, "directives", ())
+            if isinstance(d, Key) and d.resolvable is not False
+        ]
+        if not keys:
+            return f"`{typename}` is not resolvable by this subgraph"
+        fields = frozenset(representation) - {"__typename"}
+        if fields not in keys:
+            wanted = " or ".join("{" + ", ".join(sorted(k)) + "}" for k in keys)
+            return f"`{typename}` is looked up by exactly {wanted}, not {{{', '.join(sorted(fields))}}}"
+        graphql_type = entities[typename]
+        for name in sorted(fields):
+            field_type = get_named_type(graphql_type.fields[name].type)
+            allowed = _KEY_VALUE_TYPES.get(field_type.name)
+            value = representation[name]
+            if allowed is not None and (not isinstance(value, allowed) or isinstance(value, bool)):
+                return (
+                    f"`{typename}.{name}` must be {'a whole number' if int in allowed else 'text'} ({field_type.name})"
+                )
+            if isinstance(value, int) and not -(2**31) <= value < 2**31:
+                return f"`{typename}.{name}` is out of range"
+        return None
+
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         # A subscription ending because its token expired is the normal end of a long subscription, not an error
         # of the server: it is answered to the caller, and logging it with a traceback would bury the real ones.

@@ -39,20 +39,17 @@ def downgrade(service_dir: Path, database_url: str, revision: str = "base") -> N
     command.downgrade(alembic_config(service_dir, database_url), revision)
 
 
-def run_env(*, schema: str, target_metadata: MetaData) -> None:
-    """Body of a service's ``migrations/env.py``: run its migrations online inside ``schema``."""
+def run_env(*, schema: str, target_metadata: MetaData) -> bool:
+    """Body of a service's ``migrations/env.py``: run its migrations online inside ``schema``, or — under
+    ``alembic check`` / ``revision --autogenerate`` — compare ``target_metadata`` (the service's table classes)
+    with what the migrations built. True if migrations ran (not a comparison): data steps may follow."""
     from alembic import context
 
     config = context.config
     url = config.attributes.get("database_url") or os.environ.get("HOTLINE_DATABASE_URL")
     if not url:
         raise RuntimeError("set HOTLINE_DATABASE_URL (or pass a database URL) to run migrations")
-
-    def include_object(obj, name, type_, reflected, compare_to) -> bool:
-        # Autogenerate stays inside this service's schema.
-        if type_ == "table":
-            return getattr(obj, "schema", None) == schema
-        return True
+    comparing: list[bool] = []
 
     def do_run(connection: Connection) -> None:
         # Create the schema only when missing: even ``IF NOT EXISTS`` needs CREATE on the database, which
@@ -60,6 +57,26 @@ def run_env(*, schema: str, target_metadata: MetaData) -> None:
         exists = connection.execute(text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema}).first()
         if exists is None:
             connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        # Partitions are made at run time (ingest's monthly raw partitions: ``ingest.ensure_partition`` and the
+        # new-month path), one table per month with its own key index; no table class declares them — the
+        # partitioned parent does, and is compared. So a comparison leaves out the tables that are partitions.
+        partitions = {
+            name
+            for (name,) in connection.execute(
+                text(
+                    "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = :s AND c.relispartition"
+                ),
+                {"s": schema},
+            )
+        }
+
+        def include_object(obj, name, type_, reflected, compare_to) -> bool:
+            if type_ == "table":
+                # Autogenerate stays inside this service's schema; runtime partitions are not models (above).
+                return getattr(obj, "schema", None) == schema and not (reflected and name in partitions)
+            return True
+
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
@@ -67,8 +84,12 @@ def run_env(*, schema: str, target_metadata: MetaData) -> None:
             version_table_schema=schema,
             include_schemas=True,
             include_object=include_object,
+            compare_type=True,
+            compare_server_default=True,
             transaction_per_migration=False,
         )
+        # Alembic's check and autogenerate commands hand the environment their revision context.
+        comparing.append("revision_context" in context.get_context().opts)
         with context.begin_transaction():
             context.run_migrations()
 
@@ -81,6 +102,7 @@ def run_env(*, schema: str, target_metadata: MetaData) -> None:
     if context.is_offline_mode():
         raise RuntimeError("offline (SQL script) migrations are not supported; run them against a database")
     run_blocking(run_async())
+    return not any(comparing)
 
 
 def run_blocking(coro) -> None:

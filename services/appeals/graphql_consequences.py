@@ -12,8 +12,7 @@ import strawberry
 from sqlalchemy import func, select
 from strawberry.scalars import JSON
 
-from hotline.kit.errors import BadRequestError
-from hotline.kit.pagination import check_page_size, decode_cursor, encode_cursor
+from hotline.kit.pagination import CursorCodec, check_page_size
 from services.appeals import consequences, repository
 from services.appeals.graphql_enums import Info
 from services.appeals.graphql_types import Appeal, AppealProblem
@@ -183,6 +182,10 @@ class AppealConsequenceConnection:
     total_count: int = strawberry.field(description="Matching consequences over all pages.")
 
 
+# `appealConsequences`: (created at, id) of the last consequence.
+CONSEQUENCES_CURSOR = CursorCodec("appealConsequences", CursorCodec.TIMESTAMP, CursorCodec.UUID)
+
+
 async def consequences_of_decision(info: Info, key: tuple[uuid.UUID, int]) -> list[AppealConsequence]:
     ctx = info.context
 
@@ -219,12 +222,8 @@ async def consequence_page(
     if unit_id:
         query = query.where(PeerConsequence.unit_id == unit_id)
     total = int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
-    if after:
-        created_at, _, key = decode_cursor(after).partition("|")
-        try:
-            position = (dt.datetime.fromisoformat(created_at), uuid.UUID(key))
-        except ValueError as exc:
-            raise BadRequestError(f"invalid cursor {after!r}") from exc
+    if after is not None:
+        position = CONSEQUENCES_CURSOR.decode(after)
         query = query.where(func.row(PeerConsequence.created_at, PeerConsequence.id) < func.row(*position))
     rows = list(
         await session.scalars(
@@ -232,7 +231,7 @@ async def consequence_page(
         )
     )
     edges = [
-        AppealConsequenceEdge(cursor=encode_cursor(f"{r.created_at.isoformat()}|{r.id}"), node=AppealConsequence.of(r))
+        AppealConsequenceEdge(cursor=CONSEQUENCES_CURSOR.encode(r.created_at, r.id), node=AppealConsequence.of(r))
         for r in rows[:first]
     ]
     return AppealConsequenceConnection(

@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hotline.kit.errors import BadRequestError, ConflictError
+from hotline.kit.errors import ConflictError
 from hotline.kit.scope import Scope, in_scope
 from services.appeals.models import Appeal, AppealDecision, AppealEvent, EvidenceFile, RunSettlement, UnitRef
 from services.appeals.notifications import notify
@@ -85,10 +85,10 @@ async def list_appeals(
     result_ids: Sequence[str] | None = None,
     unit_ids: Sequence[str] | None = None,
     consequence_ids: Sequence[uuid.UUID] | None = None,
-    after: str | None = None,
+    after: tuple[datetime, uuid.UUID] | None = None,
     limit: int | None = None,
 ) -> list[Appeal]:
-    """Visible appeals, newest filing first; the keyset cursor is ``<filed_at iso>|<id>``."""
+    """Visible appeals, newest filing first, keyset-paginated after the position ``(filed_at, id)``."""
     query = select(Appeal).where(visible(scope))
     if status:
         query = query.where(Appeal.status == status)
@@ -104,13 +104,8 @@ async def list_appeals(
         query = query.where(Appeal.unit_id.in_(list(unit_ids)))
     if consequence_ids is not None:
         query = query.where(Appeal.consequence_id.in_(list(consequence_ids)))
-    if after:
-        filed_at, _, appeal_id = after.partition("|")
-        try:
-            key = (datetime.fromisoformat(filed_at), uuid.UUID(appeal_id))
-        except ValueError as exc:
-            raise BadRequestError("invalid cursor: pass an `endCursor` or `cursor` this API gave") from exc
-        query = query.where(func.row(Appeal.filed_at, Appeal.id) < func.row(*key))
+    if after is not None:
+        query = query.where(func.row(Appeal.filed_at, Appeal.id) < func.row(*after))
     query = query.order_by(Appeal.filed_at.desc(), Appeal.id.desc())
     if limit is not None:
         query = query.limit(limit)

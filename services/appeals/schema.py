@@ -13,9 +13,8 @@ import strawberry
 from sqlalchemy import select
 from strawberry.federation.schema_directives import ListSize
 
-from hotline.kit.errors import BadRequestError
 from hotline.kit.graphql import federation_schema
-from hotline.kit.pagination import check_page_size, decode_cursor, encode_cursor
+from hotline.kit.pagination import CursorCodec, check_page_size
 from services.appeals import live, repository, review, workflow
 from services.appeals.graphql_consequences import (
     AppealConsequence,
@@ -31,6 +30,9 @@ from services.appeals.graphql_types import Appeal
 from services.appeals.models import Notification, Webhook
 
 PAGE_COST = ListSize(slicing_arguments=["first"], sized_fields=["edges"], require_one_slicing_argument=False)
+# `appeals`: (filed at, id) of the last appeal; `appealInbox`: the last entry's id.
+APPEALS_CURSOR = CursorCodec("appeals", CursorCodec.TIMESTAMP, CursorCodec.UUID)
+INBOX_CURSOR = CursorCodec("appealInbox", CursorCodec.COUNT)
 
 
 def _arg(description: str):
@@ -126,7 +128,7 @@ class InboxEntry:
     def of(cls, n: Notification) -> InboxEntry:
         return cls(
             id=strawberry.ID(str(n.id)),
-            cursor=encode_cursor(str(n.id)),
+            cursor=INBOX_CURSOR.encode(n.id),
             appeal_id=strawberry.ID(str(n.appeal_id)),
             kind=n.kind,
             created_at=n.created_at,
@@ -142,7 +144,8 @@ class Query:
         return await Appeal.resolve_reference(info, id)
 
     @strawberry.field(
-        description="Appeals the caller may see, newest first (a draft only by its filing unit).",
+        description="Appeals the caller may see, newest first (a draft only by its filing unit)."
+        " Null only with a `BAD_REQUEST` error, when `first` or `after` is invalid (a sibling field keeps its data).",
         directives=[PAGE_COST],
     )
     async def appeals(
@@ -156,19 +159,20 @@ class Query:
         ] = None,
         first: PageSize = 50,
         after: Cursor = None,
-    ) -> AppealConnection:
+    ) -> AppealConnection | None:
         check_page_size(first)
         scope = await info.context.scope()
         filters = dict(
             status=status.value if status else None, run_id=run_id, unit_id=unit_id, deciding_unit_id=deciding_unit_id
         )
         rows = await repository.list_appeals(
-            info.context.session, scope, **filters, after=decode_cursor(after) if after else None, limit=first + 1
+            info.context.session,
+            scope,
+            **filters,
+            after=APPEALS_CURSOR.decode(after) if after is not None else None,
+            limit=first + 1,
         )
-        edges = [
-            AppealEdge(cursor=encode_cursor(f"{r.filed_at.isoformat()}|{r.id}"), node=Appeal.of(r))
-            for r in rows[:first]
-        ]
+        edges = [AppealEdge(cursor=APPEALS_CURSOR.encode(r.filed_at, r.id), node=Appeal.of(r)) for r in rows[:first]]
         return AppealConnection(
             edges=edges,
             has_next_page=len(rows) > first,
@@ -179,6 +183,7 @@ class Query:
     @strawberry.field(
         description="The caller's unit's inbox, newest first: every step of its appeals (of a draft, only the "
         "filing unit's own) and every consequence for it of decisions on other units' appeals."
+        " Null only with a `BAD_REQUEST` error, when `first` or `after` is invalid (a sibling field keeps its data)."
     )
     async def appeal_inbox(
         self,
@@ -186,16 +191,13 @@ class Query:
         unread_only: Annotated[bool, _arg("Only entries not marked read.")] = False,
         first: PageSize = 50,
         after: Cursor = None,
-    ) -> list[InboxEntry]:
+    ) -> list[InboxEntry] | None:
         check_page_size(first)
         query = select(Notification).where(Notification.unit_id == info.context.principal.unit_id)
         if unread_only:
             query = query.where(Notification.read_at.is_(None))
         if after is not None:
-            position = decode_cursor(after)
-            if not position.isdigit():
-                raise BadRequestError(f"invalid cursor {after!r}: pass an entry's `cursor`")
-            query = query.where(Notification.id < int(position))
+            query = query.where(Notification.id < INBOX_CURSOR.decode_one(after))
         rows = await info.context.session.scalars(query.order_by(Notification.id.desc()).limit(first))
         return [InboxEntry.of(n) for n in rows]
 
@@ -229,7 +231,8 @@ class Query:
 
     @strawberry.field(
         description="Consequences of decisions on appeals the caller may see, newest first: a unit's own (what other "
-        "units' appeals did to its results), or, on the organizer's side, everyone's.",
+        "units' appeals did to its results), or, on the organizer's side, everyone's."
+        " Null only with a `BAD_REQUEST` error, when `first` or `after` is invalid (a sibling field keeps its data).",
         directives=[PAGE_COST],
     )
     async def appeal_consequences(
@@ -239,7 +242,7 @@ class Query:
         unit_id: Annotated[strawberry.ID | None, _arg("Only consequences for this unit.")] = None,
         first: PageSize = 50,
         after: Cursor = None,
-    ) -> AppealConsequenceConnection:
+    ) -> AppealConsequenceConnection | None:
         return await consequence_page(
             info, run_id=str(run_id) if run_id else None, unit_id=unit_id, first=first, after=after
         )

@@ -27,6 +27,8 @@ from services.indicators.types import (
     SchemeVersion,
     Standard,
     Unit,
+    dimension_by_code,
+    indicator_version_by_key,
 )
 from services.indicators.validation import Problem
 from services.indicators.workflow import Outcome
@@ -114,7 +116,7 @@ class Query:
     async def dimension(
         self, info: Info, code: _arg(strawberry.ID, "The dimension's code, e.g. `service_response`.")
     ) -> Dimension | None:
-        return await loaders.dimension(info).load(str(code))
+        return await dimension_by_code(info, str(code))
 
     @strawberry.field(description="The standards the catalog draws from.")
     async def standards(self, info: Info) -> list[Standard]:
@@ -154,7 +156,7 @@ class Query:
             )
             if version is None:
                 return None
-        return await loaders.indicator_version(info).load((code, version))
+        return await indicator_version_by_key(info, code, version)
 
     @strawberry.field(description="Every version of one indicator, oldest first (old versions stay readable).")
     async def indicator_versions(

@@ -61,12 +61,24 @@ class Unit:
 
     @strawberry.field(description="Published schemes whose cohort holds this unit, among those the caller may see.")
     async def schemes(self, info: Info) -> list[SchemeVersion]:
-        return await loaders.schemes_applying_to(info, str(self.id))
+        return [SchemeVersion.from_rows(v, s) for v, s in await loaders.schemes_applying_to(info, str(self.id))]
 
 
 async def _unit_if_visible(info: Info, unit_id: str) -> Unit | None:
     found = await loaders.unit_in_scope(info).load(unit_id)
     return Unit(id=strawberry.ID(found.id)) if found else None
+
+
+async def dimension_by_code(info: Info, code: str) -> Dimension | None:
+    """A dimension through the per-request loader; null if there is none."""
+    row = await loaders.dimension(info).load(code)
+    return Dimension.from_row(row) if row is not None else None
+
+
+async def indicator_version_by_key(info: Info, code: str, version: int) -> IndicatorVersion | None:
+    """An indicator version through the per-request loader; null if there is none."""
+    row = await loaders.indicator_version(info).load((code, version))
+    return IndicatorVersion.from_row(row) if row is not None else None
 
 
 @strawberry.type(description="A source standard of the catalog: the 12345 spec or one of the KPI sets.")
@@ -100,11 +112,11 @@ class Dimension:
 
     @classmethod
     async def resolve_reference(cls, info: Info, code: strawberry.ID) -> Dimension | None:
-        return await loaders.dimension(info).load(str(code))
+        return await dimension_by_code(info, str(code))
 
     @strawberry.field(description="The latest version of every indicator in this dimension, by clause.")
     async def indicators(self, info: Info) -> list[IndicatorVersion]:
-        return await loaders.latest_in_dimension(info, str(self.code))
+        return [IndicatorVersion.from_row(r) for r in await loaders.latest_in_dimension(info, str(self.code))]
 
 
 @strawberry.type(description="A target band (low–high) for indicators where too little is as bad as too much.")
@@ -154,7 +166,7 @@ class IndicatorVersion:
         # not a text code and a whole version names nothing.
         if not isinstance(code, str) or not isinstance(version, int) or isinstance(version, bool):
             return None
-        return await loaders.indicator_version(info).load((code, version))
+        return await indicator_version_by_key(info, code, version)
 
     @strawberry.field(description="Measure codes the formula uses (from the shared measure catalog).")
     def measures(self) -> list[str]:
@@ -162,7 +174,7 @@ class IndicatorVersion:
 
     @strawberry.field(description="The dimension the indicator belongs to.")
     async def dimension(self, info: Info) -> Dimension:
-        return await loaders.dimension(info).load(self.dimension_code)
+        return await dimension_by_code(info, self.dimension_code)
 
 
 @strawberry.type(description="A problem with a scheme or an import: where, a stable code, and what is wrong.")
@@ -211,7 +223,7 @@ class SchemeItem:
     async def indicator(self, info: Info) -> IndicatorVersion | None:
         if self.indicator_version is None:
             return None
-        return await loaders.indicator_version(info).load((self.indicator_code, self.indicator_version))
+        return await indicator_version_by_key(info, self.indicator_code, self.indicator_version)
 
 
 @strawberry.type(description="The cohort (评价对象) of a scheme: all units of a kind under a unit, or a list.")
@@ -282,7 +294,8 @@ class SchemeVersion:
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> SchemeVersion | None:
-        return await loaders.scheme_version(info).load(str(id))
+        found = await loaders.scheme_version(info).load(str(id))
+        return SchemeVersion.from_rows(*found) if found is not None else None
 
     @strawberry.field(description="Chinese name of the scheme.")
     def name_zh(self) -> str:
@@ -351,11 +364,11 @@ class SchemeVersion:
 
     @strawberry.field(description="Every version of this scheme the caller may see, newest first.")
     async def versions(self, info: Info) -> list[SchemeVersion]:
-        return await loaders.versions_of_scheme(info, str(self.scheme_id))
+        return [SchemeVersion.from_rows(v, s) for v, s in await loaders.versions_of_scheme(info, str(self.scheme_id))]
 
     @strawberry.field(description="Every problem that would stop this version from being published (empty: none).")
     async def problems(self, info: Info) -> list[SchemeProblem]:
-        return await loaders.problems_of(info, self.row_body)
+        return [SchemeProblem.of(p) for p in await loaders.problems_of(info, self.row_body)]
 
     @strawberry.field(
         description="The self-contained scheme document of contracts §5 (what scoring stores); null while the draft "

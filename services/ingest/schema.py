@@ -12,7 +12,7 @@ from strawberry.tools import merge_types
 
 from hotline.kit.auth import Role
 from hotline.kit.graphql import RequestContext, described_enum, federation_schema
-from hotline.kit.pagination import PageInfo, check_page_size, decode_cursor, encode_cursor
+from hotline.kit.pagination import CursorCodec, PageInfo, check_page_size
 from hotline.kit.scope import PATH_SEPARATOR, Scope
 from services.ingest import models, repository
 from services.ingest.directory import RowAction
@@ -53,6 +53,8 @@ RoleEnum = described_enum(
 # What the gateway's demand control counts: a connection costs its page size, a plain list its
 # usual length (federation @listSize directives).
 PAGE_COST = ListSize(slicing_arguments=["first"], sized_fields=["edges"], require_one_slicing_argument=False)
+# `units`: the position is the last unit's tree path.
+UNITS_CURSOR = CursorCodec("units", CursorCodec.TEXT)
 
 
 async def caller_scope(info: strawberry.Info[RequestContext, None]) -> Scope:
@@ -173,7 +175,11 @@ class Unit:
         found = await _identity_loader(info).load_many([str(p) for p in self.path[:-1]])
         return [f for f in found if f is not None]
 
-    @strawberry.field(description="Direct children, in tree order, with cursor pagination.", directives=[PAGE_COST])
+    @strawberry.field(
+        description="Direct children, in tree order, with cursor pagination."
+        " Null only with a `BAD_REQUEST` error, when `first` or `after` is invalid (a sibling field keeps its data).",
+        directives=[PAGE_COST],
+    )
     async def children(
         self,
         info: strawberry.Info[RequestContext, None],
@@ -183,7 +189,7 @@ class Unit:
         ] = False,
         first: Annotated[int, strawberry.argument(description="Page size, 1–500.")] = 50,
         after: Annotated[str | None, strawberry.argument(description="Cursor to continue after.")] = None,
-    ) -> UnitConnection:
+    ) -> UnitConnection | None:
         return await _connection(
             info,
             self._path,
@@ -266,11 +272,15 @@ async def _connection(
         active_on=active_on,
     )
     rows = await repository.list_units(
-        session, scope, **common, after_path=decode_cursor(after) if after else None, limit=first + 1
+        session,
+        scope,
+        **common,
+        after_path=UNITS_CURSOR.decode_one(after) if after is not None else None,
+        limit=first + 1,
     )
     total = await repository.count_units(session, scope, **common)
     page = rows[:first]
-    edges = [UnitEdge(cursor=encode_cursor(r.path), node=Unit.from_row(r)) for r in page]
+    edges = [UnitEdge(cursor=UNITS_CURSOR.encode(r.path), node=Unit.from_row(r)) for r in page]
     return UnitConnection(
         edges=edges,
         page_info=PageInfo(has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None),
@@ -393,7 +403,8 @@ class Query:
 
     @strawberry.field(
         description="Units under `under` (default: the caller's unit), itself included, in tree order. "
-        "Empty if `under` is unknown or outside the caller's scope.",
+        "Empty if `under` is unknown or outside the caller's scope."
+        " Null only with a `BAD_REQUEST` error, when `first` or `after` is invalid (a sibling field keeps its data).",
         directives=[PAGE_COST],
     )
     async def units(
@@ -411,7 +422,7 @@ class Query:
         ] = None,
         first: Annotated[int, strawberry.argument(description="Page size, 1–500.")] = 50,
         after: Annotated[str | None, strawberry.argument(description="Cursor to continue after.")] = None,
-    ) -> UnitConnection:
+    ) -> UnitConnection | None:
         root_id = str(under) if under is not None else info.context.principal.unit_id
         root = await _unit_loader(info).load(root_id)
         if root is None:

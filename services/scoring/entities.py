@@ -10,7 +10,7 @@ import strawberry
 from strawberry.federation.schema_directives import Key, ListSize
 
 from hotline.kit.graphql import RequestContext
-from hotline.kit.pagination import check_page_size, decode_cursor, encode_cursor
+from hotline.kit.pagination import CursorCodec, check_page_size
 from services.scoring import consequences, experts, fuzzy_view, repository, sources
 from services.scoring.explain import explain_withheld
 from services.scoring.models import EvaluationRun as RunRow
@@ -38,6 +38,8 @@ from services.scoring.types import (
 )
 
 Info = strawberry.Info[RequestContext, None]
+# `EvaluationRun.results`: the position is the last unit id of the page.
+RESULTS_CURSOR = CursorCodec("results", CursorCodec.TEXT)
 
 
 def _result_loader(info: Info):
@@ -419,18 +421,23 @@ class EvaluationRun:
         rows = await repository.revisions_of(info.context.session, self._uuid)
         return cohort_summary_from(rows[-1].cohort_summary) if rows else None
 
-    @strawberry.field(description="Results visible to the caller, by unit id, with cursor pagination.")
-    async def results(self, info: Info, first: PageSizeArg = 100, after: CursorArg = None) -> UnitResultConnection:
+    @strawberry.field(
+        description="Results visible to the caller, by unit id, with cursor pagination."
+        " Null only with a `BAD_REQUEST` error, when `first` or `after` is invalid (a sibling field keeps its data)."
+    )
+    async def results(
+        self, info: Info, first: PageSizeArg = 100, after: CursorArg = None
+    ) -> UnitResultConnection | None:
         check_page_size(first)
         rows = await repository.results_of_run(
             info.context.session,
             await info.context.scope(),
             self._uuid,
-            after_unit=decode_cursor(after) if after else None,
+            after_unit=RESULTS_CURSOR.decode_one(after) if after is not None else None,
             limit=first + 1,
         )
         edges = [
-            UnitResultEdge(cursor=encode_cursor(r.unit_id), node=UnitResult.from_rows(r, run))
+            UnitResultEdge(cursor=RESULTS_CURSOR.encode(r.unit_id), node=UnitResult.from_rows(r, run))
             for r, run in rows[:first]
         ]
         return UnitResultConnection(

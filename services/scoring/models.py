@@ -1,4 +1,10 @@
-"""Tables of the scoring service, all in the Postgres schema ``scoring``."""
+"""Tables of the scoring service, all in the Postgres schema ``scoring``: SQLModel table classes on
+``ScoringModel``, whose own metadata (``service_registry``) holds this service's tables and no other's.
+
+The classes declare what the migrations built (``tests/platform/test_models_match_migrations.py`` compares
+them); a change of a table is a new migration first, then the class. Bulk writes stay SQL (``store.py``:
+``INSERT … SELECT FROM unnest`` and ``COPY``).
+"""
 
 from __future__ import annotations
 
@@ -6,37 +12,47 @@ import uuid
 from datetime import date, datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     CheckConstraint,
     Date,
     DateTime,
     Float,
-    ForeignKey,
+    Identity,
     Index,
-    Integer,
     LargeBinary,
     Sequence,
     SmallInteger,
     Text,
     UniqueConstraint,
     func,
+    text,
 )
-from sqlalchemy.dialects.postgresql import JSON, JSONB, UUID
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.sql.elements import conv
+from sqlmodel import Field
 
-from hotline.kit.db import declarative_base_for
-from hotline.kit.directory import unit_ref_table
+from hotline.kit.db import ServiceModel, service_registry
+from hotline.kit.directory import UnitRefColumns, UnitRefStateColumns, unit_ref_state_table_args, unit_ref_table_args
 from services.scoring import SCHEMA
 
-Base = declarative_base_for(SCHEMA)
-UnitRef = unit_ref_table(Base.metadata)
+NOW = {"server_default": func.now()}
+TIMESTAMPTZ = DateTime(timezone=True)
+
+
+class ScoringModel(ServiceModel, registry=service_registry(SCHEMA)):
+    """Base of the scoring service's table classes (its own metadata, schema ``scoring``)."""
+
+
+# The metadata Alembic compares against (migrations/env.py).
+metadata = ScoringModel.metadata
 # Every publication, revision or finalisation of a result takes the next number: the cursor of the
 # provincial platforms' incremental pull.
-RESULT_CHANGE_SEQ = Sequence("result_change_seq", schema=SCHEMA, metadata=Base.metadata)
+RESULT_CHANGE_SEQ = Sequence("result_change_seq", schema=SCHEMA, metadata=metadata)
 RUN_STATUSES = ("queued", "fetching", "computing", "done", "failed")
 
 
-class EvaluationRun(Base):
+class EvaluationRun(ScoringModel, table=True):
     """One evaluation of a published scheme version over one period for one cohort (评价批次).
 
     Starting the same run twice (same scheme version, cohort and period) returns this row. Once
@@ -44,154 +60,183 @@ class EvaluationRun(Base):
     """
 
     __tablename__ = "evaluation_run"
-
-    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
-    scheme_id: Mapped[str] = mapped_column(Text)
-    scheme_version: Mapped[int] = mapped_column(Integer)
-    scheme_document: Mapped[dict] = mapped_column(JSONB)
-    organizer_id: Mapped[str] = mapped_column(Text)
-    cohort_units: Mapped[list] = mapped_column(JSONB)
-    cohort_hash: Mapped[str] = mapped_column(Text)
-    period_kind: Mapped[str] = mapped_column(Text)
-    period_from: Mapped[date] = mapped_column(Date)
-    period_to: Mapped[date] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(Text, default="queued")
-    progress: Mapped[int] = mapped_column(Integer, default=0)
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    current_revision: Mapped[int] = mapped_column(Integer, default=0)
-    requested_by: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    published_by: Mapped[str | None] = mapped_column(Text, nullable=True)
-    appeal_window_closes_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    final_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-
     __table_args__ = (
-        UniqueConstraint("scheme_id", "scheme_version", "cohort_hash", "period_from", "period_to"),
+        # The migration's name for it is longer than PostgreSQL's 63 bytes, which cut it to this (the naming
+        # convention would shorten it differently, with a hash): the name the database has.
+        UniqueConstraint(
+            "scheme_id",
+            "scheme_version",
+            "cohort_hash",
+            "period_from",
+            "period_to",
+            name=conv("uq_evaluation_run_scheme_id_scheme_version_cohort_hash_period_f"),
+        ),
         CheckConstraint("status IN ('queued','fetching','computing','done','failed')", name="status_known"),
         CheckConstraint("period_to >= period_from", name="period_ordered"),
         Index("ix_evaluation_run_organizer_id", "organizer_id"),
     )
 
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True, sa_type=UUID(as_uuid=True))
+    scheme_id: str = Field(sa_type=Text)
+    scheme_version: int
+    scheme_document: dict = Field(sa_type=JSONB)
+    organizer_id: str = Field(sa_type=Text)
+    cohort_units: list = Field(sa_type=JSONB)
+    cohort_hash: str = Field(sa_type=Text)
+    period_kind: str = Field(sa_type=Text)
+    period_from: date = Field(sa_type=Date)
+    period_to: date = Field(sa_type=Date)
+    status: str = Field(default="queued", sa_type=Text, sa_column_kwargs={"server_default": "queued"})
+    progress: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    error: str | None = Field(default=None, sa_type=Text)
+    current_revision: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    requested_by: str = Field(sa_type=Text)
+    created_at: datetime = Field(sa_type=TIMESTAMPTZ, sa_column_kwargs=NOW)
+    finished_at: datetime | None = Field(default=None, sa_type=TIMESTAMPTZ)
+    published_at: datetime | None = Field(default=None, sa_type=TIMESTAMPTZ)
+    published_by: str | None = Field(default=None, sa_type=Text)
+    appeal_window_closes_at: datetime | None = Field(default=None, sa_type=TIMESTAMPTZ)
+    final_at: datetime | None = Field(default=None, sa_type=TIMESTAMPTZ)
 
-class RunJob(Base):
+
+class RunJob(ScoringModel, table=True):
     """The job queue: a worker claims the oldest queued job with ``FOR UPDATE SKIP LOCKED``."""
 
     __tablename__ = "run_job"
-
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("evaluation_run.id"))
-    kind: Mapped[str] = mapped_column(Text)  # compute (first revision) | recompute (fresh data)
-    reason: Mapped[str] = mapped_column(Text, default="")
-    requested_by: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(Text, default="queued")
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-
     __table_args__ = (
         CheckConstraint("status IN ('queued','running','done','failed')", name="status_known"),
-        Index("ix_run_job_queued", "id", postgresql_where="status = 'queued'"),
+        # The worker's poll reads only queued jobs: a partial index keeps it cheap however long the history.
+        Index("ix_run_job_queued", "id", postgresql_where=text("status = 'queued'")),
     )
 
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger, sa_column_args=[Identity()])
+    run_id: uuid.UUID = Field(foreign_key="evaluation_run.id", sa_type=UUID(as_uuid=True))
+    kind: str = Field(sa_type=Text)  # compute (first revision) | recompute (fresh data)
+    reason: str = Field(default="", sa_type=Text, sa_column_kwargs={"server_default": ""})
+    requested_by: str = Field(sa_type=Text)
+    status: str = Field(default="queued", sa_type=Text, sa_column_kwargs={"server_default": "queued"})
+    error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = Field(sa_type=TIMESTAMPTZ, sa_column_kwargs=NOW)
+    started_at: datetime | None = Field(default=None, sa_type=TIMESTAMPTZ)
+    finished_at: datetime | None = Field(default=None, sa_type=TIMESTAMPTZ)
 
-class RunRevision(Base):
+
+class RunRevision(ScoringModel, table=True):
     """One computation of a run: every input it used and the digest of its canonical outcome."""
 
     __tablename__ = "run_revision"
+    __table_args__ = (CheckConstraint("outcome_format IN (1, 2, 3)", name="outcome_format"),)
 
-    run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("evaluation_run.id"), primary_key=True)
-    revision: Mapped[int] = mapped_column(Integer, primary_key=True)
-    reason: Mapped[str] = mapped_column(Text)
-    appeal_id: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_by: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    inputs: Mapped[dict] = mapped_column(JSONB)
-    cohort_summary: Mapped[dict] = mapped_column(JSONB)
-    outcome_sha256: Mapped[str] = mapped_column(Text)
+    run_id: uuid.UUID = Field(primary_key=True, foreign_key="evaluation_run.id", sa_type=UUID(as_uuid=True))
+    revision: int = Field(primary_key=True)
+    reason: str = Field(sa_type=Text)
+    appeal_id: str | None = Field(default=None, sa_type=Text)
+    created_by: str = Field(sa_type=Text)
+    created_at: datetime = Field(sa_type=TIMESTAMPTZ, sa_column_kwargs=NOW)
+    inputs: dict = Field(sa_type=JSONB)
+    cohort_summary: dict = Field(sa_type=JSONB)
+    outcome_sha256: str = Field(sa_type=Text)
     # 1: units stored as ``result_revision.detail``, digest over the canonical JSON; 2: ``figures``; 3: figures
     # of the exact arithmetic (``totals``) with coverage — each format reproduced with its own arithmetic.
-    outcome_format: Mapped[int] = mapped_column(SmallInteger, server_default="1")
+    outcome_format: int = Field(sa_type=SmallInteger, sa_column_kwargs={"server_default": text("1")})
     # An appeal revision's effects on the cohort (``consequences.effects``): references moved, results changed.
-    consequences: Mapped[dict | None] = mapped_column(JSONB, nullable=True)
+    consequences: dict | None = Field(default=None, sa_type=JSONB(none_as_null=True))
 
 
-class UnitResult(Base):
+class UnitResult(ScoringModel, table=True):
     """A unit's result in a run (stable id across revisions; the latest revision's headline figures)."""
 
     __tablename__ = "unit_result"
-
-    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
-    run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("evaluation_run.id"))
-    unit_id: Mapped[str] = mapped_column(Text)
-    revision: Mapped[int] = mapped_column(Integer)
-    total: Mapped[float | None] = mapped_column(Float, nullable=True)
-    grade: Mapped[str | None] = mapped_column(Text, nullable=True)
-    rank: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    change_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-
     __table_args__ = (
         UniqueConstraint("run_id", "unit_id"),
         Index("ix_unit_result_unit_id", "unit_id"),
         Index("ix_unit_result_change_seq", "change_seq"),
     )
 
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True, sa_type=UUID(as_uuid=True))
+    run_id: uuid.UUID = Field(foreign_key="evaluation_run.id", sa_type=UUID(as_uuid=True))
+    unit_id: str = Field(sa_type=Text)
+    revision: int
+    total: float | None = Field(default=None, sa_type=Float)
+    grade: str | None = Field(default=None, sa_type=Text)
+    rank: int | None = None
+    change_seq: int | None = Field(default=None, sa_type=BigInteger)
+    changed_at: datetime = Field(sa_type=TIMESTAMPTZ, sa_column_kwargs=NOW)
 
-class ResultRevision(Base):
+
+class ResultRevision(ScoringModel, table=True):
     """A unit's full result (indicators, subtotals, explanation) in one revision of the run: the compact
-    JSON ``detail`` (outcome format 1), or ``head`` + ``extras`` + ``figures`` (format 2, ``figures.py``)."""
+    JSON ``detail`` (outcome format 1), or ``head`` + ``extras`` + ``figures`` (format 2, ``figures.py``).
+    Written with ``COPY`` (``store.py``)."""
 
     __tablename__ = "result_revision"
+    __table_args__ = (
+        CheckConstraint("(detail IS NOT NULL) <> (head IS NOT NULL AND figures IS NOT NULL)", name="one_form"),
+    )
 
-    result_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("unit_result.id"), primary_key=True)
-    revision: Mapped[int] = mapped_column(Integer, primary_key=True)
-    detail: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # json, not jsonb: see the migration
-    head: Mapped[dict | None] = mapped_column(JSON, nullable=True)
-    extras: Mapped[dict | None] = mapped_column(JSON, nullable=True)
-    figures: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    result_id: uuid.UUID = Field(primary_key=True, foreign_key="unit_result.id", sa_type=UUID(as_uuid=True))
+    revision: int = Field(primary_key=True)
+    # json, not jsonb: written once, read whole, never queried inside (see the migration)
+    detail: dict | None = Field(default=None, sa_type=JSON(none_as_null=True))
+    head: dict | None = Field(default=None, sa_type=JSON(none_as_null=True))
+    extras: dict | None = Field(default=None, sa_type=JSON(none_as_null=True))
+    figures: bytes | None = Field(default=None, sa_type=LargeBinary)
 
 
-class ExpertScore(Base):
+class ExpertScore(ScoringModel, table=True):
     """An expert's score of a unit's expert-scored indicator (专家评分), with the written justification."""
 
     __tablename__ = "expert_score"
-
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("evaluation_run.id"))
-    unit_id: Mapped[str] = mapped_column(Text)
-    indicator: Mapped[str] = mapped_column(Text)
-    expert: Mapped[str] = mapped_column(Text)
-    score: Mapped[float] = mapped_column(Float)
-    justification: Mapped[str] = mapped_column(Text)
-    entered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-
     __table_args__ = (
         UniqueConstraint("run_id", "unit_id", "indicator", "expert"),
         CheckConstraint("length(btrim(justification)) > 0", name="justified"),
     )
 
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger, sa_column_args=[Identity()])
+    run_id: uuid.UUID = Field(foreign_key="evaluation_run.id", sa_type=UUID(as_uuid=True))
+    unit_id: str = Field(sa_type=Text)
+    indicator: str = Field(sa_type=Text)
+    expert: str = Field(sa_type=Text)
+    score: float = Field(sa_type=Float)
+    justification: str = Field(sa_type=Text)
+    entered_at: datetime = Field(sa_type=TIMESTAMPTZ, sa_column_kwargs=NOW)
 
-class Alert(Base):
+
+class Alert(ScoringModel, table=True):
     """An alert raised by a rule over daily measures (seed 000), addressed to the unit's parent."""
 
     __tablename__ = "alert"
-
-    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
-    rule: Mapped[str] = mapped_column(Text)
-    unit_id: Mapped[str] = mapped_column(Text)
-    notify_unit_id: Mapped[str] = mapped_column(Text)
-    first_day: Mapped[date] = mapped_column(Date)
-    last_day: Mapped[date] = mapped_column(Date)
-    detail: Mapped[dict] = mapped_column(JSONB)
-    raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    acknowledged_by: Mapped[str | None] = mapped_column(Text, nullable=True)
-    acknowledgement_note: Mapped[str | None] = mapped_column(Text, nullable=True)
-
     __table_args__ = (
         UniqueConstraint("rule", "unit_id", "first_day"),
         Index("ix_alert_notify_unit_id", "notify_unit_id"),
     )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True, sa_type=UUID(as_uuid=True))
+    rule: str = Field(sa_type=Text)
+    unit_id: str = Field(sa_type=Text)
+    notify_unit_id: str = Field(sa_type=Text)
+    first_day: date = Field(sa_type=Date)
+    last_day: date = Field(sa_type=Date)
+    detail: dict = Field(sa_type=JSONB)
+    raised_at: datetime = Field(sa_type=TIMESTAMPTZ, sa_column_kwargs=NOW)
+    acknowledged_at: datetime | None = Field(default=None, sa_type=TIMESTAMPTZ)
+    acknowledged_by: str | None = Field(default=None, sa_type=Text)
+    acknowledgement_note: str | None = Field(default=None, sa_type=Text)
+
+
+class UnitRefRow(UnitRefColumns, ScoringModel, table=True):
+    """The unit directory's read model (``hotline.kit.directory``), synced from the ingest service."""
+
+    __tablename__ = "unit_ref"
+    __table_args__ = unit_ref_table_args()
+
+
+class UnitRefState(UnitRefStateColumns, ScoringModel, table=True):
+    """The version of the unit directory the read model holds."""
+
+    __tablename__ = "unit_ref_state"
+    __table_args__ = unit_ref_state_table_args()
+
+
+# Queries join the read model as a table (``UnitRef.c.path``).
+UnitRef = UnitRefRow.__table__

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import uuid
 
 import strawberry
 from strawberry.federation.schema_directives import ListSize
@@ -12,9 +11,8 @@ from strawberry.scalars import JSON
 
 from hotline.domain.scheme_ref import SchemeRefError, parse_scheme_ref
 from hotline.kit.auth import Role
-from hotline.kit.errors import BadRequestError
 from hotline.kit.graphql import RequestContext, federation_schema
-from hotline.kit.pagination import PageInfo, check_page_size, decode_cursor, encode_cursor
+from hotline.kit.pagination import CursorCodec, PageInfo, check_page_size
 from services.scoring import alert_service, experts, repository, runs, suggestions, weights
 from services.scoring.entities import EvaluationRun, SchemeVersion, Unit, UnitResult
 from services.scoring.live import Subscription
@@ -83,20 +81,22 @@ class EvaluationRunConnection:
 PAGE_COST = ListSize(slicing_arguments=["first"], sized_fields=["edges"], require_one_slicing_argument=False)
 
 
+RUNS_CURSOR = CursorCodec("runs", CursorCodec.DATE, CursorCodec.UUID)
+
+
+def _legacy_change(text: str) -> tuple[int]:
+    """A `resultChanges` cursor written before the codec (base64url of the change number): provincial platforms
+    keep it between pulls, so it stays valid."""
+    if not (text.isascii() and text.isdigit() and len(text) < 19):
+        raise ValueError("not a change number")
+    return (int(text),)
+
+
+CHANGES_CURSOR = CursorCodec("resultChanges", CursorCodec.COUNT, legacy=_legacy_change)
+
+
 def _run_cursor(run: RunRow) -> str:
-    return encode_cursor(f"{run.period_from.isoformat()}|{run.id}")
-
-
-def _after_run(after: str) -> tuple[dt.date, uuid.UUID]:
-    """The position a `runs` cursor stands for; anything else is a bad request, never the first page."""
-    try:
-        period_from, _, run_id = decode_cursor(after).partition("|")
-        return dt.date.fromisoformat(period_from), uuid.UUID(run_id)
-    except (BadRequestError, ValueError):
-        shown = after if len(after) <= 80 else after[:80] + "…"
-        raise BadRequestError(
-            f"invalid cursor {shown!r}: pass the `cursor` of an edge, or `pageInfo.endCursor`, that `runs` returned"
-        ) from None
+    return RUNS_CURSOR.encode(run.period_from, run.id)
 
 
 @strawberry.input(description="One score of an expert's sheet (专家评分表).")
@@ -200,12 +200,15 @@ class Query:
 
     @strawberry.field(
         description="Runs visible to the caller (its subtree organizes them, or published with a result of its "
-        "subtree), newest period first and then by id, with cursor pagination.",
+        "subtree), newest period first and then by id, with cursor pagination."
+        " Null only with a `BAD_REQUEST` error, when `first` or `after` is invalid (a sibling field keeps its data).",
         directives=[PAGE_COST],
     )
-    async def runs(self, info: Info, first: PageSizeArg = 50, after: CursorArg = None) -> EvaluationRunConnection:
+    async def runs(
+        self, info: Info, first: PageSizeArg = 50, after: CursorArg = None
+    ) -> EvaluationRunConnection | None:
         check_page_size(first)
-        position = _after_run(after) if after is not None else None
+        position = RUNS_CURSOR.decode(after) if after is not None else None
         session, scope = info.context.session, await info.context.scope()
         rows = await repository.list_runs(session, scope, after=position, limit=first + 1)
         edges = [EvaluationRunEdge(cursor=_run_cursor(r), node=EvaluationRun.from_row(r)) for r in rows[:first]]
@@ -220,14 +223,18 @@ class Query:
         return await UnitResult.resolve_reference(info, id)
 
     @strawberry.field(
-        description="Incremental pull for provincial platforms: published results changed after the cursor (publication, revision, finalisation), oldest change first."
+        description="Incremental pull for provincial platforms: published results changed after the cursor "
+        "(publication, revision, finalisation), oldest change first."
+        " Null only with a `BAD_REQUEST` error, when `first` or `after` is invalid (a sibling field keeps its data)."
     )
-    async def result_changes(self, info: Info, after: CursorArg = None, first: PageSizeArg = 100) -> ResultChanges:
+    async def result_changes(
+        self, info: Info, after: CursorArg = None, first: PageSizeArg = 100
+    ) -> ResultChanges | None:
         check_page_size(first)
-        since = int(decode_cursor(after)) if after else 0
+        since = CHANGES_CURSOR.decode_one(after) if after is not None else 0
         rows = await repository.changes_since(info.context.session, await info.context.scope(), since, first + 1)
         page = rows[:first]
-        cursor = encode_cursor(str(page[-1][0].change_seq)) if page else (after or encode_cursor("0"))
+        cursor = CHANGES_CURSOR.encode(page[-1][0].change_seq if page else since)
         return ResultChanges(
             results=[UnitResult.from_rows(r, run) for r, run in page], cursor=cursor, has_more=len(rows) > first
         )

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from hotline.cli.demo import load_demo_units
 from hotline.cli.stack import SERVICES, Stack
+from tests.demo_data import load_demo_units
 from tests.support import TEST_SECRET
 
 

@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from hotline.cli.database import create_database
-from hotline.cli.demo import load_demo_units
 from hotline.cli.stack import SERVICES, migrate_all
+from tests.demo_data import load_demo_units
 from tests.e2e.conftest import free_port, private_stack
 from tests.e2e.test_faults import ROWS, calls
 from tests.support import auth
@@ -78,7 +78,7 @@ async def _cluster_with(database: str, log_dir, *, demo_records: bool = False):
         await asyncio.to_thread(migrate_all, url)
         await load_demo_units(url)
         if demo_records:
-            from hotline.cli.demo import load_demo_records
+            from tests.demo_data import load_demo_records
 
             await load_demo_records(url)
         stack = private_stack(url, log_dir)

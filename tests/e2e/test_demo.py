@@ -1,37 +1,95 @@
-"""What `hotline up` shows: the demo data through the real ingest path, then a demo evaluation made
-through the gateway — scheme published, run computed from the real Boston 311 records, run published."""
+"""What `hotline up` shows: the demo data loaded through the ingest service's public REST API (as a client
+loads it), then a demo evaluation made through the gateway — scheme published, run computed from the real
+Boston 311 records, run published. The stack here is `hotline up` itself, run as a user runs it."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import io
+import os
 import re
+import signal
+import sys
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from pypdf import PdfReader
 
-from hotline.cli.demo import load_demo_records, load_demo_units
+from hotline.cli.demo import DEMO_ADMIN, DEMO_RECORDS
 from hotline.cli.demo_evaluation import DEPARTMENTS, seed_demo_evaluation
-from hotline.cli.stack import Stack
+from hotline.cli.stack import REPO_ROOT, Stack
 from tests.e2e.conftest import private_stack
 from tests.support import TEST_SECRET, auth, data_of, gql
 
+READY_LINE = "Press Ctrl-C to stop."
+
 
 @pytest.fixture(scope="module")
-async def demo_stack(fresh_database, tmp_path_factory) -> AsyncIterator[Stack]:
+async def hotline_up(fresh_database, tmp_path_factory) -> AsyncIterator[tuple[Stack, str]]:
+    """`hotline up` on a fresh migrated database and free ports, until it prints that it is ready; yields a
+    (not started) ``Stack`` that knows its URLs and everything it printed. Ctrl-C (SIGINT) stops it."""
     url = await fresh_database("hotline_demo_e2e")
-    await load_demo_units(url)
-    await load_demo_records(url)
-    system = private_stack(url, tmp_path_factory.mktemp("demo-logs"))
-    await asyncio.to_thread(system.start)
-    yield system
-    await asyncio.to_thread(system.stop)
+    urls = private_stack(url, tmp_path_factory.mktemp("demo-logs"))
+    env = dict(os.environ, HOTLINE_DATABASE_URL=url, HOTLINE_JWT_SECRET=TEST_SECRET, COLUMNS="1000",
+               HOTLINE_STATE_DIR=str(tmp_path_factory.mktemp("demo-state")),
+               HOTLINE_GATEWAY_PORT=str(urls.gateway_port),
+               **{f"HOTLINE_{name.upper()}_PORT": str(port) for name, port in urls.ports.items()})  # fmt: skip
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hotline.cli.main", "up", cwd=REPO_ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    printed: list[str] = []
+    try:
+        async with asyncio.timeout(300):
+            while READY_LINE not in "".join(printed[-1:]):
+                line = (await process.stdout.readline()).decode()
+                assert line, f"`hotline up` ended before it was ready:\n{''.join(printed)}"
+                printed.append(line)
+        yield urls, "".join(printed)
+    finally:
+        if process.returncode is None:
+            os.killpg(process.pid, signal.SIGINT)
+            try:
+                await asyncio.wait_for(process.communicate(), 60)
+            except TimeoutError:
+                os.killpg(process.pid, signal.SIGKILL)
+                await process.wait()
 
 
-async def test_the_demo_evaluation_is_published_and_seen_by_the_units(demo_stack):
-    first = await asyncio.to_thread(seed_demo_evaluation, demo_stack.gateway_url, TEST_SECRET)
+@pytest.fixture(scope="module")
+async def demo_stack(hotline_up) -> Stack:
+    return hotline_up[0]
+
+
+async def test_hotline_up_loads_the_demo_through_ingests_api(hotline_up):
+    """The demo's batches are in ingest's batch listing (`GET /batches`) as a client's `POST /batches` makes
+    them: the demo loader's identity from its token, source, file name and mapping as sent, a quality report;
+    and the unit directory it registered through `POST /units/bulk` answers through the gateway."""
+    stack, printed = hotline_up
+    assert "demo units (through ingest's API): {'created': 100" in printed, printed
+    async with httpx.AsyncClient(base_url=stack.service_url("ingest"), timeout=30) as ingest:
+        response = await ingest.get("/batches", headers=auth("GD", "admin"))
+    assert response.status_code == 200, response.text
+    batches = {b["filename"]: b for b in response.json()}
+    assert set(batches) == {filename for filename, *_ in DEMO_RECORDS}
+    for filename, kind, source, mapping in DEMO_RECORDS:
+        batch = batches[filename]
+        assert (batch["kind"], batch["source"], batch["mapping"], batch["status"]) == (kind, source, mapping, "done")
+        assert (batch["submittedBy"], batch["submitterUnitId"]) == (DEMO_ADMIN.subject, DEMO_ADMIN.unit_id)
+        assert batch["counts"]["valid"] > 2000 and batch["quality"], batch
+        assert f"demo records {filename}: {{'read': {batch['counts']['read']}," in printed
+    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as gateway:
+        query = '{ unit(id: "GZ-HOUSING") { nameZh ancestors { id } } }'
+        unit = data_of(await gql(gateway, query, headers=auth("GD", "viewer")))["unit"]
+    assert unit == {"nameZh": "广州市住房和城乡建设局", "ancestors": [{"id": "GD"}, {"id": "GD-GZ"}]}
+
+
+async def test_the_demo_evaluation_is_published_and_seen_by_the_units(hotline_up):
+    demo_stack, printed = hotline_up
+    # What `hotline up` made and printed: its first seeding met no problem.
+    first = ast.literal_eval(printed.split("demo evaluation (through the gateway): ", 1)[1].splitlines()[0])
     assert first["problems"] == [], first
     again = await asyncio.to_thread(seed_demo_evaluation, demo_stack.gateway_url, TEST_SECRET)
     assert again["run"] == first["run"] and again["scheme"] == first["scheme"]  # idempotent

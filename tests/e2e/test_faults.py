@@ -13,9 +13,9 @@ import asyncpg
 import httpx
 import pytest
 
-from hotline.cli.demo import load_demo_units
 from hotline.cli.stack import SERVICES
 from services.ingest.store import INTERRUPTED
+from tests.demo_data import load_demo_units
 from tests.e2e.conftest import private_stack
 from tests.ingest.records_support import to_csv
 from tests.support import auth, data_of

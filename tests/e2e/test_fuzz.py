@@ -16,8 +16,8 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hotline.cli.demo import load_demo_units
 from hotline.cli.stack import SERVICES
+from tests.demo_data import load_demo_units
 from tests.e2e.conftest import private_stack
 from tests.support import auth
 

@@ -13,7 +13,7 @@ from importlib import resources
 import httpx
 import pytest
 
-from hotline.cli.demo import demo_units_csv, load_demo_records
+from hotline.cli.demo import demo_headers, demo_units_csv, load_demo_records
 from hotline.kit.auth import mint_token
 from tests.support import TEST_SECRET, data_of, gql
 
@@ -86,8 +86,10 @@ async def until(gateway: httpx.AsyncClient, run_id: str, headers, done, seconds:
 
 @pytest.fixture(scope="module")
 async def demo_records(stack) -> None:
-    """The demo's records, loaded as `hotline up` loads them (the ingest batch path, shipped mappings)."""
-    loaded = await load_demo_records(stack.database_url)
+    """The demo's records, loaded as `hotline up` loads them (ingest's REST API, shipped mappings)."""
+    headers = demo_headers(TEST_SECRET)
+    async with httpx.AsyncClient(base_url=stack.service_url("ingest"), headers=headers, timeout=300) as ingest:
+        loaded = await load_demo_records(ingest)
     assert all(counts["valid"] > 0 for counts in loaded.values()), loaded
 
 

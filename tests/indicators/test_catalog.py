@@ -187,7 +187,8 @@ ENTITIES = """query($r: [_Any!]!) { _entities(representations: $r) {
 
 async def test_indicator_versions_are_entities_resolved_in_one_query(indicators, engine):
     """Scoring's IndicatorScore.definition points here by `code version`: every representation of a request
-    is loaded with one SQL statement, whatever their number; unknown or malformed keys answer null."""
+    is loaded with one SQL statement, whatever their number; unknown keys answer null, malformed ones (a key of
+    the wrong type, a key missing) a BAD_REQUEST on their own index (issue 15)."""
     from sqlalchemy import event
 
     codes = ["answer_rate", "average_answer_wait", "average_handle_time", "first_contact_rate"]
@@ -210,7 +211,8 @@ async def test_indicator_versions_are_entities_resolved_in_one_query(indicators,
 
         event.listen(engine.sync_engine, "before_cursor_execute", record)
         try:
-            found = data_of(await gql(indicators, ENTITIES, {"r": representations}, headers=VIEWER))["_entities"]
+            answer = await gql(indicators, ENTITIES, {"r": representations}, headers=VIEWER)
+            found = answer["data"]["_entities"]
         finally:
             event.remove(engine.sync_engine, "before_cursor_execute", record)
         counts.append(len(statements))
@@ -221,6 +223,9 @@ async def test_indicator_versions_are_entities_resolved_in_one_query(indicators,
     }  # fmt: skip
     assert [f["code"] for f in found[:4]] == codes and len(found) == 105
     assert found[100:] == [None] * 5
+    assert [(e["path"], e["extensions"]["code"]) for e in answer["errors"]] == [
+        (["_entities", i], "BAD_REQUEST") for i in (102, 103, 104)
+    ]
     # The catalog is for authenticated callers only, entities included.
     anonymous = await gql(indicators, ENTITIES, {"r": few})
     assert error_codes(anonymous) == ["UNAUTHENTICATED"] and not anonymous.get("data")

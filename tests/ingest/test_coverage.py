@@ -261,10 +261,11 @@ def _june_orders(n: int, prefix: str, handling: tuple[str, ...]) -> list[dict]:
 async def test_the_bulk_and_new_month_paths_record_the_coverage_the_usual_path_records(fresh_database, monkeypatch):
     """The same work orders by the three load paths, each into a database whose June holds a few orders of another
     unit already (the new-month path rebuilds the month with them): the same coverage, of the file's rows only."""
-    from hotline.cli.demo import DEMO_ADMIN, load_demo_units
+    from hotline.cli.demo import DEMO_ADMIN
     from hotline.kit.db import Database
     from services.ingest import batches, newmonth
     from services.ingest.batches import Submission, submit
+    from tests.demo_data import load_demo_units
 
     columns = ["source", "record_id", "unit_id", "received_at", "channel", "handling_unit_id", "closed_at"]
     earlier = to_csv(_june_orders(5, "e", ("GZ-URBANMGMT",)), columns=columns)
@@ -311,12 +312,13 @@ async def test_the_migration_infers_the_coverage_of_batches_stored_before_it_fro
     the same days, units and fields for batches whose every column holds a value; none for a withdrawn batch."""
     import asyncio
 
-    from hotline.cli.demo import DEMO_ADMIN, load_demo_units
+    from hotline.cli.demo import DEMO_ADMIN
     from hotline.cli.stack import SERVICES
     from hotline.kit import migrations
     from hotline.kit.db import Database
     from services.ingest import batches
     from services.ingest.batches import Submission, submit
+    from tests.demo_data import load_demo_units
 
     url = await fresh_database("hotline_coverage_backfill")
     await load_demo_units(url)

@@ -7,8 +7,8 @@ from importlib import resources
 
 from sqlalchemy import text
 
-from hotline.cli.demo import load_demo_records, load_demo_units
 from hotline.kit.db import Database
+from tests.demo_data import load_demo_records, load_demo_units
 
 DATA = resources.files("services.ingest").joinpath("demo/data")
 

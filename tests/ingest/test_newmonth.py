@@ -14,10 +14,11 @@ import re
 import asyncpg
 import pytest
 
-from hotline.cli.demo import DEMO_ADMIN, load_demo_units
+from hotline.cli.demo import DEMO_ADMIN
 from hotline.kit.db import Database
 from services.ingest import aggregation, batches, newmonth
 from services.ingest.batches import Submission, submit
+from tests.demo_data import load_demo_units
 from tests.ingest.records_support import to_csv
 
 COLUMNS = ["source", "record_id", "unit_id", "started_at", "direction", "outcome", "queue_seconds", "talk_seconds",

@@ -7,10 +7,11 @@ import io
 
 import asyncpg
 
-from hotline.cli.demo import DEMO_ADMIN, load_demo_units
+from hotline.cli.demo import DEMO_ADMIN
 from hotline.kit.db import Database
 from services.ingest import loader
 from services.ingest.batches import Submission, submit
+from tests.demo_data import load_demo_units
 from tests.ingest.records_support import to_csv
 
 

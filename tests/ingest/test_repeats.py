@@ -14,10 +14,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import text
 
-from hotline.cli.demo import DEMO_ADMIN, load_demo_units
+from hotline.cli.demo import DEMO_ADMIN
 from hotline.kit.db import Database
 from services.ingest import newmonth
 from services.ingest.batches import Submission, submit
+from tests.demo_data import load_demo_units
 from tests.ingest.records_support import ADMIN, measures, register_tree, send, to_csv
 from tests.ingest.test_mapping_files import BANK, DEMO, _rows, _shipped, register_demo_tree, save_mapping
 from tests.support import data_of, gql

@@ -6,10 +6,10 @@ import jwt
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from hotline.cli.demo import load_demo_units
 from hotline.cli.main import app
 from hotline.kit.db import Database
 from hotline.kit.settings import DEVELOPMENT_JWT_SECRET
+from tests.demo_data import load_demo_units
 
 
 def test_token_prints_a_verifiable_development_token():
@@ -138,8 +138,9 @@ def test_a_port_that_is_not_one_is_refused_before_anything_is_sent(tmp_path, mon
     assert urls == []
 
 
-def test_up_starts_services_and_gateway_on_the_ports_of_the_environment(monkeypatch):
-    """``hotline up`` hands HOTLINE_<SERVICE>_PORT and HOTLINE_GATEWAY_PORT to the stack it starts."""
+def test_up_starts_services_and_gateway_on_the_ports_of_the_environment(monkeypatch, tmp_path):
+    """``hotline up`` hands HOTLINE_<SERVICE>_PORT and HOTLINE_GATEWAY_PORT to the stack it starts, and with the
+    portal built, lets exactly the portal's origin (HOTLINE_PORTAL_PORT) call the gateway."""
     import signal
 
     from hotline.cli import main, stack
@@ -150,7 +151,7 @@ def test_up_starts_services_and_gateway_on_the_ports_of_the_environment(monkeypa
         def __init__(self, **kwargs):
             started.update(kwargs)
 
-        def start(self):
+        def start(self, **_):
             raise stack.StartupError("stopped by the test")
 
         def stop(self):
@@ -160,13 +161,22 @@ def test_up_starts_services_and_gateway_on_the_ports_of_the_environment(monkeypa
     monkeypatch.setattr(stack, "migrate_all", lambda url: None)
     monkeypatch.setattr(stack, "Stack", FakeStack)
     monkeypatch.setattr(signal, "signal", lambda *args: None)
-    ports = {"GATEWAY": "4360", "INGEST": "4361", "INDICATORS": "4362", "SCORING": "4363", "APPEALS": "4364"}
+    (tmp_path / "dist").mkdir()
+    (tmp_path / "dist" / "index.html").write_text("<!doctype html>")
+    monkeypatch.setattr(stack, "PORTAL_DIR", tmp_path)
+    ports = {"GATEWAY": "4360", "INGEST": "4361", "INDICATORS": "4362", "SCORING": "4363", "APPEALS": "4364",
+             "PORTAL": "4365"}  # fmt: skip
     for name, port in ports.items():
         monkeypatch.setenv(f"HOTLINE_{name}_PORT", port)
     result = CliRunner().invoke(app, ["up", "--no-demo"])
     assert result.exit_code == 1 and "stopped by the test" in result.output, result.output
     assert started["gateway_port"] == 4360
     assert started["ports"] == {"ingest": 4361, "indicators": 4362, "scoring": 4363, "appeals": 4364}
+    assert started["cors_origins"] == "http://127.0.0.1:4365"
+    monkeypatch.setenv("HOTLINE_PORTAL_PORT", "99999")
+    bad_portal = CliRunner().invoke(app, ["up", "--no-demo"])
+    assert bad_portal.exit_code != 0 and "HOTLINE_PORTAL_PORT must be a port number" in bad_portal.output
+    monkeypatch.setenv("HOTLINE_PORTAL_PORT", "4365")
     monkeypatch.setenv("HOTLINE_SCORING_PORT", "x")
     refused = CliRunner().invoke(app, ["up", "--no-demo"])
     assert refused.exit_code != 0 and "HOTLINE_SCORING_PORT must be a port number" in refused.output

@@ -2,6 +2,6 @@
 
 from hotline.kit.migrations import run_env
 from services.appeals import SCHEMA
-from services.appeals.models import Base
+from services.appeals.models import metadata
 
-run_env(schema=SCHEMA, target_metadata=Base.metadata)
+run_env(schema=SCHEMA, target_metadata=metadata)

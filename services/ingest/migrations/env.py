@@ -2,6 +2,6 @@
 
 from hotline.kit.migrations import run_env
 from services.ingest import SCHEMA
-from services.ingest.models import Base
+from services.ingest.models import metadata
 
-run_env(schema=SCHEMA, target_metadata=Base.metadata)
+run_env(schema=SCHEMA, target_metadata=metadata)

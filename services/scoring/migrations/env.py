@@ -2,6 +2,6 @@
 
 from hotline.kit.migrations import run_env
 from services.scoring import SCHEMA
-from services.scoring.models import Base
+from services.scoring.models import metadata
 
-run_env(schema=SCHEMA, target_metadata=Base.metadata)
+run_env(schema=SCHEMA, target_metadata=metadata)
