@@ -21,8 +21,9 @@ database is dropped at the end.
 
 Where it reaches inside the services, and why:
 
-- Setup writes ingest's unit table and a year of wide ``ingest.daily_measure`` rows (1.1 million at 3,000 units)
-  with SQL: making those measures through ``POST /batches`` would mean generating and ingesting many millions of
+- Setup writes ingest's unit table, a year of wide ``ingest.daily_measure`` rows (1.1 million at 3,000 units) and
+  the coverage of the batches that would have brought them (one per record kind, declared for the province and the
+  year) with SQL: making those measures through ``POST /batches`` would mean generating and ingesting many millions of
   raw records first — a benchmark of ingest, not of scoring.
 - The timed run calls scoring's own code (``runs.start_run`` / ``runs.queue_recompute``, then
   ``worker.process_next``) rather than ``startRun`` over GraphQL: the worker is a job queue polled from the
@@ -53,6 +54,8 @@ from hotline.kit.services import ServiceClients
 from hotline.kit.settings import Settings
 from services.ingest.aggregation import quote
 from services.ingest.app import create_app as create_ingest
+from services.ingest.records import KINDS
+from services.ingest.rules import rule_for
 from services.scoring import runs, worker
 from services.scoring.inputs import evaluate
 from services.scoring.models import EvaluationRun, RunRevision
@@ -132,6 +135,24 @@ async def load(conn: asyncpg.Connection, units: int) -> None:
             FROM generate_series(1, {units}) u, generate_series('2024-01-01'::date, '2024-12-31'::date, '1 day') d"""
     )
     await conn.execute("VACUUM ANALYZE ingest.daily_measure")
+    # What those measures' sources cover (contracts §4): without it every value would be an absent measure, not a
+    # figure. One batch per record kind, declared for the bench province (so every unit below it) over 2024, with
+    # every field of its kind — what a source sending those records for the whole year would have declared.
+    for kind in sorted({rule_for(m).kind for m in MEASURES}):
+        batch_id = await conn.fetchval(
+            """INSERT INTO ingest.batch (kind, source, status, submitted_by, submitter_unit_id, period_from, period_to)
+               VALUES ($1, 'bench', 'done', 'bench', 'B', '2024-01-01', '2024-12-31') RETURNING id""",
+            kind,
+        )
+        await conn.execute(
+            """INSERT INTO ingest.batch_coverage (batch_id, kind, first_day, last_day, days_declared, units_declared,
+                                                  fields)
+               VALUES ($1, $2, '2024-01-01', '2024-12-31', true, true, $3)""",
+            batch_id, kind, sorted(KINDS[kind].field_names),
+        )  # fmt: skip
+        await conn.execute(
+            "INSERT INTO ingest.batch_coverage_unit (batch_id, unit_id, role) VALUES ($1, 'B', 'declared')", batch_id
+        )
     await conn.execute(
         """INSERT INTO scoring.unit_ref (id, parent_id, path, kind, name_zh, name_en, active, valid_from)
            SELECT id, parent_id, path, kind, name_zh, name_en, active, valid_from FROM ingest.unit"""
