@@ -29,47 +29,21 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import date, tzinfo
+from dataclasses import dataclass
+from datetime import date
 from itertools import islice
 from typing import Any, BinaryIO
 
 import asyncpg
 
-from services.ingest import aggregation, bulk, coverage, quality, repeats
-from services.ingest.mapping import ColumnMapping
-from services.ingest.reader import BadRow, CsvLayout, FileFormatError, plain_data
+from services.ingest import aggregation, bulk, coverage, newmonth, quality, repeats
+from services.ingest.feed import RowFeed
+from services.ingest.partitions import KIND_LOCK, key_index_sql, key_match, next_month, partition_name
+from services.ingest.reader import CsvLayout, FileFormatError, plain_data
 from services.ingest.records import SYSTEM_COLUMNS, RecordKind
-from services.ingest.validation import FieldError, Problem, RowValidator
+from services.ingest.validation import Problem
 
 CHUNK_ROWS = 20_000
-MAX_STORED_PROBLEMS = 10_000
-KIND_LOCK = "ingest:raw:"
-
-
-def key_match(left: str, right: str) -> str:
-    """SQL: two rows have the same natural key, compared bytewise so that the raw tables' key index serves it
-    (migration ingest_0004; for the database's deterministic collation the same as ``=``)."""
-    return f'{left}.source = {right}.source COLLATE "C" AND {left}.record_id = {right}.record_id COLLATE "C"'
-
-
-@dataclass
-class LoadCounts:
-    rows_read: int = 0
-    rows_valid: int = 0
-    rows_rejected: int = 0
-    rows_new: int = 0
-    rows_corrected: int = 0
-    rows_duplicate: int = 0
-    rows_repeated_in_file: int = 0
-    rows_skipped: int = 0  # left out by the mapping's skip_when / keep_when: not checked, not stored
-    problems: list[Problem] = field(default_factory=list)
-    rejected_out_of_scope: int = 0
-
-    def reject(self, problems: list[Problem]) -> None:
-        self.rows_rejected += 1
-        if len(self.problems) < MAX_STORED_PROBLEMS:
-            self.problems.extend(problems)
 
 
 def same_values_sql(kind: RecordKind, left: str, right: str) -> str:
@@ -79,97 +53,6 @@ def same_values_sql(kind: RecordKind, left: str, right: str) -> str:
         "ROW(" + ", ".join(f"{left}.{f}" for f in fields) + ") IS NOT DISTINCT FROM "
         "ROW(" + ", ".join(f"{right}.{f}" for f in fields) + ")"
     )
-
-
-@dataclass
-class RowFeed:
-    """Turns source rows into staging tuples; every rejected row is recorded with its problems."""
-
-    kind: RecordKind
-    tz: tzinfo
-    source: str
-    batch_id: int
-    units_in_scope: set[str]
-    mapping: ColumnMapping | None
-    counts: LoadCounts
-    period: tuple[date | None, date | None] = (None, None)
-    expected_rows: int | None = None
-    out_of_period: int = 0
-    days: set[date] = field(default_factory=set)
-    timings: dict[str, float] = field(default_factory=dict)
-    keys_seen: set[int] = field(default_factory=set)
-    repeated_keys: set[tuple[str, str]] = field(default_factory=set)
-    repeats_unknown: bool = False  # staged set-based: repeated keys are found in SQL by merge_stage
-    summed: bool = False  # stored whole as a month new to the raw table, its sums made already (``newmonth``)
-    checks: list | None = None  # the consistency checks of its rows, run already (``newmonth``)
-    repeat_callers: dict[str, int] | None = None  # calls: how the stored rows got their repeat flag (``repeats``)
-    covers: tuple[str, ...] = ()  # the units the batch declares it covers (``covers=``; checked in scope)
-    fields: set[str] = field(default_factory=set)  # the canonical fields it supplies (``coverage.supplied_fields``)
-    fields_from_rows: bool = False  # JSON rows: every row's keys add to ``fields``
-
-    def __post_init__(self) -> None:
-        self.validator = RowValidator(self.kind, self.tz)
-        names = self.kind.field_names
-        self._unit_fields = [(names.index(n), n) for n in ("unit_id", "handling_unit_id") if n in names]
-        self._key = (names.index("source"), names.index("record_id"))
-
-    def supplied(self) -> set[str]:
-        """The canonical fields the batch supplied: those known beforehand or seen in its rows, and the required."""
-        return (self.fields & set(self.kind.field_names)) | {f.name for f in self.kind.fields if f.required}
-
-    def _canonical(self, row_no: int, row: dict[str, Any]) -> dict[str, Any] | None:
-        if self.mapping is None:
-            canonical = row
-        elif self.mapping.skips(row):
-            self.counts.rows_skipped += 1
-            return None
-        else:
-            try:
-                canonical = self.mapping.apply(row)
-            except FieldError as exc:
-                field_ = getattr(exc, "field", None)
-                self.counts.reject([Problem(row_no, field_, getattr(exc, "value", None), str(exc))])
-                return None
-        if canonical.get("source") in (None, ""):
-            canonical = {**canonical, "source": self.source}
-        return canonical
-
-    def tuples(self, rows: Iterator) -> Iterator[tuple]:
-        for item in rows:
-            self.counts.rows_read += 1
-            if isinstance(item, BadRow):
-                self.counts.reject([Problem(item.row, None, item.value, item.reason)])
-                continue
-            row_no, row = item
-            canonical = self._canonical(row_no, row)
-            if canonical is None:
-                continue
-            if self.fields_from_rows:
-                self.fields.update(canonical)
-            values, day, problems = self.validator.check(row_no, canonical)
-            if values is None:
-                self.counts.reject(problems)
-                continue
-            outside = [
-                (i, n) for i, n in self._unit_fields if values[i] is not None and values[i] not in self.units_in_scope
-            ]
-            if outside:
-                self.counts.rejected_out_of_scope += 1
-                self.counts.reject(
-                    [Problem(row_no, n, values[i], "unknown unit, or outside the caller's scope") for i, n in outside]
-                )
-                continue
-            self.days.add(day)
-            low, high = self.period
-            if (low and day < low) or (high and day > high):
-                self.out_of_period += 1
-            key = hash((values[self._key[0]], values[self._key[1]]))
-            if key in self.keys_seen:
-                self.repeated_keys.add((values[self._key[0]], values[self._key[1]]))
-            else:
-                self.keys_seen.add(key)
-            self.counts.rows_valid += 1
-            yield (*values, day, self.batch_id, row_no)
 
 
 def _take(iterator: Iterator[tuple], size: int) -> list[tuple]:
@@ -300,22 +183,6 @@ async def merge_stage(apg, kind: RecordKind, stage: str, feed: RowFeed) -> None:
     await insert_into_raw(apg, kind, stage, judged)
 
 
-# every month partition's own unique index on the natural key (migration ingest_0007: a unique index of the
-# partitioned table would have to hold ``day``, letting a key repeat on two days)
-KEY_INDEX = 'CREATE UNIQUE INDEX {name} ON {table} (record_id COLLATE "C", source COLLATE "C")'
-
-
-def key_index_sql(partition: str, table: str | None = None, name: str | None = None) -> str:
-    """Build the key index of month partition ``partition`` (a bare name) on ``table`` (default: the partition),
-    named ``name`` (default: the partition's name and ``_key``)."""
-    return KEY_INDEX.format(name=name or f"{partition}_key", table=table or f"ingest.{partition}")
-
-
-def partition_name(kind: RecordKind, month: date) -> str:
-    """The monthly partition of a raw table (the name ``ingest.ensure_partition`` gives it)."""
-    return f"{kind.table}_{month:%Y}m{month:%m}"
-
-
 async def insert_into_raw(apg, kind: RecordKind, stage: str, judged: bool = False) -> None:
     """Move the stage's rows into the raw table (calls with their look-back verdict: ``repeats.stage_join``, from
     ``repeats.JUDGED`` when ``judged``).
@@ -362,10 +229,6 @@ async def insert_into_raw(apg, kind: RecordKind, stage: str, judged: bool = Fals
         )
 
 
-def next_month(month: date) -> date:
-    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
-
-
 async def withdraw_rows(apg, kind: str, batch_id: int) -> tuple[int, int | None]:
     """Delete a batch's rows and its coverage, and recompute the keys they counted for; returns the rows removed and, for calls, how
     many stored calls' repeat verdicts moved (their look-back held a withdrawn call)."""
@@ -404,8 +267,6 @@ async def load(
     with two of them, a large plain file of one month is COPYed in two streams and stored whole (``newmonth``).
     ``None``: one connection only.
     """
-    from services.ingest import newmonth  # it builds on this module
-
     began = time.perf_counter()
     # JIT compiles the wide expressions of the load's scans (checks, sums) in ~0.1–0.15 s per statement, more than
     # it saves over a million rows (1M calls: 5.6 s → 4.3 s end to end without it)
