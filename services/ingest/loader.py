@@ -41,6 +41,7 @@ from services.ingest.feed import RowFeed
 from services.ingest.partitions import KIND_LOCK, key_index_sql, key_match, next_month, partition_name
 from services.ingest.reader import CsvLayout, FileFormatError, plain_data
 from services.ingest.records import SYSTEM_COLUMNS, RecordKind
+from services.ingest.rules import SIDES, rules_by_kind
 from services.ingest.validation import Problem
 
 CHUNK_ROWS = 20_000
@@ -145,34 +146,45 @@ async def merge_stage(apg, kind: RecordKind, stage: str, feed: RowFeed) -> None:
             )
             feed.repeated_keys = {(r["source"], r["record_id"]) for r in repeated}
     await _drop_repeats_in_file(apg, kind, stage, feed)
-    table = f"ingest.{kind.table}"
     if not indexed:
         await apg.execute(f'CREATE INDEX ON {stage} (source COLLATE "C", record_id COLLATE "C")')
     # the plans of the joins below need the stage's size and key spread, not fine histograms: a small sample
     await apg.execute("SET LOCAL default_statistics_target = 10")
     await apg.execute(f"ANALYZE {stage}")
     await apg.execute("SET LOCAL default_statistics_target TO DEFAULT")
-    # the hash of this join holds the whole stage: with the default 4 MB it spills in many batches (a re-read 1 M-row
-    # file of duplicates: 3.7 s → 1.7 s with 128 MB); only for this statement, the load holding the kind's lock
-    await apg.execute("SET LOCAL work_mem = '128MB'")
-    duplicates = await apg.fetchval(
-        f"""WITH d AS (DELETE FROM {stage} s USING {table} r
-                       WHERE {key_match("r", "s")} AND {same_values_sql(kind, "r", "s")}
-                       RETURNING 1)
-            SELECT count(*) FROM d"""
-    )
+    staged = await apg.fetchval(f"SELECT count(*) FROM {stage}")
+    months = await stored_months(apg, kind, stage)
+    # a stage much smaller than the months it is looked up in: each key through the month's unique index (a hash
+    # join would read the whole month — or, before the months were pruned, every month ever stored); a large stage
+    # (a backfill of a month) is joined by hash
+    probe = bool(months) and staged * PROBE_SHARE < max(rows for _, rows in months)
+    if probe:
+        await apg.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
+    else:
+        # the hash of this join holds the whole stage: with the default 4 MB it spills in many batches (a re-read
+        # 1 M-row file of duplicates: 3.7 s → 1.7 s with 128 MB); only for these statements, the load holding the
+        # kind's lock
+        await apg.execute("SET LOCAL work_mem = '128MB'")
+    duplicates = 0
+    for partition, _ in months:
+        duplicates += await apg.fetchval(
+            f"""WITH d AS (DELETE FROM {stage} s USING ONLY {partition} r
+                           WHERE {key_match("r", "s")} AND {same_values_sql(kind, "r", "s")}
+                           RETURNING 1)
+                SELECT count(*) FROM d"""
+        )
     feed.counts.rows_duplicate = duplicates
-    await apg.execute("SET LOCAL work_mem TO DEFAULT")
     await apg.execute(aggregation.TOUCHED_DDL)
-    # corrections: the stored versions leave, and the keys they counted for are recomputed
-    await apg.execute(aggregation.touch_sql(kind.name, f"EXISTS (SELECT 1 FROM {stage} s WHERE {key_match('s', 'r')})"))
     if repeats.tracks(kind.name):
         await apg.execute(repeats.CHANGES_DDL)  # the replaced versions' callers: their look-backs are judged again
-    corrected = await apg.fetchval(
-        repeats.counted_delete(kind.name, f"DELETE FROM {table} r USING {stage} s WHERE {key_match('r', 's')}")
-    )
+    corrected = 0
+    for partition, _ in months:
+        # corrections: the stored versions leave, and the keys they counted for are recomputed
+        corrected += await apg.fetchval(replace_stored_sql(kind.name, partition, stage))
+    await apg.execute("SET LOCAL enable_hashjoin TO DEFAULT; SET LOCAL enable_mergejoin TO DEFAULT")
+    await apg.execute("SET LOCAL work_mem TO DEFAULT")
     feed.counts.rows_corrected = corrected
-    staged = await apg.fetchval(f"SELECT count(*) FROM {stage}")
+    staged -= duplicates
     feed.counts.rows_new = staged - corrected
     # the keys of the rows the batch stores: recomputed, and what its coverage is inferred from
     await apg.execute(coverage.brought_sql(kind.name, stage))
@@ -181,6 +193,54 @@ async def merge_stage(apg, kind: RecordKind, stage: str, feed: RowFeed) -> None:
     if repeats.tracks(kind.name):
         feed.repeat_callers, judged = await repeats.judge_stage(apg, stage)
     await insert_into_raw(apg, kind, stage, judged)
+
+
+def replace_stored_sql(kind: str, partition: str, stage: str) -> str:
+    """One statement: delete the stored versions in ``partition`` of the stage's keys (corrections), add the keys
+    they counted for to ``touched`` (every side) and, for calls, their callers to the look-back's changes
+    (``repeats.CHANGES_DDL`` made beforehand); returns how many left."""
+    keys = " UNION ".join(f"SELECT {SIDES[side].replace('r.', 'd.')}, d.day FROM d" for side in rules_by_kind()[kind])
+    changes = ""
+    if repeats.tracks(kind):
+        changes = (
+            f", c AS (INSERT INTO {repeats.CHANGES} SELECT caller_hash, started_at FROM d "
+            "WHERE caller_hash IS NOT NULL)"
+        )
+    return (
+        f"WITH d AS (DELETE FROM ONLY {partition} r USING {stage} s WHERE {key_match('r', 's')} RETURNING r.*), "
+        f"t AS (INSERT INTO touched (unit_id, day) {keys}){changes} SELECT count(*) FROM d"
+    )
+
+
+# a stage of fewer than 1/PROBE_SHARE the rows of the largest month it is looked up in looks its keys up one by one
+PROBE_SHARE = 8
+
+
+async def stored_months(apg, kind: RecordKind, stage: str) -> list[tuple[str, int]]:
+    """The month partitions that may hold a key of the stage, with their estimated rows: those whose range of record
+    ids (the first and last entry of their unique key index, read exactly) meets the stage's. Record ids of a
+    source grow with time in practice, so a daily file's keys fall in its own month's range only, and the look-ups
+    of its keys read no other month, however many are stored; the answer is exact whatever the ids."""
+    low, high = await apg.fetchrow(f'SELECT min(record_id COLLATE "C"), max(record_id COLLATE "C") FROM {stage}')
+    if low is None:
+        return []
+    partitions = await apg.fetch(
+        # never analysed (a month built whole and attached): its size at ~200 bytes a row
+        "SELECT c.oid::regclass::text AS name, (CASE WHEN c.reltuples >= 0 THEN c.reltuples "
+        "ELSE pg_relation_size(c.oid) / 200 END)::bigint AS rows FROM pg_inherits i "
+        "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = $1::regclass ORDER BY 1",
+        f"ingest.{kind.table}",
+    )
+    months = []
+    for partition in partitions:
+        name = partition["name"]
+        first, last = await apg.fetchrow(
+            f'SELECT (SELECT record_id FROM ONLY {name} ORDER BY record_id COLLATE "C" LIMIT 1), '
+            f'(SELECT record_id FROM ONLY {name} ORDER BY record_id COLLATE "C" DESC LIMIT 1)'
+        )
+        if first is not None and first.encode() <= high.encode() and last.encode() >= low.encode():
+            months.append((name, partition["rows"]))
+    return months
 
 
 async def insert_into_raw(apg, kind: RecordKind, stage: str, judged: bool = False) -> None:
@@ -221,11 +281,12 @@ async def insert_into_raw(apg, kind: RecordKind, stage: str, judged: bool = Fals
         await apg.execute(key_index_sql(partition_name(kind, month)))
         await apg.execute(f"ALTER TABLE {table} ATTACH PARTITION {partition} FOR VALUES {bounds}")
         await apg.execute(f"ALTER TABLE {partition} DROP CONSTRAINT month_bounds")
-    if stored:
+    for month in stored:  # into the month's partition itself, its rows found by their days
         await apg.execute(
-            f"INSERT INTO {table} ({columns}) SELECT {values} FROM {rows} "
-            f"WHERE date_trunc('month', s.day)::date = ANY($1::date[])",
-            stored,
+            f"INSERT INTO ingest.{partition_name(kind, month)} ({columns}) SELECT {values} FROM {rows} "
+            f"WHERE s.day >= $1 AND s.day < $2",
+            month,
+            next_month(month),
         )
 
 
