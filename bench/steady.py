@@ -160,9 +160,9 @@ def write_day_file(path: Path, day: date, rows: int, agents: list[str], tag: str
             )  # fmt: skip
 
 
-async def write_corrections(url: str, path: Path, month: date, rows: int, seed: int) -> None:
-    """``rows`` stored calls of ``month`` (pseudo-random, every day), their talk and handle times one second
-    longer: each a correction."""
+async def write_corrections(url: str, path: Path, month: date, rows: int, seed: int, day: date | None = None) -> None:
+    """``rows`` stored calls of ``month`` (pseudo-random; of ``day`` only if given, else of every day), their talk
+    and handle times one second longer: each a correction."""
     import asyncpg
 
     connection = await asyncpg.connect(url)
@@ -171,9 +171,13 @@ async def write_corrections(url: str, path: Path, month: date, rows: int, seed: 
         records = await connection.fetch(
             """SELECT r.* FROM ingest.raw_call r
                 WHERE r.day >= $1 AND r.day < $2 AND r.talk_seconds IS NOT NULL
-                  AND random() < $3 * 3.0 / (SELECT reltuples FROM pg_class WHERE oid = to_regclass($4))
+                  AND random() < $3 * 3.0 / $4
                 LIMIT $3""",
-            month, next_month(month), rows, f"ingest.raw_call_{month:%Y}m{month:%m}",
+            day or month, day + timedelta(1) if day else next_month(month), rows,
+            await connection.fetchval(
+                "SELECT count(*) FROM ingest.raw_call WHERE day >= $1 AND day < $2",
+                day or month, day + timedelta(1) if day else next_month(month),
+            ),
         )  # fmt: skip
     finally:
         await connection.close()
@@ -284,16 +288,20 @@ def run(args, columns: list[str], copy_baseline, run_child: Callable, fresh_data
                     table.add(label, stored, args.file_rows, pairs)
 
                 daily(
-                    [first_days + 1, first_days + 2, first_days + 3], "daily file into a month of 3 M, 1 month stored"
+                    [first_days + 1, first_days + 2, first_days + 3],
+                    f"daily file into a month of {args.stored_rows / 1e6:g} M, 1 month stored",
                 )
-                for size in (args.corrections // 10, args.corrections, args.corrections * 4):
+                latest = FEBRUARY + timedelta(first_days + 2)  # the last daily file's day
+                cases = [(args.corrections // 10, latest), (args.corrections, latest), (args.corrections, None)]
+                for size, day in cases:
                     pairs = []
                     stored = asyncio.run(count_rows(url, FEBRUARY))
                     for n in range(args.repeats):
                         path = tmp / f"corrections-{size}-{n}.csv"
-                        asyncio.run(write_corrections(url, path, FEBRUARY, size, seed=n + size))
+                        asyncio.run(write_corrections(url, path, FEBRUARY, size, n + size, day))
                         pairs.append(pair(url, path, expect_corrected=size))
-                    table.add(f"corrections of {size:,} calls", stored, size, pairs)
+                    where = "of the last daily file's day" if day else "spread over the month's every day"
+                    table.add(f"corrections of {size:,} calls {where}", stored, size, pairs)
                 month, made = FEBRUARY, 1
                 while made < args.months:
                     month = date(month.year - (month.month == 1), (month.month - 2) % 12 + 1, 1)
@@ -304,7 +312,7 @@ def run(args, columns: list[str], copy_baseline, run_child: Callable, fresh_data
                     print(f"stored {month:%B %Y}: {args.stored_rows:,} calls by SQL in {seconds:.1f} s", flush=True)
                 if args.months > 1:
                     daily([first_days + 4, first_days + 5, first_days + 6],
-                          f"daily file into a month of 3 M, {args.months} months stored")  # fmt: skip
+                          f"daily file into a month of {args.stored_rows / 1e6:g} M, {args.months} months stored")  # fmt: skip
                     total = asyncio.run(count_rows(url))
                     print(f"raw calls stored in all: {total:,}")
             if args.steady_cases in ("all", "backfill"):

@@ -167,6 +167,20 @@ CROSS JOIN LATERAL (
 WHERE s.rows_here > 0"""
 
 
+def day_sums_sql(kind: str, side: str) -> str:
+    """The raw rows of the affected keys summed, read day by day ($1: the affected days, through the index on
+    ``(day, unit)``): for keys covering much of their days (a daily file, a backfill), one scan of those days is
+    cheaper than an index scan per key."""
+    where = f"r.day = ANY($1::date[]) AND ({SIDES[side]}, r.day) IN (SELECT k.unit_id, k.day FROM {AFFECTED} k)"
+    return f"CREATE TEMP TABLE {per_unit_table(side)} ON COMMIT DROP AS\n" + per_unit_select(
+        kind, side, f"ingest.raw_{kind} r\nWHERE {where}"
+    )
+
+
+# per-key index scans while the affected keys are fewer than this share of the (unit, day) keys of their days
+PER_KEY_SHARE = 0.25
+
+
 def frontier_sql(kind: str, side: str) -> str:
     """The stored daily rows of the units just below the affected ones (children of an affected unit that are not
     affected themselves, on the same day): their sums hold, and they complete their ancestors' sums."""
@@ -231,7 +245,8 @@ async def recompute(connection, kind: str, summed: bool = False) -> None:
 
     Otherwise (a daily file, corrections, a withdrawal: keys of a few days among months of rows) only the affected
     keys are read — the touched (unit, day) and their ancestors' on those days (``affected_sql``): each affected
-    key's own raw rows are summed through the index on ``(day, unit)`` (``own_sums_sql``), and an ancestor's other
+    key's own raw rows are summed through the index on ``(day, unit)`` (``own_sums_sql``, a few keys scattered over
+    many days; ``day_sums_sql`` when they cover much of their days, as a daily file's do), and an ancestor's other
     children, not affected, bring their stored sums (``frontier_sql``) — the sum of its subtree's rows that day,
     as a recompute of the whole day would make it (the same two levels: rows summed per unit, then per ancestor).
     What it reads grows with the keys the batch touched, not with the rows stored. (Values are the same as a
@@ -244,8 +259,17 @@ async def recompute(connection, kind: str, summed: bool = False) -> None:
         await connection.execute(f"DROP TABLE IF EXISTS {AFFECTED}")
         await connection.execute(affected_sql())
         await connection.execute(f"ANALYZE {AFFECTED}")
+        keys, days, units = await connection.fetchrow(
+            f"SELECT count(*), array_agg(DISTINCT day), (SELECT count(*) FROM ingest.unit) FROM {AFFECTED}"
+        )
+        per_key = keys < PER_KEY_SHARE * len(days or ()) * units
         for side in rules_by_kind()[kind]:
-            await connection.execute(own_sums_sql(kind, side))
+            if per_key:
+                await connection.execute(own_sums_sql(kind, side))
+            else:  # the days' rows, joined to the keys by hash (a new day has no statistics: 1 row estimated)
+                await connection.execute("SET LOCAL enable_nestloop = off")
+                await connection.execute(day_sums_sql(kind, side), days or [])
+                await connection.execute("SET LOCAL enable_nestloop TO DEFAULT")
             await connection.execute(frontier_sql(kind, side))
             await connection.execute(rolled_up_sql(kind, side))
             await connection.execute(f"DROP TABLE {per_unit_table(side)}, {FRONTIER}")
