@@ -15,9 +15,20 @@ kinds aggregate independently. Measured (``bench/measure_storage_bench.py --unit
 
 Incremental and idempotent: a batch collects the keys it touched (the units of new, corrected,
 replaced or withdrawn rows, on both sides of a work order, and their days); every ancestor of those
-units on those days is recomputed from scratch from the raw rows — never incremented — so running
-it twice, or after a correction or withdrawal, gives the same values. Rows that fall to all zeros
-are deleted, so a row's existence means the unit had data that day.
+units on those days is recomputed from scratch — never incremented — so running it twice, or after a
+correction or withdrawal, gives the same values. Rows that fall to all zeros are deleted, so a row's
+existence means the unit had data that day.
+
+In proportion to the batch (issue 20): a daily file or a few corrections touch a few thousand keys of months
+holding millions of rows. Only the affected keys are read — the touched (unit, day) and their ancestors' — each
+key's own raw rows summed (through the raw partitions' btree on ``(day, unit)``, migration ``ingest_0010``,
+selective whatever order a month was loaded in), and for an ancestor, the stored sums of its children the batch
+did not touch (the *frontier*, read by primary key), which are the sums of their subtrees. This relies on every
+stored daily row being its subtree's sum, which every recompute keeps. A unit moved in the tree (``directory``)
+recomputes no measures: its old and new ancestors keep the old tree's sums, and a later batch re-sums an ancestor
+from its children's stored sums (before, a batch re-summed each touched day whole, which set that day right for
+the moved unit's ancestors, on that day only); re-summing a moved unit's days belongs with the move. A month built
+whole (``newmonth``) has its every unit's sums already and rolls them up as before (``recompute_sql``).
 """
 
 from __future__ import annotations

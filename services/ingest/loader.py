@@ -12,6 +12,13 @@ A plain canonical CSV (no mapping, UTF-8, no quote characters) takes the bulk pa
 Python row loop: PostgreSQL COPYs it (plain lines typed, others as text) and checks it set-based (``bulk.py``); only the
 rows it cannot vouch for are checked by ``RowFeed``, so both paths accept, reject and report the same.
 
+At steady state (issue 20: a daily file into a month of millions of rows, among many stored months) the cost
+follows the file, not the history: the stage's keys are looked up only in the month partitions whose range of
+record ids meets the stage's (``stored_months``), each key through the month's unique index when the stage is
+small beside the month (``PROBE_SHARE``); stored versions leave in one statement that also records the keys
+they counted for (``replace_stored_sql``); new rows go straight into their month's partition; the measures of
+the touched keys only are re-summed (``aggregation.recompute``).
+
 Speed without a second connection: the heavy set-based steps (the bulk conversion, the stage's key index,
 the per-(unit, day) sums of the aggregation) are statements PostgreSQL 15 may run in parallel workers
 (``CREATE TABLE … AS`` and ``CREATE INDEX`` over unlogged, not temporary, tables), so they use every core
