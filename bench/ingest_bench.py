@@ -2,6 +2,9 @@
 
     .venv/bin/python bench/ingest_bench.py [--rows 1000000] [--pairs 3] [--callers 200000] [--api]
         [--server postgresql://postgres@127.0.0.1:5432/postgres]
+    .venv/bin/python bench/ingest_bench.py --steady --callers 0 [...]   # the steady-state table: bench/steady.py
+
+Backfill mode (the default):
 
 1. writes an N-row call CSV in the canonical format (demo agents, February 2025), its calls from ``--callers``
    hashed callers (0: no caller hash, so no repeat-caller look-back to compute);
@@ -253,6 +256,16 @@ def main() -> None:
         "--api", action="store_true", help="time POST /batches on an ingest service process (upload included)"
     )
     parser.add_argument("--child", nargs=2)
+    steady_group = parser.add_argument_group("steady state (--steady: see bench/steady.py)")
+    steady_group.add_argument("--steady", action="store_true", help="the steady-state table instead of the backfill")
+    steady_group.add_argument("--steady-cases", choices=("all", "daily", "backfill"), default="all")
+    steady_group.add_argument("--stored-rows", type=int, default=3_000_000, help="calls of each stored month")
+    steady_group.add_argument("--file-rows", type=int, default=50_000, help="calls of a daily file")
+    steady_group.add_argument("--corrections", type=int, default=5_000)
+    steady_group.add_argument("--months", type=int, default=12, help="stored months for the last daily case")
+    steady_group.add_argument("--agents", type=int, default=1_000, help="agents added to the demo's")
+    steady_group.add_argument("--repeats", type=int, default=3, help="COPY/ingest pairs per case (the median counts)")
+    steady_group.add_argument("--backfill-rows", type=int, default=1_000_000)
     args = parser.parse_args()
     if args.child:
         child(*args.child)
@@ -276,6 +289,14 @@ def main() -> None:
     def run_ingest(url: str, path: Path) -> tuple[float, float, str]:
         return services[url].ingest(path) if args.api else run_child(url, path)
 
+    if args.steady:
+        from bench import steady
+
+        def drop(name: str):
+            return drop_database(args.server, name)
+
+        steady.run(args, COLUMNS, copy_baseline, run_child, fresh_database, drop)
+        return
     names: list[str] = []
     try:
         agents = [f"{c}-T{t}-A00{a}" for c in ("GZ", "SZ") for t in (1, 2) for a in (1, 2, 3, 4)]

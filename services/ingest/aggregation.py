@@ -15,9 +15,20 @@ kinds aggregate independently. Measured (``bench/measure_storage_bench.py --unit
 
 Incremental and idempotent: a batch collects the keys it touched (the units of new, corrected,
 replaced or withdrawn rows, on both sides of a work order, and their days); every ancestor of those
-units on those days is recomputed from scratch from the raw rows — never incremented — so running
-it twice, or after a correction or withdrawal, gives the same values. Rows that fall to all zeros
-are deleted, so a row's existence means the unit had data that day.
+units on those days is recomputed from scratch — never incremented — so running it twice, or after a
+correction or withdrawal, gives the same values. Rows that fall to all zeros are deleted, so a row's
+existence means the unit had data that day.
+
+In proportion to the batch (issue 20): a daily file or a few corrections touch a few thousand keys of months
+holding millions of rows. Only the affected keys are read — the touched (unit, day) and their ancestors' — each
+key's own raw rows summed (through the raw partitions' btree on ``(day, unit)``, migration ``ingest_0010``,
+selective whatever order a month was loaded in), and for an ancestor, the stored sums of its children the batch
+did not touch (the *frontier*, read by primary key), which are the sums of their subtrees. This relies on every
+stored daily row being its subtree's sum, which every recompute keeps. A unit moved in the tree (``directory``)
+recomputes no measures: its old and new ancestors keep the old tree's sums, and a later batch re-sums an ancestor
+from its children's stored sums (before, a batch re-summed each touched day whole, which set that day right for
+the moved unit's ancestors, on that day only); re-summing a moved unit's days belongs with the move. A month built
+whole (``newmonth``) has its every unit's sums already and rolls them up as before (``recompute_sql``).
 """
 
 from __future__ import annotations
@@ -137,30 +148,156 @@ def first_sums(kind: str) -> str:
     return per_unit_table(next(iter(rules_by_kind()[kind])))
 
 
+AFFECTED = "affected_key"
+FRONTIER = "frontier_sums"
+
+
+def affected_sql() -> str:
+    """The temporary table of every (unit, day) a batch's keys move: the touched units and all their ancestors."""
+    return f"""CREATE TEMP TABLE {AFFECTED} ON COMMIT DROP AS
+SELECT DISTINCT a.unit_id, t.day
+FROM touched t
+JOIN ingest.unit u ON u.id = t.unit_id
+CROSS JOIN LATERAL unnest(string_to_array(u.path, '/')) AS a(unit_id)"""
+
+
+def own_sums_sql(kind: str, side: str) -> str:
+    """The raw rows of each affected (unit, day) summed, read through the raw partitions' btree on ``(day, unit)``
+    (migration ``ingest_0010``): one index scan per key, in the month of its day only — whatever the size of the
+    month, and whatever order it was loaded in."""
+    rules = rules_by_kind()[kind][side]
+    sums = ", ".join(f"sum({r.expression})::double precision AS {quote(r.measure)}" for r in rules)
+    return f"""CREATE TEMP TABLE {per_unit_table(side)} ON COMMIT DROP AS
+SELECT k.unit_id, k.day, s.*
+FROM {AFFECTED} k
+CROSS JOIN LATERAL (
+    SELECT count(*) AS rows_here, {sums}
+    FROM ingest.raw_{kind} r
+    WHERE r.day = k.day AND {SIDES[side]} = k.unit_id
+) s
+WHERE s.rows_here > 0"""
+
+
+def day_sums_sql(kind: str, side: str) -> str:
+    """The raw rows of the affected keys summed, read day by day ($1: the affected days, through the index on
+    ``(day, unit)``): for keys covering much of their days (a daily file, a backfill), one scan of those days is
+    cheaper than an index scan per key."""
+    where = f"r.day = ANY($1::date[]) AND ({SIDES[side]}, r.day) IN (SELECT k.unit_id, k.day FROM {AFFECTED} k)"
+    return f"CREATE TEMP TABLE {per_unit_table(side)} ON COMMIT DROP AS\n" + per_unit_select(
+        kind, side, f"ingest.raw_{kind} r\nWHERE {where}"
+    )
+
+
+# per-key index scans while the affected keys are fewer than this share of the (unit, day) keys of their days
+PER_KEY_SHARE = 0.25
+
+
+def frontier_sql(kind: str, side: str) -> str:
+    """The stored daily rows of the units just below the affected ones (children of an affected unit that are not
+    affected themselves, on the same day): their sums hold, and they complete their ancestors' sums."""
+    columns = ", ".join(f"d.{quote(r.measure)}" for r in rules_by_kind()[kind][side])
+    return f"""CREATE TEMP TABLE {FRONTIER} ON COMMIT DROP AS
+SELECT c.id AS unit_id, k.day, d.*
+FROM {AFFECTED} k
+JOIN ingest.unit c ON c.parent_id = k.unit_id
+CROSS JOIN LATERAL (
+    SELECT {columns} FROM ingest.daily_measure d WHERE d.unit_id = c.id AND d.day = k.day OFFSET 0
+) d
+WHERE NOT EXISTS (SELECT FROM {AFFECTED} x WHERE x.unit_id = c.id AND x.day = k.day)"""
+
+
+def rolled_up_sql(kind: str, side: str) -> str:
+    """One statement: every affected (unit, day) gets the sums of its own rows and of the affected units below
+    it, plus the stored sums of the frontier below them — the sum of every raw row of its subtree that day."""
+    rules = rules_by_kind()[kind][side]
+    columns = [quote(r.measure) for r in rules]
+    listed = ", ".join(columns)
+    sums = ",\n        ".join(f"sum(p.{c}) AS {c}" for c in columns)
+    coalesced = ", ".join(f"coalesce(v.{c}, 0)" for c in columns)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns)
+    return f"""
+WITH parts AS (
+    SELECT unit_id, day, {listed} FROM {per_unit_table(side)}
+    UNION ALL
+    SELECT unit_id, day, {listed} FROM {FRONTIER}
+),
+computed AS (
+    SELECT a.unit_id, p.day,
+        {sums}
+    FROM parts p
+    JOIN ingest.unit u ON u.id = p.unit_id
+    CROSS JOIN LATERAL unnest(string_to_array(u.path, '/')) AS a(unit_id)
+    GROUP BY a.unit_id, p.day
+)
+INSERT INTO ingest.daily_measure AS d (unit_id, day, {listed})
+SELECT k.unit_id, k.day, {coalesced}
+FROM {AFFECTED} k
+LEFT JOIN computed v ON v.unit_id = k.unit_id AND v.day = k.day
+ON CONFLICT (unit_id, day) DO UPDATE SET {updates}
+"""
+
+
+def prune_affected_sql(measures: list[str]) -> str:
+    """``prune_sql`` over the affected keys (looked up one by one through the primary key)."""
+    zero = " AND ".join(f"d.{quote(m)} = 0" for m in measures)
+    return f"""
+DELETE FROM ingest.daily_measure d
+WHERE (d.unit_id, d.day) IN (SELECT k.unit_id, k.day FROM {AFFECTED} k) AND {zero}
+"""
+
+
 async def recompute(connection, kind: str, summed: bool = False) -> None:
     """Recompute the daily measures of ``kind`` for the keys in ``touched`` (asyncpg connection).
 
     ``summed``: the sums per (unit, day) of every side are there already for the days they hold (``newmonth``: a
     month's every day), and their keys in ``touched``; keys of other days in ``touched`` (stored calls of the
-    next month whose repeat verdict moved, ``repeats``) are summed here from the raw rows.
+    next month whose repeat verdict moved, ``repeats``) are summed here from the raw rows. Every unit's sums of
+    those days are made, and rolled up (``recompute_sql``).
+
+    Otherwise (a daily file, corrections, a withdrawal: keys of a few days among months of rows) only the affected
+    keys are read — the touched (unit, day) and their ancestors' on those days (``affected_sql``): each affected
+    key's own raw rows are summed through the index on ``(day, unit)`` (``own_sums_sql``, a few keys scattered over
+    many days; ``day_sums_sql`` when they cover much of their days, as a daily file's do), and an ancestor's other
+    children, not affected, bring their stored sums (``frontier_sql``) — the sum of its subtree's rows that day,
+    as a recompute of the whole day would make it (the same two levels: rows summed per unit, then per ancestor).
+    What it reads grows with the keys the batch touched, not with the rows stored. (Values are the same as a
+    whole-day recompute; float sums of non-integer values may differ in their last bits, being added in another
+    grouping.)
     """
     from services.ingest.rules import flow_measures
 
-    days = None if summed else await connection.fetchval(AFFECTED_DAYS_SQL)
+    if not summed:
+        await connection.execute(f"DROP TABLE IF EXISTS {AFFECTED}")
+        await connection.execute(affected_sql())
+        await connection.execute(f"ANALYZE {AFFECTED}")
+        keys, days, units = await connection.fetchrow(
+            f"SELECT count(*), array_agg(DISTINCT day), (SELECT count(*) FROM ingest.unit) FROM {AFFECTED}"
+        )
+        per_key = keys < PER_KEY_SHARE * len(days or ()) * units
+        for side in rules_by_kind()[kind]:
+            if per_key:
+                await connection.execute(own_sums_sql(kind, side))
+            else:  # the days' rows, joined to the keys by hash (a new day has no statistics: 1 row estimated)
+                await connection.execute("SET LOCAL enable_nestloop = off")
+                await connection.execute(day_sums_sql(kind, side), days or [])
+                await connection.execute("SET LOCAL enable_nestloop TO DEFAULT")
+            await connection.execute(frontier_sql(kind, side))
+            await connection.execute(rolled_up_sql(kind, side))
+            await connection.execute(f"DROP TABLE {per_unit_table(side)}, {FRONTIER}")
+        await connection.execute(prune_affected_sql(flow_measures()))
+        await connection.execute(f"DROP TABLE {AFFECTED}")
+        return
     for side in rules_by_kind()[kind]:
-        if summed:
-            other_days = await connection.fetchval(
-                f"{AFFECTED_DAYS_SQL} WHERE t.day NOT IN (SELECT day FROM {per_unit_table(side)})"
+        other_days = await connection.fetchval(
+            f"{AFFECTED_DAYS_SQL} WHERE t.day NOT IN (SELECT day FROM {per_unit_table(side)})"
+        )
+        if other_days:
+            columns = ", ".join(["unit_id", "day", *(quote(r.measure) for r in rules_by_kind()[kind][side])])
+            raw_rows = f"ingest.raw_{kind} r\nWHERE r.day = ANY($1::date[])"
+            await connection.execute(
+                f"INSERT INTO {per_unit_table(side)} ({columns}) {per_unit_select(kind, side, raw_rows)}",
+                other_days,
             )
-            if other_days:
-                columns = ", ".join(["unit_id", "day", *(quote(r.measure) for r in rules_by_kind()[kind][side])])
-                raw_rows = f"ingest.raw_{kind} r\nWHERE r.day = ANY($1::date[])"
-                await connection.execute(
-                    f"INSERT INTO {per_unit_table(side)} ({columns}) {per_unit_select(kind, side, raw_rows)}",
-                    other_days,
-                )
-        else:
-            await connection.execute(per_unit_sql(kind, side), days or [])
         await connection.execute(recompute_sql(kind, side))
         await connection.execute(f"DROP TABLE {per_unit_table(side)}")
     await connection.execute(prune_sql(flow_measures()))

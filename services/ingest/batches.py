@@ -29,7 +29,8 @@ from hotline.kit.auth import Principal, Role
 from hotline.kit.db import Database
 from hotline.kit.errors import BadRequestError, ForbiddenError, NotFoundError
 from hotline.kit.scope import Scope
-from services.ingest import coverage, loader, newmonth, repeats, repository, store
+from services.ingest import coverage, loader, newmonth, partitions, repeats, repository, store
+from services.ingest import feed as feeds
 from services.ingest import quality as quality_module
 from services.ingest.mapping import ColumnMapping, MappingError
 from services.ingest.reader import FileFormatError, detect_format, plain_csv_layout, read_rows
@@ -165,14 +166,14 @@ class _Loading:
         sub, mapping = self.sub, self.mapping
         kind = KINDS[sub.kind]
         header, source_rows = _source_rows(binary, rows, sub, mapping)
-        feed = loader.RowFeed(
+        feed = feeds.RowFeed(
             kind=kind,
             tz=ZoneInfo(mapping.time_zone) if mapping and mapping.time_zone and not sub.time_zone else self.tz,
             source=sub.source,
             batch_id=self.batch_id,
             units_in_scope=units_in_scope,
             mapping=mapping,
-            counts=loader.LoadCounts(),
+            counts=feeds.LoadCounts(),
             period=(sub.period_from, sub.period_to),
             expected_rows=sub.expected_rows,
             covers=sub.covers,
@@ -242,7 +243,7 @@ async def _resend_of_intact_batch(apg, sub: Submission, principal: Principal, sh
 
     Its coverage is what a read of the file would record: it stores no row, so only a declared period and declared
     units cover anything (the same fields as the earlier batch: the same bytes, read the same way)."""
-    lock = loader.KIND_LOCK + sub.kind
+    lock = partitions.KIND_LOCK + sub.kind
     previous = await store.identical_intact_batch(
         apg, sub.kind, sub.source, principal.unit_id, sha, batch_id, lock=lock
     )

@@ -293,12 +293,11 @@ def _compile(pattern: bytes) -> re2._Regexp:
     return re2.compile(pattern, options)
 
 
-def typed_checks(kind: RecordKind, layout: CsvLayout, units: set[str]) -> str:
+def typed_checks(kind: RecordKind, layout: CsvLayout, units: set[str] | None) -> str:
     """SQL over a typed row of a plain file: true if it passes the checks a plain form does not prove (unit in
     scope, time order, bounds, text length, required columns the file lacks). A plain text is ASCII, so its
     length is its size in bytes (``octet_length``: no character count); a plain number has no sign, so a
-    minimum of zero or less holds already."""
-    names = kind.field_names
+    minimum of zero or less holds already. ``units`` ``None``: the units are not checked (``unit_checks``)."""
     checks = []
     present = set(layout.names)
     for f in kind.fields:
@@ -312,9 +311,18 @@ def typed_checks(kind: RecordKind, layout: CsvLayout, units: set[str]) -> str:
             checks.append(f"({f.name} IS NULL OR {f.name} <= {f.maximum!r})")
     for later, earlier in TIME_ORDER.get(kind.name, ()):
         checks.append(f"NOT coalesce({later} < {earlier}, false)")
-    for unit_field in ("unit_id", "handling_unit_id"):
-        if unit_field in names:
-            checks.append(f"({unit_field} IS NULL OR {unit_field} = ANY({_array(units)}))")
+    if units is not None:
+        checks.append(unit_checks(kind, units))
+    return " AND ".join(checks) or "true"
+
+
+def unit_checks(kind: RecordKind, units: set[str]) -> str:
+    """SQL: the row's units are in scope (``true`` for a kind without units)."""
+    checks = [
+        f"({unit_field} IS NULL OR {unit_field} = ANY({_array(units)}))"
+        for unit_field in ("unit_id", "handling_unit_id")
+        if unit_field in kind.field_names
+    ]
     return " AND ".join(checks) or "true"
 
 
@@ -335,7 +343,9 @@ def typed_stage_ddl(
     for f in kind.fields:
         default = f" DEFAULT {_literal(source)}" if f.name == "source" else ""
         columns.append(f"{f.name} {SQL_TYPES[f.type]}{default}")
-    ok = typed_checks(kind, layout, units)
+    # not the units: in a generated column, ``= ANY(array)`` compares with each unit in turn (a planned statement
+    # hashes the array) — 50,000 rows among 1,000 units: 2.1 s of COPY instead of 0.4 s. ``unit_checks`` after it.
+    ok = typed_checks(kind, layout, None)
     return (
         f"CREATE UNLOGGED TABLE {stage} ({', '.join(columns)}, "
         f"day date GENERATED ALWAYS AS (({kind.day_field} AT TIME ZONE {zone_sql})::date) STORED, "
@@ -533,6 +543,8 @@ async def stage_plain_csv(apg, kind: RecordKind, feed, binary: BinaryIO, layout:
             await apg.execute(f"DROP TABLE {stage}")
         elif typed is not None:  # the typed stage takes the converted text rows and the Python-checked ones
             await apg.execute(f"ALTER TABLE {stage} ALTER COLUMN day DROP EXPRESSION, ALTER COLUMN ok DROP EXPRESSION")
+            # the typed rows' units, checked in one planned statement (``typed_stage_ddl``)
+            await apg.execute(f"UPDATE {stage} SET ok = false WHERE ok AND NOT ({unit_checks(kind, units)})")
         into = bool(copied.typed)
         if copied.text_rows or not into:
             await apg.execute("SAVEPOINT bulk_convert")

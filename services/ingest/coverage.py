@@ -60,7 +60,7 @@ def supplied_fields(
 ) -> set[str]:
     """The canonical fields a batch supplies, as far as known before its rows are read: a mapping's mapped fields,
     else a canonical file's header columns; always the kind's required fields (``source`` defaults to the
-    batch's). JSON rows add their keys as they are read (``loader.RowFeed``)."""
+    batch's). JSON rows add their keys as they are read (``feed.RowFeed``)."""
     names = set(kind.field_names)
     given = set(mapping.spec["fields"]) if mapping is not None else set(header or ())
     return (given & names) | {f.name for f in kind.fields if f.required}

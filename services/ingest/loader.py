@@ -12,6 +12,13 @@ A plain canonical CSV (no mapping, UTF-8, no quote characters) takes the bulk pa
 Python row loop: PostgreSQL COPYs it (plain lines typed, others as text) and checks it set-based (``bulk.py``); only the
 rows it cannot vouch for are checked by ``RowFeed``, so both paths accept, reject and report the same.
 
+At steady state (issue 20: a daily file into a month of millions of rows, among many stored months) the cost
+follows the file, not the history: the stage's keys are looked up only in the month partitions whose range of
+record ids meets the stage's (``stored_months``), each key through the month's unique index when the stage is
+small beside the month (``PROBE_SHARE``); stored versions leave in one statement that also records the keys
+they counted for (``replace_stored_sql``); new rows go straight into their month's partition; the measures of
+the touched keys only are re-summed (``aggregation.recompute``).
+
 Speed without a second connection: the heavy set-based steps (the bulk conversion, the stage's key index,
 the per-(unit, day) sums of the aggregation) are statements PostgreSQL 15 may run in parallel workers
 (``CREATE TABLE … AS`` and ``CREATE INDEX`` over unlogged, not temporary, tables), so they use every core
@@ -29,47 +36,22 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import date, tzinfo
+from dataclasses import dataclass
+from datetime import date
 from itertools import islice
 from typing import Any, BinaryIO
 
 import asyncpg
 
-from services.ingest import aggregation, bulk, coverage, quality, repeats
-from services.ingest.mapping import ColumnMapping
-from services.ingest.reader import BadRow, CsvLayout, FileFormatError, plain_data
+from services.ingest import aggregation, bulk, coverage, newmonth, quality, repeats
+from services.ingest.feed import RowFeed
+from services.ingest.partitions import KIND_LOCK, key_index_sql, key_match, next_month, partition_name
+from services.ingest.reader import CsvLayout, FileFormatError, plain_data
 from services.ingest.records import SYSTEM_COLUMNS, RecordKind
-from services.ingest.validation import FieldError, Problem, RowValidator
+from services.ingest.rules import SIDES, rules_by_kind
+from services.ingest.validation import Problem
 
 CHUNK_ROWS = 20_000
-MAX_STORED_PROBLEMS = 10_000
-KIND_LOCK = "ingest:raw:"
-
-
-def key_match(left: str, right: str) -> str:
-    """SQL: two rows have the same natural key, compared bytewise so that the raw tables' key index serves it
-    (migration ingest_0004; for the database's deterministic collation the same as ``=``)."""
-    return f'{left}.source = {right}.source COLLATE "C" AND {left}.record_id = {right}.record_id COLLATE "C"'
-
-
-@dataclass
-class LoadCounts:
-    rows_read: int = 0
-    rows_valid: int = 0
-    rows_rejected: int = 0
-    rows_new: int = 0
-    rows_corrected: int = 0
-    rows_duplicate: int = 0
-    rows_repeated_in_file: int = 0
-    rows_skipped: int = 0  # left out by the mapping's skip_when / keep_when: not checked, not stored
-    problems: list[Problem] = field(default_factory=list)
-    rejected_out_of_scope: int = 0
-
-    def reject(self, problems: list[Problem]) -> None:
-        self.rows_rejected += 1
-        if len(self.problems) < MAX_STORED_PROBLEMS:
-            self.problems.extend(problems)
 
 
 def same_values_sql(kind: RecordKind, left: str, right: str) -> str:
@@ -79,97 +61,6 @@ def same_values_sql(kind: RecordKind, left: str, right: str) -> str:
         "ROW(" + ", ".join(f"{left}.{f}" for f in fields) + ") IS NOT DISTINCT FROM "
         "ROW(" + ", ".join(f"{right}.{f}" for f in fields) + ")"
     )
-
-
-@dataclass
-class RowFeed:
-    """Turns source rows into staging tuples; every rejected row is recorded with its problems."""
-
-    kind: RecordKind
-    tz: tzinfo
-    source: str
-    batch_id: int
-    units_in_scope: set[str]
-    mapping: ColumnMapping | None
-    counts: LoadCounts
-    period: tuple[date | None, date | None] = (None, None)
-    expected_rows: int | None = None
-    out_of_period: int = 0
-    days: set[date] = field(default_factory=set)
-    timings: dict[str, float] = field(default_factory=dict)
-    keys_seen: set[int] = field(default_factory=set)
-    repeated_keys: set[tuple[str, str]] = field(default_factory=set)
-    repeats_unknown: bool = False  # staged set-based: repeated keys are found in SQL by merge_stage
-    summed: bool = False  # stored whole as a month new to the raw table, its sums made already (``newmonth``)
-    checks: list | None = None  # the consistency checks of its rows, run already (``newmonth``)
-    repeat_callers: dict[str, int] | None = None  # calls: how the stored rows got their repeat flag (``repeats``)
-    covers: tuple[str, ...] = ()  # the units the batch declares it covers (``covers=``; checked in scope)
-    fields: set[str] = field(default_factory=set)  # the canonical fields it supplies (``coverage.supplied_fields``)
-    fields_from_rows: bool = False  # JSON rows: every row's keys add to ``fields``
-
-    def __post_init__(self) -> None:
-        self.validator = RowValidator(self.kind, self.tz)
-        names = self.kind.field_names
-        self._unit_fields = [(names.index(n), n) for n in ("unit_id", "handling_unit_id") if n in names]
-        self._key = (names.index("source"), names.index("record_id"))
-
-    def supplied(self) -> set[str]:
-        """The canonical fields the batch supplied: those known beforehand or seen in its rows, and the required."""
-        return (self.fields & set(self.kind.field_names)) | {f.name for f in self.kind.fields if f.required}
-
-    def _canonical(self, row_no: int, row: dict[str, Any]) -> dict[str, Any] | None:
-        if self.mapping is None:
-            canonical = row
-        elif self.mapping.skips(row):
-            self.counts.rows_skipped += 1
-            return None
-        else:
-            try:
-                canonical = self.mapping.apply(row)
-            except FieldError as exc:
-                field_ = getattr(exc, "field", None)
-                self.counts.reject([Problem(row_no, field_, getattr(exc, "value", None), str(exc))])
-                return None
-        if canonical.get("source") in (None, ""):
-            canonical = {**canonical, "source": self.source}
-        return canonical
-
-    def tuples(self, rows: Iterator) -> Iterator[tuple]:
-        for item in rows:
-            self.counts.rows_read += 1
-            if isinstance(item, BadRow):
-                self.counts.reject([Problem(item.row, None, item.value, item.reason)])
-                continue
-            row_no, row = item
-            canonical = self._canonical(row_no, row)
-            if canonical is None:
-                continue
-            if self.fields_from_rows:
-                self.fields.update(canonical)
-            values, day, problems = self.validator.check(row_no, canonical)
-            if values is None:
-                self.counts.reject(problems)
-                continue
-            outside = [
-                (i, n) for i, n in self._unit_fields if values[i] is not None and values[i] not in self.units_in_scope
-            ]
-            if outside:
-                self.counts.rejected_out_of_scope += 1
-                self.counts.reject(
-                    [Problem(row_no, n, values[i], "unknown unit, or outside the caller's scope") for i, n in outside]
-                )
-                continue
-            self.days.add(day)
-            low, high = self.period
-            if (low and day < low) or (high and day > high):
-                self.out_of_period += 1
-            key = hash((values[self._key[0]], values[self._key[1]]))
-            if key in self.keys_seen:
-                self.repeated_keys.add((values[self._key[0]], values[self._key[1]]))
-            else:
-                self.keys_seen.add(key)
-            self.counts.rows_valid += 1
-            yield (*values, day, self.batch_id, row_no)
 
 
 def _take(iterator: Iterator[tuple], size: int) -> list[tuple]:
@@ -262,34 +153,45 @@ async def merge_stage(apg, kind: RecordKind, stage: str, feed: RowFeed) -> None:
             )
             feed.repeated_keys = {(r["source"], r["record_id"]) for r in repeated}
     await _drop_repeats_in_file(apg, kind, stage, feed)
-    table = f"ingest.{kind.table}"
     if not indexed:
         await apg.execute(f'CREATE INDEX ON {stage} (source COLLATE "C", record_id COLLATE "C")')
     # the plans of the joins below need the stage's size and key spread, not fine histograms: a small sample
     await apg.execute("SET LOCAL default_statistics_target = 10")
     await apg.execute(f"ANALYZE {stage}")
     await apg.execute("SET LOCAL default_statistics_target TO DEFAULT")
-    # the hash of this join holds the whole stage: with the default 4 MB it spills in many batches (a re-read 1 M-row
-    # file of duplicates: 3.7 s → 1.7 s with 128 MB); only for this statement, the load holding the kind's lock
-    await apg.execute("SET LOCAL work_mem = '128MB'")
-    duplicates = await apg.fetchval(
-        f"""WITH d AS (DELETE FROM {stage} s USING {table} r
-                       WHERE {key_match("r", "s")} AND {same_values_sql(kind, "r", "s")}
-                       RETURNING 1)
-            SELECT count(*) FROM d"""
-    )
+    staged = await apg.fetchval(f"SELECT count(*) FROM {stage}")
+    months = await stored_months(apg, kind, stage)
+    # a stage much smaller than the months it is looked up in: each key through the month's unique index (a hash
+    # join would read the whole month — or, before the months were pruned, every month ever stored); a large stage
+    # (a backfill of a month) is joined by hash
+    probe = bool(months) and staged * PROBE_SHARE < max(rows for _, rows in months)
+    if probe:
+        await apg.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
+    else:
+        # the hash of this join holds the whole stage: with the default 4 MB it spills in many batches (a re-read
+        # 1 M-row file of duplicates: 3.7 s → 1.7 s with 128 MB); only for these statements, the load holding the
+        # kind's lock
+        await apg.execute("SET LOCAL work_mem = '128MB'")
+    duplicates = 0
+    for partition, _ in months:
+        duplicates += await apg.fetchval(
+            f"""WITH d AS (DELETE FROM {stage} s USING ONLY {partition} r
+                           WHERE {key_match("r", "s")} AND {same_values_sql(kind, "r", "s")}
+                           RETURNING 1)
+                SELECT count(*) FROM d"""
+        )
     feed.counts.rows_duplicate = duplicates
-    await apg.execute("SET LOCAL work_mem TO DEFAULT")
     await apg.execute(aggregation.TOUCHED_DDL)
-    # corrections: the stored versions leave, and the keys they counted for are recomputed
-    await apg.execute(aggregation.touch_sql(kind.name, f"EXISTS (SELECT 1 FROM {stage} s WHERE {key_match('s', 'r')})"))
     if repeats.tracks(kind.name):
         await apg.execute(repeats.CHANGES_DDL)  # the replaced versions' callers: their look-backs are judged again
-    corrected = await apg.fetchval(
-        repeats.counted_delete(kind.name, f"DELETE FROM {table} r USING {stage} s WHERE {key_match('r', 's')}")
-    )
+    corrected = 0
+    for partition, _ in months:
+        # corrections: the stored versions leave, and the keys they counted for are recomputed
+        corrected += await apg.fetchval(replace_stored_sql(kind.name, partition, stage))
+    await apg.execute("SET LOCAL enable_hashjoin TO DEFAULT; SET LOCAL enable_mergejoin TO DEFAULT")
+    await apg.execute("SET LOCAL work_mem TO DEFAULT")
     feed.counts.rows_corrected = corrected
-    staged = await apg.fetchval(f"SELECT count(*) FROM {stage}")
+    staged -= duplicates
     feed.counts.rows_new = staged - corrected
     # the keys of the rows the batch stores: recomputed, and what its coverage is inferred from
     await apg.execute(coverage.brought_sql(kind.name, stage))
@@ -300,20 +202,52 @@ async def merge_stage(apg, kind: RecordKind, stage: str, feed: RowFeed) -> None:
     await insert_into_raw(apg, kind, stage, judged)
 
 
-# every month partition's own unique index on the natural key (migration ingest_0007: a unique index of the
-# partitioned table would have to hold ``day``, letting a key repeat on two days)
-KEY_INDEX = 'CREATE UNIQUE INDEX {name} ON {table} (record_id COLLATE "C", source COLLATE "C")'
+def replace_stored_sql(kind: str, partition: str, stage: str) -> str:
+    """One statement: delete the stored versions in ``partition`` of the stage's keys (corrections), add the keys
+    they counted for to ``touched`` (every side) and, for calls, their callers to the look-back's changes
+    (``repeats.CHANGES_DDL`` made beforehand); returns how many left."""
+    keys = " UNION ".join(f"SELECT {SIDES[side].replace('r.', 'd.')}, d.day FROM d" for side in rules_by_kind()[kind])
+    changes = ""
+    if repeats.tracks(kind):
+        changes = (
+            f", c AS (INSERT INTO {repeats.CHANGES} SELECT caller_hash, started_at FROM d "
+            "WHERE caller_hash IS NOT NULL)"
+        )
+    return (
+        f"WITH d AS (DELETE FROM ONLY {partition} r USING {stage} s WHERE {key_match('r', 's')} RETURNING r.*), "
+        f"t AS (INSERT INTO touched (unit_id, day) {keys}){changes} SELECT count(*) FROM d"
+    )
 
 
-def key_index_sql(partition: str, table: str | None = None, name: str | None = None) -> str:
-    """Build the key index of month partition ``partition`` (a bare name) on ``table`` (default: the partition),
-    named ``name`` (default: the partition's name and ``_key``)."""
-    return KEY_INDEX.format(name=name or f"{partition}_key", table=table or f"ingest.{partition}")
+# a stage of fewer than 1/PROBE_SHARE the rows of the largest month it is looked up in looks its keys up one by one
+PROBE_SHARE = 8
 
 
-def partition_name(kind: RecordKind, month: date) -> str:
-    """The monthly partition of a raw table (the name ``ingest.ensure_partition`` gives it)."""
-    return f"{kind.table}_{month:%Y}m{month:%m}"
+async def stored_months(apg, kind: RecordKind, stage: str) -> list[tuple[str, int]]:
+    """The month partitions that may hold a key of the stage, with their estimated rows: those whose range of record
+    ids (the first and last entry of their unique key index, read exactly) meets the stage's. Record ids of a
+    source grow with time in practice, so a daily file's keys fall in its own month's range only, and the look-ups
+    of its keys read no other month, however many are stored; the answer is exact whatever the ids."""
+    low, high = await apg.fetchrow(f'SELECT min(record_id COLLATE "C"), max(record_id COLLATE "C") FROM {stage}')
+    if low is None:
+        return []
+    partitions = await apg.fetch(
+        # never analysed (a month built whole and attached): its size at ~200 bytes a row
+        "SELECT c.oid::regclass::text AS name, (CASE WHEN c.reltuples >= 0 THEN c.reltuples "
+        "ELSE pg_relation_size(c.oid) / 200 END)::bigint AS rows FROM pg_inherits i "
+        "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = $1::regclass ORDER BY 1",
+        f"ingest.{kind.table}",
+    )
+    months = []
+    for partition in partitions:
+        name = partition["name"]
+        first, last = await apg.fetchrow(
+            f'SELECT (SELECT record_id FROM ONLY {name} ORDER BY record_id COLLATE "C" LIMIT 1), '
+            f'(SELECT record_id FROM ONLY {name} ORDER BY record_id COLLATE "C" DESC LIMIT 1)'
+        )
+        if first is not None and first.encode() <= high.encode() and last.encode() >= low.encode():
+            months.append((name, partition["rows"]))
+    return months
 
 
 async def insert_into_raw(apg, kind: RecordKind, stage: str, judged: bool = False) -> None:
@@ -354,16 +288,13 @@ async def insert_into_raw(apg, kind: RecordKind, stage: str, judged: bool = Fals
         await apg.execute(key_index_sql(partition_name(kind, month)))
         await apg.execute(f"ALTER TABLE {table} ATTACH PARTITION {partition} FOR VALUES {bounds}")
         await apg.execute(f"ALTER TABLE {partition} DROP CONSTRAINT month_bounds")
-    if stored:
+    for month in stored:  # into the month's partition itself, its rows found by their days
         await apg.execute(
-            f"INSERT INTO {table} ({columns}) SELECT {values} FROM {rows} "
-            f"WHERE date_trunc('month', s.day)::date = ANY($1::date[])",
-            stored,
+            f"INSERT INTO ingest.{partition_name(kind, month)} ({columns}) SELECT {values} FROM {rows} "
+            f"WHERE s.day >= $1 AND s.day < $2",
+            month,
+            next_month(month),
         )
-
-
-def next_month(month: date) -> date:
-    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
 
 async def withdraw_rows(apg, kind: str, batch_id: int) -> tuple[int, int | None]:
@@ -404,8 +335,6 @@ async def load(
     with two of them, a large plain file of one month is COPYed in two streams and stored whole (``newmonth``).
     ``None``: one connection only.
     """
-    from services.ingest import newmonth  # it builds on this module
-
     began = time.perf_counter()
     # JIT compiles the wide expressions of the load's scans (checks, sums) in ~0.1–0.15 s per statement, more than
     # it saves over a million rows (1M calls: 5.6 s → 4.3 s end to end without it)

@@ -39,7 +39,8 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from services.ingest import aggregation, bulk, coverage, quality, repeats
-from services.ingest.loader import KIND_LOCK, RowFeed, key_index_sql, key_match, next_month, partition_name
+from services.ingest.feed import RowFeed
+from services.ingest.partitions import KIND_LOCK, key_index_sql, key_match, next_month, partition_name
 from services.ingest.reader import CsvLayout
 from services.ingest.records import SYSTEM_COLUMNS, RecordKind
 
@@ -414,7 +415,7 @@ async def _attach_if_clean(
     """Every row of ``table`` is of ``month`` (its CHECK); attach it if the rest holds too.
 
     The work after the COPY runs on three connections at once. One helper builds the month's unique key index
-    (``loader.key_index_sql``), whose build fails if the file repeats a key; the other looks for keys already
+    (``partitions.key_index_sql``), whose build fails if the file repeats a key; the other looks for keys already
     stored, then builds the raw table's own indexes (ATTACH adopts them instead of building them). The sums —
     the largest part — are made in ranges of the table's blocks: the load's transaction starts on them at once,
     and each helper takes the ranges left when its own work is done, so that all three end together (the

@@ -159,9 +159,10 @@ async def test_a_month_new_to_the_raw_table_is_built_and_attached_like_any_parti
     assert report["status"] == "done" and report["counts"]["new"] == 9, report
     # the new month is a partition like the others: same indexes, no leftover constraint, its rows in place
     assert await _indexes(db, "ingest.raw_call_2025m06") == await _indexes(db, "ingest.raw_call_2025m05")
-    # the parent's BRIN index and the month's own unique key index
+    # the parent's BRIN index and btree on (day, unit) (``ingest_0010``), and the month's own unique key index
     assert await _indexes(db, "ingest.raw_call_2025m06") == [
         "CREATE INDEX ON t USING brin (day, batch_id)",
+        "CREATE INDEX ON t USING btree (day, unit_id)",
         'CREATE UNIQUE INDEX ON t USING btree (record_id COLLATE "C", source COLLATE "C")',
     ]
     assert (

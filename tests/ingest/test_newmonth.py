@@ -111,7 +111,8 @@ async def test_a_new_month_is_copied_in_two_streams_and_stored_as_the_python_pat
         "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = 'ingest.raw_call_2025m02'::regclass",
     )
     assert sorted(re.sub(r"CREATE (UNIQUE )?INDEX \S+ ON \S+", "", r[0]) for r in indexes) == [
-        ' USING brin (day, batch_id)', ' USING btree (record_id COLLATE "C", source COLLATE "C")'
+        ' USING brin (day, batch_id)', ' USING btree (day, unit_id)',
+        ' USING btree (record_id COLLATE "C", source COLLATE "C")',
     ]  # fmt: skip
     constraints = await _fetch(
         database, "SELECT 1 FROM pg_constraint WHERE conrelid = 'ingest.raw_call_2025m02'::regclass"
@@ -193,6 +194,7 @@ async def test_a_month_holding_a_few_rows_is_rebuilt_with_the_file(fresh_databas
             )  # fmt: skip
             assert sorted(re.sub(r"INDEX \S+ ON \S+", "INDEX ON t", d) for _, d in definitions) == [
                 "CREATE INDEX ON t USING brin (day, batch_id)",
+                "CREATE INDEX ON t USING btree (day, unit_id)",
                 'CREATE UNIQUE INDEX ON t USING btree (record_id COLLATE "C", source COLLATE "C")',
             ]
             assert "ingest.raw_call_2025m05_key" in [name for name, _ in definitions]

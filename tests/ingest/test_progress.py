@@ -9,7 +9,7 @@ import asyncpg
 
 from hotline.cli.demo import DEMO_ADMIN
 from hotline.kit.db import Database
-from services.ingest import loader
+from services.ingest import loader, partitions
 from services.ingest.batches import Submission, submit
 from tests.demo_data import load_demo_units
 from tests.ingest.records_support import to_csv
@@ -77,7 +77,7 @@ async def test_a_loading_batch_holds_its_load_lock_and_not_its_kinds_until_it_st
                     "SELECT pg_try_advisory_xact_lock($1, $2::int)", store.BATCH_LOAD_LOCK, self.batch_id
                 )
                 seen["kind lock free"] = await other.fetchval(
-                    "SELECT pg_try_advisory_xact_lock(hashtext($1))", loader.KIND_LOCK + "call"
+                    "SELECT pg_try_advisory_xact_lock(hashtext($1))", partitions.KIND_LOCK + "call"
                 )
             finally:
                 await other.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import ARRAY, BigInteger, Boolean, Date, Float, Index, Integer, Text
+from sqlalchemy import ARRAY, BigInteger, Boolean, Date, Float, Index, Integer, Text, text
 from sqlmodel import Field
 
 from services.ingest.models.base import TIMESTAMPTZ, IngestModel
@@ -27,6 +27,7 @@ class RawCall(IngestModel, table=True):
     __tablename__ = "raw_call"
     __table_args__ = (
         Index("ix_raw_call_day_batch", "day", "batch_id", postgresql_using="brin"),
+        Index("ix_raw_call_day_unit", "day", "unit_id"),
         PARTITIONED,
     )
     __mapper_args__ = RAW_MAPPER_ARGS
@@ -62,7 +63,8 @@ class RawWorkOrder(IngestModel, table=True):
     __tablename__ = "raw_work_order"
     __table_args__ = (
         Index("ix_raw_work_order_day_batch", "day", "batch_id", postgresql_using="brin"),
-        Index("ix_raw_work_order_day_handling", "day", "handling_unit_id"),
+        Index("ix_raw_work_order_day_unit", "day", "unit_id"),
+        Index("ix_raw_work_order_day_handling", "day", text("coalesce(handling_unit_id, unit_id)")),
         PARTITIONED,
     )
     __mapper_args__ = RAW_MAPPER_ARGS
@@ -103,6 +105,7 @@ class RawRating(IngestModel, table=True):
     __tablename__ = "raw_rating"
     __table_args__ = (
         Index("ix_raw_rating_day_batch", "day", "batch_id", postgresql_using="brin"),
+        Index("ix_raw_rating_day_unit", "day", "unit_id"),
         PARTITIONED,
     )
     __mapper_args__ = RAW_MAPPER_ARGS
@@ -129,6 +132,7 @@ class RawInspection(IngestModel, table=True):
     __tablename__ = "raw_inspection"
     __table_args__ = (
         Index("ix_raw_inspection_day_batch", "day", "batch_id", postgresql_using="brin"),
+        Index("ix_raw_inspection_day_unit", "day", "unit_id"),
         PARTITIONED,
     )
     __mapper_args__ = RAW_MAPPER_ARGS
@@ -161,6 +165,7 @@ class RawCallback(IngestModel, table=True):
     __tablename__ = "raw_callback"
     __table_args__ = (
         Index("ix_raw_callback_day_batch", "day", "batch_id", postgresql_using="brin"),
+        Index("ix_raw_callback_day_unit", "day", "unit_id"),
         PARTITIONED,
     )
     __mapper_args__ = RAW_MAPPER_ARGS
@@ -182,6 +187,7 @@ class RawChatSession(IngestModel, table=True):
     __tablename__ = "raw_chat_session"
     __table_args__ = (
         Index("ix_raw_chat_session_day_batch", "day", "batch_id", postgresql_using="brin"),
+        Index("ix_raw_chat_session_day_unit", "day", "unit_id"),
         PARTITIONED,
     )
     __mapper_args__ = RAW_MAPPER_ARGS
@@ -204,6 +210,7 @@ class RawSmartTest(IngestModel, table=True):
     __tablename__ = "raw_smart_test"
     __table_args__ = (
         Index("ix_raw_smart_test_day_batch", "day", "batch_id", postgresql_using="brin"),
+        Index("ix_raw_smart_test_day_unit", "day", "unit_id"),
         PARTITIONED,
     )
     __mapper_args__ = RAW_MAPPER_ARGS
@@ -226,6 +233,7 @@ class RawKnowledgeUpdate(IngestModel, table=True):
     __tablename__ = "raw_knowledge_update"
     __table_args__ = (
         Index("ix_raw_knowledge_update_day_batch", "day", "batch_id", postgresql_using="brin"),
+        Index("ix_raw_knowledge_update_day_unit", "day", "unit_id"),
         PARTITIONED,
     )
     __mapper_args__ = RAW_MAPPER_ARGS
@@ -247,6 +255,7 @@ class RawReportedItem(IngestModel, table=True):
     __tablename__ = "raw_reported_item"
     __table_args__ = (
         Index("ix_raw_reported_item_day_batch", "day", "batch_id", postgresql_using="brin"),
+        Index("ix_raw_reported_item_day_unit", "day", "unit_id"),
         PARTITIONED,
     )
     __mapper_args__ = RAW_MAPPER_ARGS

@@ -1,0 +1,155 @@
+"""The steady-state path (issue 20) stores the same rows and measures as a recompute from scratch would.
+
+A daily file, corrections and withdrawals re-sum only the (unit, day) keys they touch (``aggregation.recompute``:
+per key through the index on (day, unit), or by scanning the touched days) and look keys up only in the months
+whose key range meets the file's (``loader.stored_months``, by index probes or by hash). Whichever way each step
+takes — both are forced in turn — every daily measure of calls must equal the sums made by independent SQL over
+every raw row (the rules' expressions, rolled up the unit tree), and the raw rows must be the latest version of
+every key sent: across a month boundary, days out of order, rows of a team as well as of its agents, corrections
+(one moving its call to another day, one to another month), identical re-sends and withdrawals.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+
+import pytest
+from sqlalchemy import text
+
+from hotline.cli.demo import DEMO_ADMIN
+from hotline.kit.db import Database
+from services.ingest import aggregation, batches, loader
+from services.ingest.aggregation import quote
+from services.ingest.rules import SIDES, rules_by_kind
+from tests.demo_data import load_demo_units
+from tests.ingest.records_support import to_csv
+
+# two agents, their team itself, another city's agent (the demo's units; its other agents have no calls)
+UNITS = ["GZ-T1-A001", "GZ-T1-A002", "GZ-T1", "SZ-T1-A001"]
+OUTCOMES = ["answered", "answered", "answered", "abandoned", "ivr_resolved"]
+
+
+def _call(i: int, day: int, rng: random.Random, month: int = 1) -> dict:
+    """Call ``i`` on ``day`` of ``month`` 2025 (January days from 25, February days below 25)."""
+    outcome = OUTCOMES[i % len(OUTCOMES)]
+    row = {"record_id": f"k{i:04d}", "unit_id": UNITS[i % len(UNITS)],
+           "started_at": f"2025-{month:02d}-{day:02d} {rng.randrange(8, 20):02d}:{rng.randrange(60):02d}:00",
+           "direction": "inbound", "outcome": outcome, "queue_seconds": str(rng.randrange(0, 90))}  # fmt: skip
+    if outcome == "answered":
+        row["talk_seconds"] = str(rng.randrange(20, 400) + (0.5 if i % 7 == 0 else 0))
+    return row
+
+
+async def _expected_measures(session) -> dict:
+    """Every (unit, day) of calls summed by independent SQL over every raw row, rolled up the unit tree."""
+    out: dict = {}
+    for side, rules in rules_by_kind()["call"].items():
+        columns = [quote(r.measure) for r in rules]
+        sums = ", ".join(f"sum({r.expression})::double precision AS {quote(r.measure)}" for r in rules)
+        rolled = ", ".join(f"sum(p.{c})" for c in columns)
+        rows = await session.execute(
+            text(
+                f"""WITH p AS (SELECT {SIDES[side]} AS unit_id, r.day, {sums} FROM ingest.raw_call r GROUP BY 1, 2)
+                    SELECT a.unit_id, p.day, {rolled} FROM p JOIN ingest.unit u ON u.id = p.unit_id
+                    CROSS JOIN LATERAL unnest(string_to_array(u.path, '/')) AS a(unit_id) GROUP BY 1, 2"""
+            )
+        )
+        for unit, day, *values in rows:
+            out[(unit, day)] = tuple(round(v, 6) for v in values)
+    return {key: v for key, v in out.items() if any(v)}
+
+
+async def _stored_measures(session) -> dict:
+    columns = ", ".join(quote(r.measure) for r in rules_by_kind()["call"]["unit"])
+    rows = await session.execute(text(f"SELECT unit_id, day, {columns} FROM ingest.daily_measure"))
+    out = {(unit, day): tuple(round(v, 6) for v in values) for unit, day, *values in rows}
+    return {key: v for key, v in out.items() if any(v)}
+
+
+async def _check(db, latest: dict[str, dict]) -> None:
+    async with db.session() as session:
+        stored, expected = await _stored_measures(session), await _expected_measures(session)
+        raw = await session.execute(
+            text("SELECT record_id, unit_id, to_char(started_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI:SS'), "
+                 "talk_seconds FROM ingest.raw_call")
+        )  # fmt: skip
+        rows = {r[0]: (r[1], r[2], r[3]) for r in raw}
+    assert stored == expected and expected
+    want = {
+        k: (r["unit_id"], r["started_at"], float(r["talk_seconds"]) if "talk_seconds" in r else None)
+        for k, r in latest.items()
+    }
+    assert rows == want
+
+
+@pytest.mark.parametrize(
+    "per_key_share, probe_share", [(0.0, 0.0), (1e9, 1e9)], ids=["by-day-by-hash", "per-key-probed"]
+)
+async def test_daily_files_corrections_resends_and_withdrawals_give_the_measures_of_a_full_recompute(
+    fresh_database, monkeypatch, per_key_share, probe_share
+):
+    """Each batch in a transaction of its own (a committed database): ``touched`` holds that batch's keys only."""
+    monkeypatch.setattr(aggregation, "PER_KEY_SHARE", per_key_share)
+    monkeypatch.setattr(loader, "PROBE_SHARE", probe_share)
+    url = await fresh_database("hotline_steady")
+    await load_demo_units(url)
+    db = Database.from_url(url)
+    try:
+        await _scenario(db)
+    finally:
+        await db.dispose()
+
+
+async def _send(db, rows: list[dict]) -> dict:
+    return await batches.submit(
+        db, DEMO_ADMIN, batches.Submission(kind="call", source="st", filename="calls.csv"),
+        binary=io.BytesIO(to_csv(rows).encode()),
+    )  # fmt: skip
+
+
+async def _scenario(db) -> None:
+    rng = random.Random(20)
+    latest: dict[str, dict] = {}
+
+    async def load(rows: list[dict], expect: dict) -> dict:
+        report = await _send(db, rows)
+        assert report["status"] == "done", report
+        assert {k: report["counts"][k] for k in expect} == expect, report["counts"]
+        latest.update({r["record_id"]: r for r in rows})
+        await _check(db, latest)
+        return report
+
+    # a backfill across the month boundary, its days out of order: 25 January – 5 February
+    days = [(1, d) for d in range(25, 32)] + [(2, d) for d in range(1, 6)]
+    first = []
+    for i in range(240):
+        month, day = rng.choice(days)
+        first.append(_call(i, day, rng, month))
+    await load(first, {"new": 240})
+    # a daily file: a new day of the stored February
+    daily_rows = [_call(1000 + i, 6, rng, month=2) for i in range(60)]
+    daily = await load(daily_rows, {"new": 60})
+    # a late file: more calls of a day stored already (3 February)
+    await load([_call(2000 + i, 3, rng, month=2) for i in range(25)], {"new": 25})
+    # corrections: values changed; one call moved to another day, one from 31 January to 1 February; one re-sent
+    # unchanged
+    jan31 = next(r for r in first if r["started_at"].startswith("2025-01-31"))
+    other = [r for r in first if r is not jan31 and r["outcome"] == "answered"][:6]
+    corrections = [{**r, "talk_seconds": str(float(r["talk_seconds"]) + 11)} for r in other[:4]]
+    corrections.append({**other[4], "started_at": "2025-02-04 10:00:00"})
+    corrections.append({**jan31, "started_at": "2025-02-01 00:30:00"})
+    corrections.append(other[5])
+    correcting = await load(corrections, {"corrected": 6, "duplicate": 1, "new": 0})
+    # re-sends: the same bytes, and the same rows in other bytes, change nothing
+    again = await _send(db, daily_rows)
+    assert again["status"] == "done" and again["counts"]["duplicate"] == 60, again
+    await _check(db, latest)
+    # withdrawals: the daily file's calls leave, then the corrections' (their keys are no longer stored at all)
+    for report, rows in ((daily, daily_rows), (correcting, corrections)):
+        withdrawn = await batches.withdraw(db, DEMO_ADMIN, report["batchId"])
+        assert withdrawn["rowsRemoved"] == len(rows) - (report is correcting), withdrawn
+        for r in rows:
+            if r is not other[5] or report is not correcting:
+                latest.pop(r["record_id"], None)
+        await _check(db, latest)
