@@ -11,40 +11,42 @@ from typing import Any
 
 from hotline.kit.scope import Scope
 
-# Cross-record checks: (kind, description, condition that the row is checked, SQL that it passes).
+# Cross-record checks: (kind, description, condition that the row is checked, SQL that it passes). The linked id is
+# compared in the "C" collation of the raw tables' record-id indexes (migration ingest_0007), so that each check is an
+# index probe, not a scan of every stored record per row (equality is the same in any deterministic collation).
 CONSISTENCY_CHECKS: dict[str, list[tuple[str, str, str]]] = {
     "call": [
         (
             "the call's linked work order exists",
             "r.work_order_id IS NOT NULL",
-            "EXISTS (SELECT 1 FROM ingest.raw_work_order w WHERE w.record_id = r.work_order_id)",
+            'EXISTS (SELECT 1 FROM ingest.raw_work_order w WHERE w.record_id = r.work_order_id COLLATE "C")',
         )
     ],
     "rating": [
         (
             "the rated work order exists",
             "r.work_order_id IS NOT NULL",
-            "EXISTS (SELECT 1 FROM ingest.raw_work_order w WHERE w.record_id = r.work_order_id)",
+            'EXISTS (SELECT 1 FROM ingest.raw_work_order w WHERE w.record_id = r.work_order_id COLLATE "C")',
         ),
         (
             "the rated call exists",
             "r.call_id IS NOT NULL",
-            "EXISTS (SELECT 1 FROM ingest.raw_call c WHERE c.record_id = r.call_id)",
+            'EXISTS (SELECT 1 FROM ingest.raw_call c WHERE c.record_id = r.call_id COLLATE "C")',
         ),
     ],
     "inspection": [
         (
             "the inspected call or order exists",
             "r.subject_id IS NOT NULL",
-            "CASE WHEN r.subject = 'call' THEN EXISTS (SELECT 1 FROM ingest.raw_call c WHERE c.record_id = r.subject_id)"
-            " ELSE EXISTS (SELECT 1 FROM ingest.raw_work_order w WHERE w.record_id = r.subject_id) END",
+            "CASE WHEN r.subject = 'call' THEN EXISTS (SELECT 1 FROM ingest.raw_call c WHERE c.record_id = r.subject_id COLLATE \"C\")"
+            ' ELSE EXISTS (SELECT 1 FROM ingest.raw_work_order w WHERE w.record_id = r.subject_id COLLATE "C") END',
         )
     ],
     "callback": [
         (
             "the called-back work order exists",
             "r.work_order_id IS NOT NULL",
-            "EXISTS (SELECT 1 FROM ingest.raw_work_order w WHERE w.record_id = r.work_order_id)",
+            'EXISTS (SELECT 1 FROM ingest.raw_work_order w WHERE w.record_id = r.work_order_id COLLATE "C")',
         )
     ],
     "work_order": [
