@@ -150,8 +150,12 @@ class UnitResult:
     async def _detail(self, info: Info) -> dict:
         return await _detail_loader(info).load(self._key) or {}
 
-    @strawberry.field(description="The evaluated unit (resolved by ingest).")
-    def unit(self) -> Unit:
+    @strawberry.field(
+        description="The evaluated unit (resolved by ingest): your subtree's units, and a public peer's identity "
+        "(docs/security.md, the visibility policy); null where the unit directory shows you no unit for `unitId`, so "
+        "that a unit it hides never nulls the rest of your answer."
+    )
+    def unit(self) -> Unit | None:
         return Unit(id=self.unit_id)
 
     @strawberry.field(description="The run this result belongs to.")
@@ -372,8 +376,12 @@ class EvaluationRun:
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> EvaluationRun | None:
         return await _run_loader(info).load(str(id))
 
-    @strawberry.field(description="The scheme version (resolved by the indicators service).")
-    def scheme(self) -> SchemeVersion:
+    @strawberry.field(
+        description="The scheme version (resolved by the indicators service): shown to whoever sees the run "
+        "(docs/security.md, the visibility policy); null only where indicators holds no such version, so that it "
+        "never nulls the rest of the run (`schemeCode`, `schemeNameZh` and the run's own fields stay)."
+    )
+    def scheme(self) -> SchemeVersion | None:
         return SchemeVersion(id=strawberry.ID(f"{self.scheme_id}:{self.scheme_version}"))
 
     @strawberry.field(description="Every revision, oldest first; all stay readable.")
