@@ -112,13 +112,14 @@ def may_read_scheme_version(
     """Managers (organizer, admin) of a scheme organized in their subtree read every version, drafts included;
     any other caller whose subtree holds the organizer (a viewer, reviewer or expert of the organizing side,
     or a service acting for it) reads its published and archived versions — the runs it sees were scored by
-    them; a unit of the cohort reads the published and archived versions (公示). Nobody else sees it."""
+    them; a unit of the cohort reads the published version (公示) and no longer an archived one (its runs then
+    show `scheme: null`, their own `schemeCode` and `schemeNameZh` stay). Nobody else sees it."""
     covers_organizer = organizer_path is not None and scope.covers(organizer_path)
     if covers_organizer and principal.has_any(*SCHEME_MANAGER_ROLES):
         return True
     if status == "draft":
         return False
-    return covers_organizer or caller_in_cohort
+    return covers_organizer or (status == "published" and caller_in_cohort)
 
 
 def scheme_version_readable(
@@ -132,7 +133,7 @@ def scheme_version_readable(
     """``may_read_scheme_version`` as a SQL condition, for reads that filter in the database."""
     covers_organizer = in_scope(organizer_path, scope)
     managed = covers_organizer if principal.has_any(*SCHEME_MANAGER_ROLES) else false()
-    return or_(managed, and_(status != "draft", or_(covers_organizer, caller_in_cohort)))
+    return or_(managed, and_(status != "draft", covers_organizer), and_(status == "published", caller_in_cohort))
 
 
 # --- registration ---------------------------------------------------------------------------------------------

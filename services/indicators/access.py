@@ -4,7 +4,7 @@
   subtree, and see all their versions, drafts included.
 - Any other caller whose subtree holds the scheme's organizer (a viewer, reviewer or expert there, or
   another service acting for it) reads its published and archived versions; never drafts.
-- A unit reads the published and archived versions of the schemes whose cohort it belongs to (公示, 5.2.3).
+- A unit reads the *published* versions of the schemes whose cohort it belongs to (公示, 5.2.3).
 The read rule is the visibility policy's (``hotline.kit.policy``, docs/security.md).
 - Nobody else sees a scheme: it is reported as not found, never as forbidden.
 """

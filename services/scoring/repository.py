@@ -169,12 +169,15 @@ async def results_of_run(
 
 
 async def public_ranking(session: AsyncSession, scope: Scope, run: EvaluationRun) -> list[UnitResult]:
-    """The run's results the caller may see (``visible_results``), in rank order: the whole cohort for the
-    organizer's side and, once published with a public ranking, for the cohort's units; otherwise the
-    caller's own. Decided in SQL."""
-    query = visible_results(scope).where(UnitResult.run_id == run.id)
-    rows = await session.execute(query.order_by(UnitResult.rank.asc().nulls_last(), UnitResult.unit_id))
-    return [result for result, _run in rows]
+    """The run's whole ranking, in rank order, where the caller may see the whole cohort's results
+    (``visible_results``): the organizer's side always, the cohort's units once published with a public
+    ranking; else empty (a unit then reads its own result, not a ranking of one). Decided in SQL."""
+    query = (
+        visible_results(scope)
+        .where(UnitResult.run_id == run.id, or_(in_scope(ORG.c.path, scope), public_peer_run(scope)))
+        .order_by(UnitResult.rank.asc().nulls_last(), UnitResult.unit_id)
+    )
+    return [result for result, _run in await session.execute(query)]
 
 
 async def details(session: AsyncSession, keys: Sequence[tuple[uuid.UUID, int]]) -> dict[tuple[uuid.UUID, int], dict]:
