@@ -122,7 +122,8 @@ async def test_a_public_peer_looks_the_same_by_every_path(gateway, stack, runs):
 
 async def test_a_peer_shows_its_identity_only(gateway, runs):
     """What the policy does not grant of a peer (its subtree, history, path) is refused at that field."""
-    answer = await gql(gateway, '{ unit(id: "%s") { id history { change } } }' % PEER, headers=auth(ME, "unit"))
+    query = "query($id: ID!) { unit(id: $id) { id history { change } } }"
+    answer = await gql(gateway, query, {"id": PEER}, headers=auth(ME, "unit"))
     assert answer["data"] == {"unit": None}
     assert [e["extensions"]["code"] for e in answer["errors"]] == ["NOT_VISIBLE"]
 
