@@ -9,49 +9,14 @@ is never nulled by what it may not see; a viewer of the organizing side reads th
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 import httpx
 import pytest
 
-from hotline.kit.db import Database
-from services.indicators.models import Scheme, SchemeVersion
-from tests.e2e.test_scoring_gateway import store_published_run
-from tests.scoring.example import example_scheme
+from tests.e2e.policy_data import ME, PEER, PRIVATE_ME, PRIVATE_PEER
 from tests.support import auth, gql
 
-PUBLIC = {"UA": "SZ-T2-A001", "UB": "SZ-T2-A002", "UC": "SZ-T2-A003", "UD": "SZ-T2-A004"}
-PRIVATE = {"UA": "SZ-T1-A001", "UB": "SZ-T1-A002", "UC": "SZ-T1-A003", "UD": "SZ-T1-A004"}
-ME, PEER = "SZ-T2-A003", "SZ-T2-A001"  # UC (80.95, rank 2) and UA
-PRIVATE_ME, PRIVATE_PEER = "SZ-T1-A003", "SZ-T1-A001"
-
-
-async def store_scheme_and_run(stack, *, organizer: str, units: dict[str, str], public: bool) -> dict[str, str]:
-    """A published scheme version in indicators (as `publishScheme` leaves it) and its run, published, in scoring."""
-    scheme_id = uuid.uuid4()
-    document = example_scheme(
-        id=str(scheme_id), code=f"E2E-POLICY-{organizer}", organizer=organizer,
-        cohort={"units": sorted(units.values())}, rankings_public=public,
-    )  # fmt: skip
-    database = Database.from_url(stack.database_url)
-    async with database.unit_of_work() as session:
-        session.add(Scheme(id=scheme_id, code=document["code"], organizer_id=organizer, created_by="e2e"))
-        await session.flush()
-        session.add(SchemeVersion(
-            scheme_id=scheme_id, version=1, status="published", body=document, created_by="e2e",
-            published_at=datetime.now(UTC), published_by="e2e",
-        ))  # fmt: skip
-    await database.dispose()
-    run_id = await store_published_run(stack, document, units, organizer=organizer)
-    return {"run": run_id, "scheme": f"{scheme_id}:1"}
-
-
-@pytest.fixture(scope="module")
-async def runs(stack) -> dict[str, dict[str, str]]:
-    return {
-        "public": await store_scheme_and_run(stack, organizer="SZ-T2", units=PUBLIC, public=True),
-        "private": await store_scheme_and_run(stack, organizer="SZ-T1", units=PRIVATE, public=False),
-    }
+PUBLIC = {"SZ-T2-A001", "SZ-T2-A002", "SZ-T2-A003", "SZ-T2-A004"}
 
 
 def no_errors(answer: dict) -> dict:
@@ -64,13 +29,13 @@ RANKING = """query($id: ID!) { run(id: $id) { id schemeCode ranking { unitId tot
   result { id total unit { id nameZh kind } } } } }"""
 
 
-async def test_a_peer_in_a_public_ranking_never_nulls_the_callers_run(gateway, runs):
+async def test_a_peer_in_a_public_ranking_never_nulls_the_callers_run(gateway, policy_runs):
     """Issue 15: the unit asking `ranking { result { unit { nameZh } } }` got `run: null` (ingest hid the peers'
     `Unit`, `Unit.nameZh` is non-null). Now the peers' identity is granted and nothing is nulled."""
-    answer = await gql(gateway, RANKING, {"id": runs["public"]["run"]}, headers=auth(ME, "unit"))
+    answer = await gql(gateway, RANKING, {"id": policy_runs["public"]["run"]}, headers=auth(ME, "unit"))
     run = no_errors(answer)["run"]
     ranking = {e["unitId"]: e for e in run["ranking"]}
-    assert set(ranking) == set(PUBLIC.values())
+    assert set(ranking) == PUBLIC
     assert ranking[ME]["total"] == 80.95 and ranking[ME]["rank"] == 2
     for unit_id, entry in ranking.items():
         assert entry["result"]["unit"]["id"] == unit_id and entry["result"]["unit"]["nameZh"]
@@ -90,12 +55,14 @@ async def result_ids(gateway, run_id: str) -> dict[str, str]:
     return {e["unitId"]: e["result"]["id"] for e in no_errors(answer)["run"]["ranking"]}
 
 
-async def test_a_public_peer_looks_the_same_by_every_path(gateway, stack, runs):
+async def test_a_public_peer_looks_the_same_by_every_path(gateway, stack, policy_runs):
     """Issue 15: `ranking[].result` showed a peer's details while `unitResult(id)`, `unit(id)` and
     `GET /results/{id}` answered null / 404. Now every path shows what the ranking shows."""
-    ids = await result_ids(gateway, runs["public"]["run"])
+    ids = await result_ids(gateway, policy_runs["public"]["run"])
     headers = auth(ME, "unit")
-    ranking = no_errors(await gql(gateway, RANKING, {"id": runs["public"]["run"]}, headers=headers))["run"]["ranking"]
+    ranking = no_errors(await gql(gateway, RANKING, {"id": policy_runs["public"]["run"]}, headers=headers))["run"][
+        "ranking"
+    ]
     peer_entry = next(e for e in ranking if e["unitId"] == PEER)
     data = no_errors(await gql(gateway, PATHS, {"unit": PEER, "result": ids[PEER]}, headers=headers))
     assert data["unit"]["id"] == PEER and data["unit"]["nameZh"] == peer_entry["result"]["unit"]["nameZh"]
@@ -120,7 +87,7 @@ async def test_a_public_peer_looks_the_same_by_every_path(gateway, stack, runs):
     assert rest.status_code == 200 and rest.json()["unit"] == PEER
 
 
-async def test_a_peer_shows_its_identity_only(gateway, runs):
+async def test_a_peer_shows_its_identity_only(gateway, policy_runs):
     """What the policy does not grant of a peer (its subtree, history, path) is refused at that field."""
     query = "query($id: ID!) { unit(id: $id) { id history { change } } }"
     answer = await gql(gateway, query, {"id": PEER}, headers=auth(ME, "unit"))
@@ -128,10 +95,10 @@ async def test_a_peer_shows_its_identity_only(gateway, runs):
     assert [e["extensions"]["code"] for e in answer["errors"]] == ["NOT_VISIBLE"]
 
 
-async def test_peers_in_a_private_ranking_look_nonexistent_everywhere(gateway, stack, runs):
-    ids = await result_ids(gateway, runs["private"]["run"])
+async def test_peers_in_a_private_ranking_look_nonexistent_everywhere(gateway, stack, policy_runs):
+    ids = await result_ids(gateway, policy_runs["private"]["run"])
     headers = auth(PRIVATE_ME, "unit")
-    run = no_errors(await gql(gateway, RANKING, {"id": runs["private"]["run"]}, headers=headers))["run"]
+    run = no_errors(await gql(gateway, RANKING, {"id": policy_runs["private"]["run"]}, headers=headers))["run"]
     assert run["ranking"] == []  # no ranking to read: its own result is read as a result
     peer = no_errors(await gql(gateway, PATHS, {"unit": PRIVATE_PEER, "result": ids[PRIVATE_PEER]}, headers=headers))
     unknown = no_errors(await gql(gateway, PATHS, {"unit": "SZ-T1-A999", "result": str(uuid.uuid4())}, headers=headers))
@@ -151,18 +118,18 @@ RUNS = "{ runs(first: 50) { edges { node { id schemeCode scheme { id code status
 
 
 @pytest.mark.parametrize("role", ["viewer", "reviewer", "expert", "organizer"])
-async def test_whoever_sees_a_run_reads_its_scheme(gateway, runs, role):
+async def test_whoever_sees_a_run_reads_its_scheme(gateway, policy_runs, role):
     """Issue 15: a viewer's `runs { id scheme { code } }` was `data: null` (scoring showed the run, indicators
     refused viewers the scheme, `EvaluationRun.scheme` was non-null)."""
     answer = await gql(gateway, RUNS, headers=auth("GD-SZ", role))
     nodes = {e["node"]["id"]: e["node"] for e in no_errors(answer)["runs"]["edges"]}
     for which in ("public", "private"):
-        node = nodes[runs[which]["run"]]
-        assert node["scheme"] == {"id": runs[which]["scheme"], "code": node["schemeCode"], "status": "PUBLISHED"}
+        node = nodes[policy_runs[which]["run"]]
+        assert node["scheme"] == {"id": policy_runs[which]["scheme"], "code": node["schemeCode"], "status": "PUBLISHED"}
 
 
-async def test_a_unit_of_the_cohort_reads_its_runs_scheme(gateway, runs):
+async def test_a_unit_of_the_cohort_reads_its_runs_scheme(gateway, policy_runs):
     answer = await gql(gateway, RUNS, headers=auth(ME, "unit"))
     nodes = {e["node"]["id"]: e["node"] for e in no_errors(answer)["runs"]["edges"]}
-    assert nodes[runs["public"]["run"]]["scheme"]["id"] == runs["public"]["scheme"]
-    assert runs["private"]["run"] not in nodes
+    assert nodes[policy_runs["public"]["run"]]["scheme"]["id"] == policy_runs["public"]["scheme"]
+    assert policy_runs["private"]["run"] not in nodes
