@@ -446,7 +446,7 @@ class EvaluationRun:
         )
 
     @strawberry.field(
-        description="The whole cohort's ranking: always for the organizer's side; for units of the cohort only once published and if the scheme makes rankings public (else empty).",
+        description="The whole cohort's ranking: always for the organizer's side; for units of the cohort only once published and if the scheme makes rankings public (else empty). A peer in a public ranking is shown alike by every path (`unitResult`, `Unit.results`, `unit(id)`): docs/security.md, the visibility policy.",
         directives=[ListSize(assumed_size=100)],
     )
     async def ranking(self, info: Info) -> list[RankingEntry]:
