@@ -183,7 +183,7 @@ class UnitResult:
         description="Neighbours whose total intervals overlap this one: the rank difference may be noise."
     )
     async def rank_overlaps(self, info: Info) -> list[str]:
-        return (await self._detail(info)).get("rank_overlaps", [])
+        return await _only_visible(info, self.run_id, (await self._detail(info)).get("rank_overlaps", []))
 
     @strawberry.field(description="Change of the total from the previous period's run (null without one).")
     async def change(self, info: Info) -> float | None:
@@ -238,7 +238,7 @@ class UnitResult:
         "exact totals). Empty when there is no such unit."
     )
     async def tied_on_display_with(self, info: Info) -> list[str]:
-        return (await self._detail(info)).get("display_tie_with", [])
+        return await _only_visible(info, self.run_id, (await self._detail(info)).get("display_tie_with", []))
 
     @strawberry.field(description="Dimension subtotals (维度小计).")
     async def dimensions(self, info: Info) -> list[DimensionSubtotal]:
@@ -329,6 +329,20 @@ class RankingEntry:
     rank: int | None = strawberry.field(description="Its rank.")
     grade: str | None = strawberry.field(description="Its grade code.")
     result: UnitResult = strawberry.field(description="Its result with per-indicator details.")
+
+
+async def _only_visible(info: Info, run_id, unit_ids: list[str]) -> list[str]:
+    """The units among ``unit_ids`` whose results in the run the caller may see (the visibility policy: in a
+    private ranking a peer's id is not shown, not even as a neighbour)."""
+    if not unit_ids:
+        return []
+    key = f"visible_units:{run_id}"
+    if key not in info.context.cache:
+        rows = await repository.results_of_run(
+            info.context.session, await info.context.scope(), uuid.UUID(str(run_id)), after_unit=None, limit=1_000_000
+        )
+        info.context.cache[key] = {r.unit_id for r, _run in rows}
+    return [u for u in unit_ids if u in info.context.cache[key]]
 
 
 @strawberry.federation.type(

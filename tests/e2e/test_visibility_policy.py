@@ -133,3 +133,23 @@ async def test_a_unit_of_the_cohort_reads_its_runs_scheme(gateway, policy_runs):
     nodes = {e["node"]["id"]: e["node"] for e in no_errors(answer)["runs"]["edges"]}
     assert nodes[policy_runs["public"]["run"]]["scheme"]["id"] == policy_runs["public"]["scheme"]
     assert policy_runs["private"]["run"] not in nodes
+
+
+NEIGHBOURS = "query($id: ID!) { unitResult(id: $id) { unitId rankOverlaps tiedOnDisplayWith } }"
+
+
+async def test_a_private_rankings_neighbours_are_not_named_to_a_unit(gateway, policy_runs):
+    """Issue 15: peers' ids appeared in `rankOverlaps` while `unit(id)` of the same ids was null. In a private
+    ranking a unit's result names no neighbour it may not see; the organizer's side sees them all; in a public
+    ranking the neighbours are public peers, named alike."""
+    for which, me in (("private", PRIVATE_ME), ("public", ME)):
+        ids = await result_ids(gateway, policy_runs[which]["run"])
+        variables = {"id": ids[me]}
+        organizer = no_errors(await gql(gateway, NEIGHBOURS, variables, headers=auth("GD-SZ", "organizer")))
+        named = set(organizer["unitResult"]["rankOverlaps"]) | set(organizer["unitResult"]["tiedOnDisplayWith"])
+        assert named - {me}, organizer  # the example's totals overlap: there are neighbours to name
+        own = no_errors(await gql(gateway, NEIGHBOURS, variables, headers=auth(me, "unit")))["unitResult"]
+        if which == "private":
+            assert own == {"unitId": me, "rankOverlaps": [], "tiedOnDisplayWith": []}
+        else:
+            assert own == organizer["unitResult"]
