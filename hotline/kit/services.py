@@ -93,6 +93,7 @@ class ServiceClients:
         json: Any = None,
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        attempts: int | None = None,
     ) -> httpx.Response:
         """Send a request acting for unit ``acting_for``; retries connection errors and 502/503/504."""
         client = self._client(service)
@@ -103,7 +104,10 @@ class ServiceClients:
         }
         try:
             async for attempt in stamina.retry_context(
-                on=(httpx.TransportError, _Transient), attempts=self._attempts, wait_initial=0.1, wait_max=2.0
+                on=(httpx.TransportError, _Transient),
+                attempts=attempts or self._attempts,
+                wait_initial=0.1,
+                wait_max=2.0,
             ):
                 with attempt:
                     response = await client.request(method, path, json=json, params=params, headers=all_headers)

@@ -2,9 +2,10 @@
 
 - Organizers (role ``organizer`` or ``admin``) manage the schemes organized by a unit in their own
   subtree, and see all their versions, drafts included.
+- Any other caller whose subtree holds the scheme's organizer (a viewer, reviewer or expert there, or
+  another service acting for it) reads its published and archived versions; never drafts.
 - A unit reads the *published* versions of the schemes whose cohort it belongs to (公示, 5.2.3).
-- Another service acting for an organizer (a service token, e.g. scoring starting a run) reads the
-  published and archived versions of the schemes that organizer could manage; never drafts.
+The read rule is the visibility policy's (``hotline.kit.policy``, docs/security.md).
 - Nobody else sees a scheme: it is reported as not found, never as forbidden.
 """
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hotline.kit.auth import Principal, Role
+from hotline.kit.policy import may_read_scheme_version
 from hotline.kit.scope import Scope
 
 MANAGER_ROLES = (Role.ORGANIZER, Role.ADMIN)
@@ -59,9 +61,8 @@ def can_read_version(
     cohort: Mapping[str, Any],
     under_path: str | None,
 ) -> bool:
-    """Managers see every version; a unit of the cohort sees the published ones."""
-    if can_manage(principal, scope, organizer_path):
-        return True
-    if principal.internal and status != "draft" and organizer_path is not None and scope.covers(organizer_path):
-        return True  # another service acting for the organizer (a scoring run)
-    return status == "published" and caller is not None and cohort_includes(cohort, caller, under_path)
+    """The visibility policy's rule for scheme versions (``hotline.kit.policy.may_read_scheme_version``)."""
+    in_cohort = caller is not None and cohort_includes(cohort, caller, under_path)
+    return may_read_scheme_version(
+        principal, scope, organizer_path=organizer_path, status=status, caller_in_cohort=in_cohort
+    )

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, and_, false, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.kit.auth import Principal
+from hotline.kit.policy import scheme_version_readable
 from hotline.kit.scope import PATH_SEPARATOR, Scope, in_scope
 from services.indicators import models
 from services.indicators.access import UnitInfo, is_manager
@@ -125,11 +126,14 @@ def _applies_to(unit: UnitInfo) -> ColumnElement[bool]:
 
 
 def _visible(principal: Principal, scope: Scope, caller: UnitInfo | None) -> ColumnElement[bool]:
-    managed = in_scope(Organizer.c.path, scope) if is_manager(principal) else false()
-    # Another service acting for an organizer (scoring runs) reads its published and archived versions.
-    internal = and_(in_scope(Organizer.c.path, scope), SV.status != "draft") if principal.internal else false()
-    member = and_(SV.status == "published", _applies_to(caller)) if caller is not None else false()
-    return or_(managed, internal, member)
+    # The visibility policy's rule for scheme versions (hotline.kit.policy, docs/security.md).
+    return scheme_version_readable(
+        principal,
+        scope,
+        organizer_path=Organizer.c.path,
+        status=SV.status,
+        caller_in_cohort=_applies_to(caller) if caller is not None else false(),
+    )
 
 
 def _version_query(*conditions: ColumnElement[bool]):

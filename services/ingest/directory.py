@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
+from hotline.kit.policy import ID_NOT_AVAILABLE, may_take_new_unit_id
 from hotline.kit.scope import PATH_SEPARATOR, UNIT_ID_PATTERN, Scope
 from services.ingest.models import UnitKind
 
@@ -202,6 +203,7 @@ def plan_registration(
     outcomes: list[RowOutcome] = []
     proposed: dict[str, tuple[int, UnitState]] = {}  # id -> (index into outcomes, final state)
     first_row_of: dict[str, int] = {}
+    subtree = [(u.id, u.parent_id) for u in existing.values() if scope.covers(u.path)]
 
     for number, raw in enumerate(rows, start=1):
         unit_id, values, problems = parse_row(raw)
@@ -216,9 +218,12 @@ def plan_registration(
             continue
         first_row_of[unit_id] = number
         current = existing.get(unit_id)
-        if current is not None and not scope.covers(current.path):
-            # Same words as for any id the caller may not use: existence outside scope is not revealed.
-            outcome.problems.append(RowProblem("id", unit_id, "this id is not available in your scope"))
+        foreign = current is not None and not scope.covers(current.path)
+        if foreign or (current is None and not may_create_roots and not may_take_new_unit_id(unit_id, subtree)):
+            # The visibility policy (hotline.kit.policy): one answer for an id held outside the caller's scope
+            # and for a free id outside its namespace (an admin, who registers roots, may take any free id),
+            # decided before anything else about the row, so that no answer tells the two apart.
+            outcome.problems.append(RowProblem("id", unit_id, ID_NOT_AVAILABLE))
             continue
         if current is None:
             missing = [n for n in ("kind", "name_zh") if n not in values]

@@ -13,6 +13,7 @@ from strawberry.tools import merge_types
 from hotline.kit.auth import Role
 from hotline.kit.graphql import RequestContext, described_enum, federation_schema
 from hotline.kit.pagination import CursorCodec, PageInfo, check_page_size
+from hotline.kit.policy import Relation, public_peer_ids, require_unit_field
 from hotline.kit.scope import PATH_SEPARATOR, Scope
 from services.ingest import models, repository
 from services.ingest.directory import RowAction
@@ -71,7 +72,16 @@ def _unit_loader(info: strawberry.Info[RequestContext, None]):
     async def load(ids: list[str]) -> list[Unit | None]:
         scope = await caller_scope(info)
         rows = await repository.units_by_ids(ctx.session, scope, ids)
-        return [Unit.from_row(rows[i]) if i in rows else None for i in ids]
+        found = {i: Unit.from_row(r) for i, r in rows.items()}
+        unseen = [i for i in ids if i not in found]
+        if unseen:
+            # The visibility policy: a public peer (scoring knows them) shows its identity by every path alike.
+            peers = await public_peer_ids(ctx)
+            granted = [i for i in unseen if i in peers]
+            if granted:
+                for i, row in (await repository.identities_by_ids(ctx.session, granted)).items():
+                    found[i] = Unit.from_row(row, Relation.PUBLIC_PEER)
+        return [found.get(i) for i in ids]
 
     return ctx.loader("unit_by_id", load)
 
@@ -128,33 +138,51 @@ class Unit:
     kind: UnitKindEnum = strawberry.field(description="Kind of unit.")
     name_zh: str = strawberry.field(description="Chinese name (中文名称).")
     name_en: str = strawberry.field(description="English name.")
-    population: int | None = strawberry.field(
-        description="Residents served, for per-10,000-resident indicators (万人诉求比); null if not applicable."
-    )
     active: bool = strawberry.field(description="False once the unit is merged away or dissolved.")
     valid_from: dt.date = strawberry.field(description="First day the unit existed in this form.")
     valid_to: dt.date | None = strawberry.field(description="Last day the unit existed; null while it exists.")
     depth: int = strawberry.field(description="Depth in the tree; a root is 0.")
-    path: list[strawberry.ID] = strawberry.field(
-        description="Ids from the root down to this unit (its materialized path)."
-    )
     parent_id: strawberry.Private[str | None]
+    path_ids: strawberry.Private[list[str]]
+    residents: strawberry.Private[int | None]
+    # How the unit stands to the caller (``hotline.kit.policy``): a public peer shows its identity only.
+    relation: strawberry.Private[Relation] = Relation.SUBTREE
 
     @classmethod
-    def from_row(cls, row: models.Unit) -> Unit:
+    def from_row(cls, row: models.Unit, relation: Relation = Relation.SUBTREE) -> Unit:
         return cls(
             id=strawberry.ID(row.id),
             kind=models.UnitKind(row.kind),
             name_zh=row.name_zh,
             name_en=row.name_en,
-            population=row.population,
             active=row.active,
             valid_from=row.valid_from,
             valid_to=row.valid_to,
             depth=row.depth,
-            path=[strawberry.ID(p) for p in row.path.split(PATH_SEPARATOR)],
             parent_id=row.parent_id,
+            path_ids=row.path.split(PATH_SEPARATOR),
+            residents=row.population,
+            relation=relation,
         )
+
+    def _granted(self, field: str) -> None:
+        require_unit_field(self.relation, field)
+
+    @strawberry.field(
+        description="Residents served, for per-10,000-resident indicators (万人诉求比); null if not applicable. "
+        "Not shown for a public peer (error `NOT_VISIBLE`)."
+    )
+    def population(self) -> int | None:
+        self._granted("population")
+        return self.residents
+
+    @strawberry.field(
+        description="Ids from the root down to this unit (its materialized path). Not shown for a public peer "
+        "(error `NOT_VISIBLE`)."
+    )
+    def path(self) -> list[strawberry.ID]:
+        self._granted("path")
+        return [strawberry.ID(p) for p in self.path_ids]
 
     @classmethod
     async def resolve_reference(cls, info: strawberry.Info[RequestContext, None], id: strawberry.ID) -> Unit | None:
@@ -163,6 +191,7 @@ class Unit:
 
     @strawberry.field(description="The parent unit, or null at the top of the tree or of the caller's scope.")
     async def parent(self, info: strawberry.Info[RequestContext, None]) -> Unit | None:
+        self._granted("parent")
         if self.parent_id is None:
             return None
         return await _unit_loader(info).load(self.parent_id)
@@ -172,7 +201,8 @@ class Unit:
         directives=[ListSize(assumed_size=8)],
     )
     async def ancestors(self, info: strawberry.Info[RequestContext, None]) -> list[UnitIdentity]:
-        found = await _identity_loader(info).load_many([str(p) for p in self.path[:-1]])
+        self._granted("ancestors")
+        found = await _identity_loader(info).load_many(self.path_ids[:-1])
         return [f for f in found if f is not None]
 
     @strawberry.field(
@@ -190,6 +220,7 @@ class Unit:
         first: Annotated[int, strawberry.argument(description="Page size, 1–500.")] = 50,
         after: Annotated[str | None, strawberry.argument(description="Cursor to continue after.")] = None,
     ) -> UnitConnection | None:
+        self._granted("children")
         return await _connection(
             info,
             self._path,
@@ -211,6 +242,7 @@ class Unit:
             bool, strawberry.argument(description="Count merged or dissolved units too.")
         ] = False,
     ) -> int:
+        self._granted("descendantCount")
         return await _descendant_count_loader(info, kind.value if kind else None, include_inactive).load(self._path)
 
     @strawberry.field(
@@ -218,6 +250,7 @@ class Unit:
         directives=[ListSize(assumed_size=20)],
     )
     async def history(self, info: strawberry.Info[RequestContext, None]) -> list[UnitChange]:
+        self._granted("history")
         rows = await repository.history(info.context.session, str(self.id))
         return [
             UnitChange(
@@ -232,7 +265,7 @@ class Unit:
 
     @property
     def _path(self) -> str:
-        return PATH_SEPARATOR.join(str(p) for p in self.path)
+        return PATH_SEPARATOR.join(self.path_ids)
 
 
 @strawberry.type(description="One unit in a connection, with its cursor.")

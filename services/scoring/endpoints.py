@@ -17,6 +17,7 @@ from hotline.kit.app import DatabaseDep, PrincipalDep
 from hotline.kit.conditional import etag_of, matches, not_modified, with_validators
 from hotline.kit.directory import directory_scope
 from hotline.kit.errors import BadRequestError, ConflictError, NotFoundError
+from hotline.kit.policy import PUBLIC_PEERS_PATH, peers_apply
 from services.scoring import plausibility, reports, repository, runs
 from services.scoring.models import EvaluationRun, RunRevision, UnitResult
 from services.scoring.problems import messages
@@ -50,6 +51,16 @@ async def _scope(request: Request, session, principal):
     return await directory_scope(session, request.app.state.directory, principal.unit_id)
 
 
+@router.get(PUBLIC_PEERS_PATH, summary="The acting unit's public peers (visibility policy), for other services")
+async def get_public_peers(request: Request, principal: PrincipalDep, database: DatabaseDep) -> dict[str, Any]:
+    """Units outside the acting unit's subtree whose results it may read because they stand with its own in a
+    published run whose ranking is public (``hotline.kit.policy``): ingest shows their identity from this."""
+    principal.require_internal()
+    async with database.session() as session:
+        scope = await _scope(request, session, principal)
+        return {"units": await repository.public_peers(session, scope)}
+
+
 @router.get(
     "/results/{result_id}",
     summary="A result for the appeals service (or any caller in scope); unpublished: figures withheld",
@@ -68,7 +79,7 @@ async def get_result(result_id: str, request: Request, principal: PrincipalDep, 
 async def _result_body(result_id: str, request: Request, principal, database) -> dict[str, Any]:
     async with database.session() as session:
         scope = await _scope(request, session, principal)
-        found = await repository.results_by_ids(session, scope, [result_id])
+        found = await repository.results_by_ids(session, scope, [result_id], peers=peers_apply(principal))
         if result_id not in found:
             pending = (
                 await repository.unpublished_result_in_subtree(session, scope, result_id)

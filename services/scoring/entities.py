@@ -152,8 +152,12 @@ class UnitResult:
     async def _detail(self, info: Info) -> dict:
         return await _detail_loader(info).load(self._key) or {}
 
-    @strawberry.field(description="The evaluated unit (resolved by ingest).")
-    def unit(self) -> Unit:
+    @strawberry.field(
+        description="The evaluated unit (resolved by ingest): your subtree's units, and a public peer's identity "
+        "(docs/security.md, the visibility policy); null where the unit directory shows you no unit for `unitId`, so "
+        "that a unit it hides never nulls the rest of your answer."
+    )
+    def unit(self) -> Unit | None:
         return Unit(id=self.unit_id)
 
     @strawberry.field(description="The run this result belongs to.")
@@ -181,7 +185,7 @@ class UnitResult:
         description="Neighbours whose total intervals overlap this one: the rank difference may be noise."
     )
     async def rank_overlaps(self, info: Info) -> list[str]:
-        return (await self._detail(info)).get("rank_overlaps", [])
+        return await _only_visible(info, self.run_id, (await self._detail(info)).get("rank_overlaps", []))
 
     @strawberry.field(description="Change of the total from the previous period's run (null without one).")
     async def change(self, info: Info) -> float | None:
@@ -236,7 +240,7 @@ class UnitResult:
         "exact totals). Empty when there is no such unit."
     )
     async def tied_on_display_with(self, info: Info) -> list[str]:
-        return (await self._detail(info)).get("display_tie_with", [])
+        return await _only_visible(info, self.run_id, (await self._detail(info)).get("display_tie_with", []))
 
     @strawberry.field(description="Dimension subtotals (维度小计).")
     async def dimensions(self, info: Info) -> list[DimensionSubtotal]:
@@ -329,6 +333,20 @@ class RankingEntry:
     result: UnitResult = strawberry.field(description="Its result with per-indicator details.")
 
 
+async def _only_visible(info: Info, run_id, unit_ids: list[str]) -> list[str]:
+    """The units among ``unit_ids`` whose results in the run the caller may see (the visibility policy: in a
+    private ranking a peer's id is not shown, not even as a neighbour)."""
+    if not unit_ids:
+        return []
+    key = f"visible_units:{run_id}"
+    if key not in info.context.cache:
+        rows = await repository.results_of_run(
+            info.context.session, await info.context.scope(), uuid.UUID(str(run_id)), after_unit=None, limit=1_000_000
+        )
+        info.context.cache[key] = {r.unit_id for r, _run in rows}
+    return [u for u in unit_ids if u in info.context.cache[key]]
+
+
 @strawberry.federation.type(
     keys=["id"],
     description="An evaluation run (评价批次): one published scheme version over one period for one cohort.",
@@ -374,8 +392,12 @@ class EvaluationRun:
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> EvaluationRun | None:
         return await _run_loader(info).load(str(id))
 
-    @strawberry.field(description="The scheme version (resolved by the indicators service).")
-    def scheme(self) -> SchemeVersion:
+    @strawberry.field(
+        description="The scheme version (resolved by the indicators service): shown to whoever sees the run "
+        "(docs/security.md, the visibility policy); null only where indicators holds no such version, so that it "
+        "never nulls the rest of the run (`schemeCode`, `schemeNameZh` and the run's own fields stay)."
+    )
+    def scheme(self) -> SchemeVersion | None:
         return SchemeVersion(id=strawberry.ID(f"{self.scheme_id}:{self.scheme_version}"))
 
     @strawberry.field(description="Every revision, oldest first; all stay readable.")
@@ -445,7 +467,7 @@ class EvaluationRun:
         )
 
     @strawberry.field(
-        description="The whole cohort's ranking: always for the organizer's side; for units of the cohort only once published and if the scheme makes rankings public (else empty).",
+        description="The whole cohort's ranking: always for the organizer's side; for units of the cohort only once published and if the scheme makes rankings public (else empty). A peer in a public ranking is shown alike by every path (`unitResult`, `Unit.results`, `unit(id)`): docs/security.md, the visibility policy.",
         directives=[ListSize(assumed_size=100)],
     )
     async def ranking(self, info: Info) -> list[RankingEntry]:

@@ -25,16 +25,55 @@ def _uuid(value: str) -> uuid.UUID | None:
         return None
 
 
-def visible_results(scope: Scope):
-    """Results the caller may see: its unit is in scope and the run is published or the caller covers
-    the organizer (the organizer's side sees results before publication)."""
+def public_peer_run(scope: Scope):
+    """SQL condition on ``EvaluationRun``: the run is published, its scheme makes its ranking public, and the
+    caller's subtree has a result in it — the run's other units are then the caller's public peers
+    (``hotline.kit.policy``)."""
+    own = UnitResult.__table__.alias("own_result")
+    mine = UnitRef.alias("own_unit")
+    has_own_result = exists(
+        select(1)
+        .select_from(own.join(mine, mine.c.id == own.c.unit_id))
+        .where(own.c.run_id == EvaluationRun.id, in_scope(mine.c.path, scope))
+    )
+    return and_(
+        EvaluationRun.published_at.isnot(None),
+        EvaluationRun.scheme_document["rankings_public"].as_boolean().is_(True),
+        has_own_result,
+    )
+
+
+def visible_results(scope: Scope, *, peers: bool = True):
+    """Results the caller may see — the one rule behind every read of results (ranking, ``run.results``,
+    ``unitResult``, ``Unit.results``, ``resultChanges``, REST ``GET /results/{id}``, reports): the organizer's
+    side (a scope covering the run's organizer) sees every result of the run, before publication too; a unit
+    sees its subtree's results once published; and, with ``peers`` (people reading; never a service acting
+    for a unit), the results of its public peers (``public_peer_run``)."""
+    own = and_(in_scope(UNIT.c.path, scope), EvaluationRun.published_at.isnot(None))
+    granted = [in_scope(ORG.c.path, scope), own]
+    if peers:
+        granted.append(public_peer_run(scope))
     return (
         select(UnitResult, EvaluationRun)
         .join(EvaluationRun, EvaluationRun.id == UnitResult.run_id)
         .join(UNIT, UNIT.c.id == UnitResult.unit_id)
         .join(ORG, ORG.c.id == EvaluationRun.organizer_id)
-        .where(in_scope(UNIT.c.path, scope), or_(EvaluationRun.published_at.isnot(None), in_scope(ORG.c.path, scope)))
+        .where(or_(*granted))
     )
+
+
+async def public_peers(session: AsyncSession, scope: Scope) -> list[str]:
+    """Ids of the caller's public peers: units outside its subtree with a result in a run where
+    ``public_peer_run`` holds (what other services ask through ``GET /visibility/public-peers``)."""
+    rows = await session.scalars(
+        select(UnitResult.unit_id)
+        .join(EvaluationRun, EvaluationRun.id == UnitResult.run_id)
+        .join(UNIT, UNIT.c.id == UnitResult.unit_id)
+        .where(public_peer_run(scope), ~in_scope(UNIT.c.path, scope))
+        .distinct()
+        .order_by(UnitResult.unit_id)
+    )
+    return list(rows)
 
 
 def visible_runs(scope: Scope):
@@ -80,10 +119,10 @@ async def runs_by_ids(session: AsyncSession, scope: Scope, ids: Sequence[str]) -
 
 
 async def results_by_ids(
-    session: AsyncSession, scope: Scope, ids: Sequence[str]
+    session: AsyncSession, scope: Scope, ids: Sequence[str], *, peers: bool = True
 ) -> dict[str, tuple[UnitResult, EvaluationRun]]:
     keys = [k for k in (_uuid(i) for i in ids) if k is not None]
-    rows = await session.execute(visible_results(scope).where(UnitResult.id.in_(keys)))
+    rows = await session.execute(visible_results(scope, peers=peers).where(UnitResult.id.in_(keys)))
     return {str(r.id): (r, run) for r, run in rows}
 
 
@@ -131,28 +170,15 @@ async def results_of_run(
 
 
 async def public_ranking(session: AsyncSession, scope: Scope, run: EvaluationRun) -> list[UnitResult]:
-    """The whole cohort's results when the caller may see them: the organizer's side always; a unit of
-    the cohort once published and only if the scheme makes rankings public. Decided in SQL."""
-    own = UnitResult.__table__.alias("own_result")
-    mine = UnitRef.alias("own_unit")
-    has_own_result = exists(
-        select(1)
-        .select_from(own.join(mine, mine.c.id == own.c.unit_id))
-        .where(own.c.run_id == EvaluationRun.id, in_scope(mine.c.path, scope))
-    )
-    public = and_(
-        EvaluationRun.published_at.isnot(None),
-        EvaluationRun.scheme_document["rankings_public"].as_boolean().is_(True),
-        has_own_result,
-    )
+    """The run's whole ranking, in rank order, where the caller may see the whole cohort's results
+    (``visible_results``): the organizer's side always, the cohort's units once published with a public
+    ranking; else empty (a unit then reads its own result, not a ranking of one). Decided in SQL."""
     query = (
-        select(UnitResult)
-        .join(EvaluationRun, EvaluationRun.id == UnitResult.run_id)
-        .join(ORG, ORG.c.id == EvaluationRun.organizer_id)
-        .where(UnitResult.run_id == run.id, or_(in_scope(ORG.c.path, scope), public))
+        visible_results(scope)
+        .where(UnitResult.run_id == run.id, or_(in_scope(ORG.c.path, scope), public_peer_run(scope)))
         .order_by(UnitResult.rank.asc().nulls_last(), UnitResult.unit_id)
     )
-    return list(await session.scalars(query))
+    return [result for result, _run in await session.execute(query)]
 
 
 # Expanders of run revisions, by (run, revision, outcome digest): a stored revision never changes (a new

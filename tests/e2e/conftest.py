@@ -58,3 +58,11 @@ async def gateway(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
 async def ingest_http(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=stack.service_url("ingest"), timeout=30) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+async def policy_runs(stack) -> dict[str, dict[str, str]]:
+    """The visibility policy's two runs, a public and a private ranking (tests/e2e/policy_data.py)."""
+    from tests.e2e.policy_data import store_policy_runs
+
+    return await store_policy_runs(stack)

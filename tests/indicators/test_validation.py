@@ -174,7 +174,14 @@ def test_a_service_acting_for_the_organizer_reads_published_versions_only():
     assert can_read_version(scoring, Scope("GD", "GD"), None, status="published", **read)
     assert not can_read_version(scoring, Scope("GD", "GD"), None, status="draft", **read)
     assert not can_read_version(scoring, Scope("GD-SZ", "GD/GD-SZ"), None, status="published", **read)
-    assert not can_read_version(user_with_role, Scope("GD", "GD"), None, status="published", **read)
+    # The visibility policy (issue 15): any caller whose subtree holds the organizer — a viewer, a reviewer, an
+    # expert, a user token claiming the service role — reads the published versions (the runs it sees were
+    # scored by them), never a draft; outside that subtree, nothing.
+    assert can_read_version(user_with_role, Scope("GD", "GD"), None, status="published", **read)
+    viewer = Principal("v", "GD", frozenset({Role.VIEWER}))
+    assert can_read_version(viewer, Scope("GD", "GD"), None, status="archived", **read)
+    assert not can_read_version(viewer, Scope("GD", "GD"), None, status="draft", **read)
+    assert not can_read_version(viewer, Scope("GD-SZ", "GD/GD-SZ"), None, status="published", **read)
 
 
 def test_decision_days_is_an_optional_appeal_setting_from_1_to_90():

@@ -142,8 +142,27 @@ def test_a_city_cannot_change_units_outside_its_subtree():
 
 
 def test_only_an_admin_creates_a_root():
-    result = plan([{"id": "HN", "kind": "province_body", "name_zh": "湖南省"}], admin=False)
+    # An id inside the organizer's namespace (GD-…), so that the root rule is what refuses it.
+    result = plan([{"id": "GD-HN", "kind": "province_body", "name_zh": "湖南省"}], admin=False)
     assert "only an admin" in only_problem(result.outcomes[0]).message
+
+
+def test_a_foreign_id_and_a_free_id_outside_the_namespace_get_one_answer():
+    """The visibility policy: GZ-HOUSING (held by Guangzhou) and GZ-FREE-404 (held by nobody) asked by Shenzhen's
+    organizer are refused alike — one problem, "id not available" — with or without the fields a new unit needs."""
+    shenzhen = Scope("GD-SZ", "GD/GD-SZ")
+    for extra in ({}, {"kind": "undertaking_unit", "name_zh": "住建局", "parent_id": "GD-SZ"}):
+        rows = [{"id": "GZ-HOUSING", **extra}, {"id": "GZ-FREE-404", **extra}]
+        result = plan(rows, scope=shenzhen, admin=False)
+        problems = [only_problem(o) for o in result.outcomes]
+        assert [(p.field, p.message) for p in problems] == [("id", "id not available")] * 2
+        assert [p.value for p in problems] == ["GZ-HOUSING", "GZ-FREE-404"]
+    # Inside its namespace (SZ-… from GD-SZ, GD-SZ-…) a free id is taken.
+    rows = [
+        {"id": "SZ-NEWDEPT", "kind": "undertaking_unit", "name_zh": "新部门", "parent_id": "GD-SZ"},
+        {"id": "GD-SZ-NEWDEPT", "kind": "undertaking_unit", "name_zh": "新部门二", "parent_id": "GD-SZ"},
+    ]
+    assert [o.action for o in plan(rows, scope=shenzhen, admin=False).outcomes] == ["created", "created"]
 
 
 def test_validity_must_be_ordered():

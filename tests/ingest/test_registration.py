@@ -140,10 +140,13 @@ async def test_a_city_organizer_registers_inside_its_city_only(ingest, db):
     rows = [
         {"id": "GZ-TRANSPORT", "parent_id": "GD-GZ", "kind": "undertaking_unit", "name_zh": "广州市交通运输局"},
         {"id": "SZ-TRANSPORT", "parent_id": "GD-SZ", "kind": "undertaking_unit", "name_zh": "深圳市交通运输局"},
+        {"id": "GZ-SZ-OFFICE", "parent_id": "GD-SZ", "kind": "undertaking_unit", "name_zh": "驻深办"},
     ]
     report = (await upload(ingest, to_csv(rows).encode(), headers=auth("GD-GZ", "organizer"))).json()
-    assert [r["action"] for r in report["rows"]] == ["created", "rejected"]
-    assert report["rows"][1]["problems"][0]["message"] == "unknown parent 'GD-SZ'"
+    assert [r["action"] for r in report["rows"]] == ["created", "rejected", "rejected"]
+    # Shenzhen's namespace is not Guangzhou's (the visibility policy); inside its own, a foreign parent is unknown.
+    assert report["rows"][1]["problems"] == [{"field": "id", "value": "SZ-TRANSPORT", "message": "id not available"}]
+    assert report["rows"][2]["problems"][0]["message"] == "unknown parent 'GD-SZ'"
 
 
 async def test_bad_files_get_clear_errors(ingest, db):
