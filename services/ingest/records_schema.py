@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.scalars import JSON
 
+from hotline.kit.errors import BadRequestError
 from hotline.kit.graphql import RequestContext, described_enum
 from services.ingest import batches, coverage, quality, repository, store
 from services.ingest.batches import Submission
@@ -415,6 +416,10 @@ class RecordsMutation:
     async def withdraw_batch(
         self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="Batch id.")]
     ) -> IngestBatch:
+        if not (str(id).isdigit() and len(str(id)) <= 18):  # a malformed id is the client's error, never a 500
+            raise BadRequestError(
+                f"invalid batch id {str(id)[:40]!r}: a batch id is a whole number, as submitBatch gave it"
+            )
         report = await batches.withdraw(_database(info), info.context.principal, int(id))
         return batch_from_report(report)
 

@@ -73,3 +73,11 @@ async def test_several_record_fields_in_one_request(ingest):
         ingestBatch(id: "1") { id } }"""
     data = data_of(await gql(ingest, query, headers=ADMIN))
     assert data["ingestBatches"] == [] and data["dataQuality"]["recordsByKind"]["call"] == 0
+
+
+async def test_a_batch_id_that_is_no_number_is_a_bad_request_not_a_server_error(ingest):
+    for bad in ("3f2b6c1e-0000-4000-8000-000000000000", "12abc", "9" * 40):
+        answer = await gql(ingest, "mutation($id: ID!) { withdrawBatch(id: $id) { status } }", {"id": bad}, headers=GZ)
+        [error] = answer["errors"]
+        assert error["extensions"]["code"] == "BAD_REQUEST", error
+        assert "a batch id is a whole number" in error["message"]
