@@ -437,6 +437,30 @@ async def measure(
     return figures, failed
 
 
+def ratios(figures: dict) -> dict:
+    """One round's ratios: each subgraph's throughput for the query against its no-op, and the gateway's p50 (without
+    and with its response cache) against the direct path's."""
+    direct = figures["direct"]["p50_ms"]
+    return {
+        "throughput": {s: figures[f"direct:{s}"]["rps"] / figures[f"noop:{s}"]["rps"] for s in figures["services"]},
+        "gateway": figures["gateway"]["p50_ms"] / direct,
+        "cached": figures["cached"]["p50_ms"] / direct,
+    }
+
+
+def median_ratios(rounds: list[dict]) -> dict:
+    return {
+        "throughput": {s: statistics.median(r["throughput"][s] for r in rounds) for s in rounds[0]["throughput"]},
+        "gateway": statistics.median(r["gateway"] for r in rounds),
+        "cached": statistics.median(r["cached"] for r in rounds),
+    }
+
+
+def ratio_line(r: dict) -> str:
+    line = "  ".join(f"throughput ×{v:.2f} of {{ __typename }} on {s}" for s, v in r["throughput"].items())
+    return line + f"; gateway p50 ×{r['gateway']:.2f} of direct (with its response cache ×{r['cached']:.2f})"
+
+
 async def under_load_with_work(
     stack: Stack, ids: dict, clients: int, seconds: float, rng: random.Random, trusted: Stack | None = None
 ) -> dict:
@@ -556,26 +580,24 @@ async def main(args: argparse.Namespace) -> None:
             start_second_gateway, stack, "uncached", {"HOTLINE_GATEWAY_RESPONSE_CACHE_TTL_MS": "0"}
         )
         summary: list[str] = []
+        scenarios = {name: SCENARIOS[name] for name in args.only} if args.only else SCENARIOS
         for clients in args.clients:
             print(f"{clients} concurrent clients")
             print(f"{'query':<14}{'path':<18}{'requests':>9}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}")
-            for scenario, (service, headers, _query) in SCENARIOS.items():
+            for scenario, (service, headers, _query) in scenarios.items():
                 if trusted:
                     if scenario in TRUSTED_SCENARIOS:
                         failed |= await measure_trusted(stack, trusted, scenario, service, headers, ids, args, clients)
                     continue
-                figures, scenario_failed = await measure(stack, uncached, scenario, ids, clients, args.seconds)
-                failed |= scenario_failed
-                line = f"{clients:>3} clients  {scenario:<14}" + "  ".join(
-                    f"throughput ×{figures[f'direct:{s}']['rps'] / figures[f'noop:{s}']['rps']:.2f} of "
-                    f"{{ __typename }} on {s}"
-                    for s in figures["services"]
-                )
-                line += (
-                    f"; gateway p50 ×{figures['gateway']['p50_ms'] / figures['direct']['p50_ms']:.2f} of direct"
-                    f" (with its response cache ×{figures['cached']['p50_ms'] / figures['direct']['p50_ms']:.2f})"
-                )
-                print(f"{'':<14}{line}\n")
+                rounds = []
+                for _round in range(args.rounds):
+                    figures, scenario_failed = await measure(stack, uncached, scenario, ids, clients, args.seconds)
+                    failed |= scenario_failed
+                    rounds.append(ratios(figures))
+                    print(f"{'':<14}{clients:>3} clients  {scenario:<14}{ratio_line(rounds[-1])}\n")
+                line = f"{clients:>3} clients  {scenario:<14}{ratio_line(median_ratios(rounds))}"
+                if args.rounds > 1:
+                    line += f"  (median of {args.rounds} rounds)"
                 summary.append(line)
         if summary:
             print("ratios (targets: throughput ≥ ×0.50 of { __typename } on the same subgraph; gateway p50 ≤ ×1.30)")
@@ -604,6 +626,14 @@ if __name__ == "__main__":
         help="concurrent clients, one measurement round per number (comma-separated; default 8,50)",
     )  # fmt: skip
     parser.add_argument("--seconds", type=float, default=6.0, help="duration of each measurement")
+    parser.add_argument(
+        "--rounds", type=int, default=1,
+        help="measure each scenario this many times, side by side each time; the summary gives the median ratios",
+    )  # fmt: skip
+    parser.add_argument(
+        "--only", type=lambda v: v.split(","), default=None,
+        help=f"only these scenarios (comma-separated, of: {', '.join(SCENARIOS)})",
+    )  # fmt: skip
     parser.add_argument("--orders", type=int, default=2000, help="synthetic work orders per city")
     parser.add_argument("--calls", type=int, default=5000, help="synthetic calls per city")
     parser.add_argument(

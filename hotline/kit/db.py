@@ -124,7 +124,10 @@ class Database:
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
         engine = create_async_engine(
-            settings.async_database_url, pool_size=settings.db_pool_size, echo=settings.db_echo
+            settings.async_database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            echo=settings.db_echo,
         )
         return cls(ping_when_idle(engine))
 

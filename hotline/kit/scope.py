@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, false, or_
+from sqlalchemy import ColumnElement, String, bindparam, false, or_
 
 PATH_SEPARATOR = "/"
 # Unit ids are codes such as GD, GD-GZ, GZ-HOUSING: no path separator and no LIKE wildcards.
@@ -43,3 +43,26 @@ def in_scope(path_column: ColumnElement[str], scope: Scope) -> ColumnElement[boo
     if scope.path is None:
         return false()
     return or_(path_column == scope.path, path_column.like(scope.path + PATH_SEPARATOR + "%"))
+
+
+# The caller's scope as bound parameters: a query written once with ``in_caller_scope`` is built, keyed and compiled
+# once per process (SQLAlchemy keeps its compiled form) and executed with ``scope_params(scope)`` — where building
+# the same query with ``in_scope`` for every request costs more than running it.
+SCOPE_PATH_PARAM = "scope_path"
+SCOPE_PREFIX_PARAM = "scope_prefix"
+
+
+def in_caller_scope(path_column: ColumnElement[str]) -> ColumnElement[bool]:
+    """SQL condition of ``in_scope`` with the caller's scope left as parameters (values: ``scope_params``). An
+    unknown unit's parameters are NULL, so the condition holds for no row, as ``in_scope``'s ``false()``."""
+    return or_(
+        path_column == bindparam(SCOPE_PATH_PARAM, type_=String),
+        path_column.like(bindparam(SCOPE_PREFIX_PARAM, type_=String)),
+    )
+
+
+def scope_params(scope: Scope) -> dict[str, str | None]:
+    """The values of ``in_caller_scope``'s parameters for ``scope``."""
+    if scope.path is None:
+        return {SCOPE_PATH_PARAM: None, SCOPE_PREFIX_PARAM: None}
+    return {SCOPE_PATH_PARAM: scope.path, SCOPE_PREFIX_PARAM: scope.path + PATH_SEPARATOR + "%"}

@@ -41,7 +41,10 @@ class Settings(BaseSettings):
     appeals_url: str = f"http://127.0.0.1:{SERVICE_DEFAULT_PORTS['appeals']}"
     # How stale the unit-directory read model of a service may get (seconds; 0 = check every request).
     directory_ttl_seconds: float = 5.0
-    db_pool_size: int = 5
+    # Connections a service process keeps open (and up to `db_max_overflow` more at a peak, closed when returned):
+    # a request whose connection is opened on the spot pays a connect and a cold statement cache.
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
     # Scoring: a run job still "running" this long after it started lost its worker (crash, killed pod,
     # database restart) and is taken again by the next worker.
     scoring_job_stale_seconds: float = 1800.0

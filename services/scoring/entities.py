@@ -7,6 +7,7 @@ import datetime as dt
 import uuid
 
 import strawberry
+from graphql import OperationType
 from strawberry.federation.schema_directives import Key, ListSize
 
 from hotline.kit.graphql import RequestContext
@@ -65,9 +66,11 @@ def _run_loader(info: Info):
 
 def _detail_loader(info: Info):
     ctx = info.context
+    read_only = info.operation.operation == OperationType.QUERY
 
     async def load(keys: list[tuple[uuid.UUID, int]]) -> list[dict | None]:
-        found = await repository.details(ctx.session, keys)
+        # A query sees committed revisions only, which never change: their documents may be kept.
+        found = await repository.details(ctx.session, keys, remember=read_only)
         return [found.get(k) for k in keys]
 
     return ctx.loader("detail", load)

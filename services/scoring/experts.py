@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.kit.auth import Principal, Role
 from hotline.kit.scope import Scope, in_scope
+from services.scoring import repository
 from services.scoring.models import EvaluationRun, ExpertScore, RunJob, RunRevision, UnitRef
 from services.scoring.problems import Problem
 from services.scoring.scheme import Item, parse_scheme
@@ -152,7 +153,7 @@ async def enter_expert_scores(
 
 async def lock(session: AsyncSession, run: EvaluationRun) -> None:
     """Hold the run's row until the transaction ends: sheets and the worker's store see each other whole."""
-    await session.refresh(run, with_for_update=True)
+    await repository.lock_run(session, run)
 
 
 async def request_revision(session: AsyncSession, run: EvaluationRun, *, reason: str, requested_by: str) -> bool:

@@ -2,20 +2,91 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import and_, exists, func, or_, select, tuple_
+from sqlalchemy import Integer, Select, and_, bindparam, exists, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
+from sqlalchemy.orm.attributes import set_committed_value
 
-from hotline.kit.scope import Scope, in_scope
+from hotline.kit.scope import Scope, in_caller_scope, in_scope, scope_params
 from services.scoring.detail import Expander
 from services.scoring.models import Alert, EvaluationRun, ResultRevision, RunRevision, UnitRef, UnitResult
 
 UNIT = UnitRef.alias("result_unit")
 ORG = UnitRef.alias("organizer_unit")
+# The caller's own result and its unit, in the EXISTS of ``public_peer_run`` and ``visible_runs``: made once, since
+# building an alias and its column collection costs more than the rest of building such a query.
+OWN_RESULT = UnitResult.__table__.alias("own_result")
+OWN_UNIT = UnitRef.alias("own_unit")
+
+
+# A run's scheme document and cohort are written when it starts and never change (``runs.start``); they are the
+# largest part of its row (a province's cohort: thousands of ids). Scoped reads leave them out of the row
+# (``LIGHT_RUN``) and ``complete_runs`` puts them back from this process's copy, read once per run, so a ranking
+# page no longer decodes them once per result row.
+LIGHT_RUN = (defer(EvaluationRun.scheme_document), defer(EvaluationRun.cohort_units))
+_RUN_DOCUMENTS: OrderedDict[uuid.UUID, tuple[dict, list]] = OrderedDict()
+RUN_DOCUMENTS_KEPT = 256
+
+
+async def run_documents(session: AsyncSession, run_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[dict, list]]:
+    """(scheme document, cohort units) of each run: from this process's copy, the missing ones in one query."""
+    found, missing = {}, []
+    for run_id in dict.fromkeys(run_ids):
+        known = _RUN_DOCUMENTS.get(run_id)
+        if known is None:
+            missing.append(run_id)
+        else:
+            _RUN_DOCUMENTS.move_to_end(run_id)
+            found[run_id] = known
+    if missing:
+        rows = await session.execute(
+            select(EvaluationRun.id, EvaluationRun.scheme_document, EvaluationRun.cohort_units).where(
+                EvaluationRun.id.in_(missing)
+            )
+        )
+        for run_id, document, cohort in rows:
+            found[run_id] = _RUN_DOCUMENTS[run_id] = (document, cohort)
+        while len(_RUN_DOCUMENTS) > RUN_DOCUMENTS_KEPT:
+            _RUN_DOCUMENTS.popitem(last=False)
+    return found
+
+
+async def complete_runs(session: AsyncSession, runs) -> None:
+    """Give runs read with ``LIGHT_RUN`` their scheme document and cohort back (read-only: shared per process)."""
+    light = [r for r in {id(r): r for r in runs}.values() if _unloaded(r)]
+    if not light:
+        return
+    documents = await run_documents(session, [r.id for r in light])
+    for run in light:
+        document, cohort = documents[run.id]
+        set_committed_value(run, "scheme_document", document)
+        set_committed_value(run, "cohort_units", cohort)
+
+
+async def lock_run(session: AsyncSession, run: EvaluationRun) -> None:
+    """Read the run's row again and hold it until the transaction ends (``FOR UPDATE``); its scheme document and
+    cohort, which never change, stay as they were read."""
+    await session.refresh(run, with_for_update=True)
+    await complete_runs(session, [run])
+
+
+def _unloaded(run: EvaluationRun) -> bool:
+    return "scheme_document" not in run.__dict__ or "cohort_units" not in run.__dict__
+
+
+def _has_own_result():
+    """SQL condition on ``EvaluationRun``: the caller's subtree has a result in the run."""
+    return exists(
+        select(1)
+        .select_from(OWN_RESULT.join(OWN_UNIT, OWN_UNIT.c.id == OWN_RESULT.c.unit_id))
+        .where(OWN_RESULT.c.run_id == EvaluationRun.id, in_caller_scope(OWN_UNIT.c.path))
+    )
 
 
 def _uuid(value: str) -> uuid.UUID | None:
@@ -25,41 +96,41 @@ def _uuid(value: str) -> uuid.UUID | None:
         return None
 
 
-def public_peer_run(scope: Scope):
+def public_peer_run():
     """SQL condition on ``EvaluationRun``: the run is published, its scheme makes its ranking public, and the
     caller's subtree has a result in it — the run's other units are then the caller's public peers
-    (``hotline.kit.policy``)."""
-    own = UnitResult.__table__.alias("own_result")
-    mine = UnitRef.alias("own_unit")
-    has_own_result = exists(
-        select(1)
-        .select_from(own.join(mine, mine.c.id == own.c.unit_id))
-        .where(own.c.run_id == EvaluationRun.id, in_scope(mine.c.path, scope))
-    )
+    (``hotline.kit.policy``). The caller's scope is a parameter (``scope_params``)."""
     return and_(
         EvaluationRun.published_at.isnot(None),
         EvaluationRun.scheme_document["rankings_public"].as_boolean().is_(True),
-        has_own_result,
+        _has_own_result(),
     )
 
 
-def visible_results(scope: Scope, *, peers: bool = True):
-    """Results the caller may see — the one rule behind every read of results (ranking, ``run.results``,
-    ``unitResult``, ``Unit.results``, ``resultChanges``, REST ``GET /results/{id}``, reports): the organizer's
-    side (a scope covering the run's organizer) sees every result of the run, before publication too; a unit
-    sees its subtree's results once published; and, with ``peers`` (people reading; never a service acting
-    for a unit), the results of its public peers (``public_peer_run``)."""
-    own = and_(in_scope(UNIT.c.path, scope), EvaluationRun.published_at.isnot(None))
-    granted = [in_scope(ORG.c.path, scope), own]
+@functools.cache
+def _visible_results(peers: bool) -> Select:
+    own = and_(in_caller_scope(UNIT.c.path), EvaluationRun.published_at.isnot(None))
+    granted = [in_caller_scope(ORG.c.path), own]
     if peers:
-        granted.append(public_peer_run(scope))
+        granted.append(public_peer_run())
     return (
         select(UnitResult, EvaluationRun)
         .join(EvaluationRun, EvaluationRun.id == UnitResult.run_id)
         .join(UNIT, UNIT.c.id == UnitResult.unit_id)
         .join(ORG, ORG.c.id == EvaluationRun.organizer_id)
         .where(or_(*granted))
+        .options(*LIGHT_RUN)
     )
+
+
+def visible_results(*, peers: bool = True) -> Select:
+    """Results the caller may see — the one rule behind every read of results (ranking, ``run.results``,
+    ``unitResult``, ``Unit.results``, ``resultChanges``, REST ``GET /results/{id}``, reports): the organizer's
+    side (a scope covering the run's organizer) sees every result of the run, before publication too; a unit
+    sees its subtree's results once published; and, with ``peers`` (people reading; never a service acting
+    for a unit), the results of its public peers (``public_peer_run``). Executed with ``scope_params(scope)``;
+    built once (the statements below that add to it, once each too)."""
+    return _visible_results(peers)
 
 
 async def public_peers(session: AsyncSession, scope: Scope) -> list[str]:
@@ -69,26 +140,59 @@ async def public_peers(session: AsyncSession, scope: Scope) -> list[str]:
         select(UnitResult.unit_id)
         .join(EvaluationRun, EvaluationRun.id == UnitResult.run_id)
         .join(UNIT, UNIT.c.id == UnitResult.unit_id)
-        .where(public_peer_run(scope), ~in_scope(UNIT.c.path, scope))
+        .where(public_peer_run(), ~in_caller_scope(UNIT.c.path))
         .distinct()
-        .order_by(UnitResult.unit_id)
+        .order_by(UnitResult.unit_id),
+        scope_params(scope),
     )
     return list(rows)
 
 
-def visible_runs(scope: Scope):
-    """Runs whose organizer is in the caller's scope, or published runs with a result the caller may see."""
-    own = UnitResult.__table__.alias("own_result")
-    mine = UnitRef.alias("own_unit")
-    has_own_result = exists(
-        select(1)
-        .select_from(own.join(mine, mine.c.id == own.c.unit_id))
-        .where(own.c.run_id == EvaluationRun.id, in_scope(mine.c.path, scope))
-    )
+@functools.cache
+def visible_runs() -> Select:
+    """Runs whose organizer is in the caller's scope, or published runs with a result the caller may see.
+    Executed with ``scope_params(scope)``."""
     return (
         select(EvaluationRun)
         .join(ORG, ORG.c.id == EvaluationRun.organizer_id)
-        .where(or_(in_scope(ORG.c.path, scope), and_(EvaluationRun.published_at.isnot(None), has_own_result)))
+        .where(or_(in_caller_scope(ORG.c.path), and_(EvaluationRun.published_at.isnot(None), _has_own_result())))
+        .options(*LIGHT_RUN)
+    )
+
+
+@functools.cache
+def _runs_by_ids() -> Select:
+    return visible_runs().where(EvaluationRun.id.in_(bindparam("ids", expanding=True)))
+
+
+@functools.cache
+def _results_by_ids(peers: bool) -> Select:
+    return visible_results(peers=peers).where(UnitResult.id.in_(bindparam("ids", expanding=True)))
+
+
+@functools.cache
+def _results_of_units() -> Select:
+    return (
+        visible_results()
+        .where(UnitResult.unit_id.in_(bindparam("unit_ids", expanding=True)))
+        .order_by(EvaluationRun.period_from.desc(), EvaluationRun.id)
+    )
+
+
+@functools.cache
+def _results_of_run(after: bool) -> Select:
+    query = visible_results().where(UnitResult.run_id == bindparam("run_id"))
+    if after:
+        query = query.where(UnitResult.unit_id > bindparam("after_unit"))
+    return query.order_by(UnitResult.unit_id).limit(bindparam("limit", type_=Integer, literal_execute=False))
+
+
+@functools.cache
+def _public_ranking() -> Select:
+    return (
+        visible_results()
+        .where(UnitResult.run_id == bindparam("run_id"), or_(in_caller_scope(ORG.c.path), public_peer_run()))
+        .order_by(UnitResult.rank.asc().nulls_last(), UnitResult.unit_id)
     )
 
 
@@ -96,7 +200,7 @@ async def list_runs(
     session: AsyncSession, scope: Scope, *, after: tuple[date, uuid.UUID] | None, limit: int
 ) -> list[EvaluationRun]:
     """Visible runs, newest period first and then by id: a total order, so keyset pages never skip or repeat."""
-    query = visible_runs(scope)
+    query = visible_runs()
     if after is not None:
         period_from, run_id = after
         query = query.where(
@@ -105,16 +209,20 @@ async def list_runs(
                 and_(EvaluationRun.period_from == period_from, EvaluationRun.id > run_id),
             )
         )
-    return list(await session.scalars(query.order_by(EvaluationRun.period_from.desc(), EvaluationRun.id).limit(limit)))
+    query = query.order_by(EvaluationRun.period_from.desc(), EvaluationRun.id).limit(limit)
+    runs = list(await session.scalars(query, scope_params(scope)))
+    await complete_runs(session, runs)
+    return runs
 
 
 async def count_runs(session: AsyncSession, scope: Scope) -> int:
-    return await session.scalar(select(func.count()).select_from(visible_runs(scope).subquery()))
+    return await session.scalar(select(func.count()).select_from(visible_runs().subquery()), scope_params(scope))
 
 
 async def runs_by_ids(session: AsyncSession, scope: Scope, ids: Sequence[str]) -> dict[str, EvaluationRun]:
     keys = [k for k in (_uuid(i) for i in ids) if k is not None]
-    rows = await session.scalars(visible_runs(scope).where(EvaluationRun.id.in_(keys)))
+    rows = list(await session.scalars(_runs_by_ids(), {**scope_params(scope), "ids": keys}))
+    await complete_runs(session, rows)
     return {str(r.id): r for r in rows}
 
 
@@ -122,7 +230,8 @@ async def results_by_ids(
     session: AsyncSession, scope: Scope, ids: Sequence[str], *, peers: bool = True
 ) -> dict[str, tuple[UnitResult, EvaluationRun]]:
     keys = [k for k in (_uuid(i) for i in ids) if k is not None]
-    rows = await session.execute(visible_results(scope, peers=peers).where(UnitResult.id.in_(keys)))
+    rows = (await session.execute(_results_by_ids(peers), {**scope_params(scope), "ids": keys})).all()
+    await complete_runs(session, [run for _r, run in rows])
     return {str(r.id): (r, run) for r, run in rows}
 
 
@@ -148,11 +257,8 @@ async def unpublished_result_in_subtree(
 async def results_of_units(
     session: AsyncSession, scope: Scope, unit_ids: Sequence[str]
 ) -> dict[str, list[tuple[UnitResult, EvaluationRun]]]:
-    rows = await session.execute(
-        visible_results(scope)
-        .where(UnitResult.unit_id.in_(list(unit_ids)))
-        .order_by(EvaluationRun.period_from.desc(), EvaluationRun.id)
-    )
+    rows = (await session.execute(_results_of_units(), {**scope_params(scope), "unit_ids": list(unit_ids)})).all()
+    await complete_runs(session, [run for _r, run in rows])
     found: dict[str, list] = {u: [] for u in unit_ids}
     for result, run in rows:
         found[result.unit_id].append((result, run))
@@ -162,23 +268,21 @@ async def results_of_units(
 async def results_of_run(
     session: AsyncSession, scope: Scope, run_id, *, after_unit: str | None, limit: int
 ) -> list[tuple[UnitResult, EvaluationRun]]:
-    query = visible_results(scope).where(UnitResult.run_id == run_id)
+    params = {**scope_params(scope), "run_id": run_id, "limit": limit}
     if after_unit:
-        query = query.where(UnitResult.unit_id > after_unit)
-    rows = await session.execute(query.order_by(UnitResult.unit_id).limit(limit))
-    return [tuple(r) for r in rows]
+        params["after_unit"] = after_unit
+    rows = [tuple(r) for r in await session.execute(_results_of_run(bool(after_unit)), params)]
+    await complete_runs(session, [run for _r, run in rows])
+    return rows
 
 
 async def public_ranking(session: AsyncSession, scope: Scope, run: EvaluationRun) -> list[UnitResult]:
     """The run's whole ranking, in rank order, where the caller may see the whole cohort's results
     (``visible_results``): the organizer's side always, the cohort's units once published with a public
     ranking; else empty (a unit then reads its own result, not a ranking of one). Decided in SQL."""
-    query = (
-        visible_results(scope)
-        .where(UnitResult.run_id == run.id, or_(in_scope(ORG.c.path, scope), public_peer_run(scope)))
-        .order_by(UnitResult.rank.asc().nulls_last(), UnitResult.unit_id)
-    )
-    return [result for result, _run in await session.execute(query)]
+    rows = (await session.execute(_public_ranking(), {**scope_params(scope), "run_id": run.id})).all()
+    await complete_runs(session, [run for _r, run in rows])
+    return [result for result, _run in rows]
 
 
 # Expanders of run revisions, by (run, revision, outcome digest): a stored revision never changes (a new
@@ -188,19 +292,38 @@ _EXPANDERS: OrderedDict[tuple[uuid.UUID, int, str], Expander] = OrderedDict()
 EXPANDERS_KEPT = 256
 
 
+# Expanded result documents by (result id, revision): a stored revision of a result never changes either, and
+# readers never mutate a result document (``detail.Expander``), so a ranking page read again costs no query for
+# its subtotals and explanations. Bounded like the expanders.
+_DETAILS: OrderedDict[tuple[uuid.UUID, int], dict] = OrderedDict()
+DETAILS_KEPT = 8192
+
+
 def _remember_expander(key: tuple[uuid.UUID, int, str], expander: Expander) -> None:
     _EXPANDERS[key] = expander
     while len(_EXPANDERS) > EXPANDERS_KEPT:
         _EXPANDERS.popitem(last=False)
 
 
-async def details(session: AsyncSession, keys: Sequence[tuple[uuid.UUID, int]]) -> dict[tuple[uuid.UUID, int], dict]:
+async def details(
+    session: AsyncSession, keys: Sequence[tuple[uuid.UUID, int]], *, remember: bool = False
+) -> dict[tuple[uuid.UUID, int], dict]:
     """Full result documents by (result id, revision) — one query for any number of results when their run
     revisions were read before (``_EXPANDERS``), else three: the stored results (compact details, or heads and
     figures) with their revisions' digests, then the runs' scheme documents and the revisions' cohort summaries
-    that restore the shared fields (``detail.Expander``)."""
+    that restore the shared fields (``detail.Expander``). With ``remember`` (a read-only operation, which sees
+    only committed revisions) the documents are kept for later reads (``_DETAILS``)."""
     if not keys:
         return {}
+    found: dict[tuple[uuid.UUID, int], dict] = {}
+    for key in keys:
+        known = _DETAILS.get(key)
+        if known is not None:
+            _DETAILS.move_to_end(key)
+            found[key] = known
+    keys = [k for k in keys if k not in found]
+    if not keys:
+        return found
     rows = (
         await session.execute(
             select(
@@ -222,7 +345,7 @@ async def details(session: AsyncSession, keys: Sequence[tuple[uuid.UUID, int]]) 
         )
     ).all()
     if not rows:
-        return {}
+        return found
     expanders: dict[tuple[uuid.UUID, int], Expander] = {}
     missing: set[tuple[uuid.UUID, int, str]] = set()
     for r in rows:
@@ -235,13 +358,7 @@ async def details(session: AsyncSession, keys: Sequence[tuple[uuid.UUID, int]]) 
             expanders[(r.run_id, r.revision)] = known
     if missing:
         run_ids = sorted({run_id for run_id, _, _ in missing})
-        documents = dict(
-            (
-                await session.execute(
-                    select(EvaluationRun.id, EvaluationRun.scheme_document).where(EvaluationRun.id.in_(run_ids))
-                )
-            ).all()
-        )
+        documents = {run_id: doc for run_id, (doc, _cohort) in (await run_documents(session, run_ids)).items()}
         pairs = sorted({(run_id, revision) for run_id, revision, _ in missing})
         summaries = {
             (run_id, revision): summary
@@ -255,13 +372,17 @@ async def details(session: AsyncSession, keys: Sequence[tuple[uuid.UUID, int]]) 
             expander = Expander(documents[run_id], summaries[(run_id, revision)])
             expanders[(run_id, revision)] = expander
             _remember_expander((run_id, revision, sha), expander)
-    found = {}
     for r in rows:
         expander = expanders[(r.run_id, r.revision)]
         if r.detail is not None:
-            found[(r.result_id, r.revision)] = expander.expand(r.detail)
+            document = expander.expand(r.detail)
         else:
-            found[(r.result_id, r.revision)] = expander.expand_figures(r.head, r.extras, r.figures)
+            document = expander.expand_figures(r.head, r.extras, r.figures)
+        found[(r.result_id, r.revision)] = document
+        if remember:
+            _DETAILS[(r.result_id, r.revision)] = document
+    while len(_DETAILS) > DETAILS_KEPT:
+        _DETAILS.popitem(last=False)
     return found
 
 
@@ -292,12 +413,15 @@ async def changes_since(
 ) -> list[tuple[UnitResult, EvaluationRun]]:
     """Published results changed after ``after_seq`` (the incremental pull), in change order."""
     rows = await session.execute(
-        visible_results(scope)
+        visible_results()
         .where(EvaluationRun.published_at.isnot(None), UnitResult.change_seq > after_seq)
         .order_by(UnitResult.change_seq, UnitResult.id)
-        .limit(limit)
+        .limit(limit),
+        scope_params(scope),
     )
-    return [tuple(r) for r in rows]
+    rows = [tuple(r) for r in rows]
+    await complete_runs(session, [run for _r, run in rows])
+    return rows
 
 
 def visible_alerts(scope: Scope):

@@ -284,7 +284,7 @@ async def apply_adjustments(
     computes the revision and its effects on the cohort and stores nothing (the organizer's preview)."""
     # One revision at a time per run: concurrent decisions wait here, and a repeated key sees the first.
     if not dry_run:
-        await session.refresh(run, with_for_update=True)
+        await repository.lock_run(session, run)
     if appeal_id and not dry_run:
         made = await session.scalar(
             select(RunRevision).where(RunRevision.run_id == run.id, RunRevision.appeal_id == appeal_id)

@@ -13,6 +13,7 @@ from hotline.domain.scheme_ref import SchemeRefError, parse_scheme_ref
 from hotline.kit.auth import Role
 from hotline.kit.graphql import RequestContext, federation_schema
 from hotline.kit.pagination import CursorCodec, PageInfo, check_page_size
+from hotline.kit.scope import scope_params
 from services.scoring import alert_service, experts, repository, runs, suggestions, weights
 from services.scoring.entities import EvaluationRun, SchemeVersion, Unit, UnitResult
 from services.scoring.live import Subscription
@@ -174,9 +175,11 @@ async def _visible_run(info: Info, run_id: strawberry.ID) -> RunRow | None:
     key = repository._uuid(str(run_id))
     if key is None:
         return None
-    return await info.context.session.scalar(
-        repository.visible_runs(await info.context.scope()).where(RunRow.id == key)
-    )
+    scope = await info.context.scope()
+    run = await info.context.session.scalar(repository.visible_runs().where(RunRow.id == key), scope_params(scope))
+    if run is not None:
+        await repository.complete_runs(info.context.session, [run])
+    return run
 
 
 def _problems(problems: list[Problem]) -> list[ScoringProblem]:
