@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, String, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.kit.errors import ConflictError
-from hotline.kit.scope import Scope, in_scope
+from hotline.kit.scope import Scope, in_caller_scope, in_scope, scope_params
 from services.appeals.models import Appeal, AppealDecision, AppealEvent, EvidenceFile, RunSettlement, UnitRef
 from services.appeals.notifications import notify
 from services.appeals.workflow import Actor, AppealFacts, Status
@@ -23,23 +24,38 @@ def unit_in_scope(unit_column: ColumnElement[str], scope: Scope) -> ColumnElemen
     return exists().where(UnitRef.c.id == unit_column, in_scope(UnitRef.c.path, scope))
 
 
-def submitted_or_own(scope: Scope) -> ColumnElement[bool]:
+def unit_in_caller_scope(unit_column: ColumnElement[str]) -> ColumnElement[bool]:
+    """``unit_in_scope`` with the caller's scope as parameters (``visible_params``)."""
+    return exists().where(UnitRef.c.id == unit_column, in_caller_scope(UnitRef.c.path))
+
+
+CALLER_UNIT_PARAM = "caller_unit"
+
+
+def submitted_or_own() -> ColumnElement[bool]:
     """A draft — an appeal never submitted, withdrawn ones included — is its filing unit's alone."""
-    return or_(Appeal.submitted_at.isnot(None), Appeal.unit_id == scope.unit_id)
+    return or_(Appeal.submitted_at.isnot(None), Appeal.unit_id == bindparam(CALLER_UNIT_PARAM, type_=String))
 
 
-def visible(scope: Scope) -> ColumnElement[bool]:
+@functools.cache
+def visible_rule() -> ColumnElement[bool]:
     """An appeal is visible to its appellant's subtree, its organizer's subtree, and the unit it was
     escalated to (each an EXISTS on the unit-directory read model, so the filter is in SQL) — once it is
-    submitted; before that, to the filing unit only."""
+    submitted; before that, to the filing unit only. The caller is a parameter (``visible_params``): the rule is
+    built once, and a query written with it is compiled once."""
     return and_(
         or_(
-            unit_in_scope(Appeal.unit_id, scope),
-            unit_in_scope(Appeal.organizer_id, scope),
-            unit_in_scope(Appeal.escalated_to, scope),
+            unit_in_caller_scope(Appeal.unit_id),
+            unit_in_caller_scope(Appeal.organizer_id),
+            unit_in_caller_scope(Appeal.escalated_to),
         ),
-        submitted_or_own(scope),
+        submitted_or_own(),
     )
+
+
+def visible_params(scope: Scope) -> dict[str, str | None]:
+    """The values of ``visible_rule``'s parameters for the caller."""
+    return {**scope_params(scope), CALLER_UNIT_PARAM: scope.unit_id}
 
 
 def organized_by(scope: Scope) -> ColumnElement[bool]:
@@ -67,10 +83,29 @@ def facts(appeal: Appeal) -> AppealFacts:
     )
 
 
+@functools.cache
+def _visible_appeals() -> Select:
+    return select(Appeal).where(visible_rule())
+
+
+@functools.cache
+def _appeals_by_ids() -> Select:
+    return _visible_appeals().where(Appeal.id.in_(bindparam("ids", expanding=True)))
+
+
+@functools.cache
+def _events_for() -> Select:
+    return (
+        select(AppealEvent)
+        .where(AppealEvent.appeal_id.in_(bindparam("appeal_ids", expanding=True)))
+        .order_by(AppealEvent.id)
+    )
+
+
 async def appeals_by_ids(session: AsyncSession, scope: Scope, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Appeal]:
     if not ids:
         return {}
-    rows = await session.scalars(select(Appeal).where(Appeal.id.in_(list(ids)), visible(scope)))
+    rows = await session.scalars(_appeals_by_ids(), {**visible_params(scope), "ids": list(ids)})
     return {a.id: a for a in rows}
 
 
@@ -89,7 +124,7 @@ async def list_appeals(
     limit: int | None = None,
 ) -> list[Appeal]:
     """Visible appeals, newest filing first, keyset-paginated after the position ``(filed_at, id)``."""
-    query = select(Appeal).where(visible(scope))
+    query = _visible_appeals()
     if status:
         query = query.where(Appeal.status == status)
     if run_id:
@@ -109,15 +144,15 @@ async def list_appeals(
     query = query.order_by(Appeal.filed_at.desc(), Appeal.id.desc())
     if limit is not None:
         query = query.limit(limit)
-    return list(await session.scalars(query))
+    return list(await session.scalars(query, visible_params(scope)))
 
 
 async def count_visible(session: AsyncSession, scope: Scope, **filters: Any) -> int:
-    query = select(func.count()).select_from(Appeal).where(visible(scope))
+    query = select(func.count()).select_from(Appeal).where(visible_rule())
     for name, value in filters.items():
         if value:
             query = query.where(getattr(Appeal, name) == value)
-    return int(await session.scalar(query) or 0)
+    return int(await session.scalar(query, visible_params(scope)) or 0)
 
 
 async def appeals_on_result(session: AsyncSession, run_id: str, unit_id: str) -> int:
@@ -211,9 +246,7 @@ async def record(
 
 
 async def events_for(session: AsyncSession, appeal_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[AppealEvent]]:
-    rows = await session.scalars(
-        select(AppealEvent).where(AppealEvent.appeal_id.in_(list(appeal_ids))).order_by(AppealEvent.id)
-    )
+    rows = await session.scalars(_events_for(), {"appeal_ids": list(appeal_ids)})
     out: dict[uuid.UUID, list[AppealEvent]] = defaultdict(list)
     for row in rows:
         out[row.appeal_id].append(row)
@@ -261,6 +294,7 @@ async def file_content(session: AsyncSession, scope: Scope, appeal_id: uuid.UUID
         await session.execute(
             select(EvidenceFile)
             .join(Appeal, Appeal.id == EvidenceFile.appeal_id)
-            .where(EvidenceFile.id == file_id, EvidenceFile.appeal_id == appeal_id, visible(scope))
+            .where(EvidenceFile.id == file_id, EvidenceFile.appeal_id == appeal_id, visible_rule()),
+            visible_params(scope),
         )
     ).scalar_one_or_none()
