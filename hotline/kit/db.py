@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import registry
+from sqlalchemy.orm import Session, registry
 from sqlalchemy.sql.elements import conv
 from sqlmodel import SQLModel
 
@@ -111,11 +111,38 @@ def ping_when_idle(engine: AsyncEngine, idle_seconds: float = PING_AFTER_IDLE_SE
     return engine
 
 
+# A session marked ``session.info[READ_ONLY]`` (a GraphQL query's: ``hotline.kit.graphql.UnitOfWork``) reads in
+# autocommit, so a write there would not be undone with the rest: any INSERT, UPDATE, DELETE or flush of changed
+# objects raises instead.
+READ_ONLY = "hotline_read_only"
+
+
+class WriteInQueryError(RuntimeError):
+    """A query operation tried to write to the database."""
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_statements_that_write(state: Any) -> None:
+    if state.session.info.get(READ_ONLY) and (state.is_insert or state.is_update or state.is_delete):
+        raise WriteInQueryError(f"a query operation tried to write: {str(state.statement)[:200]}")
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_flushes(session: Session, _context: Any, _instances: Any) -> None:
+    if session.info.get(READ_ONLY) and (session.new or session.dirty or session.deleted):
+        raise WriteInQueryError("a query operation tried to write changed objects")
+
+
 class Database:
     """Owns the engine (or, in tests, an outer connection) and hands out sessions."""
 
     def __init__(self, bind: AsyncEngine | AsyncConnection) -> None:
         self.bind = bind
+        # The same pool, its connections used in autocommit (read-only operations); none in tests, where the bind
+        # is one connection inside an outer transaction.
+        self.autocommit_engine = (
+            bind.execution_options(isolation_level="AUTOCOMMIT") if isinstance(bind, AsyncEngine) else None
+        )
         # In tests the bind is a connection inside an outer transaction that is rolled back;
         # session commits then only release savepoints.
         extra = {"join_transaction_mode": "create_savepoint"} if isinstance(bind, AsyncConnection) else {}

@@ -23,6 +23,7 @@ from strawberry.types.info import Info
 
 from hotline.kit import metrics
 from hotline.kit.auth import Principal
+from hotline.kit.db import READ_ONLY
 from hotline.kit.directory import DirectorySync, directory_scope
 from hotline.kit.errors import (
     ApiError,
@@ -74,6 +75,17 @@ class RequestContext(BaseContext):
         self.directory = directory
         self._loaders: dict[str, DataLoader] = {}
         self.cache: dict[str, Any] = {}
+        self.reading_only = False
+
+    def read_only(self) -> None:
+        """The operation is a query: its session reads in autocommit (where the database is an engine; in tests, an
+        outer transaction, it stays in it) and refuses to write (``hotline.kit.db.READ_ONLY``)."""
+        self.reading_only = True
+        session = getattr(self.session, "_session", self.session)
+        session.info[READ_ONLY] = True
+        autocommit = self.database.autocommit_engine if self.database is not None else None
+        if autocommit is not None and not session.in_transaction():
+            session.sync_session.bind = autocommit.sync_engine
 
     @property
     def principal(self) -> Principal:
@@ -214,11 +226,22 @@ class SubscriptionsStream(SchemaExtension):
 
 
 class UnitOfWork(SchemaExtension):
-    """Commits the request's session when the operation succeeded, rolls back otherwise."""
+    """Commits the request's session when the operation succeeded, rolls back otherwise. A query reads outside any
+    transaction (``RequestContext.read_only``): no BEGIN and COMMIT round trips, and at PostgreSQL's READ COMMITTED
+    each statement saw a snapshot of its own anyway; a query that tries to write fails (``hotline.kit.db``)."""
+
+    def on_execute(self) -> Iterator[None]:
+        execution = self.execution_context
+        if execution.operation_type is OperationType.QUERY:
+            execution.context.read_only()
+        yield
 
     async def on_operation(self):  # type: ignore[override]
         yield
-        session: AsyncSession = self.execution_context.context.session
+        context = self.execution_context.context
+        session: AsyncSession = context.session
+        if context.reading_only:
+            return
         result = self.execution_context.result
         if result is not None and not getattr(result, "errors", None):
             await session.commit()
