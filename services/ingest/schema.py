@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import strawberry
@@ -278,7 +279,12 @@ class UnitEdge:
 class UnitConnection:
     edges: list[UnitEdge] = strawberry.field(description="The units of this page.")
     page_info: PageInfo = strawberry.field(description="Whether there is a next page, and its cursor.")
-    total_count: int = strawberry.field(description="Number of matching units over all pages.")
+    _count: strawberry.Private[Callable[[], Awaitable[int]] | None] = None
+
+    @strawberry.field(description="Number of matching units over all pages.")
+    async def total_count(self) -> int:
+        # Counted only when asked for: a listing seldom shows it, and the count is a query of its own.
+        return 0 if self._count is None else await self._count()
 
 
 async def _connection(
@@ -311,18 +317,17 @@ async def _connection(
         after_path=UNITS_CURSOR.decode_one(after) if after is not None else None,
         limit=first + 1,
     )
-    total = await repository.count_units(session, scope, **common)
     page = rows[:first]
     edges = [UnitEdge(cursor=UNITS_CURSOR.encode(r.path), node=Unit.from_row(r)) for r in page]
     return UnitConnection(
         edges=edges,
         page_info=PageInfo(has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None),
-        total_count=total,
+        _count=lambda: repository.count_units(session, scope, **common),
     )
 
 
 def _empty_connection() -> UnitConnection:
-    return UnitConnection(edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None), total_count=0)
+    return UnitConnection(edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None))
 
 
 @strawberry.type(description="Who the caller is, according to its token.")
