@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 
 import jwt
@@ -67,6 +68,10 @@ def _audiences(claims: dict) -> list[str]:
     return [aud] if isinstance(aud, str) else list(aud or [])
 
 
+# How many verified tokens a process remembers (least recently used dropped first).
+VERIFIED_TOKENS_KEPT = 4096
+
+
 class TokenVerifier:
     """Verifies bearer tokens with the configured key (HS256 secret or a JWKS)."""
 
@@ -79,6 +84,8 @@ class TokenVerifier:
             if settings.jwks_url
             else None
         )
+        # Tokens verified before: token → (principal, until when the verification may be reused).
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
 
     async def verify_header(self, authorization: str | None) -> Principal:
         """Parse an ``Authorization`` header value into a principal, or raise ``UNAUTHENTICATED``."""
@@ -90,13 +97,32 @@ class TokenVerifier:
         return await self.verify(token.strip())
 
     async def verify(self, token: str) -> Principal:
+        """The token's principal, or ``UNAUTHENTICATED``. A token verified before is answered from this process's
+        copy until its ``exp`` (then it is verified again, and refused as expired), and for no longer than the key
+        set is kept (``jwks_cache_seconds``): the same token on every request of a portal costs its signature
+        check once."""
+        now = time.time()
+        known = self._verified.get(token)
+        if known is not None:
+            principal, until = known
+            if now < until:
+                self._verified.move_to_end(token)
+                return principal
+            del self._verified[token]
+        principal, exp = await self._verify(token)
+        self._verified[token] = (principal, min(exp, now + self._settings.jwks_cache_seconds))
+        while len(self._verified) > VERIFIED_TOKENS_KEPT:
+            self._verified.popitem(last=False)
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             # Only to choose the key: the signature is checked below with the key for that audience.
             unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError as exc:
             raise UnauthenticatedError(f"invalid token: {exc}") from exc
         if SERVICE_AUDIENCE in _audiences(unverified):
-            return self._verify_service_token(token)
+            return self._verify_service_token(token), float(unverified["exp"])
         try:
             if self._jwks is not None:
                 # The JWKS client fetches over blocking HTTP (and caches); keep it off the event loop.
@@ -115,7 +141,7 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as exc:
             raise UnauthenticatedError(f"invalid token: {exc}") from exc
-        return principal_from_claims(claims)
+        return principal_from_claims(claims), float(claims["exp"])
 
     def _verify_service_token(self, token: str) -> Principal:
         assert self._settings.service_secret is not None

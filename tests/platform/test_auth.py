@@ -185,3 +185,16 @@ async def test_a_key_removed_from_the_jwks_stops_verifying_once_the_cache_expire
         assert (await verifier.verify(signed_new)).subject == "idp:7"
     finally:
         server.shutdown()
+
+
+async def test_a_token_verified_once_is_refused_once_it_expires():
+    """A verification is reused (the same token on every request of a portal), never past the token's exp."""
+    settings = Settings(env="test", jwt_secret="s" * 40)
+    verifier = TokenVerifier(settings)
+    claims = {"sub": "a", "unit_id": "GD", "roles": ["viewer"], "exp": time.time() + 1.0}
+    token = jwt.encode(claims, "s" * 40, algorithm="HS256")
+    first = await verifier.verify(token)
+    assert (await verifier.verify(token)) is first  # the second time from the process's copy
+    await asyncio.sleep(max(0.0, claims["exp"] - time.time()) + 0.05)
+    with pytest.raises(UnauthenticatedError, match="expired"):
+        await verifier.verify(token)
