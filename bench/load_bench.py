@@ -2,7 +2,8 @@
 
 Run by hand (not part of the test suite):
 
-    flock /tmp/hotline-bench.lock .venv/bin/python bench/load_bench.py [--clients 8,50] [--seconds 6] [--profile DIR]
+    flock /tmp/hotline-bench.lock .venv/bin/python bench/load_bench.py [--clients 8,50] [--seconds 6] [--rounds 3]
+        [--only SCENARIOS] [--profile DIR]
 
 It builds a throwaway database on the local PostgreSQL (127.0.0.1:5432, or HOTLINE_BENCH_SERVER_URL),
 starts the four services and the gateway on free loopback ports, loads the demo unit tree and
@@ -26,6 +27,8 @@ A final phase repeats the ranking load while an ingest batch is loaded and the r
 that nothing failed. Every request is counted; any error or non-200 answer is reported and fails the run.
 Identical in-flight subgraph requests are deduplicated by the gateway (its default): the figures include that
 effect, as a portal would see it. The machine is shared: compare ratios measured side by side, not seconds.
+``--rounds N`` measures every scenario N times (each time side by side with its no-op) and the summary gives each
+ratio's median; ``--only ranking,unit_appeals`` measures only those scenarios.
 ``--profile DIR`` samples each subgraph with py-spy (``py-spy`` from PyPI in the virtualenv) while it is under
 load, into collapsed-stack files.
 
