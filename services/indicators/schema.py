@@ -7,6 +7,7 @@ from typing import Annotated
 
 import strawberry
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import distinct_on
 from strawberry.scalars import JSON
 
 from hotline.domain.scheme_ref import SchemeRef, SchemeRefError, parse_scheme_ref
@@ -173,7 +174,7 @@ class Query:
     async def scheme_templates(self, info: Info) -> list[SchemeTemplate]:
         rows = await info.context.session.scalars(
             select(models.SchemeTemplate)
-            .distinct(models.SchemeTemplate.code)
+            .ext(distinct_on(models.SchemeTemplate.code))
             .order_by(models.SchemeTemplate.code, models.SchemeTemplate.version.desc())
         )
         return [SchemeTemplate.from_row(r) for r in rows]
