@@ -1,6 +1,6 @@
 // hotline-eval gateway: Hive Gateway runtime over the composed supergraph, served with node:http.
 import { createServer } from 'node:http';
-import { randomUUID } from 'node:crypto';
+import { createSecretKey, randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { createGatewayRuntime, getGraphQLWSOptions } from '@graphql-hive/gateway-runtime';
 import { ConsoleLogWriter, JSONLogWriter, Logger } from '@graphql-hive/logger';
@@ -330,7 +330,9 @@ export function createGateway(supergraph, s = settings(), log = createLogger(s),
   }
   const signingKeyProviders = s.jwksUrl
     ? [createRemoteJwksSigningKeyProvider({ jwksUri: s.jwksUrl, cache: true, rateLimit: true })]
-    : [createInlineSigningKeyProvider(s.secret)];
+    : // A KeyObject made once: given the secret as a string, jsonwebtoken first tries it as a public key (which
+      // throws) and then makes a secret key of it, on every request.
+      [createInlineSigningKeyProvider(createSecretKey(Buffer.from(s.secret)))];
   return createGatewayRuntime({
     supergraph,
     graphqlEndpoint: '/graphql',
