@@ -349,7 +349,11 @@ async def load_steps(
             started = time.perf_counter()
             data: dict = {}
             for base, make_body in steps:
-                response = await http[base].post("/graphql", json=make_body(data), headers=headers)
+                try:
+                    response = await http[base].post("/graphql", json=make_body(data), headers=headers)
+                except httpx.TransportError as exc:  # a dropped connection is a failure to report, not a crash
+                    failures.append(f"{type(exc).__name__} from {base}: {exc}")
+                    break
                 answer = response.json() if response.status_code == 200 else {}
                 if response.status_code != 200 or answer.get("errors"):
                     failures.append(f"{response.status_code} {response.text[:200]}")
