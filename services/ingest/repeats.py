@@ -170,13 +170,17 @@ async def judge(apg, current: Current | None = None, stored_filter: str = "true"
     await apg.execute(BODIES_SQL)
     await apg.execute(f"ANALYZE {BODIES}")  # a few rows: without statistics the join would hash the calls instead
     # the window sorts the callers' calls: in memory rather than in many spilled runs (one statement). The stored
-    # calls of the days are read by a bitmap or sequential scan, each page once: they are many (a daily file's days
+    # calls of the days are read by a bitmap scan of those days, each page once: they are many (a daily file's days
     # around it: ~900,000 calls at 100,000 a day), but a month's statistics made before its latest days were loaded
-    # estimate a few thousand, and an index scan then fetched them one by one in (day, unit) order, a page per row
-    # (a 110,000-call file on its ninth day: 2.6 s, against 1.0–1.3 s; measured on the same database)
-    await apg.execute("SET LOCAL work_mem = '128MB'; SET LOCAL enable_indexscan = off")
+    # (a month built whole is analysed with its first file; autovacuum may be off) estimate a few thousand rows and
+    # a month of one day, so the plan was either an index scan in (day, unit) order, a heap page per row (a
+    # 110,000-call file on its ninth day: 2.6 s against 1.0–1.3 s, on the same database), or a sequential scan of
+    # every month touched, growing with the month (a province's call file: 2.5–3 s early in a month, 4.5–6 s late)
+    await apg.execute("SET LOCAL work_mem = '128MB'; SET LOCAL enable_indexscan = off; SET LOCAL enable_seqscan = off")
     await apg.execute(judge_sql(current, stored_filter, days, share))
-    await apg.execute("SET LOCAL work_mem TO DEFAULT; SET LOCAL enable_indexscan TO DEFAULT")
+    await apg.execute(
+        "SET LOCAL work_mem TO DEFAULT; SET LOCAL enable_indexscan TO DEFAULT; SET LOCAL enable_seqscan TO DEFAULT"
+    )
     await apg.execute(f"ANALYZE {JUDGED}")  # joined with the calls next: its size decides the plan
     return True
 
