@@ -175,7 +175,8 @@ async def judge(apg, current: Current | None = None, stored_filter: str = "true"
     # (a month built whole is analysed with its first file; autovacuum may be off) estimate a few thousand rows and
     # a month of one day, so the plan was either an index scan in (day, unit) order, a heap page per row (a
     # 110,000-call file on its ninth day: 2.6 s against 1.0–1.3 s, on the same database), or a sequential scan of
-    # every month touched, growing with the month (a province's call file: 2.5–3 s early in a month, 4.5–6 s late)
+    # every month the days touch, growing with the month (`EXPLAIN` in the province-year's database: the whole of
+    # February's 2.95 M and March's 1.03 M calls for a look-back of 21 days; docs/performance.md)
     await apg.execute("SET LOCAL work_mem = '128MB'; SET LOCAL enable_indexscan = off; SET LOCAL enable_seqscan = off")
     await apg.execute(judge_sql(current, stored_filter, days, share))
     await apg.execute(
