@@ -715,10 +715,17 @@ async def portal(args, url: str) -> dict:
                      reasonCategory: WRONG_DATA, reason: "Orders closed on time were counted late", submit: true)
                      { ok problems { message } } }""", {"r": city_result}, lb.token("GD-GZ", "unit")))["fileAppeal"]  # fmt: skip
             assert filed["ok"], filed
-        variables = {"ranking": {"run": run_id}, "city_result": {"result": city_result}, "unit_appeals": {}}
-        for scenario, (service, headers, query) in lb.SCENARIOS.items():
-            for path, base in (("gateway", stack.gateway_url), ("direct", stack.service_url(service))):
-                f = await lb.load(base, headers, query, variables[scenario], args.clients, args.seconds)
+        ids = {"run": run_id, "city_result": city_result}
+        for scenario, (_service, headers, query) in lb.SCENARIOS.items():
+            # load_bench's own variables and direct path (a scenario joining two subgraphs: the gateway's plan sent
+            # straight at them, step by step)
+            variables = lb.SCENARIO_VARIABLES[scenario](ids)
+            for path in ("gateway", "direct"):
+                if path == "gateway":
+                    f = await lb.load(stack.gateway_url, headers, query, variables, args.clients, args.seconds)
+                else:
+                    steps = lb.direct_steps(stack, scenario, variables)
+                    f = await lb.load_steps(steps, headers, args.clients, args.seconds)
                 out["queries"].append({"query": scenario, "path": path, "requests": f["requests"], "rps": f["rps"],
                                        "p50_ms": f["p50_ms"], "p99_ms": f["p99_ms"], "failures": len(f["failures"])})  # fmt: skip
                 print(f"  {scenario:<14}{path:<10}{f['requests']:>7} requests {f['rps']:7.1f} req/s  p50 {f['p50_ms']:7.1f} ms"

@@ -278,9 +278,10 @@ async def recompute(connection, kind: str, summed: bool = False) -> None:
             if per_key:
                 await connection.execute(own_sums_sql(kind, side))
             else:  # the days' rows, joined to the keys by hash (a new day has no statistics: 1 row estimated)
-                await connection.execute("SET LOCAL enable_nestloop = off")
+                # the days' rows sorted or hashed by key in memory, not spilled (a 100,000-call day: 10 MB)
+                await connection.execute("SET LOCAL enable_nestloop = off; SET LOCAL work_mem = '64MB'")
                 await connection.execute(day_sums_sql(kind, side), days or [])
-                await connection.execute("SET LOCAL enable_nestloop TO DEFAULT")
+                await connection.execute("SET LOCAL enable_nestloop TO DEFAULT; SET LOCAL work_mem TO DEFAULT")
             await connection.execute(frontier_sql(kind, side))
             await connection.execute(rolled_up_sql(kind, side))
             await connection.execute(f"DROP TABLE {per_unit_table(side)}, {FRONTIER}")

@@ -149,7 +149,12 @@ async def batch_quality(apg, kind, feed) -> dict[str, Any]:
     counts = feed.counts
     checks = feed.checks
     if checks is None:
-        checks = await run_checks(apg, kind.name, "r.batch_id = $1", feed.batch_id)
+        # the batch's rows lie on the days of its valid rows: only those days' partitions and index ranges are read
+        # (by batch alone, every row of each month the batch touched was read: 0.3 s for a daily file into a month of
+        # 800,000 calls, growing with the month)
+        checks = await run_checks(
+            apg, kind.name, "r.day = ANY($2::date[]) AND r.batch_id = $1", feed.batch_id, sorted(feed.days)
+        )
     return assemble(
         rows_read=counts.rows_read,
         rows_valid=counts.rows_valid,

@@ -169,10 +169,19 @@ async def judge(apg, current: Current | None = None, stored_filter: str = "true"
     days = ((min(times) - LOOK_BACK).date() - timedelta(2), (max(times) + LOOK_BACK).date() + timedelta(2))
     await apg.execute(BODIES_SQL)
     await apg.execute(f"ANALYZE {BODIES}")  # a few rows: without statistics the join would hash the calls instead
-    # the window sorts the callers' calls: in memory rather than in many spilled runs (one statement)
-    await apg.execute("SET LOCAL work_mem = '128MB'")
+    # the window sorts the callers' calls: in memory rather than in many spilled runs (one statement). The stored
+    # calls of the days are read by a bitmap scan of those days, each page once: they are many (a daily file's days
+    # around it: ~900,000 calls at 100,000 a day), but a month's statistics made before its latest days were loaded
+    # (a month built whole is analysed with its first file; autovacuum may be off) estimate a few thousand rows and
+    # a month of one day, so the plan was either an index scan in (day, unit) order, a heap page per row (a
+    # 110,000-call file on its ninth day: 2.6 s against 1.0–1.3 s, on the same database), or a sequential scan of
+    # every month the days touch, growing with the month (`EXPLAIN` in the province-year's database: the whole of
+    # February's 2.95 M and March's 1.03 M calls for a look-back of 21 days; docs/performance.md)
+    await apg.execute("SET LOCAL work_mem = '128MB'; SET LOCAL enable_indexscan = off; SET LOCAL enable_seqscan = off")
     await apg.execute(judge_sql(current, stored_filter, days, share))
-    await apg.execute("SET LOCAL work_mem TO DEFAULT")
+    await apg.execute(
+        "SET LOCAL work_mem TO DEFAULT; SET LOCAL enable_indexscan TO DEFAULT; SET LOCAL enable_seqscan TO DEFAULT"
+    )
     await apg.execute(f"ANALYZE {JUDGED}")  # joined with the calls next: its size decides the plan
     return True
 

@@ -75,6 +75,33 @@ async def test_consistency_checks_find_missing_linked_records(ingest):
     assert check == {"kind": "rating", "check": "the rated work order exists", "checked": 1, "failed": 1}
 
 
+async def test_consistency_checks_count_every_row_of_the_batch_and_only_its_own(ingest):
+    """The checks read the batch's rows on the days of its valid rows (quality.batch_quality): rows over two months
+    and several days all counted, a later batch's report counts none of an earlier batch's rows."""
+    await register_tree(ingest)
+    days = ["2025-01-02 10:00", "2025-01-20 10:00", "2025-01-31 23:30", "2025-02-01 00:30", "2025-02-14 10:00"]
+    ratings = [
+        {"record_id": f"r{i}", "unit_id": "GZ-HOUSING", "rated_at": at, "target": "outcome", "rating": "4",
+         "work_order_id": "w1" if i % 2 else f"missing-{i}"}
+        for i, at in enumerate(days)
+    ]  # fmt: skip
+    order = EVERY_KIND["work_order"][0]
+    assert (await send(ingest, "work_order", to_csv([order]))).json()["counts"]["new"] == 1
+    first = (await send(ingest, "rating", to_csv(ratings))).json()
+    assert first["counts"]["new"] == 5
+    check = next(c for c in first["quality"]["consistency"]["checks"] if c["check"] == "the rated work order exists")
+    assert (check["checked"], check["failed"]) == (5, 3)
+    # a correction of one of them and a new rating, in a second batch: its report counts its own two rows
+    corrected = [
+        {**ratings[0], "work_order_id": "w1"},
+        {**ratings[1], "record_id": "r9", "rated_at": "2025-03-03 10:00"},
+    ]
+    second = (await send(ingest, "rating", to_csv(corrected))).json()
+    assert (second["counts"]["new"], second["counts"]["corrected"]) == (1, 1)
+    check = next(c for c in second["quality"]["consistency"]["checks"] if c["check"] == "the rated work order exists")
+    assert (check["checked"], check["failed"]) == (2, 0)
+
+
 async def test_a_file_mixing_good_and_bad_rows_keeps_the_good_and_reports_the_bad(ingest):
     await register_tree(ingest)
     rows = [
