@@ -81,11 +81,10 @@ class RequestContext(BaseContext):
         """The operation is a query: its session reads in autocommit (where the database is an engine; in tests, an
         outer transaction, it stays in it) and refuses to write (``hotline.kit.db.READ_ONLY``)."""
         self.reading_only = True
-        session = getattr(self.session, "_session", self.session)
-        session.info[READ_ONLY] = True
+        self.session.info[READ_ONLY] = True
         autocommit = self.database.autocommit_engine if self.database is not None else None
-        if autocommit is not None and not session.in_transaction():
-            session.sync_session.bind = autocommit.sync_engine
+        if autocommit is not None and not self.session.in_transaction():
+            self.session.sync_session.bind = autocommit.sync_engine
 
     @property
     def principal(self) -> Principal:

@@ -184,7 +184,7 @@ def _results_of_run(after: bool) -> Select:
     query = visible_results().where(UnitResult.run_id == bindparam("run_id"))
     if after:
         query = query.where(UnitResult.unit_id > bindparam("after_unit"))
-    return query.order_by(UnitResult.unit_id).limit(bindparam("limit", type_=Integer, literal_execute=False))
+    return query.order_by(UnitResult.unit_id).limit(bindparam("limit", type_=Integer))
 
 
 @functools.cache
