@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import Date, Integer, String, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hotline.kit.scope import PATH_SEPARATOR, Scope, in_scope
+from hotline.kit.scope import PATH_SEPARATOR, Scope, in_caller_scope, in_scope, scope_params
 from services.ingest.directory import FIELDS, RegistrationPlan, UnitState
 from services.ingest.models import Unit, UnitChange, UnitKind
 
@@ -21,16 +21,6 @@ async def scope_for(session: AsyncSession, unit_id: str) -> Scope:
     """The caller's scope: its unit's materialized path (None if the unit is unknown)."""
     path = await session.scalar(select(Unit.path).where(Unit.id == unit_id))
     return Scope(unit_id=unit_id, path=path)
-
-
-def _visible(scope: Scope, *, include_inactive: bool, active_on: date | None):
-    conditions = [in_scope(Unit.path, scope)]
-    if active_on is not None:
-        conditions.append(Unit.valid_from <= active_on)
-        conditions.append(or_(Unit.valid_to.is_(None), Unit.valid_to >= active_on))
-    elif not include_inactive:
-        conditions.append(Unit.active.is_(True))
-    return and_(*conditions)
 
 
 async def units_by_ids(session: AsyncSession, scope: Scope, ids: Sequence[str]) -> dict[str, Unit]:
@@ -49,43 +39,84 @@ async def identities_by_ids(session: AsyncSession, ids: Sequence[str]) -> dict[s
     return {u.id: u for u in rows}
 
 
+# A listing's statement per shape (kind given or not, the parent itself included or not, direct children only or
+# not, which units count as valid, a position to continue after or not), built once per process with every value
+# — the caller's scope included (``in_caller_scope``) — as a bound parameter: building the conditions afresh for
+# each request cost more than running them.
+_LISTINGS: dict[tuple, tuple[Any, frozenset[str]]] = {}
+
+
+def _listing_statement(
+    *, counting: bool, kind: bool, include_self: bool, direct_children_only: bool, validity: str, after: bool
+):
+    key = (counting, kind, include_self, direct_children_only, validity, after)
+    known = _LISTINGS.get(key)
+    if known is not None:
+        return known
+    below = Unit.path.like(bindparam("under_prefix", type_=String))
+    conditions = [
+        in_caller_scope(Unit.path),
+        or_(Unit.path == bindparam("under_path", type_=String), below) if include_self else below,
+    ]
+    if validity == "on":
+        active_on = bindparam("active_on", type_=Date)
+        conditions += [Unit.valid_from <= active_on, or_(Unit.valid_to.is_(None), Unit.valid_to >= active_on)]
+    elif validity == "active":
+        conditions.append(Unit.active.is_(True))
+    if direct_children_only:
+        conditions.append(Unit.depth == bindparam("depth", type_=Integer))
+    if kind:
+        conditions.append(Unit.kind == bindparam("kind", type_=String))
+    if after:
+        conditions.append(Unit.path > bindparam("after_path", type_=String))
+    if counting:
+        statement = select(func.count()).select_from(Unit).where(*conditions)
+    else:
+        statement = select(Unit).where(*conditions).order_by(Unit.path).limit(bindparam("limit", type_=Integer))
+    _LISTINGS[key] = statement, frozenset(statement.compile().params)
+    return _LISTINGS[key]
+
+
 def _listing(
     scope: Scope,
     *,
+    counting: bool,
     under_path: str,
     kind: UnitKind | None,
     include_self: bool,
     direct_children_only: bool,
     include_inactive: bool,
     active_on: date | None,
-):
-    """The conditions of a subtree listing: inside scope, under ``under_path``, of a kind, valid."""
-    below = Unit.path.like(under_path + PATH_SEPARATOR + "%")
-    conditions = [
-        _visible(scope, include_inactive=include_inactive, active_on=active_on),
-        or_(Unit.path == under_path, below) if include_self else below,
-    ]
-    if direct_children_only:
-        conditions.append(Unit.depth == under_path.count(PATH_SEPARATOR) + 1)
-    if kind is not None:
-        conditions.append(Unit.kind == kind.value)
-    return and_(*conditions)
+    after_path: str | None = None,
+    limit: int | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """A subtree listing's statement and values: inside scope, under ``under_path``, of a kind, valid (on
+    ``active_on``; else active unless ``include_inactive``), after ``after_path`` in tree order."""
+    validity = "on" if active_on is not None else ("any" if include_inactive else "active")
+    statement, names = _listing_statement(
+        counting=counting, kind=kind is not None, include_self=include_self,
+        direct_children_only=direct_children_only, validity=validity, after=after_path is not None,
+    )  # fmt: skip
+    values: dict[str, Any] = {
+        **scope_params(scope), "under_path": under_path, "under_prefix": under_path + PATH_SEPARATOR + "%",
+        "depth": under_path.count(PATH_SEPARATOR) + 1, "kind": kind.value if kind is not None else None,
+        "active_on": active_on, "after_path": after_path, "limit": limit,
+    }  # fmt: skip
+    return statement, {name: value for name, value in values.items() if name in names}
 
 
 async def list_units(
     session: AsyncSession, scope: Scope, *, after_path: str | None, limit: int, **listing: Any
 ) -> list[Unit]:
     """Units of a subtree listing in tree order (by path), keyset-paginated after ``after_path``."""
-    query = select(Unit).where(_listing(scope, **listing))
-    if after_path is not None:
-        query = query.where(Unit.path > after_path)
-    return list(await session.scalars(query.order_by(Unit.path).limit(limit)))
+    statement, values = _listing(scope, counting=False, after_path=after_path, limit=limit, **listing)
+    return list(await session.scalars(statement, values))
 
 
 async def count_units(session: AsyncSession, scope: Scope, **listing: Any) -> int:
     """Number of units in a subtree listing, over all pages."""
-    query = select(func.count()).select_from(Unit).where(_listing(scope, **listing))
-    return int(await session.scalar(query) or 0)
+    statement, values = _listing(scope, counting=True, **listing)
+    return int(await session.scalar(statement, values) or 0)
 
 
 async def descendant_counts(

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
 
 import strawberry
 from graphql import OperationType
@@ -39,6 +42,13 @@ from services.scoring.types import (
 )
 
 Info = strawberry.Info[RequestContext, None]
+
+# A result revision's indicator scores with their explanations, as queries showed them, by (result id, revision).
+# Each depends only on the revision's stored document and on the run's appeal revisions up to it, none of which
+# changes once committed (a later appeal makes a later revision); a query sees committed revisions only, so what
+# one query built serves the next, and the objects are never changed after they are built. Mutations build their
+# own. Bounded like the result documents (``repository.DETAILS_KEPT``): the least recently used are dropped.
+_INDICATOR_SCORES: OrderedDict[tuple[uuid.UUID, int], list[IndicatorScore]] = OrderedDict()
 # `EvaluationRun.results`: the position is the last unit id of the page.
 RESULTS_CURSOR = CursorCodec("results", CursorCodec.TEXT)
 
@@ -138,6 +148,9 @@ class UnitResult:
     published: bool = strawberry.field(description="True once the organizer published the run.")
     _key: strawberry.Private[tuple[uuid.UUID, int]]
     _period: strawberry.Private[tuple[str, str, str]]
+    # The result's document when this process already holds it (a stored revision never changes): its figures are
+    # then answered at once, without a loader round per field (``_figure``).
+    _document: strawberry.Private[dict | None] = None
 
     @classmethod
     def from_rows(cls, row: ResultRow, run: RunRow, revision: int | None = None) -> UnitResult:
@@ -146,6 +159,7 @@ class UnitResult:
             id=strawberry.ID(str(row.id)), run_id=strawberry.ID(str(row.run_id)), unit_id=strawberry.ID(row.unit_id),
             revision=rev, final=run.final_at is not None, published=run.published_at is not None,
             _key=(row.id, rev), _period=(run.period_from.isoformat(), run.period_to.isoformat(), run.organizer_id),
+            _document=repository.kept_detail((row.id, rev)),
         )  # fmt: skip
 
     @classmethod
@@ -153,7 +167,23 @@ class UnitResult:
         return await _result_loader(info).load(str(id))
 
     async def _detail(self, info: Info) -> dict:
+        if self._document is not None:
+            return self._document
         return await _detail_loader(info).load(self._key) or {}
+
+    def _figure(self, info: Info, name: str, shape: Callable[[Any], Any] | None = None) -> Any:
+        """A figure of the result's document, shaped for its field: at once when the document is at hand, else an
+        awaitable that loads it with the other results' in one batch (GraphQL awaits what a resolver returns). A
+        page of results read again thus costs no coroutine per field and result."""
+        if self._document is not None:
+            value = self._document.get(name)
+            return shape(value) if shape else value
+
+        async def later() -> Any:
+            value = (await self._detail(info)).get(name)
+            return shape(value) if shape else value
+
+        return later()
 
     @strawberry.field(
         description="The evaluated unit (resolved by ingest): your subtree's units, and a public peer's identity "
@@ -168,21 +198,20 @@ class UnitResult:
         return await _run_loader(info).load(str(self.run_id))
 
     @strawberry.field(description="Total score (总分) out of the scheme's points, after the N/A policy.")
-    async def total(self, info: Info) -> float | None:
-        return (await self._detail(info)).get("total")
+    def total(self, info: Info) -> float | None:
+        return self._figure(info, "total")
 
     @strawberry.field(description="The total's range when each rate indicator moves across its confidence interval.")
-    async def total_interval(self, info: Info) -> list[float] | None:
-        return (await self._detail(info)).get("total_interval")
+    def total_interval(self, info: Info) -> list[float] | None:
+        return self._figure(info, "total_interval")
 
     @strawberry.field(description="Grade band (等级).")
-    async def grade(self, info: Info) -> Grade | None:
-        grade = (await self._detail(info)).get("grade")
-        return Grade(**grade) if grade else None
+    def grade(self, info: Info) -> Grade | None:
+        return self._figure(info, "grade", lambda grade: Grade(**grade) if grade else None)
 
     @strawberry.field(description="Rank in the cohort (排名); ties share a rank (1, 1, 3).")
-    async def rank(self, info: Info) -> int | None:
-        return (await self._detail(info)).get("rank")
+    def rank(self, info: Info) -> int | None:
+        return self._figure(info, "rank")
 
     @strawberry.field(
         description="Neighbours whose total intervals overlap this one: the rank difference may be noise."
@@ -191,37 +220,37 @@ class UnitResult:
         return await _only_visible(info, self.run_id, (await self._detail(info)).get("rank_overlaps", []))
 
     @strawberry.field(description="Change of the total from the previous period's run (null without one).")
-    async def change(self, info: Info) -> float | None:
-        return (await self._detail(info)).get("change")
+    def change(self, info: Info) -> float | None:
+        return self._figure(info, "change")
 
     @strawberry.field(description="Places gained (positive) or lost since the previous period's run.")
-    async def rank_change(self, info: Info) -> int | None:
-        return (await self._detail(info)).get("rank_change")
+    def rank_change(self, info: Info) -> int | None:
+        return self._figure(info, "rank_change")
 
     @strawberry.field(
         description="Points earned before the N/A rescaling: the sum of the exact item scores, shown at the item "
         "scores' precision (the total is this × the scheme's points ÷ the applicable points, under rescale)."
     )
-    async def earned_points(self, info: Info) -> float | None:
-        return (await self._detail(info)).get("earned_points")
+    def earned_points(self, info: Info) -> float | None:
+        return self._figure(info, "earned_points")
 
     @strawberry.field(description="Points of the indicators that were applicable.")
-    async def applicable_points(self, info: Info) -> float | None:
-        return (await self._detail(info)).get("applicable_points")
+    def applicable_points(self, info: Info) -> float | None:
+        return self._figure(info, "applicable_points")
 
     @strawberry.field(
         description="Share of the scheme's points whose indicators apply to this unit, 0–1 (null for revisions "
         "computed before totals could be withheld); pending expert items do not count."
     )
-    async def applicable_share(self, info: Info) -> float | None:
-        return (await self._detail(info)).get("applicable_share")
+    def applicable_share(self, info: Info) -> float | None:
+        return self._figure(info, "applicable_share")
 
     @strawberry.field(
         description="The scheme's minimum applicable share (`min_applicable_share`, default 0.5): below it the "
         "total, grade and rank are withheld (null for revisions computed before)."
     )
-    async def min_applicable_share(self, info: Info) -> float | None:
-        return (await self._detail(info)).get("min_applicable_share")
+    def min_applicable_share(self, info: Info) -> float | None:
+        return self._figure(info, "min_applicable_share")
 
     @strawberry.field(
         description="Why this unit has no total, grade or rank (null when it has them): a withheld unit takes no "
@@ -246,14 +275,19 @@ class UnitResult:
         return await _only_visible(info, self.run_id, (await self._detail(info)).get("display_tie_with", []))
 
     @strawberry.field(description="Dimension subtotals (维度小计).")
-    async def dimensions(self, info: Info) -> list[DimensionSubtotal]:
-        return [DimensionSubtotal(**d) for d in (await self._detail(info)).get("dimensions", [])]
+    def dimensions(self, info: Info) -> list[DimensionSubtotal]:
+        return self._figure(info, "dimensions", lambda dims: [DimensionSubtotal(**d) for d in dims or []])
 
     @strawberry.field(
         description="Every indicator's value, reference, rule, points, score and explanation.",
         directives=[ListSize(assumed_size=40)],
     )
     async def indicators(self, info: Info) -> list[IndicatorScore]:
+        read_only = info.operation.operation == OperationType.QUERY
+        kept = _INDICATOR_SCORES.get(self._key) if read_only else None
+        if kept is not None:
+            _INDICATOR_SCORES.move_to_end(self._key)
+            return kept
         rows = (await self._detail(info)).get("indicators", [])
         effects = [e for e in await _appeal_effects_loader(info).load(str(self.run_id)) if e[0] <= self.revision]
         notes = consequences.explanation_notes(str(self.unit_id), effects) if effects else {}
@@ -264,6 +298,10 @@ class UnitResult:
                     zh=f"{score.explanation.zh}{zh}", en=f"{score.explanation.en} {en}",
                     calculation=score.explanation.calculation,
                 )  # fmt: skip
+        if read_only:
+            _INDICATOR_SCORES[self._key] = scores
+            while len(_INDICATOR_SCORES) > repository.DETAILS_KEPT:
+                _INDICATOR_SCORES.popitem(last=False)
         return scores
 
     @strawberry.field(description="This result as it was in another revision of the run (null if there is none).")
@@ -275,6 +313,7 @@ class UnitResult:
         return UnitResult(
             id=self.id, run_id=self.run_id, unit_id=self.unit_id, revision=revision, final=self.final,
             published=self.published, _key=(self._key[0], revision), _period=self._period,
+            _document=repository.kept_detail((self._key[0], revision)),
         )  # fmt: skip
 
     @strawberry.field(

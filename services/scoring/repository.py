@@ -299,6 +299,11 @@ _DETAILS: OrderedDict[tuple[uuid.UUID, int], dict] = OrderedDict()
 DETAILS_KEPT = 8192
 
 
+def kept_detail(key: tuple[uuid.UUID, int]) -> dict | None:
+    """The expanded document of a result revision if this process keeps it (``_DETAILS``), without a query."""
+    return _DETAILS.get(key)
+
+
 def _remember_expander(key: tuple[uuid.UUID, int, str], expander: Expander) -> None:
     _EXPANDERS[key] = expander
     while len(_EXPANDERS) > EXPANDERS_KEPT:

@@ -19,6 +19,7 @@ UNITS_RESULTS = """query($r: [_Any!]!) { _entities(representations: $r) { ... on
   results { runId total rank grade { code } } } } }"""
 BY_ID = """query($r: [_Any!]!) { _entities(representations: $r) { ... on UnitResult { id total rank
   indicators { indicator score reference { value setBy } explanation { zh en } } } } }"""
+IDS_ONLY = """query($r: [_Any!]!) { _entities(representations: $r) { ... on UnitResult { id } } }"""
 DAY = "2025-03-10"
 
 
@@ -84,3 +85,32 @@ async def test_statements_per_request_do_not_grow_with_the_results(ingest, scori
     assert counts["N"] == counts["2N"], counts
     # Small as well as constant: savepoints of the test's transaction included, a handful of statements each.
     assert all(0 < c <= 10 for c in counts["2N"]), counts
+
+
+async def test_a_result_read_again_is_answered_from_what_the_process_keeps_and_alike(
+    ingest, scoring, drain, schemes, measures, engine
+):
+    """A stored revision never changes: the second read of a ranking and of results with explanations answers
+    from the documents and indicator scores the first read kept (fewer statements), with the same answer."""
+    from services.scoring import entities, repository
+
+    run, _units = await cohort_run(ingest, scoring, drain, schemes, measures, "QK", 4)
+    await statements_of(scoring, engine, RANKING, {"run": run})  # the run revision's scheme and cohort, once
+    repository._DETAILS.clear()
+    entities._INDICATOR_SCORES.clear()
+    cold_ranking, first = await statements_of(scoring, engine, RANKING, {"run": run})
+    warm_ranking, again = await statements_of(scoring, engine, RANKING, {"run": run})
+    assert again == first and all(
+        e["node"]["grade"] and e["node"]["dimensions"] for e in first["run"]["results"]["edges"]
+    )
+    assert warm_ranking < cold_ranking, (cold_ranking, warm_ranking)
+
+    results = [{"__typename": "UnitResult", "id": e["node"]["id"]} for e in first["run"]["results"]["edges"]]
+    repository._DETAILS.clear()
+    cold_by_id, first = await statements_of(scoring, engine, BY_ID, {"r": results})
+    warm_by_id, again = await statements_of(scoring, engine, BY_ID, {"r": results})
+    assert again == first and all(e["indicators"] and e["total"] is not None for e in first["_entities"])
+    assert warm_by_id < cold_by_id, (cold_by_id, warm_by_id)
+    # Read again, the figures and explanations cost no statement beyond finding the visible results themselves.
+    ids_only, _ = await statements_of(scoring, engine, IDS_ONLY, {"r": results})
+    assert warm_by_id == ids_only, (warm_by_id, ids_only)
