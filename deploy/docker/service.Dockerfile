@@ -46,4 +46,4 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
 # One uvicorn worker per container: scale with replicas (the metrics need no multiprocess mode).
 # Migrations run as a separate one-shot container/Job with this image:
 #   alembic -c services/<service>/alembic.ini upgrade head
-CMD ["sh", "-c", "exec uvicorn \"services.${HOTLINE_SERVICE}.app:create_app\" --factory --host 0.0.0.0 --port \"${HOTLINE_PORT}\" --no-access-log --proxy-headers --timeout-graceful-shutdown 20"]
+CMD ["sh", "-c", "exec uvicorn \"services.${HOTLINE_SERVICE}.app:create_app\" --factory --host 0.0.0.0 --port \"${HOTLINE_PORT}\" --no-access-log --proxy-headers --timeout-keep-alive 65 --timeout-graceful-shutdown 20"]

@@ -45,6 +45,11 @@ SERVICES = (
     ServiceSpec("appeals", 4104),
 )
 GATEWAY_PORT = 4000
+# How long a service keeps an idle client connection open: longer than its clients keep one idle (Node's HTTP agent
+# in the gateway 5 s, httpx 5 s), so that the client, not the service, closes it. With uvicorn's default of 5 s
+# both sides closed an idle connection at the same moment, and a request sent on it just then got no answer
+# ("socket hang up" at the gateway, ReadError at a Python client; seen under load at 50 clients).
+KEEP_ALIVE_SECONDS = 65
 
 
 def default_ports() -> dict[str, int]:
@@ -111,6 +116,7 @@ class Stack:
         args = [
             sys.executable, "-m", "uvicorn", f"{spec.module}.app:create_app", "--factory",
             "--host", "127.0.0.1", "--port", str(self.ports[spec.name]), "--no-access-log",
+            "--timeout-keep-alive", str(KEEP_ALIVE_SECONDS),
         ]  # fmt: skip
         self._spawn(spec.name, args, REPO_ROOT, self._environment())
 
