@@ -3,7 +3,7 @@
 Run by hand (not part of the test suite):
 
     flock /tmp/hotline-bench.lock .venv/bin/python bench/load_bench.py [--clients 8,50] [--seconds 6] [--rounds 3]
-        [--only SCENARIOS] [--profile DIR]
+        [--only SCENARIOS] [--cpu] [--profile DIR]
 
 It builds a throwaway database on the local PostgreSQL (127.0.0.1:5432, or HOTLINE_BENCH_SERVER_URL),
 starts the four services and the gateway on free loopback ports, loads the demo unit tree and
@@ -29,7 +29,9 @@ Identical in-flight subgraph requests are deduplicated by the gateway (its defau
 effect, as a portal would see it. The machine is shared: compare ratios measured side by side, not seconds.
 ``--rounds N`` measures every scenario N times (each time side by side with its no-op) and the summary gives each
 ratio's median; ``--only ranking,unit_appeals`` measures only those scenarios.
-``--profile DIR`` samples each subgraph with py-spy (``py-spy`` from PyPI in the virtualenv) while it is under
+``--cpu`` prints, under every path, the CPU milliseconds each part of the system spent per request (each service,
+both gateways, this database's PostgreSQL backends and the load generator), so that where the time goes is read off
+the same run. ``--profile DIR`` samples each subgraph with py-spy (``py-spy`` from PyPI in the virtualenv) while it is under
 load, into collapsed-stack files.
 
 With ``--trusted`` the portal's queries are the registered operations of docs/portal.md (``Ranking``,
@@ -55,11 +57,12 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
+import psutil
 
 from hotline.cli.database import DEFAULT_SERVER_URL, create_database, drop_database
 from hotline.cli.demo import demo_headers, load_demo_units
@@ -381,6 +384,47 @@ async def load_steps(
 
 
 PROFILE_DIR: Path | None = None
+CPU_METER: CpuMeter | None = None
+
+
+class CpuMeter:
+    """With ``--cpu``: the CPU time each part of the system spends per request while a path is under load — every
+    service, both gateways, this database's PostgreSQL backends and the load generator itself (psutil), so that
+    where a request's cost goes is read off the same run as its throughput."""
+
+    def __init__(self, database: str, processes: dict[str, int]) -> None:
+        self.database = database
+        self.processes = {name: psutil.Process(pid) for name, pid in processes.items()}
+        self.processes["load generator"] = psutil.Process()
+
+    def _backends(self) -> list[psutil.Process]:
+        # A backend's title names its database: "postgres: 15/main: postgres <database> 127.0.0.1(port) idle".
+        return [
+            p for p in psutil.process_iter(["name", "cmdline"])
+            if p.info["name"] == "postgres" and self.database in " ".join(p.info["cmdline"] or ())
+        ]  # fmt: skip
+
+    @staticmethod
+    def _seconds(process: psutil.Process) -> float:
+        try:
+            times = process.cpu_times()
+            total = times.user + times.system
+            if process.pid != os.getpid():
+                total += sum(c.cpu_times().user + c.cpu_times().system for c in process.children(recursive=True))
+            return total
+        except psutil.NoSuchProcess:
+            return 0.0
+
+    def snapshot(self) -> dict[str, float]:
+        taken = {name: self._seconds(process) for name, process in self.processes.items()}
+        taken["postgres"] = sum(self._seconds(p) for p in self._backends())
+        return taken
+
+    @staticmethod
+    def line(before: dict[str, float], after: dict[str, float], requests: int) -> str:
+        parts = {k: (after[k] - before.get(k, 0.0)) * 1000 / max(1, requests) for k in after}
+        shown = ", ".join(f"{k} {v:.2f}" for k, v in parts.items() if v >= 0.05)
+        return f"  cpu ms a request: {shown}"
 
 
 async def profile(stack: Stack, service: str, label: str, seconds: float) -> None:
@@ -397,8 +441,19 @@ async def profile(stack: Stack, service: str, label: str, seconds: float) -> Non
     await process.wait()
 
 
+async def metered(run: Awaitable[dict]) -> dict:
+    """``run``'s figures, with the CPU each part spent per request (``--cpu``) under ``cpu``."""
+    before = CPU_METER.snapshot() if CPU_METER else None
+    figures = await run
+    if CPU_METER and before is not None:
+        figures["cpu"] = CpuMeter.line(before, CPU_METER.snapshot(), figures["requests"])
+    return figures
+
+
 def print_figures(scenario: str, path: str, f: dict) -> bool:
     print(f"{scenario:<14}{path:<18}{f['requests']:>9}{f['rps']:>9.1f}{f['p50_ms']:>9.1f}{f['p99_ms']:>9.1f}")
+    if "cpu" in f:
+        print(f["cpu"])
     if f["failures"]:
         print(f"  {len(f['failures'])} failures, first: {f['failures'][0]}")
     return bool(f["failures"])
@@ -429,17 +484,17 @@ async def measure(
             profiling = asyncio.create_task(
                 profile(stack, leg_service, f"{scenario}-{path.replace(':', '-')}-{clients}", seconds)
             )
-            figures[path] = await load_steps([leg], headers, clients, seconds)
+            figures[path] = await metered(load_steps([leg], headers, clients, seconds))
             await profiling
             failed |= print_figures(scenario, path, figures[path])
     if len(steps) > 1:
-        figures["direct"] = await load_steps(steps, headers, clients, seconds)
+        figures["direct"] = await metered(load_steps(steps, headers, clients, seconds))
         failed |= print_figures(scenario, "direct:plan", figures["direct"])
     else:
         figures["direct"] = figures[f"direct:{service}"]
-    figures["gateway"] = await load(uncached.gateway_url, headers, query, variables, clients, seconds)
+    figures["gateway"] = await metered(load(uncached.gateway_url, headers, query, variables, clients, seconds))
     failed |= print_figures(scenario, "gateway", figures["gateway"])
-    figures["cached"] = await load(stack.gateway_url, headers, query, variables, clients, seconds)
+    figures["cached"] = await metered(load(stack.gateway_url, headers, query, variables, clients, seconds))
     failed |= print_figures(scenario, "gateway:cache", figures["cached"])
     return figures, failed
 
@@ -586,6 +641,12 @@ async def main(args: argparse.Namespace) -> None:
         uncached = await asyncio.to_thread(
             start_second_gateway, stack, "uncached", {"HOTLINE_GATEWAY_RESPONSE_CACHE_TTL_MS": "0"}
         )
+        if args.cpu:
+            global CPU_METER
+            processes = {name: p.pid for name, p in stack.processes.items()}
+            processes["gateway (cache)"] = processes.pop("gateway")
+            processes["gateway"] = uncached.processes["gateway"].pid
+            CPU_METER = CpuMeter(name, processes)
         summary: list[str] = []
         scenarios = {name: SCENARIOS[name] for name in args.only} if args.only else SCENARIOS
         for clients in args.clients:
@@ -646,6 +707,11 @@ if __name__ == "__main__":
     parser.add_argument(
         "--trusted", action="store_true", help="the portal's registered operations by hash, trusted-documents mode"
     )
+    parser.add_argument(
+        "--cpu", action="store_true",
+        help="print each part's CPU milliseconds per request under every path (services, gateways, PostgreSQL, "
+        "the load generator)",
+    )  # fmt: skip
     parser.add_argument(
         "--profile", type=Path, default=None,
         help="sample each subgraph with py-spy while it is under load (collapsed stacks and flame graphs into DIR)",
