@@ -133,8 +133,9 @@ async def _drop_repeats_in_file(apg, kind: RecordKind, stage: str, feed: RowFeed
             )
 
 
-async def merge_stage(apg, kind: RecordKind, stage: str, feed: RowFeed) -> None:
-    """Dedupe against stored rows, replace corrected ones, insert the rest, re-aggregate touched keys."""
+async def merge_stage(apg, kind: RecordKind, stage: str, feed: RowFeed) -> str:
+    """Dedupe against stored rows, replace corrected ones, insert the rest; returns the stored rows as a FROM clause
+    (``batch_rows``) for ``aggregation.recompute``, whose stored part is summed before the insert."""
 
     await apg.execute("SELECT pg_advisory_xact_lock(hashtext($1))", KIND_LOCK + kind.name)
     indexed = False
@@ -199,7 +200,28 @@ async def merge_stage(apg, kind: RecordKind, stage: str, feed: RowFeed) -> None:
     judged = False
     if repeats.tracks(kind.name):
         feed.repeat_callers, judged = await repeats.judge_stage(apg, stage)
+    # the keys' stored rows summed now; the batch's own rows are summed from the stage after the insert
+    await aggregation.sum_stored(apg, kind.name)
     await insert_into_raw(apg, kind, stage, judged)
+    return batch_rows(kind, stage, judged)
+
+
+def _stored_values(kind: RecordKind, stage: str, judged: bool) -> tuple[list[str], list[str], str]:
+    """(columns, values, FROM clause over alias ``s``): the stage's rows as the raw table stores them (calls with
+    their look-back verdict: ``repeats.stage_join``, from ``repeats.JUDGED`` when ``judged``)."""
+    columns = [*kind.field_names, "day", "batch_id", "row_no", *kind.derived_columns]
+    values = [f"s.{c}" for c in [*kind.field_names, "day", "batch_id", "row_no"]]
+    rows = f"{stage} s"
+    if repeats.tracks(kind.name):
+        join, verdict = repeats.stage_join("s")
+        rows, values = (rows + join, [*values, verdict]) if judged else (rows, [*values, repeats.unjudged("s")])
+    return columns, values, rows
+
+
+def batch_rows(kind: RecordKind, stage: str, judged: bool) -> str:
+    """A FROM clause (alias ``r``): the rows ``insert_into_raw`` stored from ``stage``, as stored."""
+    columns, values, rows = _stored_values(kind, stage, judged)
+    return f"(SELECT {', '.join(f'{v} AS {c}' for v, c in zip(values, columns, strict=True))} FROM {rows}) r"
 
 
 def replace_stored_sql(kind: str, partition: str, stage: str) -> str:
@@ -261,12 +283,8 @@ async def insert_into_raw(apg, kind: RecordKind, stage: str, judged: bool = Fals
     that already have a partition are inserted as usual. ``touched`` holds every (unit, day) of the stage.
     """
     table = f"ingest.{kind.table}"
-    columns = ", ".join([*kind.field_names, "day", "batch_id", "row_no", *kind.derived_columns])
-    values = ", ".join(f"s.{c}" for c in [*kind.field_names, "day", "batch_id", "row_no"])
-    rows = f"{stage} s"
-    if repeats.tracks(kind.name):
-        join, verdict = repeats.stage_join("s")
-        rows, values = (rows + join, f"{values}, {verdict}") if judged else (rows, f"{values}, {repeats.unjudged('s')}")
+    column_list, value_list, rows = _stored_values(kind, stage, judged)
+    columns, values = ", ".join(column_list), ", ".join(value_list)
     fresh: list[date] = []
     stored: list[date] = []
     for (month,) in await apg.fetch("SELECT DISTINCT date_trunc('month', day)::date FROM touched ORDER BY 1"):
@@ -356,7 +374,7 @@ async def load(
     # it saves over a million rows (1M calls: 5.6 s → 4.3 s end to end without it)
     await apg.execute("SET LOCAL jit = off")
     await set_status("validating")
-    stage = None
+    stage = stored_rows = None
     phases: dict[str, float] = {}
     if plain is not None and second is not None:
         if await newmonth.load(apg, second, kind, feed, plain.binary, plain.layout, set_status):
@@ -375,10 +393,10 @@ async def load(
             raise FileFormatError("the file has a header but no data rows")
         phases["parseValidateCopy"] = time.perf_counter() - began
         await set_status("loading", feed.counts.rows_read)
-        await merge_stage(apg, kind, stage, feed)
+        stored_rows = await merge_stage(apg, kind, stage, feed)
         phases["dedupeStore"] = time.perf_counter() - began - sum(phases.values())
     await set_status("aggregating", feed.counts.rows_read)
-    await aggregation.recompute(apg, kind.name, feed.summed)
+    await aggregation.recompute(apg, kind.name, feed.summed, batch_rows=stored_rows)
     phases["aggregate"] = time.perf_counter() - began - sum(phases.values())
     await coverage.record(apg, feed.batch_id, kind.name, feed.covers, feed.period, feed.supplied())
     phases["coverage"] = time.perf_counter() - began - sum(phases.values())
