@@ -69,13 +69,8 @@ def _in(values: tuple[str, ...] | set[str]) -> str:
 
 def warm_up(zone_key: str) -> None:
     """Work a service does once per time zone, before its first load of a plain file of that zone (about 0.2 s of
-    a core: the zone's offset changes over 1990–2100, ``offset_change_months``), and once before its first load of
-    any file: the measure catalog every recompute prunes by (``rules.flow_measures``: ~0.13 s of YAML parsed, which
-    the first batch of every service process paid, and every run of the benchmarks' fresh child processes)."""
-    from services.ingest.rules import flow_measures
-
+    a core: the zone's offset changes over 1990–2100, ``offset_change_months``)."""
     _years(zone_key)
-    flow_measures()
 
 
 @functools.lru_cache(maxsize=64)
