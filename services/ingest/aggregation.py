@@ -33,6 +33,7 @@ whole (``newmonth``) has its every unit's sums already and rolls them up as befo
 
 from __future__ import annotations
 
+from services.ingest import increments
 from services.ingest.rules import SIDES, rules_by_kind
 
 # Temp table holding the keys a batch touched: CREATE TEMP TABLE touched (unit_id text, day date).
@@ -161,15 +162,16 @@ JOIN ingest.unit u ON u.id = t.unit_id
 CROSS JOIN LATERAL unnest(string_to_array(u.path, '/')) AS a(unit_id)"""
 
 
-def own_sums_sql(kind: str, side: str, table: str | None = None) -> str:
+def own_sums_sql(kind: str, side: str, table: str | None = None, keys: str = AFFECTED) -> str:
     """The raw rows of each affected (unit, day) summed, read through the raw partitions' btree on ``(day, unit)``
     (migration ``ingest_0010``): one index scan per key, in the month of its day only — whatever the size of the
-    month, and whatever order it was loaded in. Into ``table`` (default: the side's ``per_unit_table``)."""
+    month, and whatever order it was loaded in. Into ``table`` (default: the side's ``per_unit_table``); the keys of
+    ``keys`` (default: every affected one)."""
     rules = rules_by_kind()[kind][side]
     sums = ", ".join(f"sum({r.expression})::double precision AS {quote(r.measure)}" for r in rules)
     return f"""CREATE TEMP TABLE {table or per_unit_table(side)} ON COMMIT DROP AS
 SELECT k.unit_id, k.day, s.*
-FROM {AFFECTED} k
+FROM {keys} k
 CROSS JOIN LATERAL (
     SELECT count(*) AS rows_here, {sums}
     FROM ingest.raw_{kind} r
@@ -178,11 +180,11 @@ CROSS JOIN LATERAL (
 WHERE s.rows_here > 0"""
 
 
-def day_sums_sql(kind: str, side: str, table: str | None = None) -> str:
+def day_sums_sql(kind: str, side: str, table: str | None = None, keys: str = AFFECTED) -> str:
     """The raw rows of the affected keys summed, read day by day ($1: the affected days, through the index on
     ``(day, unit)``): for keys covering much of their days (a daily file, a backfill), one scan of those days is
-    cheaper than an index scan per key. Into ``table`` (default: the side's ``per_unit_table``)."""
-    where = f"r.day = ANY($1::date[]) AND ({SIDES[side]}, r.day) IN (SELECT k.unit_id, k.day FROM {AFFECTED} k)"
+    cheaper than an index scan per key. Into ``table`` (default: the side's ``per_unit_table``); the keys of ``keys``."""
+    where = f"r.day = ANY($1::date[]) AND ({SIDES[side]}, r.day) IN (SELECT k.unit_id, k.day FROM {keys} k)"
     return f"CREATE TEMP TABLE {table or per_unit_table(side)} ON COMMIT DROP AS\n" + per_unit_select(
         kind, side, f"ingest.raw_{kind} r\nWHERE {where}"
     )
@@ -254,33 +256,58 @@ def stored_table(side: str) -> str:
     return f"{STORED}_{side}"
 
 
-async def _key_sums(connection, kind: str, table_of) -> None:
-    """``AFFECTED`` from ``touched``, and per side the sums of the raw rows its keys hold now, into ``table_of(side)``:
-    per key through the index on ``(day, unit)`` (``own_sums_sql``) when the keys are few beside their days' keys,
-    else by scanning those days (``day_sums_sql``)."""
+async def _affected(connection) -> None:
+    """``AFFECTED`` from ``touched``."""
     await connection.execute(f"DROP TABLE IF EXISTS {AFFECTED}")
     await connection.execute(affected_sql())
     await connection.execute(f"ANALYZE {AFFECTED}")
-    keys, days, units = await connection.fetchrow(
-        f"SELECT count(*), array_agg(DISTINCT day), (SELECT count(*) FROM ingest.unit) FROM {AFFECTED}"
+
+
+async def _key_sums(connection, kind: str, table_of, keys: str = AFFECTED) -> None:
+    """Per side, the sums of the raw rows the keys of ``keys`` hold now, into ``table_of(side)``: per key through the
+    index on ``(day, unit)`` (``own_sums_sql``) when the keys are few beside their days' keys, else by scanning those
+    days (``day_sums_sql``)."""
+    count, days, units = await connection.fetchrow(
+        f"SELECT count(*), array_agg(DISTINCT day), (SELECT count(*) FROM ingest.unit) FROM {keys}"
     )
-    per_key = keys < PER_KEY_SHARE * len(days or ()) * units
+    per_key = count < PER_KEY_SHARE * len(days or ()) * units
     for side in rules_by_kind()[kind]:
         if per_key:
-            await connection.execute(own_sums_sql(kind, side, table_of(side)))
+            await connection.execute(own_sums_sql(kind, side, table_of(side), keys))
         else:  # the days' rows, joined to the keys by hash (a new day has no statistics: 1 row estimated)
             # the days' rows sorted or hashed by key in memory, not spilled (a 100,000-call day: 10 MB)
             await connection.execute("SET LOCAL enable_nestloop = off; SET LOCAL work_mem = '64MB'")
-            await connection.execute(day_sums_sql(kind, side, table_of(side)), days or [])
+            await connection.execute(day_sums_sql(kind, side, table_of(side), keys), days or [])
             await connection.execute("SET LOCAL enable_nestloop TO DEFAULT; SET LOCAL work_mem TO DEFAULT")
 
 
-async def sum_stored(connection, kind: str) -> None:
+async def sum_stored(connection, kind: str, increments_exact: bool = False) -> int:
     """Before a batch's rows go into the raw table (its replaced rows gone, ``touched`` complete): the sums of the
     rows the affected keys hold already (``stored_table``), so that ``recompute`` with ``batch_rows`` adds the
     batch's own sums, read from its stage, instead of reading its rows back from the month (a daily file's new day:
-    its 50,000 rows summed from the stage, the month's index finding no stored row of its keys)."""
-    await _key_sums(connection, kind, stored_table)
+    its 50,000 rows summed from the stage, the month's index finding no stored row of its keys).
+
+    ``increments_exact`` (the batch changed no stored row but by replacing it, and the replaced rows' sums are in
+    ``increments.replaced_table``): agents' keys of whole numbers take their stored sums minus the replaced rows
+    (``increments``), the other keys are read from their rows. Returns how many keys took increments."""
+    await _affected(connection)
+    if not increments_exact:
+        await _key_sums(connection, kind, stored_table)
+        return 0
+    await connection.execute(increments.incremented_sql(kind, AFFECTED))
+    incremented = await connection.fetchval(f"SELECT count(*) FROM {increments.INCREMENTED}")
+    await connection.execute(increments.rest_sql(AFFECTED))
+    await connection.execute(f"ANALYZE {increments.REST}")
+    for side in rules_by_kind()[kind]:
+        await connection.execute(increments.kept_sums_sql(kind, side, stored_table(side)))
+    await _key_sums(connection, kind, lambda side: f"{stored_table(side)}_read", increments.REST)
+    for side, rules in rules_by_kind()[kind].items():
+        columns = ", ".join(["unit_id", "day", *(quote(r.measure) for r in rules)])
+        read = f"{stored_table(side)}_read"
+        await connection.execute(f"INSERT INTO {stored_table(side)} ({columns}) SELECT {columns} FROM {read}")
+        await connection.execute(f"DROP TABLE {read}")
+    await connection.execute(f"DROP TABLE {increments.INCREMENTED}, {increments.REST}")
+    return incremented
 
 
 async def recompute(connection, kind: str, summed: bool = False, batch_rows: str | None = None) -> None:
@@ -309,6 +336,7 @@ async def recompute(connection, kind: str, summed: bool = False, batch_rows: str
 
     if not summed:
         if batch_rows is None:
+            await _affected(connection)
             await _key_sums(connection, kind, per_unit_table)
         for side in rules_by_kind()[kind]:
             if batch_rows is not None:

@@ -45,7 +45,7 @@ from typing import Any, BinaryIO
 
 import asyncpg
 
-from services.ingest import aggregation, bulk, coverage, newmonth, quality, repeats
+from services.ingest import aggregation, bulk, coverage, increments, newmonth, quality, repeats
 from services.ingest.feed import RowFeed
 from services.ingest.partitions import KIND_LOCK, key_index_sql, key_match, next_month, partition_name
 from services.ingest.reader import CsvLayout, FileFormatError, plain_data
@@ -178,6 +178,8 @@ async def merge_stage(apg, kind: RecordKind, stage: str, feed: RowFeed) -> str:
     await apg.execute(aggregation.TOUCHED_DDL)
     if repeats.tracks(kind.name):
         await apg.execute(repeats.CHANGES_DDL)  # the replaced versions' callers: their look-backs are judged again
+    for statement in increments.replaced_ddl(kind.name):
+        await apg.execute(statement)
     duplicates = corrected = 0
     for partition, _ in months:
         # one look-up of the stage's keys in the month: identical versions leave the stage (duplicates), the stored
@@ -196,8 +198,10 @@ async def merge_stage(apg, kind: RecordKind, stage: str, feed: RowFeed) -> str:
     judged = False
     if repeats.tracks(kind.name):
         feed.repeat_callers, judged = await repeats.judge_stage(apg, stage)
-    # the keys' stored rows summed now; the batch's own rows are summed from the stage after the insert
-    await aggregation.sum_stored(apg, kind.name)
+    # the keys' stored rows summed now (agents' by increments, exact, unless stored rows changed other than replaced);
+    # the batch's own rows are summed from the stage after the insert
+    moved = (feed.repeat_callers or {}).get("otherCallsChanged", 0)
+    await aggregation.sum_stored(apg, kind.name, increments_exact=not moved)
     await insert_into_raw(apg, kind, stage, judged)
     return batch_rows(kind, stage, judged)
 
@@ -239,7 +243,7 @@ def settle_stored_sql(kind: RecordKind, partition: str, stage: str) -> str:
         f"FROM {stage} s JOIN ONLY {partition} r ON {key_match('r', 's')}), "
         f"dup AS (DELETE FROM {stage} s WHERE s.ctid = ANY(ARRAY(SELECT staged FROM m WHERE same)) RETURNING 1), "
         f"d AS (DELETE FROM ONLY {partition} r WHERE r.ctid = ANY(ARRAY(SELECT stored FROM m WHERE NOT same)) "
-        f"RETURNING r.*), t AS (INSERT INTO touched (unit_id, day) {keys}){changes} "
+        f"RETURNING r.*), t AS (INSERT INTO touched (unit_id, day) {keys}){changes}{increments.replaced_ctes(kind.name, 'd')} "
         "SELECT (SELECT count(*) FROM dup), (SELECT count(*) FROM d)"
     )
 

@@ -41,8 +41,9 @@ def _call(i: int, day: int, rng: random.Random, month: int = 1) -> dict:
     return row
 
 
-async def _expected_measures(session) -> dict:
-    """Every (unit, day) of calls summed by independent SQL over every raw row, rolled up the unit tree."""
+async def _expected_measures(session, digits: int | None = 6) -> dict:
+    """Every (unit, day) of calls summed by independent SQL over every raw row, rolled up the unit tree (``digits``:
+    rounded to so many; ``None``: the exact doubles)."""
     out: dict = {}
     for side, rules in rules_by_kind()["call"].items():
         columns = [quote(r.measure) for r in rules]
@@ -56,14 +57,14 @@ async def _expected_measures(session) -> dict:
             )
         )
         for unit, day, *values in rows:
-            out[(unit, day)] = tuple(round(v, 6) for v in values)
+            out[(unit, day)] = tuple(v if digits is None else round(v, digits) for v in values)
     return {key: v for key, v in out.items() if any(v)}
 
 
-async def _stored_measures(session) -> dict:
+async def _stored_measures(session, digits: int | None = 6) -> dict:
     columns = ", ".join(quote(r.measure) for r in rules_by_kind()["call"]["unit"])
     rows = await session.execute(text(f"SELECT unit_id, day, {columns} FROM ingest.daily_measure"))
-    out = {(unit, day): tuple(round(v, 6) for v in values) for unit, day, *values in rows}
+    out = {(unit, day): tuple(v if digits is None else round(v, digits) for v in values) for unit, day, *values in rows}
     return {key: v for key, v in out.items() if any(v)}
 
 
@@ -153,3 +154,50 @@ async def _scenario(db) -> None:
             if r is not other[5] or report is not correcting:
                 latest.pop(r["record_id"], None)
         await _check(db, latest)
+
+
+async def test_corrections_of_whole_numbers_take_the_agents_increments_and_equal_a_recompute_exactly(
+    fresh_database, monkeypatch
+):
+    """Corrections among whole-number calls: the agents' keys take their stored sums minus the replaced rows
+    (``increments``), the team's key is read from its rows, and every daily measure equals the sums of every raw row
+    exactly (not rounded). A fractional value makes its key read from its rows again, and the sums still agree."""
+    taken: list[int] = []
+    original = aggregation.sum_stored
+
+    async def recording(connection, kind, increments_exact=False):
+        taken.append(await original(connection, kind, increments_exact))
+        return taken[-1]
+
+    monkeypatch.setattr(aggregation, "sum_stored", recording)
+    url = await fresh_database("hotline_increments")
+    await load_demo_units(url)
+    db = Database.from_url(url)
+    try:
+        rng = random.Random(7)
+        calls = [_call(i, 1 + i % 5, rng, month=2) for i in range(200)]
+        for row in calls:  # whole seconds only
+            if "talk_seconds" in row:
+                row["talk_seconds"] = str(int(float(row["talk_seconds"])))
+        assert (await _send(db, calls))["counts"]["new"] == 200
+        answered = [r for r in calls if r["outcome"] == "answered"]
+        corrections = [{**r, "talk_seconds": str(int(r["talk_seconds"]) + 7)} for r in answered[:30]]
+        corrections.append({**answered[30], "started_at": "2025-02-05 09:00:00"})  # to another day
+        taken.clear()
+        report = await _send(db, corrections)
+        assert report["counts"]["corrected"] == 31, report["counts"]
+        agents = {r["unit_id"] for r in corrections if r["unit_id"] != "GZ-T1"}
+        assert taken and taken[0] >= len(agents), taken
+        async with db.session() as session:
+            assert await _stored_measures(session, None) == await _expected_measures(session, None)
+        # a fractional value: its key is read from its rows from now on, the sums agree (to the last bits)
+        half = {**answered[0], "talk_seconds": "12.5"}
+        assert (await _send(db, [half]))["counts"]["corrected"] == 1
+        taken.clear()
+        again = {**answered[0], "talk_seconds": "13"}
+        assert (await _send(db, [again]))["counts"]["corrected"] == 1
+        assert taken == [0], taken  # the key's stored value was fractional: not incremented
+        async with db.session() as session:
+            assert await _stored_measures(session) == await _expected_measures(session)
+    finally:
+        await db.dispose()
