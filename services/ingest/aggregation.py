@@ -15,8 +15,9 @@ kinds aggregate independently. Measured (``bench/measure_storage_bench.py --unit
 
 Incremental and idempotent: a batch collects the keys it touched (the units of new, corrected,
 replaced or withdrawn rows, on both sides of a work order, and their days); every ancestor of those
-units on those days is recomputed from scratch — never incremented — so running it twice, or after a
-correction or withdrawal, gives the same values. Rows that fall to all zeros are deleted, so a row's
+units on those days is recomputed from its rows or its children's sums — so running it twice, or after a
+correction or withdrawal, gives the same values. The one increment: an agent's key whose values are whole numbers
+keeps its stored sums minus the rows a correction replaced (``increments``) — exact, the very number a re-sum gives. Rows that fall to all zeros are deleted, so a row's
 existence means the unit had data that day.
 
 In proportion to the batch (issue 20): a daily file or a few corrections touch a few thousand keys of months
