@@ -102,9 +102,9 @@ async def test_daily_files_corrections_resends_and_withdrawals_give_the_measures
         await db.dispose()
 
 
-async def _send(db, rows: list[dict]) -> dict:
+async def _send(db, rows: list[dict], kind: str = "call") -> dict:
     return await batches.submit(
-        db, DEMO_ADMIN, batches.Submission(kind="call", source="st", filename="calls.csv"),
+        db, DEMO_ADMIN, batches.Submission(kind=kind, source="st", filename=f"{kind}.csv"),
         binary=io.BytesIO(to_csv(rows).encode()),
     )  # fmt: skip
 
@@ -199,5 +199,63 @@ async def test_corrections_of_whole_numbers_take_the_agents_increments_and_equal
         assert taken == [0], taken  # the key's stored value was fractional: not incremented
         async with db.session() as session:
             assert await _stored_measures(session) == await _expected_measures(session)
+    finally:
+        await db.dispose()
+
+
+async def _measures_of_both_sides(session, kind: str) -> tuple[dict, dict]:
+    """(stored, expected) daily values of every side of ``kind``: as stored, and summed by independent SQL over every
+    raw row rolled up the unit tree (rounded to 6 digits: hours between times are fractional)."""
+    stored: dict = {}
+    expected: dict = {}
+    for side, rules in rules_by_kind()[kind].items():
+        columns = [quote(r.measure) for r in rules]
+        sums = ", ".join(f"sum({r.expression})::double precision AS {quote(r.measure)}" for r in rules)
+        rolled = ", ".join(f"sum(p.{c})" for c in columns)
+        rows = await session.execute(
+            text(
+                f"""WITH p AS (SELECT {SIDES[side]} AS unit_id, r.day, {sums} FROM ingest.raw_{kind} r GROUP BY 1, 2)
+                    SELECT a.unit_id, p.day, {rolled} FROM p JOIN ingest.unit u ON u.id = p.unit_id
+                    CROSS JOIN LATERAL unnest(string_to_array(u.path, '/')) AS a(unit_id) GROUP BY 1, 2"""
+            )
+        )
+        for unit, day, *values in rows:
+            expected[(side, unit, day)] = tuple(round(v, 6) for v in values)
+        rows = await session.execute(text(f"SELECT unit_id, day, {', '.join(columns)} FROM ingest.daily_measure"))
+        for unit, day, *values in rows:
+            stored[(side, unit, day)] = tuple(round(v, 6) for v in values)
+    return {k: v for k, v in stored.items() if any(v)}, {k: v for k, v in expected.items() if any(v)}
+
+
+async def test_work_orders_daily_file_and_corrections_give_both_sides_of_a_full_recompute(fresh_database):
+    """Work orders count for two sides (the receiving unit, the handling unit): a backfill, a daily file, corrections
+    that move an order to another handling unit and another day — the batch's own rows summed from its stage, the
+    keys' stored rows before the insert — give every daily value of both sides as sums over every raw row."""
+    url = await fresh_database("hotline_steady_orders")
+    await load_demo_units(url)
+    db = Database.from_url(url)
+    try:
+        rng = random.Random(11)
+        receivers = ["GD-GZ", "GZ-HOUSING", "GZ-T1-A001"]
+        handlers = ["", "GZ-HOUSING", "GZ-T1-A002", "SZ-T1-A001"]
+
+        def order(i: int, day: int) -> dict:
+            hour = rng.randrange(8, 16)
+            return {"record_id": f"w{i:04d}", "unit_id": receivers[i % 3], "channel": "app",
+                    "received_at": f"2025-02-{day:02d} {hour:02d}:00", "handling_unit_id": handlers[i % 4],
+                    "dispatched_at": f"2025-02-{day:02d} {hour + 1:02d}:{rng.randrange(60):02d}",
+                    "closed_at": f"2025-02-{day + 1:02d} 09:00", "due_at": f"2025-02-{day + 2:02d} 09:00"}  # fmt: skip
+
+        first = [order(i, 1 + i % 4) for i in range(80)]
+        assert (await _send(db, first, "work_order"))["counts"]["new"] == 80
+        assert (await _send(db, [order(100 + i, 6) for i in range(30)], "work_order"))["counts"]["new"] == 30
+        corrections = [{**first[i], "handling_unit_id": "GZ-T1-A001"} for i in range(0, 12)]
+        moved = {"received_at": "2025-02-07 10:00", "dispatched_at": "2025-02-07 11:00",
+                 "closed_at": "2025-02-08 09:00", "due_at": "2025-02-09 09:00"}  # fmt: skip
+        corrections += [{**first[i], **moved} for i in range(12, 16)]
+        assert (await _send(db, corrections, "work_order"))["counts"]["corrected"] == 16
+        async with db.session() as session:
+            stored, expected = await _measures_of_both_sides(session, "work_order")
+        assert stored == expected and {side for side, _, _ in expected} == {"unit", "handling"}
     finally:
         await db.dispose()
