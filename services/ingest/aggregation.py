@@ -15,8 +15,9 @@ kinds aggregate independently. Measured (``bench/measure_storage_bench.py --unit
 
 Incremental and idempotent: a batch collects the keys it touched (the units of new, corrected,
 replaced or withdrawn rows, on both sides of a work order, and their days); every ancestor of those
-units on those days is recomputed from scratch — never incremented — so running it twice, or after a
-correction or withdrawal, gives the same values. Rows that fall to all zeros are deleted, so a row's
+units on those days is recomputed from its rows or its children's sums — so running it twice, or after a
+correction or withdrawal, gives the same values. The one increment: an agent's key whose values are whole numbers
+keeps its stored sums minus the rows a correction replaced (``increments``) — exact, the very number a re-sum gives. Rows that fall to all zeros are deleted, so a row's
 existence means the unit had data that day.
 
 In proportion to the batch (issue 20): a daily file or a few corrections touch a few thousand keys of months
@@ -33,6 +34,7 @@ whole (``newmonth``) has its every unit's sums already and rolls them up as befo
 
 from __future__ import annotations
 
+from services.ingest import increments
 from services.ingest.rules import SIDES, rules_by_kind
 
 # Temp table holding the keys a batch touched: CREATE TEMP TABLE touched (unit_id text, day date).
@@ -161,15 +163,16 @@ JOIN ingest.unit u ON u.id = t.unit_id
 CROSS JOIN LATERAL unnest(string_to_array(u.path, '/')) AS a(unit_id)"""
 
 
-def own_sums_sql(kind: str, side: str) -> str:
+def own_sums_sql(kind: str, side: str, table: str | None = None, keys: str = AFFECTED) -> str:
     """The raw rows of each affected (unit, day) summed, read through the raw partitions' btree on ``(day, unit)``
     (migration ``ingest_0010``): one index scan per key, in the month of its day only — whatever the size of the
-    month, and whatever order it was loaded in."""
+    month, and whatever order it was loaded in. Into ``table`` (default: the side's ``per_unit_table``); the keys of
+    ``keys`` (default: every affected one)."""
     rules = rules_by_kind()[kind][side]
     sums = ", ".join(f"sum({r.expression})::double precision AS {quote(r.measure)}" for r in rules)
-    return f"""CREATE TEMP TABLE {per_unit_table(side)} ON COMMIT DROP AS
+    return f"""CREATE TEMP TABLE {table or per_unit_table(side)} ON COMMIT DROP AS
 SELECT k.unit_id, k.day, s.*
-FROM {AFFECTED} k
+FROM {keys} k
 CROSS JOIN LATERAL (
     SELECT count(*) AS rows_here, {sums}
     FROM ingest.raw_{kind} r
@@ -178,12 +181,12 @@ CROSS JOIN LATERAL (
 WHERE s.rows_here > 0"""
 
 
-def day_sums_sql(kind: str, side: str) -> str:
+def day_sums_sql(kind: str, side: str, table: str | None = None, keys: str = AFFECTED) -> str:
     """The raw rows of the affected keys summed, read day by day ($1: the affected days, through the index on
     ``(day, unit)``): for keys covering much of their days (a daily file, a backfill), one scan of those days is
-    cheaper than an index scan per key."""
-    where = f"r.day = ANY($1::date[]) AND ({SIDES[side]}, r.day) IN (SELECT k.unit_id, k.day FROM {AFFECTED} k)"
-    return f"CREATE TEMP TABLE {per_unit_table(side)} ON COMMIT DROP AS\n" + per_unit_select(
+    cheaper than an index scan per key. Into ``table`` (default: the side's ``per_unit_table``); the keys of ``keys``."""
+    where = f"r.day = ANY($1::date[]) AND ({SIDES[side]}, r.day) IN (SELECT k.unit_id, k.day FROM {keys} k)"
+    return f"CREATE TEMP TABLE {table or per_unit_table(side)} ON COMMIT DROP AS\n" + per_unit_select(
         kind, side, f"ingest.raw_{kind} r\nWHERE {where}"
     )
 
@@ -246,7 +249,69 @@ WHERE (d.unit_id, d.day) IN (SELECT k.unit_id, k.day FROM {AFFECTED} k) AND {zer
 """
 
 
-async def recompute(connection, kind: str, summed: bool = False) -> None:
+STORED = "stored_sums"
+
+
+def stored_table(side: str) -> str:
+    """The temporary table of one side's sums of the rows the affected keys held before a batch's rows went in."""
+    return f"{STORED}_{side}"
+
+
+async def _affected(connection) -> None:
+    """``AFFECTED`` from ``touched``."""
+    await connection.execute(f"DROP TABLE IF EXISTS {AFFECTED}")
+    await connection.execute(affected_sql())
+    await connection.execute(f"ANALYZE {AFFECTED}")
+
+
+async def _key_sums(connection, kind: str, table_of, keys: str = AFFECTED) -> None:
+    """Per side, the sums of the raw rows the keys of ``keys`` hold now, into ``table_of(side)``: per key through the
+    index on ``(day, unit)`` (``own_sums_sql``) when the keys are few beside their days' keys, else by scanning those
+    days (``day_sums_sql``)."""
+    count, days, units = await connection.fetchrow(
+        f"SELECT count(*), array_agg(DISTINCT day), (SELECT count(*) FROM ingest.unit) FROM {keys}"
+    )
+    per_key = count < PER_KEY_SHARE * len(days or ()) * units
+    for side in rules_by_kind()[kind]:
+        if per_key:
+            await connection.execute(own_sums_sql(kind, side, table_of(side), keys))
+        else:  # the days' rows, joined to the keys by hash (a new day has no statistics: 1 row estimated)
+            # the days' rows sorted or hashed by key in memory, not spilled (a 100,000-call day: 10 MB)
+            await connection.execute("SET LOCAL enable_nestloop = off; SET LOCAL work_mem = '64MB'")
+            await connection.execute(day_sums_sql(kind, side, table_of(side), keys), days or [])
+            await connection.execute("SET LOCAL enable_nestloop TO DEFAULT; SET LOCAL work_mem TO DEFAULT")
+
+
+async def sum_stored(connection, kind: str, increments_exact: bool = False) -> int:
+    """Before a batch's rows go into the raw table (its replaced rows gone, ``touched`` complete): the sums of the
+    rows the affected keys hold already (``stored_table``), so that ``recompute`` with ``batch_rows`` adds the
+    batch's own sums, read from its stage, instead of reading its rows back from the month (a daily file's new day:
+    its 50,000 rows summed from the stage, the month's index finding no stored row of its keys).
+
+    ``increments_exact`` (the batch changed no stored row but by replacing it, and the replaced rows' sums are in
+    ``increments.replaced_table``): agents' keys of whole numbers take their stored sums minus the replaced rows
+    (``increments``), the other keys are read from their rows. Returns how many keys took increments."""
+    await _affected(connection)
+    if not increments_exact:
+        await _key_sums(connection, kind, stored_table)
+        return 0
+    await connection.execute(increments.incremented_sql(kind, AFFECTED))
+    incremented = await connection.fetchval(f"SELECT count(*) FROM {increments.INCREMENTED}")
+    await connection.execute(increments.rest_sql(AFFECTED))
+    await connection.execute(f"ANALYZE {increments.REST}")
+    for side in rules_by_kind()[kind]:
+        await connection.execute(increments.kept_sums_sql(kind, side, stored_table(side)))
+    await _key_sums(connection, kind, lambda side: f"{stored_table(side)}_read", increments.REST)
+    for side, rules in rules_by_kind()[kind].items():
+        columns = ", ".join(["unit_id", "day", *(quote(r.measure) for r in rules)])
+        read = f"{stored_table(side)}_read"
+        await connection.execute(f"INSERT INTO {stored_table(side)} ({columns}) SELECT {columns} FROM {read}")
+        await connection.execute(f"DROP TABLE {read}")
+    await connection.execute(f"DROP TABLE {increments.INCREMENTED}, {increments.REST}")
+    return incremented
+
+
+async def recompute(connection, kind: str, summed: bool = False, batch_rows: str | None = None) -> None:
     """Recompute the daily measures of ``kind`` for the keys in ``touched`` (asyncpg connection).
 
     ``summed``: the sums per (unit, day) of every side are there already for the days they hold (``newmonth``: a
@@ -263,25 +328,26 @@ async def recompute(connection, kind: str, summed: bool = False) -> None:
     What it reads grows with the keys the batch touched, not with the rows stored. (Values are the same as a
     whole-day recompute; float sums of non-integer values may differ in their last bits, being added in another
     grouping.)
+
+    ``batch_rows`` (a FROM clause, alias ``r``: the rows the batch just stored, as stored): ``sum_stored`` ran
+    before they went in, and each key's rows are those sums plus the batch's rows summed — every row of the key
+    once, as a read of the key's rows would give, without reading the batch's rows back from the raw table.
     """
     from services.ingest.rules import flow_measures
 
     if not summed:
-        await connection.execute(f"DROP TABLE IF EXISTS {AFFECTED}")
-        await connection.execute(affected_sql())
-        await connection.execute(f"ANALYZE {AFFECTED}")
-        keys, days, units = await connection.fetchrow(
-            f"SELECT count(*), array_agg(DISTINCT day), (SELECT count(*) FROM ingest.unit) FROM {AFFECTED}"
-        )
-        per_key = keys < PER_KEY_SHARE * len(days or ()) * units
+        if batch_rows is None:
+            await _affected(connection)
+            await _key_sums(connection, kind, per_unit_table)
         for side in rules_by_kind()[kind]:
-            if per_key:
-                await connection.execute(own_sums_sql(kind, side))
-            else:  # the days' rows, joined to the keys by hash (a new day has no statistics: 1 row estimated)
-                # the days' rows sorted or hashed by key in memory, not spilled (a 100,000-call day: 10 MB)
-                await connection.execute("SET LOCAL enable_nestloop = off; SET LOCAL work_mem = '64MB'")
-                await connection.execute(day_sums_sql(kind, side), days or [])
-                await connection.execute("SET LOCAL enable_nestloop TO DEFAULT; SET LOCAL work_mem TO DEFAULT")
+            if batch_rows is not None:
+                columns = ", ".join(["unit_id", "day", *(quote(r.measure) for r in rules_by_kind()[kind][side])])
+                parts = (
+                    f"(SELECT {columns} FROM {stored_table(side)} UNION ALL "
+                    f"SELECT {columns} FROM ({per_unit_select(kind, side, batch_rows)}) b) p"
+                )
+                await connection.execute(merged_sums_sql(kind, side, parts))
+                await connection.execute(f"DROP TABLE {stored_table(side)}")
             await connection.execute(frontier_sql(kind, side))
             await connection.execute(rolled_up_sql(kind, side))
             await connection.execute(f"DROP TABLE {per_unit_table(side)}, {FRONTIER}")

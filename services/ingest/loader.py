@@ -15,9 +15,11 @@ rows it cannot vouch for are checked by ``RowFeed``, so both paths accept, rejec
 At steady state (issue 20: a daily file into a month of millions of rows, among many stored months) the cost
 follows the file, not the history: the stage's keys are looked up only in the month partitions whose range of
 record ids meets the stage's (``stored_months``), each key through the month's unique index when the stage is
-small beside the month (``PROBE_SHARE``); stored versions leave in one statement that also records the keys
-they counted for (``replace_stored_sql``); new rows go straight into their month's partition; the measures of
-the touched keys only are re-summed (``aggregation.recompute``).
+small beside the month (``PROBE_SHARE``); one look-up of the keys finds the duplicates and the stored versions a
+correction replaces, which leave in the same statement that records the keys they counted for
+(``settle_stored_sql``); new rows go straight into their month's partition; the measures of the touched keys only
+are re-summed (``aggregation.recompute``): the keys' stored rows summed before the insert, the batch's own from its
+stage.
 
 Speed without a second connection: the heavy set-based steps (the bulk conversion, the stage's key index,
 the per-(unit, day) sums of the aggregation) are statements PostgreSQL 15 may run in parallel workers
@@ -43,7 +45,7 @@ from typing import Any, BinaryIO
 
 import asyncpg
 
-from services.ingest import aggregation, bulk, coverage, newmonth, quality, repeats
+from services.ingest import aggregation, bulk, coverage, increments, newmonth, quality, repeats
 from services.ingest.feed import RowFeed
 from services.ingest.partitions import KIND_LOCK, key_index_sql, key_match, next_month, partition_name
 from services.ingest.reader import CsvLayout, FileFormatError, plain_data
@@ -133,8 +135,9 @@ async def _drop_repeats_in_file(apg, kind: RecordKind, stage: str, feed: RowFeed
             )
 
 
-async def merge_stage(apg, kind: RecordKind, stage: str, feed: RowFeed) -> None:
-    """Dedupe against stored rows, replace corrected ones, insert the rest, re-aggregate touched keys."""
+async def merge_stage(apg, kind: RecordKind, stage: str, feed: RowFeed) -> str:
+    """Dedupe against stored rows, replace corrected ones, insert the rest; returns the stored rows as a FROM clause
+    (``batch_rows``) for ``aggregation.recompute``, whose stored part is summed before the insert."""
 
     await apg.execute("SELECT pg_advisory_xact_lock(hashtext($1))", KIND_LOCK + kind.name)
     indexed = False
@@ -172,22 +175,18 @@ async def merge_stage(apg, kind: RecordKind, stage: str, feed: RowFeed) -> None:
         # 1 M-row file of duplicates: 3.7 s → 1.7 s with 128 MB); only for these statements, the load holding the
         # kind's lock
         await apg.execute("SET LOCAL work_mem = '128MB'")
-    duplicates = 0
-    for partition, _ in months:
-        duplicates += await apg.fetchval(
-            f"""WITH d AS (DELETE FROM {stage} s USING ONLY {partition} r
-                           WHERE {key_match("r", "s")} AND {same_values_sql(kind, "r", "s")}
-                           RETURNING 1)
-                SELECT count(*) FROM d"""
-        )
-    feed.counts.rows_duplicate = duplicates
     await apg.execute(aggregation.TOUCHED_DDL)
     if repeats.tracks(kind.name):
         await apg.execute(repeats.CHANGES_DDL)  # the replaced versions' callers: their look-backs are judged again
-    corrected = 0
+    for statement in increments.replaced_ddl(kind.name):
+        await apg.execute(statement)
+    duplicates = corrected = 0
     for partition, _ in months:
-        # corrections: the stored versions leave, and the keys they counted for are recomputed
-        corrected += await apg.fetchval(replace_stored_sql(kind.name, partition, stage))
+        # one look-up of the stage's keys in the month: identical versions leave the stage (duplicates), the stored
+        # versions of the others leave the month (corrections), and the keys they counted for are recomputed
+        same, replaced = await apg.fetchrow(settle_stored_sql(kind, partition, stage))
+        duplicates, corrected = duplicates + same, corrected + replaced
+    feed.counts.rows_duplicate = duplicates
     await apg.execute("SET LOCAL enable_hashjoin TO DEFAULT; SET LOCAL enable_mergejoin TO DEFAULT")
     await apg.execute("SET LOCAL work_mem TO DEFAULT")
     feed.counts.rows_corrected = corrected
@@ -199,23 +198,53 @@ async def merge_stage(apg, kind: RecordKind, stage: str, feed: RowFeed) -> None:
     judged = False
     if repeats.tracks(kind.name):
         feed.repeat_callers, judged = await repeats.judge_stage(apg, stage)
+    # the keys' stored rows summed now (agents' by increments, exact, unless stored rows changed other than replaced);
+    # the batch's own rows are summed from the stage after the insert
+    moved = (feed.repeat_callers or {}).get("otherCallsChanged", 0)
+    await aggregation.sum_stored(apg, kind.name, increments_exact=not moved)
     await insert_into_raw(apg, kind, stage, judged)
+    return batch_rows(kind, stage, judged)
 
 
-def replace_stored_sql(kind: str, partition: str, stage: str) -> str:
-    """One statement: delete the stored versions in ``partition`` of the stage's keys (corrections), add the keys
-    they counted for to ``touched`` (every side) and, for calls, their callers to the look-back's changes
-    (``repeats.CHANGES_DDL`` made beforehand); returns how many left."""
-    keys = " UNION ".join(f"SELECT {SIDES[side].replace('r.', 'd.')}, d.day FROM d" for side in rules_by_kind()[kind])
+def _stored_values(kind: RecordKind, stage: str, judged: bool) -> tuple[list[str], list[str], str]:
+    """(columns, values, FROM clause over alias ``s``): the stage's rows as the raw table stores them (calls with
+    their look-back verdict: ``repeats.stage_join``, from ``repeats.JUDGED`` when ``judged``)."""
+    columns = [*kind.field_names, "day", "batch_id", "row_no", *kind.derived_columns]
+    values = [f"s.{c}" for c in [*kind.field_names, "day", "batch_id", "row_no"]]
+    rows = f"{stage} s"
+    if repeats.tracks(kind.name):
+        join, verdict = repeats.stage_join("s")
+        rows, values = (rows + join, [*values, verdict]) if judged else (rows, [*values, repeats.unjudged("s")])
+    return columns, values, rows
+
+
+def batch_rows(kind: RecordKind, stage: str, judged: bool) -> str:
+    """A FROM clause (alias ``r``): the rows ``insert_into_raw`` stored from ``stage``, as stored."""
+    columns, values, rows = _stored_values(kind, stage, judged)
+    return f"(SELECT {', '.join(f'{v} AS {c}' for v, c in zip(values, columns, strict=True))} FROM {rows}) r"
+
+
+def settle_stored_sql(kind: RecordKind, partition: str, stage: str) -> str:
+    """One statement, one look-up of the stage's keys in ``partition`` (through its unique index when probing): the
+    stage's rows identical to their stored version are deleted from the stage (duplicates), the stored versions of
+    the others are deleted (corrections), their keys added to ``touched`` (every side) and, for calls, their callers
+    to the look-back's changes (``repeats.CHANGES_DDL`` made beforehand); returns (duplicates, corrections)."""
+    keys = " UNION ".join(
+        f"SELECT {SIDES[side].replace('r.', 'd.')}, d.day FROM d" for side in rules_by_kind()[kind.name]
+    )
     changes = ""
-    if repeats.tracks(kind):
+    if repeats.tracks(kind.name):
         changes = (
             f", c AS (INSERT INTO {repeats.CHANGES} SELECT caller_hash, started_at FROM d "
             "WHERE caller_hash IS NOT NULL)"
         )
     return (
-        f"WITH d AS (DELETE FROM ONLY {partition} r USING {stage} s WHERE {key_match('r', 's')} RETURNING r.*), "
-        f"t AS (INSERT INTO touched (unit_id, day) {keys}){changes} SELECT count(*) FROM d"
+        f"WITH m AS MATERIALIZED (SELECT s.ctid AS staged, r.ctid AS stored, {same_values_sql(kind, 'r', 's')} AS same "
+        f"FROM {stage} s JOIN ONLY {partition} r ON {key_match('r', 's')}), "
+        f"dup AS (DELETE FROM {stage} s WHERE s.ctid = ANY(ARRAY(SELECT staged FROM m WHERE same)) RETURNING 1), "
+        f"d AS (DELETE FROM ONLY {partition} r WHERE r.ctid = ANY(ARRAY(SELECT stored FROM m WHERE NOT same)) "
+        f"RETURNING r.*), t AS (INSERT INTO touched (unit_id, day) {keys}){changes}{increments.replaced_ctes(kind.name, 'd')} "
+        "SELECT (SELECT count(*) FROM dup), (SELECT count(*) FROM d)"
     )
 
 
@@ -261,12 +290,8 @@ async def insert_into_raw(apg, kind: RecordKind, stage: str, judged: bool = Fals
     that already have a partition are inserted as usual. ``touched`` holds every (unit, day) of the stage.
     """
     table = f"ingest.{kind.table}"
-    columns = ", ".join([*kind.field_names, "day", "batch_id", "row_no", *kind.derived_columns])
-    values = ", ".join(f"s.{c}" for c in [*kind.field_names, "day", "batch_id", "row_no"])
-    rows = f"{stage} s"
-    if repeats.tracks(kind.name):
-        join, verdict = repeats.stage_join("s")
-        rows, values = (rows + join, f"{values}, {verdict}") if judged else (rows, f"{values}, {repeats.unjudged('s')}")
+    column_list, value_list, rows = _stored_values(kind, stage, judged)
+    columns, values = ", ".join(column_list), ", ".join(value_list)
     fresh: list[date] = []
     stored: list[date] = []
     for (month,) in await apg.fetch("SELECT DISTINCT date_trunc('month', day)::date FROM touched ORDER BY 1"):
@@ -356,7 +381,7 @@ async def load(
     # it saves over a million rows (1M calls: 5.6 s → 4.3 s end to end without it)
     await apg.execute("SET LOCAL jit = off")
     await set_status("validating")
-    stage = None
+    stage = stored_rows = None
     phases: dict[str, float] = {}
     if plain is not None and second is not None:
         if await newmonth.load(apg, second, kind, feed, plain.binary, plain.layout, set_status):
@@ -375,14 +400,14 @@ async def load(
             raise FileFormatError("the file has a header but no data rows")
         phases["parseValidateCopy"] = time.perf_counter() - began
         await set_status("loading", feed.counts.rows_read)
-        await merge_stage(apg, kind, stage, feed)
+        stored_rows = await merge_stage(apg, kind, stage, feed)
         phases["dedupeStore"] = time.perf_counter() - began - sum(phases.values())
     await set_status("aggregating", feed.counts.rows_read)
-    await aggregation.recompute(apg, kind.name, feed.summed)
+    await aggregation.recompute(apg, kind.name, feed.summed, batch_rows=stored_rows)
     phases["aggregate"] = time.perf_counter() - began - sum(phases.values())
     await coverage.record(apg, feed.batch_id, kind.name, feed.covers, feed.period, feed.supplied())
     phases["coverage"] = time.perf_counter() - began - sum(phases.values())
-    report = await quality.batch_quality(apg, kind, feed)
+    report = await quality.batch_quality(apg, kind, feed, stored_rows)
     if stage is not None and "." in stage:  # the bulk path's stage is a table of the schema, not a temporary one
         await apg.execute(f"DROP TABLE {stage}")
     phases["quality"] = time.perf_counter() - began - sum(phases.values())

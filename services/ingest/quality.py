@@ -135,20 +135,26 @@ def checks_from(kind: str, row) -> list[dict[str, Any]]:
     ]
 
 
-async def run_checks(apg, kind: str, where: str, *args) -> list[dict[str, Any]]:
-    """The consistency checks of the kind's raw rows matching ``where``."""
+async def run_checks(apg, kind: str, where: str, *args, rows: str | None = None) -> list[dict[str, Any]]:
+    """The consistency checks of the kind's raw rows matching ``where`` (``rows``: another FROM clause, alias ``r``)."""
     aggregates = check_aggregates(kind)
     if not aggregates:
         return []
     columns = ", ".join(f"{aggregate} AS {name}" for name, aggregate in aggregates)
-    row = await apg.fetchrow(f"SELECT {columns} FROM ingest.raw_{kind} r WHERE {where}", *args)
+    row = await apg.fetchrow(f"SELECT {columns} FROM {rows or f'ingest.raw_{kind} r'} WHERE {where}", *args)
     return checks_from(kind, row)
 
 
-async def batch_quality(apg, kind, feed) -> dict[str, Any]:
+async def batch_quality(apg, kind, feed, batch_rows: str | None = None) -> dict[str, Any]:
+    """The batch's quality report; ``batch_rows``: the rows it stored, as a FROM clause over its stage (alias ``r``,
+    ``loader.batch_rows``), read instead of the raw table."""
     counts = feed.counts
     checks = feed.checks
-    if checks is None:
+    if checks is None and batch_rows is not None:
+        # the stage holds the batch's stored rows, and only them: no read of the month's pages (a daily file's
+        # 50,000 calls: 0.02 s from the raw table, through its BRIN index)
+        checks = await run_checks(apg, kind.name, "true", rows=batch_rows)
+    elif checks is None:
         # the batch's rows lie on the days of its valid rows: only those days' partitions and index ranges are read
         # (by batch alone, every row of each month the batch touched was read: 0.3 s for a daily file into a month of
         # 800,000 calls, growing with the month)

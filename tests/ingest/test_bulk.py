@@ -178,7 +178,7 @@ async def test_a_month_new_to_the_raw_table_is_built_and_attached_like_any_parti
 async def test_a_batch_failing_after_its_new_month_was_attached_leaves_nothing(ingest, db, monkeypatch):
     await register_tree(ingest)
 
-    async def failing(apg, kind, partition=None):
+    async def failing(apg, kind, summed=False, batch_rows=None):
         raise RuntimeError("the aggregation failed")
 
     monkeypatch.setattr(aggregation, "recompute", failing)

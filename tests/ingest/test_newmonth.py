@@ -239,7 +239,7 @@ async def test_any_other_file_takes_the_usual_path_and_leaves_nothing_behind(dat
 
 
 async def test_a_failure_after_the_month_was_attached_leaves_nothing(database, monkeypatch):
-    async def failing(apg, kind, partition=None):
+    async def failing(apg, kind, summed=False, batch_rows=None):
         raise RuntimeError("the aggregation failed")
 
     monkeypatch.setattr(aggregation, "recompute", failing)
@@ -260,7 +260,7 @@ async def test_a_failure_after_a_stored_month_was_rebuilt_leaves_the_month_as_it
     before = await _fetch(database, "SELECT * FROM ingest.raw_call ORDER BY record_id")
     measures = await _fetch(database, "SELECT * FROM ingest.daily_measure ORDER BY unit_id, day")
 
-    async def failing(apg, kind, summed=False):
+    async def failing(apg, kind, summed=False, batch_rows=None):
         assert summed  # the rebuilt month's sums were made: the new-month path got this far
         raise RuntimeError("the aggregation failed")
 

@@ -41,8 +41,9 @@ def _call(i: int, day: int, rng: random.Random, month: int = 1) -> dict:
     return row
 
 
-async def _expected_measures(session) -> dict:
-    """Every (unit, day) of calls summed by independent SQL over every raw row, rolled up the unit tree."""
+async def _expected_measures(session, digits: int | None = 6) -> dict:
+    """Every (unit, day) of calls summed by independent SQL over every raw row, rolled up the unit tree (``digits``:
+    rounded to so many; ``None``: the exact doubles)."""
     out: dict = {}
     for side, rules in rules_by_kind()["call"].items():
         columns = [quote(r.measure) for r in rules]
@@ -56,14 +57,14 @@ async def _expected_measures(session) -> dict:
             )
         )
         for unit, day, *values in rows:
-            out[(unit, day)] = tuple(round(v, 6) for v in values)
+            out[(unit, day)] = tuple(v if digits is None else round(v, digits) for v in values)
     return {key: v for key, v in out.items() if any(v)}
 
 
-async def _stored_measures(session) -> dict:
+async def _stored_measures(session, digits: int | None = 6) -> dict:
     columns = ", ".join(quote(r.measure) for r in rules_by_kind()["call"]["unit"])
     rows = await session.execute(text(f"SELECT unit_id, day, {columns} FROM ingest.daily_measure"))
-    out = {(unit, day): tuple(round(v, 6) for v in values) for unit, day, *values in rows}
+    out = {(unit, day): tuple(v if digits is None else round(v, digits) for v in values) for unit, day, *values in rows}
     return {key: v for key, v in out.items() if any(v)}
 
 
@@ -101,9 +102,9 @@ async def test_daily_files_corrections_resends_and_withdrawals_give_the_measures
         await db.dispose()
 
 
-async def _send(db, rows: list[dict]) -> dict:
+async def _send(db, rows: list[dict], kind: str = "call") -> dict:
     return await batches.submit(
-        db, DEMO_ADMIN, batches.Submission(kind="call", source="st", filename="calls.csv"),
+        db, DEMO_ADMIN, batches.Submission(kind=kind, source="st", filename=f"{kind}.csv"),
         binary=io.BytesIO(to_csv(rows).encode()),
     )  # fmt: skip
 
@@ -153,3 +154,108 @@ async def _scenario(db) -> None:
             if r is not other[5] or report is not correcting:
                 latest.pop(r["record_id"], None)
         await _check(db, latest)
+
+
+async def test_corrections_of_whole_numbers_take_the_agents_increments_and_equal_a_recompute_exactly(
+    fresh_database, monkeypatch
+):
+    """Corrections among whole-number calls: the agents' keys take their stored sums minus the replaced rows
+    (``increments``), the team's key is read from its rows, and every daily measure equals the sums of every raw row
+    exactly (not rounded). A fractional value makes its key read from its rows again, and the sums still agree."""
+    taken: list[int] = []
+    original = aggregation.sum_stored
+
+    async def recording(connection, kind, increments_exact=False):
+        taken.append(await original(connection, kind, increments_exact))
+        return taken[-1]
+
+    monkeypatch.setattr(aggregation, "sum_stored", recording)
+    url = await fresh_database("hotline_increments")
+    await load_demo_units(url)
+    db = Database.from_url(url)
+    try:
+        rng = random.Random(7)
+        calls = [_call(i, 1 + i % 5, rng, month=2) for i in range(200)]
+        for row in calls:  # whole seconds only
+            if "talk_seconds" in row:
+                row["talk_seconds"] = str(int(float(row["talk_seconds"])))
+        assert (await _send(db, calls))["counts"]["new"] == 200
+        answered = [r for r in calls if r["outcome"] == "answered"]
+        corrections = [{**r, "talk_seconds": str(int(r["talk_seconds"]) + 7)} for r in answered[:30]]
+        corrections.append({**answered[30], "started_at": "2025-02-05 09:00:00"})  # to another day
+        taken.clear()
+        report = await _send(db, corrections)
+        assert report["counts"]["corrected"] == 31, report["counts"]
+        agents = {r["unit_id"] for r in corrections if r["unit_id"] != "GZ-T1"}
+        assert taken and taken[0] >= len(agents), taken
+        async with db.session() as session:
+            assert await _stored_measures(session, None) == await _expected_measures(session, None)
+        # a fractional value: its key is read from its rows from now on, the sums agree (to the last bits)
+        half = {**answered[0], "talk_seconds": "12.5"}
+        assert (await _send(db, [half]))["counts"]["corrected"] == 1
+        taken.clear()
+        again = {**answered[0], "talk_seconds": "13"}
+        assert (await _send(db, [again]))["counts"]["corrected"] == 1
+        assert taken == [0], taken  # the key's stored value was fractional: not incremented
+        async with db.session() as session:
+            assert await _stored_measures(session) == await _expected_measures(session)
+    finally:
+        await db.dispose()
+
+
+async def _measures_of_both_sides(session, kind: str) -> tuple[dict, dict]:
+    """(stored, expected) daily values of every side of ``kind``: as stored, and summed by independent SQL over every
+    raw row rolled up the unit tree (rounded to 6 digits: hours between times are fractional)."""
+    stored: dict = {}
+    expected: dict = {}
+    for side, rules in rules_by_kind()[kind].items():
+        columns = [quote(r.measure) for r in rules]
+        sums = ", ".join(f"sum({r.expression})::double precision AS {quote(r.measure)}" for r in rules)
+        rolled = ", ".join(f"sum(p.{c})" for c in columns)
+        rows = await session.execute(
+            text(
+                f"""WITH p AS (SELECT {SIDES[side]} AS unit_id, r.day, {sums} FROM ingest.raw_{kind} r GROUP BY 1, 2)
+                    SELECT a.unit_id, p.day, {rolled} FROM p JOIN ingest.unit u ON u.id = p.unit_id
+                    CROSS JOIN LATERAL unnest(string_to_array(u.path, '/')) AS a(unit_id) GROUP BY 1, 2"""
+            )
+        )
+        for unit, day, *values in rows:
+            expected[(side, unit, day)] = tuple(round(v, 6) for v in values)
+        rows = await session.execute(text(f"SELECT unit_id, day, {', '.join(columns)} FROM ingest.daily_measure"))
+        for unit, day, *values in rows:
+            stored[(side, unit, day)] = tuple(round(v, 6) for v in values)
+    return {k: v for k, v in stored.items() if any(v)}, {k: v for k, v in expected.items() if any(v)}
+
+
+async def test_work_orders_daily_file_and_corrections_give_both_sides_of_a_full_recompute(fresh_database):
+    """Work orders count for two sides (the receiving unit, the handling unit): a backfill, a daily file, corrections
+    that move an order to another handling unit and another day — the batch's own rows summed from its stage, the
+    keys' stored rows before the insert — give every daily value of both sides as sums over every raw row."""
+    url = await fresh_database("hotline_steady_orders")
+    await load_demo_units(url)
+    db = Database.from_url(url)
+    try:
+        rng = random.Random(11)
+        receivers = ["GD-GZ", "GZ-HOUSING", "GZ-T1-A001"]
+        handlers = ["", "GZ-HOUSING", "GZ-T1-A002", "SZ-T1-A001"]
+
+        def order(i: int, day: int) -> dict:
+            hour = rng.randrange(8, 16)
+            return {"record_id": f"w{i:04d}", "unit_id": receivers[i % 3], "channel": "app",
+                    "received_at": f"2025-02-{day:02d} {hour:02d}:00", "handling_unit_id": handlers[i % 4],
+                    "dispatched_at": f"2025-02-{day:02d} {hour + 1:02d}:{rng.randrange(60):02d}",
+                    "closed_at": f"2025-02-{day + 1:02d} 09:00", "due_at": f"2025-02-{day + 2:02d} 09:00"}  # fmt: skip
+
+        first = [order(i, 1 + i % 4) for i in range(80)]
+        assert (await _send(db, first, "work_order"))["counts"]["new"] == 80
+        assert (await _send(db, [order(100 + i, 6) for i in range(30)], "work_order"))["counts"]["new"] == 30
+        corrections = [{**first[i], "handling_unit_id": "GZ-T1-A001"} for i in range(0, 12)]
+        moved = {"received_at": "2025-02-07 10:00", "dispatched_at": "2025-02-07 11:00",
+                 "closed_at": "2025-02-08 09:00", "due_at": "2025-02-09 09:00"}  # fmt: skip
+        corrections += [{**first[i], **moved} for i in range(12, 16)]
+        assert (await _send(db, corrections, "work_order"))["counts"]["corrected"] == 16
+        async with db.session() as session:
+            stored, expected = await _measures_of_both_sides(session, "work_order")
+        assert stored == expected and {side for side, _, _ in expected} == {"unit", "handling"}
+    finally:
+        await db.dispose()
