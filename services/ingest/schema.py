@@ -271,8 +271,15 @@ class Unit:
 
 @strawberry.type(description="One unit in a connection, with its cursor.")
 class UnitEdge:
-    cursor: str = strawberry.field(description="Opaque cursor; pass as `after` to continue after this unit.")
+    cursor: str = strawberry.field(
+        description="Opaque cursor; pass as `after` to continue after this unit.", resolver=lambda root: root.at()
+    )
     node: Unit = strawberry.field(description="The unit.")
+    # The unit's position: its cursor is written only when asked for (a page of 500 edges, 500 encodings).
+    _position: strawberry.Private[str]
+
+    def at(self) -> str:
+        return UNITS_CURSOR.encode(self._position)
 
 
 @strawberry.type(description="A page of units in tree order.")
@@ -318,10 +325,10 @@ async def _connection(
         limit=first + 1,
     )
     page = rows[:first]
-    edges = [UnitEdge(cursor=UNITS_CURSOR.encode(r.path), node=Unit.from_row(r)) for r in page]
+    edges = [UnitEdge(_position=r.path, node=Unit.from_row(r)) for r in page]
     return UnitConnection(
         edges=edges,
-        page_info=PageInfo(has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None),
+        page_info=PageInfo(has_next_page=len(rows) > first, end_cursor=edges[-1].at() if edges else None),
         _count=lambda: repository.count_units(session, scope, **common),
     )
 

@@ -355,8 +355,13 @@ def _sources_loader(info: Info):
 
 @strawberry.type(description="One edge of a result connection.")
 class UnitResultEdge:
-    cursor: str = strawberry.field(description="Opaque cursor.")
+    cursor: str = strawberry.field(description="Opaque cursor.", resolver=lambda root: root.at())
     node: UnitResult = strawberry.field(description="The result.")
+    # The result's unit, its position: its cursor is written only when asked for.
+    _position: strawberry.Private[str]
+
+    def at(self) -> str:
+        return RESULTS_CURSOR.encode(self._position)
 
 
 @strawberry.type(description="A page of results.")
@@ -500,12 +505,9 @@ class EvaluationRun:
             after_unit=RESULTS_CURSOR.decode_one(after) if after is not None else None,
             limit=first + 1,
         )
-        edges = [
-            UnitResultEdge(cursor=RESULTS_CURSOR.encode(r.unit_id), node=UnitResult.from_rows(r, run))
-            for r, run in rows[:first]
-        ]
+        edges = [UnitResultEdge(_position=r.unit_id, node=UnitResult.from_rows(r, run)) for r, run in rows[:first]]
         return UnitResultConnection(
-            edges=edges, end_cursor=edges[-1].cursor if edges else None, has_next_page=len(rows) > first
+            edges=edges, end_cursor=edges[-1].at() if edges else None, has_next_page=len(rows) > first
         )
 
     @strawberry.field(
