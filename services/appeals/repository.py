@@ -9,7 +9,23 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    DateTime,
+    Integer,
+    Select,
+    String,
+    Text,
+    Uuid,
+    and_,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -109,6 +125,37 @@ async def appeals_by_ids(session: AsyncSession, scope: Scope, ids: Sequence[uuid
     return {a.id: a for a in rows}
 
 
+# ``list_appeals``' statement per shape (which filters are given, a position to continue after, a limit), built once
+# per process with every value a bound parameter: building the filters and the order afresh for every request cost
+# more than running them.
+_LISTINGS: dict[tuple[bool, ...], Select] = {}
+_FILTERS = {
+    "status": lambda: Appeal.status == bindparam("status", type_=String),
+    "run_id": lambda: Appeal.run_id == bindparam("run_id", type_=String),
+    "unit_id": lambda: Appeal.unit_id == bindparam("unit_id", type_=String),
+    "deciding_unit_id": lambda: Appeal.deciding_unit_id == bindparam("deciding_unit_id", type_=String),
+    "result_ids": lambda: Appeal.result_ids.overlap(bindparam("result_ids", type_=ARRAY(Text))),
+    "unit_ids": lambda: Appeal.unit_id.in_(bindparam("unit_ids", expanding=True)),
+    "consequence_ids": lambda: Appeal.consequence_id.in_(bindparam("consequence_ids", expanding=True)),
+    "after": lambda: (
+        func.row(Appeal.filed_at, Appeal.id)
+        < func.row(bindparam("after_at", type_=DateTime(timezone=True)), bindparam("after_id", type_=Uuid))
+    ),
+}
+
+
+def _listing(given: dict[str, bool], limited: bool) -> Select:
+    key = (*given.values(), limited)
+    statement = _LISTINGS.get(key)
+    if statement is None:
+        statement = _visible_appeals().where(*(_FILTERS[name]() for name, on in given.items() if on))
+        statement = statement.order_by(Appeal.filed_at.desc(), Appeal.id.desc())
+        if limited:
+            statement = statement.limit(bindparam("limit", type_=Integer))
+        _LISTINGS[key] = statement
+    return statement
+
+
 async def list_appeals(
     session: AsyncSession,
     scope: Scope,
@@ -124,27 +171,22 @@ async def list_appeals(
     limit: int | None = None,
 ) -> list[Appeal]:
     """Visible appeals, newest filing first, keyset-paginated after the position ``(filed_at, id)``."""
-    query = _visible_appeals()
-    if status:
-        query = query.where(Appeal.status == status)
-    if run_id:
-        query = query.where(Appeal.run_id == run_id)
-    if unit_id:
-        query = query.where(Appeal.unit_id == unit_id)
-    if deciding_unit_id:
-        query = query.where(Appeal.deciding_unit_id == deciding_unit_id)
-    if result_ids is not None:
-        query = query.where(Appeal.result_ids.overlap(list(result_ids)))
-    if unit_ids is not None:
-        query = query.where(Appeal.unit_id.in_(list(unit_ids)))
-    if consequence_ids is not None:
-        query = query.where(Appeal.consequence_id.in_(list(consequence_ids)))
+    values: dict[str, Any] = {
+        "status": status or None, "run_id": run_id or None, "unit_id": unit_id or None,
+        "deciding_unit_id": deciding_unit_id or None,
+        "result_ids": list(result_ids) if result_ids is not None else None,
+        "unit_ids": list(unit_ids) if unit_ids is not None else None,
+        "consequence_ids": list(consequence_ids) if consequence_ids is not None else None,
+    }  # fmt: skip
+    given = {name: value is not None for name, value in values.items()}
+    given["after"] = after is not None
+    parameters = {name: value for name, value in values.items() if value is not None}
     if after is not None:
-        query = query.where(func.row(Appeal.filed_at, Appeal.id) < func.row(*after))
-    query = query.order_by(Appeal.filed_at.desc(), Appeal.id.desc())
+        parameters["after_at"], parameters["after_id"] = after
     if limit is not None:
-        query = query.limit(limit)
-    return list(await session.scalars(query, visible_params(scope)))
+        parameters["limit"] = limit
+    statement = _listing(given, limit is not None)
+    return list(await session.scalars(statement, {**visible_params(scope), **parameters}))
 
 
 async def count_visible(session: AsyncSession, scope: Scope, **filters: Any) -> int:

@@ -91,8 +91,15 @@ class Unit:
 
 @strawberry.type(description="One appeal in a connection.")
 class AppealEdge:
-    cursor: str = strawberry.field(description="Opaque cursor; pass as `after` to continue after this appeal.")
+    cursor: str = strawberry.field(
+        description="Opaque cursor; pass as `after` to continue after this appeal.", resolver=lambda root: root.at()
+    )
     node: Appeal = strawberry.field(description="The appeal.")
+    # The appeal's position (filed at, id): its cursor is written only when asked for.
+    _position: strawberry.Private[tuple[dt.datetime, Any]]
+
+    def at(self) -> str:
+        return APPEALS_CURSOR.encode(*self._position)
 
 
 @strawberry.type(description="A page of appeals, newest first.")
@@ -178,11 +185,11 @@ class Query:
             after=APPEALS_CURSOR.decode(after) if after is not None else None,
             limit=first + 1,
         )
-        edges = [AppealEdge(cursor=APPEALS_CURSOR.encode(r.filed_at, r.id), node=Appeal.of(r)) for r in rows[:first]]
+        edges = [AppealEdge(_position=(r.filed_at, r.id), node=Appeal.of(r)) for r in rows[:first]]
         return AppealConnection(
             edges=edges,
             has_next_page=len(rows) > first,
-            end_cursor=edges[-1].cursor if edges else None,
+            end_cursor=edges[-1].at() if edges else None,
             _scope=scope,
             _filters=filters,
         )
