@@ -189,6 +189,22 @@ test('gateway serves Prometheus metrics and writes JSON log lines with the reque
   assert.equal(metricValue(after, 'graphql_envelop_request_duration_count', { operationName: 'Hello' }), before + 2);
   assert.ok(metricValue(after, 'graphql_gateway_subgraph_execute_duration_count', { subgraphName: 'fake' }) >= 2);
   assert.match(after, /process_cpu_user_seconds_total/);
+  // Only the families docs/operations.md lists: the plugin's other defaults (a request-time Summary above all,
+  // whose quantiles cost more per request than the histograms) stay off.
+  const families = new Set(after.split('\n').filter((l) => l.startsWith('# TYPE graphql_')).map((l) => l.split(' ')[2]));
+  assert.deepEqual([...families].sort(), [
+    'graphql_envelop_deprecated_field',
+    'graphql_envelop_error_result',
+    'graphql_envelop_phase_execute',
+    'graphql_envelop_phase_parse',
+    'graphql_envelop_phase_validate',
+    'graphql_envelop_request',
+    'graphql_envelop_request_duration',
+    'graphql_gateway_fetch_duration',
+    'graphql_gateway_subgraph_execute_duration',
+    'graphql_gateway_subgraph_execute_errors',
+    'graphql_yoga_http_duration',
+  ]);
 
   // Access lines are written when the response finishes; give the pipe a moment.
   let lines = [];
