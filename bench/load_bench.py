@@ -3,7 +3,7 @@
 Run by hand (not part of the test suite):
 
     flock /tmp/hotline-bench.lock .venv/bin/python bench/load_bench.py [--clients 8,50] [--seconds 6] [--rounds 3]
-        [--only SCENARIOS] [--cpu] [--profile DIR]
+        [--only SCENARIOS] [--cpu] [--profile DIR] [--generator python|autocannon]
 
 It builds a throwaway database on the local PostgreSQL (127.0.0.1:5432, or HOTLINE_BENCH_SERVER_URL),
 starts the four services and the gateway on free loopback ports, loads the demo unit tree and
@@ -31,7 +31,11 @@ effect, as a portal would see it. The machine is shared: compare ratios measured
 ratio's median; ``--only ranking,unit_appeals`` measures only those scenarios.
 ``--cpu`` prints, under every path, the CPU milliseconds each part of the system spent per request (each service,
 both gateways, this database's PostgreSQL backends and the load generator), so that where the time goes is read off
-the same run. ``--profile DIR`` samples each subgraph with py-spy (``py-spy`` from PyPI in the virtualenv) while it is under
+the same run. ``--generator autocannon`` sends the load with autocannon (bench/autocannon_load.mjs, Node) instead of httpx in this
+process: the Python client spends about a millisecond of CPU a request on the same two cores as the system, as much as
+a subgraph's `{ __typename }`, which bounds the no-op and crowds the gateway path; autocannon spends about a tenth.
+The two give different ratios (measured side by side in docs/performance.md); city_units' direct plan (two dependent
+requests) and its gateway comparison are measured with the Python client only. ``--profile DIR`` samples each subgraph with py-spy (``py-spy`` from PyPI in the virtualenv) while it is under
 load, into collapsed-stack files.
 
 With ``--trusted`` the portal's queries are the registered operations of docs/portal.md (``Ranking``,
@@ -342,7 +346,12 @@ async def load_steps(
     steps: list[tuple[str, Callable[[dict], dict]]], headers: dict, clients: int, seconds: float
 ) -> dict:
     """``clients`` loops, each sending the steps' requests one after the other (a step's body made from the data of
-    the one before), back to back for ``seconds``; one latency per round of steps, every answer checked."""
+    the one before), back to back for ``seconds``; one latency per round of steps, every answer checked. With
+    ``--generator autocannon`` a single step is sent by autocannon instead (``load_autocannon``)."""
+    if GENERATOR == "autocannon":
+        if len(steps) != 1:
+            raise ValueError("autocannon sends one request at a time: a plan of several steps needs --generator python")
+        return await load_autocannon(steps[0], headers, clients, seconds)
     latencies: list[float] = []
     failures: list[str] = []
     deadline = time.monotonic() + seconds
@@ -383,6 +392,32 @@ async def load_steps(
     }
 
 
+async def load_autocannon(
+    step: tuple[str, Callable[[dict], dict]], headers: dict, clients: int, seconds: float
+) -> dict:
+    """One request sent back to back over ``clients`` connections by autocannon (bench/autocannon_load.mjs, Node),
+    every answer checked there as here; its own CPU time comes back as ``generator_cpu_ms``."""
+    base, make_body = step
+    options = {
+        "url": f"{base}/graphql", "headers": headers, "body": json.dumps(make_body({})), "clients": clients,
+        "seconds": max(1, round(seconds)),
+    }  # fmt: skip
+    node = shutil.which("node") or "node"
+    process = await asyncio.create_subprocess_exec(
+        node, str(REPO_ROOT / "bench" / "autocannon_load.mjs"), json.dumps(options),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"autocannon failed ({process.returncode}): {err.decode()[-2000:]}")
+    figures = json.loads(out.decode().strip().splitlines()[-1])
+    figures["generator_cpu_ms"] = figures.pop("cpu_ms")
+    return figures
+
+
+# --generator: who sends the load. "python" (httpx, in this process: about a millisecond of CPU a request, on the
+# same two cores as the system under test) or "autocannon" (Node: a tenth of that, closer to remote clients).
+GENERATOR = "python"
 PROFILE_DIR: Path | None = None
 CPU_METER: CpuMeter | None = None
 
@@ -447,6 +482,8 @@ async def metered(run: Awaitable[dict]) -> dict:
     figures = await run
     if CPU_METER and before is not None:
         figures["cpu"] = CpuMeter.line(before, CPU_METER.snapshot(), figures["requests"])
+        if "generator_cpu_ms" in figures:
+            figures["cpu"] += f", autocannon {figures['generator_cpu_ms'] / max(1, figures['requests']):.2f}"
     return figures
 
 
@@ -487,6 +524,11 @@ async def measure(
             figures[path] = await metered(load_steps([leg], headers, clients, seconds))
             await profiling
             failed |= print_figures(scenario, path, figures[path])
+    if len(steps) > 1 and GENERATOR != "python":
+        # The plan's requests depend on each other (the second's representations come from the first's answer):
+        # the gateway is compared with it under the Python generator only.
+        print(f"{scenario:<14}(the plan and the gateway: with --generator python only)")
+        return figures, failed
     if len(steps) > 1:
         figures["direct"] = await metered(load_steps(steps, headers, clients, seconds))
         failed |= print_figures(scenario, "direct:plan", figures["direct"])
@@ -502,9 +544,12 @@ async def measure(
 def ratios(figures: dict) -> dict:
     """One round's ratios: each subgraph's throughput for the query against its no-op, and the gateway's p50 (without
     and with its response cache) against the direct path's."""
+    throughput = {s: figures[f"direct:{s}"]["rps"] / figures[f"noop:{s}"]["rps"] for s in figures["services"]}
+    if "gateway" not in figures:  # a plan of several steps under autocannon: no gateway comparison
+        return {"throughput": throughput, "gateway": None, "cached": None}
     direct = figures["direct"]["p50_ms"]
     return {
-        "throughput": {s: figures[f"direct:{s}"]["rps"] / figures[f"noop:{s}"]["rps"] for s in figures["services"]},
+        "throughput": throughput,
         "gateway": figures["gateway"]["p50_ms"] / direct,
         "cached": figures["cached"]["p50_ms"] / direct,
     }
@@ -513,13 +558,15 @@ def ratios(figures: dict) -> dict:
 def median_ratios(rounds: list[dict]) -> dict:
     return {
         "throughput": {s: statistics.median(r["throughput"][s] for r in rounds) for s in rounds[0]["throughput"]},
-        "gateway": statistics.median(r["gateway"] for r in rounds),
-        "cached": statistics.median(r["cached"] for r in rounds),
+        "gateway": None if rounds[0]["gateway"] is None else statistics.median(r["gateway"] for r in rounds),
+        "cached": None if rounds[0]["cached"] is None else statistics.median(r["cached"] for r in rounds),
     }
 
 
 def ratio_line(r: dict) -> str:
     line = "  ".join(f"throughput ×{v:.2f} of {{ __typename }} on {s}" for s, v in r["throughput"].items())
+    if r["gateway"] is None:
+        return line + "; gateway: not compared"
     return line + f"; gateway p50 ×{r['gateway']:.2f} of direct (with its response cache ×{r['cached']:.2f})"
 
 
@@ -713,10 +760,16 @@ if __name__ == "__main__":
         "the load generator)",
     )  # fmt: skip
     parser.add_argument(
+        "--generator", choices=["python", "autocannon"], default="python",
+        help="who sends the load: python (httpx in this process, the default) or autocannon (Node, about a tenth "
+        "of the CPU a request; a plan of several requests, city_units' direct path, is then left out)",
+    )  # fmt: skip
+    parser.add_argument(
         "--profile", type=Path, default=None,
         help="sample each subgraph with py-spy while it is under load (collapsed stacks and flame graphs into DIR)",
     )  # fmt: skip
     arguments = parser.parse_args()
+    GENERATOR = arguments.generator
     if arguments.profile:
         arguments.profile.mkdir(parents=True, exist_ok=True)
         PROFILE_DIR = arguments.profile
