@@ -7,6 +7,7 @@ OpenTelemetry traces and the mapping of ``ApiError`` to JSON responses.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -259,6 +260,19 @@ def _operations_router(name: str) -> APIRouter:
     return router
 
 
+def settle_garbage_collector(settings: Settings) -> None:
+    """Once a service has started: what start-up made (modules, schemas, mappers, the first caches) is collected once
+    and then frozen, so that full collections under load walk only what requests made since; and the youngest
+    generation is collected every ``settings.gc_young_threshold`` allocations. Not in tests (one pytest process
+    starts many apps) nor with a threshold of 0."""
+    if settings.gc_young_threshold <= 0 or settings.env == "test":
+        return
+    gc.collect()
+    gc.freeze()
+    _young, middle, old = gc.get_threshold()
+    gc.set_threshold(settings.gc_young_threshold, middle, old)
+
+
 def create_service_app(
     *,
     name: str,
@@ -314,6 +328,8 @@ def create_service_app(
         app.state.live = ChangeFeed.for_database(app.state.database, live_channel) if live_channel else None
         for step in on_startup:
             await step(app)
+        settle_garbage_collector(settings)
+        metrics.GC_FROZEN_OBJECTS.labels(name).set_function(gc.get_freeze_count)
         try:
             yield
         finally:

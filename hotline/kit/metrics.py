@@ -100,6 +100,8 @@ GRAPHQL_ERRORS = counter(
 DB_CONNECTIONS_IN_USE = gauge(
     "db_connections_in_use", "Database connections checked out of the service's pool", ["service"]
 )
+# Objects the process's start-up made and froze out of the collector's sight (hotline.kit.app.settle_garbage_collector).
+GC_FROZEN_OBJECTS = gauge("gc_frozen_objects", "Objects frozen out of garbage collection after start-up", ["service"])
 
 _operation_names: set[str] = set()
 

@@ -75,3 +75,10 @@ async def test_the_gateway_and_every_subgraph_serve_prometheus_metrics(gateway, 
     ]
     # The gateway asked the indicators subgraph for the dimensions: that operation was counted there.
     assert any(s.labels["service"] == "indicators" and s.value >= 1 for s in samples)
+    # A started service froze what its start-up made out of the garbage collector's sight (tens of thousands of
+    # objects: modules, schema, mappers), so that full collections under load walk only what requests made.
+    frozen = [
+        s for f in text_string_to_metric_families(indicators.text) for s in f.samples
+        if s.name == "hotline_gc_frozen_objects"
+    ]  # fmt: skip
+    assert len(frozen) == 1 and frozen[0].labels["service"] == "indicators" and frozen[0].value > 50_000, frozen
