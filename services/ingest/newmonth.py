@@ -57,6 +57,8 @@ HELPER_WAIT_SECONDS = 2.0
 PROGRESS_SECONDS = 0.5
 # the sums are made in this many ranges of the table's blocks, shared by the three connections
 SUM_PARTS = 12
+# the memory of each sums statement (three at once; the load's also merges the parts' sums with it)
+SUMS_WORK_MEM = "64MB"
 # the work after the COPY: one process per connection (parallel workers would only share the same two cores)
 _SERIAL = "SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL max_parallel_maintenance_workers = 0"
 
@@ -536,6 +538,9 @@ async def _attach_if_clean(
         await apg.execute(f"CREATE TEMP TABLE {_parts(side)} ON COMMIT DROP AS {part_sql(side, 0, 0)} WITH NO DATA")
 
     async def sum_parts(connection) -> None:
+        if todo:  # each part's groups hashed in memory: with a thousand agents a part holds ~28,000 (unit, day)
+            # groups of ~25 sums, sorted on disk in 4 MB
+            await connection.execute(f"SET LOCAL work_mem = '{SUMS_WORK_MEM}'")
         while todo:
             side, low, high = todo.popleft()
             if connection is apg:
@@ -566,7 +571,7 @@ async def _attach_if_clean(
         await apg.execute(f"DROP TABLE {_parts(side)}")
         sums = aggregation.per_unit_table(side)
         await apg.execute(f"INSERT INTO touched (unit_id, day) SELECT unit_id, day FROM {sums}")
-    await apg.execute(_SERIAL.replace("= 0", "TO DEFAULT"))
+    await apg.execute(_SERIAL.replace("= 0", "TO DEFAULT") + "; SET LOCAL work_mem TO DEFAULT")
     sums_table = aggregation.first_sums(kind.name)
     grouped = await apg.fetch(
         f"SELECT day, sum(rows_summed)::bigint, sum(rows_refused)::bigint FROM {sums_table} GROUP BY 1 "

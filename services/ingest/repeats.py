@@ -281,6 +281,11 @@ async def judge_month(
     month's stored calls moved."""
     first, after = month
     index, parts = part
+    # calls without a caller hash (a source that sends none): nothing to judge — no change, so no stored call moves
+    # either (the helper's ``CHANGES`` is empty). One scan, stopped at the first hashed call, instead of the bodies'
+    # table and the judging statement (0.3 s of each helper for a million calls)
+    if not await helper.fetchval(f"SELECT EXISTS (SELECT FROM {table} WHERE caller_hash IS NOT NULL)"):
+        return [], 0
     share = f"(hashtext({{a}}.caller_hash) & 2147483647) % {int(parts)} = {int(index)}" if parts > 1 else "true"
     # only the calls of the month's first and last 168 hours reach the other months (two days' slack: a stored
     # call's month is that of its own zone)
