@@ -470,8 +470,9 @@ async def _attach_if_clean(
 
     await _helper_transaction(one, settle)
     moves, moved_here = [], 0
-    if tracked:  # the look-back of the month's calls, before anything is summed: half of the callers on each helper;
-        # the stored calls of the months around that move are written by the load's transaction once attached
+    if tracked and await _helper_transaction(one, lambda: repeats.any_hashed(one, table)):
+        # the look-back of the month's calls, before anything is summed: half of the callers on each helper; the
+        # stored calls of the months around that move are written by the load's transaction once attached
         for part_moves, part_moved in await asyncio.gather(
             _helper_transaction(one, lambda: judge(one, 0)), _helper_transaction(other, lambda: judge(other, 1))
         ):

@@ -149,6 +149,46 @@ async def test_a_new_month_alone_gives_the_measures_the_usual_path_gives(fresh_d
     assert results[0] == results[1] and len(results[0]) > 50
 
 
+async def test_calls_without_a_caller_hash_are_not_judged_and_give_the_measures_the_usual_path_gives(
+    fresh_database, monkeypatch
+):
+    """A source that sends no caller hash: the month built whole runs no look-back (nothing to judge), and its rows,
+    measures and repeat-caller report are those of the usual path; calls with a hash are judged as before."""
+    judged = []
+    judge_month = newmonth.repeats.judge_month
+
+    async def spy(*args, **kwargs):
+        judged.append(args[1])
+        return await judge_month(*args, **kwargs)
+
+    monkeypatch.setattr(newmonth.repeats, "judge_month", spy)
+    results = []
+    for fast in (True, False):
+        url = await fresh_database("hotline_newmonth_unhashed")
+        await load_demo_units(url)
+        monkeypatch.setattr(newmonth, "MIN_BYTES", 0 if fast else 1 << 40)
+        database = Database.from_url(url)
+        try:
+            rows = [{**row, "caller_hash": ""} for row in _rows("2025-04", 300)]
+            report = await _send(database, to_csv(rows, columns=COLUMNS))
+            assert ("parallelCopyAttach" in report["timingsSeconds"]) is fast
+            results.append((
+                [tuple(r) for r in await _fetch(database, "SELECT * FROM ingest.daily_measure ORDER BY unit_id, day")],
+                [tuple(r) for r in await _fetch(database, "SELECT record_id, repeat_lookback FROM ingest.raw_call ORDER BY 1")],
+                report["repeatCallers"],
+            ))  # fmt: skip
+            assert judged == []
+            if fast:  # hashed calls of another month: judged, on both helpers
+                hashed = await _send(database, to_csv(_rows("2025-06", 300, "h"), columns=COLUMNS))
+                assert "parallelCopyAttach" in hashed["timingsSeconds"] and len(judged) == 2
+                assert hashed["repeatCallers"]["computed"] == 300 and hashed["repeatCallers"]["computedRepeats"] > 0
+                judged.clear()
+        finally:
+            await database.dispose()
+    assert results[0] == results[1] and len(results[0][0]) > 50
+    assert results[0][2]["noCallerHash"] == 300
+
+
 async def test_a_month_holding_a_few_rows_is_rebuilt_with_the_file(fresh_database, monkeypatch):
     """A month already stored, with fewer rows than the file, is rebuilt whole: its rows copied as they are (their
     batch, row numbers, and the day of their own time zone) with the file's, in place of the old partition. The
