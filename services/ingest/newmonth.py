@@ -583,9 +583,10 @@ async def _attach_if_clean(
     if consistency or repeat_counts:
         totals = ", ".join(f"sum({name})::bigint AS {name}" for name, _ in (*consistency, *repeat_counts))
         totals_row = await apg.fetchrow(f"SELECT {totals} FROM {sums_table}")
-    feed.checks = quality.checks_from(kind.name, totals_row) if consistency else []
     if total != lines or total == 0 or any(refused for _, _, refused in grouped) or not unique or stored:
+        # the usual path runs the checks itself: sums cut short (a repeated key stops them) are not the batch's
         return False
+    feed.checks = quality.checks_from(kind.name, totals_row) if consistency else []
     if was_stored:  # its rows are in the table too: the table takes the partition's place
         await apg.execute(f"ALTER TABLE {raw} DETACH PARTITION ingest.{partition}")
         await apg.execute(f"DROP TABLE ingest.{partition}")
