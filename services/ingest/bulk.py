@@ -360,6 +360,17 @@ class CopiedLines:
 
     typed: list[tuple[int, int, int, int]] = field(default_factory=list)
     text_rows: int = 0  # counts the chunks COPYed as text (0: every chunk went typed)
+    text_table_made: bool = False  # the text table exists (made by the first chunk COPYed as text, or on demand)
+
+
+async def make_text_table(apg, text_table: str, width: int, sequence: str) -> None:
+    """The unlogged table of text rows (``copy_text``): made only when some row needs it — a file whose every chunk
+    is plain never does (creating an unlogged table writes and syncs its init fork: ~4 ms of a small batch)."""
+    await apg.execute(
+        f"CREATE UNLOGGED TABLE {text_table} (row_no integer DEFAULT nextval({_literal(sequence)}), "
+        + ", ".join(f"c{i} text" for i in range(width))
+        + ")"
+    )
 
 
 def _chunks(binary: BinaryIO, layout: CsvLayout, chunk_bytes: int) -> Iterator[tuple[int, bytes, bool]]:
@@ -420,7 +431,7 @@ async def copy_text(
 ) -> CopiedLines:
     """COPY the file's data rows, reporting progress (rows = lines sent) as it goes: a chunk whose every line is
     plain (``typed``: the typed stage, the chunk pattern, the zone) into the typed stage, any other into
-    ``text_table``, as text. Both take their row numbers from ``sequence`` in file order.
+    ``text_table``, as text (the table made by the first such chunk: ``CopiedLines.text_table_made``). Both take their row numbers from ``sequence`` in file order.
 
     An UNLOGGED table of the ``ingest`` schema rather than a temporary one, so that parallel workers can read it
     (``convert_sql``); created inside the load's transaction, it is invisible to everyone else, goes with a
@@ -428,11 +439,6 @@ async def copy_text(
     PostgreSQL COPYs the previous one (two cores).
     """
     width = len(layout.names)
-    await apg.execute(
-        f"CREATE UNLOGGED TABLE {text_table} (row_no integer DEFAULT nextval({_literal(sequence)}), "
-        + ", ".join(f"c{i} text" for i in range(width))
-        + ")"
-    )
     chunk_bytes = max(chunk_rows * COPY_CHUNK_BYTES_PER_ROW, 4096)
     columns = [f"c{i}" for i in range(width)]
     copied = CopiedLines()
@@ -457,6 +463,9 @@ async def copy_text(
                 table, columns_now = typed[0], list(layout.names)
                 copied.typed.append((start, len(data), lines + 1, n))
             else:
+                if not copied.text_table_made:
+                    await make_text_table(apg, text_table, width, sequence)
+                    copied.text_table_made = True
                 table, columns_now = text_table, columns
                 copied.text_rows += 1
             schema, _, name = table.rpartition(".")
@@ -546,6 +555,9 @@ async def stage_plain_csv(apg, kind: RecordKind, feed, binary: BinaryIO, layout:
             # the typed rows' units, checked in one planned statement (``typed_stage_ddl``)
             await apg.execute(f"UPDATE {stage} SET ok = false WHERE ok AND NOT ({unit_checks(kind, units)})")
         into = bool(copied.typed)
+        if not copied.text_table_made and not into:  # a file of no row at all: the conversion reads an empty table
+            await make_text_table(apg, text_table, len(layout.names), sequence)
+            copied.text_table_made = True
         if copied.text_rows or not into:
             await apg.execute("SAVEPOINT bulk_convert")
             try:
@@ -559,6 +571,9 @@ async def stage_plain_csv(apg, kind: RecordKind, feed, binary: BinaryIO, layout:
                 )
             await apg.execute("RELEASE SAVEPOINT bulk_convert")
         if into and (not_ok := await apg.fetch(f"SELECT row_no FROM {stage} WHERE NOT ok")):
+            if not copied.text_table_made:
+                await make_text_table(apg, text_table, len(layout.names), sequence)
+                copied.text_table_made = True
             await _text_of_typed_rows(apg, binary, layout, text_table, copied, [r[0] for r in not_ok])
     except (asyncpg.PostgresError, asyncpg.InterfaceError):
         await apg.execute("ROLLBACK TO SAVEPOINT bulk_csv")
@@ -593,6 +608,7 @@ async def stage_plain_csv(apg, kind: RecordKind, feed, binary: BinaryIO, layout:
         await apg.execute(f"DELETE FROM {stage} WHERE NOT ok")
     feed.repeats_unknown = True  # the keys were not tracked row by row: merge_stage finds repeats in SQL
     await apg.execute(f"ALTER TABLE {stage} DROP COLUMN ok")
-    await apg.execute(f"DROP TABLE {text_table}")
+    if copied.text_table_made:
+        await apg.execute(f"DROP TABLE {text_table}")
     await apg.execute(f"DROP SEQUENCE {sequence} CASCADE")  # and the stage's row_no default
     return stage

@@ -158,16 +158,19 @@ async def merge_stage(apg, kind: RecordKind, stage: str, feed: RowFeed) -> str:
     await _drop_repeats_in_file(apg, kind, stage, feed)
     if not indexed:
         await apg.execute(f'CREATE INDEX ON {stage} (source COLLATE "C", record_id COLLATE "C")')
-    # the plans of the joins below need the stage's size and key spread, not fine histograms: a small sample
-    await apg.execute("SET LOCAL default_statistics_target = 10")
-    await apg.execute(f"ANALYZE {stage}")
-    await apg.execute("SET LOCAL default_statistics_target TO DEFAULT")
     staged = await apg.fetchval(f"SELECT count(*) FROM {stage}")
     months = await stored_months(apg, kind, stage)
     # a stage much smaller than the months it is looked up in: each key through the month's unique index (a hash
     # join would read the whole month — or, before the months were pruned, every month ever stored); a large stage
     # (a backfill of a month) is joined by hash
     probe = bool(months) and staged * PROBE_SHARE < max(rows for _, rows in months)
+    if staged > ANALYZED_STAGE:
+        # the plans of the joins below need the stage's size and key spread, not fine histograms: a small sample.
+        # A small stage (corrections) does without: planned from its pages, its joins are small whatever their plan,
+        # and ANALYZE cost ~10 ms of a 5,000-row correction's ~300
+        await apg.execute("SET LOCAL default_statistics_target = 10")
+        await apg.execute(f"ANALYZE {stage}")
+        await apg.execute("SET LOCAL default_statistics_target TO DEFAULT")
     if probe:
         await apg.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
     else:
@@ -248,6 +251,8 @@ def settle_stored_sql(kind: RecordKind, partition: str, stage: str) -> str:
     )
 
 
+# a stage of at most this many rows is not analysed (``merge_stage``)
+ANALYZED_STAGE = 20_000
 # a stage of fewer than 1/PROBE_SHARE the rows of the largest month it is looked up in looks its keys up one by one
 PROBE_SHARE = 8
 

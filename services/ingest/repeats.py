@@ -270,6 +270,14 @@ def report_from(row, other_calls_changed: int) -> dict[str, int]:
     return report(counts, row[f"repeat_{len(STAGE_COUNTS)}"], other_calls_changed)
 
 
+async def any_hashed(helper, table: str) -> bool:
+    """Whether ``table`` holds a call with a caller hash. Without one (a source that sends none) ``judge_month`` has
+    nothing to judge — no change, so no stored call moves either — and is not run: one scan of the table, stopped at
+    the first hashed call, on one connection, instead of the bodies' table and the judging statement on both
+    (0.3 s of each helper for a million calls)."""
+    return await helper.fetchval(f"SELECT EXISTS (SELECT FROM {table} WHERE caller_hash IS NOT NULL)")
+
+
 async def judge_month(
     helper, table: str, month: tuple[datetime, datetime], other_months: str, batch_id: int, part=(0, 1)
 ) -> tuple[list, int]:
@@ -281,6 +289,7 @@ async def judge_month(
     month's stored calls moved."""
     first, after = month
     index, parts = part
+
     share = f"(hashtext({{a}}.caller_hash) & 2147483647) % {int(parts)} = {int(index)}" if parts > 1 else "true"
     # only the calls of the month's first and last 168 hours reach the other months (two days' slack: a stored
     # call's month is that of its own zone)

@@ -259,6 +259,23 @@ async def test_a_file_of_plain_lines_is_copied_typed_and_stored_as_python_would(
     report = await _both_paths(ingest, db, monkeypatch, to_csv(rows, columns=PLAIN_COLUMNS))
     assert report["counts"]["new"] == 40
     assert len(copies) == 1 and copies[0].typed and copies[0].text_rows == 0  # every chunk went typed
+    assert not copies[0].text_table_made  # no row needed the text table: it was never made
+
+
+async def test_plain_lines_failing_their_checks_get_a_text_table_made_for_them(ingest, db, monkeypatch):
+    """Every chunk typed, no text table made by the COPY: a typed row that fails its checks is read again into a
+    text table made then, and gets the Python path's result."""
+    await register_tree(ingest)
+    copies = _spy_copies(monkeypatch)
+    rows = [_plain_row(i) for i in range(40)]
+    rows[7]["unit_id"] = "GZ-NOWHERE"
+    rows[9]["answered_at"] = "2025-01-01 08:00:00"  # before started_at
+    report = await _both_paths(ingest, db, monkeypatch, to_csv(rows, columns=PLAIN_COLUMNS))
+    assert copies[0].typed and copies[0].text_rows == 0 and copies[0].text_table_made
+    assert report["counts"]["new"] == 38 and report["counts"]["rejected"] == 2
+    async with db.session() as session:
+        leftovers = await session.execute(text("SELECT count(*) FROM pg_class WHERE relname LIKE 'bulk_text_%'"))
+        assert leftovers.scalar() == 0
 
 
 async def test_non_plain_lines_among_plain_ones_get_the_python_paths_result(ingest, db, monkeypatch):

@@ -130,23 +130,68 @@ async def test_a_new_month_is_copied_in_two_streams_and_stored_as_the_python_pat
     assert by_unit["GZ-T1-A001"][0] == 2 * sum(1 for i in range(0, 400, 3) if i % 5 != 0)
 
 
-async def test_a_new_month_alone_gives_the_measures_the_usual_path_gives(fresh_database, monkeypatch):
-    """The same file into two databases, one by two streams and one by the usual bulk path: same daily measures."""
+async def _on_both_paths(fresh_database, monkeypatch, name: str, load) -> list:
+    """``await load(database, fast)`` in two fresh databases, the file taking the two streams (``fast``) in the first
+    and the usual bulk path in the second; what each returned."""
     results = []
     for fast in (True, False):
-        url = await fresh_database("hotline_newmonth_measures")
+        url = await fresh_database(name)
         await load_demo_units(url)
         monkeypatch.setattr(newmonth, "MIN_BYTES", 0 if fast else 1 << 40)
         database = Database.from_url(url)
         try:
-            report = await _send(database, to_csv(_rows("2025-03", 300), columns=COLUMNS))
-            assert ("parallelCopyAttach" in report["timingsSeconds"]) is fast
-            results.append(
-                [tuple(r) for r in await _fetch(database, "SELECT * FROM ingest.daily_measure ORDER BY unit_id, day")]
-            )
+            results.append(await load(database, fast))
         finally:
             await database.dispose()
+    return results
+
+
+async def test_a_new_month_alone_gives_the_measures_the_usual_path_gives(fresh_database, monkeypatch):
+    """The same file into two databases, one by two streams and one by the usual bulk path: same daily measures."""
+
+    async def load(database, fast: bool) -> list:
+        report = await _send(database, to_csv(_rows("2025-03", 300), columns=COLUMNS))
+        assert ("parallelCopyAttach" in report["timingsSeconds"]) is fast
+        return [tuple(r) for r in await _fetch(database, "SELECT * FROM ingest.daily_measure ORDER BY unit_id, day")]
+
+    results = await _on_both_paths(fresh_database, monkeypatch, "hotline_newmonth_measures", load)
     assert results[0] == results[1] and len(results[0]) > 50
+
+
+async def test_calls_without_a_caller_hash_are_not_judged_and_give_the_measures_the_usual_path_gives(
+    fresh_database, monkeypatch
+):
+    """A source that sends no caller hash: the month built whole runs no look-back (nothing to judge), and its rows,
+    measures and repeat-caller report are those of the usual path; calls with a hash are judged as before."""
+    judged = []
+    judge_month = newmonth.repeats.judge_month
+
+    async def spy(*args, **kwargs):
+        judged.append(args[1])
+        return await judge_month(*args, **kwargs)
+
+    monkeypatch.setattr(newmonth.repeats, "judge_month", spy)
+
+    async def load(database, fast: bool) -> tuple:
+        rows = [{**row, "caller_hash": ""} for row in _rows("2025-04", 300)]
+        report = await _send(database, to_csv(rows, columns=COLUMNS))
+        assert ("parallelCopyAttach" in report["timingsSeconds"]) is fast
+        result = (
+            [tuple(r) for r in await _fetch(database, "SELECT * FROM ingest.daily_measure ORDER BY unit_id, day")],
+            [tuple(r) for r in await _fetch(database, "SELECT record_id, repeat_lookback FROM ingest.raw_call ORDER BY 1")],
+            report["repeatCallers"],
+        )  # fmt: skip
+        assert judged == []
+        if fast:  # hashed calls of another month: judged, on both helpers
+            hashed = await _send(database, to_csv(_rows("2025-06", 300, "h"), columns=COLUMNS))
+            assert "parallelCopyAttach" in hashed["timingsSeconds"] and len(judged) == 2
+            assert hashed["repeatCallers"]["computed"] == 300 and hashed["repeatCallers"]["computedRepeats"] > 0
+            judged.clear()
+        return result
+
+    results = await _on_both_paths(fresh_database, monkeypatch, "hotline_newmonth_unhashed", load)
+    assert results[0] == results[1] and len(results[0][0]) > 50
+    assert results[0][2]["noCallerHash"] == 300
 
 
 async def test_a_month_holding_a_few_rows_is_rebuilt_with_the_file(fresh_database, monkeypatch):
@@ -236,6 +281,26 @@ async def test_any_other_file_takes_the_usual_path_and_leaves_nothing_behind(dat
     assert await _leftovers(database) == []
     stored = await _fetch(database, "SELECT count(*) FROM ingest.raw_call WHERE record_id LIKE 'c%'")
     assert stored[0][0] == report["counts"]["new"] + report["counts"].get("duplicate", 0)
+
+
+@pytest.mark.parametrize("summed", ["none", "all"])
+async def test_a_file_given_back_reports_the_usual_paths_checks_however_far_its_sums_got(database, monkeypatch, summed):
+    """A file the two-stream path gives back (here: a key repeated in the file, found by the key index's build while
+    the sums are made) reports the consistency checks of the usual path, which reads its stage — not the sums of the
+    scratch table, made in part or in full (before: with no part summed yet, the report failed on their empty sums)."""
+    if summed == "none":  # the key index failed before any part of the sums was taken
+        monkeypatch.setattr(newmonth, "_block_ranges", lambda blocks, parts: [])
+    rows = _rows("2025-04", 200)
+    rows[180] = {**rows[10]}
+    content = to_csv(rows, columns=COLUMNS)
+    report = await _send(database, content)
+    assert report["status"] == "done" and "parallelCopyAttach" not in report["timingsSeconds"], report
+    monkeypatch.setattr(newmonth, "MIN_BYTES", 1 << 40)
+    usual = await _send(database, content.replace("\nacd,", "\npy,"), source="py")
+    assert report["counts"] == usual["counts"] and report["counts"]["repeatedInFile"] == 1
+    assert report["quality"] == usual["quality"]
+    checks = report["quality"]["consistency"]["checks"]
+    assert checks and all(c["checked"] == 0 and c["failed"] == 0 for c in checks), checks  # counted, not empty sums
 
 
 async def test_a_failure_after_the_month_was_attached_leaves_nothing(database, monkeypatch):
