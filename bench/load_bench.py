@@ -25,8 +25,8 @@ its response cache (its default: answers with results kept per caller). Printed:
 throughput ratio against the no-op (issue 16's target ≥ 0.5) and the gateway's p50 against the subgraph's (≤ 1.3).
 A final phase repeats the ranking load while an ingest batch is loaded and the run is recomputed, and checks
 that nothing failed. Every request is counted; any error or non-200 answer is reported and fails the run.
-Identical in-flight subgraph requests are deduplicated by the gateway (its default): the figures include that
-effect, as a portal would see it. The machine is shared: compare ratios measured side by side, not seconds.
+No subgraph request is merged with another: the gateway merges only identical in-flight requests, and each request it
+sends carries its own request id (this client sends none; gateway/README.md). The machine is shared: compare ratios measured side by side, not seconds.
 ``--rounds N`` measures every scenario N times (each time side by side with its no-op) and the summary gives each
 ratio's median; ``--only ranking,unit_appeals`` measures only those scenarios.
 ``--cpu`` prints, under every path, the CPU milliseconds each part of the system spent per request (each service,

@@ -366,7 +366,8 @@ export function createGateway(supergraph, s = settings(), log = createLogger(s),
     },
     // Subscriptions reach the subgraphs as server-sent events (see "Live updates" above).
     transportEntries: SUBSCRIPTION_TRANSPORT,
-    // Identical in-flight subgraph requests are merged (deduplicated) by default; benchmarks must know it.
+    // Identical in-flight subgraph requests are merged by default, but only with identical headers: each request's
+    // own x-request-id (above) keeps them apart unless clients send the same id (gateway/README.md).
     demandControl: { maxCost: s.maxCost, listSize: 50 },
     // The GraphQL multipart request spec: files as `Upload` variables, passed on to the subgraph as multipart.
     // Tokens travel in the Authorization header, never in cookies, so a cross-site form carries no credentials.
