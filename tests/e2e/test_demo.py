@@ -20,7 +20,7 @@ from pypdf import PdfReader
 from hotline.cli.demo import DEMO_ADMIN, DEMO_RECORDS
 from hotline.cli.demo_evaluation import DEPARTMENTS, seed_demo_evaluation
 from hotline.cli.stack import REPO_ROOT, Stack
-from tests.e2e.conftest import private_stack
+from tests.e2e.conftest import free_port, private_stack
 from tests.support import TEST_SECRET, auth, data_of, gql
 
 READY_LINE = "Press Ctrl-C to stop."
@@ -35,6 +35,8 @@ async def hotline_up(fresh_database, tmp_path_factory) -> AsyncIterator[tuple[St
     env = dict(os.environ, HOTLINE_DATABASE_URL=url, HOTLINE_JWT_SECRET=TEST_SECRET, COLUMNS="1000",
                HOTLINE_STATE_DIR=str(tmp_path_factory.mktemp("demo-state")),
                HOTLINE_GATEWAY_PORT=str(urls.gateway_port),
+               # A free port for the portal too: its default (5173) may be taken by a demo or another suite's stack.
+               HOTLINE_PORTAL_PORT=str(free_port()),
                **{f"HOTLINE_{name.upper()}_PORT": str(port) for name, port in urls.ports.items()})  # fmt: skip
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "hotline.cli.main", "up", cwd=REPO_ROOT, env=env,
