@@ -45,7 +45,7 @@ from typing import Any, BinaryIO
 
 import asyncpg
 
-from services.ingest import aggregation, bulk, coverage, increments, newmonth, quality, repeats
+from services.ingest import aggregation, bulk, coverage, direct, increments, newmonth, quality, repeats
 from services.ingest.feed import RowFeed
 from services.ingest.partitions import KIND_LOCK, key_index_sql, key_match, next_month, partition_name
 from services.ingest.reader import CsvLayout, FileFormatError, plain_data
@@ -265,6 +265,17 @@ async def stored_months(apg, kind: RecordKind, stage: str) -> list[tuple[str, in
     low, high = await apg.fetchrow(f'SELECT min(record_id COLLATE "C"), max(record_id COLLATE "C") FROM {stage}')
     if low is None:
         return []
+    return [
+        (name, rows)
+        for name, first, last, rows in await month_ranges(apg, kind)
+        if first.encode() <= high.encode() and last.encode() >= low.encode()
+    ]
+
+
+async def month_ranges(apg, kind: RecordKind, exclude: str | None = None) -> list[tuple[str, str, str, int]]:
+    """Per month partition holding rows (but ``exclude``, a partition's name with its schema): its name, its least
+    and greatest record id (``COLLATE "C"``: the first and last entry of its unique key index) and its estimated
+    rows."""
     partitions = await apg.fetch(
         # never analysed (a month built whole and attached): its size at ~200 bytes a row
         "SELECT c.oid::regclass::text AS name, (CASE WHEN c.reltuples >= 0 THEN c.reltuples "
@@ -275,12 +286,14 @@ async def stored_months(apg, kind: RecordKind, stage: str) -> list[tuple[str, in
     months = []
     for partition in partitions:
         name = partition["name"]
+        if exclude is not None and name.rpartition(".")[2] == exclude.rpartition(".")[2]:
+            continue
         first, last = await apg.fetchrow(
             f'SELECT (SELECT record_id FROM ONLY {name} ORDER BY record_id COLLATE "C" LIMIT 1), '
             f'(SELECT record_id FROM ONLY {name} ORDER BY record_id COLLATE "C" DESC LIMIT 1)'
         )
-        if first is not None and first.encode() <= high.encode() and last.encode() >= low.encode():
-            months.append((name, partition["rows"]))
+        if first is not None:
+            months.append((name, first, last, partition["rows"]))
     return months
 
 
@@ -393,12 +406,20 @@ async def load(
             phases["parallelCopyAttach"] = time.perf_counter() - began
         else:
             plain.binary.seek(0)
-    if not phases:  # not stored whole as a new month: staged, then merged
-        if plain is not None:
-            if await asyncio.to_thread(plain_data, plain.binary, plain.layout.data_offset):
-                stage = await bulk.stage_plain_csv(apg, kind, feed, plain.binary, plain.layout, CHUNK_ROWS, set_status)
+    direct_rows = None
+    if not phases and plain is not None and await asyncio.to_thread(plain_data, plain.binary, plain.layout.data_offset):
+        # a plain file of new keys only: COPYed once, straight into its month (``direct``); else staged below
+        if direct_rows := await direct.copy_plain(apg, kind, feed, plain.binary, plain.layout, CHUNK_ROWS, set_status):
+            phases["directCopy"] = time.perf_counter() - began
+            await direct.settle(apg, kind, direct_rows)
+            phases["settle"] = time.perf_counter() - began - sum(phases.values())
+        else:
+            stage = await bulk.stage_plain_csv(apg, kind, feed, plain.binary, plain.layout, CHUNK_ROWS, set_status)
             if stage is None:  # PostgreSQL does not read it as the Python reader would: stream it through Python
                 rows = plain.reopen()
+    elif not phases and plain is not None:
+        rows = plain.reopen()
+    if not phases:  # not stored whole as a new month nor directly: staged, then merged
         if stage is None:
             stage = await stage_rows(apg, kind, feed, rows, set_status)
         if feed.counts.rows_read == 0:
@@ -408,7 +429,10 @@ async def load(
         stored_rows = await merge_stage(apg, kind, stage, feed)
         phases["dedupeStore"] = time.perf_counter() - began - sum(phases.values())
     await set_status("aggregating", feed.counts.rows_read)
-    await aggregation.recompute(apg, kind.name, feed.summed, batch_rows=stored_rows)
+    if direct_rows is not None:  # the touched keys' sums made already (``direct.settle``)
+        await aggregation.recompute(apg, kind.name, own_sums=True)
+    else:
+        await aggregation.recompute(apg, kind.name, feed.summed, batch_rows=stored_rows)
     phases["aggregate"] = time.perf_counter() - began - sum(phases.values())
     await coverage.record(apg, feed.batch_id, kind.name, feed.covers, feed.period, feed.supplied())
     phases["coverage"] = time.perf_counter() - began - sum(phases.values())

@@ -1,0 +1,294 @@
+"""The direct path of a plain daily file: its lines COPYed once, straight into their month's partition.
+
+The staged path (``loader.merge_stage``) writes every file twice: COPY into a stage, then ``INSERT … SELECT`` into
+the month partition and its three indexes — so a daily file costs at least three bare COPYs (issue 20: measured
+0.13–0.17× a bare COPY). A plain file whose rows are all new keys (the everyday case: a new day of calls) needs
+none of the stage's work — no duplicate, no correction, no repeat in the file, no row to reject — so it is COPYed
+typed, as the bulk path's typed stage would be (``bulk.typed_stage_ddl``: the same plain lines, the same session
+time zone, so the same values), but into the month partition itself, under a savepoint, with the columns the raw
+table adds written by Python beside each line (the day: the local date its time's text begins with; the batch;
+the row number). The load falls back to the staged path — the savepoint rolled back, nothing of the attempt left,
+the file read again from its start — whenever the file is not such a file:
+
+- a chunk not every line of which is plain (``bulk.plain_line_pattern``), a month without a partition yet, rows of
+  two months (the partition's bounds refuse the COPY), a call to judge by its caller's look-back (``repeats``:
+  a caller hash without the source's flag);
+- a key already stored in the month, or twice in the file: the month's unique key index refuses the COPY;
+- a key range that meets another month's (``loader.stored_months``): a key may be stored there;
+- a row failing the checks a plain form does not prove (``bulk.typed_checks``: units in scope, bounds, time order),
+  counted by one read of the rows just copied.
+
+So every file the direct path stores is one whose staged load would have stored every row as new, and each of the
+staged path's answers for other files (duplicates, corrections, repeats, rejected rows with their messages) is the
+staged path's own. What the stage gave the steps after it the direct path gives from the rows as stored: their
+(unit, day) keys (``coverage.brought_sql``), the batch's days and counts, and the sums of the touched keys, read
+back through the month's ``(day, unit)`` index (``aggregation.recompute`` as for a withdrawal).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import BinaryIO
+
+import asyncpg
+
+from services.ingest import aggregation, bulk, coverage, quality, repeats
+from services.ingest.partitions import KIND_LOCK, partition_name
+from services.ingest.reader import CsvLayout
+from services.ingest.records import RecordKind
+from services.ingest.rules import rules_by_kind
+from services.ingest.validation import MAX_TEXT
+
+# the direct path is tried (tests compare it with the staged path by turning it off)
+ENABLED = True
+
+ADDED = ("day", "batch_id", "row_no")  # the columns written beside each line (``_augment``)
+_PLAIN_TEXT = re.compile(bulk._PLAIN_VALUE["text"])  # a value a plain line may hold as text
+
+
+@dataclass
+class Lines:
+    """What ``_augment`` found in the lines it wrote."""
+
+    days: set[bytes] = field(default_factory=set)
+    low: bytes | None = None  # the least and greatest record id (bytewise: ``COLLATE "C"``)
+    high: bytes | None = None
+    rows: int = 0
+    to_judge: bool = False  # a call with a caller hash and no flag of the source's
+    days_stored: bool = False  # a day of the file held rows already (``_copy``)
+
+
+def _augment(
+    data: bytes, first_row: int, batch_id: int, layout: CsvLayout, kind: RecordKind, found: Lines, feed_source: str
+) -> bytes:
+    """The chunk's plain lines (each ending in ``\\n`` or ``\\r\\n``) with ``,day,batch,row`` added to each (and
+    the batch's source first, if the file has no source column)."""
+    delimiter = layout.delimiter.encode()
+    names = layout.names
+    day_at = names.index(kind.day_field)
+    key_at = names.index("record_id")
+    hash_at = names.index("caller_hash") if repeats.tracks(kind.name) and "caller_hash" in names else None
+    flag_at = names.index("repeat_caller") if hash_at is not None and "repeat_caller" in names else None
+    # the batch's source, when the file has no such column (``eligible``), then the added columns
+    head = b"" if "source" in names else delimiter + feed_source.encode()
+    tail = head + delimiter + b"%s" + delimiter + b"%d" + delimiter + b"%d\n"
+    out = []
+    days = found.days
+    keys = []
+    row = first_row
+    for line in data.split(b"\n"):
+        if not line:
+            continue
+        if line[-1:] == b"\r":
+            line = line[:-1]
+        values = line.split(delimiter)
+        day = values[day_at][:10]  # a plain time: YYYY-MM-DD HH:MM:SS, local
+        days.add(day)
+        keys.append(values[key_at])
+        if hash_at is not None and values[hash_at] and (flag_at is None or not values[flag_at]):
+            found.to_judge = True
+        out.append(line + tail % (day, batch_id, row))
+        row += 1
+    if keys:
+        low, high = min(keys), max(keys)
+        found.low = low if found.low is None else min(found.low, low)
+        found.high = high if found.high is None else max(found.high, high)
+    found.rows += row - first_row
+    return b"".join(out)
+
+
+@dataclass
+class Stored:
+    """A file the direct path stored: its partition and the FROM clause of its rows (alias ``r``)."""
+
+    partition: str
+    days: list[date]
+    rows: str  # a FROM clause of the batch's rows as stored (a subquery without alias)
+    sides: list[str]
+    days_stored: bool  # a day of the file held rows before it (of other batches)
+
+
+def eligible(kind: RecordKind, layout: CsvLayout, source: str) -> bool:
+    """The header allows the direct path: canonical columns only (the typed COPY's), the day's time and the record
+    id among them; without a source column, the batch's source is written beside each line (as the typed stage's
+    default gives it), so it must read back as itself in a plain CSV value."""
+    names = set(layout.names)
+    return (
+        "" not in names
+        and "record_id" in names
+        and kind.day_field in names
+        and set(kind.derived_columns) <= {"repeat_lookback"}
+        and ("source" in names or (_PLAIN_TEXT.fullmatch(source.encode()) is not None and len(source) <= MAX_TEXT))
+    )
+
+
+async def copy_plain(
+    apg, kind: RecordKind, feed, binary: BinaryIO, layout: CsvLayout, chunk_rows: int, on_progress
+) -> Stored | None:
+    """COPY a plain file straight into its month's partition (see the module); ``None`` (nothing stored, the
+    savepoint rolled back, ``feed`` untouched, ``binary`` at its start) when the staged path must take it."""
+    if not ENABLED or not eligible(kind, layout, feed.source):
+        return None
+    zone = str(feed.tz)
+    pattern = bulk.plain_line_pattern(kind, layout, zone)
+    if pattern is None:
+        return None
+    # the kind's writers are serialised (as ``merge_stage`` does): no other load adds or replaces a key meanwhile
+    await apg.execute("SELECT pg_advisory_xact_lock(hashtext($1))", KIND_LOCK + kind.name)
+    await apg.execute("SAVEPOINT direct_copy")
+    try:
+        stored = await _copy(apg, kind, feed, binary, layout, chunk_rows, on_progress, pattern, zone)
+    except (asyncpg.PostgresError, asyncpg.InterfaceError):
+        stored = None
+    if stored is None:
+        await apg.execute("ROLLBACK TO SAVEPOINT direct_copy")
+        await apg.execute("RELEASE SAVEPOINT direct_copy")
+        binary.seek(0)
+        return None
+    await apg.execute("RELEASE SAVEPOINT direct_copy")
+    return stored
+
+
+async def _copy(apg, kind: RecordKind, feed, binary, layout, chunk_rows, on_progress, pattern, zone) -> Stored | None:
+    found = Lines()
+    columns = [*layout.names, *([] if "source" in layout.names else ["source"]), *ADDED]
+    chunks = bulk._chunks(binary, layout, max(chunk_rows * bulk.COPY_CHUNK_BYTES_PER_ROW, 4096))
+    partition = None
+    copied = 0
+    checked: set[bytes] = set()
+    zone_before = await apg.fetchval("SELECT current_setting('TimeZone')")
+    await apg.execute(f"SET LOCAL TimeZone = {bulk._literal(zone)}")  # naive times are read in the source's zone
+
+    async def next_chunk(first_row: int):
+        item = await bulk._next_chunk(chunks, pattern)
+        if item is None:
+            return None
+        _, data, more, plain = item
+        if not data.strip(b"\r\n"):
+            return b"", more, True, 0
+        if not plain:
+            return None, more, False, 0
+        before = found.rows
+        data = await asyncio.to_thread(_augment, data, first_row, feed.batch_id, layout, kind, found, feed.source)
+        return data, more, True, found.rows - before
+
+    pending = asyncio.ensure_future(next_chunk(1))
+    try:
+        while (item := await pending) is not None:
+            data, more, plain, n = item
+            if not plain or found.to_judge:
+                return None
+            if not data:
+                if not more:
+                    break
+                pending = asyncio.ensure_future(next_chunk(found.rows + 1))
+                continue
+            if partition is None:  # the month of the first line: a file of two months is refused by its bounds
+                first = date.fromisoformat(min(found.days).decode())
+                partition = f"ingest.{partition_name(kind, first.replace(day=1))}"
+                if await apg.fetchval("SELECT to_regclass($1) IS NULL", partition):
+                    return None  # a month new to the raw table: built whole by the staged path (``insert_into_raw``)
+            if new_days := found.days - checked:  # before their first rows go in: did these days hold rows?
+                checked.update(new_days)
+                held = f"SELECT EXISTS (SELECT FROM ONLY {partition} r WHERE r.day = ANY($1::date[]))"
+                if await apg.fetchval(held, [date.fromisoformat(d.decode()) for d in new_days]):
+                    found.days_stored = True
+            copied += n
+            pending = asyncio.ensure_future(next_chunk(found.rows + 1))
+            await apg.copy_to_table(
+                partition.partition(".")[2],
+                schema_name="ingest",
+                source=io.BytesIO(data),
+                columns=columns,
+                format="csv",
+                delimiter=layout.delimiter,
+                header=False,
+            )
+            if on_progress is not None and more:
+                await on_progress("validating", copied)
+            if not more:
+                break
+    finally:
+        if not pending.done():
+            with contextlib.suppress(Exception):
+                await pending
+    if partition is None or found.to_judge:
+        return None
+    await apg.execute(f"SET LOCAL TimeZone = {bulk._literal(zone_before)}")
+    # a key stored in another month (a correction moving a call across months): the stage's look-ups find it
+    from services.ingest.loader import month_ranges
+
+    for _, first, last, _ in await month_ranges(apg, kind, exclude=partition):
+        if first.encode() <= found.high and last.encode() >= found.low:
+            return None
+    days = sorted(date.fromisoformat(d.decode()) for d in found.days)
+    listed = ",".join(d.isoformat() for d in days)
+    rows = (
+        f"(SELECT * FROM ONLY {partition} WHERE batch_id = {int(feed.batch_id)} AND day = ANY('{{{listed}}}'::date[]))"
+    )
+    # one read of the rows just copied (through the month's indexes, never the whole month, whatever its statistics
+    # say: they were made before this day's rows were there): per side, the sums per (unit, day) — the keys' own
+    # sums when their days held no other row — and, on the first side, the rows failing the checks and the calls'
+    # repeat-flag counts
+    checks = bulk.typed_checks(kind, layout, set(feed.units_in_scope))
+    extra = [("rows_here", "count(*)"), ("rows_bad", f"count(*) FILTER (WHERE NOT coalesce({checks}, false))")]
+    flags = []
+    if repeats.tracks(kind.name):
+        flags = [(f"flag_{i}", f"count(*) FILTER (WHERE {c})") for i, (_, c) in enumerate(repeats.STAGE_COUNTS)]
+    consistency = quality.check_aggregates(kind.name)
+    extra += flags + consistency
+    # the rows' pages read once, in order (a bitmap scan: the file's rows lie together, the pages its COPY filled),
+    # not by an index scan in (day, unit) order; hashed by key in memory (estimated at one row: sorted and spilled)
+    await apg.execute(
+        "SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off; SET LOCAL enable_sort = off; "
+        "SET LOCAL work_mem = '64MB'"
+    )
+    sides = list(rules_by_kind()[kind.name])
+    for n, side in enumerate(sides):
+        select = aggregation.per_unit_select(kind.name, side, f"{rows} r", tuple(extra) if n == 0 else ())
+        await apg.execute(f"CREATE TEMP TABLE {aggregation.per_unit_table(side)} ON COMMIT DROP AS {select}")
+    await apg.execute(
+        "SET LOCAL enable_seqscan TO DEFAULT; SET LOCAL enable_indexscan TO DEFAULT; SET LOCAL enable_sort TO DEFAULT; "
+        "SET LOCAL work_mem TO DEFAULT"
+    )
+    totals = ", ".join(f"sum({name})::bigint AS {name}" for name, _ in extra)
+    per_day = await apg.fetch(f"SELECT day, {totals} FROM {aggregation.per_unit_table(sides[0])} GROUP BY 1")
+    if sum(r[2] for r in per_day) or sum(r[1] for r in per_day) != found.rows:
+        return None  # a row the checks refuse: the staged path rejects it with its message
+    counts = feed.counts
+    low, high = feed.period
+    for r in per_day:
+        feed.days.add(r[0])
+        counts.rows_valid += r[1]
+        if (low and r[0] < low) or (high and r[0] > high):
+            feed.out_of_period += r[1]
+    counts.rows_read = counts.rows_new = found.rows
+    if repeats.tracks(kind.name):
+        totals = {name: sum(r[f"flag_{i}"] for r in per_day) for i, (name, _) in enumerate(repeats.STAGE_COUNTS)}
+        feed.repeat_callers = repeats.report(totals, 0, 0)  # no call to judge: nothing moved
+    # the consistency checks of the batch's rows (``quality.batch_quality`` takes them as a month built whole's)
+    feed.checks = quality.checks_from(kind.name, {name: sum(r[name] for r in per_day) for name, _ in consistency})
+    return Stored(partition, days, rows, sides, found.days_stored)
+
+
+async def settle(apg, kind: RecordKind, stored: Stored) -> None:
+    """After ``copy_plain``: the BRIN's new ranges summarized, the keys of the rows stored kept for the coverage
+    (``coverage.BROUGHT``) and for the sums (``touched``), as ``merge_stage`` keeps them from the stage; the sums
+    of the touched keys made ready for ``aggregation.recompute(own_sums=True)`` — the batch's own when its days held
+    no other row before, else every row of the keys read back (the batch's among them)."""
+    from services.ingest.loader import summarize_brin
+
+    await summarize_brin(apg, stored.partition)
+    await apg.execute(aggregation.TOUCHED_DDL)
+    parts = " UNION ".join(f"SELECT unit_id, day FROM {aggregation.per_unit_table(side)}" for side in stored.sides)
+    await apg.execute(f"CREATE TEMP TABLE {coverage.BROUGHT} ON COMMIT DROP AS {parts}")
+    await apg.execute(f"INSERT INTO touched (unit_id, day) SELECT unit_id, day FROM {coverage.BROUGHT}")
+    await aggregation.affected(apg)
+    if stored.days_stored:  # other rows of those days: each key's rows read whole (``recompute`` as for a withdrawal)
+        await apg.execute(f"DROP TABLE {', '.join(aggregation.per_unit_table(side) for side in stored.sides)}")
+        await aggregation.key_sums(apg, kind.name)
