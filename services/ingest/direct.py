@@ -13,10 +13,12 @@ the file read again from its start — whenever the file is not such a file:
 - a chunk not every line of which is plain (``bulk.plain_line_pattern``), a month without a partition yet, rows of
   two months (the partition's bounds refuse the COPY), a call to judge by its caller's look-back (``repeats``:
   a caller hash without the source's flag);
-- a key already stored in the month, or twice in the file: the month's unique key index refuses the COPY;
-- a key range that meets another month's (``loader.stored_months``): a key may be stored there;
+- a key range that meets a stored month's (the first and last key of its unique index, ``loader.month_ranges``,
+  read before any row goes in): a key may be stored there — corrections, re-sends and a key moved to another month
+  are found so before any COPY;
+- a key twice in the file: the month's unique key index refuses the COPY;
 - a row failing the checks a plain form does not prove (``bulk.typed_checks``: units in scope, bounds, time order),
-  counted by one read of the rows just copied.
+  counted by one read of the rows just copied (a unit out of scope is seen in Python before its chunk's COPY).
 
 So every file the direct path stores is one whose staged load would have stored every row as new, and each of the
 staged path's answers for other files (duplicates, corrections, repeats, rejected rows with their messages) is the
@@ -60,20 +62,30 @@ class Lines:
     high: bytes | None = None
     rows: int = 0
     to_judge: bool = False  # a call with a caller hash and no flag of the source's
+    out_of_scope: bool = False  # a unit not among those in the caller's scope
     days_stored: bool = False  # a day of the file held rows already (``_copy``)
 
 
 def _augment(
-    data: bytes, first_row: int, batch_id: int, layout: CsvLayout, kind: RecordKind, found: Lines, feed_source: str
+    data: bytes,
+    first_row: int,
+    batch_id: int,
+    layout: CsvLayout,
+    kind: RecordKind,
+    found: Lines,
+    feed_source: str,
+    units: frozenset[bytes],
 ) -> bytes:
     """The chunk's plain lines (each ending in ``\\n`` or ``\\r\\n``) with ``,day,batch,row`` added to each (and
-    the batch's source first, if the file has no source column)."""
+    the batch's source first, if the file has no source column); ``units``: those in the caller's scope (a row of
+    another is the staged path's to reject, found here before its COPY rather than by the checks after it)."""
     delimiter = layout.delimiter.encode()
     names = layout.names
     day_at = names.index(kind.day_field)
     key_at = names.index("record_id")
     hash_at = names.index("caller_hash") if repeats.tracks(kind.name) and "caller_hash" in names else None
     flag_at = names.index("repeat_caller") if hash_at is not None and "repeat_caller" in names else None
+    unit_at = [names.index(u) for u in ("unit_id", "handling_unit_id") if u in names]
     # the batch's source, when the file has no such column (``eligible``), then the added columns
     head = b"" if "source" in names else delimiter + feed_source.encode()
     tail = head + delimiter + b"%s" + delimiter + b"%d" + delimiter + b"%d\n"
@@ -92,6 +104,9 @@ def _augment(
         keys.append(values[key_at])
         if hash_at is not None and values[hash_at] and (flag_at is None or not values[flag_at]):
             found.to_judge = True
+        for at in unit_at:
+            if values[at] and values[at] not in units:
+                found.out_of_scope = True
         out.append(line + tail % (day, batch_id, row))
         row += 1
     if keys:
@@ -161,6 +176,13 @@ async def _copy(apg, kind: RecordKind, feed, binary, layout, chunk_rows, on_prog
     partition = None
     copied = 0
     checked: set[bytes] = set()
+    units = frozenset(u.encode() for u in feed.units_in_scope)
+    # every stored month's range of record ids, read before any row goes in: a file whose keys stay clear of them
+    # holds no stored key (the month's unique index then refuses only a key repeated in the file); one whose keys
+    # meet one — corrections, re-sends, a key moved to another month — is the staged path's, found before its COPY
+    from services.ingest.loader import month_ranges
+
+    ranges = [(first.encode(), last.encode()) for _, first, last, _ in await month_ranges(apg, kind)]
     zone_before = await apg.fetchval("SELECT current_setting('TimeZone')")
     await apg.execute(f"SET LOCAL TimeZone = {bulk._literal(zone)}")  # naive times are read in the source's zone
 
@@ -174,14 +196,18 @@ async def _copy(apg, kind: RecordKind, feed, binary, layout, chunk_rows, on_prog
         if not plain:
             return None, more, False, 0
         before = found.rows
-        data = await asyncio.to_thread(_augment, data, first_row, feed.batch_id, layout, kind, found, feed.source)
+        data = await asyncio.to_thread(
+            _augment, data, first_row, feed.batch_id, layout, kind, found, feed.source, units
+        )
         return data, more, True, found.rows - before
 
     pending = asyncio.ensure_future(next_chunk(1))
     try:
         while (item := await pending) is not None:
             data, more, plain, n = item
-            if not plain or found.to_judge:
+            if not plain or found.to_judge or found.out_of_scope:
+                return None
+            if data and any(first <= found.high and last >= found.low for first, last in ranges):
                 return None
             if not data:
                 if not more:
@@ -217,15 +243,9 @@ async def _copy(apg, kind: RecordKind, feed, binary, layout, chunk_rows, on_prog
         if not pending.done():
             with contextlib.suppress(Exception):
                 await pending
-    if partition is None or found.to_judge:
+    if partition is None or found.to_judge or found.out_of_scope:
         return None
     await apg.execute(f"SET LOCAL TimeZone = {bulk._literal(zone_before)}")
-    # a key stored in another month (a correction moving a call across months): the stage's look-ups find it
-    from services.ingest.loader import month_ranges
-
-    for _, first, last, _ in await month_ranges(apg, kind, exclude=partition):
-        if first.encode() <= found.high and last.encode() >= found.low:
-            return None
     days = sorted(date.fromisoformat(d.decode()) for d in found.days)
     listed = ",".join(d.isoformat() for d in days)
     rows = (

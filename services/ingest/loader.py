@@ -272,10 +272,9 @@ async def stored_months(apg, kind: RecordKind, stage: str) -> list[tuple[str, in
     ]
 
 
-async def month_ranges(apg, kind: RecordKind, exclude: str | None = None) -> list[tuple[str, str, str, int]]:
-    """Per month partition holding rows (but ``exclude``, a partition's name with its schema): its name, its least
-    and greatest record id (``COLLATE "C"``: the first and last entry of its unique key index) and its estimated
-    rows."""
+async def month_ranges(apg, kind: RecordKind) -> list[tuple[str, str, str, int]]:
+    """Per month partition holding rows: its name, its least and greatest record id (``COLLATE "C"``: the first and
+    last entry of its unique key index) and its estimated rows."""
     partitions = await apg.fetch(
         # never analysed (a month built whole and attached): its size at ~200 bytes a row
         "SELECT c.oid::regclass::text AS name, (CASE WHEN c.reltuples >= 0 THEN c.reltuples "
@@ -286,8 +285,6 @@ async def month_ranges(apg, kind: RecordKind, exclude: str | None = None) -> lis
     months = []
     for partition in partitions:
         name = partition["name"]
-        if exclude is not None and name.rpartition(".")[2] == exclude.rpartition(".")[2]:
-            continue
         first, last = await apg.fetchrow(
             f'SELECT (SELECT record_id FROM ONLY {name} ORDER BY record_id COLLATE "C" LIMIT 1), '
             f'(SELECT record_id FROM ONLY {name} ORDER BY record_id COLLATE "C" DESC LIMIT 1)'

@@ -168,10 +168,11 @@ async def test_files_the_direct_path_cannot_vouch_for_take_the_staged_path_with_
             "identical repeat": [*rows, rows[3]],
             # a key repeated with other values: the second rejected, pointing at the first
             "differing repeat": [*rows, {**rows[4], "queue_seconds": "77"}],
-            # a unit outside the tree, an answer before the call began: rejected rows with their messages
-            "bad rows": [
+            # a unit outside the tree (seen before the COPY): a rejected row with its message
+            "unknown unit": [*rows, {**_call(150, 7, rng), "unit_id": "NO-SUCH-UNIT"}],
+            # an answer before the call began (seen by the checks after the COPY, which is rolled back)
+            "answer before call": [
                 *rows,
-                {**_call(150, 7, rng), "unit_id": "NO-SUCH-UNIT"},
                 {
                     **_call(151, 7, rng),
                     "outcome": "answered",
