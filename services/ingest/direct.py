@@ -153,8 +153,6 @@ async def copy_plain(
     pattern = bulk.plain_line_pattern(kind, layout, zone)
     if pattern is None:
         return None
-    # the kind's writers are serialised (as ``merge_stage`` does): no other load adds or replaces a key meanwhile
-    await apg.execute("SELECT pg_advisory_xact_lock(hashtext($1))", KIND_LOCK + kind.name)
     await apg.execute("SAVEPOINT direct_copy")
     try:
         stored = await _copy(apg, kind, feed, binary, layout, chunk_rows, on_progress, pattern, zone)
@@ -177,12 +175,7 @@ async def _copy(apg, kind: RecordKind, feed, binary, layout, chunk_rows, on_prog
     copied = 0
     checked: set[bytes] = set()
     units = frozenset(u.encode() for u in feed.units_in_scope)
-    # every stored month's range of record ids, read before any row goes in: a file whose keys stay clear of them
-    # holds no stored key (the month's unique index then refuses only a key repeated in the file); one whose keys
-    # meet one — corrections, re-sends, a key moved to another month — is the staged path's, found before its COPY
-    from services.ingest.loader import month_ranges
-
-    ranges = [(first.encode(), last.encode()) for _, first, last, _ in await month_ranges(apg, kind)]
+    ranges: list[tuple[bytes, bytes]] = []
     zone_before = await apg.fetchval("SELECT current_setting('TimeZone')")
     await apg.execute(f"SET LOCAL TimeZone = {bulk._literal(zone)}")  # naive times are read in the source's zone
 
@@ -207,18 +200,29 @@ async def _copy(apg, kind: RecordKind, feed, binary, layout, chunk_rows, on_prog
             data, more, plain, n = item
             if not plain or found.to_judge or found.out_of_scope:
                 return None
-            if data and any(first <= found.high and last >= found.low for first, last in ranges):
-                return None
             if not data:
                 if not more:
                     break
                 pending = asyncio.ensure_future(next_chunk(found.rows + 1))
                 continue
             if partition is None:  # the month of the first line: a file of two months is refused by its bounds
-                first = date.fromisoformat(min(found.days).decode())
-                partition = f"ingest.{partition_name(kind, first.replace(day=1))}"
+                day = date.fromisoformat(min(found.days).decode())
+                partition = f"ingest.{partition_name(kind, day.replace(day=1))}"
                 if await apg.fetchval("SELECT to_regclass($1) IS NULL", partition):
                     return None  # a month new to the raw table: built whole by the staged path (``insert_into_raw``)
+                # from the first row stored to the commit, the kind's writers are serialised (as ``merge_stage``
+                # does): no other load adds or replaces a key, or re-sums a key's measures, meanwhile. (Its first
+                # chunk read and checked, a load of the direct path holds the lock while it reads the rest: reading
+                # is storing here.)
+                await apg.execute("SELECT pg_advisory_xact_lock(hashtext($1))", KIND_LOCK + kind.name)
+                # every stored month's range of record ids: a file whose keys stay clear of them holds no stored key
+                # (the month's unique index then refuses only a key repeated in the file); one whose keys meet one —
+                # corrections, re-sends, a key moved to another month — is the staged path's, found before any COPY
+                from services.ingest.loader import month_ranges
+
+                ranges = [(first.encode(), last.encode()) for _, first, last, _ in await month_ranges(apg, kind)]
+            if any(first <= found.high and last >= found.low for first, last in ranges):
+                return None
             if new_days := found.days - checked:  # before their first rows go in: did these days hold rows?
                 checked.update(new_days)
                 held = f"SELECT EXISTS (SELECT FROM ONLY {partition} r WHERE r.day = ANY($1::date[]))"
