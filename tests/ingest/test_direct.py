@@ -210,6 +210,11 @@ async def test_calls_to_judge_by_their_callers_look_back_take_the_staged_path(fr
                    for i in range(30)]  # fmt: skip
         report, _ = await twins.send(to_csv(flagged, columns))
         assert _taken(report) and report["repeatCallers"]["sourceFlag"] == 30
+        # a call to judge further down the file (not on its first line): found as its chunk is read, before its COPY
+        later = [{**_call(300 + i, 4, rng), "caller_hash": f"h{i % 5}", "repeat_caller": "" if i == 20 else "true"}
+                 for i in range(30)]  # fmt: skip
+        report, _ = await twins.send(to_csv(later, columns))
+        assert not _taken(report) and report["repeatCallers"]["computed"] == 1
 
 
 async def test_work_orders_of_a_new_day_go_straight_in_with_both_sides_summed(fresh_database, monkeypatch):
