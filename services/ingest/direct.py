@@ -13,7 +13,7 @@ the file read again from its start — whenever the file is not such a file:
 - a chunk not every line of which is plain (``bulk.plain_line_pattern``), a month without a partition yet, rows of
   two months (the partition's bounds refuse the COPY), a call to judge by its caller's look-back (``repeats``:
   a caller hash without the source's flag);
-- a key range that meets a stored month's (the first and last key of its unique index, ``loader.month_ranges``,
+- a key range that meets a stored month's (the first and last key of its unique index, ``partitions.month_ranges``,
   read before any row goes in): a key may be stored there — corrections, re-sends and a key moved to another month
   are found so before any COPY;
 - a key twice in the file: the month's unique key index refuses the COPY;
@@ -40,7 +40,7 @@ from typing import BinaryIO
 import asyncpg
 
 from services.ingest import aggregation, bulk, coverage, quality, repeats
-from services.ingest.partitions import KIND_LOCK, partition_name
+from services.ingest.partitions import KIND_LOCK, month_ranges, partition_name, summarize_brin
 from services.ingest.reader import CsvLayout
 from services.ingest.records import RecordKind
 from services.ingest.rules import rules_by_kind
@@ -244,8 +244,6 @@ async def _copy(apg, kind: RecordKind, feed, binary, layout, chunk_rows, on_prog
                 # every stored month's range of record ids: a file whose keys stay clear of them holds no stored key
                 # (the month's unique index then refuses only a key repeated in the file); one whose keys meet one —
                 # corrections, re-sends, a key moved to another month — is the staged path's, found before any COPY
-                from services.ingest.loader import month_ranges
-
                 ranges = [(first.encode(), last.encode()) for _, first, last, _ in await month_ranges(apg, kind)]
             if any(first <= found.high and last >= found.low for first, last in ranges):
                 return None
@@ -331,8 +329,6 @@ async def settle(apg, kind: RecordKind, stored: Stored) -> None:
     (``coverage.BROUGHT``) and for the sums (``touched``), as ``merge_stage`` keeps them from the stage; the sums
     of the touched keys made ready for ``aggregation.recompute(own_sums=True)`` — the batch's own when its days held
     no other row before, else every row of the keys read back (the batch's among them)."""
-    from services.ingest.loader import summarize_brin
-
     await summarize_brin(apg, stored.partition)
     await apg.execute(aggregation.TOUCHED_DDL)
     parts = " UNION ".join(f"SELECT unit_id, day FROM {aggregation.per_unit_table(side)}" for side in stored.sides)
