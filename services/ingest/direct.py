@@ -95,9 +95,7 @@ def _augment(
     unit_at = [names.index(u) for u in ("unit_id", "handling_unit_id") if u in names]
     # the batch's source, when the file has no such column (``eligible``), then the added columns
     head = b"" if "source" in names else delimiter + feed_source.encode()
-    tail = head + delimiter + b"%s" + delimiter + b"%d" + delimiter + b"%d"
-    tracks = repeats.tracks(kind.name)  # calls: their look-back verdict before judging (``repeats.UNJUDGED``)
-    tail += delimiter + b"%s\n" if tracks else b"\n"
+    tail = head + delimiter + b"%s" + delimiter + b"%d" + delimiter + b"%d\n"
     out = []
     days = found.days
     keys = []
@@ -111,16 +109,12 @@ def _augment(
         day = values[day_at][:10]  # a plain time: YYYY-MM-DD HH:MM:SS, local
         days.add(day)
         keys.append(values[key_at])
-        judged = hash_at is not None and values[hash_at] and (flag_at is None or not values[flag_at])
-        if judged:
+        if hash_at is not None and values[hash_at] and (flag_at is None or not values[flag_at]):
             found.to_judge = True
         for at in unit_at:
             if values[at] and values[at] not in units:
                 found.out_of_scope = True
-        if tracks:
-            out.append(line + tail % (day, batch_id, row, b"false" if judged else b""))
-        else:
-            out.append(line + tail % (day, batch_id, row))
+        out.append(line + tail % (day, batch_id, row))
         row += 1
     if keys:
         low, high = min(keys), max(keys)
@@ -170,7 +164,7 @@ async def copy_plain(
     # key (probed in every month's key index, one statement), a file of calls to judge (``repeats``: a caller hash
     # without the source's flag) with such a call — to the staged path at once, without the direct path's other work
     # (~20 ms of a 500-row correction's ~200 ms when they got as far as the key ranges)
-    first = _first_key(binary, layout, feed.source)
+    first = _first_key(binary, layout, feed.source, repeats.tracks(kind.name))
     stored = f'SELECT EXISTS (SELECT FROM ingest.{kind.table} r WHERE r.record_id = $1 COLLATE "C" AND r.source = $2 COLLATE "C")'
     if first is None or await apg.fetchval(stored, first[1], first[0]):
         binary.seek(0)
@@ -189,14 +183,17 @@ async def copy_plain(
     return stored
 
 
-def _first_key(binary: BinaryIO, layout: CsvLayout, source: str) -> tuple[str, str] | None:
-    """(source, record id) of the file's first data line, as its plain form reads (``None``: not one)."""
+def _first_key(binary: BinaryIO, layout: CsvLayout, source: str, judged: bool) -> tuple[str, str] | None:
+    """(source, record id) of the file's first data line, as its plain form reads (``None``: not one, or ``judged``
+    and a call the look-back judges)."""
     binary.seek(layout.data_offset)
     line = binary.readline(1 << 16).rstrip(b"\r\n")
     values = line.split(layout.delimiter.encode())
     if len(values) != len(layout.names):
         return None
     row = dict(zip(layout.names, values, strict=True))
+    if judged and row.get("caller_hash") and not row.get("repeat_caller"):
+        return None
     try:
         return (row["source"].decode() if "source" in row else source), row["record_id"].decode()
     except UnicodeDecodeError:
@@ -206,8 +203,6 @@ def _first_key(binary: BinaryIO, layout: CsvLayout, source: str) -> tuple[str, s
 async def _copy(apg, kind: RecordKind, feed, binary, layout, chunk_rows, on_progress, pattern, zone) -> Stored | None:
     found = Lines()
     columns = [*layout.names, *([] if "source" in layout.names else ["source"]), *ADDED]
-    if repeats.tracks(kind.name):
-        columns.append("repeat_lookback")
     chunks = bulk._chunks(binary, layout, max(chunk_rows * bulk.COPY_CHUNK_BYTES_PER_ROW, 4096))
     partition = None
     copied = 0
@@ -236,7 +231,7 @@ async def _copy(apg, kind: RecordKind, feed, binary, layout, chunk_rows, on_prog
     try:
         while (item := await pending) is not None:
             data, more, plain, n = item
-            if not plain or found.out_of_scope:
+            if not plain or found.to_judge or found.out_of_scope:
                 return None
             if not data:
                 if not more:
@@ -283,7 +278,7 @@ async def _copy(apg, kind: RecordKind, feed, binary, layout, chunk_rows, on_prog
         if not pending.done():
             with contextlib.suppress(Exception):
                 await pending
-    if partition is None or found.out_of_scope:
+    if partition is None or found.to_judge or found.out_of_scope:
         return None
     await apg.execute(f"SET LOCAL TimeZone = {bulk._literal(zone_before)}")
     days = sorted(date.fromisoformat(d.decode()) for d in found.days)
@@ -295,9 +290,6 @@ async def _copy(apg, kind: RecordKind, feed, binary, layout, chunk_rows, on_prog
     # say: they were made before this day's rows were there): per side, the sums per (unit, day) — the keys' own
     # sums when their days held no other row — and, on the first side, the rows failing the checks and the calls'
     # repeat-flag counts
-    computed_repeats = moved_others = 0
-    if found.to_judge:  # calls to judge by their caller's look-back: now stored, judged as the stored calls they are
-        computed_repeats, moved_others = await _judge(apg, rows, feed.batch_id)
     checks = bulk.typed_checks(kind, layout, set(feed.units_in_scope))
     extra = [("rows_here", "count(*)"), ("rows_bad", f"count(*) FILTER (WHERE NOT coalesce({checks}, false))")]
     flags = []
@@ -333,32 +325,10 @@ async def _copy(apg, kind: RecordKind, feed, binary, layout, chunk_rows, on_prog
     counts.rows_read = counts.rows_new = found.rows
     if repeats.tracks(kind.name):
         totals = {name: sum(r[f"flag_{i}"] for r in per_day) for i, (name, _) in enumerate(repeats.STAGE_COUNTS)}
-        feed.repeat_callers = repeats.report(totals, computed_repeats, moved_others)
+        feed.repeat_callers = repeats.report(totals, 0, 0)  # no call to judge: nothing moved
     # the consistency checks of the batch's rows (``quality.batch_quality`` takes them as a month built whole's)
     feed.checks = quality.checks_from(kind.name, {name: sum(r[name] for r in per_day) for name, _ in consistency})
-    # other calls whose verdict moved count on keys the read above did not sum: every key read back whole
-    return Stored(partition, days, rows, sides, found.days_stored or moved_others > 0)
-
-
-async def _judge(apg, rows: str, batch_id: int) -> tuple[int, int]:
-    """The look-back of a batch's calls just copied (their verdict so far: ``repeats.UNJUDGED``): its hashed calls are
-    the changes of the stored set (as the staged path's current calls are), the stored calls around them — the batch's
-    own among them — judged in one statement (``repeats.judge``), the verdicts that move written, their keys touched.
-    The same set of calls, the same windows: the staged path's verdicts. Returns (the batch's calls judged repeats,
-    other stored calls whose verdict moved)."""
-    await apg.execute(aggregation.TOUCHED_DDL)
-    await apg.execute(repeats.CHANGES_DDL)
-    await apg.execute("SET LOCAL enable_seqscan = off")
-    await apg.execute(
-        f"INSERT INTO {repeats.CHANGES} SELECT r.caller_hash, r.started_at FROM {rows} r WHERE r.caller_hash IS NOT NULL"
-    )
-    await apg.execute("SET LOCAL enable_seqscan TO DEFAULT")
-    if not await repeats.judge(apg):
-        return 0, 0
-    own = await apg.fetchval(f"SELECT count(*) FROM {repeats.JUDGED} WHERE batch_id = $1", batch_id)
-    own_repeats = await apg.fetchval(f"SELECT count(*) FROM {repeats.JUDGED} WHERE batch_id = $1 AND repeat", batch_id)
-    moved = await repeats.apply_to_stored(apg)
-    return own_repeats, moved - own
+    return Stored(partition, days, rows, sides, found.days_stored)
 
 
 async def settle(apg, kind: RecordKind, stored: Stored) -> None:
