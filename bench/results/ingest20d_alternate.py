@@ -3,7 +3,7 @@ day of a February holding 3,000,000 calls of days 1-8 (``bench/steady.py``'s SQL
 own child (``bench/ingest_bench.py --child``) of the old tree or the new one in turn, a bare COPY of the same file
 right before it.
 
-    python bench/results/ingest20d_alternate.py URL OLD_TREE NEW_TREE FIRST_DAY LAST_DAY
+    python bench/results/ingest20d_alternate.py URL OLD_TREE NEW_TREE FIRST_DAY LAST_DAY [CALLERS]
 """
 
 import asyncio
@@ -19,13 +19,14 @@ sys.path.insert(0, str(ROOT))
 from bench import ingest_bench, steady  # noqa: E402
 
 url, old, new, first, last = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+callers = int(sys.argv[6]) if len(sys.argv) > 6 else 0  # hashed callers of the files (0: none)
 steady.COLUMNS[:] = ingest_bench.COLUMNS
 agents = asyncio.run(steady.add_agents(url, 0))
 results: dict[str, list[tuple[float, float]]] = {"old": [], "new": []}
 for n, day_no in enumerate(range(first, last + 1)):
     tree = ("old", "new")[(n + n // 2) % 2]  # old new new old old new new old …
     path = Path(f"/tmp/ingest20d/alt-{day_no}.csv")
-    steady.write_day_file(path, steady.FEBRUARY + timedelta(day_no - 1), 50_000, agents, f"a{n}", 0)
+    steady.write_day_file(path, steady.FEBRUARY + timedelta(day_no - 1), 50_000, agents, f"a{n}", callers)
     copy_s = asyncio.run(ingest_bench.copy_baseline(url, path))
     where = old if tree == "old" else new
     out = subprocess.run(

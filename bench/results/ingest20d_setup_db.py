@@ -15,5 +15,6 @@ asyncio.run(ingest_bench.register_units_in_process(url))
 agents = asyncio.run(steady.add_agents(url, 1000))
 print("agents", len(agents))
 days = int(sys.argv[2]) if len(sys.argv) > 2 else 22
-s = asyncio.run(steady.store_month(url, steady.FEBRUARY, days, 3_000_000, 0))
+callers = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+s = asyncio.run(steady.store_month(url, steady.FEBRUARY, days, 3_000_000, callers))
 print("stored in", s, url)
