@@ -259,7 +259,7 @@ def stored_table(side: str) -> str:
     return f"{STORED}_{side}"
 
 
-async def _affected(connection) -> None:
+async def affected(connection) -> None:
     """``AFFECTED`` from ``touched``."""
     await connection.execute(f"DROP TABLE IF EXISTS {AFFECTED}")
     await connection.execute(affected_sql())
@@ -274,6 +274,11 @@ async def _key_sums(connection, kind: str, table_of, keys: str = AFFECTED) -> No
         f"SELECT count(*), array_agg(DISTINCT day), (SELECT count(*) FROM ingest.unit) FROM {keys}"
     )
     return await _sums_of_keys(connection, kind, table_of, keys, count, days or [], units)
+
+
+async def key_sums(connection, kind: str) -> None:
+    """Per side, the sums of the raw rows every affected key holds now, into the side's ``per_unit_table``."""
+    await _key_sums(connection, kind, per_unit_table)
 
 
 async def _sums_of_keys(connection, kind: str, table_of, keys: str, count: int, days: list, units: int) -> None:
@@ -298,7 +303,7 @@ async def sum_stored(connection, kind: str, increments_exact: bool = False) -> i
     ``increments_exact`` (the batch changed no stored row but by replacing it, and the replaced rows' sums are in
     ``increments.replaced_table``): agents' keys of whole numbers take their stored sums minus the replaced rows
     (``increments``), the other keys are read from their rows. Returns how many keys took increments."""
-    await _affected(connection)
+    await affected(connection)
     if not increments_exact:
         await _key_sums(connection, kind, stored_table)
         return 0
@@ -326,7 +331,9 @@ async def sum_stored(connection, kind: str, increments_exact: bool = False) -> i
     return incremented
 
 
-async def recompute(connection, kind: str, summed: bool = False, batch_rows: str | None = None) -> None:
+async def recompute(
+    connection, kind: str, summed: bool = False, batch_rows: str | None = None, own_sums: bool = False
+) -> None:
     """Recompute the daily measures of ``kind`` for the keys in ``touched`` (asyncpg connection).
 
     ``summed``: the sums per (unit, day) of every side are there already for the days they hold (``newmonth``: a
@@ -347,12 +354,15 @@ async def recompute(connection, kind: str, summed: bool = False, batch_rows: str
     ``batch_rows`` (a FROM clause, alias ``r``: the rows the batch just stored, as stored): ``sum_stored`` ran
     before they went in, and each key's rows are those sums plus the batch's rows summed — every row of the key
     once, as a read of the key's rows would give, without reading the batch's rows back from the raw table.
+
+    ``own_sums``: ``AFFECTED`` is made and each side's ``per_unit_table`` holds every touched key's own sums already
+    (``direct``: a file's rows summed as they were checked, or read back by ``key_sums``).
     """
     from services.ingest.rules import flow_measures
 
     if not summed:
-        if batch_rows is None:
-            await _affected(connection)
+        if batch_rows is None and not own_sums:
+            await affected(connection)
             await _key_sums(connection, kind, per_unit_table)
         for side in rules_by_kind()[kind]:
             if batch_rows is not None:

@@ -45,9 +45,17 @@ from typing import Any, BinaryIO
 
 import asyncpg
 
-from services.ingest import aggregation, bulk, coverage, increments, newmonth, quality, repeats
+from services.ingest import aggregation, bulk, coverage, direct, increments, newmonth, quality, repeats
 from services.ingest.feed import RowFeed
-from services.ingest.partitions import KIND_LOCK, key_index_sql, key_match, next_month, partition_name
+from services.ingest.partitions import (
+    KIND_LOCK,
+    key_index_sql,
+    key_match,
+    month_ranges,
+    next_month,
+    partition_name,
+    summarize_brin,
+)
 from services.ingest.reader import CsvLayout, FileFormatError, plain_data
 from services.ingest.records import SYSTEM_COLUMNS, RecordKind
 from services.ingest.rules import SIDES, rules_by_kind
@@ -265,23 +273,11 @@ async def stored_months(apg, kind: RecordKind, stage: str) -> list[tuple[str, in
     low, high = await apg.fetchrow(f'SELECT min(record_id COLLATE "C"), max(record_id COLLATE "C") FROM {stage}')
     if low is None:
         return []
-    partitions = await apg.fetch(
-        # never analysed (a month built whole and attached): its size at ~200 bytes a row
-        "SELECT c.oid::regclass::text AS name, (CASE WHEN c.reltuples >= 0 THEN c.reltuples "
-        "ELSE pg_relation_size(c.oid) / 200 END)::bigint AS rows FROM pg_inherits i "
-        "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = $1::regclass ORDER BY 1",
-        f"ingest.{kind.table}",
-    )
-    months = []
-    for partition in partitions:
-        name = partition["name"]
-        first, last = await apg.fetchrow(
-            f'SELECT (SELECT record_id FROM ONLY {name} ORDER BY record_id COLLATE "C" LIMIT 1), '
-            f'(SELECT record_id FROM ONLY {name} ORDER BY record_id COLLATE "C" DESC LIMIT 1)'
-        )
-        if first is not None and first.encode() <= high.encode() and last.encode() >= low.encode():
-            months.append((name, partition["rows"]))
-    return months
+    return [
+        (name, rows)
+        for name, first, last, rows in await month_ranges(apg, kind)
+        if first.encode() <= high.encode() and last.encode() >= low.encode()
+    ]
 
 
 async def insert_into_raw(apg, kind: RecordKind, stage: str, judged: bool = False) -> None:
@@ -326,21 +322,6 @@ async def insert_into_raw(apg, kind: RecordKind, stage: str, judged: bool = Fals
             next_month(month),
         )
         await summarize_brin(apg, partition)
-
-
-async def summarize_brin(apg, partition: str) -> None:
-    """Summarize the page ranges of ``partition``'s BRIN index on ``(day, batch_id)`` that rows were just inserted
-    into. A BRIN index summarizes only the ranges that existed when it was built (a month attached whole, or
-    built with its first file); ranges filled later stay unsummarized — every one of them matches any condition —
-    until autovacuum summarizes them, if it runs at all (``autosummarize`` is off, and so is autovacuum on some
-    servers). Unsummarized, the index made "the stored calls of these days" a read of the whole month (the
-    province-year's look-back in December: 64,846 pages read for one day's 103,015 calls, 3.1 s); summarized, the
-    ranges of those days. Only the new ranges are read: those the file's rows went into (a daily file: ~20)."""
-    await apg.execute(
-        "SELECT brin_summarize_new_values(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-        "JOIN pg_am a ON a.oid = c.relam WHERE i.indrelid = $1::regclass AND a.amname = 'brin'",
-        partition,
-    )
 
 
 async def withdraw_rows(apg, kind: str, batch_id: int) -> tuple[int, int | None]:
@@ -393,12 +374,20 @@ async def load(
             phases["parallelCopyAttach"] = time.perf_counter() - began
         else:
             plain.binary.seek(0)
-    if not phases:  # not stored whole as a new month: staged, then merged
-        if plain is not None:
-            if await asyncio.to_thread(plain_data, plain.binary, plain.layout.data_offset):
-                stage = await bulk.stage_plain_csv(apg, kind, feed, plain.binary, plain.layout, CHUNK_ROWS, set_status)
+    direct_rows = None
+    if not phases and plain is not None and await asyncio.to_thread(plain_data, plain.binary, plain.layout.data_offset):
+        # a plain file of new keys only: COPYed once, straight into its month (``direct``); else staged below
+        if direct_rows := await direct.copy_plain(apg, kind, feed, plain.binary, plain.layout, CHUNK_ROWS, set_status):
+            phases["directCopy"] = time.perf_counter() - began
+            await direct.settle(apg, kind, direct_rows)
+            phases["settle"] = time.perf_counter() - began - sum(phases.values())
+        else:
+            stage = await bulk.stage_plain_csv(apg, kind, feed, plain.binary, plain.layout, CHUNK_ROWS, set_status)
             if stage is None:  # PostgreSQL does not read it as the Python reader would: stream it through Python
                 rows = plain.reopen()
+    elif not phases and plain is not None:
+        rows = plain.reopen()
+    if not phases:  # not stored whole as a new month nor directly: staged, then merged
         if stage is None:
             stage = await stage_rows(apg, kind, feed, rows, set_status)
         if feed.counts.rows_read == 0:
@@ -408,7 +397,10 @@ async def load(
         stored_rows = await merge_stage(apg, kind, stage, feed)
         phases["dedupeStore"] = time.perf_counter() - began - sum(phases.values())
     await set_status("aggregating", feed.counts.rows_read)
-    await aggregation.recompute(apg, kind.name, feed.summed, batch_rows=stored_rows)
+    if direct_rows is not None:  # the touched keys' sums made already (``direct.settle``)
+        await aggregation.recompute(apg, kind.name, own_sums=True)
+    else:
+        await aggregation.recompute(apg, kind.name, feed.summed, batch_rows=stored_rows)
     phases["aggregate"] = time.perf_counter() - began - sum(phases.values())
     await coverage.record(apg, feed.batch_id, kind.name, feed.covers, feed.period, feed.supplied())
     phases["coverage"] = time.perf_counter() - began - sum(phases.values())
