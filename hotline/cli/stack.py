@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import shutil
@@ -197,14 +198,29 @@ class Stack:
         process = self.processes.pop(name, None)
         if process is None or process.poll() is not None:
             return
-        os.killpg(process.pid, signal.SIGTERM)
         try:
+            os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        except BaseException as exc:  # it took too long, or the wait was interrupted: killed either way
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+            if not isinstance(exc, subprocess.TimeoutExpired):
+                raise
 
     def stop(self) -> None:
-        """Stop the gateway first, then the services."""
-        for name in ["portal", "gateway", *[s.name for s in SERVICES]]:
-            self.stop_one(name)
+        """Stop the portal and the gateway first, then the services. Interrupted (a second Ctrl-C while a process
+        takes its time to stop), it kills the ones not stopped yet before it gives way: each process runs in a
+        session of its own, so one left behind would keep running, and logging, with nobody to stop it."""
+        names = ["portal", "gateway", *[s.name for s in SERVICES]]
+        try:
+            for name in names:
+                self.stop_one(name)
+        except BaseException:
+            for name in names:
+                process = self.processes.pop(name, None)
+                if process is not None and process.poll() is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+            raise
