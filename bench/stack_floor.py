@@ -2,14 +2,15 @@
 
 Run by hand (not part of the test suite):
 
-    flock /tmp/hotline-bench.lock .venv/bin/python bench/stack_floor.py [--rounds 3] [--seconds 5] [--clients 8]
+    flock /tmp/hotline-bench.lock .venv/bin/python -m bench.stack_floor [--rounds 3] [--seconds 5] [--clients 8]
+        [--generator autocannon|python] [--noop-ms 0.6,0.9,1.2]
 
 Issue 16 asks a portal read to answer at ≥ 0.5× the throughput of ``{ __typename }`` on the same subgraph. A
 subgraph is one Python process, so the ratio is the CPU of the no-op over the CPU of the read: the read may cost
 at most twice an empty request. This benchmark measures what the read *must* cost on the stack the project decided
 (FastAPI, Strawberry on graphql-core, SQLAlchemy async over asyncpg, uvicorn), with nothing of ours in the way: a
 bare app (``bench/floor_app.py``) with no authentication, no middleware, no scope rule, one Core statement per
-request through one pooled connection, every field a plain attribute, answering answers of the same shape and size
+request through the pool in autocommit, Strawberry's parser and validation caches, every field a plain attribute, answering answers of the same shape and size
 as the load benchmark's (``bench/load_bench.py``): the ranking (5 results with 2 dimension subtotals each, ~1.2 KB)
 and a city's 50 units (ids and names, ~1.1 KB).
 
@@ -19,6 +20,11 @@ implementation on this stack spends to run the statement, execute the answer's f
 whose no-op costs N ms can then reach at most N / (N + floor) of its no-op's throughput, however lean its read:
 the bound printed for the no-op costs given by ``--noop-ms`` (the project's services' own no-op, measured by
 ``bench/load_bench.py --cpu``; default: the range measured in docs/performance.md).
+
+Beside them, the same read through a bare Hive Gateway over the bare app (``bench/floor_gateway.mjs``: the gateway
+runtime with the supergraph composed as the stack's gateway composes it, no plugin, no merging of identical requests):
+its p50 against the read's straight at the app (issue 16's ≤ ×1.3), and its own CPU per request. ``--generator
+python`` sends the load with the load benchmark's Python client instead of autocannon.
 """
 
 from __future__ import annotations
