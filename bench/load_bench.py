@@ -26,7 +26,8 @@ throughput ratio against the no-op (issue 16's target ≥ 0.5) and the gateway's
 A final phase repeats the ranking load while an ingest batch is loaded and the run is recomputed, and checks
 that nothing failed. Every request is counted; any error or non-200 answer is reported and fails the run.
 No subgraph request is merged with another: the gateway merges only identical in-flight requests, and each request it
-sends carries its own request id (this client sends none; gateway/README.md). The machine is shared: compare ratios measured side by side, not seconds.
+sends carries its own request id (this client sends none; gateway/README.md). The machine is shared: compare ratios
+measured side by side, not seconds.
 ``--rounds N`` measures every scenario N times (each time side by side with its no-op) and the summary gives each
 ratio's median; ``--only ranking,unit_appeals`` measures only those scenarios.
 ``--cpu`` prints, under every path, the CPU milliseconds each part of the system spent per request (each service,

@@ -205,7 +205,7 @@ class Stack:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-            if not isinstance(exc, subprocess.TimeoutExpired):
+            if not isinstance(exc, (subprocess.TimeoutExpired, ProcessLookupError)):  # gone already: stopped
                 raise
 
     def stop(self) -> None:
