@@ -165,8 +165,11 @@ async def copy_plain(
     # without the source's flag) with such a call — to the staged path at once, without the direct path's other work
     # (~20 ms of a 500-row correction's ~200 ms when they got as far as the key ranges)
     first = _first_key(binary, layout, feed.source, repeats.tracks(kind.name))
-    stored = f'SELECT EXISTS (SELECT FROM ingest.{kind.table} r WHERE r.record_id = $1 COLLATE "C" AND r.source = $2 COLLATE "C")'
-    if first is None or await apg.fetchval(stored, first[1], first[0]):
+    key_stored = (
+        f"SELECT EXISTS (SELECT FROM ingest.{kind.table} r "
+        'WHERE r.record_id = $1 COLLATE "C" AND r.source = $2 COLLATE "C")'
+    )
+    if first is None or await apg.fetchval(key_stored, first[1], first[0]):
         binary.seek(0)
         return None
     await apg.execute("SAVEPOINT direct_copy")
