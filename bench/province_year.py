@@ -1016,7 +1016,10 @@ async def run(args) -> dict:
         finally:
             await conn.close()
     finally:
-        await drop_database(args.server, name)
+        if args.keep:
+            print(f"database {name} kept (--keep): drop it by hand when done", flush=True)
+        else:
+            await drop_database(args.server, name)
     result["total_s"] = time.perf_counter() - began
     print(f"total {result['total_s']:.0f} s", flush=True)
     return result
@@ -1043,6 +1046,7 @@ def main(argv: list[str] | None = None) -> dict | None:
     parser.add_argument("--out", type=Path, help="the figures as JSON")
     parser.add_argument("--charts", type=Path, help="draw the charts into this folder")
     parser.add_argument("--resume", help="the later phases on the database NAME a stopped run left (its --out)")
+    parser.add_argument("--keep", action="store_true", help="keep the database at the end (to profile on it)")
     parser.add_argument("--charts-only", nargs="+", type=Path, help="draw charts from result JSON files, run nothing")
     parser.add_argument("--server", default=DEFAULT_SERVER_URL)
     args = parser.parse_args(argv)
