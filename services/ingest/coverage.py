@@ -148,27 +148,43 @@ async def withdraw(apg, batch_id: int) -> None:
 # --- what is covered, for ``POST /measures/query``
 
 # For the visible units ($1 ids, $2 paths), the coverage of the requested kinds ($5) overlapping [$3, $4]: a unit is
-# covered by the batches naming it (any role) and by those declaring one of its proper ancestors — an equijoin on
-# every id of its path. One statement for the whole request. Units covered by the same batches share a row (a
-# cohort's units mostly do), so a province-scale answer is a few rows, each naming its units and its batches' kind,
-# fields and days inside the range (``by=total`` needs no days: the range itself, so equal items collapse).
+# covered by the batches naming it (any role) and by those declaring one of its proper ancestors. One statement for
+# the whole request, in three steps that never make a row per (unit, batch): (1) each coverage row of a batch in the
+# range gives its keys — ``s/<id>`` (the unit itself, any role) and, when declared, ``d/<id>`` (its subtree); (2)
+# each requested unit gets the keys that apply to it from the ids of its path (``s/`` its own id, ``d/`` a proper
+# ancestor's) that some batch holds, and units with the same keys form a group — a cohort's units mostly share one
+# (a province whose files declare it: one group for 3,046 units, where a row per unit and batch was 3.3 million
+# rows sorted on disk, 3.4 s); (3) each group's batches through its keys, and their kind, fields and days inside
+# the range (``by=total`` needs no days: the range itself, so equal items collapse). ``/`` cannot be in an id (it
+# separates a path's ids).
 UNCOVERED_SQL = """
 WITH c AS (
     SELECT batch_id, kind, fields, greatest(first_day, $3::date) AS first_day, least(last_day, $4::date) AS last_day
     FROM ingest.batch_coverage
     WHERE kind = ANY($5::text[]) AND first_day <= $4::date AND last_day >= $3::date
 ),
+keyed AS (
+    SELECT k.key, cu.batch_id
+    FROM ingest.batch_coverage_unit cu
+    CROSS JOIN LATERAL (VALUES ('s/' || cu.unit_id), (CASE WHEN cu.role = 'declared' THEN 'd/' || cu.unit_id END)) k(key)
+    WHERE cu.batch_id IN (SELECT batch_id FROM c) AND k.key IS NOT NULL
+),
 per_unit AS (
-    SELECT q.id, array_agg(DISTINCT cu.batch_id) AS batches
+    SELECT q.id, array_agg(DISTINCT k.key ORDER BY k.key) AS keys
     FROM unnest($1::text[], $2::text[]) AS q(id, path)
     CROSS JOIN LATERAL unnest(string_to_array(q.path, '/')) AS a(id)
-    JOIN ingest.batch_coverage_unit cu ON cu.unit_id = a.id AND (a.id = q.id OR cu.role = 'declared')
-    WHERE cu.batch_id IN (SELECT batch_id FROM c)
+    JOIN (SELECT DISTINCT key FROM keyed) k ON k.key = CASE WHEN a.id = q.id THEN 's/' ELSE 'd/' END || a.id
     GROUP BY q.id
+),
+grouped AS (SELECT keys, array_agg(id) AS units FROM per_unit GROUP BY keys),
+items AS (
+    SELECT g.keys, jsonb_agg(DISTINCT jsonb_build_array(c.kind, c.fields, {days})) AS items
+    FROM (SELECT DISTINCT g.keys, kb.batch_id
+          FROM grouped g CROSS JOIN LATERAL unnest(g.keys) AS gk(key) JOIN keyed kb ON kb.key = gk.key) g
+    JOIN c ON c.batch_id = g.batch_id
+    GROUP BY g.keys
 )
-SELECT s.units,
-       (SELECT jsonb_agg(DISTINCT jsonb_build_array(c.kind, c.fields, {days})) FROM c WHERE c.batch_id = ANY(s.batches))
-FROM (SELECT batches, array_agg(id) AS units FROM per_unit GROUP BY batches) s
+SELECT g.units, i.items FROM grouped g JOIN items i ON i.keys = g.keys
 """
 
 

@@ -374,3 +374,72 @@ async def test_an_identical_resend_of_a_declaring_batch_declares_as_its_read_wou
     await ingest.post(f"/batches/{first['batchId']}/withdraw", headers=ADMIN)
     answer = await measures(ingest, [A1, A2, "SZ-T1"], ["calls.complaints"])
     assert answer["uncovered"] == {"SZ-T1": {"total": ["calls.complaints"]}}
+
+
+# a tree of its own (ids no other test uses): R → A, B; A → A1, A2; B → B1; A1 → A1X, A1Y
+TREE = {"CVT-R": None, "CVT-A": "CVT-R", "CVT-B": "CVT-R", "CVT-A1": "CVT-A", "CVT-A2": "CVT-A", "CVT-B1": "CVT-B",
+        "CVT-A1X": "CVT-A1", "CVT-A1Y": "CVT-A1"}  # fmt: skip
+CALL_FIELDS = [["source", "record_id", "unit_id", "started_at", "direction", "outcome", "talk_seconds"],
+               ["source", "record_id", "unit_id", "started_at", "direction", "outcome", "talk_seconds", "complaint"]]  # fmt: skip
+ORDER_FIELDS = [["source", "record_id", "unit_id", "received_at"],
+                ["source", "record_id", "unit_id", "received_at", "closed_at"]]  # fmt: skip
+
+
+def _path(unit: str) -> str:
+    return unit if TREE[unit] is None else f"{_path(TREE[unit])}/{unit}"
+
+
+async def test_the_uncovered_statement_gives_each_unit_the_batches_the_rule_gives_it(db):
+    """Against the rule itself, computed here unit by unit: a unit is covered by the batches naming it (any role)
+    and by those declaring a proper ancestor, within the range and the kinds asked for — over random coverage of a
+    small tree (declared at every level, inferred, ancestor rows, batches of another kind or outside the range), for
+    every ``by``. The statement groups units by the keys that apply to them, never per (unit, batch)."""
+    import random
+
+    async with db.session() as session:
+        apg = (await (await session.connection()).get_raw_connection()).driver_connection
+        await apg.executemany(
+            "INSERT INTO ingest.unit (id, parent_id, path, depth, kind, name_zh, name_en, active, valid_from) "
+            "VALUES ($1, $2, $3, $4, 'undertaking_unit', $1, $1, true, DATE '2020-01-01')",
+            [(u, p, _path(u), _path(u).count("/")) for u, p in TREE.items()],
+        )
+        rng = random.Random(20)
+        batches: dict[int, tuple[str, list[str], date, date]] = {}
+        rows: list[tuple[int, str, str]] = []
+        for _ in range(40):
+            kind = rng.choice(["call", "call", "work_order"])
+            first = date(2025, rng.randint(1, 3), rng.randint(1, 28))
+            last = date(first.year, first.month, min(28, first.day + rng.randint(0, 20)))
+            fields = rng.choice(CALL_FIELDS if kind == "call" else ORDER_FIELDS)
+            batch = await apg.fetchval(
+                "INSERT INTO ingest.batch (kind, source, status, submitted_by, submitter_unit_id) "
+                "VALUES ($1, 'cvt', 'done', 'test', 'CVT-R') RETURNING id",
+                kind,
+            )
+            await apg.execute(
+                "INSERT INTO ingest.batch_coverage (batch_id, kind, first_day, last_day, days_declared, "
+                "units_declared, fields) VALUES ($1, $2, $3, $4, false, false, $5)",
+                batch, kind, first, last, fields,
+            )  # fmt: skip
+            batches[batch] = (kind, fields, first, last)
+            for unit in rng.sample(sorted(TREE), rng.randint(1, 3)):
+                role = rng.choice(["declared", "inferred", "ancestor"])
+                rows.append((batch, unit, role))
+                await apg.execute("INSERT INTO ingest.batch_coverage_unit VALUES ($1, $2, $3)", batch, unit, role)
+        visible = {u: (_path(u), 1000 if u != "CVT-B1" else None) for u in TREE}
+        codes = ["calls.answered", "calls.complaints", "orders.received", "orders.closed", "unit.population"]
+        for low, high in ((date(2025, 1, 1), date(2025, 3, 31)), (date(2025, 2, 10), date(2025, 2, 20))):
+            for by in ("total", "month", "day"):
+                got = await coverage.uncovered_of(apg, visible, codes, low, high, by)
+                groups = []
+                for unit, (path, _) in visible.items():
+                    above = path.split("/")[:-1]
+                    mine = {b for b, u, r in rows if u == unit or (r == "declared" and u in above)}
+                    items = [(k, f, max(a, low), min(z, high)) if by != "total" else (k, f, low, high)
+                             for b, (k, f, a, z) in batches.items() if b in mine and a <= high and z >= low]  # fmt: skip
+                    if items:
+                        groups.append(([unit], items))
+                population = {u: p for u, (_, p) in visible.items()}
+                expected = coverage.uncovered(codes, population, coverage.spans(low, high, by), groups)
+                assert got == expected, (low, high, by)
+                assert got, "the random coverage leaves something uncovered (else the test shows little)"
