@@ -199,16 +199,69 @@ def _score(item: Item, value: float, ref: Reference) -> float | None:
     return rules.score_value(value, ref.value, item)
 
 
-def _series(item: Item, unit: str, data: EngineInput) -> list[tuple[str, float | None]]:
-    series = []
-    for label in sorted(data.monthly):
-        measures = data.monthly[label].get(unit, {})
-        if _gaps(item, data.monthly_uncovered.get(label, {}).get(unit)):
-            series.append((label, None))  # a month a measure was not covered in has no value
-            continue
-        value = None if _sample_short(item, measures) else item.formula.evaluate(measures)
-        series.append((label, value))
-    return series
+class _Months:
+    """A special run's monthly measures, month by month in label order, as arrays over the cohort's units: each
+    item's monthly series computed for every unit at once (``vector.evaluate``), with exactly the values and the
+    *not applicable* of the scalar rule — per unit and month: none where one of the item's measures was not covered
+    that month, or the minimum sample is short (a measure absent counts 0), else ``Formula.evaluate`` of the unit's
+    measures (none where a measure is absent or not a number, or the arithmetic is undefined)."""
+
+    def __init__(self, units: Sequence[str], data: EngineInput) -> None:
+        self.labels = sorted(data.monthly)
+        self.n = len(units)
+        self._index = {u: i for i, u in enumerate(units)}
+        self._dicts = [[data.monthly[label].get(u, _EMPTY) for u in units] for label in self.labels]
+        self._uncovered = [data.monthly_uncovered.get(label, {}) for label in self.labels]
+        self._arrays: dict[tuple[int, str, bool], np.ndarray] = {}
+
+    def _array(self, month: int, code: str, sample: bool) -> np.ndarray:
+        """The month's values of ``code``: an absent one NaN (``sample``: 0.0, as ``_sample_short`` reads it), a
+        bool or a non-number NaN (the formula takes none of them)."""
+        key = (month, code, sample)
+        if key not in self._arrays:
+            values = [d.get(code, 0.0 if sample else np.nan) for d in self._dicts[month]]
+            if sample:
+                self._arrays[key] = np.array(values, dtype=np.float64)
+            else:
+                self._arrays[key] = np.array([_number(v) for v in values] if _unusual(values) else values, np.float64)
+        return self._arrays[key]
+
+    def series(self, item: Item) -> list[list[tuple[str, float | None]]]:
+        """Per unit (cohort order), the item's series: (month label, value or None) for every month."""
+        assert item.formula is not None
+        codes = item_measures(item)
+        columns: list[list[float | None]] = []
+        for m in range(len(self.labels)):
+            values, ok = vector.evaluate(
+                item.formula, {c: self._array(m, c, False) for c in item.formula.measures}, self.n
+            )
+            if item.min_sample is not None:
+                ok &= ~(self._array(m, item.min_sample.measure, True) < item.min_sample.count)
+            for unit, uncovered in self._uncovered[m].items():
+                i = self._index.get(unit)
+                if i is not None and uncovered and codes.intersection(uncovered):
+                    ok[i] = False  # a month a measure was not covered in has no value
+            columns.append([v if o else None for v, o in zip(values.tolist(), ok.tolist(), strict=True)])
+        labels = self.labels
+        return [list(zip(labels, row, strict=True)) for row in zip(*columns, strict=True)] if columns else []
+
+
+_EMPTY: Mapping[str, float] = {}
+
+
+def _unusual(values: list) -> bool:
+    """Anything but floats and ints among a month's values (a bool, a string): then read one by one."""
+    return any(type(v) is not float and type(v) is not int for v in values)
+
+
+def _number(value: Any) -> float:
+    """A measure value as ``Formula.evaluate`` reads it: a bool or anything ``float`` refuses is none (NaN)."""
+    if isinstance(value, bool):
+        return np.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError):
+        return np.nan
 
 
 def compute(data: EngineInput) -> dict[str, Any]:
@@ -511,6 +564,7 @@ def _compute(data: EngineInput) -> CohortFigures:
     applicable_masks, score_arrays, low_arrays, high_arrays = [], [], [], []
     cohort_indicators: dict[str, dict] = {}
     special = data.scheme.kind == "special" and bool(data.monthly)
+    months = _Months(units, data) if special else None
     for j, item in enumerate(scheme.items):
         parts = rate_parts(item.formula) if item.formula is not None else None
         cols = _item_columns(item, units, data, columns, experts_by_key, parts)
@@ -554,6 +608,7 @@ def _compute(data: EngineInput) -> CohortFigures:
         gaps = {} if data.legacy else _item_gaps(item, units, data.uncovered)
         series_of_item = special and item.formula is not None  # experts' scores have no monthly series
         if cols.experts is not None or series_of_item or gaps:
+            series_of_units = months.series(item) if series_of_item else None
             for i in range(n) if cols.experts is not None or series_of_item else sorted(gaps):
                 extra = {}
                 if cols.experts is not None and cols.experts[i]:
@@ -561,7 +616,7 @@ def _compute(data: EngineInput) -> CohortFigures:
                 if i in gaps:
                     extra["uncovered"] = gaps[i]  # why the row is no_data: what no source covered
                 if series_of_item:
-                    series = _series(item, units[i], data)
+                    series = series_of_units[i]
                     extra["series"] = [[label, rnd(v)] for label, v in series]
                     t = trend(series, item.direction)
                     extra["trend"] = {"slope": rnd(t["slope"]), "direction": t["direction"]}

@@ -119,3 +119,70 @@ def test_rounding_a_whole_array_matches_rnd():
             assert g is None
         else:
             assert g == rnd(v) and repr(g) == repr(rnd(v)), (v, g)
+
+
+@pytest.mark.parametrize(
+    ("text", "sample"),
+    [
+        (f"{A} / {B} * 100", None),
+        (f"{A} / {B} * 100", (B, 5.0)),
+        (f"({A} - {C}) / ({B} - {C})", (C, 1.0)),
+        (f"min({A}, {B}, 7) / max({C}, 0.5)", None),
+        (f"clamp({A}, {B}, {C})", (A, 3.0)),
+        (f"{A} * {B} * {B}", None),
+        ("3", (B, 2.0)),
+    ],
+)
+def test_a_special_runs_monthly_series_over_arrays_match_the_rule_unit_by_unit(text, sample):
+    """``engine._Months``: every unit's monthly series, bit for bit and none for none, as the rule gives it unit by
+    unit — a month a measure of the item was not covered in has none, a short minimum sample (an absent measure
+    counting 0) none, else ``Formula.evaluate`` of the unit's month (absent units and measures, bools, strings, NaN,
+    overflows and zero denominators included)."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from services.scoring import engine
+    from services.scoring.scheme import MinSample
+
+    rng = random.Random(sum(map(ord, text)) + (sample is not None))
+    base = item({"type": "ratio_to_reference"})
+    subject = replace(base, formula=parse(text, KNOWN), min_sample=MinSample(*sample) if sample else None)
+    units = [f"U{i:03d}" for i in range(80)]
+    pick = [0.0, 1.0, 2, 3.0, 7.5, 1e308, -2.0, 1 / 3, float("nan"), True]
+    monthly, uncovered = {}, {}
+    for label in ("2025-03", "2025-01", "2025-02", "2025-04"):  # not in label order: the series is
+        month = {}
+        for unit in units:
+            if rng.random() < 0.1:
+                continue  # the unit absent that month
+            values = {m: rng.choice(pick) if rng.random() < 0.3 else float(rng.randint(0, 40)) for m in KNOWN}
+            if sample is not None and isinstance(values[sample[0]], bool | str):
+                values[sample[0]] = 4.0
+            if rng.random() < 0.1:
+                del values[rng.choice(sorted(KNOWN))]  # a measure absent
+            if rng.random() < 0.05:  # not a number (never the sample's measure: the rule could not compare it)
+                values[C if sample is not None and sample[0] == A else A] = "n/a"
+            month[unit] = values
+        monthly[label] = month
+        uncovered[label] = {u: rng.sample(sorted(KNOWN), rng.randint(0, 2)) for u in rng.sample(units, 12)}
+    uncovered["2025-02"]["NOT-IN-COHORT"] = [A]
+    data = SimpleNamespace(monthly=monthly, monthly_uncovered=uncovered)
+    got = engine._Months(units, data).series(subject)
+    assert len(got) == len(units)
+    nones = 0
+    for unit, series in zip(units, got, strict=True):
+        expected = []
+        for label in sorted(monthly):
+            measures = monthly[label].get(unit, {})
+            if engine._gaps(subject, uncovered.get(label, {}).get(unit)) or engine._sample_short(subject, measures):
+                expected.append((label, None))
+            else:
+                expected.append((label, subject.formula.evaluate(measures)))
+        assert [label for label, _ in series] == [label for label, _ in expected]
+        for (_, mine), (label, theirs) in zip(series, expected, strict=True):
+            if theirs is None:
+                assert mine is None, (unit, label, mine)
+                nones += 1
+            else:
+                assert mine is not None and np.float64(mine).tobytes() == np.float64(theirs).tobytes(), (unit, label)
+    assert 0 < nones < len(units) * len(monthly)  # both kinds of month occur
