@@ -12,10 +12,11 @@ ingest, so that what a target asks can be set against what the server itself spe
   ``--agents`` more agents, a February of ``--stored-rows`` calls of days 1–22 made by SQL). Each round, a file of
   ``--file-rows`` new calls of a new day, then in turn: the benchmark's bare COPY of it; the file's lines with the
   columns the raw table adds (day, batch, row number: ``direct._augment``, what the direct path writes) COPYed into
-  February's partition in a transaction rolled back — with the month's three indexes (the direct path's own COPY),
-  with its unique key index and ``(day, unit)`` btree, with its key index only, and into its heap alone (the
-  partition detached and those indexes dropped inside the rolled-back transaction); the month vacuumed (the rolled-
-  back rows leave dead entries where the ingest's rows will go); then the real ingest of the file
+  February's partition in a transaction rolled back: with the month's three indexes (the direct path's own COPY);
+  with its unique key index and ``(day, unit)`` btree; with its key index only; into its heap alone; and with the
+  ``(day, unit)`` btree built bytewise instead (``COLLATE "C"``: the database's collation compares with ``strcoll``)
+  — the partition detached and indexes dropped or built inside the rolled-back transaction. Then the month is
+  vacuumed (the rolled-back rows leave dead entries where the ingest's rows will go) and the real ingest of the file
   (``ingest_bench.run_child``: ``batches.submit`` in a child process, as the service runs it), which stores it.
 - **backfill**: a fresh database, a file of ``--backfill-rows`` calls over February; the bare COPY; the file's lines
   COPYed into an unindexed table shaped like the raw partitions and its three indexes built (what a month built
@@ -77,9 +78,12 @@ async def partition_indexes(connection, partition: str) -> dict[str, str]:
     return found
 
 
-async def copy_rolled_back(url: str, partition: str, lines: bytes, columns: list[str], drop: tuple[str, ...]) -> float:
+async def copy_rolled_back(
+    url: str, partition: str, lines: bytes, columns: list[str], drop: tuple[str, ...], bytewise: bool = False
+) -> float:
     """Seconds of the COPY of ``lines`` into ``partition`` (a bare name in ``ingest``) with the indexes ``drop``
-    (``key``, ``day_unit``, ``brin``) dropped first — the partition detached for that — all rolled back."""
+    (``key``, ``day_unit``, ``brin``) dropped first — the partition detached for that — all rolled back.
+    ``bytewise``: then a ``(day, unit_id COLLATE "C")`` btree built in place of the ``(day, unit)`` one (dropped)."""
     import asyncpg
 
     from services.ingest.records import KINDS
@@ -97,6 +101,8 @@ async def copy_rolled_back(url: str, partition: str, lines: bytes, columns: list
                 )
                 for index in drop:
                     await connection.execute(f'DROP INDEX ingest."{names[index]}"')
+                if bytewise:
+                    await connection.execute(f'CREATE INDEX ON ingest.{partition} (day, (unit_id COLLATE "C"))')
             began = time.perf_counter()
             await connection.copy_to_table(
                 partition, schema_name="ingest", source=io.BytesIO(lines), columns=columns, format="csv"
@@ -171,6 +177,7 @@ def daily(args, fresh_database, tmp: Path) -> dict[str, list[float]]:
         "key index": ("day_unit", "brin"),
         "key index + (day, unit)": ("brin",),
         "all three indexes (the direct path's COPY)": (),
+        'all three, the (day, unit) btree bytewise (COLLATE "C")': ("day_unit",),
     }
     times: dict[str, list[float]] = {"bare COPY (the benchmark's baseline)": []} | {c: [] for c in cases}
     times["ingest (the real one, stored)"] = []
@@ -181,7 +188,8 @@ def daily(args, fresh_database, tmp: Path) -> dict[str, list[float]]:
         lines, columns = augmented(path, agents)
         times["bare COPY (the benchmark's baseline)"].append(asyncio.run(copy_baseline(url, path)))
         for case, drop in cases.items():
-            times[case].append(asyncio.run(copy_rolled_back(url, partition, lines, columns, drop)))
+            bytewise = "bytewise" in case
+            times[case].append(asyncio.run(copy_rolled_back(url, partition, lines, columns, drop, bytewise)))
         asyncio.run(vacuum(url, partition))
         times["ingest (the real one, stored)"].append(ingest(url, path, args.file_rows))
         print(f"  round {n + 1} (day {day}): " + ", ".join(f"{c.split(' (')[0]} {t[-1]:.3f}" for c, t in times.items()),
