@@ -73,7 +73,9 @@ def configure_logging(*, service: str, fmt: Literal["json", "console"] = "json",
     renderer = (
         structlog.processors.JSONRenderer(ensure_ascii=False)
         if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
+        # a plain traceback: rich's (the default with rich installed) prints every frame's locals, ~700 kB for a
+        # worker poll failing against a dropped database, again every poll
+        else structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
     )
     structlog.configure(
         processors=[

@@ -254,3 +254,28 @@ def test_the_exporter_follows_the_settings():
         tracing.exporter_from_settings(Settings(env="test", otel_exporter="console")), ConsoleSpanExporter
     )
     assert tracing.exporter_from_settings(Settings(env="test")) is None
+
+
+def test_a_logged_exception_in_development_is_a_plain_traceback_without_the_frames_locals(capsys):
+    """The console format (development) prints an exception as a plain traceback: a worker poll failing every few
+    seconds once wrote every frame's locals (~700 kB a time, a fifth of a core) through rich's formatter."""
+    import logging
+
+    from hotline.kit.logging import configure_logging
+
+    def fail() -> None:
+        rows_of_a_large_batch = ["a row of a large batch " * 20] * 500  # noqa: F841 (a large local)
+        raise ValueError("the database was dropped")
+
+    configure_logging(service="test", fmt="console")
+    try:
+        try:
+            fail()
+        except ValueError:
+            logging.getLogger("hotline.scoring.worker").exception("run worker poll failed")
+        err = capsys.readouterr().err
+    finally:
+        configure_logging(service="test", fmt="json")
+    assert "run worker poll failed" in err and "Traceback (most recent call last)" in err
+    assert "ValueError: the database was dropped" in err and "in fail" in err
+    assert "a row of a large batch" not in err and len(err) < 4000, len(err)
