@@ -11,42 +11,53 @@ from typing import Any
 
 from hotline.kit.scope import Scope
 
-# Cross-record checks: (kind, description, condition that the row is checked, SQL that it passes). The linked id is
-# compared in the "C" collation of the raw tables' record-id indexes (migration ingest_0007), so that each check is an
-# index probe, not a scan of every stored record per row (equality is the same in any deterministic collation).
+
+def _linked(table: str, alias: str, column: str, days: tuple[int, int]) -> str:
+    """SQL: the record ``r.<column>`` names is stored in ``ingest.<table>``. The id is compared in the "C" collation of
+    the raw tables' key indexes (migration ingest_0007), so that each month is an index probe, not a scan of every
+    stored record per row (equality is the same in any deterministic collation). The months of ``days`` around the
+    row's own day (where a linked record mostly is: a rating's order of the weeks before) are probed first — the
+    condition on ``day`` prunes the other months at run time — and every month only when those do not hold it: the
+    same answer, ~2 probes a row instead of one per stored month (a year's ratings: 12 by December)."""
+    low, high = days
+    probe = f'SELECT 1 FROM ingest.{table} {alias} WHERE {alias}.record_id = r.{column} COLLATE "C"'
+    return f"(EXISTS ({probe} AND {alias}.day BETWEEN r.day - {-low} AND r.day + {high}) OR EXISTS ({probe}))"
+
+
+# Cross-record checks: (kind, description, condition that the row is checked, SQL that it passes).
 CONSISTENCY_CHECKS: dict[str, list[tuple[str, str, str]]] = {
     "call": [
         (
             "the call's linked work order exists",
             "r.work_order_id IS NOT NULL",
-            'EXISTS (SELECT 1 FROM ingest.raw_work_order w WHERE w.record_id = r.work_order_id COLLATE "C")',
+            _linked("raw_work_order", "w", "work_order_id", (-1, 1)),  # the order the call opened: that day
         )
     ],
     "rating": [
         (
             "the rated work order exists",
             "r.work_order_id IS NOT NULL",
-            'EXISTS (SELECT 1 FROM ingest.raw_work_order w WHERE w.record_id = r.work_order_id COLLATE "C")',
+            _linked("raw_work_order", "w", "work_order_id", (-31, 0)),
         ),
         (
             "the rated call exists",
             "r.call_id IS NOT NULL",
-            'EXISTS (SELECT 1 FROM ingest.raw_call c WHERE c.record_id = r.call_id COLLATE "C")',
+            _linked("raw_call", "c", "call_id", (-31, 0)),
         ),
     ],
     "inspection": [
         (
             "the inspected call or order exists",
             "r.subject_id IS NOT NULL",
-            "CASE WHEN r.subject = 'call' THEN EXISTS (SELECT 1 FROM ingest.raw_call c WHERE c.record_id = r.subject_id COLLATE \"C\")"
-            ' ELSE EXISTS (SELECT 1 FROM ingest.raw_work_order w WHERE w.record_id = r.subject_id COLLATE "C") END',
+            f"CASE WHEN r.subject = 'call' THEN {_linked('raw_call', 'c', 'subject_id', (-31, 0))}"
+            f" ELSE {_linked('raw_work_order', 'w', 'subject_id', (-31, 0))} END",
         )
     ],
     "callback": [
         (
             "the called-back work order exists",
             "r.work_order_id IS NOT NULL",
-            'EXISTS (SELECT 1 FROM ingest.raw_work_order w WHERE w.record_id = r.work_order_id COLLATE "C")',
+            _linked("raw_work_order", "w", "work_order_id", (-31, 0)),
         )
     ],
     "work_order": [

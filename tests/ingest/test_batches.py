@@ -75,6 +75,26 @@ async def test_consistency_checks_find_missing_linked_records(ingest):
     assert check == {"kind": "rating", "check": "the rated work order exists", "checked": 1, "failed": 1}
 
 
+async def test_a_linked_record_is_found_in_any_month_not_only_near_the_rows_day(ingest):
+    """The checks probe the months around a row's day first (``quality._linked``) and every month when those do not
+    hold the linked record: an order rated within the month, months later, or rated before the day it was received
+    (a data error, but the order exists) is found; one stored nowhere is not."""
+    await register_tree(ingest)
+    base = EVERY_KIND["work_order"][0]
+    orders = [{**base, "record_id": "w-jan", "received_at": "2025-01-03 09:00"},
+              {**base, "record_id": "w-mar", "received_at": "2025-03-01 09:00", "dispatched_at": "2025-03-01 10:00",
+               "closed_at": "2025-03-02 09:00", "due_at": "2025-03-03 09:00"}]  # fmt: skip
+    assert (await send(ingest, "work_order", to_csv(orders))).json()["counts"]["new"] == 2
+    rating = EVERY_KIND["rating"][0]
+    ratings = [{**rating, "record_id": "r-near", "rated_at": "2025-01-10 10:00", "work_order_id": "w-jan"},
+               {**rating, "record_id": "r-late", "rated_at": "2025-06-20 10:00", "work_order_id": "w-jan"},
+               {**rating, "record_id": "r-early", "rated_at": "2025-02-10 10:00", "work_order_id": "w-mar"},
+               {**rating, "record_id": "r-none", "rated_at": "2025-06-21 10:00", "work_order_id": "w-none"}]  # fmt: skip
+    report = (await send(ingest, "rating", to_csv(ratings))).json()
+    check = next(c for c in report["quality"]["consistency"]["checks"] if c["check"] == "the rated work order exists")
+    assert (check["checked"], check["failed"]) == (4, 1)
+
+
 async def test_consistency_checks_count_every_row_of_the_batch_and_only_its_own(ingest):
     """The checks read the batch's rows on the days of its valid rows (quality.batch_quality): rows over two months
     and several days all counted, a later batch's report counts none of an earlier batch's rows."""
