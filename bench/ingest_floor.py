@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import io
 import statistics
 import sys
@@ -78,15 +79,10 @@ async def partition_indexes(connection, partition: str) -> dict[str, str]:
     return found
 
 
-async def copy_rolled_back(
-    url: str, partition: str, lines: bytes, columns: list[str], drop: tuple[str, ...], bytewise: bool = False
-) -> float:
-    """Seconds of the COPY of ``lines`` into ``partition`` (a bare name in ``ingest``) with the indexes ``drop``
-    (``key``, ``day_unit``, ``brin``) dropped first — the partition detached for that — all rolled back.
-    ``bytewise``: then a ``(day, unit_id COLLATE "C")`` btree built in place of the ``(day, unit)`` one (dropped)."""
+@contextlib.asynccontextmanager
+async def rolled_back(url: str):
+    """A connection inside a transaction that is rolled back, with the session time zone the direct path sets."""
     import asyncpg
-
-    from services.ingest.records import KINDS
 
     connection = await asyncpg.connect(url)
     try:
@@ -94,53 +90,53 @@ async def copy_rolled_back(
         await transaction.start()
         try:
             await connection.execute(f"SET LOCAL TimeZone = '{steady.ZONE}'")
-            if drop:
-                names = await partition_indexes(connection, partition)
-                await connection.execute(
-                    f"ALTER TABLE ingest.{KINDS['call'].table} DETACH PARTITION ingest.{partition}"
-                )
-                for index in drop:
-                    await connection.execute(f'DROP INDEX ingest."{names[index]}"')
-                if bytewise:
-                    await connection.execute(f'CREATE INDEX ON ingest.{partition} (day, (unit_id COLLATE "C"))')
-            began = time.perf_counter()
-            await connection.copy_to_table(
-                partition, schema_name="ingest", source=io.BytesIO(lines), columns=columns, format="csv"
-            )
-            return time.perf_counter() - began
+            yield connection
         finally:
             await transaction.rollback()
     finally:
         await connection.close()
+
+
+async def copy_rolled_back(
+    url: str, partition: str, lines: bytes, columns: list[str], drop: tuple[str, ...], bytewise: bool = False
+) -> float:
+    """Seconds of the COPY of ``lines`` into ``partition`` (a bare name in ``ingest``) with the indexes ``drop``
+    (``key``, ``day_unit``, ``brin``) dropped first — the partition detached for that — all rolled back.
+    ``bytewise``: then a ``(day, unit_id COLLATE "C")`` btree built in place of the ``(day, unit)`` one (dropped)."""
+    from services.ingest.records import KINDS
+
+    async with rolled_back(url) as connection:
+        if drop:
+            names = await partition_indexes(connection, partition)
+            await connection.execute(f"ALTER TABLE ingest.{KINDS['call'].table} DETACH PARTITION ingest.{partition}")
+            for index in drop:
+                await connection.execute(f'DROP INDEX ingest."{names[index]}"')
+            if bytewise:
+                await connection.execute(f'CREATE INDEX ON ingest.{partition} (day, (unit_id COLLATE "C"))')
+        began = time.perf_counter()
+        await connection.copy_to_table(
+            partition, schema_name="ingest", source=io.BytesIO(lines), columns=columns, format="csv"
+        )
+        return time.perf_counter() - began
 
 
 async def build_rolled_back(url: str, lines: bytes, columns: list[str]) -> tuple[float, float]:
     """A month built whole at least: the lines COPYed into an unindexed table like the raw partitions, then its
     three indexes built, rolled back; (COPY seconds, index builds' seconds)."""
-    import asyncpg
-
     from services.ingest.partitions import key_index_sql
 
-    connection = await asyncpg.connect(url)
-    try:
-        transaction = connection.transaction()
-        await transaction.start()
-        try:
-            await connection.execute(f"SET LOCAL TimeZone = '{steady.ZONE}'; SET LOCAL maintenance_work_mem = '512MB'")
-            await connection.execute("CREATE TABLE ingest.floor_month (LIKE ingest.raw_call INCLUDING DEFAULTS)")
-            began = time.perf_counter()
-            await connection.copy_to_table(
-                "floor_month", schema_name="ingest", source=io.BytesIO(lines), columns=columns, format="csv"
-            )
-            copied = time.perf_counter()
-            await connection.execute(key_index_sql("floor_month"))
-            await connection.execute("CREATE INDEX ON ingest.floor_month (day, unit_id)")
-            await connection.execute("CREATE INDEX ON ingest.floor_month USING brin (day, batch_id)")
-            return copied - began, time.perf_counter() - copied
-        finally:
-            await transaction.rollback()
-    finally:
-        await connection.close()
+    async with rolled_back(url) as connection:
+        await connection.execute("SET LOCAL maintenance_work_mem = '512MB'")
+        await connection.execute("CREATE TABLE ingest.floor_month (LIKE ingest.raw_call INCLUDING DEFAULTS)")
+        began = time.perf_counter()
+        await connection.copy_to_table(
+            "floor_month", schema_name="ingest", source=io.BytesIO(lines), columns=columns, format="csv"
+        )
+        copied = time.perf_counter()
+        await connection.execute(key_index_sql("floor_month"))
+        await connection.execute("CREATE INDEX ON ingest.floor_month (day, unit_id)")
+        await connection.execute("CREATE INDEX ON ingest.floor_month USING brin (day, batch_id)")
+        return copied - began, time.perf_counter() - copied
 
 
 async def vacuum(url: str, table: str) -> None:
