@@ -242,8 +242,7 @@ class _Months:
                 if i is not None and uncovered and codes.intersection(uncovered):
                     ok[i] = False  # a month a measure was not covered in has no value
             columns.append([v if o else None for v, o in zip(values.tolist(), ok.tolist(), strict=True)])
-        labels = self.labels
-        return [list(zip(labels, row, strict=True)) for row in zip(*columns, strict=True)] if columns else []
+        return [list(zip(self.labels, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 _EMPTY: Mapping[str, float] = {}

@@ -52,3 +52,19 @@ async def measures(client, units, codes, start="2025-01-01", end="2025-01-31", b
 def values(result: dict) -> dict[str, dict[str, float]]:
     """``{unit: {measure: value}}`` of a ``by=total`` answer."""
     return {row[0]: dict(zip(result["measures"], row[-1], strict=True)) for row in result["rows"]}
+
+
+ORDER_RECEIVERS = ["GD-GZ", "GZ-HOUSING", "GZ-T1-A001"]
+ORDER_HANDLERS = ["", "GZ-HOUSING", "GZ-T1-A002", "SZ-T1-A001"]
+
+
+def work_order(i: int, day: int, rng, seconds: bool = False) -> dict:
+    """A canonical work order of February ``day`` (record id ``w<i>``): received by one of three units, handled by
+    none or one of three (another city's agent among them), dispatched the same day, closed the next, due the day
+    after; ``rng`` picks the hours. ``seconds``: times written with seconds (the plain form the direct path takes)."""
+    tail = ":00" if seconds else ""
+    hour = rng.randrange(8, 16)
+    return {"record_id": f"w{i:04d}", "unit_id": ORDER_RECEIVERS[i % 3], "channel": "app",
+            "received_at": f"2025-02-{day:02d} {hour:02d}:00{tail}", "handling_unit_id": ORDER_HANDLERS[i % 4],
+            "dispatched_at": f"2025-02-{day:02d} {hour + 1:02d}:{rng.randrange(60):02d}{tail}",
+            "closed_at": f"2025-02-{day + 1:02d} 09:00{tail}", "due_at": f"2025-02-{day + 2:02d} 09:00{tail}"}  # fmt: skip

@@ -22,7 +22,7 @@ from hotline.cli.demo import DEMO_ADMIN
 from hotline.kit.db import Database
 from services.ingest import batches, direct
 from tests.demo_data import load_demo_units
-from tests.ingest.records_support import to_csv
+from tests.ingest.records_support import to_csv, work_order
 
 UNITS = ["GZ-T1-A001", "GZ-T1-A002", "GZ-T1", "SZ-T1-A001"]
 OUTCOMES = ["answered", "answered", "answered", "abandoned", "ivr_resolved"]
@@ -219,15 +219,9 @@ async def test_calls_to_judge_by_their_callers_look_back_take_the_staged_path(fr
 
 async def test_work_orders_of_a_new_day_go_straight_in_with_both_sides_summed(fresh_database, monkeypatch):
     rng = random.Random(17)
-    receivers = ["GD-GZ", "GZ-HOUSING", "GZ-T1-A001"]
-    handlers = ["", "GZ-HOUSING", "GZ-T1-A002", "SZ-T1-A001"]
 
     def order(i: int, day: int) -> dict:
-        hour = rng.randrange(8, 16)
-        return {"record_id": f"w{i:04d}", "unit_id": receivers[i % 3], "channel": "app",
-                "received_at": f"2025-02-{day:02d} {hour:02d}:00:00", "handling_unit_id": handlers[i % 4],
-                "dispatched_at": f"2025-02-{day:02d} {hour + 1:02d}:{rng.randrange(60):02d}:00",
-                "closed_at": f"2025-02-{day + 1:02d} 09:00:00", "due_at": f"2025-02-{day + 2:02d} 09:00:00"}  # fmt: skip
+        return work_order(i, day, rng, seconds=True)
 
     async with _twins(fresh_database, monkeypatch) as twins:
         await twins.send(to_csv([order(i, 1 + i % 4) for i in range(60)]), "work_order")

@@ -23,7 +23,7 @@ from services.ingest import aggregation, batches, increments, loader
 from services.ingest.aggregation import quote
 from services.ingest.rules import SIDES, rules_by_kind
 from tests.demo_data import load_demo_units
-from tests.ingest.records_support import to_csv
+from tests.ingest.records_support import to_csv, work_order
 
 # two agents, their team itself, another city's agent (the demo's units; its other agents have no calls)
 UNITS = ["GZ-T1-A001", "GZ-T1-A002", "GZ-T1", "SZ-T1-A001"]
@@ -236,15 +236,9 @@ async def test_work_orders_daily_file_and_corrections_give_both_sides_of_a_full_
     db = Database.from_url(url)
     try:
         rng = random.Random(11)
-        receivers = ["GD-GZ", "GZ-HOUSING", "GZ-T1-A001"]
-        handlers = ["", "GZ-HOUSING", "GZ-T1-A002", "SZ-T1-A001"]
 
         def order(i: int, day: int) -> dict:
-            hour = rng.randrange(8, 16)
-            return {"record_id": f"w{i:04d}", "unit_id": receivers[i % 3], "channel": "app",
-                    "received_at": f"2025-02-{day:02d} {hour:02d}:00", "handling_unit_id": handlers[i % 4],
-                    "dispatched_at": f"2025-02-{day:02d} {hour + 1:02d}:{rng.randrange(60):02d}",
-                    "closed_at": f"2025-02-{day + 1:02d} 09:00", "due_at": f"2025-02-{day + 2:02d} 09:00"}  # fmt: skip
+            return work_order(i, day, rng)
 
         first = [order(i, 1 + i % 4) for i in range(80)]
         assert (await _send(db, first, "work_order"))["counts"]["new"] == 80
